@@ -1,0 +1,5 @@
+"""`python -m flows` runs the docpipe CLI."""
+
+from flows.cli import main
+
+main()

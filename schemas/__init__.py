@@ -1,0 +1,51 @@
+"""Table declarations: schema, column docs and expectations of every table, declared once."""
+
+from __future__ import annotations
+
+from schemas._table import Column, Expect, Table
+from schemas.boilerplate_pages import BOILERPLATE_PAGES
+from schemas.contacts import CONTACTS
+from schemas.documents import DOCUMENTS
+from schemas.duplicates import DUPLICATES
+from schemas.ingested_files import INGESTED_FILES
+from schemas.projects import PROJECTS
+from schemas.quarantine import QUARANTINE
+from schemas.runs import RUNS
+from schemas.stg_pages import STG_CLEAN, STG_PAGES, STG_UNIQUE
+
+# Tables analysts get, in dictionary/export order.
+PUBLISHED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES, QUARANTINE, RUNS)
+# Warehouse tables that hold pipeline state.
+STATE: tuple[Table, ...] = (INGESTED_FILES, BOILERPLATE_PAGES)
+IN_FLIGHT: tuple[Table, ...] = (STG_PAGES, STG_CLEAN, STG_UNIQUE)
+BY_NAME: dict[str, Table] = {t.name: t for t in PUBLISHED + STATE + IN_FLIGHT}
+
+
+def data_dictionary() -> str:
+    """The data dictionary of the published tables, as Markdown."""
+    parts = ["# docpipe data dictionary", ""]
+    parts += [t.to_markdown() for t in PUBLISHED]
+    return "\n".join(parts)
+
+
+__all__ = [
+    "BOILERPLATE_PAGES",
+    "BY_NAME",
+    "CONTACTS",
+    "DOCUMENTS",
+    "DUPLICATES",
+    "INGESTED_FILES",
+    "IN_FLIGHT",
+    "PROJECTS",
+    "PUBLISHED",
+    "QUARANTINE",
+    "RUNS",
+    "STATE",
+    "STG_CLEAN",
+    "STG_PAGES",
+    "STG_UNIQUE",
+    "Column",
+    "Expect",
+    "Table",
+    "data_dictionary",
+]

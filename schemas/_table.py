@@ -1,0 +1,164 @@
+"""Table and column declarations: the one place a table's shape, docs and expectations live.
+
+Writer (tasks/publish.py), validator (tasks/validate.py), data dictionary (`docpipe schema`) and export all
+derive from these objects. Expectations are declared as plain data (GX expectation class name + kwargs) so
+this package needs only pyarrow and the stdlib; tasks/validate.py turns them into a GX suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """One Great Expectations expectation, by GX class name, with its kwargs.
+
+    `level="row"` sends the offending rows to quarantine; `level="table"` fails the validate stage.
+    """
+
+    gx_type: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    level: str = "row"
+    check: str = ""  # short name used in the quarantine reason code, e.g. "not_null"
+
+    def reason(self, table: str) -> str:
+        """Reason code of a quarantined row: validate.<table>.<column>.<check>."""
+        column = self.kwargs.get("column") or "_".join(
+            str(self.kwargs[k]) for k in ("column_A", "column_B") if k in self.kwargs
+        )
+        return f"validate.{table}.{column or 'table'}.{self.check}"
+
+
+def not_null(column: str, mostly: float | None = None) -> Expect:
+    kwargs: dict[str, Any] = {"column": column}
+    if mostly is not None:
+        kwargs["mostly"] = mostly
+    return Expect("ExpectColumnValuesToNotBeNull", kwargs, "row" if mostly is None else "table", "not_null")
+
+
+def unique(column: str) -> Expect:
+    return Expect("ExpectColumnValuesToBeUnique", {"column": column}, "row", "not_unique")
+
+
+def in_set(column: str, values: tuple[str, ...]) -> Expect:
+    return Expect("ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, "row", "not_in_set")
+
+
+def not_in_set(column: str, values: tuple[str, ...]) -> Expect:
+    return Expect("ExpectColumnValuesToNotBeInSet", {"column": column, "value_set": list(values)}, "row", "forbidden")
+
+
+def matches(column: str, regex: str) -> Expect:
+    return Expect("ExpectColumnValuesToMatchRegex", {"column": column, "regex": regex}, "row", "bad_format")
+
+
+def between(column: str, min_value: float | None = None, max_value: float | None = None) -> Expect:
+    return Expect(
+        "ExpectColumnValuesToBeBetween",
+        {"column": column, "min_value": min_value, "max_value": max_value},
+        "row",
+        "out_of_range",
+    )
+
+
+def ordered(column_a: str, column_b: str) -> Expect:
+    """column_a >= column_b where both are set (e.g. end_date >= start_date)."""
+    return Expect(
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        {"column_A": column_a, "column_B": column_b, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+        "row",
+        "misordered",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: pa.DataType
+    doc: str
+    nullable: bool = True
+    pii: bool = False
+    expect: tuple[Expect, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table: name, grain, key, columns and table-level expectations."""
+
+    name: str
+    grain: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    description: str = ""
+    published: bool = True
+    expect: tuple[Expect, ...] = ()
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field(c.name, c.type, nullable=c.nullable, metadata={"doc": c.doc}) for c in self.columns],
+            metadata={"table": self.name, "grain": self.grain},
+        )
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def pii_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.pii]
+
+    def expectations(self) -> list[Expect]:
+        """All expectations: not-null for non-nullable columns, column-level, then table-level."""
+        out: list[Expect] = [not_null(c.name) for c in self.columns if not c.nullable]
+        for c in self.columns:
+            out.extend(c.expect)
+        out.extend(self.expect)
+        return out
+
+    def empty(self) -> pa.Table:
+        return self.arrow_schema.empty_table()
+
+    def conform(self, data: pa.Table | list[dict[str, Any]]) -> pa.Table:
+        """Return `data` with exactly this table's columns, order and types (missing columns become null)."""
+        if isinstance(data, list):
+            return pa.Table.from_pylist(data, schema=self.arrow_schema)
+        n = data.num_rows
+        arrays = []
+        for c in self.columns:
+            if c.name in data.column_names:
+                arrays.append(data.column(c.name).cast(c.type))
+            else:
+                arrays.append(pa.nulls(n, c.type))
+        return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
+
+    def extend(self, name: str, columns: tuple[Column, ...], grain: str | None = None) -> Table:
+        """A new in-flight table: these columns plus `columns`."""
+        return Table(name, grain or self.grain, self.key, self.columns + columns, published=False)
+
+    def to_markdown(self) -> str:
+        """This table's section of the data dictionary."""
+        lines = [
+            f"## `{self.name}`",
+            "",
+            self.description or self.grain,
+            "",
+            f"Grain: {self.grain}. Key: {', '.join(self.key) or '—'}.",
+            "",
+            "| column | type | nullable | description |",
+            "|---|---|---|---|",
+        ]
+        for c in self.columns:
+            doc = c.doc + (" (PII)" if c.pii else "")
+            lines.append(f"| `{c.name}` | `{c.type}` | {'yes' if c.nullable else 'no'} | {doc} |")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,45 @@
+"""`duplicates`: one row per raw record not published because it duplicates a published document."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas._table import Column, Table, between, in_set, unique
+
+DUPLICATE_KINDS = ("exact", "near", "superseded")
+
+DUPLICATES = Table(
+    name="duplicates",
+    grain="one row per raw record that was not published because it duplicates `duplicate_of`",
+    key=("source_uri",),
+    description="Where else each story appeared: records folded into a published document.",
+    columns=(
+        Column(
+            "source_uri",
+            pa.string(),
+            "Raw record that was not published.",
+            nullable=False,
+            expect=(unique("source_uri"),),
+        ),
+        Column("doc_id", pa.string(), "Id the record would have had.", nullable=False),
+        Column("duplicate_of", pa.string(), "doc_id of the published document it duplicates.", nullable=False),
+        Column(
+            "kind",
+            pa.string(),
+            "exact (same normalised text), near (Jaccard ≥ threshold), superseded "
+            "(same URL, newer copy in the same run).",
+            nullable=False,
+            expect=(in_set("kind", DUPLICATE_KINDS),),
+        ),
+        Column(
+            "similarity",
+            pa.float64(),
+            "Estimated Jaccard similarity with duplicate_of (1.0 for exact).",
+            nullable=False,
+            expect=(between("similarity", 0.0, 1.0),),
+        ),
+        Column("url", pa.string(), "URL of the duplicate record, when known."),
+        Column("content_hash", pa.string(), "SHA-256 of the record's normalised body.", nullable=False),
+        Column("run_id", pa.string(), "Run that found the duplicate.", nullable=False),
+    ),
+)

@@ -1,0 +1,28 @@
+"""Reason codes for quarantine rows, `<stage>.<cause>`, declared once. Validation reasons are derived from
+the expectations in each table declaration (see `schemas._table.Expect.reason`)."""
+
+from __future__ import annotations
+
+INGEST_EMPTY = "ingest.empty_file"
+INGEST_BINARY = "ingest.binary_file"
+INGEST_TOO_LARGE = "ingest.too_large"
+INGEST_BAD_JSON = "ingest.bad_json"
+INGEST_NO_TEXT = "ingest.no_text"
+INGEST_TRUNCATED = "ingest.truncated"
+INGEST_UNSAFE_PATH = "ingest.unsafe_path"
+INGEST_ARCHIVE_BOMB = "ingest.archive_bomb"
+INGEST_UNREADABLE = "ingest.unreadable"
+BOILERPLATE_EMPTY_BODY = "boilerplate.empty_body"
+
+ALL = (
+    INGEST_EMPTY,
+    INGEST_BINARY,
+    INGEST_TOO_LARGE,
+    INGEST_BAD_JSON,
+    INGEST_NO_TEXT,
+    INGEST_TRUNCATED,
+    INGEST_UNSAFE_PATH,
+    INGEST_ARCHIVE_BOMB,
+    INGEST_UNREADABLE,
+    BOILERPLATE_EMPTY_BODY,
+)

@@ -1,0 +1,35 @@
+"""`runs`: one row per pipeline run that published something or failed."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas._table import Column, Table, in_set
+
+RUN_STATUSES = ("succeeded", "failed")
+
+RUNS = Table(
+    name="runs",
+    grain="one row per run that changed the warehouse or failed (a no-op run leaves only _runs/<id>/summary.json)",
+    key=("run_id",),
+    description="Run log. The runs row is committed last: a table version is part of a complete run only "
+    "once the run's row lists it in table_versions.",
+    columns=(
+        Column("run_id", pa.string(), "Run id.", nullable=False),
+        Column("started_at", pa.timestamp("us", tz="UTC"), "Start of the run.", nullable=False),
+        Column("finished_at", pa.timestamp("us", tz="UTC"), "End of the run.", nullable=False),
+        Column("status", pa.string(), "succeeded or failed.", nullable=False, expect=(in_set("status", RUN_STATUSES),)),
+        Column("failed_stage", pa.string(), "Stage that failed, if any."),
+        Column("error", pa.string(), "Error message of the failed stage, if any."),
+        Column("n_read", pa.int64(), "Raw records read.", nullable=False),
+        Column("n_new", pa.int64(), "Documents published for the first time.", nullable=False),
+        Column("n_updated", pa.int64(), "Documents republished with changed content.", nullable=False),
+        Column("n_unchanged", pa.int64(), "Records identical to their published document.", nullable=False),
+        Column("n_duplicates", pa.int64(), "Records folded into another document.", nullable=False),
+        Column("n_quarantined", pa.int64(), "Records held back in quarantine.", nullable=False),
+        Column("stage_stats", pa.string(), "Per-stage counters and durations, JSON.", nullable=False),
+        Column("table_versions", pa.map_(pa.string(), pa.int64()), "Delta version of each table after this run."),
+        Column("config_fingerprint", pa.string(), "Hash of the run configuration.", nullable=False),
+        Column("code_version", pa.string(), "docpipe version that ran.", nullable=False),
+    ),
+)

@@ -1,0 +1,59 @@
+"""In-flight page tables passed between stages (never shown to analysts)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas._table import Column, Table
+
+STG_PAGES = Table(
+    name="stg_pages",
+    grain="one row per raw record read (a file, a JSON line, a WARC record, an archive member)",
+    key=("record_id",),
+    published=False,
+    columns=(
+        Column("record_id", pa.string(), "Hash of source_uri: identifies the raw record.", nullable=False),
+        Column(
+            "source_uri",
+            pa.string(),
+            "Path relative to the raw root, plus #line=N / #member=NAME / #offset=N.",
+            nullable=False,
+        ),
+        Column("source_sha256", pa.string(), "SHA-256 of the whole source file.", nullable=False),
+        Column("size_bytes", pa.int64(), "Size of the record's raw payload in bytes.", nullable=False),
+        Column("format", pa.string(), "Detected input format (txt, html, jsonl, warc).", nullable=False),
+        Column("url", pa.string(), "Page URL when the dump gives one."),
+        Column("fetched_at", pa.timestamp("us", tz="UTC"), "When the scraper fetched the page, when known."),
+        Column("raw_title", pa.string(), "Title given by the dump or the HTML metadata, when any."),
+        Column("raw_text", pa.string(), "Page text as captured (HTML pages: null until the boilerplate stage)."),
+        Column("raw_html", pa.string(), "Raw HTML for HTML pages, else null."),
+        Column("decode_note", pa.string(), "How bytes were decoded when not clean UTF-8 (e.g. 'cp1252'), else null."),
+        Column("meta", pa.map_(pa.string(), pa.string()), "Extra fields of the dump record, kept as strings."),
+        Column("ingested_at", pa.timestamp("us", tz="UTC"), "When this run read the record.", nullable=False),
+        Column("run_id", pa.string(), "Run that read the record.", nullable=False),
+    ),
+)
+
+STG_CLEAN = STG_PAGES.extend(
+    "stg_clean",
+    (
+        Column("site", pa.string(), "Template group: host without www., or a fingerprint of the leading lines."),
+        Column("text", pa.string(), "Body text without boilerplate and contact block.", nullable=False),
+        Column("contact_text", pa.string(), "Contact block cut from the body ('For more information…'), if any."),
+        Column("n_boilerplate_lines", pa.int32(), "Lines removed as site boilerplate.", nullable=False),
+        Column("title_hint", pa.string(), "Title found while stripping (HTML metadata or dump field)."),
+    ),
+)
+
+STG_UNIQUE = STG_CLEAN.extend(
+    "stg_unique",
+    (
+        Column(
+            "doc_id", pa.string(), "Stable document id: hash of the canonical URL, else of the content.", nullable=False
+        ),
+        Column("content_hash", pa.string(), "SHA-256 of the normalised body text.", nullable=False),
+        Column(
+            "is_update", pa.bool_(), "True when the document was published before with other content.", nullable=False
+        ),
+    ),
+)

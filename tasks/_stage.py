@@ -1,0 +1,74 @@
+"""Shared plumbing for stages (not a stage): the StageResult shape, quarantine rows, hashing and text
+normalisation used by more than one stage."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import QUARANTINE
+
+_SPACES = re.compile(r"\s+")
+
+
+def sha256_hex(data: str | bytes) -> str:
+    """SHA-256 hex digest of bytes or UTF-8 text."""
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed: the form exact-duplicate hashing and line matching use."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def quarantine_row(
+    source_uri: str, stage: str, reason: str, message: str, run_id: str, record_id: str | None = None
+) -> dict[str, Any]:
+    """One `quarantine` row; its id makes reruns idempotent (same record, stage and reason → same row)."""
+    return {
+        "quarantine_id": sha256_hex(f"{source_uri}\x00{stage}\x00{reason}"),
+        "source_uri": source_uri,
+        "stage": stage,
+        "reason": reason,
+        "message": message,
+        "record_id": record_id,
+        "run_id": run_id,
+    }
+
+
+def quarantine_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    return QUARANTINE.conform(list(rows))
+
+
+@dataclass(slots=True)
+class StageResult:
+    """What every stage returns: rows kept, rows quarantined, counters, and optional extra outputs.
+
+    Conservation is checked on construction: in == kept + quarantined + dropped, where `dropped` counts rows
+    that left the flow for a documented reason other than quarantine (duplicates, unchanged pages).
+    """
+
+    kept: pa.Table
+    quarantined: pa.Table
+    stats: dict[str, Any]
+    outputs: dict[str, pa.Table] = field(default_factory=dict)
+    n_in: int | None = None
+    n_dropped: int = 0
+
+    def __post_init__(self) -> None:
+        n_kept, n_quarantined = self.kept.num_rows, self.quarantined.num_rows
+        self.stats.setdefault("kept", n_kept)
+        self.stats.setdefault("quarantined", n_quarantined)
+        if self.n_in is not None:
+            self.stats.setdefault("in", self.n_in)
+            if self.n_in != n_kept + n_quarantined + self.n_dropped:
+                raise AssertionError(
+                    f"records not conserved: in={self.n_in} kept={n_kept} "
+                    f"quarantined={n_quarantined} dropped={self.n_dropped}"
+                )

@@ -1,0 +1,55 @@
+"""Reading the warehouse's Delta tables (not a stage). Only tasks/publish.py writes.
+
+Tables are read from the current version's file list with pyarrow.parquet, never through
+DeltaTable.to_pyarrow_table()/to_pandas(): those abort the interpreter at exit with deltalake 1.x
+(delta-rs issue 2184; see NOTES.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from schemas import Table
+
+
+def table_path(warehouse: Path, table: Table | str) -> Path:
+    return Path(warehouse) / (table if isinstance(table, str) else table.name)
+
+
+def open_delta(warehouse: Path, table: Table | str, version: int | None = None) -> DeltaTable | None:
+    """The Delta table, at `version` or the latest; None when it does not exist yet."""
+    try:
+        return DeltaTable(str(table_path(warehouse, table)), version=version)
+    except TableNotFoundError:
+        return None
+
+
+def read_delta_files(dt: DeltaTable, schema: pa.Schema, columns: Sequence[str] | None = None) -> pa.Table:
+    """Rows of the DeltaTable's loaded version, read file by file."""
+    files = dt.file_uris()
+    if not files:
+        return schema.empty_table() if columns is None else schema.empty_table().select(list(columns))
+    parts = [pq.read_table(f, columns=list(columns) if columns else None, schema=schema) for f in files]
+    return pa.concat_tables(parts)
+
+
+def read_current(
+    warehouse: Path, table: Table, columns: Sequence[str] | None = None, version: int | None = None
+) -> pa.Table:
+    """A table's rows at its latest (or given) version; an empty table with the declared schema if absent."""
+    dt = open_delta(warehouse, table, version)
+    if dt is None:
+        empty = table.empty()
+        return empty if columns is None else empty.select(list(columns))
+    return read_delta_files(dt, table.arrow_schema, columns)
+
+
+def current_version(warehouse: Path, table: Table | str) -> int | None:
+    dt = open_delta(warehouse, table)
+    return None if dt is None else dt.version()

@@ -1,0 +1,95 @@
+"""Extract typed fields from clean pages.
+
+In: stg_unique (schemas/stg_pages.py). Out: `documents` rows (kept), `projects` and `contacts` rows in
+`outputs`. Quarantines: none (a field that cannot be parsed is null; validation decides what is fatal).
+State: none.
+
+Rules live in one module per family: page_fields (title, doc_type, dateline, e-mails, language),
+project_fields (IDF key/value pages), contact_fields (contact blocks), countries (names → ISO codes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import CONTACTS, DOCUMENTS, PROJECTS
+from tasks._stage import StageResult, quarantine_table
+from tasks.extract.contact_fields import parse_contacts
+from tasks.extract.page_fields import classify, detect_language, find_dateline, find_emails, pick_title
+from tasks.extract.project_fields import count_fields, project_row
+
+STAGE = "extract"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractConfig:
+    language_seed: int = 0  # langdetect is random without a seed
+    max_language_chars: int = 500  # 235 pages/s at 0.999 accuracy on the clean body prefix (issue 6)
+    min_language_letters: int = 20  # shorter bodies get `und`
+
+
+def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict]]:
+    text = row["text"]
+    title, title_line = pick_title(text, row["title_hint"])
+    body = "\n".join(text.splitlines()[title_line + 1 :]) if title_line >= 0 else text
+    language, confidence = detect_language(
+        body or text, cfg.language_seed, cfg.max_language_chars, cfg.min_language_letters
+    )
+    dateline = find_dateline(text, title_line)
+    project = project_row(row["doc_id"], text, row["run_id"])
+    doc = {
+        **{
+            k: row[k]
+            for k in (
+                "doc_id",
+                "url",
+                "site",
+                "source_uri",
+                "text",
+                "contact_text",
+                "raw_text",
+                "n_boilerplate_lines",
+                "content_hash",
+                "fetched_at",
+                "ingested_at",
+                "run_id",
+            )
+        },
+        "title": title,
+        "doc_type": classify(row["url"], count_fields(text) if project else 0, bool(row["contact_text"]), dateline),
+        "language": language,
+        "language_confidence": confidence,
+        "word_count": len(text.split()),
+        "emails": find_emails(text, row["contact_text"]) or None,
+        "dateline": dateline,
+    }
+    return doc, project, parse_contacts(row["doc_id"], row["contact_text"], row["run_id"])
+
+
+def extract_fields(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
+    """documents, projects and contacts rows for each page."""
+    docs, projects, contacts = [], [], []
+    for row in pages.to_pylist():
+        doc, project, people = _document(row, cfg)
+        docs.append(doc)
+        if project:
+            projects.append(project)
+        contacts.extend(people)
+    stats = {"projects": len(projects), "contacts": len(contacts)}
+    return StageResult(
+        DOCUMENTS.conform(docs),
+        quarantine_table([]),
+        stats,
+        outputs={"projects": PROJECTS.conform(projects), "contacts": CONTACTS.conform(contacts)},
+        n_in=pages.num_rows,
+    )
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_fields_task(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
+    return extract_fields(pages, cfg)

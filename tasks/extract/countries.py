@@ -1,0 +1,108 @@
+"""Country names → ISO 3166 alpha-3, from pycountry's names plus the forms real pages use.
+
+Matching is greedy longest-first over word sequences, so "Fiji Tonga Vanuatu" splits into three countries and
+"Sierra Leone" stays one. Capitals are not countries ("Ulan Bator" matches nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pycountry
+
+# Names in UN/IOM usage that pycountry does not list under any of its name fields.
+_ALIASES = {
+    "turkey": "TUR",
+    "russia": "RUS",
+    "ivory coast": "CIV",
+    "cote d'ivoire": "CIV",
+    "cape verde": "CPV",
+    "swaziland": "SWZ",
+    "macedonia": "MKD",
+    "burma": "MMR",
+    "south korea": "KOR",
+    "north korea": "PRK",
+    "republic of korea": "KOR",
+    "democratic republic of the congo": "COD",
+    "dr congo": "COD",
+    "drc": "COD",
+    "republic of the congo": "COG",
+    "czech republic": "CZE",
+    "the gambia": "GMB",
+    "laos": "LAO",
+    "lao people's democratic republic": "LAO",
+    "vietnam": "VNM",
+    "east timor": "TLS",
+    "holland": "NLD",
+    "united states of america": "USA",
+    "usa": "USA",
+    "uk": "GBR",
+    "great britain": "GBR",
+    "syria": "SYR",
+    "palestine": "PSE",
+    "state of palestine": "PSE",
+    "kosovo": "XKX",
+    "micronesia": "FSM",
+    "the philippines": "PHL",
+    "the netherlands": "NLD",
+    "bolivia": "BOL",
+    "venezuela": "VEN",
+    "iran": "IRN",
+    "tanzania": "TZA",
+    "moldova": "MDA",
+    "the bahamas": "BHS",
+}
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+_MAX_WORDS = 6
+
+
+def _norm(name: str) -> str:
+    return " ".join(w.lower().replace("’", "'") for w in _WORD.findall(name))
+
+
+@lru_cache(maxsize=1)
+def name_index() -> dict[str, str]:
+    """Normalised name → alpha-3."""
+    index: dict[str, str] = {}
+    for c in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            name = getattr(c, attr, None)
+            if not name:
+                continue
+            index[_norm(name)] = c.alpha_3
+            if (
+                ", " in name
+            ):  # "Korea, Republic of" → "Republic of Korea"; "Bolivia, Plurinational State of" → "Bolivia"
+                head, tail = name.split(", ", 1)
+                index[_norm(f"{tail} {head}")] = c.alpha_3
+                index.setdefault(_norm(head), c.alpha_3)
+            if " (" in name:
+                index.setdefault(_norm(name.split(" (")[0]), c.alpha_3)
+    index.update({_norm(k): v for k, v in _ALIASES.items()})
+    index.pop("korea", None)  # ambiguous between KOR and PRK
+    return index
+
+
+def find_countries(text: str) -> list[tuple[str, str]]:
+    """(name as written, alpha-3) for each country mention, in order of appearance."""
+    index = name_index()
+    words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(_MAX_WORDS, len(words) - i), 0, -1):
+            key = " ".join(w[0].lower().replace("’", "'") for w in words[i : i + n])
+            code = index.get(key)
+            if code and (n > 1 or words[i][0][:1].isupper()):
+                out.append((text[words[i][1] : words[i + n - 1][2]], code))
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def country_codes(text: str) -> list[str]:
+    """Distinct alpha-3 codes mentioned in `text`, sorted."""
+    return sorted({code for _, code in find_countries(text)})

@@ -1,0 +1,91 @@
+"""Page-level fields: title, doc_type, dateline, e-mails, language."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from langdetect import DetectorFactory
+from langdetect.detector_factory import init_factory
+from langdetect.lang_detect_exception import LangDetectException
+
+_HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_DATELINE = re.compile(r"^([A-Z][\w'’.]*(?:[ ,/][A-Z][\w'’.]*){0,4})(?:,[^–—\-\n]{1,40})?\s+[-–—]{1,2}\s+\S")
+_URL_TYPES = (
+    ("news", ("news", "press-release", "press-releases", "pbn", "media-centre")),
+    ("story", ("stories", "story", "blog", "blogs")),
+    ("project", ("project", "projects")),
+    ("country", ("countries", "country", "where-we-work")),
+)
+_MIN_TITLE_WORDS = 3
+
+
+def pick_title(text: str, hint: str | None) -> tuple[str, int]:
+    """The title and the index of its line in `text` (-1 when it came from the hint).
+
+    The first line with at least three words; short lines before it ("News", "Global") are template crumbs.
+    """
+    if hint and hint.strip():
+        return " ".join(hint.split()), -1
+    lines = text.splitlines()
+    candidates = [(i, " ".join(x.split())) for i, x in enumerate(lines) if _HAS_LETTER.search(x)]
+    for i, line in candidates[:6]:
+        if len(line.split()) >= _MIN_TITLE_WORDS:
+            return line, i
+    return (candidates[0][1], candidates[0][0]) if candidates else ("", -1)
+
+
+def classify(url: str | None, n_project_fields: int, has_contact: bool, dateline: str | None) -> str:
+    """doc_type rule: project fields → project; URL path segment → news/story/project/country;
+    a press contact block or dateline → news; else page."""
+    if n_project_fields >= 3:
+        return "project"
+    if url:
+        segments = {s.lower() for s in urlsplit(url).path.split("/") if s}
+        for doc_type, names in _URL_TYPES:
+            if segments & set(names):
+                return doc_type
+    if has_contact or dateline:
+        return "news"
+    return "page"
+
+
+def find_dateline(text: str, title_line: int) -> str | None:
+    """Place of a dateline opening the body: "Ulaanbaatar - …" → "Ulaanbaatar"."""
+    lines = [x.strip() for x in text.splitlines()[title_line + 1 :] if x.strip()]
+    for line in lines[:2]:
+        m = _DATELINE.match(line)
+        if m:
+            return m.group(1).strip(" ,")
+    return None
+
+
+def find_emails(*texts: str | None) -> list[str]:
+    """Distinct lower-cased e-mail addresses, in order of appearance (mailto: remnants cleaned)."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for m in _EMAIL.finditer(text or ""):
+            email = m.group().lower().strip(".")
+            email = email[7:] if email.startswith("mailto:") else email
+            seen.setdefault(email, None)
+    return list(seen)
+
+
+def detect_language(text: str, seed: int, max_chars: int, min_letters: int) -> tuple[str, float | None]:
+    """(ISO 639-1 code, probability) of `text`'s first `max_chars` characters; ("und", None) if too short."""
+    sample = text[:max_chars]
+    if len(_HAS_LETTER.findall(sample)) < min_letters:
+        return "und", None
+    DetectorFactory.seed = seed
+    init_factory()
+    from langdetect.detector_factory import _factory  # created by init_factory()
+
+    detector = _factory.create()
+    detector.append(sample)
+    try:
+        best = detector.get_probabilities()[0]
+    except (LangDetectException, IndexError):
+        return "und", None
+    code = best.lang.split("-")[0]
+    return code, round(float(best.prob), 4)

@@ -1,0 +1,134 @@
+"""Publish a run's tables as new Delta Lake versions in the warehouse (the only module that writes it).
+
+In: the validated tables and state rows of a run, plus its `runs` row. Out: one new version of each table
+the run changes, each commit tagged with the run id (commit metadata `docpipe.run_id`); tables the run does
+not change get no commit. State: every warehouse table.
+
+Writes are merges keyed on each table's declared key, so a rerun on the same input changes nothing and
+commits nothing. Order: state and child tables first, `documents`, and the `runs` row last — a table
+version belongs to a complete run only once that run's `runs` row lists it in `table_versions`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import (
+    BOILERPLATE_PAGES,
+    CONTACTS,
+    DOCUMENTS,
+    DUPLICATES,
+    INGESTED_FILES,
+    PROJECTS,
+    QUARANTINE,
+    RUNS,
+    Table,
+)
+from tasks._warehouse import current_version, open_delta, table_path
+
+STAGE = "publish"
+RUN_ID_KEY = "docpipe.run_id"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishConfig:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    table: Table
+    update: str | None  # merge: None = insert new keys only; a predicate = update matched rows where it holds
+    replace_children_of: str | None = None  # delete target rows of these parent keys that the source lacks
+
+
+# Fixed order; `runs` is written separately and last.
+PLAN: tuple[_Write, ...] = (
+    _Write(INGESTED_FILES, None),
+    _Write(BOILERPLATE_PAGES, None),
+    _Write(QUARANTINE, None),
+    _Write(DUPLICATES, None),
+    _Write(PROJECTS, "true"),
+    _Write(CONTACTS, "true", replace_children_of="doc_id"),
+    _Write(DOCUMENTS, "t.content_hash <> s.content_hash"),
+)
+
+
+def _commit(run_id: str, table: Table) -> CommitProperties:
+    return CommitProperties(custom_metadata={RUN_ID_KEY: run_id, "docpipe.table": table.name})
+
+
+def ensure_table(warehouse: Path, table: Table) -> DeltaTable:
+    """Open the table, creating it empty with its declared schema on first use."""
+    dt = open_delta(warehouse, table)
+    if dt is None:
+        dt = DeltaTable.create(
+            str(table_path(warehouse, table)), schema=table.arrow_schema, description=table.description or table.grain
+        )
+    return dt
+
+
+def _merge(dt: DeltaTable, data: pa.Table, write: _Write, run_id: str) -> None:
+    keys = write.table.key
+    predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    merger = dt.merge(
+        data, predicate=predicate, source_alias="s", target_alias="t", commit_properties=_commit(run_id, write.table)
+    )
+    if write.update:
+        merger = merger.when_matched_update_all(predicate=None if write.update == "true" else write.update)
+    merger = merger.when_not_matched_insert_all()
+    if write.replace_children_of:
+        parents = sorted(set(data.column(write.replace_children_of).to_pylist()))
+        quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in parents)
+        merger = merger.when_not_matched_by_source_delete(predicate=f"t.{write.replace_children_of} IN ({quoted})")
+    merger.execute()
+
+
+def publish_tables(warehouse: Path, tables: dict[str, pa.Table], run_id: str) -> dict[str, int]:
+    """Write each table of the run (no commit when nothing changes); return every table's version."""
+    for write in PLAN:
+        dt = ensure_table(warehouse, write.table)
+        data = write.table.conform(tables.get(write.table.name, write.table.empty()))
+        if data.num_rows:
+            _merge(dt, data, write, run_id)
+    ensure_table(warehouse, RUNS)
+    return {t.name: current_version(warehouse, t) for t in (*(w.table for w in PLAN), RUNS)}
+
+
+def publish_run_row(warehouse: Path, row: dict[str, Any]) -> int:
+    """Append the run's `runs` row (last commit of a run); returns the runs table version."""
+    data = RUNS.conform([row])
+    ensure_table(warehouse, RUNS)
+    write_deltalake(
+        str(table_path(warehouse, RUNS)), data, mode="append", commit_properties=_commit(row["run_id"], RUNS)
+    )
+    return current_version(warehouse, RUNS)
+
+
+def changed_tables(before: dict[str, int | None], after: dict[str, int]) -> list[str]:
+    return [name for name, version in after.items() if before.get(name) != version]
+
+
+def versions(warehouse: Path) -> dict[str, int | None]:
+    return {t.name: current_version(warehouse, t) for t in (*(w.table for w in PLAN), RUNS)}
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_tables_task(warehouse: Path, tables: dict[str, pa.Table], run_id: str) -> dict[str, int]:
+    return publish_tables(warehouse, tables, run_id)
+
+
+def publish_run_summary(warehouse: Path, row: dict[str, Any]) -> Path:
+    """Write the run's summary (also for no-op runs, which commit nothing) to _runs/<run_id>/summary.json."""
+    path = Path(warehouse) / "_runs" / row["run_id"] / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row, indent=2, sort_keys=True, default=str))
+    return path

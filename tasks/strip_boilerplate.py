@@ -1,0 +1,241 @@
+"""Strip site boilerplate (menus, banners, template headers) and cut contact blocks from page text.
+
+In: stg_pages (schemas/stg_pages.py). Out: stg_clean — same rows plus `site`, `text`, `contact_text`,
+`n_boilerplate_lines`, `title_hint`. Quarantines: boilerplate.empty_body.
+State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned).
+
+Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
+www.), or of its registered domain (IOM country sites share variants of one menu). Pages without URL are
+grouped by a fingerprint of their leading lines. Boilerplate is the leading run of frequent (or
+letter-free) lines and, after the contact block is cut, the trailing run: position keeps repeated field
+labels inside the body ("Start Date") and common short lines. The sample per group is the `max_sample_pages`
+pages with the smallest page_key (content hash), so the model does not depend on input order or on how
+pages are spread over runs. A group with fewer than `min_site_pages` pages strips nothing.
+HTML pages: main content by trafilatura (precision-favouring), title from its metadata; no line learning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import trafilatura
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import BOILERPLATE_PAGES, STG_CLEAN, reasons
+from tasks._stage import StageResult, normalise_text, quarantine_row, quarantine_table, sha256_hex
+from tasks._warehouse import read_current
+
+STAGE = "strip_boilerplate"
+
+
+@dataclass(frozen=True, slots=True)
+class BoilerplateConfig:
+    min_site_pages: int = 2  # a line must recur on this many sampled pages of one site
+    min_site_share: float = 0.2  # … and on this share of them
+    min_domain_pages: int = 3  # or on this many pages of the registered domain
+    min_domain_share: float = 0.2
+    max_sample_pages: int = 200  # pages kept per group in the learned model
+    max_head_lines: int = 150  # only the first/last lines of a page can be template
+    max_tail_lines: int = 60
+    lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
+
+
+_CONTACT = re.compile(
+    r"^\s*(for (more|further) information|for media (enquiries|inquiries)|media contacts?\b|press contacts?\b|"
+    r"pour (plus d'|de plus amples )informations?|para (más|mas|mais) informa(ción|cion|ções|coes)|"
+    r"per (maggiori|ulteriori) informazioni)",
+    re.IGNORECASE,
+)
+_HAS_WORD = re.compile(r"\w", re.UNICODE)
+_SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
+
+
+def line_hash(line: str) -> int:
+    """Signed 64-bit fingerprint of a normalised line (Delta Lake has no unsigned integers)."""
+    digest = hashlib.blake2b(normalise_text(line).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def site_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host or None
+
+
+def domain_of(site: str) -> str:
+    parts = site.split(".")
+    keep = 3 if len(parts) >= 3 and parts[-2] in _SECOND_LEVEL and len(parts[-1]) == 2 else 2
+    return ".".join(parts[-keep:])
+
+
+def _is_trivial(line: str) -> bool:
+    return not _HAS_WORD.search(line)
+
+
+def _group_of(site: str | None, lines: list[str], cfg: BoilerplateConfig) -> str:
+    if site:
+        return site
+    lead = [normalise_text(x) for x in lines if not _is_trivial(x)][: cfg.lead_fingerprint_lines]
+    return "lead:" + sha256_hex("\n".join(lead))[:16]
+
+
+def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+    window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
+    return sorted({line_hash(x) for x in window if not _is_trivial(x)})
+
+
+@dataclass(slots=True)
+class _GroupModel:
+    counts: Counter[int]
+    n_pages: int
+
+    def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
+        need = max(min_pages, math.ceil(min_share * self.n_pages))
+        return self.n_pages >= min_pages and self.counts.get(h, 0) >= need
+
+
+def _build_models(samples: Iterable[dict[str, Any]], cap: int) -> dict[str, _GroupModel]:
+    """Per group: line counts over the `cap` sampled pages with the smallest page_key."""
+    by_group: dict[str, dict[str, list[int]]] = {}
+    for row in samples:
+        by_group.setdefault(row["site"], {})[row["page_key"]] = row["line_hashes"]
+    models = {}
+    for group, pages in by_group.items():
+        chosen = sorted(pages)[:cap]
+        counts: Counter[int] = Counter()
+        for key in chosen:
+            counts.update(pages[key])
+        models[group] = _GroupModel(counts, len(chosen))
+    return models
+
+
+def _leading_run(flags: list[bool], lines: list[str]) -> int:
+    """Number of leading lines that are template: up to the last frequent line of the frequent/trivial prefix."""
+    end = 0
+    for i, line in enumerate(lines):
+        if flags[i]:
+            end = i + 1
+        elif not _is_trivial(line):
+            break
+    return end
+
+
+def _trailing_run(flags: list[bool], lines: list[str]) -> int:
+    return _leading_run(flags[::-1], lines[::-1])
+
+
+def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(body, contact block): the block runs from a 'For more information…' line to the end."""
+    for i, line in enumerate(lines):
+        if i > 0 and _CONTACT.match(line):
+            return lines[:i], lines[i:]
+    return lines, []
+
+
+def _strip_lines(lines: list[str], is_frequent) -> tuple[list[str], list[str], int]:
+    flags = [not _is_trivial(x) and is_frequent(line_hash(x)) for x in lines]
+    head = _leading_run(flags, lines)
+    body, contact = split_contact(lines[head:])
+    body_flags = flags[head : head + len(body)]
+    tail = _trailing_run(body_flags, body)
+    kept = body[: len(body) - tail] if tail else body
+    return kept, contact, head + tail
+
+
+def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
+    doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, with_metadata=True, include_comments=False)
+    if doc is None:
+        return "", None
+    return doc.text or "", doc.title or None
+
+
+def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> StageResult:
+    """Remove template lines learned from `samples` plus this batch; cut contact blocks."""
+    rows = pages.to_pylist()
+    prepared: list[tuple[dict[str, Any], list[str], str, str]] = []
+    new_samples: list[dict[str, Any]] = []
+    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
+    for row in rows:
+        site = site_of(row["url"])
+        if row["raw_html"] and not row["raw_text"]:
+            prepared.append((row, [], site or "", "html"))
+            continue
+        lines = (row["raw_text"] or "").splitlines()
+        group = _group_of(site, lines, cfg)
+        key = sha256_hex(normalise_text(row["raw_text"] or ""))
+        hashes = _page_line_hashes(lines, cfg)
+        for g in {group, domain_of(group)} if site else {group}:
+            if (g, key) not in known:
+                known.add((g, key))
+                new_samples.append({"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]})
+        prepared.append((row, lines, group, "text"))
+
+    models = _build_models(samples.to_pylist() + new_samples, cfg.max_sample_pages)
+    empty = _GroupModel(Counter(), 0)
+    out, rejects = [], []
+    for row, lines, group, kind in prepared:
+        if kind == "html":
+            text, title = _html_to_text(row["raw_html"], row["url"])
+            body, contact = split_contact(text.splitlines())
+            n_removed, title_hint = 0, row["raw_title"] or title
+        else:
+            site_model = models.get(group, empty)
+            domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
+
+            def is_frequent(h: int, s=site_model, d=domain_model) -> bool:
+                return s.frequent(h, cfg.min_site_pages, cfg.min_site_share) or d.frequent(
+                    h, cfg.min_domain_pages, cfg.min_domain_share
+                )
+
+            body, contact, n_removed = _strip_lines(lines, is_frequent)
+            title_hint = row["raw_title"]
+        text = "\n".join(body).strip()
+        if not text:
+            rejects.append(
+                quarantine_row(
+                    row["source_uri"],
+                    STAGE,
+                    reasons.BOILERPLATE_EMPTY_BODY,
+                    "no body text left after boilerplate removal",
+                    row["run_id"],
+                    row["record_id"],
+                )
+            )
+            continue
+        out.append(
+            {
+                **row,
+                "site": group or None,
+                "text": text,
+                "contact_text": "\n".join(contact) or None,
+                "n_boilerplate_lines": n_removed,
+                "title_hint": title_hint,
+            }
+        )
+    kept = STG_CLEAN.conform(out)
+    stats = {
+        "boilerplate_lines": sum(r["n_boilerplate_lines"] for r in out),
+        "contact_blocks": sum(1 for r in out if r["contact_text"]),
+    }
+    return StageResult(
+        kept,
+        quarantine_table(rejects),
+        stats,
+        outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(new_samples)},
+        n_in=pages.num_rows,
+    )
+
+
+@task(name="strip-boilerplate", cache_policy=NO_CACHE)
+def strip_boilerplate_task(pages: pa.Table, warehouse, cfg: BoilerplateConfig) -> StageResult:
+    return strip_boilerplate(pages, read_current(warehouse, BOILERPLATE_PAGES), cfg)
