@@ -12,7 +12,7 @@ from flows.ledger import RunLedger, StageFailed
 from tasks.dedupe import dedupe_pages_task
 from tasks.extract import extract_fields_task
 from tasks.ingest import ingest_dumps_task
-from tasks.publish import publish_run_row, publish_run_summary, publish_tables_task, versions
+from tasks.publish import changed_tables, publish_run_row, publish_run_summary, publish_tables_task, versions
 from tasks.strip_boilerplate import strip_boilerplate_task
 from tasks.validate import validate_tables_task
 
@@ -47,7 +47,7 @@ def run_pipeline(cfg: RunConfig) -> RunSummary:
         with ledger.stage("publish"):
             counts = ledger.counts(documents, set(unique.filter(unique["is_update"])["doc_id"].to_pylist()))
             after = publish_tables_task(cfg.warehouse, ledger.tables(documents), cfg.run_id)
-            changed = [name for name, version in after.items() if before.get(name) != version]
+            changed = changed_tables(before, after)
             ledger.stats["publish"].update(
                 status="succeeded", tables_changed=len(changed), kept=counts["n_new"] + counts["n_updated"]
             )

@@ -42,7 +42,8 @@ def resolve_warehouse(warehouse: Path | None) -> Path:
 def prepare_prefect_env(warehouse: Path, verbose: bool = False) -> None:
     """Prefect settings for local runs, set before Prefect is imported: state under the warehouse, no
     telemetry, the temporary local server unless PREFECT_API_URL points at a real one."""
-    os.environ.setdefault("PREFECT_HOME", str(Path(warehouse).resolve() / "_prefect"))
+    home = Path(os.environ.setdefault("PREFECT_HOME", str(Path(warehouse).resolve() / "_prefect")))
+    home.mkdir(parents=True, exist_ok=True)  # Prefect does not create missing parents
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

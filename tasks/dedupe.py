@@ -83,9 +83,10 @@ def dedupe_pages(pages: pa.Table, history: pa.Table, cfg: DedupeConfig) -> Stage
 
     duplicates: list[dict[str, Any]] = []
     n_unchanged = 0
-    # One record per doc_id: the latest copy of a URL wins; older copies are superseded (or exact copies).
+    # One record per doc_id: the latest fetched copy of a URL wins (ties: smallest source_uri); the others are
+    # superseded, or exact copies.
     latest: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows, key=_order_key, reverse=True):
+    for row in sorted(rows, key=lambda r: (-(r["fetched_at"] or _EPOCH).timestamp(), r["source_uri"])):
         winner = latest.setdefault(row["doc_id"], row)
         if winner is not row:
             kind = "exact" if winner["content_hash"] == row["content_hash"] else "superseded"

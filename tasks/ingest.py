@@ -83,13 +83,21 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def decode_bytes(data: bytes) -> tuple[str, str | None]:
-    """Decode page bytes: UTF-8 first, then the detected charset, then UTF-8 with replacement."""
+    """Decode page bytes: UTF-8 first, then the detected charset, then UTF-8 with replacement.
+
+    Windows-1252 (the web's default for Western pages) wins over charset-normalizer's first guess when it
+    decodes the sample at least as cleanly: short French or Portuguese text otherwise comes back as cp775/cp1250.
+    """
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
-    best = from_bytes(data[:1_000_000]).best()
-    if best is not None and best.encoding not in ("utf_8", "utf-8"):
+    sample = data[:1_000_000]
+    best = from_bytes(sample).best()
+    western = from_bytes(sample, cp_isolation=["cp1252"]).best()
+    if western is not None and (best is None or western.chaos <= best.chaos):
+        best = western
+    if best is not None:
         try:
             return data.decode(best.encoding), best.encoding
         except (UnicodeDecodeError, LookupError):

@@ -28,6 +28,7 @@ from schemas import (
     DUPLICATES,
     INGESTED_FILES,
     PROJECTS,
+    PUBLISHED,
     QUARANTINE,
     RUNS,
     Table,
@@ -100,16 +101,17 @@ def publish_tables(warehouse: Path, tables: dict[str, pa.Table], run_id: str) ->
         if data.num_rows:
             _merge(dt, data, write, run_id)
     ensure_table(warehouse, RUNS)
-    return {t.name: current_version(warehouse, t) for t in (*(w.table for w in PLAN), RUNS)}
+    return versions(warehouse)
 
 
 def publish_run_row(warehouse: Path, row: dict[str, Any]) -> int:
-    """Append the run's `runs` row (last commit of a run); returns the runs table version."""
+    """Append the run's `runs` row (last commit of a run) and refresh the analysts' DuckDB views."""
     data = RUNS.conform([row])
     ensure_table(warehouse, RUNS)
     write_deltalake(
         str(table_path(warehouse, RUNS)), data, mode="append", commit_properties=_commit(row["run_id"], RUNS)
     )
+    refresh_analyst_db(warehouse)
     return current_version(warehouse, RUNS)
 
 
@@ -131,4 +133,32 @@ def publish_run_summary(warehouse: Path, row: dict[str, Any]) -> Path:
     path = Path(warehouse) / "_runs" / row["run_id"] / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(row, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def refresh_analyst_db(warehouse: Path, db_name: str = "analyst.duckdb") -> Path:
+    """(Re)create warehouse/analyst.duckdb: one view per published table over its current version's files.
+
+    Offline by design: the views read the Parquet files listed by the Delta log (no `delta` extension to download),
+    so removed files of older versions are never read.
+    """
+    import duckdb  # only needed here
+
+    path = Path(warehouse) / db_name
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        for table in PUBLISHED:
+            dt = open_delta(warehouse, table)
+            files = dt.file_uris() if dt is not None else []
+            if files:
+                listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM read_parquet([{listing}])')
+            else:
+                empty = table.empty()  # noqa: F841 - read by DuckDB's replacement scan below
+                con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM empty')
+    finally:
+        con.close()
+    tmp.replace(path)  # readers never see a half-built database
     return path

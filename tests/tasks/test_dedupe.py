@@ -1,0 +1,71 @@
+"""dedupe_pages: exact duplicates in the batch and against published history; updates by URL."""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from helpers import clean, ingest
+
+from schemas import DOCUMENTS
+from tasks.dedupe import DedupeConfig, canonical_url, dedupe_pages
+
+NO_HISTORY = DOCUMENTS.empty().select(["doc_id", "content_hash"])
+
+
+def _dedupe(pages, history=NO_HISTORY):
+    return dedupe_pages(pages, history, DedupeConfig())
+
+
+def _with_column(table: pa.Table, name: str, values: list) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, pa.array(values, table.schema.field(name).type))
+
+
+def test_copy_under_another_name_is_an_exact_duplicate(seeds_raw):
+    original = sorted(seeds_raw.iterdir())[1]
+    shutil.copy(original, seeds_raw / "zz_copy.txt")
+    result = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    assert result.kept.num_rows == 5
+    dups = result.outputs["duplicates"].to_pylist()
+    assert [(d["source_uri"], d["kind"], d["similarity"]) for d in dups] == [("zz_copy.txt", "exact", 1.0)]
+    kept_ids = dict(
+        zip(result.kept.column("source_uri").to_pylist(), result.kept.column("doc_id").to_pylist(), strict=True)
+    )
+    assert dups[0]["duplicate_of"] == kept_ids[original.name]
+    assert result.stats["in"] == 6 and result.stats["duplicates"] == 1
+
+
+def test_history_makes_unchanged_pages_and_duplicates(seeds_raw):
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    history = first.kept.select(["doc_id", "content_hash"])
+    shutil.copy(sorted(seeds_raw.iterdir())[0], seeds_raw / "tonight_copy.txt")
+    second = _dedupe(clean(ingest(seeds_raw).kept).kept, history)
+    assert second.kept.num_rows == 0
+    assert second.stats["unchanged"] == 5
+    assert [d["source_uri"] for d in second.outputs["duplicates"].to_pylist()] == ["tonight_copy.txt"]
+
+
+def test_same_url_with_new_text_is_an_update_not_a_duplicate(seeds_raw):
+    pages = clean(ingest(seeds_raw).kept).kept.slice(0, 1)
+    pages = _with_column(pages, "url", ["https://www.iom.int/news/a"])
+    first = _dedupe(pages)
+    changed = _with_column(pages, "text", [pages.column("text")[0].as_py() + "\nA correction."])
+    changed = _with_column(changed, "url", ["https://iom.int/news/a/"])
+    second = _dedupe(changed, first.kept.select(["doc_id", "content_hash"]))
+    assert second.kept.num_rows == 1
+    assert second.kept.column("is_update").to_pylist() == [True]
+    assert second.kept.column("doc_id").to_pylist() == first.kept.column("doc_id").to_pylist()
+
+
+def test_two_copies_of_one_url_in_a_batch_keep_the_latest(seeds_raw):
+    pages = clean(ingest(seeds_raw).kept).kept.slice(0, 2)
+    pages = _with_column(pages, "url", ["https://iom.int/news/a", "https://www.iom.int/news/a"])
+    result = _dedupe(pages)
+    assert result.kept.num_rows == 1
+    assert pc.sum(pc.equal(result.outputs["duplicates"].column("kind"), "superseded")).as_py() == 1
+
+
+def test_canonical_url_folds_host_and_trailing_slash():
+    assert canonical_url("https://WWW.iom.int/news/x/#top") == canonical_url("https://iom.int/news/x")
+    assert canonical_url("https://iom.int/news/x?page=2") != canonical_url("https://iom.int/news/x")

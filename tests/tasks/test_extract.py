@@ -1,0 +1,77 @@
+"""extract_fields on the seeds: titles, doc types, language, project fields, contacts."""
+
+from __future__ import annotations
+
+from helpers import clean, ingest
+
+from schemas import CONTACTS, DOCUMENTS, PROJECTS
+from tasks.dedupe import DedupeConfig, dedupe_pages
+from tasks.extract import ExtractConfig, extract_fields
+from tasks.extract.countries import find_countries
+from tasks.extract.page_fields import detect_language, find_dateline
+
+
+def _extract(raw):
+    pages = dedupe_pages(
+        clean(ingest(raw).kept).kept, DOCUMENTS.empty().select(["doc_id", "content_hash"]), DedupeConfig()
+    ).kept
+    return extract_fields(pages, ExtractConfig())
+
+
+def test_seed_documents(seeds_raw):
+    result = _extract(seeds_raw)
+    assert result.kept.schema == DOCUMENTS.arrow_schema
+    docs = {d["source_uri"][:3]: d for d in result.kept.to_pylist()}
+    assert docs["000"]["title"] == "IOM Director General to Visit Mongolia, Open IOM Office"
+    assert docs["004"]["title"] == "Mongolia Prepares for UN High-Level Dialogue on Migration and Development"
+    assert {d["language"] for d in docs.values()} == {"en"}
+    assert docs["001"]["doc_type"] == "project"
+    assert docs["000"]["doc_type"] == "news"
+    assert docs["000"]["emails"] == ["kgormanbest@iom.int"]
+    assert docs["004"]["dateline"] == "Mongolia"
+    assert docs["000"]["word_count"] > 300
+
+
+def test_seed_project_fields_are_typed(seeds_raw):
+    projects = _extract(seeds_raw).outputs["projects"]
+    assert projects.schema == PROJECTS.arrow_schema
+    (row,) = projects.to_pylist()
+    assert row["prima_id"] == "MN10P0001" and row["projects_id"] == "TC.0789"
+    assert (row["start_date"], row["end_date"], row["year"]) == (2014, 2016, 2014)
+    assert row["budget_usd"] == 200000.0
+    assert (row["status"], row["project_type"], row["coverage"]) == ("Completed", "TCMMCB", "National")
+    assert row["idf_region"] == "Asia and Oceania"
+    assert row["benefiting_member_states"] == ["Mongolia"]
+    assert row["benefiting_member_state_codes"] == ["MNG"]
+
+
+def test_seed_contacts(seeds_raw):
+    contacts = _extract(seeds_raw).outputs["contacts"]
+    assert contacts.schema == CONTACTS.arrow_schema
+    people = {(c["name"], c["organisation"], c["email"], c["phone"], c["phone_raw"]) for c in contacts.to_pylist()}
+    assert (
+        "Kieran Best",
+        "IOM Beijing",
+        "kgormanbest@iom.int",
+        "+861085325303",
+        "+86 10 8532 5303, Ext. 203",
+    ) in people
+    assert all("mailto" not in (c["email"] or "") for c in contacts.to_pylist())
+
+
+def test_language_is_deterministic_and_und_when_short():
+    text = "L'Organisation internationale pour les migrations a organisé un atelier à Dakar sur la migration."
+    assert detect_language(text, 0, 500, 20) == detect_language(text, 0, 500, 20)
+    assert detect_language(text, 0, 500, 20)[0] == "fr"
+    assert detect_language("OK 12", 0, 500, 20) == ("und", None)
+
+
+def test_dateline_place():
+    assert find_dateline("Title here\nUlaanbaatar - IOM today opened", 0) == "Ulaanbaatar"
+    assert find_dateline("Title here\nThe workshop - which ran for days", 0) is None
+
+
+def test_countries_use_real_names_not_capitals():
+    codes = [c for _, c in find_countries("the Republic of Korea, the Czech Republic, Viet Nam and Ulan Bator")]
+    assert codes == ["KOR", "CZE", "VNM"]
+    assert [c for _, c in find_countries("Fiji Tonga Vanuatu")] == ["FJI", "TON", "VUT"]

@@ -1,0 +1,76 @@
+"""strip_boilerplate on the seeds: navigation learned from repetition, contact blocks cut, order-independent."""
+
+from __future__ import annotations
+
+import random
+
+from helpers import clean, ingest
+
+from schemas import STG_PAGES
+
+NAV_LINES = ("Who we are", "Take Action", "Work with us", "Get involved", "Partnerships", "Highlights")
+
+
+def _texts(result) -> dict[str, str]:
+    return dict(zip(result.kept.column("source_uri").to_pylist(), result.kept.column("text").to_pylist(), strict=True))
+
+
+def test_navigation_lines_are_removed_and_body_kept(seeds_raw):
+    result = clean(ingest(seeds_raw).kept)
+    assert result.kept.num_rows == 5
+    for uri, text in _texts(result).items():
+        lines = {line.strip() for line in text.splitlines()}
+        assert not lines & set(NAV_LINES), uri
+    texts = _texts(result)
+    mongolia = next(t for t in texts.values() if t.startswith("IOM Director General to Visit Mongolia"))
+    assert "In 2010 they sent\nhome USD 210 million in remittances." in mongolia
+    assert result.stats["boilerplate_lines"] >= 4 * 20
+
+
+def test_project_field_labels_stay_in_the_body(seeds_raw):
+    texts = _texts(clean(ingest(seeds_raw).kept))
+    project = next(t for t in texts.values() if "Prima ID" in t)
+    for label in ("Start Date", "End Date", "Budget Amount (USD)", "Benefiting Member States"):
+        assert label in project.splitlines()
+
+
+def test_contact_block_is_cut_and_kept_aside(seeds_raw):
+    rows = clean(ingest(seeds_raw).kept).kept.to_pylist()
+    with_contact = [r for r in rows if r["contact_text"]]
+    assert len(with_contact) == 4
+    for row in with_contact:
+        assert "For more information" not in row["text"]
+        assert row["contact_text"].startswith("For more information please contact")
+        assert "@iom.int" in row["contact_text"]
+
+
+def test_result_does_not_depend_on_input_order(seeds_raw):
+    pages = ingest(seeds_raw).kept
+    expected = _texts(clean(pages))
+    order = list(range(pages.num_rows))
+    random.Random(7).shuffle(order)
+    assert _texts(clean(pages.take(order))) == expected
+
+
+def test_same_result_when_pages_are_spread_over_two_runs(seeds_raw):
+    pages = ingest(seeds_raw).kept
+    expected = _texts(clean(pages))
+    first = clean(pages.slice(0, 3))
+    second = clean(pages.slice(3), samples=first.outputs["boilerplate_pages"])
+    assert _texts(second) == {k: v for k, v in expected.items() if k in _texts(second)}
+
+
+def test_a_single_page_of_a_new_site_is_not_stripped(seeds_raw):
+    pages = ingest(seeds_raw).kept.slice(0, 1)
+    result = clean(pages)
+    assert result.kept.column("n_boilerplate_lines").to_pylist() == [0]
+
+
+def test_page_with_nothing_but_template_is_quarantined(seeds_raw):
+    rows = ingest(seeds_raw).kept.to_pylist()
+    menu_only = "\n".join(rows[0]["raw_text"].splitlines()[:20])
+    rows.append({**rows[0], "raw_text": menu_only, "source_uri": "menu.txt", "record_id": "menu"})
+    result = clean(STG_PAGES.conform(rows))
+    assert [(r["source_uri"], r["reason"]) for r in result.quarantined.to_pylist()] == [
+        ("menu.txt", "boilerplate.empty_body")
+    ]
