@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("DOCPIPE_SHARED", ROOT.parent / "shared"))
 SEEDS = SHARED / "seeds"
 CORPUS = SHARED / "corpus"
+if not (SEEDS.is_dir() and CORPUS.is_dir()):
+    raise RuntimeError(f"test data not found: expected ../shared beside the repo at {SHARED} (or set DOCPIPE_SHARED)")
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
