@@ -40,9 +40,11 @@ STAGE = "strip_boilerplate"
 @dataclass(frozen=True, slots=True)
 class BoilerplateConfig:
     min_site_pages: int = 2  # a line must recur on this many sampled pages of one site
-    min_site_share: float = 0.2  # … and on this share of them
+    min_site_share: float = 0.05  # … and on this share of them
     min_domain_pages: int = 3  # or on this many pages of the registered domain
-    min_domain_share: float = 0.2
+    min_domain_share: float = 0.03
+    max_gap_lines: int = 0  # page-specific lines tolerated between template lines of one run
+    prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
     max_sample_pages: int = 200  # pages kept per group in the learned model
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
@@ -73,9 +75,10 @@ def site_of(url: str | None) -> str | None:
 
 
 def domain_of(site: str) -> str:
+    """Template group of the registered domain: `domain:iom.int` for mongolia.iom.int and iom.int alike."""
     parts = site.split(".")
     keep = 3 if len(parts) >= 3 and parts[-2] in _SECOND_LEVEL and len(parts[-1]) == 2 else 2
-    return ".".join(parts[-keep:])
+    return "domain:" + ".".join(parts[-keep:])
 
 
 def _is_trivial(line: str) -> bool:
@@ -89,9 +92,21 @@ def _group_of(site: str | None, lines: list[str], cfg: BoilerplateConfig) -> str
     return "lead:" + sha256_hex("\n".join(lead))[:16]
 
 
+def prefix_hash(line: str, n_words: int) -> int | None:
+    """Fingerprint of a long line's first words: menus carry teaser lines whose tail varies by page."""
+    words = normalise_text(line).split(" ")
+    return line_hash("\x00prefix " + " ".join(words[:n_words])) if len(words) >= 2 * n_words else None
+
+
+def _line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
+    keys = [line_hash(line)]
+    prefix = prefix_hash(line, cfg.prefix_words)
+    return keys if prefix is None else [*keys, prefix]
+
+
 def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
-    return sorted({line_hash(x) for x in window if not _is_trivial(x)})
+    return sorted({k for x in window if not _is_trivial(x) for k in _line_keys(x, cfg)})
 
 
 @dataclass(slots=True)
@@ -119,19 +134,22 @@ def _build_models(samples: Iterable[dict[str, Any]], cap: int) -> dict[str, _Gro
     return models
 
 
-def _leading_run(flags: list[bool], lines: list[str]) -> int:
-    """Number of leading lines that are template: up to the last frequent line of the frequent/trivial prefix."""
-    end = 0
+def _leading_run(flags: list[bool], lines: list[str], max_gap: int) -> int:
+    """Number of leading lines that are template: up to the last frequent line of the prefix in which frequent
+    lines are separated by at most `max_gap` other lines with words (menus carry page-specific teaser lines)."""
+    end, gap = 0, 0
     for i, line in enumerate(lines):
         if flags[i]:
-            end = i + 1
+            end, gap = i + 1, 0
         elif not _is_trivial(line):
-            break
+            gap += 1
+            if gap > max_gap:
+                break
     return end
 
 
-def _trailing_run(flags: list[bool], lines: list[str]) -> int:
-    return _leading_run(flags[::-1], lines[::-1])
+def _trailing_run(flags: list[bool], lines: list[str], max_gap: int) -> int:
+    return _leading_run(flags[::-1], lines[::-1], max_gap)
 
 
 def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -142,12 +160,13 @@ def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, []
 
 
-def _strip_lines(lines: list[str], is_frequent) -> tuple[list[str], list[str], int]:
-    flags = [not _is_trivial(x) and is_frequent(line_hash(x)) for x in lines]
-    head = _leading_run(flags, lines)
+def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple[list[str], list[str], int]:
+    max_gap = cfg.max_gap_lines
+    flags = [not _is_trivial(x) and any(is_frequent(k) for k in _line_keys(x, cfg)) for x in lines]
+    head = _leading_run(flags, lines, max_gap)
     body, contact = split_contact(lines[head:])
     body_flags = flags[head : head + len(body)]
-    tail = _trailing_run(body_flags, body)
+    tail = _trailing_run(body_flags, body, max_gap)
     kept = body[: len(body) - tail] if tail else body
     return kept, contact, head + tail
 
@@ -197,7 +216,7 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
                     h, cfg.min_domain_pages, cfg.min_domain_share
                 )
 
-            body, contact, n_removed = _strip_lines(lines, is_frequent)
+            body, contact, n_removed = _strip_lines(lines, is_frequent, cfg)
             title_hint = row["raw_title"]
         text = "\n".join(body).strip()
         if not text:
