@@ -11,7 +11,7 @@ import json
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def run_corpus(
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp)
         (raw / "pages.jsonl").symlink_to((corpus / "pages.jsonl").resolve())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         pages = ingest_dumps(raw, INGESTED_FILES.empty(), IngestConfig(), "eval", now).kept
     clean = strip_boilerplate(pages, BOILERPLATE_PAGES.empty(), boilerplate or BoilerplateConfig())
     unique = dedupe_pages(clean.kept, DOCUMENTS.empty().select(["doc_id", "content_hash"]), DedupeConfig())

@@ -41,6 +41,7 @@ STG_CLEAN = STG_PAGES.extend(
         Column("text", pa.string(), "Body text without boilerplate and contact block.", nullable=False),
         Column("contact_text", pa.string(), "Contact block cut from the body ('For more information…'), if any."),
         Column("n_boilerplate_lines", pa.int32(), "Lines removed as site boilerplate.", nullable=False),
+        Column("n_header_lines", pa.int32(), "Leading raw_text lines removed as the template header."),
         Column("title_hint", pa.string(), "Title found while stripping (HTML metadata or dump field)."),
     ),
 )

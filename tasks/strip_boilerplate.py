@@ -43,7 +43,8 @@ class BoilerplateConfig:
     min_site_share: float = 0.05  # … and on this share of them
     min_domain_pages: int = 3  # or on this many pages of the registered domain
     min_domain_share: float = 0.03
-    max_gap_lines: int = 0  # page-specific lines tolerated between template lines of one run
+    max_gap_short_lines: int = 8  # short page-specific lines tolerated between template lines of one run
+    max_short_line_words: int = 4
     prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
     max_sample_pages: int = 200  # pages kept per group in the learned model
     max_head_lines: int = 150  # only the first/last lines of a page can be template
@@ -51,10 +52,11 @@ class BoilerplateConfig:
     lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
 
 
+# "For more information please contact: …" opens a contact block that runs to the end of the page (the corpus
+# labels' rule); "For further information, please consult: <links>" is body text.
 _CONTACT = re.compile(
-    r"^\s*(for (more|further) information|for media (enquiries|inquiries)|media contacts?\b|press contacts?\b|"
-    r"pour (plus d'|de plus amples )informations?|para (más|mas|mais) informa(ción|cion|ções|coes)|"
-    r"per (maggiori|ulteriori) informazioni)",
+    r"^\W*(for more information|pour plus d'informations?|para (más|mas|mais) informa(ción|cion|ções|coes)|"
+    r"per maggiori informazioni|media contacts?\W*$|press contacts?\W*$)",
     re.IGNORECASE,
 )
 _HAS_WORD = re.compile(r"\w", re.UNICODE)
@@ -134,22 +136,23 @@ def _build_models(samples: Iterable[dict[str, Any]], cap: int) -> dict[str, _Gro
     return models
 
 
-def _leading_run(flags: list[bool], lines: list[str], max_gap: int) -> int:
+def _leading_run(flags: list[bool], lines: list[str], cfg: BoilerplateConfig) -> int:
     """Number of leading lines that are template: up to the last frequent line of the prefix in which frequent
-    lines are separated by at most `max_gap` other lines with words (menus carry page-specific teaser lines)."""
+    lines are separated only by letter-free lines, or by at most `max_gap_short_lines` short lines (menu items
+    of a language variant too rare to be frequent yet)."""
     end, gap = 0, 0
     for i, line in enumerate(lines):
         if flags[i]:
             end, gap = i + 1, 0
         elif not _is_trivial(line):
             gap += 1
-            if gap > max_gap:
+            if gap > cfg.max_gap_short_lines or len(line.split()) > cfg.max_short_line_words:
                 break
     return end
 
 
-def _trailing_run(flags: list[bool], lines: list[str], max_gap: int) -> int:
-    return _leading_run(flags[::-1], lines[::-1], max_gap)
+def _trailing_run(flags: list[bool], lines: list[str], cfg: BoilerplateConfig) -> int:
+    return _leading_run(flags[::-1], lines[::-1], cfg)
 
 
 def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -160,15 +163,15 @@ def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, []
 
 
-def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple[list[str], list[str], int]:
-    max_gap = cfg.max_gap_lines
+def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple[list[str], list[str], int, int]:
+    """(body, contact block, lines removed, header lines removed)."""
     flags = [not _is_trivial(x) and any(is_frequent(k) for k in _line_keys(x, cfg)) for x in lines]
-    head = _leading_run(flags, lines, max_gap)
+    head = _leading_run(flags, lines, cfg)
     body, contact = split_contact(lines[head:])
     body_flags = flags[head : head + len(body)]
-    tail = _trailing_run(body_flags, body, max_gap)
+    tail = _trailing_run(body_flags, body, cfg)
     kept = body[: len(body) - tail] if tail else body
-    return kept, contact, head + tail
+    return kept, contact, head + tail, head
 
 
 def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
@@ -206,7 +209,7 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
         if kind == "html":
             text, title = _html_to_text(row["raw_html"], row["url"])
             body, contact = split_contact(text.splitlines())
-            n_removed, title_hint = 0, row["raw_title"] or title
+            n_removed, n_head, title_hint = 0, None, row["raw_title"] or title
         else:
             site_model = models.get(group, empty)
             domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
@@ -216,7 +219,7 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
                     h, cfg.min_domain_pages, cfg.min_domain_share
                 )
 
-            body, contact, n_removed = _strip_lines(lines, is_frequent, cfg)
+            body, contact, n_removed, n_head = _strip_lines(lines, is_frequent, cfg)
             title_hint = row["raw_title"]
         text = "\n".join(body).strip()
         if not text:
@@ -238,6 +241,7 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
                 "text": text,
                 "contact_text": "\n".join(contact) or None,
                 "n_boilerplate_lines": n_removed,
+                "n_header_lines": n_head,
                 "title_hint": title_hint,
             }
         )

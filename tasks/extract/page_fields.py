@@ -18,22 +18,34 @@ _URL_TYPES = (
     ("project", ("project", "projects")),
     ("country", ("countries", "country", "where-we-work")),
 )
-_MIN_TITLE_WORDS = 3
+_MAX_CRUMB_WORDS = 2
+_MIN_HEADING_WORDS, _MAX_HEADING_WORDS = 2, 4
 
 
-def pick_title(text: str, hint: str | None) -> tuple[str, int]:
-    """The title and the index of its line in `text` (-1 when it came from the hint).
+def _words(line: str) -> int:
+    return len(line.split())
 
-    The first line with at least three words; short lines before it ("News", "Global") are template crumbs.
+
+def pick_title(text: str, hint: str | None, header: list[str] | None = None) -> tuple[str, int]:
+    """The title and the index of its line in `text` (-1 when it is not a line of `text`).
+
+    Rules, in order: the dump's or HTML metadata's title; a template header that is only a short heading (one or
+    two lines, the first of 2–4 words: "Press Releases" on listing pages) is the title; else the first line with
+    letters, skipping template crumbs — one- or two-word lines ("News" / "Global", "Local") that open the body
+    while the header ends in such a crumb, or that come two or more in a row on a page with no learned header.
     """
     if hint and hint.strip():
         return " ".join(hint.split()), -1
-    lines = text.splitlines()
-    candidates = [(i, " ".join(x.split())) for i, x in enumerate(lines) if _HAS_LETTER.search(x)]
-    for i, line in candidates[:6]:
-        if len(line.split()) >= _MIN_TITLE_WORDS:
-            return line, i
-    return (candidates[0][1], candidates[0][0]) if candidates else ("", -1)
+    header = [" ".join(x.split()) for x in header or [] if _HAS_LETTER.search(x)]
+    if 1 <= len(header) <= 2 and _MIN_HEADING_WORDS <= _words(header[0]) <= _MAX_HEADING_WORDS:
+        return header[0], -1
+    candidates = [(i, " ".join(x.split())) for i, x in enumerate(text.splitlines()) if _HAS_LETTER.search(x)]
+    crumbs = 0
+    while crumbs < len(candidates) and _words(candidates[crumbs][1]) <= _MAX_CRUMB_WORDS:
+        crumbs += 1
+    after_crumb_header = bool(header) and _words(header[-1]) <= _MAX_CRUMB_WORDS
+    start = crumbs if crumbs < len(candidates) and (crumbs >= 2 or (crumbs and after_crumb_header)) else 0
+    return (candidates[start][1], candidates[start][0]) if candidates else ("", -1)
 
 
 def classify(url: str | None, n_project_fields: int, has_contact: bool, dateline: str | None) -> str:
