@@ -12,6 +12,7 @@ INGEST_TRUNCATED = "ingest.truncated"
 INGEST_UNSAFE_PATH = "ingest.unsafe_path"
 INGEST_ARCHIVE_BOMB = "ingest.archive_bomb"
 INGEST_UNREADABLE = "ingest.unreadable"
+INGEST_UNSUPPORTED_MEDIA = "ingest.unsupported_media"
 BOILERPLATE_EMPTY_BODY = "boilerplate.empty_body"
 
 ALL = (
@@ -24,5 +25,6 @@ ALL = (
     INGEST_UNSAFE_PATH,
     INGEST_ARCHIVE_BOMB,
     INGEST_UNREADABLE,
+    INGEST_UNSUPPORTED_MEDIA,
     BOILERPLATE_EMPTY_BODY,
 )

@@ -1,0 +1,259 @@
+"""Input formats of the ingest stage. Each format supplies only a reader "stream → records"; opening files,
+decompression, archives, provenance and quarantine live in tasks/ingest/framing.py and stage.py.
+
+A reader gets a binary stream positioned at the start of one payload and `max_record_bytes`; it yields
+`Record`s and `Reject`s whose `locator` is relative to that payload (`#line=N`, `#offset=N`, or "").
+It reads the stream forward only, never more than `max_record_bytes` + 1 bytes per record at once.
+Errors of the underlying stream (truncated gzip, corrupt archive) are left to propagate: the framing turns
+them into one quarantine row and keeps the records already yielded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from charset_normalizer import from_bytes
+from warcio.archiveiterator import ArchiveIterator
+
+from schemas import reasons
+
+
+@dataclass(slots=True)
+class Record:
+    """One page read from a dump; `locator` is appended to the file path in source_uri."""
+
+    locator: str = ""
+    text: str | None = None
+    html: str | None = None
+    url: str | None = None
+    title: str | None = None
+    fetched_at: str | None = None
+    meta: dict[str, str] | None = None
+    size_bytes: int = 0
+    decode_note: str | None = None
+    format: str = "txt"
+
+
+@dataclass(slots=True)
+class Reject:
+    """A part of a dump that cannot become a record."""
+
+    locator: str
+    reason: str
+    message: str
+
+
+Reader = Callable[[BinaryIO, int], Iterator[Record | Reject]]
+
+
+# ---- decoding and sniffing -------------------------------------------------------------------------------------
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return bool(head) and controls / len(head) > 0.1
+
+
+def decode_bytes(data: bytes) -> tuple[str, str | None]:
+    """Decode page bytes: UTF-8 first, then the detected charset, then UTF-8 with replacement.
+
+    Windows-1252 (the web's default for Western pages) wins over charset-normalizer's first guess when it
+    decodes the sample at least as cleanly: short French or Portuguese text otherwise comes back as cp775/cp1250.
+    """
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    sample = data[:1_000_000]
+    best = from_bytes(sample).best()
+    western = from_bytes(sample, cp_isolation=["cp1252"]).best()
+    if western is not None and (best is None or western.chaos <= best.chaos):
+        best = western
+    if best is not None:
+        try:
+            return data.decode(best.encoding), best.encoding
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode("utf-8", errors="replace"), "utf-8-replace"
+
+
+_JSONL_NAMES = (".jsonl", ".json", ".ndjson")
+
+
+def sniff_format(head: bytes, name: str) -> str:
+    """Format of a payload from its first bytes; the (lower-case) name only breaks ties.
+
+    One of: gzip, zip, tar (containers, opened by the framing), warc, jsonl, html, txt (readers), binary.
+    """
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if _looks_binary(head):
+        return "binary"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    if text.startswith(b"{") and (name.endswith(_JSONL_NAMES) or b"\n{" in head or head.count(b"\n") <= 1):
+        return "jsonl"
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml")):
+        return "html"
+    if name.endswith(_JSONL_NAMES):  # a dump whose first line is damaged is still a dump
+        return "jsonl"
+    if name.endswith((".html", ".htm")) and text.startswith(b"<"):
+        return "html"
+    return "txt"
+
+
+def _read_whole(stream: BinaryIO, max_bytes: int) -> bytes | Reject:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return Reject("", reasons.INGEST_TOO_LARGE, f"record over max_record_bytes={max_bytes}")
+    return data
+
+
+# ---- readers: stream → records ---------------------------------------------------------------------------------
+
+_HEADER_KEYS = {"url": "url", "title": "title", "fetched-at": "fetched_at", "fetched_at": "fetched_at"}
+
+
+def _split_text_header(text: str) -> tuple[dict[str, str], str]:
+    if text[:4].lower() != "url:":
+        return {}, text
+    head, sep, body = text.partition("\n\n")
+    fields: dict[str, str] = {}
+    for line in head.splitlines():
+        key, colon, value = line.partition(":")
+        if not colon or key.strip().lower() not in _HEADER_KEYS:
+            return {}, text
+        fields[_HEADER_KEYS[key.strip().lower()]] = value.strip()
+    return fields, body if sep else ""
+
+
+def read_txt(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
+    data = _read_whole(stream, max_bytes)
+    if isinstance(data, Reject):
+        yield data
+    elif data.strip():  # only whitespace: no record, and the framing reports an empty payload
+        text, note = decode_bytes(data)
+        header, body = _split_text_header(text)
+        yield Record(text=body, size_bytes=len(data), decode_note=note, **header)
+
+
+def read_html(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
+    data = _read_whole(stream, max_bytes)
+    if isinstance(data, Reject):
+        yield data
+    elif data.strip():
+        html, note = decode_bytes(data)
+        yield Record(html=html, size_bytes=len(data), decode_note=note, format="html")
+
+
+def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) pairs; an over-long line is drained and given as None, so memory stays bounded."""
+    number = 0
+    while line := stream.readline(max_bytes + 1):
+        number += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None
+        else:
+            yield number, line
+
+
+_JSONL_FIELDS = ("url", "text", "html", "title", "fetched_at")
+
+
+def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
+    for number, line in _lines(stream, max_bytes):
+        locator = f"#line={number}"
+        if line is None:
+            yield Reject(locator, reasons.INGEST_TOO_LARGE, f"line {number} over max_record_bytes={max_bytes}")
+            continue
+        if not line.strip():
+            continue
+        note = None
+        try:
+            try:
+                obj = json.loads(line)
+            except UnicodeDecodeError:
+                text, note = decode_bytes(line)
+                obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Reject(locator, reasons.INGEST_BAD_JSON, f"line {number} is not valid JSON: {exc}")
+            continue
+        if not isinstance(obj, dict):
+            yield Reject(locator, reasons.INGEST_BAD_JSON, f"line {number} is not a JSON object")
+            continue
+        fields = {k: v if isinstance(v := obj.get(k), str) else None for k in _JSONL_FIELDS}
+        meta = {
+            k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in obj.items()
+            if k not in _JSONL_FIELDS
+        }
+        yield Record(
+            locator=locator, meta=meta or None, size_bytes=len(line), decode_note=note, format="jsonl", **fields
+        )
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _decode_declared(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    if charset:
+        try:
+            text = data.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            return decode_bytes(data)
+        return text, None if charset.replace("-", "").lower() in ("utf8", "usascii", "ascii") else charset.lower()
+    return decode_bytes(data)
+
+
+def read_warc(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
+    """Response and resource records with an HTML or plain-text body; `#offset=N` is the record's byte offset in
+    the uncompressed WARC stream. Other record types (warcinfo, request, metadata, revisit) hold no page."""
+    records = ArchiveIterator(stream, arc2warc=True)
+    for rec in records:
+        if rec.rec_type not in ("response", "resource"):
+            continue
+        locator = f"#offset={records.get_record_offset()}"
+        headers = rec.http_headers if rec.http_headers is not None else rec.rec_headers
+        media, _, params = (headers.get_header("Content-Type") or "").partition(";")
+        media = media.strip().lower()
+        if media not in (*_HTML_TYPES, "text/plain"):
+            yield Reject(locator, reasons.INGEST_UNSUPPORTED_MEDIA, f"record of media type {media!r} is not a page")
+            continue
+        data = _read_whole(rec.content_stream(), max_bytes)
+        if isinstance(data, Reject):
+            yield Reject(locator, data.reason, data.message)
+            continue
+        if rec.raw_stream.limit > 0:  # the stream ended before the record's declared Content-Length
+            yield Reject(locator, reasons.INGEST_TRUNCATED, f"record declares {rec.length} bytes; the WARC ends early")
+            return
+        charset = next((p.split("=", 1)[1].strip(" \"'") for p in params.split(";") if "charset=" in p.lower()), None)
+        body, note = _decode_declared(data, charset)
+        meta = {"warc_record_id": rec.rec_headers.get_header("WARC-Record-ID") or ""}
+        if rec.http_headers is not None:
+            meta["http_status"] = rec.http_headers.get_statuscode() or ""
+        yield Record(
+            locator=locator,
+            text=None if media in _HTML_TYPES else body,
+            html=body if media in _HTML_TYPES else None,
+            url=rec.rec_headers.get_header("WARC-Target-URI"),
+            fetched_at=rec.rec_headers.get_header("WARC-Date"),
+            meta=meta,
+            size_bytes=len(data),
+            decode_note=note,
+            format="warc",
+        )
+
+
+READERS: dict[str, Reader] = {"txt": read_txt, "html": read_html, "jsonl": read_jsonl, "warc": read_warc}
