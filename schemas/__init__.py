@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas._table import Column, Expect, Table
 from schemas.boilerplate_pages import BOILERPLATE_PAGES
 from schemas.contacts import CONTACTS
+from schemas.dedupe_index import DEDUPE_BANDS, DEDUPE_SIGNATURES
 from schemas.documents import DOCUMENTS
 from schemas.duplicates import DUPLICATES
 from schemas.ingested_files import INGESTED_FILES
@@ -16,7 +17,7 @@ from schemas.stg_pages import STG_CLEAN, STG_PAGES, STG_UNIQUE
 # Tables analysts get, in dictionary/export order.
 PUBLISHED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES, QUARANTINE, RUNS)
 # Warehouse tables that hold pipeline state.
-STATE: tuple[Table, ...] = (INGESTED_FILES, BOILERPLATE_PAGES)
+STATE: tuple[Table, ...] = (INGESTED_FILES, BOILERPLATE_PAGES, DEDUPE_SIGNATURES, DEDUPE_BANDS)
 IN_FLIGHT: tuple[Table, ...] = (STG_PAGES, STG_CLEAN, STG_UNIQUE)
 BY_NAME: dict[str, Table] = {t.name: t for t in PUBLISHED + STATE + IN_FLIGHT}
 
@@ -32,6 +33,8 @@ __all__ = [
     "BOILERPLATE_PAGES",
     "BY_NAME",
     "CONTACTS",
+    "DEDUPE_BANDS",
+    "DEDUPE_SIGNATURES",
     "DOCUMENTS",
     "DUPLICATES",
     "INGESTED_FILES",

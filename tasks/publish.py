@@ -24,6 +24,8 @@ from prefect.cache_policies import NO_CACHE
 from schemas import (
     BOILERPLATE_PAGES,
     CONTACTS,
+    DEDUPE_BANDS,
+    DEDUPE_SIGNATURES,
     DOCUMENTS,
     DUPLICATES,
     INGESTED_FILES,
@@ -57,6 +59,8 @@ PLAN: tuple[_Write, ...] = (
     _Write(BOILERPLATE_PAGES, None),
     _Write(QUARANTINE, None),
     _Write(DUPLICATES, None),
+    _Write(DEDUPE_SIGNATURES, None),
+    _Write(DEDUPE_BANDS, None),
     _Write(PROJECTS, "true"),
     _Write(CONTACTS, "true", replace_children_of="doc_id"),
     _Write(DOCUMENTS, "t.content_hash <> s.content_hash"),

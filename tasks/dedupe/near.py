@@ -1,0 +1,116 @@
+"""Near-duplicate clusters among tonight's documents and against the published history: LSH candidate pairs,
+exact-Jaccard verification, union-find, one canonical document per cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tasks.dedupe.minhash import Sketcher, jaccard, shingle_sets
+
+
+@dataclass(frozen=True, slots=True)
+class NearMatch:
+    """A new document folded into the cluster of `canonical`, with its best verified Jaccard in that cluster."""
+
+    rank: int
+    canonical: str
+    similarity: float
+
+
+def batch_pairs(keys: np.ndarray, ranks: np.ndarray) -> set[tuple[int, int]]:
+    """Candidate pairs (lower rank, higher rank) of rows sharing a band key. Linear in the rows: within a key's
+    group each row pairs with the group's first row and with its predecessor, never all pairs of a large group."""
+    if not len(ranks):
+        return set()
+    flat_key = keys.ravel()
+    flat_rank = np.repeat(ranks, keys.shape[1])
+    order = np.lexsort((flat_rank, flat_key))
+    k, r = flat_key[order], flat_rank[order]
+    same = k[1:] == k[:-1]
+    start = np.where(np.concatenate([[True], ~same]), np.arange(len(k)), 0)
+    first = np.maximum.accumulate(start)
+    prev_pairs = np.stack([r[:-1][same], r[1:][same]], axis=1)
+    star = first[1:][same]
+    star_pairs = np.stack([r[star], r[1:][same]], axis=1)
+    pairs = np.unique(np.concatenate([prev_pairs, star_pairs]), axis=0)
+    return {(int(a), int(b)) for a, b in pairs if a != b}
+
+
+def history_pairs(keys: np.ndarray, ranks: np.ndarray, bands: pa.Table) -> set[tuple[int, str]]:
+    """Candidate pairs (rank, history doc_id) of rows whose band key is also a published document's."""
+    if not len(ranks) or not bands.num_rows:
+        return set()
+    tonight = pa.table({"band_key": keys.ravel(), "rank": np.repeat(ranks, keys.shape[1])})
+    joined = tonight.join(bands.select(["band_key", "doc_id"]), "band_key", join_type="inner")
+    return set(zip(joined.column("rank").to_pylist(), joined.column("doc_id").to_pylist(), strict=True))
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+
+    def find(self, x: Any) -> Any:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: Any, b: Any) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def fold_near(
+    kept: list[dict[str, Any]],
+    keys: np.ndarray,
+    eligible: np.ndarray,
+    bands: pa.Table,
+    history_texts: dict[str, str],
+    sketcher: Sketcher,
+    min_jaccard: float,
+) -> tuple[list[NearMatch], dict[str, int]]:
+    """Near duplicates among `kept` (in canonical order: published first, then fetched_at, source_uri).
+
+    `keys` holds the band keys of each kept row, `eligible` which rows have shingles. Returns the new rows to fold
+    and counters. Published documents (history, or rows updating one) are never folded; they are canonical first.
+    """
+    ranks = np.flatnonzero(eligible)
+    keys = keys[ranks]
+    by_doc = {row["doc_id"]: i for i, row in enumerate(kept)}
+    pairs: set[tuple[Any, Any]] = set(batch_pairs(keys, ranks))
+    for rank, doc_id in history_pairs(keys, ranks, bands):
+        other = by_doc.get(doc_id, doc_id)  # tonight's version of a published document replaces its old text
+        if other != rank and doc_id != kept[rank]["doc_id"]:
+            pairs.add((min(rank, other), max(rank, other)) if isinstance(other, int) else (rank, other))
+    nodes = sorted({n for p in pairs for n in p}, key=lambda n: (isinstance(n, str), str(n)))
+    texts = [kept[n]["text"] if isinstance(n, int) else history_texts.get(n) for n in nodes]
+    sets = dict(zip(nodes, shingle_sets(sketcher, pa.array(texts, pa.string())), strict=True))
+    uf, best = _UnionFind(), {}
+    n_verified = 0
+    for a, b in pairs:
+        sim = jaccard(sets[a], sets[b])
+        if sim >= min_jaccard:
+            n_verified += 1
+            uf.union(a, b)
+            for n in (a, b):
+                best[n] = max(best.get(n, 0.0), sim)
+
+    def published(n: Any) -> bool:
+        return isinstance(n, str) or kept[n]["is_update"]
+
+    def order(n: Any) -> tuple:
+        return (0, n if isinstance(n, str) else kept[n]["doc_id"], 0) if published(n) else (1, "", n)
+
+    clusters: dict[Any, list[Any]] = {}
+    for n in best:
+        clusters.setdefault(uf.find(n), []).append(n)
+    matches = []
+    for members in clusters.values():
+        canonical = min(members, key=order)
+        canonical_id = canonical if isinstance(canonical, str) else kept[canonical]["doc_id"]
+        matches += [NearMatch(n, canonical_id, best[n]) for n in members if n != canonical and not published(n)]
+    return matches, {"near_candidates": len(pairs), "near_verified": n_verified}
