@@ -12,10 +12,11 @@ from langdetect.lang_detect_exception import LangDetectException
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _DATELINE = re.compile(r"^([A-Z][\w'’.]*(?:[ ,/][A-Z][\w'’.]*){0,4})(?:,[^–—\-\n]{1,40})?\s+[-–—]{1,2}\s+\S")
+# URL path segments naming the kind of page; a segment matches a name exactly or starts with it ("newsdesk").
 _URL_TYPES = (
-    ("news", ("news", "press-release", "press-releases", "pbn", "media-centre")),
-    ("story", ("stories", "story", "blog", "blogs")),
-    ("project", ("project", "projects")),
+    ("news", ("news", "press-release", "pbn", "media-centre", "press-room", "newsdesk", "newsroom")),
+    ("story", ("stories", "story", "blog")),
+    ("project", ("project",)),
     ("country", ("countries", "country", "where-we-work")),
 )
 _MAX_CRUMB_WORDS = 2
@@ -54,9 +55,9 @@ def classify(url: str | None, n_project_fields: int, has_contact: bool, dateline
     if n_project_fields >= 3:
         return "project"
     if url:
-        segments = {s.lower() for s in urlsplit(url).path.split("/") if s}
+        segments = [s.lower() for s in urlsplit(url).path.split("/") if s]
         for doc_type, names in _URL_TYPES:
-            if segments & set(names):
+            if any(seg.startswith(names) for seg in segments):
                 return doc_type
     if has_contact or dateline:
         return "news"
