@@ -1,0 +1,73 @@
+"""Screenshot a run report in headless Chromium, to look at what analysts see.
+
+    python bench/screenshot_report.py [--warehouse warehouse] [--run-id ID]
+
+Writes (or rewrites) warehouse/_reports/run-<id>.html, then run-<id>.png beside it (not committed).
+Needs Debian's chromium (`apt-get install -y chromium`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from schemas import RUNS  # noqa: E402
+from tasks._report import write_run_report  # noqa: E402
+from tasks._warehouse import read_current  # noqa: E402
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+def screenshot(page: Path, png: Path, width: int = 1280, height: int = 2400) -> Path:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        raise SystemExit("chromium not found: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            page.resolve().as_uri(),
+        ]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return png
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", type=Path, default=ROOT / "warehouse")
+    parser.add_argument("--run-id", default=None, help="default: the latest run")
+    parser.add_argument("--height", type=int, default=2400)
+    args = parser.parse_args()
+    run_id = args.run_id
+    if run_id is None:
+        runs = read_current(args.warehouse, RUNS, ["run_id", "finished_at"]).sort_by("finished_at").to_pylist()
+        if not runs:
+            raise SystemExit(f"no run in {args.warehouse}")
+        run_id = runs[-1]["run_id"]
+    page = write_run_report(args.warehouse, run_id)
+    png = screenshot(page, page.with_suffix(".png"), height=args.height)
+    print(f"{page}\n{png}")
+
+
+if __name__ == "__main__":
+    main()

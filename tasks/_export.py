@@ -1,0 +1,293 @@
+"""Export the warehouse as of a complete run to plain, self-contained files (not a stage; reads the warehouse).
+
+Out: one file per table (Parquet with zstd and the column docs of schemas/ in its metadata, or CSV), README.md
+(data dictionary, row counts, how to open the files) and manifest.json (checksums). The folder holds exactly
+these files: it is built beside the target and swapped in, so no file of an earlier export survives.
+
+Redaction (`redact_pii=True`): PII columns (`Column.pii`) are hashed with a salt drawn per export (values stay
+joinable inside one export, not across exports); free-text PII columns (`*_text`) are blanked; then every text
+cell of every table is scrubbed of e-mail and phone patterns, since bodies and raw text quote contact blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from schemas import PUBLISHED, Table
+from tasks._versions import RunVersions
+from tasks._warehouse import read_current
+
+FORMATS = ("parquet", "csv")
+MANIFEST = "manifest.json"
+README = "README.md"
+EMAIL_MASK = "[email]"
+PHONE_MASK = "[phone]"
+
+# E-mails, also written "name [at] host.org"; "mailto:" prefixes go with them.
+EMAIL_RE = r"(?i)(?:mailto:)?[\w.+'-]+\s*(?:@|\[at\]|\(at\))\s*[\w-]+(?:\s*(?:\.|\[dot\])\s*[\w-]+)*\.[a-z]{2,}"
+PHONE_RES = (
+    # international, "+976 11 99 00 69 61", "+41-79 103 8720", "+ 202-27365140"
+    r"\+\s?\d[\d \t().\-/]{5,}\d",
+    # international with a 00 prefix
+    r"\b00\d{1,3}[ \t.\-]?\d[\d \t().\-]{5,}\d",
+    # labelled local numbers, "Tel. 65659660", "Fax: (021) 555 1234"
+    r"(?i)\b(?:tel|phone|fax|mobile|mob|cell|t[ée]l[ée]phone)\b\.?\s*[:.]?\s*\(?\d[\d \t().\-/]{5,}\d",
+    # grouped local numbers, "(021) 555-1234", "555-123-4567", "212.555.1234"
+    r"(?:\(\d{2,4}\)[ \t]?|\b\d{2,4}[\-.])\d{3,4}[\-.]\d{3,4}\b",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportConfig:
+    tables: tuple[str, ...] = tuple(t.name for t in PUBLISHED)
+    format: str = "parquet"
+    redact_pii: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    out: Path
+    run: RunVersions
+    files: dict[str, Path]  # table name → file
+    rows: dict[str, int]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+Step = Callable[[str, str], None]  # (table, what is being done)
+
+
+def scrub_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Replace e-mail and phone patterns in a string array (email first: its digits must not read as a phone)."""
+    out = pc.replace_substring_regex(values, EMAIL_RE, EMAIL_MASK)
+    for pattern in PHONE_RES:
+        out = pc.replace_substring_regex(out, pattern, PHONE_MASK)
+    return out
+
+
+def _hash_strings(values: pa.Array, salt: str) -> pa.Array:
+    hashed = [
+        None if v is None else "h:" + hashlib.sha256((salt + v.strip().lower()).encode()).hexdigest()[:16]
+        for v in values.to_pylist()
+    ]
+    return pa.array(hashed, pa.string())
+
+
+def _map_strings(column: pa.ChunkedArray, fn: Callable[[pa.Array], pa.Array]) -> pa.ChunkedArray:
+    """Apply `fn` to every string inside a string, list<string> or map<string, string> column."""
+    chunks = []
+    for chunk in column.chunks:
+        t = chunk.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            chunks.append(fn(chunk))
+        elif pa.types.is_list(t) and pa.types.is_string(t.value_type):
+            flat = fn(chunk.values.slice(chunk.offsets[0].as_py(), len(chunk.values)))
+            chunks.append(
+                pa.ListArray.from_arrays(pc.subtract(chunk.offsets, chunk.offsets[0]), flat, mask=chunk.is_null())
+            )
+        elif pa.types.is_map(t) and pa.types.is_string(t.item_type):
+            start = chunk.offsets[0].as_py()
+            offsets = pc.subtract(chunk.offsets, chunk.offsets[0])
+            keys, items = chunk.keys.slice(start), fn(chunk.items.slice(start))
+            chunks.append(pa.MapArray.from_arrays(offsets, keys, items, mask=chunk.is_null()))
+        else:
+            chunks.append(chunk)
+    return pa.chunked_array(chunks, column.type)
+
+
+def redact(table: Table, data: pa.Table, salt: str) -> pa.Table:
+    """`data` with PII columns hashed (free text blanked) and every text cell scrubbed of e-mails and phones."""
+    columns = []
+    for col in table.columns:
+        values = data.column(col.name)
+        if col.pii and col.name.endswith("_text"):
+            values = pa.chunked_array([pa.nulls(len(values), col.type)], col.type)
+        elif col.pii:
+            values = _map_strings(values, lambda a: _hash_strings(a, salt))
+        values = _map_strings(values, scrub_text)
+        columns.append(values)
+    return pa.Table.from_arrays(columns, schema=data.schema)
+
+
+def _parquet_metadata(table: Table, run: RunVersions, version: int | None) -> dict[str, str]:
+    return {
+        "table": table.name,
+        "grain": table.grain,
+        "description": table.description or table.grain,
+        "docpipe.run_id": run.run_id,
+        "docpipe.delta_version": "" if version is None else str(version),
+        "docpipe.column_docs": json.dumps({c.name: c.doc for c in table.columns}, ensure_ascii=False),
+    }
+
+
+def _csv_ready(data: pa.Table) -> pa.Table:
+    """Nested columns (lists, maps) as JSON text: CSV has no nested types."""
+    columns = []
+    for name in data.column_names:
+        values = data.column(name)
+        if pa.types.is_list(values.type) or pa.types.is_map(values.type):
+            as_json = [
+                None if v is None else json.dumps(dict(v) if pa.types.is_map(values.type) else v, ensure_ascii=False)
+                for v in values.to_pylist()
+            ]
+            values = pa.chunked_array([pa.array(as_json, pa.string())])
+        columns.append(values)
+    return pa.Table.from_arrays(columns, names=data.column_names)
+
+
+def _write_table(data: pa.Table, path: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        pq.write_table(data, path, compression="zstd")
+    else:
+        pacsv.write_csv(_csv_ready(data), path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path], manifest: dict[str, Any]) -> str:
+    cfg_format, run_id = manifest["format"], manifest["run_id"]
+    first = files[tables[0].name].name if tables else "documents.parquet"
+    lines = [
+        "# docpipe warehouse export",
+        "",
+        f"As of run `{run_id}` (finished {manifest['run_finished_at']}), exported {manifest['exported_at']}.",
+        f"Format: {cfg_format}. PII redacted: {'yes' if manifest['redacted'] else 'no'}. "
+        f"Checksums (SHA-256) of every file: `{MANIFEST}`.",
+        "",
+        "| table | file | rows | Delta version |",
+        "|---|---|---:|---:|",
+    ]
+    for t in tables:
+        version = manifest["tables"][t.name]["delta_version"]
+        lines.append(f"| `{t.name}` | `{files[t.name].name}` | {rows[t.name]} | {'' if version is None else version} |")
+    lines += ["", "## Opening the files", ""]
+    if cfg_format == "parquet":
+        lines += [
+            "```python",
+            "import pandas as pd",
+            f'docs = pd.read_parquet("{first}")',
+            "import pyarrow.parquet as pq  # column descriptions: field metadata 'doc'",
+            f'print(pq.read_schema("{first}").field("{tables[0].columns[0].name if tables else "doc_id"}").metadata)',
+            "```",
+            "",
+            "```r",
+            f'docs <- arrow::read_parquet("{first}")',
+            "```",
+            "",
+            "```sql",
+            f"-- duckdb: SELECT count(*) FROM '{first}';",
+            "CREATE VIEW documents AS SELECT * FROM read_parquet('documents.parquet');",
+            "```",
+        ]
+    else:
+        lines += [
+            "List and map columns are JSON text.",
+            "",
+            "```python",
+            f'import pandas as pd; docs = pd.read_csv("{first}")',
+            "```",
+            "",
+            "```r",
+            f'docs <- read.csv("{first}")',
+            "```",
+            "",
+            "```sql",
+            f"SELECT count(*) FROM read_csv_auto('{first}');",
+            "```",
+        ]
+    if manifest["redacted"]:
+        lines += [
+            "",
+            "## Redaction",
+            "",
+            "Columns marked (PII) below are hashed (`h:` + 16 hex digits, salted per export: joinable within this "
+            "export only); free-text PII columns are empty. E-mail addresses and phone numbers in every text "
+            f"column are replaced by `{EMAIL_MASK}` and `{PHONE_MASK}`.",
+        ]
+    lines += ["", "## Data dictionary", ""]
+    lines += [t.to_markdown() for t in tables]
+    return "\n".join(lines)
+
+
+def export_warehouse(
+    warehouse: Path,
+    run: RunVersions,
+    out: Path,
+    cfg: ExportConfig = ExportConfig(),
+    now: datetime | None = None,
+    step: Step | None = None,
+) -> ExportResult:
+    """Write the published tables as of `run` to `out`, replacing whatever export was there."""
+    if cfg.format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {cfg.format!r}")
+    by_name = {t.name: t for t in PUBLISHED}
+    unknown = [n for n in cfg.tables if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; published tables: {sorted(by_name)}")
+    tables = [by_name[n] for n in by_name if n in cfg.tables]
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise FileExistsError(f"{out} is not empty and holds no earlier export ({MANIFEST}); not replacing it")
+    stage = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
+    stage.mkdir(parents=True)
+    salt = secrets.token_hex(16)
+    note = step or (lambda table, what: None)
+    try:
+        files, rows, entries = {}, {}, {}
+        for table in tables:
+            version = run.version(table)
+            note(table.name, "reading")
+            data = read_current(warehouse, table, version=version) if version is not None else table.empty()
+            if cfg.redact_pii:
+                note(table.name, "redacting")
+                data = redact(table, data, salt)
+            data = data.replace_schema_metadata(_parquet_metadata(table, run, version))
+            note(table.name, "writing")
+            path = stage / f"{table.name}.{cfg.format}"
+            _write_table(data, path, cfg.format)
+            files[table.name], rows[table.name] = out / path.name, data.num_rows
+            entries[table.name] = {
+                "file": path.name,
+                "rows": data.num_rows,
+                "delta_version": version,
+                "sha256": _sha256(path),
+                "bytes": path.stat().st_size,
+                "columns": table.column_names,
+            }
+        manifest = {
+            "run_id": run.run_id,
+            "run_finished_at": run.finished_at.isoformat(),
+            "exported_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+            "format": cfg.format,
+            "redacted": cfg.redact_pii,
+            "tables": entries,
+        }
+        readme = stage / README
+        readme.write_text(_readme(tables, rows, files, manifest))
+        manifest["files"] = {p.name: _sha256(p) for p in sorted(stage.iterdir())}
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        if out.exists():
+            shutil.rmtree(out)
+        stage.rename(out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+    return ExportResult(out, run, files, rows, manifest)

@@ -1,0 +1,258 @@
+"""Run report: one self-contained HTML page per run, warehouse/_reports/run-<id>.html (not a stage).
+
+In: the run's `runs` row (or `_runs/<id>/summary.json` for a run that published nothing) and the published
+tables at the versions the run lists. Out: the page, with inline SVG charts drawn by matplotlib (no script, no
+network): records through the stages, duplicates by kind, languages, doc types, projects by region and budget,
+quarantine reasons. Counts from the tables are as of the run, split into "this run" and "earlier runs".
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from schemas import DOCUMENTS, DUPLICATES, PROJECTS, QUARANTINE, RUNS
+from tasks._versions import complete_runs
+from tasks._warehouse import read_current
+
+REPORTS_DIR = "_reports"
+STAGE_ORDER = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publish")
+THIS_RUN, EARLIER = "#2b6cb0", "#a0aec0"
+MAX_BARS = 12
+BAR_HEIGHT = 0.6
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:0;background:#f5f7fa;
+color:#1a202c}
+header{background:#1a365d;color:#fff;padding:20px 32px}header h1{margin:0 0 4px;font-size:24px}
+header p{margin:0;opacity:.85}
+main{max-width:1220px;margin:0 auto;padding:20px}
+.kpis{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;margin-bottom:20px}
+.kpi{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.kpi b{display:block;font-size:26px}.kpi span{color:#4a5568;font-size:13px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.card{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.card.wide{grid-column:1/3}.card h2{font-size:16px;margin:4px 0 8px}.card svg{width:100%;height:auto}
+.legend{font-weight:normal;font-size:12px;color:#4a5568;margin-left:8px}
+.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border-radius:2px}
+.empty{color:#718096;font-style:italic;padding:24px 0}
+table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #e2e8f0;text-align:left}
+.failed{background:#fff5f5;border-left:4px solid #c53030;padding:8px 12px;margin-bottom:16px}
+"""
+
+
+def report_path(warehouse: Path, run_id: str) -> Path:
+    return Path(warehouse) / REPORTS_DIR / f"run-{run_id}.html"
+
+
+def _run_row(warehouse: Path, run_id: str) -> dict[str, Any]:
+    for row in read_current(warehouse, RUNS).to_pylist():
+        if row["run_id"] == run_id:
+            return row
+    summary = Path(warehouse) / "_runs" / run_id / "summary.json"
+    if summary.exists():
+        return json.loads(summary.read_text())
+    raise KeyError(f"run {run_id!r} is neither in the runs table nor in {summary.parent}")
+
+
+def _table_at(warehouse: Path, table, versions: dict[str, int], columns: Sequence[str]) -> list[dict]:
+    version = versions.get(table.name)
+    if version is None:
+        return []
+    return read_current(warehouse, table, columns, version).to_pylist()
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _figure(n_bars: int, wide: bool = False) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(11 if wide else 5.6, 0.32 * n_bars + 0.8))
+    ax = fig.subplots()
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=9)
+    return fig, ax
+
+
+def _split_bars(counts_now: Counter, counts_run: Counter, xlabel: str = "rows") -> str:
+    """Horizontal stacked bars: this run's rows and earlier runs' rows per category (largest first)."""
+    top = [k for k, _ in counts_now.most_common(MAX_BARS)]
+    if not top:
+        return '<p class="empty">none</p>'
+    labels = [str(k) if k is not None else "(none)" for k in reversed(top)]
+    this = [counts_run.get(k, 0) for k in reversed(top)]
+    earlier = [counts_now[k] - counts_run.get(k, 0) for k in reversed(top)]
+    fig, ax = _figure(len(top))
+    ax.barh(labels, earlier, color=EARLIER, height=BAR_HEIGHT)
+    ax.barh(labels, this, left=earlier, color=THIS_RUN, height=BAR_HEIGHT)
+    for y, (a, b) in enumerate(zip(earlier, this, strict=True)):
+        ax.text(a + b, y, f" {a + b:,}", va="center", fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.margins(x=0.15)
+    return _svg(fig)
+
+
+def _funnel(stats: dict[str, dict]) -> str:
+    """Records entering the pipeline and left after each stage, with what each stage set aside."""
+    steps: list[tuple[str, int, str]] = []
+    ingest = stats.get("ingest", {})
+    if "in" in ingest:
+        steps.append(("read", int(ingest["in"]), ""))
+    for stage in STAGE_ORDER:
+        s = stats.get(stage, {})
+        if "kept" not in s:
+            continue
+        aside = []
+        for key, label in (("quarantined", "quarantined"), ("duplicates", "duplicates"), ("unchanged", "unchanged")):
+            if s.get(key):
+                aside.append(f"{s[key]} {label}")
+        steps.append((stage if stage != "publish" else "published", int(s["kept"]), ", ".join(aside)))
+    if not steps:
+        return '<p class="empty">no stage statistics</p>'
+    fig, ax = _figure(len(steps), wide=True)
+    labels = [name for name, _, _ in reversed(steps)]
+    values = [v for _, v, _ in reversed(steps)]
+    peak = max(values) or 1
+    ax.barh(labels, values, color=THIS_RUN, left=[(peak - v) / 2 for v in values], height=0.75)
+    for y, (_, v, aside) in enumerate(reversed(steps)):
+        ax.text(peak / 2, y, f"{v:,}", va="center", ha="center", color="white", fontsize=10, fontweight="bold")
+        if aside:
+            ax.text(peak * 1.02, y, aside, va="center", fontsize=9, color="#c53030")
+    ax.set_xlim(0, peak * 1.45)
+    ax.set_xticks([])
+    ax.spines[["bottom"]].set_visible(False)
+    return _svg(fig)
+
+
+def _projects_chart(projects: list[dict]) -> str:
+    """Projects per IDF region: count (bars) and total budget in USD (bars on the right)."""
+    if not projects:
+        return '<p class="empty">no projects</p>'
+    count: Counter = Counter()
+    budget: Counter = Counter()
+    for p in projects:
+        region = p["idf_region"] or "(unknown)"
+        count[region] += 1
+        budget[region] += p["budget_usd"] or 0.0
+    regions = [r for r, _ in count.most_common(MAX_BARS)][::-1]
+    fig = Figure(figsize=(11, 0.32 * len(regions) + 0.8))
+    left, right = fig.subplots(1, 2, sharey=True)
+    for ax in (left, right):
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.tick_params(labelsize=9)
+        ax.margins(x=0.2)
+    left.barh(regions, [count[r] for r in regions], color=THIS_RUN, height=BAR_HEIGHT)
+    left.set_xlabel("projects", fontsize=9)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.barh(regions, [budget[r] / 1e6 for r in regions], color="#38a169", height=BAR_HEIGHT)
+    right.set_xlabel("budget, million USD", fontsize=9)
+    for y, r in enumerate(regions):
+        left.text(count[r], y, f" {count[r]}", va="center", fontsize=9)
+        right.text(budget[r] / 1e6, y, f" {budget[r] / 1e6:,.2f}", va="center", fontsize=9)
+    return _svg(fig)
+
+
+def _counts(rows: list[dict], column: str, run_id: str) -> tuple[Counter, Counter]:
+    return Counter(r[column] for r in rows), Counter(r[column] for r in rows if r.get("run_id") == run_id)
+
+
+_LEGEND = (
+    f'<span class="legend"><span class="sw" style="background:{EARLIER}"></span>earlier runs'
+    f'<span class="sw" style="background:{THIS_RUN}"></span>this run</span>'
+)
+
+
+def _when(value: Any) -> str:
+    """An instant to the second, in UTC (rows from summary.json hold ISO strings)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else str(value)
+
+
+def _card(title: str, body: str, wide: bool = False, legend: bool = False) -> str:
+    head = html.escape(title) + (_LEGEND if legend else "")
+    return f'<section class="card{" wide" if wide else ""}"><h2>{head}</h2>{body}</section>'
+
+
+def render_run_report(warehouse: Path, run_id: str) -> str:
+    """The HTML page of a run."""
+    row = _run_row(warehouse, run_id)
+    stats = json.loads(row["stage_stats"]) if isinstance(row["stage_stats"], str) else row["stage_stats"]
+    tv = row.get("table_versions") or []
+    versions = {k: int(v) for k, v in (tv.items() if isinstance(tv, dict) else tv)}
+    complete = {r.run_id: r for r in complete_runs(warehouse)}
+    if run_id in complete:
+        versions = dict(complete[run_id].table_versions)
+    docs = _table_at(warehouse, DOCUMENTS, versions, ["language", "doc_type", "run_id"])
+    dups = _table_at(warehouse, DUPLICATES, versions, ["kind", "run_id"])
+    quarantine = _table_at(warehouse, QUARANTINE, versions, ["reason", "run_id"])
+    projects = _table_at(warehouse, PROJECTS, versions, ["idf_region", "budget_usd"])
+    kpis = "".join(
+        f'<div class="kpi"><b>{row.get(k, 0):,}</b><span>{label}</span></div>'
+        for k, label in (
+            ("n_read", "records read"),
+            ("n_new", "new documents"),
+            ("n_updated", "updated"),
+            ("n_unchanged", "unchanged"),
+            ("n_duplicates", "duplicates"),
+            ("n_quarantined", "quarantined"),
+        )
+    )
+    failed = ""
+    if row.get("status") != "succeeded":
+        failed = (
+            f'<div class="failed"><b>Stage {html.escape(str(row.get("failed_stage")))} failed.</b> '
+            f"{html.escape(str(row.get('error') or ''))}</div>"
+        )
+    version_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
+    cards = [
+        _card("Records through the stages (this run)", _funnel(stats), wide=True),
+        _card("Duplicates by kind", _split_bars(*_counts(dups, "kind", run_id)), legend=True),
+        _card("Quarantine reasons", _split_bars(*_counts(quarantine, "reason", run_id)), legend=True),
+        _card(
+            "Documents by language", _split_bars(*_counts(docs, "language", run_id), xlabel="documents"), legend=True
+        ),
+        _card("Documents by type", _split_bars(*_counts(docs, "doc_type", run_id), xlabel="documents"), legend=True),
+        _card("Projects by IDF region and budget", _projects_chart(projects), wide=True),
+        _card(
+            "Table versions after this run",
+            f"<table><tr><th>table</th><th>Delta version</th></tr>{version_rows}</table>"
+            if versions
+            else '<p class="empty">this run published no table version</p>',
+            wide=True,
+        ),
+    ]
+    title = f"docpipe run {html.escape(run_id)}"
+    subtitle = html.escape(
+        f"{row.get('status')} · started {_when(row.get('started_at'))} · finished {_when(row.get('finished_at'))}"
+        f" · code {row.get('code_version')} · config {row.get('config_fingerprint')}"
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_CSS}</style></head><body><header><h1>{title}</h1><p>{subtitle}</p></header><main>"
+        f'{failed}<div class="kpis">{kpis}</div><div class="grid">{"".join(cards)}</div>'
+        "<p>Counts from tables are as of this run.</p></main></body></html>"
+    )
+
+
+def write_run_report(warehouse: Path, run_id: str) -> Path:
+    """Write warehouse/_reports/run-<run_id>.html and return its path."""
+    path = report_path(warehouse, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render_run_report(warehouse, run_id), encoding="utf-8")
+    tmp.replace(path)
+    return path
