@@ -86,5 +86,10 @@ def runs(warehouse: WarehouseOpt = None) -> None:
     console.print(table)
 
 
+from flows.cli_analyst import register as register_analyst_commands  # noqa: E402 - needs `app`
+
+register_analyst_commands(app)
+
+
 def main() -> None:
     app()
