@@ -86,7 +86,7 @@ def _figure(n_bars: int, wide: bool = False) -> tuple[Figure, Any]:
     return fig, ax
 
 
-def _split_bars(counts_now: Counter, counts_run: Counter, xlabel: str = "rows") -> str:
+def _split_bars(counts_now: Counter, counts_run: Counter, xlabel: str = "rows", wide: bool = False) -> str:
     """Horizontal stacked bars: this run's rows and earlier runs' rows per category (largest first)."""
     top = [k for k, _ in counts_now.most_common(MAX_BARS)]
     if not top:
@@ -94,7 +94,7 @@ def _split_bars(counts_now: Counter, counts_run: Counter, xlabel: str = "rows") 
     labels = [str(k) if k is not None else "(none)" for k in reversed(top)]
     this = [counts_run.get(k, 0) for k in reversed(top)]
     earlier = [counts_now[k] - counts_run.get(k, 0) for k in reversed(top)]
-    fig, ax = _figure(len(top))
+    fig, ax = _figure(len(top), wide)
     ax.barh(labels, earlier, color=EARLIER, height=BAR_HEIGHT)
     ax.barh(labels, this, left=earlier, color=THIS_RUN, height=BAR_HEIGHT)
     for y, (a, b) in enumerate(zip(earlier, this, strict=True)):
@@ -118,7 +118,7 @@ def _funnel(stats: dict[str, dict]) -> str:
         aside = []
         for key, label in (("quarantined", "quarantined"), ("duplicates", "duplicates"), ("unchanged", "unchanged")):
             if s.get(key):
-                aside.append(f"{s[key]} {label}")
+                aside.append(f"{label} {s[key]:,}")
         steps.append((stage if stage != "publish" else "published", int(s["kept"]), ", ".join(aside)))
     if not steps:
         return '<p class="empty">no stage statistics</p>'
@@ -220,20 +220,21 @@ def render_run_report(warehouse: Path, run_id: str) -> str:
     version_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
     cards = [
         _card("Records through the stages (this run)", _funnel(stats), wide=True),
+        _card(
+            "Quarantine reasons", _split_bars(*_counts(quarantine, "reason", run_id), wide=True), wide=True, legend=True
+        ),
         _card("Duplicates by kind", _split_bars(*_counts(dups, "kind", run_id)), legend=True),
-        _card("Quarantine reasons", _split_bars(*_counts(quarantine, "reason", run_id)), legend=True),
         _card(
             "Documents by language", _split_bars(*_counts(docs, "language", run_id), xlabel="documents"), legend=True
         ),
         _card("Documents by type", _split_bars(*_counts(docs, "doc_type", run_id), xlabel="documents"), legend=True),
-        _card("Projects by IDF region and budget", _projects_chart(projects), wide=True),
         _card(
             "Table versions after this run",
             f"<table><tr><th>table</th><th>Delta version</th></tr>{version_rows}</table>"
             if versions
             else '<p class="empty">this run published no table version</p>',
-            wide=True,
         ),
+        _card("Projects by IDF region and budget", _projects_chart(projects), wide=True),
     ]
     title = f"docpipe run {html.escape(run_id)}"
     subtitle = html.escape(
