@@ -24,20 +24,33 @@ class Expect:
     kwargs: dict[str, Any] = field(default_factory=dict)
     level: str = "row"
     check: str = ""  # short name used in the quarantine reason code, e.g. "not_null"
+    # Inputs tasks/validate.py computes at validation time (DERIVED_COLUMNS there): a derived check column
+    # (e.g. "template_line": is the title a stripped boilerplate line?) or kwargs (e.g. "recent_row_counts").
+    derive: str = ""
+    on: str = ""  # the declared column a derived check is about (names the reason and the offending value)
+    description: str = ""  # shown in the Data Docs
+
+    @property
+    def column(self) -> str:
+        """The declared column this expectation is about ("" for table-level row counts)."""
+        return (
+            self.on
+            or self.kwargs.get("column")
+            or "_".join(str(self.kwargs[k]) for k in ("column_A", "column_B") if k in self.kwargs)
+        )
 
     def reason(self, table: str) -> str:
-        """Reason code of a quarantined row: validate.<table>.<column>.<check>."""
-        column = self.kwargs.get("column") or "_".join(
-            str(self.kwargs[k]) for k in ("column_A", "column_B") if k in self.kwargs
-        )
-        return f"validate.{table}.{column or 'table'}.{self.check}"
+        """Reason code of a quarantined row (or failed table check): validate.<table>.<column>.<check>."""
+        return f"validate.{table}.{self.column or 'table'}.{self.check}"
 
 
 def not_null(column: str, mostly: float | None = None) -> Expect:
     kwargs: dict[str, Any] = {"column": column}
     if mostly is not None:
         kwargs["mostly"] = mostly
-    return Expect("ExpectColumnValuesToNotBeNull", kwargs, "row" if mostly is None else "table", "not_null")
+    if mostly is None:
+        return Expect("ExpectColumnValuesToNotBeNull", kwargs, "row", "not_null")
+    return Expect("ExpectColumnValuesToNotBeNull", kwargs, "table", "null_share")
 
 
 def unique(column: str) -> Expect:
@@ -72,6 +85,44 @@ def ordered(column_a: str, column_b: str) -> Expect:
         {"column_A": column_a, "column_B": column_b, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
         "row",
         "misordered",
+    )
+
+
+def row_count_vs_recent_runs() -> Expect:
+    """The batch is not far smaller than recent runs' published counts (bounds from history, tasks/validate.py)."""
+    return Expect(
+        "ExpectTableRowCountToBeBetween",
+        {"min_value": None, "max_value": None},
+        "table",
+        "row_count_drop",
+        derive="recent_row_counts",
+        description="Row count at least `min_row_share_of_recent` × the median of recent runs' published rows.",
+    )
+
+
+def not_template_line(column: str) -> Expect:
+    """`column` is not a line the boilerplate stage stripped from the same page (a navigation/template line)."""
+    return Expect(
+        "ExpectColumnValuesToBeInSet",
+        {"column": f"{column}__template_line", "value_set": [False]},
+        "row",
+        "template_line",
+        derive="template_line",
+        on=column,
+        description=f"`{column}` must not be a line stripped from its page as site boilerplate.",
+    )
+
+
+def not_repeated_in_site(column: str) -> Expect:
+    """`column` is not shared by many distinct documents of one site (this batch plus published ones)."""
+    return Expect(
+        "ExpectColumnValuesToBeInSet",
+        {"column": f"{column}__repeated_in_site", "value_set": [False]},
+        "row",
+        "repeated_in_site",
+        derive="repeated_in_site",
+        on=column,
+        description=f"`{column}` must not be the `{column}` of `min_docs_repeated_title`+ documents of its site.",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemas._table import Column, Table, matches, unique
+from schemas.documents import EMAIL_REGEX
 
 CONTACTS = Table(
     name="contacts",
@@ -27,7 +28,7 @@ CONTACTS = Table(
             pa.string(),
             "E-mail address, lower-cased.",
             pii=True,
-            expect=(matches("email", r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"),),
+            expect=(matches("email", EMAIL_REGEX),),
         ),
         Column(
             "phone",

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas._table import Column, Table, between, in_set, matches, unique
+from schemas._table import (
+    Column,
+    Table,
+    between,
+    in_set,
+    matches,
+    not_null,
+    not_repeated_in_site,
+    not_template_line,
+    row_count_vs_recent_runs,
+    unique,
+)
 
+EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 DOC_TYPES = ("news", "project", "country", "story", "page")
 # ISO 639-1 codes langdetect can return, plus `und` for text too short to call.
 LANGUAGES = (
@@ -79,15 +91,26 @@ DOCUMENTS = Table(
             nullable=False,
             expect=(unique("doc_id"),),
         ),
-        Column("url", pa.string(), "Page URL as given by the dump, when known."),
-        Column("site", pa.string(), "Template group: host without www., else a fingerprint of the leading lines."),
+        Column("url", pa.string(), "Page URL as given by the dump, when known.", expect=(not_null("url", mostly=0.8),)),
+        Column(
+            "site",
+            pa.string(),
+            "Template group: host without www., else a fingerprint of the leading lines.",
+            expect=(not_null("site", mostly=0.8),),
+        ),
         Column(
             "source_uri",
             pa.string(),
             "Raw record the row comes from (path relative to raw/, plus locator).",
             nullable=False,
         ),
-        Column("title", pa.string(), "Page title.", nullable=False),
+        Column(
+            "title",
+            pa.string(),
+            "Page title.",
+            nullable=False,
+            expect=(not_template_line("title"), not_repeated_in_site("title")),
+        ),
         Column(
             "doc_type",
             pa.string(),
@@ -111,7 +134,20 @@ DOCUMENTS = Table(
         Column("text", pa.string(), "Body text without site boilerplate and contact block.", nullable=False),
         Column("word_count", pa.int32(), "Words in `text`.", nullable=False, expect=(between("word_count", 0),)),
         Column("dateline", pa.string(), 'Place named by the dateline opening the body ("Ulaanbaatar - …").'),
-        Column("emails", pa.list_(pa.string()), "E-mail addresses found on the page, lower-cased.", pii=True),
+        Column("published_date", pa.date32(), "Publication date the page states (dateline or date line), if any."),
+        Column(
+            "countries",
+            pa.list_(pa.string()),
+            "ISO 3166 alpha-3 codes of the countries the title and text name.",
+            expect=(matches("countries", r"^[A-Z]{3}$"),),
+        ),
+        Column(
+            "emails",
+            pa.list_(pa.string()),
+            "E-mail addresses found on the page, lower-cased.",
+            pii=True,
+            expect=(matches("emails", EMAIL_REGEX),),
+        ),
         Column("contact_text", pa.string(), "Contact block cut from the body, as captured.", pii=True),
         Column("raw_text", pa.string(), "Page text as captured, before boilerplate stripping (for audits)."),
         Column("n_boilerplate_lines", pa.int32(), "Lines removed from raw_text as site boilerplate.", nullable=False),
@@ -126,4 +162,5 @@ DOCUMENTS = Table(
         Column("ingested_at", pa.timestamp("us", tz="UTC"), "When the pipeline read the raw record.", nullable=False),
         Column("run_id", pa.string(), "Run that published this version of the row.", nullable=False),
     ),
+    expect=(row_count_vs_recent_runs(),),
 )

@@ -41,6 +41,7 @@ PROJECTS = Table(
             "benefiting_member_state_codes",
             pa.list_(pa.string()),
             "ISO 3166 alpha-3 codes of the benefiting member states.",
+            expect=(matches("benefiting_member_state_codes", r"^[A-Z]{3}$"),),
         ),
         Column("extra", pa.map_(pa.string(), pa.string()), "Key/value fields with no column of their own."),
         Column("run_id", pa.string(), "Run that published this version of the row.", nullable=False),

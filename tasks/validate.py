@@ -1,38 +1,92 @@
 """Gate before publish: run each table's Great Expectations suite (declared in schemas/) on the real rows.
 
-In: the tables about to be published (documents, projects, contacts, duplicates). Out: the same tables
-without the offending rows. Quarantines: validate.<table>.<column>.<check> for each row a row-level
-expectation rejects (a rejected document takes its projects and contacts rows with it).
-Table-level expectations (e.g. share of nulls with `mostly`) fail the stage: nothing of the run is published.
-State: none. GX runs on slim frames (key + checked columns), never on the page text.
+In: the tables about to be published (documents, projects, contacts, duplicates; `quarantine` only counts).
+Out: the same tables without the offending rows. Quarantines: validate.<table>.<column>.<check> for each row a
+row-level expectation rejects, message = expectation + offending value (a rejected document takes its projects
+and contacts rows with it). Table-level expectations (null shares with `mostly`, column types, row count against
+recent runs) raise TableExpectationFailed: nothing of the run is published. State: none; history is an input.
+
+Suites: one per published table, plus one per list column with expectations (exploded to a child frame
+`<table>.<column>`, key = parent key). GX sees slim frames: key + checked scalar columns + derived check
+columns, never the page text. Derived inputs (registry DERIVED):
+- `template_line`: the title is a line of raw_text (its first `max_template_chars`) that is not in the body,
+  i.e. a line the boilerplate stage stripped from that very page (a nav line picked as title).
+- `repeated_in_site`: the title is the title of `min_docs_repeated_title`+ distinct documents of one site,
+  counting this batch and published documents (residual template lines: "Unable to see images? Click here").
+- `recent_row_counts`: documents (= new + updated tonight) ≥ `min_row_share_of_recent` × median of the last
+  `max_history_runs` succeeded runs' n_new + n_updated. Skipped while fewer than `min_history_runs` runs exist,
+  and on a night that brought nothing (no documents, duplicates or quarantine rows: a no-op rerun).
+`mostly` checks are skipped on batches under `min_rows_for_share` rows (a share of 3 rows says nothing).
+
+With a warehouse, GX uses a file context in <warehouse>/_gx (results accumulate) and builds Data Docs into
+<warehouse>/_reports/gx/index.html; stats["report"] is that path, stats["failed_expectations"] the failed
+expectations' reason codes (also on TableExpectationFailed.stats).
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Table
+from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, RUNS, Expect, Table
 from tasks._stage import StageResult, quarantine_row, quarantine_table
+from tasks._warehouse import read_current
 
 STAGE = "validate"
 VALIDATED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES)
 _CHILDREN = (PROJECTS, CONTACTS)
+SITE_NAME = "docpipe"
+GX_DIR, REPORTS_DIR = "_gx", "_reports/gx"
+# Pandas dtype GX observes for each Arrow type in a slim frame (ints use nullable pandas dtypes, see _to_pandas).
+_PANDAS_TYPE = {pa.string(): "str", pa.int32(): "int32", pa.int64(): "int64", pa.float64(): "float64"}
+_PANDAS_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
 
 
 class TableExpectationFailed(RuntimeError):
-    """A table-level expectation failed: the run must not publish."""
+    """A table-level expectation failed: the run must not publish. `.stats` holds the report and failures."""
+
+    def __init__(self, message: str, stats: dict[str, Any]):
+        super().__init__(message)
+        self.stats = stats
 
 
 @dataclass(frozen=True, slots=True)
 class ValidateConfig:
     max_examples: int = 5  # offending values quoted in the error of a failed table expectation
+    min_rows_for_share: int = 20  # `mostly` checks need this many rows
+    min_history_runs: int = 3  # row-count check needs this many earlier succeeded runs
+    max_history_runs: int = 14  # … and looks at this many (median)
+    min_row_share_of_recent: float = 0.2  # fail below 20% of the recent median (a 90% drop fails)
+    min_docs_repeated_title: int = 3  # a title shared by this many documents of a site is template
+    max_template_chars: int = 2000  # head of raw_text/text searched for the title as a line
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationHistory:
+    """What validation needs from earlier runs, read by the task wrapper."""
+
+    recent_counts: tuple[int, ...] = ()  # n_new + n_updated of recent succeeded runs, newest first
+    published_titles: pa.Table | None = None  # doc_id, site, title of published documents
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One suite run: a slim frame of one table (or of one exploded list column)."""
+
+    name: str
+    table: Table
+    frame: pa.Table
+    expectations: list[Expect]
 
 
 def _gx():
@@ -42,108 +96,263 @@ def _gx():
     return gx
 
 
-def _gx_context():
-    gx = _gx()
-    context = gx.get_context(mode="ephemeral")
+def _context(gx, warehouse: Path | None):
+    """Ephemeral context, or the warehouse's file context with its Data Docs site (results accumulate)."""
+    if warehouse is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        context = gx.get_context(mode="file", project_root_dir=str(Path(warehouse) / GX_DIR))
+        site = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(Path(warehouse) / REPORTS_DIR),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        if SITE_NAME in context.get_site_names():
+            context.update_data_docs_site(SITE_NAME, site)
+        else:
+            context.add_data_docs_site(SITE_NAME, site)
     context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
-    return gx, context
+    return context
 
 
-def _suite(gx, table: Table):
-    suite = gx.ExpectationSuite(name=table.name)
+# -- derived inputs -----------------------------------------------------------------------------------------
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _template_line(data: pa.Table, column: str, history: ValidationHistory, cfg: ValidateConfig) -> pa.Array:
+    """True where `column` is a line of the page's raw head that the body no longer has (stripped boilerplate)."""
+    titles = data.column(column).to_pylist()
+    raws = pc.utf8_slice_codeunits(data.column("raw_text"), 0, cfg.max_template_chars).to_pylist()
+    texts = pc.utf8_slice_codeunits(data.column("text"), 0, cfg.max_template_chars).to_pylist()
+    out = []
+    for title, raw, text in zip(titles, raws, texts, strict=True):
+        if not title or not raw or title in (text or ""):  # fast path: the title is in the body
+            out.append(False)
+            continue
+        body_lines = {_norm(x) for x in (text or "").splitlines()}
+        out.append(title not in body_lines and title in {_norm(x) for x in raw.splitlines()})
+    return pa.array(out, pa.bool_())
+
+
+def _repeated_in_site(data: pa.Table, column: str, history: ValidationHistory, cfg: ValidateConfig) -> pa.Array:
+    """True where (site, `column`) is shared by `min_docs_repeated_title`+ distinct documents, batch + published."""
+    pairs = data.select(["doc_id", "site", column])
+    if history.published_titles is not None and history.published_titles.num_rows:
+        pairs = pa.concat_tables(
+            [pairs, history.published_titles.select(["doc_id", "site", column]).cast(pairs.schema)]
+        )
+    counts = pairs.group_by(["site", column]).aggregate([("doc_id", "count_distinct")])
+    common = counts.filter(pc.greater_equal(counts["doc_id_count_distinct"], cfg.min_docs_repeated_title))
+    if not common.num_rows:
+        return pa.array([False] * data.num_rows, pa.bool_())
+    keys = pc.binary_join_element_wise(data["site"], data[column], "\x00")
+    common_keys = pc.binary_join_element_wise(common["site"], common[column], "\x00")
+    return pc.fill_null(pc.is_in(keys, common_keys), False)
+
+
+def _recent_row_counts(
+    data: pa.Table, n_other: int, history: ValidationHistory, cfg: ValidateConfig
+) -> dict[str, Any] | None:
+    """min_value for the row count, or None to skip the check (too little history, or nothing came in)."""
+    recent = history.recent_counts[: cfg.max_history_runs]
+    if len(recent) < cfg.min_history_runs or (data.num_rows == 0 and n_other == 0):
+        return None
+    return {"min_value": int(cfg.min_row_share_of_recent * statistics.median(recent)), "max_value": None}
+
+
+DERIVED_COLUMNS: dict[str, Callable[[pa.Table, str, ValidationHistory, ValidateConfig], pa.Array]] = {
+    "template_line": _template_line,
+    "repeated_in_site": _repeated_in_site,
+}
+
+
+# -- suites and frames ----------------------------------------------------------------------------------------
+
+
+def _is_list(table: Table, column: str) -> bool:
+    return column in table.column_names and pa.types.is_list(table.column(column).type)
+
+
+def _batches(data: pa.Table, table: Table, n_other: int, history: ValidationHistory, cfg: ValidateConfig):
+    """The table's slim frame with its expectations, plus one child frame per checked list column."""
+    key = table.key[0]
+    main: list[Expect] = []
+    columns: dict[str, pa.Array] = {key: data.column(key)}
+    children: dict[str, list[Expect]] = {}
     for expect in table.expectations():
+        if expect.derive == "recent_row_counts":
+            bounds = _recent_row_counts(data, n_other, history, cfg)
+            if bounds is not None:
+                main.append(Expect(expect.gx_type, bounds, expect.level, expect.check, description=expect.description))
+            continue
+        if "mostly" in expect.kwargs and data.num_rows < cfg.min_rows_for_share:
+            continue
+        if expect.derive:
+            columns[expect.kwargs["column"]] = DERIVED_COLUMNS[expect.derive](data, expect.on, history, cfg)
+            main.append(expect)
+            continue
+        if _is_list(table, expect.column):
+            children.setdefault(expect.column, []).append(expect)
+            continue
+        for name in (expect.kwargs.get(k) for k in ("column", "column_A", "column_B")):
+            if name and name not in columns:
+                columns[name] = data.column(name)
+        main.append(expect)
+    for name in columns:  # types of the declared scalar columns GX reads
+        if name in table.column_names and table.column(name).type in _PANDAS_TYPE:
+            type_name = _PANDAS_TYPE[table.column(name).type]
+            main.append(Expect("ExpectColumnValuesToBeOfType", {"column": name, "type_": type_name}, "table", "type"))
+    out = [_Batch(table.name, table, pa.table(columns), main)]
+    for name, expects in children.items():
+        parents = pc.list_parent_indices(data.column(name))
+        child = pa.table({key: pc.take(data.column(key), parents), name: pc.list_flatten(data.column(name))})
+        out.append(_Batch(f"{table.name}.{name}", table, child, expects))
+    return out
+
+
+def _to_pandas(frame: pa.Table) -> pd.DataFrame:
+    # Nullable ints keep their type when null (plain to_pandas turns them into float64); floats stay NaN-based.
+    return frame.to_pandas(types_mapper=lambda t: _PANDAS_INTS.get(t))
+
+
+def _suite(gx, batch: _Batch):
+    suite = gx.ExpectationSuite(name=batch.name)
+    for expect in batch.expectations:
         kwargs = {k: v for k, v in expect.kwargs.items() if v is not None or k in ("min_value", "max_value")}
         suite.add_expectation(
             getattr(gx.expectations, expect.gx_type)(
-                **kwargs, meta={"reason": expect.reason(table.name), "level": expect.level}
+                **kwargs,
+                description=expect.description or None,
+                meta={"reason": expect.reason(batch.table.name), "level": expect.level, "on": expect.column},
             )
         )
     return suite
 
 
-def _slim_frame(data: pa.Table, table: Table):
-    """Key columns plus the scalar columns an expectation reads (no list columns, no page text)."""
-    wanted = list(table.key)
-    for expect in table.expectations():
-        for k in ("column", "column_A", "column_B"):
-            name = expect.kwargs.get(k)
-            if name and name not in wanted and not pa.types.is_list(data.schema.field(name).type):
-                wanted.append(name)
-    return data.select(wanted).to_pandas()
-
-
-def _offending_keys(result: dict[str, Any], key: str) -> list[tuple[Any, Any]]:
-    """(key, offending value) pairs of a failed row-level expectation (GX COMPLETE result format)."""
-    indices = result.get("unexpected_index_list") or []
-    values = result.get("unexpected_list") or [None] * len(indices)
-    return [(item.get(key), value) for item, value in zip(indices, values, strict=False)]
-
-
-def validate_table(
-    data: pa.Table, table: Table, context_and_gx=None
-) -> tuple[set[Any], list[tuple[str, Any, str]], list[str]]:
-    """Run `table`'s suite on `data`: (offending keys, [(key, value, reason)], failed table expectations)."""
-    if data.num_rows == 0:
-        return set(), [], []
-    gx, context = context_and_gx or _gx_context()
-    key = table.key[0]
-    source = context.data_sources.add_or_update_pandas(name=f"docpipe_{table.name}")
-    asset = source.add_dataframe_asset(name=table.name)
-    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": _slim_frame(data, table)}
+def _run_suite(gx, context, batch: _Batch, run_name: str, with_docs: bool):
+    """Validate one slim frame through a Checkpoint (which stores the result and updates the Data Docs)."""
+    key = batch.table.key[0]
+    source = context.data_sources.add_or_update_pandas(name="docpipe")
+    asset = source.add_dataframe_asset(name=batch.name)
+    definition = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(_suite(gx, batch))
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=batch.name, data=definition, suite=suite)
     )
-    results = batch.validate(
-        _suite(gx, table), result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]}
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[SITE_NAME])] if with_docs else []
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=batch.name,
+            validation_definitions=[validation],
+            actions=actions,
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
+        )
     )
-    bad: set[Any] = set()
-    offences: list[tuple[str, Any, str]] = []
-    table_failures: list[str] = []
-    for res in results.results:
-        if res.success:
-            continue
-        meta = res.expectation_config.meta or {}
-        if meta.get("level") == "table":
-            table_failures.append(f"{meta.get('reason')}: {res.result}")
-            continue
-        for k, value in _offending_keys(res.result, key):
-            bad.add(k)
-            offences.append((k, value, meta.get("reason", "validate.unknown")))
-    return bad, offences, table_failures
+    result = checkpoint.run(
+        batch_parameters={"dataframe": _to_pandas(batch.frame)}, run_id=gx.RunIdentifier(run_name=run_name)
+    )
+    (suite_result,) = result.run_results.values()
+    return suite_result.results
 
 
-def validate_tables(tables: dict[str, pa.Table], cfg: ValidateConfig) -> StageResult:
-    """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails."""
-    ctx = _gx_context()
+def _describe(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{value[0]!r} vs {value[1]!r}"
+    return repr(value)
+
+
+# -- the stage --------------------------------------------------------------------------------------------------
+
+
+def validate_tables(
+    tables: dict[str, pa.Table],
+    cfg: ValidateConfig,
+    history: ValidationHistory | None = None,
+    warehouse: Path | None = None,
+) -> StageResult:
+    """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails.
+
+    Args:
+        history: earlier runs' counts and titles (default: none, so history checks are skipped).
+        warehouse: where to keep GX results (<warehouse>/_gx) and Data Docs (<warehouse>/_reports/gx);
+            None validates in memory only.
+    """
+    history = history or ValidationHistory()
     docs = tables["documents"]
+    run_id = docs.column("run_id")[0].as_py() if docs.num_rows else "no-run-id"
+    n_other = sum(tables[n].num_rows for n in ("duplicates", "quarantine") if n in tables)
+    batches = [
+        b
+        for table in VALIDATED
+        for b in _batches(tables[table.name], table, n_other, history, cfg)
+        if b.frame.num_rows or any(e.derive == "recent_row_counts" for e in b.expectations)
+    ]
     source_by_doc = dict(zip(docs.column("doc_id").to_pylist(), docs.column("source_uri").to_pylist(), strict=False))
-    run_id = docs.column("run_id")[0].as_py() if docs.num_rows else ""
     clean = dict(tables)
     rejects: list[dict[str, Any]] = []
-    failures: list[str] = []
-    rejected_docs: set[Any] = set()
+    failed: dict[str, int] = {}
+    table_failures: list[str] = []
+    bad_keys: dict[str, set[Any]] = {t.name: set() for t in VALIDATED}
+    parents = {t.name: _column_by_key(tables[t.name], t.key[0], "doc_id") for t in _CHILDREN}
+    if batches:
+        gx = _gx()
+        context = _context(gx, warehouse)
+        for batch in batches:
+            table, key = batch.table, batch.table.key[0]
+            for res in _run_suite(gx, context, batch, run_id, warehouse is not None):
+                if res.success:
+                    continue
+                meta, config = res.expectation_config.meta or {}, res.expectation_config
+                reason, on = meta.get("reason", "validate.unknown"), meta.get("on")
+                if res.exception_info and res.exception_info.get("raised_exception"):
+                    raise RuntimeError(f"{reason}: GX error {res.exception_info.get('exception_message')}")
+                if meta.get("level") == "table":
+                    observed = res.result.get("observed_value", res.result.get("unexpected_percent"))
+                    examples = (res.result.get("partial_unexpected_list") or [])[: cfg.max_examples]
+                    table_failures.append(f"{reason} ({config.type}, observed {observed!r}, examples {examples})")
+                    failed[reason] = failed.get(reason, 0) + 1
+                    continue
+                items = res.result.get("unexpected_index_list") or []
+                values = res.result.get("unexpected_list") or [None] * len(items)
+                derived = on and on != config.kwargs.get("column", on)
+                # A derived check column holds True/False: quote the declared column's value instead.
+                shown = _column_by_key(tables[table.name], key, on) if derived else {}
+                for item, value in zip(items, values, strict=False):
+                    k = item.get(key)
+                    bad_keys[table.name].add(k)
+                    failed[reason] = failed.get(reason, 0) + 1
+                    uri = source_by_doc.get(parents.get(table.name, {}).get(k, k)) or (
+                        k if table is DUPLICATES else None
+                    )
+                    args = ", ".join(f"{a}={v!r}" for a, v in config.kwargs.items() if a not in ("column", "batch_id"))
+                    message = f"{reason}: {config.type}({args}) rejected {_describe(shown.get(k, value))}"
+                    rejects.append(quarantine_row(uri or str(k), STAGE, reason, message, run_id))
+    report = Path(warehouse) / REPORTS_DIR / "index.html" if warehouse is not None else None
+    stats: dict[str, Any] = {
+        "failed_expectations": sorted(failed),
+        "report": str(report) if report is not None and report.exists() else None,
+    }
+    if table_failures:
+        raise TableExpectationFailed(
+            "table expectations failed: " + "; ".join(table_failures)[:2000] + f" (report: {stats['report']})", stats
+        )
     for table in VALIDATED:
-        bad, offences, table_failures = validate_table(tables[table.name], table, ctx)
-        failures += table_failures
-        for key, value, reason in offences:
-            uri = source_by_doc.get(key) or (key if table is DUPLICATES else None)
-            if table in _CHILDREN:
-                row = clean[table.name].filter(pc.equal(clean[table.name].column(table.key[0]), key))
-                uri = source_by_doc.get(row.column("doc_id")[0].as_py()) if row.num_rows else uri
-            rejects.append(
-                quarantine_row(uri or str(key), STAGE, reason, f"{reason}: offending value {value!r}", run_id)
-            )
-        if bad:
-            mask = pc.invert(pc.is_in(clean[table.name].column(table.key[0]), pa.array(list(bad))))
-            clean[table.name] = clean[table.name].filter(mask)
-        if table is DOCUMENTS:
-            rejected_docs = bad
-    if failures:
-        raise TableExpectationFailed("; ".join(failures)[:2000])
+        if bad_keys[table.name]:
+            keep = pc.invert(pc.is_in(clean[table.name].column(table.key[0]), pa.array(list(bad_keys[table.name]))))
+            clean[table.name] = clean[table.name].filter(keep)
+    rejected_docs = bad_keys[DOCUMENTS.name]
     if rejected_docs:
         for child in _CHILDREN:
             keep = pc.invert(pc.is_in(clean[child.name].column("doc_id"), pa.array(list(rejected_docs))))
             clean[child.name] = clean[child.name].filter(keep)
-    stats: dict[str, Any] = {"documents_rejected": len(rejected_docs), "rows_quarantined": len(rejects)}
+    stats.update({"documents_rejected": len(rejected_docs), "rows_quarantined": len(rejects)})
     for row in rejects:
         stats[f"quarantined.{row['reason']}"] = stats.get(f"quarantined.{row['reason']}", 0) + 1
     # Conservation is over documents: a rejected child row (a project, a contact) leaves its document published.
@@ -157,6 +366,23 @@ def validate_tables(tables: dict[str, pa.Table], cfg: ValidateConfig) -> StageRe
     return result
 
 
+def _column_by_key(data: pa.Table, key: str, column: str) -> dict[Any, Any]:
+    return dict(zip(data.column(key).to_pylist(), data.column(column).to_pylist(), strict=True))
+
+
+def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
+    """Recent succeeded runs' published document counts and the published (doc_id, site, title)."""
+    runs = read_current(warehouse, RUNS, ["started_at", "status", "n_new", "n_updated"])
+    runs = runs.filter(pc.equal(runs["status"], "succeeded")).sort_by([("started_at", "descending")])
+    counts = pc.add(runs["n_new"], runs["n_updated"]).to_pylist()[: cfg.max_history_runs]
+    titles = read_current(warehouse, DOCUMENTS, ["doc_id", "site", "title"])
+    return ValidationHistory(tuple(counts), titles)
+
+
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_tables_task(tables: dict[str, pa.Table], cfg: ValidateConfig) -> StageResult:
-    return validate_tables(tables, cfg)
+def validate_tables_task(
+    tables: dict[str, pa.Table], cfg: ValidateConfig, warehouse: Path | None = None
+) -> StageResult:
+    if warehouse is None:
+        return validate_tables(tables, cfg)
+    return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse))
