@@ -9,13 +9,14 @@ from schemas.dedupe_index import DEDUPE_BANDS, DEDUPE_SIGNATURES
 from schemas.documents import DOCUMENTS
 from schemas.duplicates import DUPLICATES
 from schemas.ingested_files import INGESTED_FILES
+from schemas.mentions import MENTIONS
 from schemas.projects import PROJECTS
 from schemas.quarantine import QUARANTINE
 from schemas.runs import RUNS
 from schemas.stg_pages import STG_CLEAN, STG_PAGES, STG_UNIQUE
 
 # Tables analysts get, in dictionary/export order.
-PUBLISHED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES, QUARANTINE, RUNS)
+PUBLISHED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, MENTIONS, DUPLICATES, QUARANTINE, RUNS)
 # Warehouse tables that hold pipeline state.
 STATE: tuple[Table, ...] = (INGESTED_FILES, BOILERPLATE_PAGES, DEDUPE_SIGNATURES, DEDUPE_BANDS)
 IN_FLIGHT: tuple[Table, ...] = (STG_PAGES, STG_CLEAN, STG_UNIQUE)
@@ -38,6 +39,7 @@ __all__ = [
     "DOCUMENTS",
     "DUPLICATES",
     "INGESTED_FILES",
+    "MENTIONS",
     "IN_FLIGHT",
     "PROJECTS",
     "PUBLISHED",

@@ -5,19 +5,24 @@ the run changes, each commit tagged with the run id (commit metadata `docpipe.ru
 not change get no commit. State: every warehouse table.
 
 Writes are merges keyed on each table's declared key, so a rerun on the same input changes nothing and
-commits nothing. Order: state and child tables first, `documents`, and the `runs` row last — a table
-version belongs to a complete run only once that run's `runs` row lists it in `table_versions`.
+commits nothing, and a rerun after a kill mid-publish re-merges what was committed without duplicating a row.
+Atomic per run: tables are written in the fixed PLAN order, each commit tagged with the run id, then the
+`runs` row (merged on run_id) is the last commit and the marker of a complete version. Readers pin each table
+to the version listed in the last succeeded `runs` row (`complete_versions`, the analysts' DuckDB views), so
+a version committed by an incomplete run is never seen and is superseded by that run's rerun.
+`ingested_files` is written after the data tables: a run killed before it committed re-reads its files.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -29,13 +34,14 @@ from schemas import (
     DOCUMENTS,
     DUPLICATES,
     INGESTED_FILES,
+    MENTIONS,
     PROJECTS,
     PUBLISHED,
     QUARANTINE,
     RUNS,
     Table,
 )
-from tasks._warehouse import current_version, open_delta, table_path
+from tasks._warehouse import current_version, open_delta, read_current, table_path
 
 STAGE = "publish"
 RUN_ID_KEY = "docpipe.run_id"
@@ -55,7 +61,6 @@ class _Write:
 
 # Fixed order; `runs` is written separately and last.
 PLAN: tuple[_Write, ...] = (
-    _Write(INGESTED_FILES, None),
     _Write(BOILERPLATE_PAGES, None),
     _Write(QUARANTINE, None),
     _Write(DUPLICATES, None),
@@ -63,7 +68,9 @@ PLAN: tuple[_Write, ...] = (
     _Write(DEDUPE_BANDS, None),
     _Write(PROJECTS, "true"),
     _Write(CONTACTS, "true", replace_children_of="doc_id"),
+    _Write(MENTIONS, "true", replace_children_of="doc_id"),
     _Write(DOCUMENTS, "t.content_hash <> s.content_hash"),
+    _Write(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
 )
 
 
@@ -97,26 +104,44 @@ def _merge(dt: DeltaTable, data: pa.Table, write: _Write, run_id: str) -> None:
     merger.execute()
 
 
-def publish_tables(warehouse: Path, tables: dict[str, pa.Table], run_id: str) -> dict[str, int]:
-    """Write each table of the run (no commit when nothing changes); return every table's version."""
+def publish_tables(
+    warehouse: Path, tables: dict[str, pa.Table], run_id: str, after_commit: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    """Write each table of the run (no commit when nothing changes); return every table's version.
+
+    `after_commit(table_name)` is called after each table that got a new version (fault-injection drills)."""
     for write in PLAN:
         dt = ensure_table(warehouse, write.table)
+        before = dt.version()
         data = write.table.conform(tables.get(write.table.name, write.table.empty()))
         if data.num_rows:
             _merge(dt, data, write, run_id)
+        if after_commit and current_version(warehouse, write.table) != before:
+            after_commit(write.table.name)
     ensure_table(warehouse, RUNS)
     return versions(warehouse)
 
 
 def publish_run_row(warehouse: Path, row: dict[str, Any]) -> int:
-    """Append the run's `runs` row (last commit of a run) and refresh the analysts' DuckDB views."""
-    data = RUNS.conform([row])
-    ensure_table(warehouse, RUNS)
-    write_deltalake(
-        str(table_path(warehouse, RUNS)), data, mode="append", commit_properties=_commit(row["run_id"], RUNS)
-    )
+    """Write the run's `runs` row (last commit of a run; a rerun replaces its row) and refresh the analysts'
+    DuckDB views."""
+    dt = ensure_table(warehouse, RUNS)
+    _merge(dt, RUNS.conform([row]), _Write(RUNS, "true"), row["run_id"])
     refresh_analyst_db(warehouse)
     return current_version(warehouse, RUNS)
+
+
+def complete_versions(warehouse: Path) -> dict[str, int]:
+    """Version of each table as of the last succeeded run: what readers and exports should read.
+
+    Commits after those versions belong to a run that has not finished (or was killed) and are not visible
+    through this; `runs` itself is read at its latest version."""
+    runs = read_current(warehouse, RUNS, ["status", "finished_at", "table_versions"])
+    done = [r for r in runs.to_pylist() if r["status"] == "succeeded" and r["table_versions"]]
+    if not done:
+        return {}
+    last = max(done, key=lambda r: r["finished_at"])
+    return {name: version for name, version in last["table_versions"] if name != RUNS.name}
 
 
 def changed_tables(before: dict[str, int | None], after: dict[str, int]) -> list[str]:
@@ -128,8 +153,10 @@ def versions(warehouse: Path) -> dict[str, int | None]:
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_tables_task(warehouse: Path, tables: dict[str, pa.Table], run_id: str) -> dict[str, int]:
-    return publish_tables(warehouse, tables, run_id)
+def publish_tables_task(
+    warehouse: Path, tables: dict[str, pa.Table], run_id: str, after_commit: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    return publish_tables(warehouse, tables, run_id, after_commit)
 
 
 def publish_run_summary(warehouse: Path, row: dict[str, Any]) -> Path:
@@ -144,7 +171,8 @@ def refresh_analyst_db(warehouse: Path, db_name: str = "analyst.duckdb") -> Path
     """(Re)create warehouse/analyst.duckdb: one view per published table over its current version's files.
 
     Offline by design: the views read the Parquet files listed by the Delta log (no `delta` extension to download),
-    so removed files of older versions are never read.
+    so removed files of older versions are never read. Each view is pinned to the table's version in the last
+    succeeded run (`complete_versions`): a run that has not finished publishing is invisible here.
     """
     import duckdb  # only needed here
 
@@ -152,9 +180,10 @@ def refresh_analyst_db(warehouse: Path, db_name: str = "analyst.duckdb") -> Path
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
+    pinned = complete_versions(warehouse)
     try:
         for table in PUBLISHED:
-            dt = open_delta(warehouse, table)
+            dt = open_delta(warehouse, table, pinned.get(table.name))
             files = dt.file_uris() if dt is not None else []
             if files:
                 listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from urllib.parse import urlsplit
 
 from langdetect import DetectorFactory
@@ -11,7 +12,9 @@ from langdetect.lang_detect_exception import LangDetectException
 
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_DATELINE = re.compile(r"^([A-Z][\w'’.]*(?:[ ,/][A-Z][\w'’.]*){0,4})(?:,[^–—\-\n]{1,40})?\s+[-–—]{1,2}\s+\S")
+_DATELINE = re.compile(
+    r"^([A-Z][\w'’.]*(?:[ ,/][A-Z][\w'’.]*){0,4})(?:,[^–—\-\n]{1,40}| ?\([^)\n]{1,40}\))?\s+[-–—]{1,2}\s+\S"
+)
 # URL path segments naming the kind of page; a segment matches a name exactly or starts with it ("newsdesk").
 _URL_TYPES = (
     ("news", ("news", "press-release", "pbn", "media-centre", "press-room", "newsdesk", "newsroom")),
@@ -102,3 +105,45 @@ def detect_language(text: str, seed: int, max_chars: int, min_letters: int) -> t
         return "und", None
     code = best.lang.split("-")[0]
     return code, round(float(best.prob), 4)
+
+
+_MONTHS = {
+    **dict.fromkeys(("january", "janvier", "enero", "janeiro", "jan"), 1),
+    **dict.fromkeys(("february", "février", "fevrier", "febrero", "fevereiro", "feb"), 2),
+    **dict.fromkeys(("march", "mars", "marzo", "março", "mar"), 3),
+    **dict.fromkeys(("april", "avril", "abril", "apr"), 4),
+    **dict.fromkeys(("may", "mai", "mayo", "maio"), 5),
+    **dict.fromkeys(("june", "juin", "junio", "junho", "jun"), 6),
+    **dict.fromkeys(("july", "juillet", "julio", "julho", "jul"), 7),
+    **dict.fromkeys(("august", "août", "aout", "agosto", "aug"), 8),
+    **dict.fromkeys(("september", "septembre", "septiembre", "setembro", "sept", "sep"), 9),
+    **dict.fromkeys(("october", "octobre", "octubre", "outubro", "oct"), 10),
+    **dict.fromkeys(("november", "novembre", "noviembre", "novembro", "nov"), 11),
+    **dict.fromkeys(("december", "décembre", "decembre", "diciembre", "dezembro", "dec"), 12),
+}
+_MONTH = r"(?P<month>[A-Za-zéûçô]{3,10})\.?"
+_DATE_PATTERNS = (
+    re.compile(
+        rf"\b(?P<day>\d{{1,2}})(?:er|st|nd|rd|th)?\s+(?:de\s+)?{_MONTH}\s+(?:de\s+)?(?P<year>(19|20)\d\d)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>(19|20)\d\d)\b", re.IGNORECASE),
+    re.compile(r"\b(?P<year>(19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)\b"),
+)
+_DATE_LINES = 4
+
+
+def find_published_date(text: str, title_line: int) -> date | None:
+    """The first full date written in the opening lines of the body (dateline or a date line), if any."""
+    lines = [x for x in text.splitlines()[title_line + 1 :] if x.strip()][:_DATE_LINES]
+    head = "\n".join(x[:160] for x in lines)
+    found: list[tuple[int, date]] = []
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(head):
+            month = m.group("month")
+            number = int(month) if month.isdigit() else _MONTHS.get(month.lower())
+            try:
+                found.append((m.start(), date(int(m.group("year")), number or 0, int(m.group("day")))))
+            except ValueError:
+                continue
+    return min(found)[1] if found else None

@@ -75,3 +75,50 @@ def test_countries_use_real_names_not_capitals():
     codes = [c for _, c in find_countries("the Republic of Korea, the Czech Republic, Viet Nam and Ulan Bator")]
     assert codes == ["KOR", "CZE", "VNM"]
     assert [c for _, c in find_countries("Fiji Tonga Vanuatu")] == ["FJI", "TON", "VUT"]
+
+
+def test_seed_money_mention_with_its_sentence(seeds_raw):
+    mentions = _extract(seeds_raw).outputs["mentions"].to_pylist()
+    money = [m for m in mentions if m["kind"] == "money" and m["text"] == "USD 210 million"]
+    assert len(money) == 1
+    assert (money[0]["value"], money[0]["unit"]) == (210_000_000.0, "USD")
+    assert "remittances" in money[0]["sentence"]
+    people = {(m["value"], m["unit"]) for m in mentions if m["kind"] == "people"}
+    assert (352.0, "victims") in people
+
+
+def test_mention_offsets_point_into_the_text(seeds_raw):
+    result = _extract(seeds_raw)
+    texts = dict(zip(result.kept.column("doc_id").to_pylist(), result.kept.column("text").to_pylist(), strict=True))
+    for m in result.outputs["mentions"].to_pylist():
+        assert texts[m["doc_id"]][m["char_start"] : m["char_end"]].strip() == m["text"]
+
+
+def test_seed_countries_exclude_capitals(seeds_raw):
+    docs = {d["source_uri"][:3]: d for d in _extract(seeds_raw).kept.to_pylist()}
+    assert {"KOR", "CZE", "USA", "MNG"} <= set(docs["000"]["countries"])
+
+
+def test_published_date_from_dateline():
+    from datetime import date
+
+    from tasks.extract.page_fields import find_published_date
+
+    assert find_published_date("T\nSouth Sudan, 11 March 2016 – Three weeks", 0) == date(2016, 3, 11)
+    assert find_published_date("T\nNEW YORK (April 26, 2024) – UNICEF", 0) == date(2024, 4, 26)
+    assert find_published_date("T\nDakar, le 3 mai 2019 - L'OIM", 0) == date(2019, 5, 3)
+    assert find_published_date("T\nNo date here at all.", 0) is None
+
+
+def test_corpus_bullet_layout_project_fields():
+    """Real project pages in the `• Key` layout: a missing value is null, never the next key."""
+    from helpers import corpus_pages
+
+    from tasks.extract.project_fields import project_row
+
+    page = next(p for p in corpus_pages() if p["url"].endswith("western-mediterranean"))
+    row = project_row("d", page["text"], "r")
+    assert row["start_date"] is None and row["budget_usd"] is None and row["status"] is None
+    assert row["project_type"] == "Migration Policy Activities"
+    assert row["benefiting_member_states"] == ["Algeria", "Mauritania", "Morocco", "Tunisia"]
+    assert row["benefiting_member_state_codes"] == ["DZA", "MRT", "MAR", "TUN"]

@@ -1,0 +1,104 @@
+"""Mentions analysts can verify: money amounts, counts of people, years — each with its sentence and offsets.
+
+`USD 210 million` → (money, 210000000.0, USD). Offsets are character positions in `documents.text`; the sentence
+index counts sentences from 0 (split on ., ! or ? followed by white space).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tasks._stage import sha256_hex
+
+_CURRENCY = r"(?P<cur>USD|US\$|U\.S\.\s?\$|EUR|€|CHF|GBP|£|\$)"
+_NUMBER = r"(?P<num>\d{1,3}(?:[,\s]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_SCALE = r"(?:\s?(?P<scale>million|billion|thousand|mln|bn|m|k)\b)?"
+_MONEY_PATTERNS = (
+    re.compile(rf"{_CURRENCY}\s?{_NUMBER}{_SCALE}", re.IGNORECASE),  # USD 210 million
+    re.compile(rf"{_NUMBER}{_SCALE}\s?(?P<cur>USD|EUR|CHF|US dollars|dollars)\b", re.IGNORECASE),  # 200,000 USD
+)
+_PEOPLE_NOUNS = (
+    r"migrants|refugees|officials|victims|people|persons|individuals|children|families|households|"
+    r"returnees|IDPs|displaced|survivors|workers|participants|staff"
+)
+_PEOPLE = re.compile(
+    rf"(?<![\d.,$€£])(?P<num>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)(?:\s(?P<scale>million|thousand))?"
+    rf"(?P<gap>(?:\s[\w’'-]+){{0,2}}?)\s(?P<noun>{_PEOPLE_NOUNS})\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"(?<![\d.,$€£])\b(19[5-9]\d|20[0-4]\d)\b(?![\d,.]\d)")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mln": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+_CURRENCIES = {
+    "us$": "USD",
+    "u.s.$": "USD",
+    "u.s. $": "USD",
+    "$": "USD",
+    "dollars": "USD",
+    "us dollars": "USD",
+    "€": "EUR",
+    "£": "GBP",
+}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _number(text: str, scale: str | None) -> float:
+    return float(re.sub(r"[,\s]", "", text)) * _SCALES.get((scale or "").lower(), 1.0)
+
+
+def _sentence_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
+def _sentence_of(starts: list[int], offset: int) -> int:
+    lo, hi = 0, len(starts) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if starts[mid] <= offset:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def find_mentions(doc_id: str, text: str, run_id: str) -> list[dict[str, Any]]:
+    """`mentions` rows of one document."""
+    starts = _sentence_starts(text)
+    rows: list[dict[str, Any]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, m: re.Match, value: float, unit: str | None) -> None:
+        start, end = m.span()
+        taken.append((start, end))
+        index = _sentence_of(starts, start)
+        sentence_end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        rows.append(
+            {
+                "mention_id": sha256_hex(f"{doc_id}:{kind}:{start}")[:32],
+                "doc_id": doc_id,
+                "kind": kind,
+                "text": m.group().strip(),
+                "value": value,
+                "unit": unit,
+                "sentence_index": index,
+                "char_start": start,
+                "char_end": end,
+                "sentence": " ".join(text[starts[index] : sentence_end].split()),
+                "run_id": run_id,
+            }
+        )
+
+    for pattern in _MONEY_PATTERNS:
+        for m in pattern.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            cur = m.group("cur").lower()
+            add("money", m, _number(m.group("num"), m.group("scale")), _CURRENCIES.get(cur, cur.upper()))
+    for m in _PEOPLE.finditer(text):
+        if any(s <= m.start() < e for s, e in taken) or _YEAR.fullmatch(m.group("num")):
+            continue
+        add("people", m, _number(m.group("num"), m.group("scale")), m.group("noun").lower())
+    for m in _YEAR.finditer(text):
+        if not any(s <= m.start() < e for s, e in taken):
+            add("year", m, float(m.group()), None)
+    return sorted(rows, key=lambda r: r["char_start"])
