@@ -7,7 +7,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from flows.settings import DEFAULT_RAW, DEFAULT_WAREHOUSE, code_version, new_run_id, resolve_raw, resolve_warehouse
+from flows.settings import (
+    DEFAULT_RAW,
+    DEFAULT_RETENTION_DAYS,
+    DEFAULT_WAREHOUSE,
+    checkpoint_retention_days,
+    code_version,
+    fault_injection,
+    new_run_id,
+    resolve_raw,
+    resolve_warehouse,
+)
 from tasks.dedupe import DedupeConfig
 from tasks.extract import ExtractConfig
 from tasks.ingest import IngestConfig
@@ -25,17 +35,43 @@ class RunConfig:
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
+    from_stage: str = ""  # rerun: execute this stage and every later one even if checkpointed
+    fault: str = ""  # fault injection (flows.settings.fault_injection); never set in production
+    retention_days: int = DEFAULT_RETENTION_DAYS  # stage checkpoints of older runs are deleted
+    max_retries: int = 2  # Prefect retries of I/O stages on transient errors (flows/stages.py)
+    retry_backoff_seconds: float = 2.0  # first retry delay; doubles each retry
 
     def fingerprint(self) -> str:
-        """Hash of every stage config (paths and run id excluded) and the code version."""
-        stages = {k: v for k, v in asdict(self).items() if k not in ("raw", "warehouse", "run_id")}
+        """Hash of every stage config (paths, run id and run-control fields excluded) and the code version."""
+        stages = {k: v for k, v in asdict(self).items() if k not in _NOT_STAGE_CONFIG}
         stages["ingest"].pop("full", None)
         blob = json.dumps({"stages": stages, "code": code_version()}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def stage_fingerprint(self, config_name: str) -> str:
+        """Hash of one stage's config (`config_name` is a field of RunConfig, e.g. "boilerplate")."""
+        blob = json.dumps(asdict(getattr(self, config_name)), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_NOT_STAGE_CONFIG = (
+    "raw",
+    "warehouse",
+    "run_id",
+    "from_stage",
+    "fault",
+    "retention_days",
+    "max_retries",
+    "retry_backoff_seconds",
+)
+
 
 def build_config(
-    raw: Path | None = None, warehouse: Path | None = None, run_id: str | None = None, full: bool = False
+    raw: Path | None = None,
+    warehouse: Path | None = None,
+    run_id: str | None = None,
+    full: bool = False,
+    from_stage: str | None = None,
 ) -> RunConfig:
     """RunConfig from CLI flags (paths: see flows.settings.resolve_raw / resolve_warehouse)."""
     return RunConfig(
@@ -43,4 +79,7 @@ def build_config(
         warehouse=resolve_warehouse(warehouse),
         run_id=run_id or new_run_id(),
         ingest=IngestConfig(full=full),
+        from_stage=from_stage or "",
+        fault=fault_injection(),
+        retention_days=checkpoint_retention_days(),
     )

@@ -1,9 +1,11 @@
-"""Run bookkeeping: collects each stage's stats, quarantine rows and outputs, checks that records reconcile,
-and builds the `runs` row."""
+"""Run bookkeeping: runs each stage (or reuses its checkpoint), collects stats, quarantine rows and outputs,
+checks that records reconcile, builds the `runs` row and the run's Prefect artifact."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import traceback
 from collections.abc import Iterator
@@ -13,13 +15,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from prefect import Task
+from prefect.artifacts import create_markdown_artifact
+from prefect.context import FlowRunContext
 
+from flows.checkpoints import CheckpointStore, base_version, chain, code_fingerprint, prune_checkpoints, raw_fingerprint
 from flows.config import RunConfig
-from flows.settings import code_version
-from schemas import QUARANTINE
+from flows.settings import code_version, new_run_id
+from flows.stages import SPECS, STAGES, with_retries
+from schemas import QUARANTINE, RUNS
 from tasks._stage import StageResult
+from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary
 
-STAGES = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publish")
+KILL_IN_PUBLISH = "publish:kill"  # $DOCPIPE_FAULT_STAGE: SIGKILL right after publish's first table commit
+
+__all__ = ["STAGES", "InjectedFault", "RunLedger", "RunSummary", "StageFailed", "flow_run_name"]
 
 
 class StageFailed(RuntimeError):
@@ -31,15 +41,70 @@ class StageFailed(RuntimeError):
         self.error = error
 
 
+class InjectedFault(RuntimeError):
+    """Raised at a stage's start when $DOCPIPE_FAULT_STAGE names it (fault-injection drills)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str
+    row: dict
+    changed_tables: list[str]
+    failed_stage: str | None = None
+    error: str | None = None
+
+
+def flow_run_name() -> str:
+    """Name of a `nightly` flow run = its run id: the `run_id` parameter, else derived from the flow run's
+    creation time and id, so a retry of the same flow run (Prefect UI) gets the same id and finds its
+    checkpoints."""
+    ctx = FlowRunContext.get()
+    if ctx is None:
+        return new_run_id()
+    given = (ctx.parameters or {}).get("run_id")
+    return given or new_run_id(ctx.flow_run.created or datetime.now(UTC), ctx.flow_run.id.hex[:4])
+
+
+def current_run_id() -> str:
+    ctx = FlowRunContext.get()
+    return ctx.flow_run.name if ctx is not None and ctx.flow_run.name else flow_run_name()
+
+
 @dataclass
 class RunLedger:
     cfg: RunConfig
+    store: CheckpointStore
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    base_versions: dict[str, int | None] = field(default_factory=dict)
+    fingerprint: str = ""
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[pa.Table] = field(default_factory=list)
     outputs: dict[str, pa.Table] = field(default_factory=dict)
     failed_stage: str | None = None
     error: str | None = None
+    executing: bool = False  # once a stage executes, every later stage executes too
+
+    @classmethod
+    def open(cls, cfg: RunConfig) -> RunLedger:
+        """Start (or resume) run `cfg.run_id`: its first start time, and the fingerprint of its inputs: the
+        raw listing, the code version, and each table's version before this run committed anything."""
+        store = CheckpointStore(cfg.warehouse, cfg.run_id)
+        manifest = store.manifest() or {}
+        started_at = datetime.fromisoformat(manifest["started_at"]) if "started_at" in manifest else datetime.now(UTC)
+        store.write_manifest(
+            {
+                "run_id": cfg.run_id,
+                "raw": str(cfg.raw),
+                "full": cfg.ingest.full,
+                "started_at": started_at.isoformat(),
+                "attempts": manifest.get("attempts", 0) + 1,
+            }
+        )
+        tables = [*(w.table for w in PLAN), RUNS]
+        base = {t.name: base_version(cfg.warehouse, t, cfg.run_id) for t in tables}
+        root = chain("", raw_fingerprint(cfg.raw), {k: v for k, v in base.items() if k != RUNS.name}, code_version())
+        return cls(cfg, store, started_at, base, root)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -56,6 +121,42 @@ class RunLedger:
             self.stats[name]["seconds"] = round(time.perf_counter() - start, 3)
         self.stats[name].setdefault("status", "succeeded")
 
+    def run(self, name: str, task: Task, *args: Any) -> pa.Table:
+        """Run one stage, or reuse its checkpoint when complete and made from the same inputs, config and code;
+        record its result and return the rows that go on."""
+        spec = SPECS[name]
+        with self.stage(name):
+            self._inject_fault(name)
+            module = getattr(task, "fn", task).__module__
+            self.fingerprint = chain(
+                self.fingerprint, name, self.cfg.stage_fingerprint(spec.config), code_fingerprint(module)
+            )
+            result = self._reuse(name)
+            if result is None:
+                result = with_retries(task, spec, self.cfg)(*args)
+                self.store.save(name, self.fingerprint, result)
+            return self.add(name, result)
+
+    def _reuse(self, name: str) -> StageResult | None:
+        self.executing = self.executing or name == self.cfg.from_stage
+        result = None if self.executing else self.store.load(name, self.fingerprint)
+        if result is None:
+            self.executing = True
+        else:
+            self.stats[name]["status"] = "skipped"
+            self.stats[name]["checkpoint"] = "reused"
+        return result
+
+    def _inject_fault(self, name: str) -> None:
+        if self.cfg.fault == f"{name}:kill" and self.cfg.fault != KILL_IN_PUBLISH:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.cfg.fault == name:
+            raise InjectedFault(f"injected fault at the start of stage {name} ($DOCPIPE_FAULT_STAGE)")
+
+    @staticmethod
+    def _kill_after_commit(table: str) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
     def add(self, name: str, result: StageResult) -> pa.Table:
         """Record a stage's result; return the rows that go on."""
         self.stats.setdefault(name, {}).update(result.stats)
@@ -68,6 +169,35 @@ class RunLedger:
         """Everything publish writes for this run."""
         quarantined = pa.concat_tables(self.quarantine) if self.quarantine else QUARANTINE.empty()
         return {**self.outputs, "documents": documents, "quarantine": quarantined}
+
+    def publish(self, task: Task, documents: pa.Table, unique: pa.Table) -> RunSummary:
+        """Publish the run's tables, then its `runs` row (only when a table changed); summary, artifact, and
+        clean-up of old checkpoints."""
+        cfg = self.cfg
+        with self.stage("publish"):
+            counts = self.counts(documents, set(unique.filter(unique["is_update"])["doc_id"].to_pylist()))
+            self._inject_fault("publish")
+            after_commit = self._kill_after_commit if cfg.fault == KILL_IN_PUBLISH else None
+            publish = with_retries(task, SPECS["publish"], cfg)
+            after = publish(cfg.warehouse, self.tables(documents), cfg.run_id, after_commit)
+            changed = changed_tables(self.base_versions, after)
+            self.stats["publish"].update(tables_changed=len(changed), kept=counts["n_new"] + counts["n_updated"])
+            row = self.run_row("succeeded", counts, after)
+            if changed:
+                publish_run_row(cfg.warehouse, row)
+            publish_run_summary(cfg.warehouse, row)
+            self.store.save_stats("publish", self.fingerprint, self.stats["publish"])
+            prune_checkpoints(cfg.warehouse, cfg.retention_days, datetime.now(UTC), keep=cfg.run_id)
+        self._artifact(row)
+        return RunSummary(cfg.run_id, "succeeded", row, changed)
+
+    def record_failure(self, exc: StageFailed) -> None:
+        """Write the failed run's `runs` row (always) and summary; attach the summary to the exception."""
+        row = self.run_row("failed")
+        publish_run_row(self.cfg.warehouse, row)
+        publish_run_summary(self.cfg.warehouse, row)
+        self._artifact(row)
+        exc.summary = RunSummary(self.cfg.run_id, "failed", row, [], exc.stage, self.error)
 
     def counts(self, published: pa.Table, updated_ids: set[str]) -> dict[str, int]:
         """Record counts of the run; raises if read != published + unchanged + duplicates + quarantined."""
@@ -109,3 +239,24 @@ class RunLedger:
             "config_fingerprint": self.cfg.fingerprint(),
             "code_version": code_version(),
         }
+
+    def _artifact(self, row: dict[str, Any]) -> None:
+        """The run's stage counts as a Markdown table artifact on the Prefect flow run."""
+        if FlowRunContext.get() is None:
+            return
+        lines = [
+            f"# docpipe run `{row['run_id']}`: {row['status']}",
+            "",
+            "| stage | status | in | kept | quarantined | seconds |",
+            "|---|---|--:|--:|--:|--:|",
+        ]
+        for stage, s in self.stats.items():
+            cells = (s.get(k, "") for k in ("status", "in", "kept", "quarantined", "seconds"))
+            lines.append(f"| {stage} | " + " | ".join(str(c) for c in cells) + " |")
+        counts = ("n_read", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
+        lines += ["", ", ".join(f"{k[2:]}={row[k]}" for k in counts)]
+        if row["error"]:
+            lines += ["", f"**{row['failed_stage']} failed:** `{row['error']}`"]
+        create_markdown_artifact(
+            "\n".join(lines), key="docpipe-run-summary", description=f"Stage counts of run {row['run_id']}"
+        )

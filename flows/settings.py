@@ -23,10 +23,37 @@ def code_version() -> str:
         return "0+unknown"
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """Sortable, unique run id: UTC time plus 4 random hex digits."""
+DEFAULT_CRON = "0 2 * * *"  # nightly at 02:00; prefect.yaml carries the same schedule
+DEFAULT_TIMEZONE = "UTC"
+FAULT_ENV = "DOCPIPE_FAULT_STAGE"
+RETENTION_ENV = "DOCPIPE_CHECKPOINT_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 14
+
+
+def new_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
+    """Sortable, unique run id: UTC time plus 4 hex digits (random unless given)."""
     now = now or datetime.now(UTC)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + (suffix or secrets.token_hex(2))
+
+
+def fault_injection() -> str:
+    """$DOCPIPE_FAULT_STAGE, for fault-injection tests and drills: `<stage>` makes that stage raise at its start,
+    `<stage>:kill` SIGKILLs the process there (`publish:kill`: right after the first table commit)."""
+    return os.environ.get(FAULT_ENV, "").strip()
+
+
+def checkpoint_retention_days() -> int:
+    """$DOCPIPE_CHECKPOINT_RETENTION_DAYS (default 14): stage checkpoints of older runs are deleted."""
+    return int(os.environ.get(RETENTION_ENV) or DEFAULT_RETENTION_DAYS)
+
+
+def prefect_api_url() -> str | None:
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def point_prefect_at(api_url: str) -> None:
+    """Make this process (and the flow runs it starts) talk to the Prefect server at `api_url`."""
+    os.environ["PREFECT_API_URL"] = api_url
 
 
 def resolve_raw(raw: Path | None) -> Path:
@@ -49,3 +76,18 @@ def prepare_prefect_env(warehouse: Path, verbose: bool = False) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+
+
+def local_server_env(warehouse: Path, port: int) -> dict[str, str]:
+    """Environment of the `prefect server start` that `docpipe serve` supervises: loopback only, its database
+    under the warehouse's PREFECT_HOME, no telemetry."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(
+        PREFECT_HOME=str(Path(warehouse).resolve() / "_prefect"),
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api",
+        DO_NOT_TRACK="1",
+    )
+    return env

@@ -1,0 +1,169 @@
+"""Per-run stage checkpoints under warehouse/_runs/<run_id>/, so `docpipe rerun` resumes where a run stopped.
+
+Layout of a run folder:
+    run.json                     parameters of the run (raw, full, started_at): a rerun reuses them
+    <stage>/kept.parquet         the rows the stage passed on
+    <stage>/quarantine.parquet   the rows it quarantined
+    <stage>/outputs/<name>.parquet  its extra outputs (state rows, child tables)
+    <stage>/checkpoint.json      stats + fingerprint, written last: a checkpoint without it is incomplete
+    summary.json                 the run's `runs` row (tasks/publish.py)
+
+A stage's fingerprint chains the previous stage's fingerprint with the stage's config, a hash of its code (the
+source files of its module, of the shared plumbing and of schemas/) and its outside inputs: the raw folder
+listing (path, size, mtime) for ingest, and for stages that read warehouse state the Delta version they read,
+ignoring commits made by this very run (a run killed mid-publish must still find its checkpoints valid).
+No DataFrame is ever hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from tasks._stage import StageResult
+from tasks._warehouse import open_delta
+from tasks.publish import RUN_ID_KEY
+
+RUNS_DIR = "_runs"
+MANIFEST = "run.json"
+COMPLETE = "checkpoint.json"
+_SHARED_CODE = ("tasks/_stage.py", "tasks/_warehouse.py", "schemas")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def runs_root(warehouse: Path) -> Path:
+    return Path(warehouse) / RUNS_DIR
+
+
+def _sha(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _source_files(module_name: str) -> list[Path]:
+    module = sys.modules.get(module_name)
+    file = Path(getattr(module, "__file__", "") or "")
+    if not file.is_file():
+        return []
+    return sorted(file.parent.glob("*.py")) if file.name == "__init__.py" else [file]
+
+
+def code_fingerprint(module_name: str) -> str:
+    """Hash of the source of a stage module (a package: all its files) and of the code every stage shares."""
+    files = _source_files(module_name)
+    for shared in _SHARED_CODE:
+        path = _ROOT / shared
+        files += sorted(path.glob("*.py")) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def raw_fingerprint(raw: Path) -> str:
+    """Hash of the raw folder's listing: relative path, size and mtime of every file (contents are not read)."""
+    raw = Path(raw)
+    listing = [
+        (str(f.relative_to(raw)), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(raw.rglob("*")) if f.is_file()
+    ]
+    return _sha(listing)
+
+
+def base_version(warehouse: Path, table, run_id: str) -> int | None:
+    """The table's latest version not committed by `run_id` (None: no such version)."""
+    dt = open_delta(warehouse, table)
+    if dt is None:
+        return None
+    for commit in dt.history():  # newest first
+        if commit.get(RUN_ID_KEY) != run_id:
+            return commit["version"]
+    return None
+
+
+def chain(previous: str, *parts: Any) -> str:
+    return _sha(previous, *parts)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointStore:
+    """The checkpoints of one run."""
+
+    warehouse: Path
+    run_id: str
+
+    @property
+    def root(self) -> Path:
+        return runs_root(self.warehouse) / self.run_id
+
+    def manifest(self) -> dict[str, Any] | None:
+        path = self.root / MANIFEST
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def write_manifest(self, params: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        _write_json(self.root / MANIFEST, params)
+
+    def load(self, stage: str, fingerprint: str) -> StageResult | None:
+        """The stage's checkpointed result, if complete and made with this fingerprint."""
+        folder = self.root / stage
+        meta_path = folder / COMPLETE
+        if not meta_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") != fingerprint:
+            return None
+        outputs = {name: pq.read_table(folder / "outputs" / f"{name}.parquet") for name in meta["outputs"]}
+        return StageResult(
+            pq.read_table(folder / "kept.parquet"), pq.read_table(folder / "quarantine.parquet"), meta["stats"], outputs
+        )
+
+    def save(self, stage: str, fingerprint: str, result: StageResult) -> None:
+        """Persist the stage's result; the completion marker is written last."""
+        folder = self.root / stage
+        shutil.rmtree(folder, ignore_errors=True)
+        (folder / "outputs").mkdir(parents=True)
+        pq.write_table(result.kept, folder / "kept.parquet")
+        pq.write_table(result.quarantined, folder / "quarantine.parquet")
+        for name, table in result.outputs.items():
+            pq.write_table(table, folder / "outputs" / f"{name}.parquet")
+        meta = {"fingerprint": fingerprint, "stats": result.stats, "outputs": sorted(result.outputs)}
+        _write_json(folder / COMPLETE, meta)
+
+    def save_stats(self, stage: str, fingerprint: str, stats: dict[str, Any]) -> None:
+        """A stage that keeps no data (publish) records only its stats."""
+        folder = self.root / stage
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_json(folder / COMPLETE, {"fingerprint": fingerprint, "stats": stats, "outputs": []})
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+def prune_checkpoints(warehouse: Path, keep_days: int, now: datetime, keep: str) -> list[str]:
+    """Delete the stage checkpoints of runs started more than `keep_days` ago (their run.json and summary.json
+    stay, so `docpipe runs` still lists them); never those of run `keep`. Returns the pruned run ids."""
+    pruned = []
+    cutoff = now - timedelta(days=keep_days)
+    root = runs_root(warehouse)
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        manifest = folder / MANIFEST
+        if folder.name == keep or not manifest.is_file():
+            continue
+        started = datetime.fromisoformat(json.loads(manifest.read_text())["started_at"])
+        stages = [p for p in folder.iterdir() if p.is_dir()]
+        if started.astimezone(UTC) < cutoff and stages:
+            for stage in stages:
+                shutil.rmtree(stage)
+            pruned.append(folder.name)
+    return pruned
