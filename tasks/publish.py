@@ -34,6 +34,7 @@ from schemas import (
     DOCUMENTS,
     DUPLICATES,
     INGESTED_FILES,
+    MENTIONS,
     PROJECTS,
     PUBLISHED,
     QUARANTINE,
@@ -67,6 +68,7 @@ PLAN: tuple[_Write, ...] = (
     _Write(DEDUPE_BANDS, None),
     _Write(PROJECTS, "true"),
     _Write(CONTACTS, "true", replace_children_of="doc_id"),
+    _Write(MENTIONS, "true", replace_children_of="doc_id"),
     _Write(DOCUMENTS, "t.content_hash <> s.content_hash"),
     _Write(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
 )
