@@ -166,6 +166,8 @@ def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None
                 pass
             yield number, None
         else:
+            if not line.endswith(b"\n"):
+                stream.read(1)  # at a cut stream this raises now, so the cut line is not taken for a bad one
             yield number, line
 
 
@@ -224,7 +226,7 @@ def read_warc(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
     for rec in records:
         if rec.rec_type not in ("response", "resource"):
             continue
-        locator = f"#offset={records.get_record_offset()}"
+        locator = f"#offset={records.offset}"  # start of the current record (get_record_offset would skip it)
         headers = rec.http_headers if rec.http_headers is not None else rec.rec_headers
         media, _, params = (headers.get_header("Content-Type") or "").partition(";")
         media = media.strip().lower()

@@ -28,6 +28,7 @@ from tasks.ingest.formats import READERS, Record, Reject, sniff_format
 
 _SNIFF_BYTES = 8192
 _BUFFER_BYTES = 1 << 20
+_FORWARD_READ_BYTES = 1 << 16
 
 
 class _ArchiveBomb(Exception):
@@ -45,47 +46,78 @@ class _Payload:
     depth: int = 0
 
 
-class _Prefixed(io.RawIOBase):
-    """The sniffed head, then the rest of a forward-only stream."""
+_STREAM_ERRORS = (
+    _ArchiveBomb,
+    EOFError,
+    OSError,  # includes gzip.BadGzipFile
+    zlib.error,
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    ArchiveLoadFailed,
+)
 
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head, self._rest = memoryview(head), rest
+
+class _Guarded(io.RawIOBase):
+    """A forward-only stream: optional sniffed head, then `inner`; optionally metered against the bomb limits.
+
+    A stream error is deferred: the read that meets it returns end-of-stream, so every byte before the error
+    reaches the reader (io.BufferedReader would drop a partly filled read), and the error is raised by the next
+    read or by `raise_deferred` once the reader is done.
+    """
+
+    def __init__(self, inner: BinaryIO, head: bytes = b"", meter: tuple[int | None, IngestConfig] | None = None):
+        self._inner, self._head, self._meter = inner, memoryview(head), meter
+        self._pos, self._error, self._ended = 0, None, False
 
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:  # warcio computes record offsets through tell()
+        return self._pos
+
     def readinto(self, buf) -> int:
+        if self._error is not None:
+            raise self._error
         if self._head:
             n = min(len(buf), len(self._head))
             buf[:n], self._head = self._head[:n], self._head[n:]
+        else:
+            try:
+                data = self._inner.read1(len(buf))
+                n = len(data)
+                buf[:n] = data
+                self._pos += n
+                self._check_expansion()
+            except _STREAM_ERRORS as exc:
+                if self._ended:  # end-of-stream was already given: the reader asks again, so it gets the error
+                    raise
+                self._error, n = exc, 0
+            self._ended = n == 0
             return n
-        data = self._rest.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
+        self._pos += n
+        return n
 
-
-class _Metered(io.RawIOBase):
-    """Counts decompressed bytes and raises _ArchiveBomb past the size or expansion-ratio limit."""
-
-    def __init__(self, inner: BinaryIO, stored_bytes: int | None, cfg: IngestConfig):
-        self._inner, self._stored, self._cfg, self.n_bytes = inner, stored_bytes, cfg, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        data = self._inner.read(len(buf))
-        buf[: len(data)] = data
-        self.n_bytes += len(data)
-        cfg = self._cfg
-        if self.n_bytes > cfg.max_member_bytes:
+    def _check_expansion(self) -> None:
+        if self._meter is None:
+            return
+        stored, cfg = self._meter
+        if self._pos > cfg.max_member_bytes:
             raise _ArchiveBomb(f"decompresses to over max_member_bytes={cfg.max_member_bytes}")
-        ratio_judged = self._stored and self.n_bytes > cfg.min_ratio_check_bytes
-        if ratio_judged and self.n_bytes > self._stored * cfg.max_expansion_ratio:
-            raise _ArchiveBomb(
-                f"{self._stored} stored bytes expand past {self.n_bytes} (ratio > {cfg.max_expansion_ratio})"
-            )
-        return len(data)
+        ratio_judged = stored and self._pos > cfg.min_ratio_check_bytes
+        if ratio_judged and self._pos > stored * cfg.max_expansion_ratio:
+            raise _ArchiveBomb(f"{stored} stored bytes expand past {self._pos} (ratio > {cfg.max_expansion_ratio})")
+
+    def raise_deferred(self) -> None:
+        if self._error is not None:
+            raise self._error
+        _raise_deferred(self._inner)
+
+
+def _raise_deferred(stream: BinaryIO) -> None:
+    """Raise the stream error a reader met as end-of-stream, if any (at any layer of guarded streams)."""
+    raw = getattr(stream, "raw", None)
+    if isinstance(raw, _Guarded):
+        raw.raise_deferred()
 
 
 def _peek(stream: BinaryIO, seekable: bool) -> tuple[bytes, BinaryIO]:
@@ -96,7 +128,8 @@ def _peek(stream: BinaryIO, seekable: bool) -> tuple[bytes, BinaryIO]:
         stream.seek(start)
         return head, stream
     head = stream.read(_SNIFF_BYTES)
-    return head, io.BufferedReader(_Prefixed(head, stream), _BUFFER_BYTES)
+    # small reads: tarfile drops a whole read that meets a truncation, so the loss stays under 64 KiB
+    return head, io.BufferedReader(_Guarded(stream, head), _FORWARD_READ_BYTES)
 
 
 def _member_locator(name: str) -> str:
@@ -124,7 +157,7 @@ def _member_problem(name: str, size: int, stored: int | None, cfg: IngestConfig)
 def _gzip_members(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Record | Reject]:
     inner_name = src.name[:-3] if src.name.endswith(".gz") else src.name
     inner_name = inner_name[:-4] + ".tar" if inner_name.endswith(".tgz") else inner_name
-    inflated = _Metered(gzip.GzipFile(fileobj=stream, mode="rb"), src.stored_bytes, cfg)
+    inflated = _Guarded(gzip.GzipFile(fileobj=stream, mode="rb"), meter=(src.stored_bytes, cfg))
     member = io.BufferedReader(inflated, _BUFFER_BYTES)
     yield from read_payload(member, replace(src, name=inner_name, stored_bytes=None, seekable=False), cfg)
 
@@ -185,20 +218,10 @@ def _stream_error(exc: Exception) -> tuple[str, str]:
     return reasons.INGEST_UNREADABLE, f"{type(exc).__name__}: {exc}"
 
 
-_STREAM_ERRORS = (
-    _ArchiveBomb,
-    EOFError,
-    OSError,  # includes gzip.BadGzipFile
-    zlib.error,
-    zipfile.BadZipFile,
-    tarfile.TarError,
-    ArchiveLoadFailed,
-)
-
-
 def _dispatch(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Record | Reject]:
     head, stream = _peek(stream, src.seekable)
     if not head:
+        _raise_deferred(stream)
         return
     fmt = sniff_format(head, src.name.lower())
     if fmt in CONTAINERS:
@@ -206,6 +229,7 @@ def _dispatch(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Re
             yield Reject(src.locator, reasons.INGEST_ARCHIVE_BOMB, f"nested deeper than {cfg.max_nesting_depth}")
         else:
             yield from CONTAINERS[fmt](stream, replace(src, depth=src.depth + 1), cfg)
+            _raise_deferred(stream)  # a tar stream ends quietly where its gzip layer was cut
         return
     if fmt == "binary":
         yield Reject(src.locator, reasons.INGEST_BINARY, "looks binary (NUL or control bytes in its first 8 KiB)")
@@ -216,18 +240,20 @@ def _dispatch(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Re
             yield Reject(item.locator, reasons.INGEST_NO_TEXT, "record has neither text nor html")
         else:
             yield item
+    _raise_deferred(stream)
 
 
 def read_payload(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Record | Reject]:
     """Records of one payload (a file or a member); a payload that yields nothing is reported empty."""
-    n_items = 0
+    n_items, last = 0, None
     try:
-        for item in _dispatch(stream, src, cfg):
+        for last in _dispatch(stream, src, cfg):
             n_items += 1
-            yield item
+            yield last
     except _STREAM_ERRORS as exc:
         reason, message = _stream_error(exc)
-        yield Reject(src.locator, reason, f"{message} (after {n_items} records)")
+        if not (isinstance(last, Reject) and last.reason == reason == reasons.INGEST_TRUNCATED):
+            yield Reject(src.locator, reason, f"{message} (after {n_items} items)")  # else: reported inside
         return
     if n_items == 0:
         yield Reject(src.locator, reasons.INGEST_EMPTY, "holds no records (empty or only whitespace)")
