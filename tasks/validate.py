@@ -128,16 +128,25 @@ def _norm(line: str) -> str:
 
 def _template_line(data: pa.Table, column: str, history: ValidationHistory, cfg: ValidateConfig) -> pa.Array:
     """True where `column` is a line of the page's raw head that the body no longer has (stripped boilerplate)."""
-    titles = data.column(column).to_pylist()
-    raws = pc.utf8_slice_codeunits(data.column("raw_text"), 0, cfg.max_template_chars).to_pylist()
-    texts = pc.utf8_slice_codeunits(data.column("text"), 0, cfg.max_template_chars).to_pylist()
-    out = []
-    for title, raw, text in zip(titles, raws, texts, strict=True):
-        if not title or not raw or title in (text or ""):  # fast path: the title is in the body
-            out.append(False)
+    # Vectorised first pass: most titles are the body's first line, and pages with nothing stripped are clean.
+    head = pc.utf8_slice_codeunits(pc.fill_null(data.column("text"), ""), 0, cfg.max_template_chars)
+    first_line = pc.utf8_trim_whitespace(pc.list_element(pc.split_pattern(head, "\n", max_splits=1), 0))
+    suspect = pc.and_(
+        pc.invert(pc.fill_null(pc.equal(first_line, data.column(column)), False)),
+        pc.fill_null(pc.greater(data.column("n_boilerplate_lines"), 0), False),
+    )
+    out = [False] * data.num_rows
+    rows = pc.indices_nonzero(suspect).to_pylist()
+    if not rows:
+        return pa.array(out, pa.bool_())
+    picked = data.take(rows)
+    titles = picked.column(column).to_pylist()
+    raws = pc.utf8_slice_codeunits(picked.column("raw_text"), 0, cfg.max_template_chars).to_pylist()
+    texts = pc.take(head, rows).to_pylist()
+    for i, title, raw, text in zip(rows, titles, raws, texts, strict=True):
+        if not title or not raw or title in text:  # the title is (inside) a body line
             continue
-        body_lines = {_norm(x) for x in (text or "").splitlines()}
-        out.append(title not in body_lines and title in {_norm(x) for x in raw.splitlines()})
+        out[i] = title not in {_norm(x) for x in text.splitlines()} and title in {_norm(x) for x in raw.splitlines()}
     return pa.array(out, pa.bool_())
 
 
@@ -223,17 +232,18 @@ def _to_pandas(frame: pa.Table) -> pd.DataFrame:
 
 
 def _suite(gx, batch: _Batch):
-    suite = gx.ExpectationSuite(name=batch.name)
+    # Expectations go in through the constructor: add_expectation() re-serialises a stored suite each time.
+    expectations = []
     for expect in batch.expectations:
         kwargs = {k: v for k, v in expect.kwargs.items() if v is not None or k in ("min_value", "max_value")}
-        suite.add_expectation(
+        expectations.append(
             getattr(gx.expectations, expect.gx_type)(
                 **kwargs,
                 description=expect.description or None,
                 meta={"reason": expect.reason(batch.table.name), "level": expect.level, "on": expect.column},
             )
         )
-    return suite
+    return gx.ExpectationSuite(name=batch.name, expectations=expectations)
 
 
 def _run_suite(gx, context, batch: _Batch, run_name: str, with_docs: bool):

@@ -1,0 +1,131 @@
+"""Time validate_tables on synthetic rows shaped like documents/projects/contacts; print seconds and peak RSS.
+
+    .venv/bin/python bench/bench_validate.py [--docs 100000] [--projects 20000] [--contacts 30000]
+
+Two runs: in memory (ephemeral GX context), then with a warehouse folder (file context, results stored, Data Docs
+rebuilt). Each synthetic page carries ~1.5 kB of text and a 6-line navigation header in raw_text; a few rows
+of each table are corrupted so the row-level path (quarantine) is exercised too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS  # noqa: E402
+
+NAV = "Who we are\nOur Work\nWhat We Do\nWhere We Work\nNews\nContact"
+BODY = " ".join(["Migration governance and border management support for member states."] * 20)
+
+
+def _hex(i: int, salt: str) -> str:
+    return hashlib.sha256(f"{salt}{i}".encode()).hexdigest()
+
+
+def synthetic_tables(n_docs: int, n_projects: int, n_contacts: int) -> dict:
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    docs = []
+    for i in range(n_docs):
+        site = f"site{i % 50}.iom.int"
+        title = f"Story number {i} about migration"
+        text = f"{title}\n{BODY}"
+        docs.append(
+            {
+                "doc_id": _hex(i, "d")[:32],
+                "url": f"https://{site}/news/{i}",
+                "site": site,
+                "source_uri": f"dump.jsonl#line={i}",
+                "title": title,
+                "doc_type": "news",
+                "language": "en",
+                "language_confidence": 0.99,
+                "text": text,
+                "word_count": len(text.split()),
+                "emails": [f"press{i}@iom.int"] if i % 10 == 0 else None,
+                "raw_text": f"{NAV}\n{text}",
+                "n_boilerplate_lines": 6,
+                "content_hash": _hex(i, "c"),
+                "ingested_at": now,
+                "run_id": "bench",
+            }
+        )
+    docs[7]["title"] = "Our Work"  # nav line as title
+    docs[20]["emails"] = ["not-an-email"]
+    projects = [
+        {
+            "doc_id": docs[i]["doc_id"],
+            "prima_id": f"MN{i:05d}P0001",
+            "start_date": 2014,
+            "end_date": 2016,
+            "budget_usd": 1000.0 * i,
+            "year": 2014,
+            "benefiting_member_state_codes": ["MNG", "CHN"],
+            "run_id": "bench",
+        }
+        for i in range(n_projects)
+    ]
+    projects[3]["budget_usd"] = -5.0
+    projects[4]["start_date"] = 2020
+    contacts = [
+        {
+            "contact_id": _hex(i, "k")[:32],
+            "doc_id": docs[i % n_docs]["doc_id"],
+            "name": f"Person {i}",
+            "email": f"person{i}@iom.int",
+            "phone": "+97670143100",
+            "run_id": "bench",
+        }
+        for i in range(n_contacts)
+    ]
+    contacts[5]["email"] = "person at iom"
+    return {
+        "documents": DOCUMENTS.conform(docs),
+        "projects": PROJECTS.conform(projects),
+        "contacts": CONTACTS.conform(contacts),
+        "duplicates": DUPLICATES.empty(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--projects", type=int, default=20_000)
+    parser.add_argument("--contacts", type=int, default=30_000)
+    args = parser.parse_args()
+    t = time.perf_counter()
+    tables = synthetic_tables(args.docs, args.projects, args.contacts)
+    print(
+        f"built {args.docs} documents, {args.projects} projects, {args.contacts} contacts in "
+        f"{time.perf_counter() - t:.1f} s"
+    )
+
+    t = time.perf_counter()
+    import great_expectations  # noqa: F401  (timed apart: ~2 s, once per process)
+
+    from tasks.validate import ValidateConfig, ValidationHistory, validate_tables
+
+    print(f"import tasks.validate + great_expectations: {time.perf_counter() - t:.2f} s")
+    history = ValidationHistory(recent_counts=(args.docs,) * 5)
+    for label, warehouse in (("in memory", None), ("file context + Data Docs", Path(tempfile.mkdtemp()))):
+        t = time.perf_counter()
+        result = validate_tables(tables, ValidateConfig(), history, warehouse)
+        seconds = time.perf_counter() - t
+        n_rows = sum(tables[n].num_rows for n in ("documents", "projects", "contacts"))
+        print(
+            f"{label}: {seconds:.2f} s for {n_rows} rows ({n_rows / seconds:,.0f} rows/s); "
+            f"quarantined {result.quarantined.num_rows}: {result.stats['failed_expectations']}"
+        )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
