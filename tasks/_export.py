@@ -6,13 +6,16 @@ these files: it is built beside the target and swapped in, so no file of an earl
 
 Redaction (`redact_pii=True`): PII columns (`Column.pii`) are hashed with a salt drawn per export (values stay
 joinable inside one export, not across exports); free-text PII columns (`*_text`) are blanked; then every text
-cell of every table is scrubbed of e-mail and phone patterns, since bodies and raw text quote contact blocks.
+cell of every table is scrubbed, since bodies and raw text quote contact blocks: the values of the PII columns
+(contact names, e-mails, phones as written) become `[redacted]`, and any e-mail or phone pattern left becomes
+`[email]` / `[phone]`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
@@ -35,6 +38,8 @@ MANIFEST = "manifest.json"
 README = "README.md"
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
+PII_MASK = "[redacted]"
+MIN_KNOWN_PII_CHARS = 4  # shorter known values (initials, extensions) would mask ordinary words
 
 # E-mails, also written "name [at] host.org"; "mailto:" prefixes go with them.
 EMAIL_RE = r"(?i)(?:mailto:)?[\w.+'-]+\s*(?:@|\[at\]|\(at\))\s*[\w-]+(?:\s*(?:\.|\[dot\])\s*[\w-]+)*\.[a-z]{2,}"
@@ -47,6 +52,8 @@ PHONE_RES = (
     r"(?i)\b(?:tel|phone|fax|mobile|mob|cell|t[ée]l[ée]phone)\b\.?\s*[:.]?\s*\(?\d[\d \t().\-/]{5,}\d",
     # grouped local numbers, "(021) 555-1234", "555-123-4567", "212.555.1234"
     r"(?:\(\d{2,4}\)[ \t]?|\b\d{2,4}[\-.])\d{3,4}[\-.]\d{3,4}\b",
+    # national numbers with a trunk 0, "022 717 9111" (years and amounts do not start with 0)
+    r"\b0\d{1,3}[ \t]\d{3,4}[ \t]\d{3,4}\b",
 )
 
 
@@ -75,6 +82,30 @@ def scrub_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     for pattern in PHONE_RES:
         out = pc.replace_substring_regex(out, pattern, PHONE_MASK)
     return out
+
+
+def known_pii(warehouse: Path, run: RunVersions) -> list[str]:
+    """Every value of a PII column as of `run` (names, e-mails, phones of contacts, ...), longest first: text
+    columns quote them (a contact block in raw_text names the person), so they are masked wherever they appear."""
+    values: set[str] = set()
+    for table in PUBLISHED:
+        version = run.version(table)
+        if not table.pii_columns or version is None:
+            continue
+        data = read_current(warehouse, table, table.pii_columns, version)
+        for name in data.column_names:
+            column = data.column(name)
+            if pa.types.is_list(column.type):
+                column = pc.list_flatten(column)
+            values.update(v.strip() for v in column.to_pylist() if v and "\n" not in v)
+    return sorted((v for v in values if len(v) >= MIN_KNOWN_PII_CHARS), key=lambda v: (-len(v), v))
+
+
+def _mask_known(values: pa.Array, known: list[str]) -> pa.Array:
+    if not known:
+        return values
+    pattern = "|".join(re.escape(v) for v in known)
+    return pc.replace_substring_regex(values, pattern, PII_MASK)
 
 
 def _hash_strings(values: pa.Array, salt: str) -> pa.Array:
@@ -107,8 +138,9 @@ def _map_strings(column: pa.ChunkedArray, fn: Callable[[pa.Array], pa.Array]) ->
     return pa.chunked_array(chunks, column.type)
 
 
-def redact(table: Table, data: pa.Table, salt: str) -> pa.Table:
-    """`data` with PII columns hashed (free text blanked) and every text cell scrubbed of e-mails and phones."""
+def redact(table: Table, data: pa.Table, salt: str, known: Sequence[str] = ()) -> pa.Table:
+    """`data` with PII columns hashed (free text blanked) and every text cell scrubbed of the `known` PII values,
+    e-mails and phones."""
     columns = []
     for col in table.columns:
         values = data.column(col.name)
@@ -116,7 +148,7 @@ def redact(table: Table, data: pa.Table, salt: str) -> pa.Table:
             values = pa.chunked_array([pa.nulls(len(values), col.type)], col.type)
         elif col.pii:
             values = _map_strings(values, lambda a: _hash_strings(a, salt))
-        values = _map_strings(values, scrub_text)
+        values = _map_strings(values, lambda a: scrub_text(_mask_known(a, list(known))))
         columns.append(values)
     return pa.Table.from_arrays(columns, schema=data.schema)
 
@@ -219,8 +251,9 @@ def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path
             "## Redaction",
             "",
             "Columns marked (PII) below are hashed (`h:` + 16 hex digits, salted per export: joinable within this "
-            "export only); free-text PII columns are empty. E-mail addresses and phone numbers in every text "
-            f"column are replaced by `{EMAIL_MASK}` and `{PHONE_MASK}`.",
+            "export only); free-text PII columns are empty. In every text column, the values of PII columns "
+            f"(contact names, e-mails, phones) are replaced by `{PII_MASK}`, and any other e-mail address or phone "
+            f"number by `{EMAIL_MASK}` / `{PHONE_MASK}`.",
         ]
     lines += ["", "## Data dictionary", ""]
     lines += [t.to_markdown() for t in tables]
@@ -249,6 +282,7 @@ def export_warehouse(
     stage = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
     stage.mkdir(parents=True)
     salt = secrets.token_hex(16)
+    known = known_pii(warehouse, run) if cfg.redact_pii else []
     note = step or (lambda table, what: None)
     try:
         files, rows, entries = {}, {}, {}
@@ -258,7 +292,7 @@ def export_warehouse(
             data = read_current(warehouse, table, version=version) if version is not None else table.empty()
             if cfg.redact_pii:
                 note(table.name, "redacting")
-                data = redact(table, data, salt)
+                data = redact(table, data, salt, known)
             data = data.replace_schema_metadata(_parquet_metadata(table, run, version))
             note(table.name, "writing")
             path = stage / f"{table.name}.{cfg.format}"
