@@ -46,7 +46,8 @@ class BoilerplateConfig:
     max_gap_short_lines: int = 8  # short page-specific lines tolerated between template lines of one run
     max_short_line_words: int = 4
     prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
-    max_sample_pages: int = 200  # pages kept per group in the learned model
+    max_sample_pages: int = 200
+    max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page for the line counts  # pages kept per group in the learned model
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
     lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
@@ -121,14 +122,26 @@ class _GroupModel:
         return self.n_pages >= min_pages and self.counts.get(h, 0) >= need
 
 
-def _build_models(samples: Iterable[dict[str, Any]], cap: int) -> dict[str, _GroupModel]:
-    """Per group: line counts over the `cap` sampled pages with the smallest page_key."""
+def _distinct_pages(pages: dict[str, list[int]], keys: list[str], max_jaccard: float) -> list[str]:
+    """Keys of the pages that are not near-copies of an earlier one (line-set Jaccard > max_jaccard): an edited
+    re-scrape or a copy of a page is no evidence that its lines are template."""
+    kept: list[tuple[str, set[int]]] = []
+    for key in keys:
+        lines = set(pages[key])
+        if not any(len(lines & other) > max_jaccard * len(lines | other) for _, other in kept):
+            kept.append((key, lines))
+    return [key for key, _ in kept]
+
+
+def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> dict[str, _GroupModel]:
+    """Per group: line counts over the `max_sample_pages` sampled pages with the smallest page_key, near-copies
+    counted once."""
     by_group: dict[str, dict[str, list[int]]] = {}
     for row in samples:
         by_group.setdefault(row["site"], {})[row["page_key"]] = row["line_hashes"]
     models = {}
     for group, pages in by_group.items():
-        chosen = sorted(pages)[:cap]
+        chosen = _distinct_pages(pages, sorted(pages)[: cfg.max_sample_pages], cfg.max_copy_jaccard)
         counts: Counter[int] = Counter()
         for key in chosen:
             counts.update(pages[key])
@@ -202,7 +215,7 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
                 new_samples.append({"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]})
         prepared.append((row, lines, group, "text"))
 
-    models = _build_models(samples.to_pylist() + new_samples, cfg.max_sample_pages)
+    models = _build_models(samples.to_pylist() + new_samples, cfg)
     empty = _GroupModel(Counter(), 0)
     out, rejects = [], []
     for row, lines, group, kind in prepared:

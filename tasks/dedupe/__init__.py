@@ -8,7 +8,7 @@ published history, its near-duplicate index (`dedupe_bands`, `dedupe_signatures`
 documents tonight's pages are candidates of.
 
 Identity: `doc_id` is the hash of the canonical URL (lower-case host without www., no fragment or trailing
-slash), else of the normalised body. The same URL with new text is an update of that document, not a
+slash); else, for a one-page file (.txt, .html), of its path under raw/; else of the normalised body. The same URL with new text is an update of that document, not a
 duplicate — also when its text is merely similar to its published version.
 
 Exact duplicates share `content_hash` = SHA-256 of the normalised body (NFKC, case-folded, whitespace collapsed).
@@ -107,15 +107,27 @@ def content_hash(text: str) -> str:
     return sha256_hex(normalise_text(text))
 
 
-def doc_id_for(url: str | None, body_hash: str, cfg: DedupeConfig) -> str:
-    key = "url:" + canonical_url(url) if url else "body:" + body_hash
+def doc_id_for(url: str | None, body_hash: str, cfg: DedupeConfig, source_uri: str | None = None) -> str:
+    """Stable id: the canonical URL; else the file a one-page file came from (a re-scraped file with new text is
+    an update); else (a JSON line or archive member without URL) the normalised body."""
+    if url:
+        key = "url:" + canonical_url(url)
+    elif source_uri and "#" not in source_uri:
+        key = "path:" + source_uri
+    else:
+        key = "body:" + body_hash
     return sha256_hex(key)[: cfg.id_hex_chars]
 
 
 def sketch_pages(pages: pa.Table, cfg: DedupeConfig) -> Sketches:
     """Identity and MinHash sketch of every page (row order kept)."""
     hashes = [content_hash(t) for t in pages.column("text").to_pylist()]
-    ids = [doc_id_for(u, h, cfg) for u, h in zip(pages.column("url").to_pylist(), hashes, strict=True)]
+    ids = [
+        doc_id_for(u, h, cfg, uri)
+        for u, h, uri in zip(
+            pages.column("url").to_pylist(), hashes, pages.column("source_uri").to_pylist(), strict=True
+        )
+    ]
     sketcher = cfg.sketcher
     sig, n_shingles = sketcher.signatures(pages.column("text"))
     return Sketches(hashes, ids, sig, n_shingles, sketcher.band_keys(sig))
@@ -257,8 +269,8 @@ def load_history(warehouse: Path, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
     history = documents_matching(doc_files, wanted, ["doc_id", "content_hash"], empty_docs)
     keys = pa.table({"band_key": pa.array(np.unique(sk.band_keys), pa.int64())})
     bands = matching_bands(files(DEDUPE_BANDS), keys, DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
-    ids = pa.table({"doc_id": pa.compute.unique(bands.column("doc_id")), "content_hash": pa.nulls(0, pa.string())})
-    ids = pa.table({"doc_id": ids.column("doc_id"), "content_hash": pa.nulls(ids.num_rows, pa.string())})
+    candidate_ids = pa.compute.unique(bands.column("doc_id"))
+    ids = pa.table({"doc_id": candidate_ids, "content_hash": pa.nulls(len(candidate_ids), pa.string())})
     texts = documents_matching(doc_files, ids, ["doc_id", "text"], DOCUMENTS.empty().select(["doc_id", "text"]))
     by_id = dict(zip(texts.column("doc_id").to_pylist(), texts.column("text").to_pylist(), strict=True))
     return history, DedupeIndex(bands, by_id)

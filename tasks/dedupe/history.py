@@ -21,7 +21,7 @@ def _query(sql: str, files: Sequence[str], empty: pa.Table, **tables: pa.Table) 
     try:
         for name, table in tables.items():
             con.register(name, table)
-        out = con.execute(sql.format(files=_files(files))).fetch_arrow_table()
+        out = con.sql(sql.format(files=_files(files))).to_arrow_table()
     finally:
         con.close()
     return out.cast(empty.schema) if out.num_rows else empty

@@ -62,7 +62,7 @@ def test_export_as_of_an_older_run_equals_the_warehouse_at_that_run(two_runs, tm
         assert pq.read_metadata(result.files[table.name]).row_group(0).column(0).compression == "ZSTD"
     assert pq.read_table(result.files["runs"]).column("run_id").to_pylist() == ["run-1"]
     assert pq.read_table(result.files["documents"]).num_rows == 5
-    assert read_current(two_runs, DOCUMENTS).num_rows == 6  # run-2 added the changed page
+    assert read_current(two_runs, DOCUMENTS).num_rows == 5  # run-2 updated the changed page (same file → same doc_id)
 
 
 def test_export_holds_exactly_its_files_with_their_checksums(two_runs, tmp_path):
@@ -76,7 +76,7 @@ def test_export_holds_exactly_its_files_with_their_checksums(two_runs, tmp_path)
 
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
-    assert manifest["tables"]["documents"]["rows"] == 6 and manifest["run_id"] == "run-2"
+    assert manifest["tables"]["documents"]["rows"] == 5 and manifest["run_id"] == "run-2"
     readme = (out / README).read_text()
     assert "## `documents`" in readme and "## `projects`" not in readme and "run-2" in readme
     assert not list(tmp_path.glob(".export.tmp-*"))
@@ -112,9 +112,9 @@ def test_diff_between_runs_lists_exactly_the_changed_page(two_runs, tmp_path):
     changes = diff_runs(two_runs, resolve_as_of(two_runs, "run-1"), resolve_as_of(two_runs, "run-2"))
     assert changes.num_rows == 1
     (change,) = changes.to_pylist()
-    assert change["source_uri"] == CHANGED_SEED and change["change"] in ("added", "updated")
+    assert change["source_uri"] == CHANGED_SEED and change["change"] == "updated"
     before = {d["doc_id"]: d for d in read_current(two_runs, DOCUMENTS).to_pylist()}
-    assert change["replaces_doc_id"] in before or change["change"] == "updated"
+    assert change["doc_id"] in before and change["replaces_doc_id"] is None
     assert diff_runs(two_runs, resolve_as_of(two_runs, "run-2"), resolve_as_of(two_runs, "run-2")).num_rows == 0
 
     out = tmp_path / "diff.parquet"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 from helpers import clean, ingest
 
 from schemas import STG_PAGES
@@ -74,3 +76,16 @@ def test_page_with_nothing_but_template_is_quarantined(seeds_raw):
     assert [(r["source_uri"], r["reason"]) for r in result.quarantined.to_pylist()] == [
         ("menu.txt", "boilerplate.empty_body")
     ]
+
+
+def test_an_edited_copy_of_a_page_is_no_evidence_of_template(seeds_raw):
+    """A re-scrape with one word changed shares all its lines with the first version: not a template."""
+    first = clean(ingest(seeds_raw).kept)
+    target = seeds_raw / "004_822d45cd400e070e.txt"
+    target.write_text(target.read_text().replace("half-day", "full-day"))
+    edited = ingest(seeds_raw).kept.filter(pa.compute.equal(ingest(seeds_raw).kept["source_uri"], target.name))
+    again = clean(edited, samples=first.outputs["boilerplate_pages"])
+    assert again.quarantined.num_rows == 0
+    (row,) = again.kept.to_pylist()
+    assert "full-day national consultation" in row["text"]
+    assert row["text"].count("\n") > 10
