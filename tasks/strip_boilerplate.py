@@ -46,8 +46,8 @@ class BoilerplateConfig:
     max_gap_short_lines: int = 8  # short page-specific lines tolerated between template lines of one run
     max_short_line_words: int = 4
     prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
-    max_sample_pages: int = 200
-    max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page for the line counts  # pages kept per group in the learned model
+    max_sample_pages: int = 200  # pages kept per group in the learned model
+    max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page for the line counts
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
     lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines

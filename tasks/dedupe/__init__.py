@@ -8,8 +8,9 @@ published history, its near-duplicate index (`dedupe_bands`, `dedupe_signatures`
 documents tonight's pages are candidates of.
 
 Identity: `doc_id` is the hash of the canonical URL (lower-case host without www., no fragment or trailing
-slash); else, for a one-page file (.txt, .html), of its path under raw/; else of the normalised body. The same URL with new text is an update of that document, not a
-duplicate — also when its text is merely similar to its published version.
+slash); else, for a one-page file (.txt, .html), of its path under raw/; else of the normalised body. The same
+URL (or file) with new text is an update of that document, not a duplicate — also when its text is merely
+similar to its published version.
 
 Exact duplicates share `content_hash` = SHA-256 of the normalised body (NFKC, case-folded, whitespace collapsed).
 Near duplicates (minhash.py, near.py): MinHash over word n-grams of the clean text (`shingle_words`,
