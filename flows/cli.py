@@ -10,7 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from flows.settings import new_run_id, prepare_prefect_env, resolve_raw, resolve_warehouse
+from flows.settings import (
+    DEFAULT_CRON,
+    DEFAULT_TIMEZONE,
+    new_run_id,
+    prepare_prefect_env,
+    resolve_raw,
+    resolve_warehouse,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="docpipe: raw page dumps → versioned Parquet.")
 console = Console()
@@ -47,19 +54,69 @@ def run(
     full: Annotated[bool, typer.Option("--full", help="Re-read files already ingested.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs.")] = False,
 ) -> None:
-    """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed."""
+    """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
+    holds the warehouse."""
     warehouse = resolve_warehouse(warehouse)
+    _call_nightly(warehouse, verbose, raw=str(resolve_raw(raw)), run_id=run_id or new_run_id(), full=full)
+
+
+def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
     prepare_prefect_env(warehouse, verbose)
     from flows.ledger import StageFailed  # Prefect loads here, after its environment is set
+    from flows.lock import RunLocked
     from flows.nightly import nightly
 
     try:
-        summary = nightly(str(resolve_raw(raw)), str(warehouse), run_id or new_run_id(), full)
+        summary = nightly(warehouse=str(warehouse), **params)
     except StageFailed as exc:
         _print_summary(exc.summary)
         console.print(f"[red]stage {exc.stage} failed:[/red] {exc.summary.error}")
+        console.print(f"resume with: docpipe rerun {exc.summary.run_id} --warehouse {warehouse}")
         raise typer.Exit(1) from None
+    except RunLocked as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(2) from None
     _print_summary(summary)
+
+
+@app.command()
+def rerun(
+    run_id: Annotated[str, typer.Argument(help="Id of the failed or killed run to resume.")],
+    raw: RawOpt = None,
+    warehouse: WarehouseOpt = None,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", help="Run this stage and every later one again, checkpoint or not.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again."""
+    from flows.checkpoints import CheckpointStore
+    from flows.stages import STAGES
+
+    warehouse = resolve_warehouse(warehouse)
+    manifest = CheckpointStore(warehouse, run_id).manifest()
+    if manifest is None:
+        console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`)")
+        raise typer.Exit(2)
+    if from_stage and from_stage not in STAGES:
+        console.print(f"[red]unknown stage {from_stage!r}[/red]; stages: {', '.join(STAGES)}")
+        raise typer.Exit(2)
+    raw_dir = str(resolve_raw(raw)) if raw else manifest["raw"]
+    _call_nightly(warehouse, verbose, raw=raw_dir, run_id=run_id, full=manifest["full"], from_stage=from_stage)
+
+
+@app.command()
+def serve(
+    cron: Annotated[str, typer.Option("--cron", help="Cron schedule of the nightly run.")] = DEFAULT_CRON,
+    timezone: Annotated[str, typer.Option("--timezone", help="Time zone of the cron schedule.")] = DEFAULT_TIMEZONE,
+    raw: RawOpt = None,
+    warehouse: WarehouseOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Serve the nightly flow on a schedule (starts a local Prefect server unless PREFECT_API_URL is set)."""
+    from flows.serve import serve_nightly
+
+    serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone, verbose)
 
 
 @app.command()
@@ -72,18 +129,27 @@ def schema() -> None:
 
 @app.command()
 def runs(warehouse: WarehouseOpt = None) -> None:
-    """List runs recorded in the `runs` table."""
-    from schemas import RUNS
-    from tasks._warehouse import read_current
+    """List runs: per-stage status, rows and seconds, counts and failure messages (killed runs included)."""
+    from flows.runlog import list_runs, runs_table
 
-    data = read_current(resolve_warehouse(warehouse), RUNS).sort_by("started_at")
-    table = RichTable(title="runs")
-    columns = ("run_id", "status", "failed_stage", "n_read", "n_new", "n_updated", "n_duplicates", "n_quarantined")
-    for column in columns:
-        table.add_column(column)
-    for row in data.select(list(columns)).to_pylist():
-        table.add_row(*(str(row[c]) if row[c] is not None else "" for c in columns))
-    console.print(table)
+    console.print(runs_table(list_runs(resolve_warehouse(warehouse))))
+
+
+@app.command()
+def status(warehouse: WarehouseOpt = None) -> None:
+    """Show the last run, stage by stage."""
+    from flows.runlog import list_runs, stage_table
+
+    rows = list_runs(resolve_warehouse(warehouse))
+    if not rows:
+        console.print("no runs yet")
+        return
+    last = rows[-1]
+    console.print(stage_table(last))
+    if last.get("error"):
+        console.print(f"[red]{last['failed_stage']} failed:[/red] {last['error']}")
+    if last["status"] in ("failed", "incomplete"):
+        console.print(f"resume with: docpipe rerun {last['run_id']}")
 
 
 from flows.cli_analyst import register as register_analyst_commands  # noqa: E402 - needs `app`

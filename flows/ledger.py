@@ -181,7 +181,9 @@ class RunLedger:
             publish = with_retries(task, SPECS["publish"], cfg)
             after = publish(cfg.warehouse, self.tables(documents), cfg.run_id, after_commit)
             changed = changed_tables(self.base_versions, after)
-            self.stats["publish"].update(tables_changed=len(changed), kept=counts["n_new"] + counts["n_updated"])
+            self.stats["publish"].update(
+                status="succeeded", tables_changed=len(changed), kept=counts["n_new"] + counts["n_updated"]
+            )
             row = self.run_row("succeeded", counts, after)
             if changed:
                 publish_run_row(cfg.warehouse, row)
