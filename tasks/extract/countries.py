@@ -54,7 +54,6 @@ _ALIASES = {
     "the bahamas": "BHS",
 }
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
-_MAX_WORDS = 6
 
 
 def _norm(name: str) -> str:
@@ -84,16 +83,27 @@ def name_index() -> dict[str, str]:
     return index
 
 
+@lru_cache(maxsize=1)
+def _first_words() -> dict[str, int]:
+    """First word of each name → the most words a name starting with it has."""
+    longest: dict[str, int] = {}
+    for name in name_index():
+        words = name.split(" ")
+        longest[words[0]] = max(longest.get(words[0], 0), len(words))
+    return longest
+
+
 def find_countries(text: str) -> list[tuple[str, str]]:
     """(name as written, alpha-3) for each country mention, in order of appearance."""
-    index = name_index()
+    index, first = name_index(), _first_words()
     words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+    keys = [w[0].lower().replace("’", "'") for w in words]
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(words):
-        for n in range(min(_MAX_WORDS, len(words) - i), 0, -1):
-            key = " ".join(w[0].lower().replace("’", "'") for w in words[i : i + n])
-            code = index.get(key)
+        longest = first.get(keys[i], 0)
+        for n in range(min(longest, len(words) - i), 0, -1):
+            code = index.get(" ".join(keys[i : i + n]))
             if code and (n > 1 or words[i][0][:1].isupper()):
                 out.append((text[words[i][1] : words[i + n - 1][2]], code))
                 i += n

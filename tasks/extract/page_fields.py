@@ -1,14 +1,10 @@
-"""Page-level fields: title, doc_type, dateline, e-mails, language."""
+"""Page-level fields: title, doc_type, dateline, published date, e-mails."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
 from urllib.parse import urlsplit
-
-from langdetect import DetectorFactory
-from langdetect.detector_factory import init_factory
-from langdetect.lang_detect_exception import LangDetectException
 
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
@@ -86,25 +82,6 @@ def find_emails(*texts: str | None) -> list[str]:
             email = email[7:] if email.startswith("mailto:") else email
             seen.setdefault(email, None)
     return list(seen)
-
-
-def detect_language(text: str, seed: int, max_chars: int, min_letters: int) -> tuple[str, float | None]:
-    """(ISO 639-1 code, probability) of `text`'s first `max_chars` characters; ("und", None) if too short."""
-    sample = text[:max_chars]
-    if len(_HAS_LETTER.findall(sample)) < min_letters:
-        return "und", None
-    DetectorFactory.seed = seed
-    init_factory()
-    from langdetect.detector_factory import _factory  # created by init_factory()
-
-    detector = _factory.create()
-    detector.append(sample)
-    try:
-        best = detector.get_probabilities()[0]
-    except (LangDetectException, IndexError):
-        return "und", None
-    code = best.lang.split("-")[0]
-    return code, round(float(best.prob), 4)
 
 
 _MONTHS = {

