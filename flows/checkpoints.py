@@ -78,14 +78,13 @@ def raw_fingerprint(raw: Path) -> str:
 
 
 def base_version(warehouse: Path, table, run_id: str) -> int | None:
-    """The table's latest version not committed by `run_id` (None: no such version, or only the empty table
-    that publish creates before its first merge)."""
+    """The table's latest version not committed by `run_id` (None: no such version)."""
     dt = open_delta(warehouse, table)
     if dt is None:
         return None
     for commit in dt.history():  # newest first
         if commit.get(RUN_ID_KEY) != run_id:
-            return None if commit.get("operation") == "CREATE TABLE" else commit["version"]
+            return commit["version"]
     return None
 
 

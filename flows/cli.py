@@ -132,7 +132,8 @@ def runs(warehouse: WarehouseOpt = None) -> None:
     """List runs: per-stage status, rows and seconds, counts and failure messages (killed runs included)."""
     from flows.runlog import list_runs, runs_table
 
-    console.print(runs_table(list_runs(resolve_warehouse(warehouse))))
+    wide = Console(width=max(console.width, 200))  # one line per stage: wider than a default 80-column pipe
+    wide.print(runs_table(list_runs(resolve_warehouse(warehouse))))
 
 
 @app.command()

@@ -60,9 +60,12 @@ def _stage_cell(s: dict[str, Any]) -> str:
 
 def runs_table(rows: list[dict[str, Any]]) -> RichTable:
     """One line per run: status, duration, counts, each stage's status kept/in and seconds, the error."""
-    table = RichTable(title="runs (stage cells: status kept/in seconds)")
-    for column in ("run_id", "status", "seconds", *(c[2:] for c in COUNTS), *STAGES, "error"):
-        table.add_column(column)
+    table = RichTable(title="runs (stages: status kept/in seconds)", show_lines=True)
+    table.add_column("run_id", no_wrap=True)
+    for column in ("status", "seconds", *(c[2:] for c in COUNTS)):
+        table.add_column(column, no_wrap=True)
+    table.add_column("stages", no_wrap=True)
+    table.add_column("error", overflow="fold")
     for row in rows:
         finished = row.get("finished_at")
         seconds = f"{(finished - row['started_at']).total_seconds():.1f}" if finished else ""
@@ -73,7 +76,7 @@ def runs_table(rows: list[dict[str, Any]]) -> RichTable:
             row["status"],
             seconds,
             *(str(row.get(c, "")) if row.get(c) is not None else "" for c in COUNTS),
-            *(_stage_cell(stats.get(stage, {})) for stage in STAGES),
+            "\n".join(f"{stage}: {_stage_cell(stats[stage])}" for stage in STAGES if stage in stats),
             error,
         )
     return table

@@ -78,12 +78,15 @@ def _commit(run_id: str, table: Table) -> CommitProperties:
     return CommitProperties(custom_metadata={RUN_ID_KEY: run_id, "docpipe.table": table.name})
 
 
-def ensure_table(warehouse: Path, table: Table) -> DeltaTable:
-    """Open the table, creating it empty with its declared schema on first use."""
+def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> DeltaTable:
+    """Open the table, creating it empty with its declared schema on first use (a commit tagged with the run)."""
     dt = open_delta(warehouse, table)
     if dt is None:
         dt = DeltaTable.create(
-            str(table_path(warehouse, table)), schema=table.arrow_schema, description=table.description or table.grain
+            str(table_path(warehouse, table)),
+            schema=table.arrow_schema,
+            description=table.description or table.grain,
+            commit_properties=_commit(run_id, table) if run_id else None,
         )
     return dt
 
@@ -111,21 +114,21 @@ def publish_tables(
 
     `after_commit(table_name)` is called after each table that got a new version (fault-injection drills)."""
     for write in PLAN:
-        dt = ensure_table(warehouse, write.table)
+        dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         data = write.table.conform(tables.get(write.table.name, write.table.empty()))
         if data.num_rows:
             _merge(dt, data, write, run_id)
         if after_commit and current_version(warehouse, write.table) != before:
             after_commit(write.table.name)
-    ensure_table(warehouse, RUNS)
+    ensure_table(warehouse, RUNS, run_id)
     return versions(warehouse)
 
 
 def publish_run_row(warehouse: Path, row: dict[str, Any]) -> int:
     """Write the run's `runs` row (last commit of a run; a rerun replaces its row) and refresh the analysts'
     DuckDB views."""
-    dt = ensure_table(warehouse, RUNS)
+    dt = ensure_table(warehouse, RUNS, row["run_id"])
     _merge(dt, RUNS.conform([row]), _Write(RUNS, "true"), row["run_id"])
     refresh_analyst_db(warehouse)
     return current_version(warehouse, RUNS)
