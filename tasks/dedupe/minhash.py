@@ -4,8 +4,11 @@ numpy over whole batches, and the only Python loops run per permutation or per b
 
 Shingles: the text NFKC-normalised, lower-cased, punctuation removed, split on whitespace; every run of
 `shingle_words` consecutive words hashed to 64 bits (a text with fewer words has none and is left to the exact
-hash). Permutation p maps a shingle hash x to (a_p·x + b_p mod 2^64) >> 32, a multiply-shift family over
-already well-mixed 64-bit hashes; the signature keeps the minimum per permutation.
+hash). Signatures: `engine="rensa"` (default) hands the flat shingle-hash buffer and offsets to rensa's RMinHash
+(Rust, one call per batch; ~40x the numpy loop, same quality on bench/bench_dedupe.py); `engine="numpy"` maps a
+shingle hash x to (a_p·x + b_p mod 2^64) >> 32 per permutation p, a multiply-shift family over already well-mixed
+64-bit hashes, keeping the minimum per permutation. The two engines give different signatures: the engine and
+seed are part of the stored index.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import rensa
 
 _MAX_WORD_BYTES = 256  # bytes of a word that enter its hash (longer "words" are URLs or base64 blobs)
 _BATCH_DOCS = 1000  # docs per numpy batch: keeps the shingle arrays in cache (1,000 beat 2,000 by 1.9x)
@@ -47,6 +51,7 @@ class Sketcher:
     bands: int
     seed: int = 1
     threads: int = 2
+    engine: str = "rensa"  # or "numpy" (bench comparison)
 
     @property
     def rows(self) -> int:
@@ -85,14 +90,23 @@ class Sketcher:
 
     def _signatures_batch(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         s, off = self.shingles(texts)
-        a, b = self._perms()
         n_docs = len(off) - 1
+        if self.engine == "rensa":
+            m = rensa.RMinHash.digest_matrix_from_flat_token_hashes(s, off.astype(np.uint64), self.num_perm, self.seed)
+            sig = np.array(m.to_rows(), np.uint32).reshape(n_docs, self.num_perm)
+            sig[np.diff(off) == 0] = _EMPTY
+            return sig, np.diff(off)
+        a, b = self._perms()
         sig = np.full((n_docs, self.num_perm), _EMPTY, np.uint32)
         has = np.diff(off) > 0
         if s.size:
             starts = off[:-1][has]
+            tmp = np.empty_like(s)
             for p in range(self.num_perm):
-                sig[has, p] = np.minimum.reduceat(((s * a[p] + b[p]) >> _U64(32)).astype(np.uint32), starts)
+                np.multiply(s, a[p], out=tmp)
+                np.add(tmp, b[p], out=tmp)
+                # the high half is monotonic in the full value: take the minimum first, shift only the minima
+                sig[has, p] = np.minimum.reduceat(tmp, starts) >> _U64(32)
         return sig, np.diff(off)
 
     def signatures(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,8 +152,16 @@ def _word_hashes(words: pa.Array) -> np.ndarray:
 
 def shingle_sets(sketcher: Sketcher, texts: pa.Array) -> list[np.ndarray]:
     """The distinct shingle hashes of each text (sorted), for exact Jaccard."""
+    if not len(texts):
+        return []
     s, off = sketcher.shingles(texts)
-    return [np.unique(s[off[i] : off[i + 1]]) for i in range(len(off) - 1)]
+    doc = np.repeat(np.arange(len(off) - 1), np.diff(off))
+    order = np.lexsort((s, doc))
+    s, doc = s[order], doc[order]
+    first = np.ones(len(s), bool)
+    first[1:] = (s[1:] != s[:-1]) | (doc[1:] != doc[:-1])
+    s, doc = s[first], doc[first]
+    return np.split(s, np.searchsorted(doc, np.arange(1, len(off) - 1)))
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -65,7 +65,9 @@ class _UnionFind:
 
 
 def fold_near(
-    kept: list[dict[str, Any]],
+    doc_ids: list[str],
+    texts: pa.Array | pa.ChunkedArray,
+    is_update: np.ndarray,
     keys: np.ndarray,
     eligible: np.ndarray,
     bands: pa.Table,
@@ -73,22 +75,29 @@ def fold_near(
     sketcher: Sketcher,
     min_jaccard: float,
 ) -> tuple[list[NearMatch], dict[str, int]]:
-    """Near duplicates among `kept` (in canonical order: published first, then fetched_at, source_uri).
+    """Near duplicates among the kept rows (in canonical order: published first, then fetched_at, source_uri).
 
-    `keys` holds the band keys of each kept row, `eligible` which rows have shingles. Returns the new rows to fold
-    and counters. Published documents (history, or rows updating one) are never folded; they are canonical first.
+    Per kept row: `doc_ids`, `texts`, `is_update`, `keys` (band keys), `eligible` (has shingles). Returns the
+    rows to fold and counters. Published documents (history, or rows updating one) are never folded; they are
+    canonical first. Only the texts of candidate rows are read.
     """
     ranks = np.flatnonzero(eligible)
     keys = keys[ranks]
-    by_doc = {row["doc_id"]: i for i, row in enumerate(kept)}
+    by_doc = {d: i for i, d in enumerate(doc_ids)}
     pairs: set[tuple[Any, Any]] = set(batch_pairs(keys, ranks))
     for rank, doc_id in history_pairs(keys, ranks, bands):
         other = by_doc.get(doc_id, doc_id)  # tonight's version of a published document replaces its old text
-        if other != rank and doc_id != kept[rank]["doc_id"]:
+        if other != rank and doc_id != doc_ids[rank]:
             pairs.add((min(rank, other), max(rank, other)) if isinstance(other, int) else (rank, other))
-    nodes = sorted({n for p in pairs for n in p}, key=lambda n: (isinstance(n, str), str(n)))
-    texts = [kept[n]["text"] if isinstance(n, int) else history_texts.get(n) for n in nodes]
-    sets = dict(zip(nodes, shingle_sets(sketcher, pa.array(texts, pa.string())), strict=True))
+    rows = sorted({n for p in pairs for n in p if isinstance(n, int)})
+    hist = sorted({n for p in pairs for n in p if isinstance(n, str)})
+    node_texts = pa.concat_arrays(
+        [
+            pa.chunked_array([texts]).take(pa.array(rows, pa.int64())).combine_chunks().cast(pa.string()),
+            pa.array([history_texts.get(n) for n in hist], pa.string()),
+        ]
+    )
+    sets = dict(zip(rows + hist, shingle_sets(sketcher, node_texts), strict=True))
     uf, best = _UnionFind(), {}
     n_verified = 0
     for a, b in pairs:
@@ -100,10 +109,10 @@ def fold_near(
                 best[n] = max(best.get(n, 0.0), sim)
 
     def published(n: Any) -> bool:
-        return isinstance(n, str) or kept[n]["is_update"]
+        return isinstance(n, str) or bool(is_update[n])
 
     def order(n: Any) -> tuple:
-        return (0, n if isinstance(n, str) else kept[n]["doc_id"], 0) if published(n) else (1, "", n)
+        return (0, n if isinstance(n, str) else doc_ids[n], 0) if published(n) else (1, "", n)
 
     clusters: dict[Any, list[Any]] = {}
     for n in best:
@@ -111,6 +120,6 @@ def fold_near(
     matches = []
     for members in clusters.values():
         canonical = min(members, key=order)
-        canonical_id = canonical if isinstance(canonical, str) else kept[canonical]["doc_id"]
+        canonical_id = canonical if isinstance(canonical, str) else doc_ids[canonical]
         matches += [NearMatch(n, canonical_id, best[n]) for n in members if n != canonical and not published(n)]
     return matches, {"near_candidates": len(pairs), "near_verified": n_verified}
