@@ -48,6 +48,8 @@ class BoilerplateConfig:
     prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
     max_sample_pages: int = 200  # pages kept per group in the learned model
     max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page for the line counts
+    max_gutted_share: float = 0.1  # a page keeping no more than this share of its lines is re-checked for copies
+    min_copy_shared: float = 0.5  # … a copy shares this share of the page's lines through lines found nowhere else
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
     lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
@@ -116,10 +118,30 @@ def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
 class _GroupModel:
     counts: Counter[int]
     n_pages: int
+    pages: dict[str, frozenset[int]]
 
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
         need = max(min_pages, math.ceil(min_share * self.n_pages))
         return self.n_pages >= min_pages and self.counts.get(h, 0) >= need
+
+    def copies_of(self, lines: frozenset[int], own_key: str, min_shared: float) -> list[str]:
+        """Sampled pages sharing at least `min_shared` of `lines` through lines found on no third page: other
+        copies of the same story (same page at two hosts), not pages sharing a template."""
+        out = []
+        for key, other in self.pages.items():
+            if key == own_key:
+                continue
+            rare = sum(1 for h in lines & other if self.counts[h] <= 2)
+            if rare >= min_shared * len(lines):
+                out.append(key)
+        return out
+
+    def without(self, keys: list[str]) -> _GroupModel:
+        counts = Counter(self.counts)
+        for key in keys:
+            counts.subtract(self.pages.get(key, ()))
+        pages = {k: v for k, v in self.pages.items() if k not in keys}
+        return _GroupModel(counts, len(pages), pages)
 
 
 def _distinct_pages(pages: dict[str, list[int]], keys: list[str], max_jaccard: float) -> list[str]:
@@ -145,7 +167,7 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
         counts: Counter[int] = Counter()
         for key in chosen:
             counts.update(pages[key])
-        models[group] = _GroupModel(counts, len(chosen))
+        models[group] = _GroupModel(counts, len(chosen), {key: frozenset(pages[key]) for key in chosen})
     return models
 
 
@@ -187,6 +209,23 @@ def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple
     return kept, contact, head + tail, head
 
 
+def _strip_with(lines: list[str], site: _GroupModel, domain: _GroupModel, cfg: BoilerplateConfig):
+    def is_frequent(h: int) -> bool:
+        return site.frequent(h, cfg.min_site_pages, cfg.min_site_share) or domain.frequent(
+            h, cfg.min_domain_pages, cfg.min_domain_share
+        )
+
+    return _strip_lines(lines, is_frequent, cfg)
+
+
+def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:
+    """True when stripping left (almost) nothing of the page: worth checking whether copies of the page itself,
+    rather than a template, made its lines frequent."""
+    total = sum(1 for x in lines if not _is_trivial(x))
+    kept = sum(1 for x in body if not _is_trivial(x))
+    return kept <= cfg.max_gutted_share * total
+
+
 def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
     doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, with_metadata=True, include_comments=False)
     if doc is None:
@@ -197,13 +236,13 @@ def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
 def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> StageResult:
     """Remove template lines learned from `samples` plus this batch; cut contact blocks."""
     rows = pages.to_pylist()
-    prepared: list[tuple[dict[str, Any], list[str], str, str]] = []
+    prepared: list[tuple[dict[str, Any], list[str], str, str, frozenset[int] | None]] = []
     new_samples: list[dict[str, Any]] = []
     known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
     for row in rows:
         site = site_of(row["url"])
         if row["raw_html"] and not row["raw_text"]:
-            prepared.append((row, [], site or "", "html"))
+            prepared.append((row, [], site or "", "", None))
             continue
         lines = (row["raw_text"] or "").splitlines()
         group = _group_of(site, lines, cfg)
@@ -213,26 +252,28 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
             if (g, key) not in known:
                 known.add((g, key))
                 new_samples.append({"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]})
-        prepared.append((row, lines, group, "text"))
+        prepared.append((row, lines, group, key, frozenset(hashes)))
 
     models = _build_models(samples.to_pylist() + new_samples, cfg)
-    empty = _GroupModel(Counter(), 0)
+    empty = _GroupModel(Counter(), 0, {})
     out, rejects = [], []
-    for row, lines, group, kind in prepared:
-        if kind == "html":
+    for row, lines, group, key, line_keys in prepared:
+        if line_keys is None:
             text, title = _html_to_text(row["raw_html"], row["url"])
             body, contact = split_contact(text.splitlines())
             n_removed, n_head, title_hint = 0, None, row["raw_title"] or title
         else:
             site_model = models.get(group, empty)
             domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
-
-            def is_frequent(h: int, s=site_model, d=domain_model) -> bool:
-                return s.frequent(h, cfg.min_site_pages, cfg.min_site_share) or d.frequent(
-                    h, cfg.min_domain_pages, cfg.min_domain_share
+            body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, cfg)
+            if _gutted(lines, body, cfg):
+                copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
+                    line_keys, key, cfg.min_copy_shared
                 )
-
-            body, contact, n_removed, n_head = _strip_lines(lines, is_frequent, cfg)
+                if copies:
+                    body, contact, n_removed, n_head = _strip_with(
+                        lines, site_model.without(copies), domain_model.without(copies), cfg
+                    )
             title_hint = row["raw_title"]
         text = "\n".join(body).strip()
         if not text:

@@ -89,3 +89,28 @@ def test_an_edited_copy_of_a_page_is_no_evidence_of_template(seeds_raw):
     (row,) = again.kept.to_pylist()
     assert "full-day national consultation" in row["text"]
     assert row["text"].count("\n") > 10
+
+
+def test_two_copies_of_one_story_keep_their_body(tmp_path):
+    """The corpus's labelled duplicate pair (same page with and without www.) shares every body line with no third
+    page: that is a copy, not a template, so both keep their text (and dedupe folds them)."""
+    from helpers import corpus_labels
+
+    labels = corpus_labels()
+    pair = [i for i, label in enumerate(labels) if label["dup_group"] is not None]
+    assert len(pair) == 2
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pages = ingest_corpus(raw)
+    result = clean(pages)
+    kept = {r["source_uri"]: r for r in result.kept.to_pylist()}
+    for i in pair:
+        row = kept[f"pages.jsonl#line={i + 1}"]
+        assert "Jenifer Fenton" in row["text"]
+
+
+def ingest_corpus(raw):
+    from helpers import CORPUS
+
+    (raw / "pages.jsonl").symlink_to(CORPUS / "pages.jsonl")
+    return ingest(raw).kept
