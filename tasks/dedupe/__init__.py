@@ -335,13 +335,17 @@ def load_history(warehouse: Path, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
         dt = open_delta(warehouse, table)
         return dt.file_uris() if dt is not None else []
 
-    doc_files = files(DOCUMENTS)
+    return history_from_files(files(DOCUMENTS), files(DEDUPE_BANDS), sk)
+
+
+def history_from_files(doc_files: list[str], band_files: list[str], sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
+    """`load_history` over explicit Parquet file lists of `documents` and `dedupe_bands` (the bench's history)."""
     wanted = pa.table({"doc_id": pa.array(sk.doc_id, pa.string()), "content_hash": pa.array(sk.content_hash)})
     empty_docs = DOCUMENTS.empty().select(["doc_id", "content_hash"])
     history = documents_matching(doc_files, wanted, ["doc_id", "content_hash"], empty_docs)
     keys = pa.table({"band_key": pa.array(np.unique(sk.band_keys), pa.int64())})
-    bands = matching_bands(files(DEDUPE_BANDS), keys, DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
-    candidate_ids = pa.compute.unique(bands.column("doc_id"))
+    bands = matching_bands(band_files, keys, DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
+    candidate_ids = pc.unique(bands.column("doc_id"))
     ids = pa.table({"doc_id": candidate_ids, "content_hash": pa.nulls(len(candidate_ids), pa.string())})
     texts = documents_matching(doc_files, ids, ["doc_id", "text"], DOCUMENTS.empty().select(["doc_id", "text"]))
     by_id = dict(zip(texts.column("doc_id").to_pylist(), texts.column("text").to_pylist(), strict=True))

@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 from helpers import clean, ingest
 
 from schemas import DOCUMENTS
-from tasks.dedupe import DedupeConfig, canonical_url, dedupe_pages
+from tasks._stage import normalise_text, sha256_hex
+from tasks.dedupe import DedupeConfig, canonical_url, content_hash, dedupe_pages, doc_id_for, doc_ids
 
 NO_HISTORY = DOCUMENTS.empty().select(["doc_id", "content_hash"])
 
@@ -69,3 +70,28 @@ def test_two_copies_of_one_url_in_a_batch_keep_the_latest(seeds_raw):
 def test_canonical_url_folds_host_and_trailing_slash():
     assert canonical_url("https://WWW.iom.int/news/x/#top") == canonical_url("https://iom.int/news/x")
     assert canonical_url("https://iom.int/news/x?page=2") != canonical_url("https://iom.int/news/x")
+
+
+def test_vectorised_identity_matches_the_row_rule():
+    """doc_ids (Arrow fast path for simple URLs) and content_hash agree with doc_id_for / normalise_text."""
+    urls = [
+        "https://WWW.iom.int/news/x/#top",
+        "http://iom.int:8080/a//?q=1&r=2#f",
+        "HTTPS://Example.org",
+        "https://example.org/?",
+        "https://www./a",
+        "https://user@iom.int/a",
+        " https://iom.int/b ",
+        "https://[::1]/c",
+        "https://iom.int/é",
+        "mailto:x@iom.int",
+        None,
+        None,
+    ]
+    uris = ["a.jsonl#line=1"] * 10 + ["site/page.html", "b.jsonl#line=2"]
+    texts = ["Café  ﬁne\tÉTÉ\u2028straße\x1c end ", "x"] * 6
+    cfg = DedupeConfig()
+    hashes = [content_hash(t) for t in texts]
+    assert hashes == [sha256_hex(normalise_text(t)) for t in texts]
+    expected = [doc_id_for(u, h, cfg, s) for u, h, s in zip(urls, hashes, uris, strict=True)]
+    assert doc_ids(pa.array(urls, pa.string()), hashes, pa.array(uris), cfg) == expected
