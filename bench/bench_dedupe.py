@@ -1,12 +1,21 @@
-"""Dedupe stage: quality against brute-force exact Jaccard, throughput and peak RSS.
+"""Dedupe stage: quality against brute-force exact Jaccard, throughput, MinHash engines, and a batched history.
 
-    .venv/bin/python bench/bench_dedupe.py --quality-docs 3000 --docs 100000
+    .venv/bin/python bench/bench_dedupe.py --quality-docs 3000 --docs 100000           # quality, one 100k batch
+    .venv/bin/python bench/bench_dedupe.py --quality-docs 3000 --compare 20000 --docs   # rensa / numpy / datasketch
+    .venv/bin/python bench/bench_dedupe.py --quality-docs 0 --docs --stream 1000000 --batch 50000 --new 10000
 
-A seeded corpus of ~3 KB pages of Zipf-distributed pseudo-words; 10% of base pages get a planted copy with a
-contiguous span replaced so its word-trigram Jaccard lands across 0.5–1.0. Quality: every pair of the sample is
-scored by exact Jaccard (plain-Python casefolded word trigrams, an implementation independent of the stage's,
-via a sparse product); recall = pairs with J ≥ 0.8 that end in one cluster, precision = emitted near/exact
-duplicate rows whose exact J with duplicate_of is ≥ 0.8.
+A seeded corpus of ~3 KB pages of Zipf-distributed pseudo-words, generated per global row number (any batch
+of rows can be made alone, so memory follows the batch); every 11th row is a planted copy of an earlier base row
+(up to 100k rows back, so copies cross batches) with a contiguous span replaced, so its word-trigram Jaccard lands
+across 0.5–1.0. Quality: every pair of the sample is scored by exact Jaccard (plain-Python casefolded word
+trigrams, an implementation independent of the stage's, via a sparse product); recall = pairs with J ≥ 0.8 that
+end in one cluster, precision = emitted near/exact duplicate rows whose exact J with duplicate_of is ≥ 0.8.
+
+--stream feeds N documents in batches as successive runs: each run reads the history through
+tasks/dedupe/history.py (DuckDB over the Parquet files of earlier runs) and appends its kept documents and band
+keys as new Parquet files, like publish appends to the warehouse; then --new documents run against the whole
+history (the incremental ratio: its time over the time of all batches). Peak RSS is the process's (ru_maxrss),
+corpus generation included; run --stream in its own process.
 """
 
 from __future__ import annotations
@@ -15,53 +24,91 @@ import argparse
 import re
 import resource
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from schemas import DOCUMENTS, STG_CLEAN  # noqa: E402
-from tasks.dedupe import DedupeConfig, dedupe_pages  # noqa: E402
+from tasks.dedupe import DedupeConfig, Sketches, dedupe_pages, history_from_files, sketch_pages  # noqa: E402
+from tasks.dedupe.minhash import _mix  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 WORDS = 480
+VOCAB = 60000
+WINDOW = 100_000  # a planted copy's source is at most this many rows earlier
+_GEN_ROWS = 5000  # rows generated at a time
+NO_HISTORY = DOCUMENTS.empty().select(["doc_id", "content_hash"])
+_VOCAB = pa.array([f"w{i:x}{'abcdefg'[: i % 7]}" for i in range(VOCAB)])
+_CDF = np.cumsum(np.arange(1, VOCAB + 1, dtype=np.float64) ** -1.3)
+_CDF /= _CDF[-1]
 
 
-def corpus(n: int, seed: int = 0) -> list[str]:
-    rng = np.random.default_rng(seed)
-    vocab = np.array([f"w{i:x}{'abcdefg'[: i % 7]}" for i in range(60000)])
-    n_base = n - n // 11
-    base = [vocab[rng.zipf(1.3, WORDS) % len(vocab)] for _ in range(n_base)]
-    texts = [" ".join(b) for b in base]
-    for k in range(n - n_base):
-        words = base[k * 10 % n_base].copy()
-        span = int(rng.uniform(0.0, 0.2) * WORDS)  # ~J from 1.0 down to ~0.5 on trigrams
-        at = rng.integers(0, WORDS - span + 1)
-        words[at : at + span] = vocab[rng.integers(0, len(vocab), span)]
-        texts.append(" ".join(words))
-    return texts
+def _uniform(rows: np.ndarray, salt: int, width: int = 1) -> np.ndarray:
+    """Deterministic uniforms in [0, 1), shape (len(rows), width), from the row numbers."""
+    x = rows.astype(np.uint64)[:, None] * np.uint64(width) + np.arange(width, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        x = _mix(_mix(x ^ np.uint64(salt * 0x9E3779B97F4A7C15 % 2**64)))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def pages(texts: list[str]) -> pa.Table:
-    n = len(texts)
-    uris = [f"bench.jsonl#line={i}" for i in range(n)]
+def _base_words(rows: np.ndarray, seed: int) -> np.ndarray:
+    return np.searchsorted(_CDF, _uniform(rows, 2 * seed + 1, WORDS)).astype(np.int32)
+
+
+def _word_matrix(rows: np.ndarray, seed: int) -> np.ndarray:
+    planted = rows % 11 == 10
+    src = rows.copy()
+    back = 1 + (_uniform(rows, 7 * seed + 3)[:, 0] * np.minimum(np.maximum(rows, 1), WINDOW)).astype(np.int64)
+    src[planted] = rows[planted] - back[planted]
+    src[planted & (src % 11 == 10)] -= 1
+    src = np.maximum(src, 0)
+    words = _base_words(src, seed)
+    # planted: a contiguous span of up to 20% of the words replaced (~J from 1.0 down to ~0.5 on trigrams)
+    u = _uniform(rows, 11 * seed + 5, 2)
+    span = (u[:, 0] * 0.2 * WORDS).astype(np.int64)
+    at = (u[:, 1] * (WORDS - span + 1)).astype(np.int64)
+    col = np.arange(WORDS)
+    mask = planted[:, None] & (col >= at[:, None]) & (col < (at + span)[:, None])
+    fresh = (_uniform(rows, 13 * seed + 7, WORDS) * VOCAB).astype(np.int32)
+    return np.where(mask, fresh, words)
+
+
+def texts(start: int, n: int, seed: int = 0) -> pa.Array:
+    parts = []
+    for a in range(start, start + n, _GEN_ROWS):
+        rows = np.arange(a, min(a + _GEN_ROWS, start + n), dtype=np.int64)
+        words = _VOCAB.take(pa.array(_word_matrix(rows, seed).ravel()))
+        lists = pa.ListArray.from_arrays(pa.array(np.arange(len(rows) + 1, dtype=np.int32) * WORDS), words)
+        parts.append(pc.binary_join(lists, " "))
+    return pa.concat_arrays(parts)
+
+
+def pages(start: int, n: int, seed: int = 0) -> pa.Table:
+    body = texts(start, n, seed)
+    line = pc.cast(pa.array(np.arange(start, start + n)), pa.string())
+    uris = pc.binary_join_element_wise("bench.jsonl#line=", line, "")
     return STG_CLEAN.conform(
         pa.table(
             {
                 "record_id": uris,
                 "source_uri": uris,
-                "source_sha256": ["0" * 64] * n,
-                "size_bytes": [len(t) for t in texts],
-                "format": ["jsonl"] * n,
-                "url": [f"https://example.org/p/{i}" for i in range(n)],
+                "source_sha256": pa.array(["0" * 64] * n),
+                "size_bytes": pc.binary_length(body).cast(pa.int64()),
+                "format": pa.array(["jsonl"] * n),
+                "url": pc.binary_join_element_wise("https://example.org/p/", line, ""),
                 "ingested_at": pa.array([NOW] * n, pa.timestamp("us", tz="UTC")),
-                "run_id": ["bench"] * n,
-                "text": texts,
-                "n_boilerplate_lines": pa.array([0] * n, pa.int32()),
+                "run_id": pa.array(["bench"] * n),
+                "text": body,
+                "n_boilerplate_lines": pa.array(np.zeros(n, np.int32)),
             }
         )
     )
@@ -83,16 +130,32 @@ def brute_force(texts: list[str]) -> sparse.csr_matrix:
     return sparse.coo_matrix((j[keep], (inter.row[keep], inter.col[keep])), shape=inter.shape).tocsr()
 
 
-def quality(n: int, cfg: DedupeConfig) -> None:
-    texts = corpus(n, seed=1)
-    truth = brute_force(texts).tocoo()
+def datasketch_sketches(table: pa.Table, cfg: DedupeConfig) -> Sketches:
+    """Sketches with datasketch's MinHash.bulk over the stage's own shingle hashes (only the MinHash differs)."""
+    from datasketch import MinHash
+
+    base = sketch_pages(table, cfg)
+    sketcher = cfg.sketcher
+    s, off = sketcher.shingles(table.column("text").combine_chunks())
+    tokens = [s[off[i] : off[i + 1]].tolist() for i in range(len(off) - 1)]
+    mhs = MinHash.bulk(tokens, num_perm=cfg.num_perm, seed=cfg.seed, hashfunc=lambda x: x & 0xFFFFFFFF)
+    sig = np.array([m.hashvalues for m in mhs], np.uint64).astype(np.uint32)
+    return Sketches(base.content_hash, base.doc_id, sig, np.diff(off), sketcher.band_keys(sig))
+
+
+def quality(n: int, cfg: DedupeConfig, engine: str = "") -> None:
+    table = pages(0, n, seed=1)
+    body = table.column("text").to_pylist()
+    truth = brute_force(body).tocoo()
     true_pairs = {(a, b) for a, b, j in zip(truth.row, truth.col, truth.data, strict=True) if j >= cfg.min_jaccard}
-    result = dedupe_pages(pages(texts), DOCUMENTS.empty().select(["doc_id", "content_hash"]), cfg)
-    by_id = {}
-    line = {u: int(u.split("=")[1]) for u in pages(texts).column("source_uri").to_pylist()}
+    sk = datasketch_sketches(table, cfg) if engine == "datasketch" else None
+    result = dedupe_pages(table, NO_HISTORY, cfg, sketches=sk)
+    line = {u: int(u.split("=")[1]) for u in table.column("source_uri").to_pylist()}
     kept = result.kept
-    for d, u in zip(kept.column("doc_id").to_pylist(), kept.column("source_uri").to_pylist(), strict=True):
-        by_id[d] = line[u]
+    by_id = {
+        d: line[u]
+        for d, u in zip(kept.column("doc_id").to_pylist(), kept.column("source_uri").to_pylist(), strict=True)
+    }
     cluster = {i: i for i in range(n)}
     dups = result.outputs["duplicates"].to_pylist()
     jd = {(min(a, b), max(a, b)): j for a, b, j in zip(truth.row, truth.col, truth.data, strict=True)}
@@ -102,23 +165,92 @@ def quality(n: int, cfg: DedupeConfig) -> None:
         cluster[a] = b
         good += jd.get((min(a, b), max(a, b)), 0.0) >= cfg.min_jaccard
     found = sum(1 for a, b in true_pairs if cluster[a] == cluster[b])
+    # a copy folded into a cluster through a chain of true pairs (A~B, B~C: C into A) is right by the rule
+    edges = np.array(sorted(true_pairs), np.int64).reshape(-1, 2)
+    graph = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    component = connected_components(graph, directed=False)[1]
+    chained = sum(1 for d in dups if component[line[d["source_uri"]]] == component[by_id[d["duplicate_of"]]])
     print(
-        f"quality n={n}: true pairs (J>={cfg.min_jaccard}) {len(true_pairs)}, emitted {len(dups)}, "
-        f"precision {good / max(len(dups), 1):.4f}, recall {found / max(len(true_pairs), 1):.4f}"
+        f"quality n={n} engine={engine or cfg.engine}: true pairs (J>={cfg.min_jaccard}) {len(true_pairs)}, "
+        f"emitted {len(dups)}, precision {good / max(len(dups), 1):.4f} (J with duplicate_of), "
+        f"{chained / max(len(dups), 1):.4f} (through true pairs), recall {found / max(len(true_pairs), 1):.4f}"
     )
+
+
+def _rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def compare(n: int, cfg: DedupeConfig, quality_docs: int) -> None:
+    """Sketching pages/s (shingles + signatures; datasketch on n/4 pages) and quality of each MinHash engine."""
+    body = texts(0, n, seed=2)
+    for engine in ("rensa", "numpy", "datasketch"):
+        c = DedupeConfig(threads=cfg.threads, engine="rensa" if engine == "datasketch" else engine)
+        if engine == "datasketch":
+            table = pages(0, n // 4, seed=2)
+            t0 = time.perf_counter()
+            datasketch_sketches(table, c)
+            rate = table.num_rows / (time.perf_counter() - t0)
+        else:
+            t0 = time.perf_counter()
+            c.sketcher.signatures(body)
+            rate = n / (time.perf_counter() - t0)
+        print(f"engine {engine}: sketching {rate:,.0f} pages/s (threads={c.threads})")
+        if quality_docs:
+            quality(quality_docs, c, engine)
 
 
 def throughput(n: int, cfg: DedupeConfig) -> None:
-    table = pages(corpus(n, seed=2))
+    table = pages(0, n, seed=2)
     t0 = time.perf_counter()
-    result = dedupe_pages(table, DOCUMENTS.empty().select(["doc_id", "content_hash"]), cfg)
+    result = dedupe_pages(table, NO_HISTORY, cfg)
     dt = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    mb = sum(len(t) for t in table.column("text").to_pylist()) / n
+    size = pc.sum(pc.binary_length(table.column("text"))).as_py() / n
     print(
-        f"throughput n={n} ({mb:.0f} B/page, threads={cfg.threads}): {n / dt:,.0f} pages/s, {dt:.1f} s, "
-        f"duplicates {result.stats['duplicates']}, peak RSS {rss:.2f} GiB (process, incl. corpus)"
+        f"throughput n={n} ({size:.0f} B/page, threads={cfg.threads}, engine={cfg.engine}): {n / dt:,.0f} pages/s, "
+        f"{dt:.1f} s, duplicates {result.stats['duplicates']}, peak RSS {_rss_gib():.2f} GiB (process, incl. corpus)"
     )
+
+
+def _run(table: pa.Table, work: Path, name: str, cfg: DedupeConfig) -> tuple[float, float, dict]:
+    """One run against the history in `work`: stage seconds (sketch, history reads, dedupe), write seconds."""
+    docs, bands = work / "documents", work / "dedupe_bands"
+    t0 = time.perf_counter()
+    sk = sketch_pages(table, cfg)
+    history, index = history_from_files(
+        [str(p) for p in sorted(docs.glob("*.parquet"))], [str(p) for p in sorted(bands.glob("*.parquet"))], sk
+    )
+    result = dedupe_pages(table, history, cfg, index, sk)
+    t1 = time.perf_counter()
+    pq.write_table(result.kept.select(["doc_id", "content_hash", "text"]), docs / f"{name}.parquet")
+    pq.write_table(result.outputs["dedupe_bands"], bands / f"{name}.parquet")
+    return t1 - t0, time.perf_counter() - t1, result.stats
+
+
+def stream(n: int, batch: int, new: int, cfg: DedupeConfig, work: Path) -> None:
+    (work / "documents").mkdir(parents=True)
+    (work / "dedupe_bands").mkdir()
+    stage = write = 0.0
+    near = 0
+    for start in range(0, n, batch):
+        table = pages(start, min(batch, n - start))
+        s, w, stats = _run(table, work, f"run-{start:09d}", cfg)
+        stage, write, near = stage + s, write + w, near + stats["duplicates.near"]
+        print(
+            f"  run at {start:,}: {table.num_rows / s:,.0f} pages/s, near {stats['duplicates.near']}, "
+            f"history candidates {stats['near_candidates']}, peak RSS {_rss_gib():.2f} GiB",
+            flush=True,
+        )
+    print(
+        f"stream n={n:,} in batches of {batch:,}: stage {stage:.1f} s ({n / stage:,.0f} pages/s), Parquet writes "
+        f"{write:.1f} s, near duplicates {near}, peak RSS {_rss_gib():.2f} GiB (process, incl. corpus)"
+    )
+    if new:
+        s, _, stats = _run(pages(n, new), work, "run-new", cfg)
+        print(
+            f"incremental: {new:,} new against {n:,} in history: {s:.2f} s, ratio {s / stage:.3f} of the full run; "
+            f"near {stats['duplicates.near']} (of them against history: see candidates {stats['near_candidates']})"
+        )
 
 
 def main() -> None:
@@ -126,12 +258,26 @@ def main() -> None:
     ap.add_argument("--quality-docs", type=int, default=3000)
     ap.add_argument("--docs", type=int, nargs="*", default=[100_000])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--engine", default="rensa", choices=["rensa", "numpy"])
+    ap.add_argument("--compare", type=int, default=0, help="pages for the engine comparison (0: none)")
+    ap.add_argument("--stream", type=int, default=0, help="documents fed in batches against a Parquet history")
+    ap.add_argument("--batch", type=int, default=50_000)
+    ap.add_argument("--new", type=int, default=10_000, help="new documents run against the streamed history")
+    ap.add_argument("--work", type=Path, default=None, help="history directory (default: a temporary one)")
     args = ap.parse_args()
-    cfg = DedupeConfig(threads=args.threads)
-    if args.quality_docs:
+    cfg = DedupeConfig(threads=args.threads, engine=args.engine)
+    if args.compare:
+        compare(args.compare, cfg, args.quality_docs)
+    elif args.quality_docs:
         quality(args.quality_docs, cfg)
     for n in args.docs:
         throughput(n, cfg)
+    if args.stream:
+        if args.work:
+            stream(args.stream, args.batch, args.new, cfg, args.work)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                stream(args.stream, args.batch, args.new, cfg, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -157,7 +157,8 @@ def sketch_pages(pages: pa.Table, cfg: DedupeConfig) -> Sketches:
     urls, uris = pages.column("url").combine_chunks(), pages.column("source_uri").combine_chunks()
 
     def identity() -> tuple[list[str], list[str]]:
-        hashes = [content_hash(t) for t in texts.to_pylist()]
+        # a slice at a time: the batch's texts never all exist as Python strings
+        hashes = [content_hash(t) for a in range(0, len(texts), 5000) for t in texts.slice(a, 5000).to_pylist()]
         return hashes, doc_ids(urls, hashes, uris, cfg)
 
     sketcher = cfg.sketcher
