@@ -262,7 +262,7 @@ def dedupe_pages(
     latest = np.fromiter(winner.values(), np.int64, len(winner))
     in_hist = np.fromiter((ids[i] in hist_by_doc for i in latest), bool, len(latest))
     order = pc.sort_indices(
-        _order_table(pages.take(pa.array(latest)), new=pa.array(~in_hist)),
+        _order_table(pages.select(["fetched_at", "source_uri"]).take(pa.array(latest)), new=pa.array(~in_hist)),
         sort_keys=[("new", "ascending"), ("fetched", "ascending"), ("source_uri", "ascending")],
     ).to_numpy()
     n_unchanged = 0
@@ -288,7 +288,8 @@ def dedupe_pages(
     is_update = np.fromiter((d in hist_by_doc for d in kept_ids), bool, len(kept_ids))
     matches, near_stats = fold_near(
         kept_ids,
-        pages.column("text").take(pa.array(at)),
+        pages.column("text"),
+        at,
         is_update,
         sk.band_keys[at],
         sk.n_shingles[at] > 0,

@@ -67,6 +67,7 @@ class _UnionFind:
 def fold_near(
     doc_ids: list[str],
     texts: pa.Array | pa.ChunkedArray,
+    at: np.ndarray,
     is_update: np.ndarray,
     keys: np.ndarray,
     eligible: np.ndarray,
@@ -77,9 +78,9 @@ def fold_near(
 ) -> tuple[list[NearMatch], dict[str, int]]:
     """Near duplicates among the kept rows (in canonical order: published first, then fetched_at, source_uri).
 
-    Per kept row: `doc_ids`, `texts`, `is_update`, `keys` (band keys), `eligible` (has shingles). Returns the
-    rows to fold and counters. Published documents (history, or rows updating one) are never folded; they are
-    canonical first. Only the texts of candidate rows are read.
+    Per kept row: `doc_ids`, its text `texts[at[row]]`, `is_update`, `keys` (band keys), `eligible` (has
+    shingles). Returns the rows to fold and counters. Published documents (history, or rows updating one) are
+    never folded; they are canonical first. Only the texts of candidate rows are read.
     """
     ranks = np.flatnonzero(eligible)
     keys = keys[ranks]
@@ -91,11 +92,11 @@ def fold_near(
             pairs.add((min(rank, other), max(rank, other)) if isinstance(other, int) else (rank, other))
     rows = sorted({n for p in pairs for n in p if isinstance(n, int)})
     hist = sorted({n for p in pairs for n in p if isinstance(n, str)})
+    row_texts = texts.take(pa.array(at[rows], pa.int64()))
+    if isinstance(row_texts, pa.ChunkedArray):
+        row_texts = row_texts.combine_chunks()
     node_texts = pa.concat_arrays(
-        [
-            pa.chunked_array([texts]).take(pa.array(rows, pa.int64())).combine_chunks().cast(pa.string()),
-            pa.array([history_texts.get(n) for n in hist], pa.string()),
-        ]
+        [row_texts.cast(pa.string()), pa.array([history_texts.get(n) for n in hist], pa.string())]
     )
     sets = dict(zip(rows + hist, shingle_sets(sketcher, node_texts), strict=True))
     uf, best = _UnionFind(), {}
