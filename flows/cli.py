@@ -44,6 +44,12 @@ def _print_summary(summary) -> None:
     if summary.status == "succeeded":
         changed = ", ".join(summary.changed_tables) or "none (nothing new: no table version added)"
         console.print(f"tables changed: {changed}")
+    failed = stats.get("validate", {}).get("failed_expectations")
+    if failed:
+        console.print(f"failed expectations: {', '.join(failed)}")
+    for label, path in (("report", summary.report), ("data docs", stats.get("validate", {}).get("report"))):
+        if path:
+            console.print(f"{label}: {Path(path).as_uri()}")
 
 
 @app.command()

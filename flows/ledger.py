@@ -4,6 +4,7 @@ checks that records reconcile, builds the `runs` row and the run's Prefect artif
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -24,6 +26,7 @@ from flows.config import RunConfig
 from flows.settings import code_version, new_run_id
 from flows.stages import SPECS, STAGES, with_retries
 from schemas import QUARANTINE, RUNS
+from tasks._report import write_run_report
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary
 
@@ -53,6 +56,7 @@ class RunSummary:
     changed_tables: list[str]
     failed_stage: str | None = None
     error: str | None = None
+    report: Path | None = None
 
 
 def flow_run_name() -> str:
@@ -115,6 +119,7 @@ class RunLedger:
             yield
         except Exception as exc:
             self.failed_stage, self.error = name, "".join(traceback.format_exception_only(exc)).strip()
+            self.stats[name].update(getattr(exc, "stats", None) or {})  # e.g. the failed expectations of validate
             self.stats[name]["status"] = "failed"
             raise StageFailed(name, exc) from exc
         finally:
@@ -190,16 +195,26 @@ class RunLedger:
             publish_run_summary(cfg.warehouse, row)
             self.store.save_stats("publish", self.fingerprint, self.stats["publish"])
             prune_checkpoints(cfg.warehouse, cfg.retention_days, datetime.now(UTC), keep=cfg.run_id)
-        self._artifact(row)
-        return RunSummary(cfg.run_id, "succeeded", row, changed)
+        report = self._report()
+        self._artifact(row, report)
+        return RunSummary(cfg.run_id, "succeeded", row, changed, report=report)
 
     def record_failure(self, exc: StageFailed) -> None:
         """Write the failed run's `runs` row (always) and summary; attach the summary to the exception."""
         row = self.run_row("failed")
         publish_run_row(self.cfg.warehouse, row)
         publish_run_summary(self.cfg.warehouse, row)
-        self._artifact(row)
-        exc.summary = RunSummary(self.cfg.run_id, "failed", row, [], exc.stage, self.error)
+        report = self._report()
+        self._artifact(row, report)
+        exc.summary = RunSummary(self.cfg.run_id, "failed", row, [], exc.stage, self.error, report)
+
+    def _report(self) -> Path | None:
+        """The run's HTML report; a failure to draw it is logged and does not undo a committed run."""
+        try:
+            return write_run_report(self.cfg.warehouse, self.cfg.run_id)
+        except Exception as exc:  # the run's data is already committed: report problems must not fail it
+            logging.getLogger("docpipe").warning("run report not written: %s: %s", type(exc).__name__, exc)
+            return None
 
     def counts(self, published: pa.Table, updated_ids: set[str]) -> dict[str, int]:
         """Record counts of the run; raises if read != published + unchanged + duplicates + quarantined."""
@@ -242,7 +257,7 @@ class RunLedger:
             "code_version": code_version(),
         }
 
-    def _artifact(self, row: dict[str, Any]) -> None:
+    def _artifact(self, row: dict[str, Any], report: Path | None) -> None:
         """The run's stage counts as a Markdown table artifact on the Prefect flow run."""
         if FlowRunContext.get() is None:
             return
@@ -257,6 +272,9 @@ class RunLedger:
             lines.append(f"| {stage} | " + " | ".join(str(c) for c in cells) + " |")
         counts = ("n_read", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
         lines += ["", ", ".join(f"{k[2:]}={row[k]}" for k in counts)]
+        for label, path in (("run report", report), ("data docs", self.stats.get("validate", {}).get("report"))):
+            if path:
+                lines += ["", f"{label}: {Path(path).as_uri()}"]
         if row["error"]:
             lines += ["", f"**{row['failed_stage']} failed:** `{row['error']}`"]
         create_markdown_artifact(

@@ -33,7 +33,7 @@ def run_pipeline(cfg: RunConfig) -> RunSummary:
         pages = ledger.run("strip_boilerplate", strip_boilerplate_task, pages, cfg.warehouse, cfg.boilerplate)
         unique = ledger.run("dedupe", dedupe_pages_task, pages, cfg.warehouse, cfg.dedupe)
         documents = ledger.run("extract", extract_fields_task, unique, cfg.extract)
-        documents = ledger.run("validate", validate_tables_task, ledger.tables(documents), cfg.validate)
+        documents = ledger.run("validate", validate_tables_task, ledger.tables(documents), cfg.validate, cfg.warehouse)
         return ledger.publish(publish_tables_task, documents, unique)
     except StageFailed as exc:
         ledger.record_failure(exc)
