@@ -8,11 +8,13 @@ import textwrap
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from helpers import NOW, clean, corpus_labels, corpus_pages, ingest
 
 from schemas import STG_CLEAN
-from tasks.dedupe import DedupeConfig, DedupeIndex, dedupe_pages, doc_id_for
+from tasks.dedupe import DedupeConfig, DedupeIndex, dedupe_pages, doc_id_for, history_from_files, sketch_pages
 from tasks.dedupe.minhash import jaccard, shingle_sets
 
 CFG = DedupeConfig()
@@ -189,3 +191,20 @@ def test_near_match_with_own_published_version_is_an_update():
 def test_exact_jaccard_of_word_trigrams():
     a, b = shingle_sets(CFG.sketcher, pa.array(["One, two three four five.", "one two three four six"]))
     assert jaccard(a, b) == pytest.approx(2 / 4)
+
+
+def test_variants_against_a_history_read_from_parquet_files(corpus_clean, tmp_path):
+    """The second run reads its history through history_from_files (DuckDB over Parquet), as the bench does."""
+    variant_urls = {v["url"] for v in _variants()}
+    second_mask = pa.array([u in variant_urls for u in corpus_clean.column("url").to_pylist()])
+    first = dedupe_pages(corpus_clean.filter(pc.invert(second_mask)), NO_HISTORY, CFG)
+    pq.write_table(first.kept.select(["doc_id", "content_hash", "text"]), tmp_path / "documents.parquet")
+    pq.write_table(first.outputs["dedupe_bands"], tmp_path / "dedupe_bands.parquet")
+    second_pages = corpus_clean.filter(second_mask)
+    sk = sketch_pages(second_pages, CFG)
+    history, index = history_from_files(
+        [str(tmp_path / "documents.parquet")], [str(tmp_path / "dedupe_bands.parquet")], sk
+    )
+    second = dedupe_pages(second_pages, history, CFG, index, sk)
+    _check_variants(_by_url(second))
+    assert second.kept.num_rows == 0
