@@ -150,18 +150,25 @@ def _word_hashes(words: pa.Array) -> np.ndarray:
     return _mix(h ^ lens.astype(np.uint64))
 
 
+def _distinct_runs(sketcher: Sketcher, texts: pa.Array) -> list[np.ndarray]:
+    s, off = sketcher.shingles(texts)
+    bounds = off.tolist()
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        s[a:b].sort()  # in place, one text at a time: cheaper than a global two-key sort
+    keep = np.ones(len(s), bool)
+    keep[1:] = s[1:] != s[:-1]
+    keep[off[:-1][np.diff(off) > 0]] = True  # the first shingle of each text
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return np.split(s[keep], kept_before[off[1:-1]])
+
+
 def shingle_sets(sketcher: Sketcher, texts: pa.Array) -> list[np.ndarray]:
     """The distinct shingle hashes of each text (sorted), for exact Jaccard."""
     if not len(texts):
         return []
-    s, off = sketcher.shingles(texts)
-    doc = np.repeat(np.arange(len(off) - 1), np.diff(off))
-    order = np.lexsort((s, doc))
-    s, doc = s[order], doc[order]
-    first = np.ones(len(s), bool)
-    first[1:] = (s[1:] != s[:-1]) | (doc[1:] != doc[:-1])
-    s, doc = s[first], doc[first]
-    return np.split(s, np.searchsorted(doc, np.arange(1, len(off) - 1)))
+    batches = [texts.slice(i, _BATCH_DOCS) for i in range(0, len(texts), _BATCH_DOCS)]
+    with ThreadPoolExecutor(sketcher.threads) as pool:
+        return [a for part in pool.map(lambda t: _distinct_runs(sketcher, t), batches) for a in part]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
