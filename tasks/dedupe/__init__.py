@@ -83,6 +83,8 @@ class DedupeConfig:
     def __post_init__(self) -> None:
         if self.num_perm % self.bands:
             raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+        if self.engine not in ("rensa", "numpy"):
+            raise ValueError(f"engine must be 'rensa' or 'numpy', not {self.engine!r}")
 
     @property
     def sketcher(self) -> Sketcher:
