@@ -252,7 +252,7 @@ def stream(n: int, batch: int, new: int, cfg: DedupeConfig, work: Path) -> None:
         s, _, stats = _run(pages(n, new), work, "run-new", cfg)
         print(
             f"incremental: {new:,} new against {n:,} in history: {s:.2f} s, ratio {s / stage:.3f} of the full run; "
-            f"near {stats['duplicates.near']} (of them against history: see candidates {stats['near_candidates']})"
+            f"near duplicates {stats['duplicates.near']}, candidate pairs {stats['near_candidates']}"
         )
 
 
