@@ -18,6 +18,7 @@ from flows.settings import (
     resolve_raw,
     resolve_warehouse,
 )
+from schemas.runs import RUN_COUNTS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="docpipe: raw page dumps → versioned Parquet.")
 console = Console()
@@ -37,9 +38,7 @@ def _print_summary(summary) -> None:
             stage, str(s.get("status", "")), *(str(s.get(k, "")) for k in ("in", "kept", "quarantined", "seconds"))
         )
     console.print(table)
-    counts = ", ".join(
-        f"{k[2:]}={row[k]}" for k in ("n_read", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
-    )
+    counts = ", ".join(f"{k[2:]}={row[k]}" for k in RUN_COUNTS if row.get(k) is not None)
     console.print(f"records: {counts}")
     if summary.status == "succeeded":
         changed = ", ".join(summary.changed_tables) or "none (nothing new: no table version added)"

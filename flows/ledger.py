@@ -26,6 +26,7 @@ from flows.config import RunConfig
 from flows.settings import code_version, new_run_id
 from flows.stages import SPECS, STAGES, with_retries
 from schemas import QUARANTINE, RUNS
+from schemas.runs import RUN_COUNTS
 from tasks._report import write_run_report
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary
@@ -217,11 +218,13 @@ class RunLedger:
             return None
 
     def counts(self, published: pa.Table, updated_ids: set[str]) -> dict[str, int]:
-        """Record counts of the run; raises if read != published + unchanged + duplicates + quarantined."""
+        """Record counts of the run; raises unless read + restripped = new + updated + unchanged + duplicates +
+        quarantined (restripped: published documents stripped again under a changed template model)."""
         s = self.stats
         n_updated = sum(1 for d in published.column("doc_id").to_pylist() if d in updated_ids)
         counts = {
             "n_read": s["ingest"]["in"],
+            "n_restripped": s["strip_boilerplate"].get("restripped", 0),
             "n_new": published.num_rows - n_updated,
             "n_updated": n_updated,
             "n_unchanged": s["dedupe"]["unchanged"],
@@ -230,17 +233,18 @@ class RunLedger:
             + s["strip_boilerplate"]["quarantined"]
             + s["validate"]["documents_rejected"],
         }
-        total = sum(v for k, v in counts.items() if k != "n_read")
-        if total != counts["n_read"]:
-            raise AssertionError(f"records do not reconcile: read {counts['n_read']} != {total} ({counts})")
+        outcomes = sum(v for k, v in counts.items() if k not in ("n_read", "n_restripped"))
+        if outcomes != counts["n_read"] + counts["n_restripped"]:
+            raise AssertionError(
+                f"records do not reconcile: read {counts['n_read']} + restripped {counts['n_restripped']} "
+                f"!= {outcomes} ({counts})"
+            )
         return counts
 
     def run_row(
         self, status: str, counts: dict[str, int] | None = None, table_versions: dict[str, int] | None = None
     ) -> dict[str, Any]:
-        counts = counts or {
-            k: 0 for k in ("n_read", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
-        }
+        counts = counts or {k: 0 for k in RUN_COUNTS}
         if status == "failed" and "ingest" in self.stats and "in" in self.stats["ingest"]:
             counts["n_read"] = self.stats["ingest"]["in"]
         return {
@@ -270,7 +274,7 @@ class RunLedger:
         for stage, s in self.stats.items():
             cells = (s.get(k, "") for k in ("status", "in", "kept", "quarantined", "seconds"))
             lines.append(f"| {stage} | " + " | ".join(str(c) for c in cells) + " |")
-        counts = ("n_read", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
+        counts = RUN_COUNTS
         lines += ["", ", ".join(f"{k[2:]}={row[k]}" for k in counts)]
         for label, path in (("run report", report), ("data docs", self.stats.get("validate", {}).get("report"))):
             if path:

@@ -14,9 +14,10 @@ from flows.checkpoints import COMPLETE, MANIFEST, runs_root
 from flows.lock import LOCK_FILE
 from flows.stages import STAGES
 from schemas import RUNS
+from schemas.runs import RUN_COUNTS
 from tasks._warehouse import read_current
 
-COUNTS = ("n_read", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
+COUNTS = RUN_COUNTS
 
 
 def _unrecorded(warehouse: Path, recorded: set[str]) -> list[dict[str, Any]]:

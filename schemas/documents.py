@@ -104,6 +104,9 @@ DOCUMENTS = Table(
             "Raw record the row comes from (path relative to raw/, plus locator).",
             nullable=False,
         ),
+        Column("source_sha256", pa.string(), "SHA-256 of the raw file the row comes from."),
+        Column("format", pa.string(), "Input format of the raw record (txt, html, jsonl, warc)."),
+        Column("raw_title", pa.string(), "Title given by the dump or the HTML metadata, when any."),
         Column(
             "title",
             pa.string(),

@@ -7,6 +7,9 @@ import pyarrow as pa
 from schemas._table import Column, Table, in_set
 
 RUN_STATUSES = ("succeeded", "failed")
+# The record counts of a run, in reading order: read + restripped = new + updated + unchanged + duplicates +
+# quarantined.
+RUN_COUNTS = ("n_read", "n_restripped", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
 
 RUNS = Table(
     name="runs",
@@ -22,6 +25,12 @@ RUNS = Table(
         Column("failed_stage", pa.string(), "Stage that failed, if any."),
         Column("error", pa.string(), "Error message of the failed stage, if any."),
         Column("n_read", pa.int64(), "Raw records read.", nullable=False),
+        Column(
+            "n_restripped",
+            pa.int64(),
+            "Published documents stripped again because their site's template model changed "
+            "(read + restripped = new + updated + unchanged + duplicates + quarantined).",
+        ),
         Column("n_new", pa.int64(), "Documents published for the first time.", nullable=False),
         Column("n_updated", pa.int64(), "Documents republished with changed content.", nullable=False),
         Column("n_unchanged", pa.int64(), "Records identical to their published document.", nullable=False),

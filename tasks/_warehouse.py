@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -48,6 +49,22 @@ def read_current(
         empty = table.empty()
         return empty if columns is None else empty.select(list(columns))
     return read_delta_files(dt, table.arrow_schema, columns)
+
+
+def read_current_where(
+    warehouse: Path, table: Table, columns: Sequence[str], key: str, values: Sequence[str]
+) -> pa.Table:
+    """Current rows whose `key` is one of `values`: each file's `key` column is read first, the other columns only
+    of files with a match (deltalake's Parquet stores strings as views, which pyarrow's filter pushdown rejects)."""
+    dt = open_delta(warehouse, table)
+    empty = table.empty().select(list(columns))
+    wanted = pa.array(list(values), pa.string())
+    parts = []
+    for f in dt.file_uris() if dt is not None else []:
+        mask = pc.is_in(pq.read_table(f, columns=[key], schema=table.arrow_schema).column(key), wanted)
+        if pc.any(mask).as_py():
+            parts.append(pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask))
+    return pa.concat_tables(parts) if parts else empty
 
 
 def current_version(warehouse: Path, table: Table | str) -> int | None:

@@ -2,7 +2,9 @@
 
 In: stg_pages (schemas/stg_pages.py). Out: stg_clean — same rows plus `site`, `text`, `contact_text`,
 `n_boilerplate_lines`, `title_hint`. Quarantines: boilerplate.empty_body.
-State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned).
+State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned), and
+the published documents of groups whose sample changed tonight (read; returned re-stripped when their text
+changes, so the first pages of a new site lose their template once enough pages are seen).
 
 Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
 www.), or of its registered domain (IOM country sites share variants of one menu). Pages without URL are
@@ -30,9 +32,9 @@ import trafilatura
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import BOILERPLATE_PAGES, STG_CLEAN, reasons
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, reasons
 from tasks._stage import StageResult, normalise_text, quarantine_row, quarantine_table, sha256_hex
-from tasks._warehouse import read_current
+from tasks._warehouse import read_current, read_current_where
 
 STAGE = "strip_boilerplate"
 
@@ -233,47 +235,121 @@ def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
     return doc.text or "", doc.title or None
 
 
-def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> StageResult:
-    """Remove template lines learned from `samples` plus this batch; cut contact blocks."""
-    rows = pages.to_pylist()
-    prepared: list[tuple[dict[str, Any], list[str], str, str, frozenset[int] | None]] = []
-    new_samples: list[dict[str, Any]] = []
-    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
+def _clean_page(
+    lines: list[str],
+    group: str,
+    key: str,
+    line_keys: frozenset[int],
+    models: dict[str, _GroupModel],
+    cfg: BoilerplateConfig,
+) -> tuple[list[str], list[str], int, int]:
+    """(body, contact block, lines removed, header lines) of one text page under the learned models."""
+    empty = _GroupModel(Counter(), 0, {})
+    site_model = models.get(group, empty)
+    domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
+    body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, cfg)
+    if _gutted(lines, body, cfg):
+        copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
+            line_keys, key, cfg.min_copy_shared
+        )
+        if copies:
+            body, contact, n_removed, n_head = _strip_with(
+                lines, site_model.without(copies), domain_model.without(copies), cfg
+            )
+    return body, contact, n_removed, n_head
+
+
+def _page_identity(row: dict[str, Any], cfg: BoilerplateConfig) -> tuple[str, str, list[int]]:
+    """(group, page_key, line fingerprints) of a text page."""
+    lines = (row["raw_text"] or "").splitlines()
+    return (
+        _group_of(site_of(row["url"]), lines, cfg),
+        sha256_hex(normalise_text(row["raw_text"] or "")),
+        _page_line_hashes(lines, cfg),
+    )
+
+
+def _sample_rows(rows: list[dict[str, Any]], known: set[tuple[str, str]], cfg: BoilerplateConfig) -> list[dict]:
+    """New `boilerplate_pages` rows of the text pages in `rows` (site group and, with a URL, domain group)."""
+    out = []
     for row in rows:
-        site = site_of(row["url"])
         if row["raw_html"] and not row["raw_text"]:
-            prepared.append((row, [], site or "", "", None))
             continue
-        lines = (row["raw_text"] or "").splitlines()
-        group = _group_of(site, lines, cfg)
-        key = sha256_hex(normalise_text(row["raw_text"] or ""))
-        hashes = _page_line_hashes(lines, cfg)
-        for g in {group, domain_of(group)} if site else {group}:
+        group, key, hashes = _page_identity(row, cfg)
+        for g in {group, domain_of(group)} if site_of(row["url"]) else {group}:
             if (g, key) not in known:
                 known.add((g, key))
-                new_samples.append({"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]})
-        prepared.append((row, lines, group, key, frozenset(hashes)))
+                out.append({"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]})
+    return out
 
+
+def changed_groups(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> set[str]:
+    """Template groups whose sample (the `max_sample_pages` smallest page keys) gains a page from `pages`: the
+    groups whose already-published documents must be stripped again."""
+    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
+    new = _sample_rows(pages.to_pylist(), set(known), cfg)
+    keys_by_group: dict[str, list[str]] = {}
+    for group, key in known:
+        keys_by_group.setdefault(group, []).append(key)
+    changed = set()
+    for row in new:
+        existing = sorted(keys_by_group.get(row["site"], []))
+        if len(existing) < cfg.max_sample_pages or row["page_key"] < existing[cfg.max_sample_pages - 1]:
+            changed.add(row["site"])
+    return changed
+
+
+def _restrip_row(
+    doc: dict[str, Any], run_id: str, body: list[str], contact: list[str], n_removed: int, n_head: int
+) -> dict[str, Any]:
+    """A published document as a stg_clean row again, with its text stripped under tonight's model."""
+    raw = doc["raw_text"]
+    return {
+        "record_id": sha256_hex(doc["source_uri"]),
+        "source_uri": doc["source_uri"],
+        "source_sha256": doc["source_sha256"] or sha256_hex(raw),
+        "size_bytes": len(raw.encode()),
+        "format": doc["format"] or "txt",
+        "url": doc["url"],
+        "fetched_at": doc["fetched_at"],
+        "raw_title": doc["raw_title"],
+        "raw_text": raw,
+        "ingested_at": doc["ingested_at"],
+        "run_id": run_id,
+        "site": doc["site"],
+        "text": "\n".join(body).strip(),
+        "contact_text": "\n".join(contact) or None,
+        "n_boilerplate_lines": n_removed,
+        "n_header_lines": n_head,
+        "title_hint": doc["raw_title"],
+    }
+
+
+def strip_boilerplate(
+    pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig, published: pa.Table | None = None
+) -> StageResult:
+    """Remove template lines learned from `samples` plus this batch; cut contact blocks.
+
+    `published`: documents of the groups whose model changed tonight (see `changed_groups`). Those whose text
+    comes out different under the new model are returned again (kept, counted in stats["restripped"]) so the
+    rest of the run republishes them: results do not depend on how pages were spread over runs. Documents
+    identified by their body (no URL, inside a multi-record dump) keep their text, since a new text would
+    give them a new id.
+    """
+    rows = pages.to_pylist()
+    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
+    new_samples = _sample_rows(rows, known, cfg)
     models = _build_models(samples.to_pylist() + new_samples, cfg)
-    empty = _GroupModel(Counter(), 0, {})
     out, rejects = [], []
-    for row, lines, group, key, line_keys in prepared:
-        if line_keys is None:
+    for row in rows:
+        if row["raw_html"] and not row["raw_text"]:
             text, title = _html_to_text(row["raw_html"], row["url"])
             body, contact = split_contact(text.splitlines())
-            n_removed, n_head, title_hint = 0, None, row["raw_title"] or title
+            n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
         else:
-            site_model = models.get(group, empty)
-            domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
-            body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, cfg)
-            if _gutted(lines, body, cfg):
-                copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
-                    line_keys, key, cfg.min_copy_shared
-                )
-                if copies:
-                    body, contact, n_removed, n_head = _strip_with(
-                        lines, site_model.without(copies), domain_model.without(copies), cfg
-                    )
+            group, key, hashes = _page_identity(row, cfg)
+            lines = (row["raw_text"] or "").splitlines()
+            body, contact, n_removed, n_head = _clean_page(lines, group, key, frozenset(hashes), models, cfg)
             title_hint = row["raw_title"]
         text = "\n".join(body).strip()
         if not text:
@@ -299,20 +375,73 @@ def strip_boilerplate(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig
                 "title_hint": title_hint,
             }
         )
-    kept = STG_CLEAN.conform(out)
+    restripped = _restrip(published, rows, models, cfg, {r["source_uri"] for r in rows})
+    kept = STG_CLEAN.conform(out + restripped)
     stats = {
         "boilerplate_lines": sum(r["n_boilerplate_lines"] for r in out),
         "contact_blocks": sum(1 for r in out if r["contact_text"]),
+        "restripped": len(restripped),
     }
     return StageResult(
         kept,
         quarantine_table(rejects),
         stats,
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(new_samples)},
-        n_in=pages.num_rows,
+        n_in=pages.num_rows + len(restripped),
     )
+
+
+def _restrip(
+    published: pa.Table | None,
+    rows: list[dict],
+    models: dict[str, _GroupModel],
+    cfg: BoilerplateConfig,
+    tonight: set[str],
+) -> list[dict[str, Any]]:
+    if published is None or published.num_rows == 0 or not rows:
+        return []
+    run_id = rows[0]["run_id"]
+    out = []
+    for doc in published.to_pylist():
+        if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
+            continue
+        group, key, hashes = _page_identity(doc, cfg)
+        lines = doc["raw_text"].splitlines()
+        body, contact, n_removed, n_head = _clean_page(lines, group, key, frozenset(hashes), models, cfg)
+        text = "\n".join(body).strip()
+        if text and text != doc["text"]:
+            out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))
+    return out
 
 
 @task(name="strip-boilerplate", cache_policy=NO_CACHE)
 def strip_boilerplate_task(pages: pa.Table, warehouse, cfg: BoilerplateConfig) -> StageResult:
-    return strip_boilerplate(pages, read_current(warehouse, BOILERPLATE_PAGES), cfg)
+    samples = read_current(warehouse, BOILERPLATE_PAGES)
+    published = read_documents_of_groups(warehouse, changed_groups(pages, samples, cfg), cfg)
+    return strip_boilerplate(pages, samples, cfg, published)
+
+
+RESTRIP_COLUMNS = (
+    "doc_id",
+    "url",
+    "site",
+    "source_uri",
+    "source_sha256",
+    "format",
+    "raw_title",
+    "raw_text",
+    "text",
+    "fetched_at",
+    "ingested_at",
+)
+
+
+def read_documents_of_groups(warehouse, groups: set[str], cfg: BoilerplateConfig) -> pa.Table | None:
+    """Published documents whose site (or registered domain) is one of `groups`, read with a filter."""
+    if not groups:
+        return None
+    sites = read_current(warehouse, DOCUMENTS, ["site"]).column("site").unique().to_pylist()
+    wanted = [s for s in sites if s and (s in groups or domain_of(s) in groups)]
+    if not wanted:
+        return None
+    return read_current_where(warehouse, DOCUMENTS, RESTRIP_COLUMNS, "site", wanted)
