@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pytest
 from helpers import clean, ingest
@@ -147,3 +149,9 @@ def test_data_docs_accumulate_runs_in_the_warehouse(seed_tables, tmp_path):
     assert "test-run" in html and "run-two" in html
     for suite in ("documents", "documents.emails", "projects", "contacts"):
         assert suite in html
+    # Readable offline: a plain table (no JavaScript) lists both runs' suites, each linking an existing page.
+    offline = html[html.index("<!-- docpipe offline index -->") : html.index("<!-- /docpipe offline index -->")]
+    assert html.count("<!-- docpipe offline index -->") == 1
+    assert "test-run" in offline and "run-two" in offline
+    links = re.findall(r'href="([^"]+)"', offline)
+    assert len(links) >= 8 and all((report.parent / link).exists() for link in links)
