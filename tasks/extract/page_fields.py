@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ _URL_TYPES = (
     ("country", ("countries", "country", "where-we-work")),
 )
 _MAX_CRUMB_WORDS = 2
+# A title line matches the URL slug when it holds ≥ 60 % of the slug's words and they make ≥ 60 % of its words.
+_MIN_SLUG_WORDS, _MIN_SLUG_SHARE, _MIN_LINE_SHARE, _MAX_TITLE_LINE = 2, 0.6, 0.6, 80
 _MIN_HEADING_WORDS, _MAX_HEADING_WORDS = 2, 4
 
 
@@ -26,16 +29,41 @@ def _words(line: str) -> int:
     return len(line.split())
 
 
-def pick_title(text: str, hint: str | None, header: list[str] | None = None) -> tuple[str, int]:
+def _slug_tokens(text: str) -> set[str]:
+    """Lower-case ASCII word tokens, accents folded and apostrophes joined ("L’OIM" → "loim"), as URL slugs have."""
+    folded = unicodedata.normalize("NFKD", text.replace("’", "").replace("'", "")).encode("ascii", "ignore").decode()
+    return {t for t in re.split(r"[^a-z0-9]+", folded.lower()) if t}
+
+
+def _slug_match(url: str | None, lines: list[str]) -> str | None:
+    """The first line that the URL's last path segment spells (a slug of the title), if any."""
+    segments = [seg for seg in urlsplit(url or "").path.split("/") if seg]
+    slug = _slug_tokens(re.sub(r"\.\w{2,5}$", "", segments[-1])) if segments else set()
+    if len(slug) < _MIN_SLUG_WORDS:
+        return None
+    for line in lines[:_MAX_TITLE_LINE]:
+        tokens = _slug_tokens(line)
+        shared = len(slug & tokens)
+        if tokens and shared >= _MIN_SLUG_SHARE * len(slug) and shared >= _MIN_LINE_SHARE * len(tokens):
+            return " ".join(line.split())
+    return None
+
+
+def pick_title(text: str, hint: str | None, header: list[str] | None = None, url: str | None = None) -> tuple[str, int]:
     """The title and the index of its line in `text` (-1 when it is not a line of `text`).
 
-    Rules, in order: the dump's or HTML metadata's title; a template header that is only a short heading (one or
+    Rules, in order: the dump's or HTML metadata's title; the line of the page (template header included) that the
+    URL's slug spells; a template header that is only a short heading (one or
     two lines, the first of 2–4 words: "Press Releases" on listing pages) is the title; else the first line with
     letters, skipping template crumbs — one- or two-word lines ("News" / "Global", "Local") that open the body
     while the header ends in such a crumb, or that come two or more in a row on a page with no learned header.
     """
     if hint and hint.strip():
         return " ".join(hint.split()), -1
+    text_lines = [" ".join(x.split()) for x in text.splitlines()]
+    by_slug = _slug_match(url, (header or []) + text.splitlines())
+    if by_slug:
+        return by_slug, text_lines.index(by_slug) if by_slug in text_lines else -1
     header = [" ".join(x.split()) for x in header or [] if _HAS_LETTER.search(x)]
     if 1 <= len(header) <= 2 and _MIN_HEADING_WORDS <= _words(header[0]) <= _MAX_HEADING_WORDS:
         return header[0], -1

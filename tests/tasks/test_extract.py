@@ -144,3 +144,15 @@ def test_vectorised_langdetect_agrees_with_langdetect_on_the_corpus():
         got = detect_language(sample, 0, 10_000, 1, trials=3)
         assert got[0] == want.lang.split("-")[0]
         assert abs(got[1] - want.prob) < 1e-3
+
+
+def test_title_from_the_url_slug_beats_template_lines():
+    from tasks.extract.page_fields import pick_title
+
+    text = "International Organization for Migration\nWhat We Do\nPrevention of Trafficking in Women\nBody text."
+    url = "https://albania.iom.int/prevention-trafficking-women"
+    assert pick_title(text, None, [], url) == ("Prevention of Trafficking in Women", 2)
+    header = ["L’OIM aide 494 migrants éthiopiens à rentrer du Yémen et de Djibouti"]
+    url = "https://iom.int/fr/news/loim-aide-494-migrants-ethiopiens-rentrer-du-yemen-et-de-djibouti"
+    assert pick_title("Djibouti - Au mois d’avril…", None, header, url) == (header[0], -1)
+    assert pick_title("First line here\nSecond", None, [], "https://x.org/node/12")[0] == "First line here"
