@@ -216,3 +216,14 @@ def test_numpy_engine_folds_the_same_records(corpus_clean):
     numpy = dedupe_pages(corpus_clean, NO_HISTORY, DedupeConfig(engine="numpy")).outputs["duplicates"]
     cols = ["source_uri", "duplicate_of", "kind", "similarity"]
     assert rensa.select(cols).sort_by("source_uri").equals(numpy.select(cols).sort_by("source_uri"))
+
+
+def test_shingles_keep_letters_of_every_script():
+    """Accented and non-Latin words are words (RE2's ASCII \\w once dropped them: Arabic text had no shingles)."""
+    a, b, c = shingle_sets(
+        CFG.sketcher, pa.array(["l'été à Genève, déjà", "lété à genève déjà", "مرحبا بالعالم يا صديقي"])
+    )
+    assert jaccard(a, b) == 1.0 and len(a) == 2
+    assert len(c) == 2
+    (ascii_only,) = shingle_sets(CFG.sketcher, pa.array(["lt  Genve dj"]))
+    assert jaccard(a, ascii_only) == 0.0
