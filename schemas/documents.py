@@ -19,6 +19,9 @@ from schemas._table import (
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 DOC_TYPES = ("news", "project", "country", "story", "page")
+TITLE_SOURCES = ("metadata", "url_slug", "heading", "first_line")
+# Titles the page itself vouches for: exempt from the template-line check (a listing page is titled by its heading).
+VOUCHED_TITLE_SOURCES = ("url_slug", "heading")
 # ISO 639-1 codes langdetect can return, plus `und` for text too short to call.
 LANGUAGES = (
     "af",
@@ -91,7 +94,7 @@ DOCUMENTS = Table(
             nullable=False,
             expect=(unique("doc_id"),),
         ),
-        Column("url", pa.string(), "Page URL as given by the dump, when known.", expect=(not_null("url", mostly=0.8),)),
+        Column("url", pa.string(), "Page URL as given by the dump, when known (plain-text dumps often have none)."),
         Column(
             "site",
             pa.string(),
@@ -112,7 +115,15 @@ DOCUMENTS = Table(
             pa.string(),
             "Page title.",
             nullable=False,
-            expect=(not_template_line("title"), not_repeated_in_site("title")),
+            expect=(not_template_line("title"), not_repeated_in_site("title", mostly=0.5)),
+        ),
+        Column(
+            "title_source",
+            pa.string(),
+            "Rule that found the title: metadata (dump field or HTML), url_slug (the line the URL spells), heading "
+            "(a short template heading, on listing pages) or first_line.",
+            nullable=False,
+            expect=(in_set("title_source", TITLE_SOURCES),),
         ),
         Column(
             "doc_type",

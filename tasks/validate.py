@@ -10,9 +10,11 @@ Suites: one per published table, plus one per list column with expectations (exp
 `<table>.<column>`, key = parent key). GX sees slim frames: key + checked scalar columns + derived check
 columns, never the page text. Derived inputs (registry DERIVED):
 - `template_line`: the title is a line of raw_text (its first `max_template_chars`) that is not in the body,
-  i.e. a line the boilerplate stage stripped from that very page (a nav line picked as title).
+  i.e. a line the boilerplate stage stripped from that very page (a nav line picked as title) — unless the page
+  vouches for it (title_source url_slug or heading: "Press Releases" titling a listing page).
 - `repeated_in_site`: the title is the title of `min_docs_repeated_title`+ distinct documents of one site,
-  counting this batch and published documents (residual template lines: "Unable to see images? Click here").
+  counting this batch and published documents; table-level with `mostly` (listing pages repeat a title; most
+  titles repeating means a scraper or template change).
 - `recent_row_counts`: documents (= new + updated tonight) ≥ `min_row_share_of_recent` × median of the last
   `max_history_runs` succeeded runs' n_new + n_updated. Skipped while fewer than `min_history_runs` runs exist,
   and on a night that brought nothing (no documents, duplicates or quarantine rows: a no-op rerun).
@@ -40,6 +42,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, RUNS, Expect, Table
+from schemas.documents import VOUCHED_TITLE_SOURCES
 from tasks._stage import StageResult, quarantine_row, quarantine_table
 from tasks._warehouse import read_current
 
@@ -136,6 +139,9 @@ def _template_line(data: pa.Table, column: str, history: ValidationHistory, cfg:
         pc.invert(pc.fill_null(pc.equal(first_line, data.column(column)), False)),
         pc.fill_null(pc.greater(data.column("n_boilerplate_lines"), 0), False),
     )
+    if "title_source" in data.column_names:  # titles the page vouches for (URL slug, listing heading) are exempt
+        vouched = pc.is_in(data.column("title_source"), pa.array(VOUCHED_TITLE_SOURCES))
+        suspect = pc.and_(suspect, pc.invert(pc.fill_null(vouched, False)))
     out = [False] * data.num_rows
     rows = pc.indices_nonzero(suspect).to_pylist()
     if not rows:

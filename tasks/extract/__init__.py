@@ -53,7 +53,7 @@ class ExtractConfig:
 def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict], list[dict]]:
     text = row["text"]
     header = (row["raw_text"] or "").splitlines()[: row["n_header_lines"] or 0]
-    title, title_line = pick_title(text, row["title_hint"], header, row["url"])
+    title, title_line, title_source = pick_title(text, row["title_hint"], header, row["url"])
     body = "\n".join(text.splitlines()[title_line + 1 :]) if title_line >= 0 else text
     language, confidence = detect_language(
         body or text, cfg.language_seed, cfg.max_language_chars, cfg.min_language_letters, cfg.language_trials
@@ -83,6 +83,7 @@ def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], 
             )
         },
         "title": title,
+        "title_source": title_source,
         "doc_type": classify(row["url"], count_fields(text) if project else 0, bool(row["contact_text"]), dateline),
         "language": language,
         "language_confidence": confidence,

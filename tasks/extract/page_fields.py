@@ -59,21 +59,21 @@ def pick_title(text: str, hint: str | None, header: list[str] | None = None, url
     while the header ends in such a crumb, or that come two or more in a row on a page with no learned header.
     """
     if hint and hint.strip():
-        return " ".join(hint.split()), -1
+        return " ".join(hint.split()), -1, "metadata"
     text_lines = [" ".join(x.split()) for x in text.splitlines()]
     by_slug = _slug_match(url, (header or []) + text.splitlines())
     if by_slug:
-        return by_slug, text_lines.index(by_slug) if by_slug in text_lines else -1
+        return by_slug, text_lines.index(by_slug) if by_slug in text_lines else -1, "url_slug"
     header = [" ".join(x.split()) for x in header or [] if _HAS_LETTER.search(x)]
     if 1 <= len(header) <= 2 and _MIN_HEADING_WORDS <= _words(header[0]) <= _MAX_HEADING_WORDS:
-        return header[0], -1
+        return header[0], -1, "heading"
     candidates = [(i, " ".join(x.split())) for i, x in enumerate(text.splitlines()) if _HAS_LETTER.search(x)]
     crumbs = 0
     while crumbs < len(candidates) and _words(candidates[crumbs][1]) <= _MAX_CRUMB_WORDS:
         crumbs += 1
     after_crumb_header = bool(header) and _words(header[-1]) <= _MAX_CRUMB_WORDS
     start = crumbs if crumbs < len(candidates) and (crumbs >= 2 or (crumbs and after_crumb_header)) else 0
-    return (candidates[start][1], candidates[start][0]) if candidates else ("", -1)
+    return (candidates[start][1], candidates[start][0], "first_line") if candidates else ("", -1, "first_line")
 
 
 def classify(url: str | None, n_project_fields: int, has_contact: bool, dateline: str | None) -> str:

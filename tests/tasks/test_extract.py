@@ -151,8 +151,12 @@ def test_title_from_the_url_slug_beats_template_lines():
 
     text = "International Organization for Migration\nWhat We Do\nPrevention of Trafficking in Women\nBody text."
     url = "https://albania.iom.int/prevention-trafficking-women"
-    assert pick_title(text, None, [], url) == ("Prevention of Trafficking in Women", 2)
+    assert pick_title(text, None, [], url) == ("Prevention of Trafficking in Women", 2, "url_slug")
     header = ["L’OIM aide 494 migrants éthiopiens à rentrer du Yémen et de Djibouti"]
     url = "https://iom.int/fr/news/loim-aide-494-migrants-ethiopiens-rentrer-du-yemen-et-de-djibouti"
-    assert pick_title("Djibouti - Au mois d’avril…", None, header, url) == (header[0], -1)
-    assert pick_title("First line here\nSecond", None, [], "https://x.org/node/12")[0] == "First line here"
+    assert pick_title("Djibouti - Au mois d’avril…", None, header, url) == (header[0], -1, "url_slug")
+    assert pick_title("First line here\nSecond", None, [], "https://x.org/node/12") == (
+        "First line here",
+        0,
+        "first_line",
+    )

@@ -95,12 +95,22 @@ def test_nav_line_as_title_is_quarantined(seed_tables):
     assert result.kept.num_rows == 4 and result.stats["documents_rejected"] == 1
 
 
-def test_title_repeated_across_documents_of_a_site_is_quarantined(seed_tables):
+def test_one_title_repeated_in_a_site_passes_but_most_titles_repeated_fail(seed_tables):
+    """Listing pages may share a title; a night where most titles repeat ("Menu" everywhere) must not publish."""
+    cfg = ValidateConfig(min_rows_for_share=1)
     docs = seed_tables["documents"]
-    published = pa.table({"doc_id": ["old-1", "old-2"], "site": [docs["site"][1].as_py()] * 2, "title": ["Menu"] * 2})
-    seed_tables["documents"] = _set(docs, "title", 1, "Menu")
-    result = validate_tables(seed_tables, ValidateConfig(), ValidationHistory(published_titles=published))
-    assert _reasons(result) == ["validate.documents.title.repeated_in_site"]
+    site = docs["site"][1].as_py()
+    published = pa.table({"doc_id": ["old-1", "old-2"], "site": [site] * 2, "title": ["Menu"] * 2})
+    one = dict(seed_tables, documents=_set(docs, "title", 1, "Menu"))
+    result = validate_tables(one, cfg, ValidationHistory(published_titles=published))
+    assert result.kept.num_rows == 5 and _reasons(result) == []
+    everywhere = docs
+    for row in range(docs.num_rows):
+        everywhere = _set(everywhere, "title", row, "Menu")
+        everywhere = _set(everywhere, "site", row, site)
+    with pytest.raises(TableExpectationFailed, match="repeated_in_site") as failure:
+        validate_tables(dict(seed_tables, documents=everywhere), cfg, ValidationHistory(published_titles=published))
+    assert "validate.documents.title.repeated_in_site" in failure.value.stats["failed_expectations"]
 
 
 def test_bad_document_takes_its_children_along(seed_tables):
@@ -129,10 +139,10 @@ def test_row_count_check_waits_for_history_and_skips_empty_nights(seed_tables):
 def test_null_share_over_the_threshold_fails_the_stage(seed_tables):
     docs = seed_tables["documents"]
     for row in (0, 1):
-        docs = _set(docs, "url", row, None)
-    seed_tables["documents"] = docs  # 3/5 urls set < mostly 0.8
+        docs = _set(docs, "site", row, None)
+    seed_tables["documents"] = docs  # 3/5 sites set < mostly 0.8
     validate_tables(seed_tables, ValidateConfig())  # 5 rows: too few for a share
-    with pytest.raises(TableExpectationFailed, match="validate.documents.url.null_share"):
+    with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share"):
         validate_tables(seed_tables, ValidateConfig(min_rows_for_share=5))
 
 
