@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from schemas import PUBLISHED, Table
+from tasks._stage import file_sha256
 from tasks._versions import RunVersions
 from tasks._warehouse import read_current
 
@@ -186,14 +187,6 @@ def _write_table(data: pa.Table, path: Path, fmt: str) -> None:
         pacsv.write_csv(_csv_ready(data), path)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path], manifest: dict[str, Any]) -> str:
     cfg_format, run_id = manifest["format"], manifest["run_id"]
     first = files[tables[0].name].name if tables else "documents.parquet"
@@ -302,7 +295,7 @@ def export_warehouse(
                 "file": path.name,
                 "rows": data.num_rows,
                 "delta_version": version,
-                "sha256": _sha256(path),
+                "sha256": file_sha256(path),
                 "bytes": path.stat().st_size,
                 "columns": table.column_names,
             }
@@ -316,7 +309,7 @@ def export_warehouse(
         }
         readme = stage / README
         readme.write_text(_readme(tables, rows, files, manifest))
-        manifest["files"] = {p.name: _sha256(p) for p in sorted(stage.iterdir())}
+        manifest["files"] = {p.name: file_sha256(p) for p in sorted(stage.iterdir())}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         if out.exists():
             shutil.rmtree(out)

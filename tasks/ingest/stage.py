@@ -3,7 +3,6 @@ StageResult for the flow. The contract is in tasks/ingest/__init__.py."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import INGESTED_FILES, STG_PAGES
-from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
+from tasks._stage import StageResult, file_sha256, quarantine_row, quarantine_table, sha256_hex
 from tasks._warehouse import read_current
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import Record, Reject
@@ -36,14 +35,6 @@ class IngestTally:
     n_payload_bytes: int = 0
     files_skipped: int = 0
     reasons: Counter = field(default_factory=Counter)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def list_raw_files(root: Path) -> list[Path]:
@@ -103,7 +94,7 @@ def iter_ingest(
         if (rel, stat.st_size, stat.st_mtime_ns) in seen_stat:
             tally.files_skipped += 1
             continue
-        file_sha = _file_sha256(path)
+        file_sha = file_sha256(path)
         if (rel, file_sha) in seen_sha:
             tally.files_skipped += 1
             continue
