@@ -110,11 +110,14 @@ def _extract_rows(rows: list[dict[str, Any]], cfg: ExtractConfig) -> tuple[list,
     return docs, projects, contacts, mentions
 
 
-def _extract_batch(batch: pa.RecordBatch, cfg: ExtractConfig) -> tuple[list, list, list, list]:
-    return _extract_rows(batch.to_pylist(), cfg)
+def _extract_batch(batch: pa.RecordBatch, cfg: ExtractConfig) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """documents, projects, contacts and mentions of one batch, as Arrow tables (cheap to send between
+    processes, unlike lists of dicts)."""
+    docs, projects, contacts, mentions = _extract_rows(batch.to_pylist(), cfg)
+    return DOCUMENTS.conform(docs), PROJECTS.conform(projects), CONTACTS.conform(contacts), MENTIONS.conform(mentions)
 
 
-def _in_parallel(pages: pa.Table, cfg: ExtractConfig) -> list[tuple[list, list, list, list]]:
+def _in_parallel(pages: pa.Table, cfg: ExtractConfig) -> list[tuple[pa.Table, pa.Table, pa.Table, pa.Table]]:
     """Per-batch results in input order; batches go to `workers` processes when the table is large enough."""
     workers = cfg.workers or os.cpu_count() or 1
     batches = pages.to_batches(max_chunksize=cfg.batch_rows)
@@ -127,22 +130,18 @@ def _in_parallel(pages: pa.Table, cfg: ExtractConfig) -> list[tuple[list, list, 
 
 def extract_fields(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
     """documents, projects, contacts and mentions rows for each page (order kept)."""
-    docs, projects, contacts, mentions = [], [], [], []
-    for d, p, c, m in _in_parallel(pages, cfg):
-        docs += d
-        projects += p
-        contacts += c
-        mentions += m
-    stats = {"projects": len(projects), "contacts": len(contacts), "mentions": len(mentions)}
+    parts = _in_parallel(pages, cfg)
+    tables = [
+        pa.concat_tables([p[i] for p in parts]) if parts else table.empty()
+        for i, table in enumerate((DOCUMENTS, PROJECTS, CONTACTS, MENTIONS))
+    ]
+    documents, projects, contacts, mentions = tables
+    stats = {"projects": projects.num_rows, "contacts": contacts.num_rows, "mentions": mentions.num_rows}
     return StageResult(
-        DOCUMENTS.conform(docs),
+        documents,
         quarantine_table([]),
         stats,
-        outputs={
-            "projects": PROJECTS.conform(projects),
-            "contacts": CONTACTS.conform(contacts),
-            "mentions": MENTIONS.conform(mentions),
-        },
+        outputs={"projects": projects, "contacts": contacts, "mentions": mentions},
         n_in=pages.num_rows,
     )
 

@@ -35,35 +35,42 @@ def _profile_vectors() -> dict[str, np.ndarray]:
     return {w: np.asarray(p, dtype=np.float64) for w, p in _factory().word_lang_prob_map.items()}
 
 
-@lru_cache(maxsize=65536)
-def _normal_char(ch: str) -> str:
-    """langdetect's per-character normalisation (a pure function of the character), cached."""
-    return NGram.normalize(ch)
+class _NormalChars(dict):
+    """str.translate table: code point → langdetect's normalised character, filled on first sight."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = NGram.normalize(chr(code))
+        return self[code]
+
+
+_NORMAL_CHARS = _NormalChars()  # a pure function's memo (keyed by code point), never cleared
 
 
 class _VectorDetector(Detector):
     def _extract_ngrams(self) -> list[str]:
-        """langdetect's NGram.add_char/get loop inlined, with the character normalisation cached."""
+        """langdetect's NGram.add_char/get loop inlined, on text normalised once with str.translate."""
         known = self.word_lang_prob_map
         result: list[str] = []
         grams, capital = " ", False
-        for raw in self.text:
-            ch = _normal_char(raw)
+        for ch in self.text.translate(_NORMAL_CHARS):
             last = grams[-1]
             if last == " ":
                 grams, capital = " ", False
                 if ch == " ":
                     continue
-            elif len(grams) >= NGram.N_GRAM:
+            elif len(grams) >= 3:  # NGram.N_GRAM
                 grams = grams[1:]
             grams += ch
             capital = ch.isupper() and (capital or last.isupper())
             if capital:
                 continue
-            for n in range(1, min(len(grams), NGram.N_GRAM) + 1):
-                w = grams[-n:]
-                if w != " " and w in known:
-                    result.append(w)
+            if ch != " " and ch in known:
+                result.append(ch)
+            if len(grams) >= 2:
+                if grams[-2:] in known:
+                    result.append(grams[-2:])
+                if len(grams) == 3 and grams in known:
+                    result.append(grams)
         return result
 
     def _detect_block(self) -> None:
