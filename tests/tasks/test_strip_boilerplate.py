@@ -114,3 +114,14 @@ def ingest_corpus(raw):
 
     (raw / "pages.jsonl").symlink_to(CORPUS / "pages.jsonl")
     return ingest(raw).kept
+
+
+def test_a_new_site_seen_with_two_pages_loses_the_menu_they_share(seeds_raw):
+    """Documented rule: with two pages, lines both share in the leading/trailing run are template (the two are
+    different stories, so the copy check does not apply)."""
+    pages = ingest(seeds_raw).kept
+    two = pages.filter(pa.compute.is_in(pages["source_uri"], pa.array(sorted(pages["source_uri"].to_pylist())[:3:2])))
+    result = clean(two)
+    for row in result.kept.to_pylist():
+        assert row["n_boilerplate_lines"] == 22
+        assert not {line.strip() for line in row["text"].splitlines()} & set(NAV_LINES)
