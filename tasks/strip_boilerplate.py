@@ -12,8 +12,9 @@ grouped by a fingerprint of their leading lines. Boilerplate is the leading run 
 letter-free) lines and, after the contact block is cut, the trailing run: position keeps repeated field
 labels inside the body ("Start Date") and common short lines. The sample per group is the `max_sample_pages`
 pages with the smallest page_key (content hash), so the model does not depend on input order or on how
-pages are spread over runs. A group with fewer than `min_site_pages` (2) pages strips nothing; with two pages, the lines both share in
-the leading/trailing run are template, unless the two are copies of one story (`copies_of`).
+pages are spread over runs. A group with fewer than `min_site_pages` (2) pages strips nothing; with two
+pages, the lines both share in the leading/trailing run are template, unless the two are copies of one story
+(`copies_of`).
 HTML pages: main content by trafilatura (precision-favouring), title from its metadata; no line learning.
 """
 
