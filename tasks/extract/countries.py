@@ -54,6 +54,8 @@ _ALIASES = {
     "the bahamas": "BHS",
 }
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+# A word starting with a letter outside a-z (upper case, or any non-ASCII letter: filtered with isupper()).
+_CAPITALISED = re.compile(r"(?<![^\W\d_])[^\W\da-z_][^\W\d_]*(?:['’][^\W\d_]+)?", re.UNICODE)
 
 
 def _norm(name: str) -> str:
@@ -93,23 +95,36 @@ def _first_words() -> dict[str, int]:
     return longest
 
 
+def _key(word: str) -> str:
+    return word.lower().replace("’", "'")
+
+
 def find_countries(text: str) -> list[tuple[str, str]]:
-    """(name as written, alpha-3) for each country mention, in order of appearance."""
+    """(name as written, alpha-3) for each country mention, in order of appearance.
+
+    Only capitalised words can start a mention (real text capitalises country names), so the scan visits those
+    alone and reads the following words only where a name could continue."""
     index, first = name_index(), _first_words()
-    words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
-    keys = [w[0].lower().replace("’", "'") for w in words]
     out: list[tuple[str, str]] = []
-    i = 0
-    while i < len(words):
-        longest = first.get(keys[i], 0)
-        for n in range(min(longest, len(words) - i), 0, -1):
-            code = index.get(" ".join(keys[i : i + n]))
-            if code and (n > 1 or words[i][0][:1].isupper()):
-                out.append((text[words[i][1] : words[i + n - 1][2]], code))
-                i += n
+    resume = 0
+    for start in _CAPITALISED.finditer(text):
+        if start.start() < resume or not start.group()[0].isupper():
+            continue
+        longest = first.get(_key(start.group()), 0)
+        if not longest:
+            continue
+        words = [start]
+        for m in _WORD.finditer(text, start.end()):
+            if len(words) >= longest:
                 break
-        else:
-            i += 1
+            words.append(m)
+        keys = [_key(w.group()) for w in words]
+        for n in range(len(words), 0, -1):
+            code = index.get(" ".join(keys[:n]))
+            if code:
+                out.append((text[words[0].start() : words[n - 1].end()], code))
+                resume = words[n - 1].end()
+                break
     return out
 
 
