@@ -117,6 +117,18 @@ def _extract_batch(batch: pa.RecordBatch, cfg: ExtractConfig) -> tuple[pa.Table,
     return DOCUMENTS.conform(docs), PROJECTS.conform(projects), CONTACTS.conform(contacts), MENTIONS.conform(mentions)
 
 
+def _to_ipc(batch: pa.RecordBatch) -> pa.Buffer:
+    """The batch alone, in Arrow IPC: pickling a slice would carry the whole table's buffers to the worker."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue()
+
+
+def _extract_ipc(data: pa.Buffer, cfg: ExtractConfig) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    return _extract_batch(pa.ipc.open_stream(data).read_next_batch(), cfg)
+
+
 def _in_parallel(pages: pa.Table, cfg: ExtractConfig) -> list[tuple[pa.Table, pa.Table, pa.Table, pa.Table]]:
     """Per-batch results in input order; batches go to `workers` processes when the table is large enough."""
     workers = cfg.workers or os.cpu_count() or 1
@@ -125,7 +137,7 @@ def _in_parallel(pages: pa.Table, cfg: ExtractConfig) -> list[tuple[pa.Table, pa
         return [_extract_batch(b, cfg) for b in batches]
     # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_extract_batch, batches, [cfg] * len(batches)))
+        return list(pool.map(_extract_ipc, map(_to_ipc, batches), [cfg] * len(batches)))
 
 
 def extract_fields(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
