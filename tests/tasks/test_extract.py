@@ -168,3 +168,15 @@ def test_title_from_the_url_slug_beats_template_lines():
         0,
         "first_line",
     )
+
+
+def test_worker_processes_give_the_same_tables_as_one_process(seeds_raw):
+    """Large batches go to spawned workers (as Arrow IPC); the result must not depend on that."""
+    pages = dedupe_pages(
+        clean(ingest(seeds_raw).kept).kept, DOCUMENTS.empty().select(["doc_id", "content_hash"]), DedupeConfig()
+    ).kept
+    alone = extract_fields(pages, ExtractConfig(workers=1))
+    pooled = extract_fields(pages, ExtractConfig(workers=2, min_parallel_rows=1, batch_rows=2))
+    assert pooled.kept.equals(alone.kept)
+    for name in ("projects", "contacts", "mentions"):
+        assert pooled.outputs[name].equals(alone.outputs[name]), name
