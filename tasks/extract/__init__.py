@@ -21,7 +21,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import CONTACTS, DOCUMENTS, MENTIONS, PROJECTS
+from schemas import CONTACTS, DOCUMENTS, MENTIONS, PROJECTS, STG_UNIQUE
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
@@ -37,6 +37,8 @@ from tasks.extract.page_fields import (
 from tasks.extract.project_fields import count_fields, project_row
 
 STAGE = "extract"
+# documents columns that come as they are from the page (stg_unique): the rest is extracted here.
+_CARRIED = tuple(c for c in DOCUMENTS.column_names if c in STG_UNIQUE.column_names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,26 +64,7 @@ def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], 
     countries = country_codes(f"{title}\n{text}")
     project = project_row(row["doc_id"], text, row["run_id"])
     doc = {
-        **{
-            k: row[k]
-            for k in (
-                "doc_id",
-                "url",
-                "site",
-                "source_uri",
-                "source_sha256",
-                "format",
-                "raw_title",
-                "text",
-                "contact_text",
-                "raw_text",
-                "n_boilerplate_lines",
-                "content_hash",
-                "fetched_at",
-                "ingested_at",
-                "run_id",
-            )
-        },
+        **{k: row[k] for k in _CARRIED},
         "title": title,
         "title_source": title_source,
         "doc_type": classify(row["url"], count_fields(text) if project else 0, bool(row["contact_text"]), dateline),
