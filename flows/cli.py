@@ -61,8 +61,11 @@ def run(
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
     holds the warehouse."""
-    warehouse = resolve_warehouse(warehouse)
-    _call_nightly(warehouse, verbose, raw=str(resolve_raw(raw)), run_id=run_id or new_run_id(), full=full)
+    warehouse, raw = resolve_warehouse(warehouse), resolve_raw(raw)
+    if not raw.is_dir():
+        console.print(f"[red]no raw folder:[/red] {raw} does not exist (or is not a folder); nothing was run")
+        raise typer.Exit(2)
+    _call_nightly(warehouse, verbose, raw=str(raw), run_id=run_id or new_run_id(), full=full)
 
 
 def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:

@@ -85,6 +85,8 @@ def iter_ingest(
 ) -> Iterator[pa.RecordBatch]:
     """stg_pages record batches (≤ max_batch_rows rows, ≈ max_batch_bytes payload) of every new or changed file
     under `root`; quarantine and `ingested_files` rows and counters go to `tally`."""
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
     seen_stat, seen_sha = _registry_index(registry) if not cfg.full else (set(), set())
     rows: list[dict[str, Any]] = []
     n_bytes = 0

@@ -95,3 +95,10 @@ def test_registry_skips_unchanged_files_and_rereads_changed_ones(seeds_raw):
     assert again.kept.column("source_uri").to_pylist() == [target.name]
     shutil.copy(target, seeds_raw / "new.txt")
     assert ingest(seeds_raw, registry=registry).kept.num_rows == 2
+
+
+def test_a_missing_raw_folder_is_an_error_not_an_empty_run(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ingest(tmp_path / "no-such-folder")
