@@ -1,0 +1,216 @@
+"""Strip site boilerplate (menus, banners, template headers) and cut contact blocks from page text.
+
+In: stg_pages (schemas/stg_pages.py). Out: stg_clean — same rows plus `site`, `text`, `contact_text`,
+`n_boilerplate_lines`, `title_hint`. Quarantines: boilerplate.empty_body.
+State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned), and
+the published documents of groups whose sample changed tonight (read; returned re-stripped when their text
+changes, so the first pages of a new site lose their template once enough pages are seen).
+
+Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
+www.), or of its registered domain (IOM country sites share variants of one menu). Pages without URL are
+grouped by a fingerprint of their leading lines. Boilerplate is the leading run of frequent (or
+letter-free) lines and, after the contact block is cut, the trailing run: position keeps repeated field
+labels inside the body ("Start Date") and common short lines. The sample per group is the `max_sample_pages`
+pages with the smallest page_key (content hash), so the model does not depend on input order or on how
+pages are spread over runs. A group with fewer than `min_site_pages` (2) pages strips nothing; with two
+pages, the lines both share in the leading/trailing run are template, unless the two are copies of one story
+(`copies_of`).
+HTML pages: main content by trafilatura (precision-favouring), title from its metadata; no line learning.
+
+Modules: config (thresholds), lines (fingerprints, template runs, contact block), model (groups, the page
+sample, line counts, cleaning a page); this file holds the stage and its task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import trafilatura
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, reasons
+from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
+from tasks._warehouse import read_current, read_current_where
+from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.lines import line_hash, split_contact
+from tasks.strip_boilerplate.model import (
+    _build_models,
+    _clean_page,
+    _GroupModel,
+    _page_identity,
+    _sample_rows,
+    changed_groups,
+    domain_of,
+    site_of,
+)
+
+STAGE = "strip_boilerplate"
+
+
+def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
+    doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, with_metadata=True, include_comments=False)
+    if doc is None:
+        return "", None
+    return doc.text or "", doc.title or None
+
+
+def _restrip_row(
+    doc: dict[str, Any], run_id: str, body: list[str], contact: list[str], n_removed: int, n_head: int
+) -> dict[str, Any]:
+    """A published document as a stg_clean row again, with its text stripped under tonight's model."""
+    raw = doc["raw_text"]
+    return {
+        "record_id": sha256_hex(doc["source_uri"]),
+        "source_uri": doc["source_uri"],
+        "source_sha256": doc["source_sha256"] or sha256_hex(raw),
+        "size_bytes": len(raw.encode()),
+        "format": doc["format"] or "txt",
+        "url": doc["url"],
+        "fetched_at": doc["fetched_at"],
+        "raw_title": doc["raw_title"],
+        "raw_text": raw,
+        "ingested_at": doc["ingested_at"],
+        "run_id": run_id,
+        "site": doc["site"],
+        "text": "\n".join(body).strip(),
+        "contact_text": "\n".join(contact) or None,
+        "n_boilerplate_lines": n_removed,
+        "n_header_lines": n_head,
+        "title_hint": doc["raw_title"],
+    }
+
+
+def strip_boilerplate(
+    pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig, published: pa.Table | None = None
+) -> StageResult:
+    """Remove template lines learned from `samples` plus this batch; cut contact blocks.
+
+    `published`: documents of the groups whose model changed tonight (see `changed_groups`). Those whose text
+    comes out different under the new model are returned again (kept, counted in stats["restripped"]) so the
+    rest of the run republishes them: results do not depend on how pages were spread over runs. Documents
+    identified by their body (no URL, inside a multi-record dump) keep their text, since a new text would
+    give them a new id.
+    """
+    rows = pages.to_pylist()
+    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
+    new_samples = _sample_rows(rows, known, cfg)
+    models = _build_models(samples.to_pylist() + new_samples, cfg)
+    out, rejects = [], []
+    for row in rows:
+        if row["raw_html"] and not row["raw_text"]:
+            text, title = _html_to_text(row["raw_html"], row["url"])
+            body, contact = split_contact(text.splitlines())
+            n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
+        else:
+            group, key, hashes = _page_identity(row, cfg)
+            lines = (row["raw_text"] or "").splitlines()
+            body, contact, n_removed, n_head = _clean_page(lines, group, key, frozenset(hashes), models, cfg)
+            title_hint = row["raw_title"]
+        text = "\n".join(body).strip()
+        if not text:
+            rejects.append(
+                quarantine_row(
+                    row["source_uri"],
+                    STAGE,
+                    reasons.BOILERPLATE_EMPTY_BODY,
+                    "no body text left after boilerplate removal",
+                    row["run_id"],
+                    row["record_id"],
+                )
+            )
+            continue
+        out.append(
+            {
+                **row,
+                "site": group or None,
+                "text": text,
+                "contact_text": "\n".join(contact) or None,
+                "n_boilerplate_lines": n_removed,
+                "n_header_lines": n_head,
+                "title_hint": title_hint,
+            }
+        )
+    restripped = _restrip(published, rows, models, cfg, {r["source_uri"] for r in rows})
+    kept = STG_CLEAN.conform(out + restripped)
+    stats = {
+        "boilerplate_lines": sum(r["n_boilerplate_lines"] for r in out),
+        "contact_blocks": sum(1 for r in out if r["contact_text"]),
+        "restripped": len(restripped),
+    }
+    return StageResult(
+        kept,
+        quarantine_table(rejects),
+        stats,
+        outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(new_samples)},
+        n_in=pages.num_rows + len(restripped),
+    )
+
+
+def _restrip(
+    published: pa.Table | None,
+    rows: list[dict],
+    models: dict[str, _GroupModel],
+    cfg: BoilerplateConfig,
+    tonight: set[str],
+) -> list[dict[str, Any]]:
+    if published is None or published.num_rows == 0 or not rows:
+        return []
+    run_id = rows[0]["run_id"]
+    out = []
+    for doc in published.to_pylist():
+        if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
+            continue
+        group, key, hashes = _page_identity(doc, cfg)
+        lines = doc["raw_text"].splitlines()
+        body, contact, n_removed, n_head = _clean_page(lines, group, key, frozenset(hashes), models, cfg)
+        text = "\n".join(body).strip()
+        if text and text != doc["text"]:
+            out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))
+    return out
+
+
+@task(name="strip-boilerplate", cache_policy=NO_CACHE)
+def strip_boilerplate_task(pages: pa.Table, warehouse, cfg: BoilerplateConfig) -> StageResult:
+    samples = read_current(warehouse, BOILERPLATE_PAGES)
+    published = read_documents_of_groups(warehouse, changed_groups(pages, samples, cfg), cfg)
+    return strip_boilerplate(pages, samples, cfg, published)
+
+
+RESTRIP_COLUMNS = (
+    "doc_id",
+    "url",
+    "site",
+    "source_uri",
+    "source_sha256",
+    "format",
+    "raw_title",
+    "raw_text",
+    "text",
+    "fetched_at",
+    "ingested_at",
+)
+
+
+def read_documents_of_groups(warehouse, groups: set[str], cfg: BoilerplateConfig) -> pa.Table | None:
+    """Published documents whose site (or registered domain) is one of `groups`, read with a filter."""
+    if not groups:
+        return None
+    sites = read_current(warehouse, DOCUMENTS, ["site"]).column("site").unique().to_pylist()
+    wanted = [s for s in sites if s and (s in groups or domain_of(s) in groups)]
+    if not wanted:
+        return None
+    return read_current_where(warehouse, DOCUMENTS, RESTRIP_COLUMNS, "site", wanted)
+
+
+__all__ = [
+    "BoilerplateConfig",
+    "changed_groups",
+    "domain_of",
+    "line_hash",
+    "site_of",
+    "split_contact",
+    "strip_boilerplate",
+    "strip_boilerplate_task",
+]

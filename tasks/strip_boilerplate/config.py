@@ -1,0 +1,27 @@
+"""BoilerplateConfig: the thresholds of template learning, measured on the corpus (bench/eval_boilerplate.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BoilerplateConfig:
+    min_site_pages: int = 2  # a line must recur on this many sampled pages of one site
+    min_site_share: float = 0.05  # … and on this share of them
+    min_domain_pages: int = 3  # or on this many pages of the registered domain
+    min_domain_share: float = 0.03
+    max_gap_short_lines: int = 8  # short page-specific lines tolerated between template lines of one run
+    max_short_line_words: int = 4
+    prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
+    max_sample_pages: int = 200  # pages kept per group in the learned model
+    max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page for the line counts
+    max_gutted_share: float = 0.1  # a page keeping no more than this share of its lines is re-checked for copies
+    min_copy_shared: float = 0.5  # … a copy shares this share of the page's lines through lines found nowhere else
+    max_head_lines: int = 150  # only the first/last lines of a page can be template
+    max_tail_lines: int = 60
+    lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
+
+
+# "For more information please contact: …" opens a contact block that runs to the end of the page (the corpus
+# labels' rule); "For further information, please consult: <links>" is body text.

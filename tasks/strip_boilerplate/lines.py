@@ -1,0 +1,82 @@
+"""Line-level rules: fingerprints, leading/trailing template runs, and the contact block."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from tasks._stage import normalise_text
+from tasks.strip_boilerplate.config import BoilerplateConfig
+
+_CONTACT = re.compile(
+    r"^\W*(for more information|pour plus d'informations?|para (más|mas|mais) informa(ción|cion|ções|coes)|"
+    r"per maggiori informazioni|media contacts?\W*$|press contacts?\W*$)",
+    re.IGNORECASE,
+)
+
+_HAS_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def line_hash(line: str) -> int:
+    """Signed 64-bit fingerprint of a normalised line (Delta Lake has no unsigned integers)."""
+    digest = hashlib.blake2b(normalise_text(line).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def _is_trivial(line: str) -> bool:
+    return not _HAS_WORD.search(line)
+
+
+def prefix_hash(line: str, n_words: int) -> int | None:
+    """Fingerprint of a long line's first words: menus carry teaser lines whose tail varies by page."""
+    words = normalise_text(line).split(" ")
+    return line_hash("\x00prefix " + " ".join(words[:n_words])) if len(words) >= 2 * n_words else None
+
+
+def _line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
+    keys = [line_hash(line)]
+    prefix = prefix_hash(line, cfg.prefix_words)
+    return keys if prefix is None else [*keys, prefix]
+
+
+def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+    window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
+    return sorted({k for x in window if not _is_trivial(x) for k in _line_keys(x, cfg)})
+
+
+def _leading_run(flags: list[bool], lines: list[str], cfg: BoilerplateConfig) -> int:
+    """Number of leading lines that are template: up to the last frequent line of the prefix in which frequent
+    lines are separated only by letter-free lines, or by at most `max_gap_short_lines` short lines (menu items
+    of a language variant too rare to be frequent yet)."""
+    end, gap = 0, 0
+    for i, line in enumerate(lines):
+        if flags[i]:
+            end, gap = i + 1, 0
+        elif not _is_trivial(line):
+            gap += 1
+            if gap > cfg.max_gap_short_lines or len(line.split()) > cfg.max_short_line_words:
+                break
+    return end
+
+
+def _trailing_run(flags: list[bool], lines: list[str], cfg: BoilerplateConfig) -> int:
+    return _leading_run(flags[::-1], lines[::-1], cfg)
+
+
+def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(body, contact block): the block runs from a 'For more information…' line to the end."""
+    for i, line in enumerate(lines):
+        if i > 0 and _CONTACT.match(line):
+            return lines[:i], lines[i:]
+    return lines, []
+
+
+def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple[list[str], list[str], int, int]:
+    """(body, contact block, lines removed, header lines removed)."""
+    flags = [not _is_trivial(x) and any(is_frequent(k) for k in _line_keys(x, cfg)) for x in lines]
+    head = _leading_run(flags, lines, cfg)
+    body, contact = split_contact(lines[head:])
+    body_flags = flags[head : head + len(body)]
+    tail = _trailing_run(body_flags, body, cfg)
+    kept = body[: len(body) - tail] if tail else body
+    return kept, contact, head + tail, head
