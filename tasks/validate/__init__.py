@@ -23,14 +23,14 @@ columns, never the page text. Derived inputs (registry DERIVED):
 With a warehouse, GX uses a file context in <warehouse>/_gx (results accumulate) and builds Data Docs into
 <warehouse>/_reports/gx/index.html; stats["report"] is that path, stats["failed_expectations"] the failed
 expectations' reason codes (also on TableExpectationFailed.stats).
+
+Modules: config (settings, history, the stopping error), derived (derived check columns), reports (offline
+index of the Data Docs); this file builds the suites, runs GX and holds the stage and its task.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, RUNS, Expect, Table
-from schemas.documents import VOUCHED_TITLE_SOURCES
 from tasks._stage import StageResult, quarantine_row, quarantine_table
 from tasks._warehouse import read_current
+from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
+from tasks.validate.derived import DERIVED_COLUMNS, _recent_row_counts
+from tasks.validate.reports import add_offline_index
 
 STAGE = "validate"
 VALIDATED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES)
@@ -54,33 +56,6 @@ GX_DIR, REPORTS_DIR = "_gx", "_reports/gx"
 # Pandas dtype GX observes for each Arrow type in a slim frame (ints use nullable pandas dtypes, see _to_pandas).
 _PANDAS_TYPE = {pa.string(): "str", pa.int32(): "int32", pa.int64(): "int64", pa.float64(): "float64"}
 _PANDAS_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
-
-
-class TableExpectationFailed(RuntimeError):
-    """A table-level expectation failed: the run must not publish. `.stats` holds the report and failures."""
-
-    def __init__(self, message: str, stats: dict[str, Any]):
-        super().__init__(message)
-        self.stats = stats
-
-
-@dataclass(frozen=True, slots=True)
-class ValidateConfig:
-    max_examples: int = 5  # offending values quoted in the error of a failed table expectation
-    min_rows_for_share: int = 20  # `mostly` checks need this many rows
-    min_history_runs: int = 3  # row-count check needs this many earlier succeeded runs
-    max_history_runs: int = 14  # … and looks at this many (median)
-    min_row_share_of_recent: float = 0.2  # fail below 20% of the recent median (a 90% drop fails)
-    min_docs_repeated_title: int = 3  # a title shared by this many documents of a site is template
-    max_template_chars: int = 2000  # head of raw_text/text searched for the title as a line
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationHistory:
-    """What validation needs from earlier runs, read by the task wrapper."""
-
-    recent_counts: tuple[int, ...] = ()  # n_new + n_updated of recent succeeded runs, newest first
-    published_titles: pa.Table | None = None  # doc_id, site, title of published documents
 
 
 @dataclass(slots=True)
@@ -121,72 +96,6 @@ def _context(gx, warehouse: Path | None):
             context.add_data_docs_site(SITE_NAME, site)
     context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
     return context
-
-
-# -- derived inputs -----------------------------------------------------------------------------------------
-
-
-def _norm(line: str) -> str:
-    return " ".join(line.split())
-
-
-def _template_line(data: pa.Table, column: str, history: ValidationHistory, cfg: ValidateConfig) -> pa.Array:
-    """True where `column` is a line of the page's raw head that the body no longer has (stripped boilerplate)."""
-    # Vectorised first pass: most titles are the body's first line, and pages with nothing stripped are clean.
-    head = pc.utf8_slice_codeunits(pc.fill_null(data.column("text"), ""), 0, cfg.max_template_chars)
-    first_line = pc.utf8_trim_whitespace(pc.list_element(pc.split_pattern(head, "\n", max_splits=1), 0))
-    suspect = pc.and_(
-        pc.invert(pc.fill_null(pc.equal(first_line, data.column(column)), False)),
-        pc.fill_null(pc.greater(data.column("n_boilerplate_lines"), 0), False),
-    )
-    if "title_source" in data.column_names:  # titles the page vouches for (URL slug, listing heading) are exempt
-        vouched = pc.is_in(data.column("title_source"), pa.array(VOUCHED_TITLE_SOURCES))
-        suspect = pc.and_(suspect, pc.invert(pc.fill_null(vouched, False)))
-    out = [False] * data.num_rows
-    rows = pc.indices_nonzero(suspect).to_pylist()
-    if not rows:
-        return pa.array(out, pa.bool_())
-    picked = data.take(rows)
-    titles = picked.column(column).to_pylist()
-    raws = pc.utf8_slice_codeunits(picked.column("raw_text"), 0, cfg.max_template_chars).to_pylist()
-    texts = pc.take(head, rows).to_pylist()
-    for i, title, raw, text in zip(rows, titles, raws, texts, strict=True):
-        if not title or not raw or title in text:  # the title is (inside) a body line
-            continue
-        out[i] = title not in {_norm(x) for x in text.splitlines()} and title in {_norm(x) for x in raw.splitlines()}
-    return pa.array(out, pa.bool_())
-
-
-def _repeated_in_site(data: pa.Table, column: str, history: ValidationHistory, cfg: ValidateConfig) -> pa.Array:
-    """True where (site, `column`) is shared by `min_docs_repeated_title`+ distinct documents, batch + published."""
-    pairs = data.select(["doc_id", "site", column])
-    if history.published_titles is not None and history.published_titles.num_rows:
-        pairs = pa.concat_tables(
-            [pairs, history.published_titles.select(["doc_id", "site", column]).cast(pairs.schema)]
-        )
-    counts = pairs.group_by(["site", column]).aggregate([("doc_id", "count_distinct")])
-    common = counts.filter(pc.greater_equal(counts["doc_id_count_distinct"], cfg.min_docs_repeated_title))
-    if not common.num_rows:
-        return pa.array([False] * data.num_rows, pa.bool_())
-    keys = pc.binary_join_element_wise(data["site"], data[column], "\x00")
-    common_keys = pc.binary_join_element_wise(common["site"], common[column], "\x00")
-    return pc.fill_null(pc.is_in(keys, common_keys), False)
-
-
-def _recent_row_counts(
-    data: pa.Table, n_other: int, history: ValidationHistory, cfg: ValidateConfig
-) -> dict[str, Any] | None:
-    """min_value for the row count, or None to skip the check (too little history, or nothing came in)."""
-    recent = history.recent_counts[: cfg.max_history_runs]
-    if len(recent) < cfg.min_history_runs or (data.num_rows == 0 and n_other == 0):
-        return None
-    return {"min_value": int(cfg.min_row_share_of_recent * statistics.median(recent)), "max_value": None}
-
-
-DERIVED_COLUMNS: dict[str, Callable[[pa.Table, str, ValidationHistory, ValidateConfig], pa.Array]] = {
-    "template_line": _template_line,
-    "repeated_in_site": _repeated_in_site,
-}
 
 
 # -- suites and frames ----------------------------------------------------------------------------------------
@@ -385,35 +294,6 @@ def validate_tables(
     return result
 
 
-_OFFLINE_START, _OFFLINE_END = "<!-- docpipe offline index -->", "<!-- /docpipe offline index -->"
-
-
-def add_offline_index(index: Path) -> None:
-    """Put a plain-HTML list of every stored validation page (newest run first) at the top of GX's index.html.
-
-    GX draws its own list with JavaScript from CDNs, which shows nothing on a machine without internet."""
-    root = index.parent
-    pages = sorted(root.glob("validations/**/*.html"), key=lambda p: p.relative_to(root).parts[-3:-1], reverse=True)
-    rows = []
-    for page in pages:
-        parts = page.relative_to(root).parts  # validations/<suite…>/<run name>/<time>/<batch>.html
-        suite, run, when = "/".join(parts[1:-3]), parts[-3], parts[-2]
-        rows.append(
-            f"<tr><td>{html.escape(run)}</td><td>{html.escape(when)}</td>"
-            f'<td><a href="{html.escape(page.relative_to(root).as_posix())}">{html.escape(suite)}</a></td></tr>'
-        )
-    section = (
-        f'{_OFFLINE_START}<section style="margin:1em;font-family:sans-serif"><h2>Validation results</h2>'
-        "<table border=1 cellpadding=4><tr><th>run</th><th>validated at</th><th>suite</th></tr>"
-        + "".join(rows)
-        + f"</table></section>{_OFFLINE_END}"
-    )
-    text = index.read_text(encoding="utf-8")
-    if _OFFLINE_START in text:
-        text = text[: text.index(_OFFLINE_START)] + text[text.index(_OFFLINE_END) + len(_OFFLINE_END) :]
-    index.write_text(text.replace("<body>", "<body>" + section, 1), encoding="utf-8")
-
-
 def _column_by_key(data: pa.Table, key: str, column: str) -> dict[Any, Any]:
     return dict(zip(data.column(key).to_pylist(), data.column(column).to_pylist(), strict=True))
 
@@ -434,3 +314,14 @@ def validate_tables_task(
     if warehouse is None:
         return validate_tables(tables, cfg)
     return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse))
+
+
+__all__ = [
+    "TableExpectationFailed",
+    "ValidateConfig",
+    "ValidationHistory",
+    "add_offline_index",
+    "load_history",
+    "validate_tables",
+    "validate_tables_task",
+]
