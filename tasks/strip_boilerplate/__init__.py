@@ -40,9 +40,9 @@ from tasks.strip_boilerplate.model import (
     _clean_page,
     _GroupModel,
     _page_identity,
-    _sample_rows,
     changed_groups,
     domain_of,
+    new_sample_rows,
     site_of,
 )
 
@@ -83,7 +83,11 @@ def _restrip_row(
 
 
 def strip_boilerplate(
-    pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig, published: pa.Table | None = None
+    pages: pa.Table,
+    samples: pa.Table,
+    cfg: BoilerplateConfig,
+    published: pa.Table | None = None,
+    new_samples: list[dict[str, Any]] | None = None,
 ) -> StageResult:
     """Remove template lines learned from `samples` plus this batch; cut contact blocks.
 
@@ -91,11 +95,10 @@ def strip_boilerplate(
     comes out different under the new model are returned again (kept, counted in stats["restripped"]) so the
     rest of the run republishes them: results do not depend on how pages were spread over runs. Documents
     identified by their body (no URL, inside a multi-record dump) keep their text, since a new text would
-    give them a new id.
+    give them a new id. `new_samples`: `new_sample_rows(pages, samples, cfg)` when the caller has it already.
     """
     rows = pages.to_pylist()
-    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
-    new_samples = _sample_rows(rows, known, cfg)
+    new_samples = new_sample_rows(pages, samples, cfg) if new_samples is None else new_samples
     models = _build_models(samples.to_pylist() + new_samples, cfg)
     out, rejects = [], []
     for row in rows:
@@ -174,8 +177,9 @@ def _restrip(
 @task(name="strip-boilerplate", cache_policy=NO_CACHE)
 def strip_boilerplate_task(pages: pa.Table, warehouse, cfg: BoilerplateConfig) -> StageResult:
     samples = read_current(warehouse, BOILERPLATE_PAGES)
-    published = read_documents_of_groups(warehouse, changed_groups(pages, samples, cfg), cfg)
-    return strip_boilerplate(pages, samples, cfg, published)
+    new_samples = new_sample_rows(pages, samples, cfg)  # fingerprinted once, for both calls
+    published = read_documents_of_groups(warehouse, changed_groups(new_samples, samples, cfg), cfg)
+    return strip_boilerplate(pages, samples, cfg, published, new_samples)
 
 
 RESTRIP_COLUMNS = (

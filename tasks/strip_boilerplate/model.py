@@ -148,10 +148,12 @@ def _page_identity(row: dict[str, Any], cfg: BoilerplateConfig) -> tuple[str, st
     )
 
 
-def _sample_rows(rows: list[dict[str, Any]], known: set[tuple[str, str]], cfg: BoilerplateConfig) -> list[dict]:
-    """New `boilerplate_pages` rows of the text pages in `rows` (site group and, with a URL, domain group)."""
+def new_sample_rows(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> list[dict[str, Any]]:
+    """`boilerplate_pages` rows of the text pages in `pages` that `samples` lacks (site group and, with a URL,
+    domain group)."""
+    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
     out = []
-    for row in rows:
+    for row in pages.to_pylist():
         if row["raw_html"] and not row["raw_text"]:
             continue
         group, key, hashes = _page_identity(row, cfg)
@@ -162,17 +164,15 @@ def _sample_rows(rows: list[dict[str, Any]], known: set[tuple[str, str]], cfg: B
     return out
 
 
-def changed_groups(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> set[str]:
-    """Template groups whose sample (the `max_sample_pages` smallest page keys) gains a page from `pages`: the
+def changed_groups(new_rows: list[dict[str, Any]], samples: pa.Table, cfg: BoilerplateConfig) -> set[str]:
+    """Template groups whose sample (the `max_sample_pages` smallest page keys) gains one of `new_rows`: the
     groups whose already-published documents must be stripped again."""
-    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
-    new = _sample_rows(pages.to_pylist(), set(known), cfg)
     keys_by_group: dict[str, list[str]] = {}
-    for group, key in known:
-        keys_by_group.setdefault(group, []).append(key)
-    changed = set()
-    for row in new:
-        existing = sorted(keys_by_group.get(row["site"], []))
-        if len(existing) < cfg.max_sample_pages or row["page_key"] < existing[cfg.max_sample_pages - 1]:
-            changed.add(row["site"])
-    return changed
+    for row in samples.select(["site", "page_key"]).to_pylist():
+        keys_by_group.setdefault(row["site"], []).append(row["page_key"])
+    cutoff = {
+        g: sorted(keys)[cfg.max_sample_pages - 1]
+        for g, keys in keys_by_group.items()
+        if len(keys) >= cfg.max_sample_pages
+    }
+    return {r["site"] for r in new_rows if r["site"] not in cutoff or r["page_key"] < cutoff[r["site"]]}
