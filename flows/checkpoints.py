@@ -29,8 +29,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from tasks._stage import StageResult
-from tasks._warehouse import open_delta
-from tasks.publish import RUN_ID_KEY
+from tasks._warehouse import RUN_ID_KEY, open_delta
 
 RUNS_DIR = "_runs"
 MANIFEST = "run.json"

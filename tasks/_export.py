@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from schemas import PUBLISHED, Table
 from tasks._stage import file_sha256
 from tasks._versions import RunVersions
-from tasks._warehouse import read_current
+from tasks._warehouse import RUN_ID_KEY, read_current
 
 FORMATS = ("parquet", "csv")
 MANIFEST = "manifest.json"
@@ -159,7 +159,7 @@ def _parquet_metadata(table: Table, run: RunVersions, version: int | None) -> di
         "table": table.name,
         "grain": table.grain,
         "description": table.description or table.grain,
-        "docpipe.run_id": run.run_id,
+        RUN_ID_KEY: run.run_id,
         "docpipe.delta_version": "" if version is None else str(version),
         "docpipe.column_docs": json.dumps({c.name: c.doc for c in table.columns}, ensure_ascii=False),
     }

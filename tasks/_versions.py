@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas import PUBLISHED, RUNS, STATE, Table
-from tasks._warehouse import current_version, open_delta, read_current
+from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current
 
-RUN_ID_KEY = "docpipe.run_id"  # commit metadata key written by tasks/publish.py
 SUCCEEDED = "succeeded"
 
 # Delta operationMetrics names per operation: MERGE reports target rows, WRITE/DELETE report added/deleted rows.

@@ -18,6 +18,8 @@ from deltalake.exceptions import TableNotFoundError
 
 from schemas import Table
 
+RUN_ID_KEY = "docpipe.run_id"  # commit metadata naming the run that wrote a table version (tasks/publish.py)
+
 
 def table_path(warehouse: Path, table: Table | str) -> Path:
     return Path(warehouse) / (table if isinstance(table, str) else table.name)

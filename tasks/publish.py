@@ -41,10 +41,9 @@ from schemas import (
     RUNS,
     Table,
 )
-from tasks._warehouse import current_version, open_delta, read_current, table_path
+from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current, table_path
 
 STAGE = "publish"
-RUN_ID_KEY = "docpipe.run_id"
 
 
 @dataclass(frozen=True, slots=True)
