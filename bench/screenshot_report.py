@@ -9,47 +9,17 @@ Needs Debian's chromium (`apt-get install -y chromium`).
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _chromium import screenshot  # noqa: E402
+
 from schemas import RUNS  # noqa: E402
 from tasks._report import write_run_report  # noqa: E402
 from tasks._warehouse import read_current  # noqa: E402
-
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
-
-
-def screenshot(page: Path, png: Path, width: int = 1280, height: int = 2400) -> Path:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        raise SystemExit("chromium not found: apt-get install -y chromium")
-    with tempfile.TemporaryDirectory() as profile:
-        cmd = [
-            browser,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            f"--window-size={width},{height}",
-            page.resolve().as_uri(),
-        ]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    return png
 
 
 def main() -> None:
@@ -65,7 +35,7 @@ def main() -> None:
             raise SystemExit(f"no run in {args.warehouse}")
         run_id = runs[-1]["run_id"]
     page = write_run_report(args.warehouse, run_id)
-    png = screenshot(page, page.with_suffix(".png"), height=args.height)
+    png = screenshot(page, page.with_suffix(".png"), 1280, args.height)
     print(f"{page}\n{png}")
 
 

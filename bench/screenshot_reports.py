@@ -9,8 +9,6 @@ Installs Chromium with apt-get when it is missing. Writes <warehouse>/_reports/g
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,13 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        subprocess.run(["apt-get", "update"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True)
-        found = shutil.which("chromium")
-    return found
+from _chromium import screenshot  # noqa: E402
 
 
 def main() -> None:
@@ -50,19 +42,7 @@ def main() -> None:
     cfg = ValidateConfig()
     stats = validate_tables(tables, cfg, load_history(warehouse, cfg), warehouse).stats
     png = warehouse / "_reports" / "gx_index.png"
-    subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=1400,1000",
-            f"--screenshot={png}",
-            Path(stats["report"]).as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    screenshot(Path(stats["report"]), png, 1400, 1000, install=True)
     print(f"report: {stats['report']}\nscreenshot: {png}")
 
 

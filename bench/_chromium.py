@@ -1,0 +1,47 @@
+"""Headless Chromium screenshots for the bench scripts (Debian's `chromium`, no network, a throw-away profile)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+def chromium(install: bool = False) -> str:
+    """Path of the browser; with `install`, apt-get installs Debian's chromium when it is missing."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not found and install:
+        subprocess.run(["apt-get", "update"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True)
+        found = shutil.which("chromium")
+    if not found:
+        raise SystemExit("chromium not found: apt-get install -y chromium")
+    return found
+
+
+def screenshot(page: Path, png: Path, width: int, height: int, install: bool = False) -> Path:
+    """PNG of a local page at width × height."""
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [
+            chromium(install),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            page.resolve().as_uri(),
+        ]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return png
