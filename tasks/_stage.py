@@ -4,7 +4,6 @@ normalisation used by more than one stage."""
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,8 +13,6 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import QUARANTINE
-
-_SPACES = re.compile(r"\s+")
 
 
 def sha256_hex(data: str | bytes) -> str:
@@ -33,8 +30,9 @@ def file_sha256(path: Path) -> str:
 
 
 def normalise_text(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed: the form exact-duplicate hashing and line matching use."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    """NFKC, case-folded, whitespace collapsed: the form exact-duplicate hashing and line matching use.
+    (str.split() splits on exactly the characters `re`'s \\s matches, ~10x faster than re.sub.)"""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def quarantine_row(

@@ -39,10 +39,10 @@ from tasks.strip_boilerplate.model import (
     _build_models,
     _clean_page,
     _GroupModel,
-    _page_identity,
     changed_groups,
     domain_of,
     new_sample_rows,
+    page_group,
     site_of,
 )
 
@@ -107,9 +107,9 @@ def strip_boilerplate(
             body, contact = split_contact(text.splitlines())
             n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
         else:
-            group, key, hashes = _page_identity(row, cfg)
             lines = (row["raw_text"] or "").splitlines()
-            body, contact, n_removed, n_head = _clean_page(lines, group, key, frozenset(hashes), models, cfg)
+            group = page_group(row, cfg)
+            body, contact, n_removed, n_head = _clean_page(lines, group, models, cfg)
             title_hint = row["raw_title"]
         text = "\n".join(body).strip()
         if not text:
@@ -165,9 +165,8 @@ def _restrip(
     for doc in published.to_pylist():
         if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
             continue
-        group, key, hashes = _page_identity(doc, cfg)
         lines = doc["raw_text"].splitlines()
-        body, contact, n_removed, n_head = _clean_page(lines, group, key, frozenset(hashes), models, cfg)
+        body, contact, n_removed, n_head = _clean_page(lines, page_group(doc, cfg), models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:
             out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))

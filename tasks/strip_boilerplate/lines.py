@@ -19,8 +19,11 @@ _HAS_WORD = re.compile(r"\w", re.UNICODE)
 
 def line_hash(line: str) -> int:
     """Signed 64-bit fingerprint of a normalised line (Delta Lake has no unsigned integers)."""
-    digest = hashlib.blake2b(normalise_text(line).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+    return _hash_normalised(normalise_text(line))
+
+
+def _hash_normalised(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
 
 
 def _is_trivial(line: str) -> bool:
@@ -30,13 +33,18 @@ def _is_trivial(line: str) -> bool:
 def prefix_hash(line: str, n_words: int) -> int | None:
     """Fingerprint of a long line's first words: menus carry teaser lines whose tail varies by page."""
     words = normalise_text(line).split(" ")
+    return _prefix_of_words(words, n_words)
+
+
+def _prefix_of_words(words: list[str], n_words: int) -> int | None:
     return line_hash("\x00prefix " + " ".join(words[:n_words])) if len(words) >= 2 * n_words else None
 
 
 def _line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
-    keys = [line_hash(line)]
-    prefix = prefix_hash(line, cfg.prefix_words)
-    return keys if prefix is None else [*keys, prefix]
+    """The line's fingerprint, plus that of its first words when it is long (one normalisation)."""
+    norm = normalise_text(line)
+    prefix = _prefix_of_words(norm.split(" "), cfg.prefix_words)
+    return [_hash_normalised(norm)] if prefix is None else [_hash_normalised(norm), prefix]
 
 
 def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
@@ -44,23 +52,19 @@ def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     return sorted({k for x in window if not _is_trivial(x) for k in _line_keys(x, cfg)})
 
 
-def _leading_run(flags: list[bool], lines: list[str], cfg: BoilerplateConfig) -> int:
-    """Number of leading lines that are template: up to the last frequent line of the prefix in which frequent
-    lines are separated only by letter-free lines, or by at most `max_gap_short_lines` short lines (menu items
-    of a language variant too rare to be frequent yet)."""
+def _leading_run(is_template, order: range, lines: list[str], cfg: BoilerplateConfig) -> int:
+    """Number of lines, walking `order`, that are template: up to the last frequent line of the prefix in which
+    frequent lines are separated only by letter-free lines, or by at most `max_gap_short_lines` short lines
+    (menu items of a language variant too rare to be frequent yet). Lines past the run are never looked at."""
     end, gap = 0, 0
-    for i, line in enumerate(lines):
-        if flags[i]:
-            end, gap = i + 1, 0
-        elif not _is_trivial(line):
+    for n, i in enumerate(order):
+        if is_template(i):
+            end, gap = n + 1, 0
+        elif not _is_trivial(lines[i]):
             gap += 1
-            if gap > cfg.max_gap_short_lines or len(line.split()) > cfg.max_short_line_words:
+            if gap > cfg.max_gap_short_lines or len(lines[i].split()) > cfg.max_short_line_words:
                 break
     return end
-
-
-def _trailing_run(flags: list[bool], lines: list[str], cfg: BoilerplateConfig) -> int:
-    return _leading_run(flags[::-1], lines[::-1], cfg)
 
 
 def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -73,10 +77,16 @@ def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
 
 def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple[list[str], list[str], int, int]:
     """(body, contact block, lines removed, header lines removed)."""
-    flags = [not _is_trivial(x) and any(is_frequent(k) for k in _line_keys(x, cfg)) for x in lines]
-    head = _leading_run(flags, lines, cfg)
+    flags: dict[int, bool] = {}
+
+    def is_template(i: int) -> bool:
+        if i not in flags:
+            line = lines[i]
+            flags[i] = not _is_trivial(line) and any(is_frequent(k) for k in _line_keys(line, cfg))
+        return flags[i]
+
+    head = _leading_run(is_template, range(len(lines)), lines, cfg)
     body, contact = split_contact(lines[head:])
-    body_flags = flags[head : head + len(body)]
-    tail = _trailing_run(body_flags, body, cfg)
+    tail = _leading_run(is_template, range(head + len(body) - 1, head - 1, -1), lines, cfg)
     kept = body[: len(body) - tail] if tail else body
     return kept, contact, head + tail, head

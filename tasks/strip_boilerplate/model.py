@@ -115,12 +115,7 @@ def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:
 
 
 def _clean_page(
-    lines: list[str],
-    group: str,
-    key: str,
-    line_keys: frozenset[int],
-    models: dict[str, _GroupModel],
-    cfg: BoilerplateConfig,
+    lines: list[str], group: str, models: dict[str, _GroupModel], cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int]:
     """(body, contact block, lines removed, header lines) of one text page under the learned models."""
     empty = _GroupModel(Counter(), 0, {})
@@ -128,6 +123,7 @@ def _clean_page(
     domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
     body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, cfg)
     if _gutted(lines, body, cfg):
+        key, line_keys = _page_key(lines), frozenset(_page_line_hashes(lines, cfg))
         copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
             line_keys, key, cfg.min_copy_shared
         )
@@ -138,14 +134,20 @@ def _clean_page(
     return body, contact, n_removed, n_head
 
 
+def _page_key(lines: list[str]) -> str:
+    """Content hash of a page's text: its sample key (orders the bottom-k sample)."""
+    return sha256_hex(normalise_text("\n".join(lines)))
+
+
 def _page_identity(row: dict[str, Any], cfg: BoilerplateConfig) -> tuple[str, str, list[int]]:
     """(group, page_key, line fingerprints) of a text page."""
     lines = (row["raw_text"] or "").splitlines()
-    return (
-        _group_of(site_of(row["url"]), lines, cfg),
-        sha256_hex(normalise_text(row["raw_text"] or "")),
-        _page_line_hashes(lines, cfg),
-    )
+    return _group_of(site_of(row["url"]), lines, cfg), _page_key(lines), _page_line_hashes(lines, cfg)
+
+
+def page_group(row: dict[str, Any], cfg: BoilerplateConfig) -> str:
+    """Template group of a text page (site, else leading-line fingerprint)."""
+    return _group_of(site_of(row["url"]), (row["raw_text"] or "").splitlines(), cfg)
 
 
 def new_sample_rows(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> list[dict[str, Any]]:

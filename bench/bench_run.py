@@ -1,0 +1,117 @@
+"""Whole-run memory and speed: `docpipe run` over one generated JSON Lines dump of distinct pages.
+
+    .venv/bin/python bench/bench_run.py --mb 2048 [--keep DIR]
+
+The dump is built from the labelled corpus (../shared/corpus/pages.jsonl, read in place): each record takes a
+corpus page's leading lines (its site's menu, so the boilerplate stage has templates to learn) and a body of
+sentences drawn at random from the whole corpus (seeded), under a URL of the page's site. Pages are distinct
+(no near-duplicates beyond chance), in the corpus's languages. The run is the real CLI in a child process
+(Prefect's temporary server, a fresh warehouse); the script samples the RSS of the whole process tree (the run
+and its extraction workers) every 0.2 s and prints wall time, records/s, MB/s and peak tree RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("DOCPIPE_SHARED", ROOT.parent / "shared")) / "corpus" / "pages.jsonl"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _corpus() -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """(url, leading lines) of every corpus page, and the pool of body sentences."""
+    heads, pool = [], []
+    for line in CORPUS.open(encoding="utf-8"):
+        page = json.loads(line)
+        lines = [x for x in page["text"].splitlines() if x.strip()]
+        heads.append((page["url"], lines[: max(1, len(lines) // 4)]))
+        pool += [s for x in lines[len(lines) // 4 :] for s in _SENTENCE.split(x) if len(s.split()) >= 6]
+    return heads, pool
+
+
+def write_dump(path: Path, target_bytes: int, seed: int = 7) -> tuple[int, int]:
+    """A JSONL dump of about target_bytes of distinct pages; returns (records, bytes)."""
+    rng = random.Random(seed)
+    heads, pool = _corpus()
+    n = size = 0
+    with path.open("wb") as fh:
+        while size < target_bytes:
+            url, head = heads[n % len(heads)]
+            body = rng.sample(pool, rng.randint(12, 40))
+            paragraphs = [" ".join(body[i : i + 4]) for i in range(0, len(body), 4)]
+            text = "\n".join([*head, f"Story {n}", *paragraphs])
+            data = (json.dumps({"url": f"{url.rstrip('/')}/bench-{n}", "text": text}) + "\n").encode()
+            fh.write(data)
+            n, size = n + 1, size + len(data)
+    return n, size
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Summed RSS of `pid` and its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack += children.get(p, [])
+    return total / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=256, help="dump size in MB (default 256)")
+    parser.add_argument("--keep", type=Path, help="work folder to use and keep (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench_run_"))
+    raw, warehouse = work / "raw", work / "warehouse"
+    raw.mkdir(parents=True, exist_ok=True)
+    dump = raw / "dump.jsonl"
+    if not dump.exists():
+        n, size = write_dump(dump, args.mb * 2**20)
+    else:
+        n, size = sum(1 for _ in dump.open("rb")), dump.stat().st_size
+    print(f"dump: {size / 2**20:.0f} MB, {n:,} records ({dump})")
+    shutil.rmtree(warehouse, ignore_errors=True)
+    cmd = [sys.executable, "-m", "flows", "run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", "bench"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_mb(proc.pid))
+        time.sleep(0.2)
+    seconds = time.perf_counter() - start
+    out = proc.stdout.read() if proc.stdout else ""
+    print(out[-3000:])
+    print(
+        f"exit {proc.returncode}; {seconds:.0f} s; {n / seconds:,.0f} records/s; {size / 2**20 / seconds:.2f} MB/s; "
+        f"peak tree RSS {peak:,.0f} MB"
+    )
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(proc.returncode)
+
+
+if __name__ == "__main__":
+    main()
