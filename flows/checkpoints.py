@@ -2,10 +2,14 @@
 
 Layout of a run folder:
     run.json                     parameters of the run (raw, full, started_at): a rerun reuses them
-    <stage>/kept.parquet         the rows the stage passed on
+    <stage>/kept.parquet         the rows the stage passed on (large ones written there by the stage as it went)
     <stage>/quarantine.parquet   the rows it quarantined
     <stage>/outputs/<name>.parquet  its extra outputs (state rows, child tables)
-    <stage>/checkpoint.json      stats + fingerprint, written last: a checkpoint without it is incomplete
+    <stage>/checkpoint.json      stats, fingerprint and the files holding each output, written last: a
+                                 checkpoint without it is incomplete
+
+A stage's outputs are handed on as spills (tasks/_spill.py): a reused checkpoint is never loaded into memory,
+and a stage whose output equals an input (nothing rejected) may point at the earlier stage's file.
     summary.json                 the run's `runs` row (tasks/publish.py)
 
 A stage's fingerprint chains the previous stage's fingerprint with the stage's config, a hash of its code (the
@@ -28,13 +32,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
 from tasks._warehouse import RUN_ID_KEY, open_delta
 
 RUNS_DIR = "_runs"
 MANIFEST = "run.json"
 COMPLETE = "checkpoint.json"
-_SHARED_CODE = ("tasks/_stage.py", "tasks/_warehouse.py", "schemas")
+_SHARED_CODE = ("tasks/_stage.py", "tasks/_spill.py", "tasks/_warehouse.py", "schemas")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -110,37 +115,52 @@ class CheckpointStore:
         self.root.mkdir(parents=True, exist_ok=True)
         _write_json(self.root / MANIFEST, params)
 
-    def load(self, stage: str, fingerprint: str) -> StageResult | None:
-        """The stage's checkpointed result, if complete and made with this fingerprint."""
-        folder = self.root / stage
-        meta_path = folder / COMPLETE
-        if not meta_path.is_file():
-            return None
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") != fingerprint:
-            return None
-        outputs = {name: pq.read_table(folder / "outputs" / f"{name}.parquet") for name in meta["outputs"]}
-        return StageResult(
-            pq.read_table(folder / "kept.parquet"), pq.read_table(folder / "quarantine.parquet"), meta["stats"], outputs
-        )
-
-    def save(self, stage: str, fingerprint: str, result: StageResult) -> None:
-        """Persist the stage's result; the completion marker is written last."""
+    def begin(self, stage: str) -> Path:
+        """An empty folder for the stage's files (its spills); any earlier, incomplete attempt is removed."""
         folder = self.root / stage
         shutil.rmtree(folder, ignore_errors=True)
         (folder / "outputs").mkdir(parents=True)
-        pq.write_table(result.kept, folder / "kept.parquet")
+        return folder
+
+    def load(self, stage: str, fingerprint: str) -> StageResult | None:
+        """The stage's checkpointed result, if complete and made with this fingerprint (outputs as spills)."""
+        meta_path = self.root / stage / COMPLETE
+        if not meta_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text())
+        files = {"kept": meta.get("kept"), **meta.get("outputs", {})} if isinstance(meta.get("outputs"), dict) else {}
+        if meta.get("fingerprint") != fingerprint or not files.get("kept"):
+            return None
+        if not all((self.root / f).is_file() for f in files.values()):
+            return None
+        spills = {name: Spill(self.root / f) for name, f in files.items()}
+        kept = spills.pop("kept")
+        quarantined = pq.read_table(self.root / stage / "quarantine.parquet")
+        return StageResult(kept, quarantined, meta["stats"], spills)
+
+    def save(self, stage: str, fingerprint: str, result: StageResult) -> None:
+        """Persist the stage's result (tables not yet on disk are written now); the marker is written last."""
+        folder = self.root / stage
+        (folder / "outputs").mkdir(parents=True, exist_ok=True)
+        files = {"kept": self._file(result.kept, folder / "kept.parquet")}
+        for name, rows in result.outputs.items():
+            files[name] = self._file(rows, folder / "outputs" / f"{name}.parquet")
         pq.write_table(result.quarantined, folder / "quarantine.parquet")
-        for name, table in result.outputs.items():
-            pq.write_table(table, folder / "outputs" / f"{name}.parquet")
-        meta = {"fingerprint": fingerprint, "stats": result.stats, "outputs": sorted(result.outputs)}
+        meta = {"fingerprint": fingerprint, "stats": result.stats, "kept": files.pop("kept"), "outputs": files}
         _write_json(folder / COMPLETE, meta)
+
+    def _file(self, rows: Rows, path: Path) -> str:
+        """Path (relative to the run folder) of the file holding `rows`: a spill's own, or `path` written now."""
+        if isinstance(rows, Spill):
+            return Path(rows.path).resolve().relative_to(self.root.resolve()).as_posix()
+        pq.write_table(rows, path)
+        return path.relative_to(self.root).as_posix()
 
     def save_stats(self, stage: str, fingerprint: str, stats: dict[str, Any]) -> None:
         """A stage that keeps no data (publish) records only its stats."""
         folder = self.root / stage
         folder.mkdir(parents=True, exist_ok=True)
-        _write_json(folder / COMPLETE, {"fingerprint": fingerprint, "stats": stats, "outputs": []})
+        _write_json(folder / COMPLETE, {"fingerprint": fingerprint, "stats": stats, "outputs": {}})
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -28,6 +28,7 @@ from flows.stages import SPECS, STAGES, with_retries
 from schemas import QUARANTINE, RUNS
 from schemas.runs import RUN_COUNTS
 from tasks._report import write_run_report
+from tasks._spill import Rows, read_columns
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary
 
@@ -85,7 +86,7 @@ class RunLedger:
     fingerprint: str = ""
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[pa.Table] = field(default_factory=list)
-    outputs: dict[str, pa.Table] = field(default_factory=dict)
+    outputs: dict[str, Rows] = field(default_factory=dict)
     failed_stage: str | None = None
     error: str | None = None
     executing: bool = False  # once a stage executes, every later stage executes too
@@ -127,9 +128,9 @@ class RunLedger:
             self.stats[name]["seconds"] = round(time.perf_counter() - start, 3)
         self.stats[name].setdefault("status", "succeeded")
 
-    def run(self, name: str, task: Task, *args: Any) -> pa.Table:
+    def run(self, name: str, task: Task, *args: Any) -> Rows:
         """Run one stage, or reuse its checkpoint when complete and made from the same inputs, config and code;
-        record its result and return the rows that go on."""
+        record its result and return the rows that go on. The task gets `out=`, the folder for its spills."""
         spec = SPECS[name]
         with self.stage(name):
             self._inject_fault(name)
@@ -139,7 +140,7 @@ class RunLedger:
             )
             result = self._reuse(name)
             if result is None:
-                result = with_retries(task, spec, self.cfg)(*args)
+                result = with_retries(task, spec, self.cfg)(*args, out=self.store.begin(name))
                 self.store.save(name, self.fingerprint, result)
             return self.add(name, result)
 
@@ -163,7 +164,7 @@ class RunLedger:
     def _kill_after_commit(table: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    def add(self, name: str, result: StageResult) -> pa.Table:
+    def add(self, name: str, result: StageResult) -> Rows:
         """Record a stage's result; return the rows that go on."""
         self.stats.setdefault(name, {}).update(result.stats)
         if result.quarantined.num_rows:
@@ -171,17 +172,19 @@ class RunLedger:
         self.outputs.update(result.outputs)
         return result.kept
 
-    def tables(self, documents: pa.Table) -> dict[str, pa.Table]:
+    def tables(self, documents: Rows) -> dict[str, Rows]:
         """Everything publish writes for this run."""
         quarantined = pa.concat_tables(self.quarantine) if self.quarantine else QUARANTINE.empty()
         return {**self.outputs, "documents": documents, "quarantine": quarantined}
 
-    def publish(self, task: Task, documents: pa.Table, unique: pa.Table) -> RunSummary:
+    def publish(self, task: Task, documents: Rows, unique: Rows) -> RunSummary:
         """Publish the run's tables, then its `runs` row (only when a table changed); summary, artifact, and
         clean-up of old checkpoints."""
         cfg = self.cfg
         with self.stage("publish"):
-            counts = self.counts(documents, set(unique.filter(unique["is_update"])["doc_id"].to_pylist()))
+            updates = read_columns(unique, ["doc_id", "is_update"])
+            updated_ids = set(updates.filter(updates["is_update"])["doc_id"].to_pylist())
+            counts = self.counts(read_columns(documents, ["doc_id"]), updated_ids)
             self._inject_fault("publish")
             after_commit = self._kill_after_commit if cfg.fault == KILL_IN_PUBLISH else None
             publish = with_retries(task, SPECS["publish"], cfg)

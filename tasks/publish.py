@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -41,6 +42,7 @@ from schemas import (
     RUNS,
     Table,
 )
+from tasks._spill import Rows, Spill, chunks, num_rows, read_columns
 from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current, table_path
 
 STAGE = "publish"
@@ -90,34 +92,61 @@ def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> De
     return dt
 
 
-def _merge(dt: DeltaTable, data: pa.Table, write: _Write, run_id: str) -> None:
+def _source(rows: Rows, table: Table) -> pa.Table | pa.RecordBatchReader:
+    """The merge source: a table in memory, or a spill streamed batch by batch (deltalake's streamed merge)."""
+    if isinstance(rows, Spill):
+        batches = (b for part in chunks(rows) for b in table.conform(part).to_batches())
+        return pa.RecordBatchReader.from_batches(table.arrow_schema, batches)
+    return table.conform(rows)
+
+
+def _stale_children_predicate(warehouse: Path, parents: Rows, write: _Write) -> str | None:
+    """Delete predicate for the child rows of tonight's documents (`parents`) that tonight no longer has (also
+    when a document lost all its rows of this table). Only parents that already have rows in the table can
+    have stale ones, so the IN list stays short on a large first load."""
+    col = write.replace_children_of
+    ours = pc.unique(read_columns(parents, [col]).column(col))
+    theirs = read_current(warehouse, write.table, [col]).column(col)
+    parents = sorted(pc.filter(ours, pc.is_in(ours, theirs)).to_pylist())
+    if not parents:
+        return None
+    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in parents)
+    return f"t.{col} IN ({quoted})"
+
+
+def _merge(dt: DeltaTable, rows: Rows, write: _Write, run_id: str, stale: str | None = None) -> None:
     keys = write.table.key
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     merger = dt.merge(
-        data, predicate=predicate, source_alias="s", target_alias="t", commit_properties=_commit(run_id, write.table)
+        _source(rows, write.table),
+        predicate=predicate,
+        source_alias="s",
+        target_alias="t",
+        commit_properties=_commit(run_id, write.table),
     )
     if write.update:
         merger = merger.when_matched_update_all(predicate=None if write.update == "true" else write.update)
     merger = merger.when_not_matched_insert_all()
-    if write.replace_children_of:
-        parents = sorted(set(data.column(write.replace_children_of).to_pylist()))
-        quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in parents)
-        merger = merger.when_not_matched_by_source_delete(predicate=f"t.{write.replace_children_of} IN ({quoted})")
+    if stale:
+        merger = merger.when_not_matched_by_source_delete(predicate=stale)
     merger.execute()
 
 
 def publish_tables(
-    warehouse: Path, tables: dict[str, pa.Table], run_id: str, after_commit: Callable[[str], None] | None = None
+    warehouse: Path, tables: dict[str, Rows], run_id: str, after_commit: Callable[[str], None] | None = None
 ) -> dict[str, int]:
-    """Write each table of the run (no commit when nothing changes); return every table's version.
+    """Write each table of the run (no commit when nothing changes); return every table's version. Tables may
+    be spills: they are merged as streams.
 
     `after_commit(table_name)` is called after each table that got a new version (fault-injection drills)."""
     for write in PLAN:
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
-        data = write.table.conform(tables.get(write.table.name, write.table.empty()))
-        if data.num_rows:
-            _merge(dt, data, write, run_id)
+        rows = tables.get(write.table.name, write.table.empty())
+        parents = tables.get(DOCUMENTS.name, DOCUMENTS.empty())
+        stale = _stale_children_predicate(warehouse, parents, write) if write.replace_children_of else None
+        if num_rows(rows) or stale:
+            _merge(dt, rows if num_rows(rows) else write.table.empty(), write, run_id, stale)
         if after_commit and current_version(warehouse, write.table) != before:
             after_commit(write.table.name)
     ensure_table(warehouse, RUNS, run_id)
@@ -156,7 +185,7 @@ def versions(warehouse: Path) -> dict[str, int | None]:
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_tables_task(
-    warehouse: Path, tables: dict[str, pa.Table], run_id: str, after_commit: Callable[[str], None] | None = None
+    warehouse: Path, tables: dict[str, Rows], run_id: str, after_commit: Callable[[str], None] | None = None
 ) -> dict[str, int]:
     return publish_tables(warehouse, tables, run_id, after_commit)
 

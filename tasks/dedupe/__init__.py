@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DOCUMENTS, DUPLICATES, STG_UNIQUE
+from tasks._spill import CHUNK_ROWS, Rows, Spill, SpillWriter, chunks, column, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, sha256_hex
 from tasks._warehouse import open_delta
 from tasks.dedupe.history import documents_matching, matching_bands
@@ -100,6 +102,24 @@ class Sketches:
     signatures: np.ndarray
     n_shingles: np.ndarray
     band_keys: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[Sketches], cfg: DedupeConfig) -> Sketches:
+        if not parts:
+            return cls(
+                [],
+                [],
+                np.zeros((0, cfg.num_perm), np.uint32),
+                np.zeros(0, np.int64),
+                np.zeros((0, cfg.bands), np.int64),
+            )
+        return cls(
+            [h for p in parts for h in p.content_hash],
+            [d for p in parts for d in p.doc_id],
+            np.concatenate([p.signatures for p in parts]),
+            np.concatenate([p.n_shingles for p in parts]),
+            np.concatenate([p.band_keys for p in parts]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +251,8 @@ def dedupe_pages(
     cfg: DedupeConfig,
     index: DedupeIndex | None = None,
     sketches: Sketches | None = None,
+    full: Rows | None = None,
+    out: Path | None = None,
 ) -> StageResult:
     """Split pages into documents to publish, unchanged records and duplicates (exact or near) of documents.
 
@@ -239,8 +261,13 @@ def dedupe_pages(
             or hashes).
         index: near-duplicate history (none: compare tonight's pages with each other only).
         sketches: `sketch_pages(pages, cfg)` when the caller already computed it.
+        full: the complete rows when `pages` holds only the narrow columns (source_uri, url, fetched_at,
+            run_id): texts are then read only for near-duplicate candidates, and kept rows are copied from
+            `full` chunk by chunk.
+        out: folder for the spills of the kept rows and index rows (default: in memory).
     """
     sk = sketches or sketch_pages(pages, cfg)
+    full = pages if full is None else full
     index = index or DedupeIndex()
     hist_by_doc = dict(
         zip(history.column("doc_id").to_pylist(), history.column("content_hash").to_pylist(), strict=False)
@@ -295,7 +322,7 @@ def dedupe_pages(
     is_update = np.fromiter((d in hist_by_doc for d in kept_ids), bool, len(kept_ids))
     matches, near_stats = fold_near(
         kept_ids,
-        pages.column("text"),
+        column(full, "text"),
         at,
         is_update,
         sk.band_keys[at],
@@ -313,28 +340,65 @@ def dedupe_pages(
     stay = np.ones(len(kept), bool)
     stay[[m.rank for m in matches]] = False
     at, is_update = at[stay], is_update[stay]
+    in_order = np.argsort(at, kind="stable")  # published in input order (chunks of a spill are read in order)
+    at, is_update = at[in_order], is_update[in_order]
     take = pa.array(at, pa.int64())
     doc_id = pa.array([ids[i] for i in at], pa.string())
-    unique = (
-        pages.take(take)
-        .append_column("doc_id", doc_id)
-        .append_column("content_hash", pa.array([hashes[i] for i in at], pa.string()))
-        .append_column("is_update", pa.array(is_update, pa.bool_()))
-    )
+    extra = {
+        "doc_id": doc_id,
+        "content_hash": pa.array([hashes[i] for i in at], pa.string()),
+        "is_update": pa.array(is_update, pa.bool_()),
+    }
     duplicates = _duplicates(pages, sk, np.array(dup_at, np.int64), dup_of, dup_kind, dup_sim)
+    run_ids = pages.column("run_id").take(take)
+    if out is None:
+        unique: Rows = STG_UNIQUE.conform(_with_columns(full.take(take), extra))
+        index_rows: dict[str, Rows] = _index_rows(at, doc_id, run_ids, sk)
+    else:
+        unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, _take_in_order(full, at, extra))
+        index_rows = _spill_index_rows(at, doc_id, run_ids, sk, Path(out) / "outputs")
 
     stats = {"unchanged": n_unchanged, "duplicates": len(dup_at), "updates": int(is_update.sum())}
     for kind in ("exact", "near", "superseded"):
         stats[f"duplicates.{kind}"] = dup_kind.count(kind)
     stats.update(near_stats)
     return StageResult(
-        STG_UNIQUE.conform(unique),
+        unique,
         quarantine_table([]),
         stats,
-        outputs={"duplicates": duplicates, **_index_rows(at, doc_id, pages.column("run_id").take(take), sk)},
+        outputs={"duplicates": duplicates, **index_rows},
         n_in=pages.num_rows,
         n_dropped=n_unchanged + len(dup_at),
     )
+
+
+def _with_columns(table: pa.Table, extra: dict[str, pa.Array]) -> pa.Table:
+    for name, values in extra.items():
+        table = table.append_column(name, values)
+    return table
+
+
+def _take_in_order(full: Rows, at: np.ndarray, extra: dict[str, pa.Array]) -> Iterator[pa.Table]:
+    """Rows `at` (ascending) of `full` with the `extra` columns, one chunk of `full` at a time."""
+    start = 0
+    for part in chunks(full):
+        lo, hi = np.searchsorted(at, [start, start + part.num_rows])
+        if hi > lo:
+            rows = pa.array(at[lo:hi] - start, pa.int64())
+            yield _with_columns(part.take(rows), {k: v.slice(lo, hi - lo) for k, v in extra.items()})
+        start += part.num_rows
+
+
+def _spill_index_rows(
+    at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches, folder: Path
+) -> dict[str, Spill]:
+    """`_index_rows`, written a slice of documents at a time (band rows are 20 per document)."""
+    writers = {t.name: SpillWriter(folder / f"{t.name}.parquet", t) for t in (DEDUPE_SIGNATURES, DEDUPE_BANDS)}
+    for lo in range(0, len(at), CHUNK_ROWS):
+        part = _index_rows(at[lo : lo + CHUNK_ROWS], doc_id.slice(lo, CHUNK_ROWS), run_id.slice(lo, CHUNK_ROWS), sk)
+        for name, table in part.items():
+            writers[name].write(table)
+    return {name: w.close() for name, w in writers.items()}
 
 
 def load_history(warehouse: Path, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
@@ -361,8 +425,20 @@ def history_from_files(doc_files: list[str], band_files: list[str], sk: Sketches
     return history, DedupeIndex(bands, by_id)
 
 
+NARROW_COLUMNS = ("source_uri", "url", "fetched_at", "run_id")  # what dedupe needs of every row besides its text
+
+
+def sketch_chunks(pages: Rows, cfg: DedupeConfig) -> Sketches:
+    """`sketch_pages` of every row, reading the texts one chunk at a time."""
+    parts = [sketch_pages(part, cfg) for part in chunks(pages, columns=["text", "url", "source_uri"])]
+    return Sketches.concat(parts, cfg)
+
+
 @task(name="dedupe", cache_policy=NO_CACHE)
-def dedupe_pages_task(pages: pa.Table, warehouse, cfg: DedupeConfig) -> StageResult:
-    sk = sketch_pages(pages, cfg)
+def dedupe_pages_task(pages: Rows, warehouse, cfg: DedupeConfig, out: Path | None = None) -> StageResult:
+    """Sketch the night's pages chunk by chunk; decide on their narrow columns; copy the kept rows to the spill.
+    Memory follows the number of pages (~0.8 KB each: ids, hashes, sketch), not their text."""
+    sk = sketch_chunks(pages, cfg)
     history, index = load_history(warehouse, sk)
-    return dedupe_pages(pages, history, cfg, index, sk)
+    narrow = read_columns(pages, NARROW_COLUMNS)
+    return dedupe_pages(narrow, history, cfg, index, sk, full=pages, out=out)

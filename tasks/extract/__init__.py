@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +25,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, MENTIONS, PROJECTS, STG_UNIQUE
+from tasks._spill import Rows, SpillWriter, chunks, num_rows
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
@@ -112,24 +116,43 @@ def _extract_ipc(data: pa.Buffer, cfg: ExtractConfig) -> tuple[pa.Table, pa.Tabl
     return _extract_batch(pa.ipc.open_stream(data).read_next_batch(), cfg)
 
 
-def _in_parallel(pages: pa.Table, cfg: ExtractConfig) -> list[tuple[pa.Table, pa.Table, pa.Table, pa.Table]]:
-    """Per-batch results in input order; batches go to `workers` processes when the table is large enough."""
+def _results(pages: Rows, cfg: ExtractConfig) -> Iterator[tuple[pa.Table, pa.Table, pa.Table, pa.Table]]:
+    """Per-batch results in input order; batches go to `workers` processes when there are enough rows, with at
+    most two batches per worker in flight (memory stays bounded however many rows come)."""
     workers = cfg.workers or os.cpu_count() or 1
-    batches = pages.to_batches(max_chunksize=cfg.batch_rows)
-    if workers <= 1 or pages.num_rows < cfg.min_parallel_rows:
-        return [_extract_batch(b, cfg) for b in batches]
+    batches = (b for part in chunks(pages) for b in part.to_batches(max_chunksize=cfg.batch_rows))
+    if workers <= 1 or num_rows(pages) < cfg.min_parallel_rows:
+        yield from (_extract_batch(b, cfg) for b in batches)
+        return
     # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_extract_ipc, map(_to_ipc, batches), [cfg] * len(batches)))
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(pool.submit(_extract_ipc, _to_ipc(batch), cfg))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
-def extract_fields(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
-    """documents, projects, contacts and mentions rows for each page (order kept)."""
-    parts = _in_parallel(pages, cfg)
-    tables = [
-        pa.concat_tables([p[i] for p in parts]) if parts else table.empty()
-        for i, table in enumerate((DOCUMENTS, PROJECTS, CONTACTS, MENTIONS))
-    ]
+_OUTPUTS = (DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)
+
+
+def extract_fields(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> StageResult:
+    """documents, projects, contacts and mentions rows for each page (order kept). With `out`, the four tables
+    are written as spills (documents: out/kept.parquet; the others: out/outputs/<name>.parquet) as they come."""
+    if out is None:
+        parts = list(_results(pages, cfg))
+        tables: list[Rows] = [
+            pa.concat_tables([p[i] for p in parts]) if parts else table.empty() for i, table in enumerate(_OUTPUTS)
+        ]
+    else:
+        paths = [Path(out) / "kept.parquet", *(Path(out) / "outputs" / f"{t.name}.parquet" for t in _OUTPUTS[1:])]
+        writers = [SpillWriter(path, table) for path, table in zip(paths, _OUTPUTS, strict=True)]
+        for result in _results(pages, cfg):
+            for writer, part in zip(writers, result, strict=True):
+                writer.write(part)
+        tables = [w.close() for w in writers]
     documents, projects, contacts, mentions = tables
     stats = {"projects": projects.num_rows, "contacts": contacts.num_rows, "mentions": mentions.num_rows}
     return StageResult(
@@ -137,10 +160,10 @@ def extract_fields(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
         quarantine_table([]),
         stats,
         outputs={"projects": projects, "contacts": contacts, "mentions": mentions},
-        n_in=pages.num_rows,
+        n_in=num_rows(pages),
     )
 
 
 @task(name="extract", cache_policy=NO_CACHE)
-def extract_fields_task(pages: pa.Table, cfg: ExtractConfig) -> StageResult:
-    return extract_fields(pages, cfg)
+def extract_fields_task(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> StageResult:
+    return extract_fields(pages, cfg, out)

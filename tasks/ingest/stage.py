@@ -16,6 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import INGESTED_FILES, STG_PAGES
+from tasks._spill import Rows, write_spill
 from tasks._stage import StageResult, file_sha256, quarantine_row, quarantine_table, sha256_hex
 from tasks._warehouse import read_current
 from tasks.ingest.config import IngestConfig
@@ -128,15 +129,24 @@ def iter_ingest(
         yield pa.RecordBatch.from_pylist(rows, schema=STG_PAGES.arrow_schema)
 
 
-def ingest_dumps(root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, now: datetime) -> StageResult:
-    """Read every new or changed file under `root` into stg_pages rows; bad input becomes quarantine rows."""
+def ingest_dumps(
+    root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
+) -> StageResult:
+    """Read every new or changed file under `root` into stg_pages rows; bad input becomes quarantine rows.
+
+    With `out`, the rows are written batch by batch to the spill `out/kept.parquet` (memory stays bounded by
+    the batch size); without, they are returned in memory."""
     tally = IngestTally()
-    kept = pa.Table.from_batches(list(iter_ingest(root, registry, cfg, run_id, now, tally)), STG_PAGES.arrow_schema)
+    batches = iter_ingest(root, registry, cfg, run_id, now, tally)
+    if out is None:
+        kept: Rows = pa.Table.from_batches(list(batches), STG_PAGES.arrow_schema)
+    else:
+        kept = write_spill(Path(out) / "kept.parquet", STG_PAGES, batches)
     quarantined = quarantine_table(tally.quarantine)
     stats: dict[str, Any] = {
         "files_read": len(tally.files),
         "files_skipped": tally.files_skipped,
-        "read": kept.num_rows + quarantined.num_rows,
+        "read": tally.n_pages + quarantined.num_rows,
     }
     stats.update({f"quarantined.{reason}": n for reason, n in sorted(tally.reasons.items())})
     return StageResult(
@@ -145,5 +155,7 @@ def ingest_dumps(root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str,
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_dumps_task(root: Path, warehouse: Path, cfg: IngestConfig, run_id: str, now: datetime) -> StageResult:
-    return ingest_dumps(root, read_current(warehouse, INGESTED_FILES), cfg, run_id, now)
+def ingest_dumps_task(
+    root: Path, warehouse: Path, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
+) -> StageResult:
+    return ingest_dumps(root, read_current(warehouse, INGESTED_FILES), cfg, run_id, now, out)

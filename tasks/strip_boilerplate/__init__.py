@@ -23,6 +23,8 @@ sample, line counts, cleaning a page); this file holds the stage and its task.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -31,20 +33,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, reasons
+from tasks._spill import Rows, SpillWriter, chunks
 from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
 from tasks._warehouse import read_current, read_current_where
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import line_hash, split_contact
-from tasks.strip_boilerplate.model import (
-    _build_models,
-    _clean_page,
-    _GroupModel,
-    changed_groups,
-    domain_of,
-    new_sample_rows,
-    page_group,
-    site_of,
-)
+from tasks.strip_boilerplate.model import PageSample, _clean_page, _GroupModel, domain_of, page_group, site_of
 
 STAGE = "strip_boilerplate"
 
@@ -83,84 +77,102 @@ def _restrip_row(
 
 
 def strip_boilerplate(
-    pages: pa.Table,
-    samples: pa.Table,
-    cfg: BoilerplateConfig,
-    published: pa.Table | None = None,
-    new_samples: list[dict[str, Any]] | None = None,
+    pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig, published: pa.Table | None = None
 ) -> StageResult:
     """Remove template lines learned from `samples` plus this batch; cut contact blocks.
 
-    `published`: documents of the groups whose model changed tonight (see `changed_groups`). Those whose text
-    comes out different under the new model are returned again (kept, counted in stats["restripped"]) so the
-    rest of the run republishes them: results do not depend on how pages were spread over runs. Documents
-    identified by their body (no URL, inside a multi-record dump) keep their text, since a new text would
-    give them a new id. `new_samples`: `new_sample_rows(pages, samples, cfg)` when the caller has it already.
+    `published`: documents of the groups whose model changed tonight (`PageSample.changed_groups`). Those
+    whose text comes out different under the new model are returned again (kept, counted in
+    stats["restripped"]) so the rest of the run republishes them: results do not depend on how pages were
+    spread over runs. Documents identified by their body (no URL, inside a multi-record dump) keep their text,
+    since a new text would give them a new id.
     """
-    rows = pages.to_pylist()
-    new_samples = new_sample_rows(pages, samples, cfg) if new_samples is None else new_samples
-    models = _build_models(samples.to_pylist() + new_samples, cfg)
-    out, rejects = [], []
-    for row in rows:
-        if row["raw_html"] and not row["raw_text"]:
-            text, title = _html_to_text(row["raw_html"], row["url"])
-            body, contact = split_contact(text.splitlines())
-            n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
-        else:
-            lines = (row["raw_text"] or "").splitlines()
-            group = page_group(row, cfg)
-            body, contact, n_removed, n_head = _clean_page(lines, group, models, cfg)
-            title_hint = row["raw_title"]
-        text = "\n".join(body).strip()
-        if not text:
-            rejects.append(
-                quarantine_row(
-                    row["source_uri"],
-                    STAGE,
-                    reasons.BOILERPLATE_EMPTY_BODY,
-                    "no body text left after boilerplate removal",
-                    row["run_id"],
-                    row["record_id"],
-                )
-            )
-            continue
-        out.append(
-            {
-                **row,
-                "site": group or None,
-                "text": text,
-                "contact_text": "\n".join(contact) or None,
-                "n_boilerplate_lines": n_removed,
-                "n_header_lines": n_head,
-                "title_hint": title_hint,
-            }
-        )
-    restripped = _restrip(published, rows, models, cfg, {r["source_uri"] for r in rows})
-    kept = STG_CLEAN.conform(out + restripped)
-    stats = {
-        "boilerplate_lines": sum(r["n_boilerplate_lines"] for r in out),
-        "contact_blocks": sum(1 for r in out if r["contact_text"]),
-        "restripped": len(restripped),
-    }
+    sample = PageSample(samples, cfg)
+    sample.add(pages)
+    return strip_chunks([pages], sample, cfg, published)
+
+
+def strip_chunks(
+    parts: Iterable[pa.Table],
+    sample: PageSample,
+    cfg: BoilerplateConfig,
+    published: pa.Table | None = None,
+    out: Path | None = None,
+) -> StageResult:
+    """`strip_boilerplate` over pages arriving in parts, under the models of a sample that has seen them all.
+    With `out`, kept rows are written to the spill `out/kept.parquet` as they come."""
+    models = sample.models()
+    writer = SpillWriter(Path(out) / "kept.parquet", STG_CLEAN) if out is not None else None
+    kept_parts: list[pa.Table] = []
+    rejects: list[dict[str, Any]] = []
+    tonight: set[str] = set()
+    stats = {"boilerplate_lines": 0, "contact_blocks": 0}
+    n_in, run_id = 0, None
+    for pages in parts:
+        n_in += pages.num_rows
+        rows = pages.to_pylist()
+        out_rows = [r for r in (_strip_row(row, models, cfg, rejects) for row in rows) if r is not None]
+        tonight.update(r["source_uri"] for r in rows)
+        run_id = run_id or (rows[0]["run_id"] if rows else None)
+        stats["boilerplate_lines"] += sum(r["n_boilerplate_lines"] for r in out_rows)
+        stats["contact_blocks"] += sum(1 for r in out_rows if r["contact_text"])
+        part = STG_CLEAN.conform(out_rows)
+        writer.write(part) if writer is not None else kept_parts.append(part)
+    restripped = STG_CLEAN.conform(_restrip(published, run_id, models, cfg, tonight))
+    stats["restripped"] = restripped.num_rows
+    if writer is not None:
+        writer.write(restripped)
+        kept: Rows = writer.close()
+    else:
+        kept = pa.concat_tables([*kept_parts, restripped]) if kept_parts else restripped
     return StageResult(
         kept,
         quarantine_table(rejects),
         stats,
-        outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(new_samples)},
-        n_in=pages.num_rows + len(restripped),
+        outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
+        n_in=n_in + restripped.num_rows,
     )
+
+
+def _strip_row(
+    row: dict[str, Any], models: dict[str, _GroupModel], cfg: BoilerplateConfig, rejects: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left."""
+    if row["raw_html"] and not row["raw_text"]:
+        text, title = _html_to_text(row["raw_html"], row["url"])
+        body, contact = split_contact(text.splitlines())
+        n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
+    else:
+        lines = (row["raw_text"] or "").splitlines()
+        group = page_group(row, cfg)
+        body, contact, n_removed, n_head = _clean_page(lines, group, models, cfg)
+        title_hint = row["raw_title"]
+    text = "\n".join(body).strip()
+    if not text:
+        message = "no body text left after boilerplate removal"
+        reason = reasons.BOILERPLATE_EMPTY_BODY
+        rejects.append(quarantine_row(row["source_uri"], STAGE, reason, message, row["run_id"], row["record_id"]))
+        return None
+    return {
+        **row,
+        "site": group or None,
+        "text": text,
+        "contact_text": "\n".join(contact) or None,
+        "n_boilerplate_lines": n_removed,
+        "n_header_lines": n_head,
+        "title_hint": title_hint,
+    }
 
 
 def _restrip(
     published: pa.Table | None,
-    rows: list[dict],
+    run_id: str | None,
     models: dict[str, _GroupModel],
     cfg: BoilerplateConfig,
     tonight: set[str],
 ) -> list[dict[str, Any]]:
-    if published is None or published.num_rows == 0 or not rows:
+    if published is None or published.num_rows == 0 or run_id is None:
         return []
-    run_id = rows[0]["run_id"]
     out = []
     for doc in published.to_pylist():
         if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
@@ -174,11 +186,13 @@ def _restrip(
 
 
 @task(name="strip-boilerplate", cache_policy=NO_CACHE)
-def strip_boilerplate_task(pages: pa.Table, warehouse, cfg: BoilerplateConfig) -> StageResult:
-    samples = read_current(warehouse, BOILERPLATE_PAGES)
-    new_samples = new_sample_rows(pages, samples, cfg)  # fingerprinted once, for both calls
-    published = read_documents_of_groups(warehouse, changed_groups(new_samples, samples, cfg), cfg)
-    return strip_boilerplate(pages, samples, cfg, published, new_samples)
+def strip_boilerplate_task(pages: Rows, warehouse, cfg: BoilerplateConfig, out: Path | None = None) -> StageResult:
+    """Two passes over the night's pages: the first feeds the template sample, the second strips each chunk."""
+    sample = PageSample(read_current(warehouse, BOILERPLATE_PAGES), cfg)
+    for part in chunks(pages, columns=["url", "raw_text", "raw_html", "run_id"]):
+        sample.add(part)
+    published = read_documents_of_groups(warehouse, sample.changed_groups(), cfg)
+    return strip_chunks(chunks(pages), sample, cfg, published, out)
 
 
 RESTRIP_COLUMNS = (
@@ -209,11 +223,12 @@ def read_documents_of_groups(warehouse, groups: set[str], cfg: BoilerplateConfig
 
 __all__ = [
     "BoilerplateConfig",
-    "changed_groups",
+    "PageSample",
     "domain_of",
     "line_hash",
     "site_of",
     "split_contact",
     "strip_boilerplate",
     "strip_boilerplate_task",
+    "strip_chunks",
 ]

@@ -3,6 +3,7 @@ order-independent page sample per group, line counts, and cleaning a page under 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -139,42 +140,58 @@ def _page_key(lines: list[str]) -> str:
     return sha256_hex(normalise_text("\n".join(lines)))
 
 
-def _page_identity(row: dict[str, Any], cfg: BoilerplateConfig) -> tuple[str, str, list[int]]:
-    """(group, page_key, line fingerprints) of a text page."""
-    lines = (row["raw_text"] or "").splitlines()
-    return _group_of(site_of(row["url"]), lines, cfg), _page_key(lines), _page_line_hashes(lines, cfg)
-
-
 def page_group(row: dict[str, Any], cfg: BoilerplateConfig) -> str:
     """Template group of a text page (site, else leading-line fingerprint)."""
     return _group_of(site_of(row["url"]), (row["raw_text"] or "").splitlines(), cfg)
 
 
-def new_sample_rows(pages: pa.Table, samples: pa.Table, cfg: BoilerplateConfig) -> list[dict[str, Any]]:
-    """`boilerplate_pages` rows of the text pages in `pages` that `samples` lacks (site group and, with a URL,
-    domain group)."""
-    known = {(r["site"], r["page_key"]) for r in samples.select(["site", "page_key"]).to_pylist()}
-    out = []
-    for row in pages.to_pylist():
-        if row["raw_html"] and not row["raw_text"]:
-            continue
-        group, key, hashes = _page_identity(row, cfg)
-        for g in {group, domain_of(group)} if site_of(row["url"]) else {group}:
-            if (g, key) not in known:
-                known.add((g, key))
-                out.append({"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]})
-    return out
+class PageSample:
+    """The bottom-k sample of every template group: the `max_sample_pages` pages with the smallest page_key,
+    seeded with the stored sample and fed tonight's pages chunk by chunk. Memory is k pages per group, not the
+    night's pages; line fingerprints are computed only for pages that enter a sample."""
 
+    def __init__(self, stored: pa.Table, cfg: BoilerplateConfig):
+        self.cfg = cfg
+        self.keys: dict[str, list[str]] = {}  # group -> its sample's page keys, sorted
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}  # (group, key) -> boilerplate_pages row
+        self.stored: set[tuple[str, str]] = set()
+        for row in stored.to_pylist():
+            if self._admit(row["site"], row["page_key"]):
+                self.rows[(row["site"], row["page_key"])] = row
+                self.stored.add((row["site"], row["page_key"]))
 
-def changed_groups(new_rows: list[dict[str, Any]], samples: pa.Table, cfg: BoilerplateConfig) -> set[str]:
-    """Template groups whose sample (the `max_sample_pages` smallest page keys) gains one of `new_rows`: the
-    groups whose already-published documents must be stripped again."""
-    keys_by_group: dict[str, list[str]] = {}
-    for row in samples.select(["site", "page_key"]).to_pylist():
-        keys_by_group.setdefault(row["site"], []).append(row["page_key"])
-    cutoff = {
-        g: sorted(keys)[cfg.max_sample_pages - 1]
-        for g, keys in keys_by_group.items()
-        if len(keys) >= cfg.max_sample_pages
-    }
-    return {r["site"] for r in new_rows if r["site"] not in cutoff or r["page_key"] < cutoff[r["site"]]}
+    def _admit(self, group: str, key: str) -> bool:
+        """Put `key` in the group's sample when it belongs there (evicting the largest); False otherwise."""
+        keys = self.keys.setdefault(group, [])
+        k = self.cfg.max_sample_pages
+        if (group, key) in self.rows or (len(keys) >= k and key >= keys[-1]):
+            return False
+        bisect.insort(keys, key)
+        if len(keys) > k:
+            self.rows.pop((group, keys.pop()), None)
+        return True
+
+    def add(self, pages: pa.Table) -> None:
+        """Offer every text page of `pages` to its site's (and registered domain's) sample."""
+        cols = pages.select(["url", "raw_text", "raw_html", "run_id"]).to_pylist()
+        for row in cols:
+            if row["raw_html"] and not row["raw_text"]:
+                continue
+            lines = (row["raw_text"] or "").splitlines()
+            group, key = _group_of(site_of(row["url"]), lines, self.cfg), _page_key(lines)
+            hashes = None
+            for g in (group, domain_of(group)) if site_of(row["url"]) else (group,):
+                if self._admit(g, key):
+                    hashes = hashes if hashes is not None else _page_line_hashes(lines, self.cfg)
+                    self.rows[(g, key)] = {"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]}
+
+    def new_rows(self) -> list[dict[str, Any]]:
+        """`boilerplate_pages` rows that entered a sample tonight and are still in it."""
+        return [row for gk, row in self.rows.items() if gk not in self.stored]
+
+    def changed_groups(self) -> set[str]:
+        """Groups whose sample changed tonight: their published documents must be stripped again."""
+        return {row["site"] for row in self.new_rows()}
+
+    def models(self) -> dict[str, _GroupModel]:
+        return _build_models(self.rows.values(), self.cfg)

@@ -41,11 +41,12 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, RUNS, Expect, Table
+from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS, RUNS, Expect, Table
+from tasks._spill import Rows, chunks, filter_out, materialise, num_rows
 from tasks._stage import StageResult, quarantine_row, quarantine_table
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
-from tasks.validate.derived import DERIVED_COLUMNS, _recent_row_counts
+from tasks.validate.derived import DERIVED_COLUMNS, ROW_DERIVED, _recent_row_counts
 from tasks.validate.reports import add_offline_index
 
 STAGE = "validate"
@@ -120,7 +121,11 @@ def _batches(data: pa.Table, table: Table, n_other: int, history: ValidationHist
         if "mostly" in expect.kwargs and data.num_rows < cfg.min_rows_for_share:
             continue
         if expect.derive:
-            columns[expect.kwargs["column"]] = DERIVED_COLUMNS[expect.derive](data, expect.on, history, cfg)
+            name = expect.kwargs["column"]
+            derived = data.column(name) if name in data.column_names else None  # computed by _narrow already
+            columns[name] = (
+                derived if derived is not None else DERIVED_COLUMNS[expect.derive](data, expect.on, history, cfg)
+            )
             main.append(expect)
             continue
         if _is_list(table, expect.column):
@@ -196,24 +201,61 @@ def _describe(value: Any) -> str:
 
 # -- the stage --------------------------------------------------------------------------------------------------
 
+TEXT_COLUMNS = ("raw_text", "raw_html", "text", "contact_text")  # never whole in memory; read a chunk at a time
+TEXT_HEAD_CHARS = 80  # what a frame keeps of a text column an expectation reads (its nulls, a quotable head)
+
+
+def _narrow(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateConfig) -> pa.Table:
+    """The table in memory with its text columns cut to their first TEXT_HEAD_CHARS characters (or left out when
+    no expectation reads them), plus the row-level derived check columns computed from the full texts one
+    chunk at a time."""
+    expects = table.expectations()
+    row_derived = [e for e in expects if e.derive in ROW_DERIVED]
+    checked = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
+    narrow = [c for c in table.column_names if c not in TEXT_COLUMNS or c in checked]
+    if not row_derived and not any(c in TEXT_COLUMNS for c in table.column_names):
+        return materialise(rows)
+    parts = []
+    for part in chunks(rows):
+        extra = {e.kwargs["column"]: DERIVED_COLUMNS[e.derive](part, e.on, history, cfg) for e in row_derived}
+        heads = [
+            pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in TEXT_COLUMNS else part.column(c)
+            for c in narrow
+        ]
+        parts.append(_with_columns(pa.table(heads, names=narrow), extra))
+    if parts:
+        return pa.concat_tables(parts)
+    extra = {e.kwargs["column"]: pa.array([], pa.bool_()) for e in row_derived}
+    return _with_columns(table.empty().select(narrow), extra)
+
+
+def _with_columns(table: pa.Table, extra: dict[str, pa.Array]) -> pa.Table:
+    for name, values in extra.items():
+        table = table.append_column(name, values)
+    return table
+
 
 def validate_tables(
-    tables: dict[str, pa.Table],
+    given: dict[str, Rows],
     cfg: ValidateConfig,
     history: ValidationHistory | None = None,
     warehouse: Path | None = None,
+    out: Path | None = None,
 ) -> StageResult:
     """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails.
 
     Args:
+        given: the run's tables (in memory or spills; text columns are read a chunk at a time).
         history: earlier runs' counts and titles (default: none, so history checks are skipped).
         warehouse: where to keep GX results (<warehouse>/_gx) and Data Docs (<warehouse>/_reports/gx);
             None validates in memory only.
+        out: folder for the spills of documents and mentions without the rejected documents.
     """
     history = history or ValidationHistory()
+    tables = {t.name: _narrow(given[t.name], t, history, cfg) for t in VALIDATED}
     docs = tables["documents"]
     run_id = docs.column("run_id")[0].as_py() if docs.num_rows else "no-run-id"
-    n_other = sum(tables[n].num_rows for n in ("duplicates", "quarantine") if n in tables)
+    n_other = sum(num_rows(given[n]) for n in ("duplicates", "quarantine") if n in given)
     batches = [
         b
         for table in VALIDATED
@@ -221,7 +263,6 @@ def validate_tables(
         if b.frame.num_rows or any(e.derive == "recent_row_counts" for e in b.expectations)
     ]
     source_by_doc = dict(zip(docs.column("doc_id").to_pylist(), docs.column("source_uri").to_pylist(), strict=False))
-    clean = dict(tables)
     rejects: list[dict[str, Any]] = []
     failed: dict[str, int] = {}
     table_failures: list[str] = []
@@ -271,15 +312,16 @@ def validate_tables(
         raise TableExpectationFailed(
             "table expectations failed: " + "; ".join(table_failures)[:2000] + f" (report: {stats['report']})", stats
         )
-    for table in VALIDATED:
-        if bad_keys[table.name]:
-            keep = pc.invert(pc.is_in(clean[table.name].column(table.key[0]), pa.array(list(bad_keys[table.name]))))
-            clean[table.name] = clean[table.name].filter(keep)
     rejected_docs = bad_keys[DOCUMENTS.name]
-    if rejected_docs:
-        for child in _CHILDREN:
-            keep = pc.invert(pc.is_in(clean[child.name].column("doc_id"), pa.array(list(rejected_docs))))
-            clean[child.name] = clean[child.name].filter(keep)
+    clean: dict[str, Rows] = {}
+    for table in (*VALIDATED, MENTIONS):
+        if table.name not in given:
+            continue
+        drop = {table.key[0]: set(bad_keys.get(table.name, ()))}
+        if table in (DOCUMENTS, *_CHILDREN, MENTIONS):  # a rejected document takes its child rows with it
+            drop["doc_id"] = drop.get("doc_id", set()) | rejected_docs
+        name = "kept.parquet" if table is DOCUMENTS else f"outputs/{table.name}.parquet"
+        clean[table.name] = filter_out(given[table.name], drop, Path(out) / name if out else None, table)
     stats.update({"documents_rejected": len(rejected_docs), "rows_quarantined": len(rejects)})
     for row in rejects:
         stats[f"quarantined.{row['reason']}"] = stats.get(f"quarantined.{row['reason']}", 0) + 1
@@ -288,7 +330,7 @@ def validate_tables(
         clean["documents"],
         quarantine_table(rejects),
         stats,
-        outputs={t.name: clean[t.name] for t in VALIDATED if t is not DOCUMENTS},
+        outputs={name: rows for name, rows in clean.items() if name != DOCUMENTS.name},
     )
     result.stats["in"] = docs.num_rows
     return result
@@ -309,11 +351,11 @@ def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_tables_task(
-    tables: dict[str, pa.Table], cfg: ValidateConfig, warehouse: Path | None = None
+    tables: dict[str, Rows], cfg: ValidateConfig, warehouse: Path | None = None, out: Path | None = None
 ) -> StageResult:
     if warehouse is None:
-        return validate_tables(tables, cfg)
-    return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse))
+        return validate_tables(tables, cfg, out=out)
+    return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse), out)
 
 
 __all__ = [

@@ -71,6 +71,9 @@ def _recent_row_counts(
     return {"min_value": int(cfg.min_row_share_of_recent * statistics.median(recent)), "max_value": None}
 
 
+# Derived from each row's own texts: computed chunk by chunk before the frames are built (tasks/validate), so the
+# texts never need to be in memory all at once.
+ROW_DERIVED = frozenset({"template_line"})
 DERIVED_COLUMNS: dict[str, Callable[[pa.Table, str, ValidationHistory, ValidateConfig], pa.Array]] = {
     "template_line": _template_line,
     "repeated_in_site": _repeated_in_site,

@@ -41,10 +41,9 @@ def test_a_95_percent_drop_fails_validate_and_publishes_nothing(tmp_path, monkey
     for i in range(4):  # recent nights published ~100 documents; tonight brings the 5 seed pages
         publish_run_row(warehouse, _history_row(i, 100))
 
-    # Until flows/nightly.py passes cfg.warehouse to validate_tables_task, bind it here (same call either way).
     @task(name="validate", cache_policy=NO_CACHE)
-    def validate_with_warehouse(tables, cfg, wh=None):
-        return validate_tables_task.fn(tables, cfg, wh or warehouse)
+    def validate_with_warehouse(tables, cfg, wh=None, out=None):
+        return validate_tables_task.fn(tables, cfg, wh or warehouse, out)
 
     monkeypatch.setattr("flows.nightly.validate_tables_task", validate_with_warehouse)
     before = {name: v for name, v in versions(warehouse).items() if name != RUNS.name}

@@ -1,0 +1,163 @@
+"""Stage outputs on disk (not a stage): a `Spill` is a table written to one Parquet file in row groups and read
+back in batches, so a stage's output (and the next stage's input) need not fit in memory.
+
+Stage tasks write their large outputs as spills into the folder the run gives them (their checkpoint folder,
+flows/checkpoints.py) and read their inputs chunk by chunk with `chunks`; the pure stage functions keep taking
+and returning pa.Table, one chunk at a time. `Rows` is what flows between stages: a table or a spill.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas import Table
+
+CHUNK_ROWS = 20_000  # rows a stage holds at once when it walks a spill
+
+
+@dataclass(frozen=True, slots=True)
+class Spill:
+    """A table stored as one Parquet file: row count and schema from the footer, rows read on demand."""
+
+    path: Path
+
+    @property
+    def num_rows(self) -> int:
+        return pq.ParquetFile(self.path).metadata.num_rows
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pq.read_schema(self.path)
+
+    def batches(self, rows: int = CHUNK_ROWS, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        with pq.ParquetFile(self.path) as f:
+            yield from f.iter_batches(batch_size=rows, columns=list(columns) if columns else None)
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
+        return pq.read_table(self.path, columns=list(columns) if columns else None)
+
+    def take(self, indices: Sequence[int], column: str) -> pa.Array:
+        """Values of one column at the given row positions (reads only the row groups holding them)."""
+        wanted = [int(i) for i in indices]
+        with pq.ParquetFile(self.path) as f:
+            sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+            starts = [sum(sizes[:g]) for g in range(len(sizes))]
+            group_of = [bisect.bisect_right(starts, i) - 1 for i in wanted]
+            groups = sorted(set(group_of))
+            if not groups:
+                return pa.array([], f.schema_arrow.field(column).type)
+            part = f.read_row_groups(groups, columns=[column]).column(column)
+        offset = dict(zip(groups, [sum(sizes[g] for g in groups[:k]) for k in range(len(groups))], strict=True))
+        local = [offset[g] + i - starts[g] for g, i in zip(group_of, wanted, strict=True)]
+        return part.take(pa.array(local, pa.int64())).combine_chunks()
+
+
+Rows = pa.Table | Spill
+
+
+@dataclass(frozen=True, slots=True)
+class SpillColumn:
+    """One column of a spill, read only at the rows asked for (`take`), like a lazy pa.Array."""
+
+    spill: Spill
+    column: str
+
+    def __len__(self) -> int:
+        return self.spill.num_rows
+
+    def take(self, indices: pa.Array | Sequence[int]) -> pa.Array:
+        values = indices.to_pylist() if isinstance(indices, pa.Array) else list(indices)
+        return self.spill.take(values, self.column)
+
+
+def column(rows: Rows, name: str) -> pa.ChunkedArray | SpillColumn:
+    """A column to `take` from: in memory for a table, read on demand for a spill."""
+    return SpillColumn(rows, name) if isinstance(rows, Spill) else rows.column(name)
+
+
+class SpillWriter:
+    """Writes tables or batches of one declared schema to a spill file; `close()` returns the Spill."""
+
+    def __init__(self, path: Path, table: Table | pa.Schema):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema = table if isinstance(table, pa.Schema) else table.arrow_schema
+        self._conform = None if isinstance(table, pa.Schema) else table.conform
+        self._writer = pq.ParquetWriter(self.path, self.schema)
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        if self._conform is not None:
+            table = self._conform(table)
+        if table.num_rows:
+            self._writer.write_table(table.cast(self.schema))
+
+    def close(self) -> Spill:
+        self._writer.close()
+        return Spill(self.path)
+
+    def __enter__(self) -> SpillWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._writer.close()
+
+
+def write_spill(path: Path, table: Table | pa.Schema, parts: Iterable[pa.Table | pa.RecordBatch]) -> Spill:
+    """Write every part to a spill at `path`."""
+    writer = SpillWriter(path, table)
+    with writer:
+        for part in parts:
+            writer.write(part)
+    return Spill(writer.path)
+
+
+def num_rows(rows: Rows) -> int:
+    return rows.num_rows
+
+
+def chunks(rows: Rows, size: int = CHUNK_ROWS, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+    """The rows as tables of at most `size` rows, in order (only `columns` when given)."""
+    if isinstance(rows, Spill):
+        for batch in rows.batches(size, columns):
+            yield pa.Table.from_batches([batch])
+        return
+    table = rows.select(list(columns)) if columns else rows
+    for start in range(0, table.num_rows, size):
+        yield table.slice(start, size)
+
+
+def read_columns(rows: Rows, columns: Sequence[str]) -> pa.Table:
+    """Only `columns` of the rows, all in memory (for the narrow columns of a large table)."""
+    return rows.read(columns) if isinstance(rows, Spill) else rows.select(list(columns))
+
+
+def materialise(rows: Rows) -> pa.Table:
+    """All the rows in memory (small tables only)."""
+    return rows.read() if isinstance(rows, Spill) else rows
+
+
+def filter_out(rows: Rows, drop: dict[str, Iterable], path: Path | None, table: Table) -> Rows:
+    """The rows except those whose column value is among `drop[column]` (for any of the columns); unchanged
+    when nothing is to be dropped; a spill in gives a spill written at `path` out."""
+    drop = {c: pa.array(sorted(set(v)), table.arrow_schema.field(c).type) for c, v in drop.items() if v}
+    if not drop:
+        return rows
+
+    def keep(part: pa.Table) -> pa.Table:
+        gone = [pc.is_in(part.column(c), values) for c, values in drop.items()]
+        mask = gone[0]
+        for more in gone[1:]:
+            mask = pc.or_(mask, more)
+        return part.filter(pc.invert(mask))
+
+    if isinstance(rows, pa.Table) or path is None:
+        return keep(materialise(rows))
+    return write_spill(path, table, (keep(part) for part in chunks(rows)))
