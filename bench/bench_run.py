@@ -57,8 +57,8 @@ def write_dump(path: Path, target_bytes: int, seed: int = 7) -> tuple[int, int]:
     return n, size
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Summed RSS of `pid` and its descendants (from /proc)."""
+def _tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
+    """Summed RSS of `pid` and its descendants (from /proc); `peaks` keeps each process's peak by role."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -76,7 +76,22 @@ def _tree_rss_mb(pid: int) -> float:
         p = stack.pop()
         total += rss.get(p, 0)
         stack += children.get(p, [])
+        role = _role(p, pid)
+        peaks[role] = max(peaks.get(role, 0.0), rss.get(p, 0) / 2**20)
     return total / 2**20
+
+
+def _role(p: int, root: int) -> str:
+    """run / prefect server / extract worker / other, from the command line."""
+    if p == root:
+        return "run"
+    try:
+        cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    if "multiprocessing" in cmd and "spawn" in cmd:
+        return "worker"
+    return "prefect server" if "prefect" in cmd or "uvicorn" in cmd else "other"
 
 
 def main() -> None:
@@ -97,9 +112,9 @@ def main() -> None:
     cmd = [sys.executable, "-m", "flows", "run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", "bench"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0.0
+    peak, peaks = 0.0, {}
     while proc.poll() is None:
-        peak = max(peak, _tree_rss_mb(proc.pid))
+        peak = max(peak, _tree_rss_mb(proc.pid, peaks))
         time.sleep(0.2)
     seconds = time.perf_counter() - start
     out = proc.stdout.read() if proc.stdout else ""
@@ -108,6 +123,7 @@ def main() -> None:
         f"exit {proc.returncode}; {seconds:.0f} s; {n / seconds:,.0f} records/s; {size / 2**20 / seconds:.2f} MB/s; "
         f"peak tree RSS {peak:,.0f} MB"
     )
+    print("peak RSS by process: " + ", ".join(f"{role} {mb:,.0f} MB" for role, mb in sorted(peaks.items())))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(proc.returncode)

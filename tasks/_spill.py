@@ -36,7 +36,7 @@ class Spill:
     def schema(self) -> pa.Schema:
         return pq.read_schema(self.path)
 
-    def batches(self, rows: int = CHUNK_ROWS, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    def batches(self, rows: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         with pq.ParquetFile(self.path) as f:
             yield from f.iter_batches(batch_size=rows, columns=list(columns) if columns else None)
 
@@ -123,8 +123,9 @@ def num_rows(rows: Rows) -> int:
     return rows.num_rows
 
 
-def chunks(rows: Rows, size: int = CHUNK_ROWS, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
-    """The rows as tables of at most `size` rows, in order (only `columns` when given)."""
+def chunks(rows: Rows, size: int | None = None, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+    """The rows as tables of at most `size` (default CHUNK_ROWS) rows, in order (only `columns` when given)."""
+    size = size or CHUNK_ROWS
     if isinstance(rows, Spill):
         for batch in rows.batches(size, columns):
             yield pa.Table.from_batches([batch])

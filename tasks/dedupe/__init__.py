@@ -54,7 +54,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DOCUMENTS, DUPLICATES, STG_UNIQUE
-from tasks._spill import CHUNK_ROWS, Rows, Spill, SpillWriter, chunks, column, read_columns, write_spill
+from tasks import _spill
+from tasks._spill import Rows, Spill, SpillWriter, chunks, column, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, sha256_hex
 from tasks._warehouse import open_delta
 from tasks.dedupe.history import documents_matching, matching_bands
@@ -394,8 +395,9 @@ def _spill_index_rows(
 ) -> dict[str, Spill]:
     """`_index_rows`, written a slice of documents at a time (band rows are 20 per document)."""
     writers = {t.name: SpillWriter(folder / f"{t.name}.parquet", t) for t in (DEDUPE_SIGNATURES, DEDUPE_BANDS)}
-    for lo in range(0, len(at), CHUNK_ROWS):
-        part = _index_rows(at[lo : lo + CHUNK_ROWS], doc_id.slice(lo, CHUNK_ROWS), run_id.slice(lo, CHUNK_ROWS), sk)
+    step = _spill.CHUNK_ROWS
+    for lo in range(0, len(at), step):
+        part = _index_rows(at[lo : lo + step], doc_id.slice(lo, step), run_id.slice(lo, step), sk)
         for name, table in part.items():
             writers[name].write(table)
     return {name: w.close() for name, w in writers.items()}

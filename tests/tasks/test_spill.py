@@ -1,0 +1,48 @@
+"""Spills (tasks/_spill.py): stage outputs on disk, read back in chunks or at chosen rows."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import DUPLICATES
+from tasks._spill import Spill, chunks, column, filter_out, read_columns, write_spill
+
+
+def _rows(n: int) -> pa.Table:
+    return DUPLICATES.conform(
+        [
+            {
+                "source_uri": f"f{i}.txt",
+                "doc_id": f"d{i}",
+                "duplicate_of": f"d{i % 3}",
+                "kind": "exact",
+                "similarity": 1.0,
+                "content_hash": "h",
+                "run_id": "r",
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def test_spill_reads_back_in_chunks_and_at_chosen_rows(tmp_path):
+    rows = _rows(25)
+    spill = write_spill(tmp_path / "s.parquet", DUPLICATES, [rows.slice(0, 10), rows.slice(10, 10), rows.slice(20)])
+    assert pq.ParquetFile(spill.path).num_row_groups == 3 and spill.num_rows == 25
+    assert [c.num_rows for c in chunks(spill, 7)] == [7, 7, 7, 4]
+    assert pa.concat_tables(chunks(spill, 7)).equals(rows)
+    assert column(spill, "doc_id").take(pa.array([24, 0, 13, 13])).to_pylist() == ["d24", "d0", "d13", "d13"]
+    assert read_columns(spill, ["doc_id"]).column("doc_id").to_pylist() == [f"d{i}" for i in range(25)]
+
+
+def test_filter_out_drops_rows_by_any_column_and_keeps_the_rest(tmp_path):
+    rows = _rows(12)
+    spill = write_spill(tmp_path / "s.parquet", DUPLICATES, [rows])
+    kept = filter_out(spill, {"doc_id": {"d1"}, "duplicate_of": {"d2"}}, tmp_path / "out.parquet", DUPLICATES)
+    assert isinstance(kept, Spill)
+    ids = read_columns(kept, ["doc_id"]).column("doc_id").to_pylist()
+    assert ids == [f"d{i}" for i in range(12) if i != 1 and i % 3 != 2]
+    assert filter_out(spill, {"doc_id": set()}, tmp_path / "none.parquet", DUPLICATES) is spill
+    in_memory = filter_out(rows, {"doc_id": {"d0"}}, None, DUPLICATES)
+    assert in_memory.num_rows == 11
