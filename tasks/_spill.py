@@ -8,18 +8,18 @@ and returning pa.Table, one chunk at a time. `Rows` is what flows between stages
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import Table
 
-CHUNK_ROWS = 20_000  # rows a stage holds at once when it walks a spill
+CHUNK_ROWS = 2_000  # rows a stage holds at once when it walks a spill (row-wise Python stages: ~40 KB a row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,26 +37,31 @@ class Spill:
         return pq.read_schema(self.path)
 
     def batches(self, rows: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        with pq.ParquetFile(self.path) as f:
+        # pre_buffer=False: with it, the reader keeps every row group it has read until it is closed, so memory
+        # would grow with the file (pyarrow 26: +7 MB a 2,000-row chunk of page texts, measured).
+        with pq.ParquetFile(self.path, pre_buffer=False) as f:
             yield from f.iter_batches(batch_size=rows, columns=list(columns) if columns else None)
 
     def read(self, columns: Sequence[str] | None = None) -> pa.Table:
         return pq.read_table(self.path, columns=list(columns) if columns else None)
 
     def take(self, indices: Sequence[int], column: str) -> pa.Array:
-        """Values of one column at the given row positions (reads only the row groups holding them)."""
-        wanted = [int(i) for i in indices]
-        with pq.ParquetFile(self.path) as f:
+        """Values of one column at the given row positions, reading one row group at a time (only those
+        holding a wanted row), so memory follows the rows asked for, not the file."""
+        wanted = np.asarray(indices, np.int64)
+        with pq.ParquetFile(self.path, pre_buffer=False) as f:
             sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
-            starts = [sum(sizes[:g]) for g in range(len(sizes))]
-            group_of = [bisect.bisect_right(starts, i) - 1 for i in wanted]
-            groups = sorted(set(group_of))
-            if not groups:
-                return pa.array([], f.schema_arrow.field(column).type)
-            part = f.read_row_groups(groups, columns=[column]).column(column)
-        offset = dict(zip(groups, [sum(sizes[g] for g in groups[:k]) for k in range(len(groups))], strict=True))
-        local = [offset[g] + i - starts[g] for g, i in zip(group_of, wanted, strict=True)]
-        return part.take(pa.array(local, pa.int64())).combine_chunks()
+            starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            group_of = np.searchsorted(starts, wanted, side="right") - 1
+            order = np.argsort(group_of, kind="stable")
+            parts = []
+            for g in np.unique(group_of).tolist():
+                local = wanted[order][group_of[order] == g] - starts[g]
+                values = f.read_row_group(g, columns=[column]).column(column)
+                parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())
+            out_type = f.schema_arrow.field(column).type
+        taken = pa.concat_arrays(parts) if parts else pa.array([], out_type)
+        return taken.take(pa.array(np.argsort(order, kind="stable"), pa.int64()))
 
 
 Rows = pa.Table | Spill
