@@ -7,7 +7,7 @@ DeltaTable.to_pyarrow_table()/to_pandas(): those abort the interpreter at exit w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -53,20 +53,26 @@ def read_current(
     return read_delta_files(dt, table.arrow_schema, columns)
 
 
-def read_current_where(
+def iter_current_where(
     warehouse: Path, table: Table, columns: Sequence[str], key: str, values: Sequence[str]
-) -> pa.Table:
-    """Current rows whose `key` is one of `values`: each file's `key` column is read first, the other columns only
-    of files with a match (deltalake's Parquet stores strings as views, which pyarrow's filter pushdown rejects)."""
+) -> Iterator[pa.Table]:
+    """Current rows whose `key` is one of `values`, one data file at a time: each file's `key` column is read
+    first, the other columns only of files with a match (deltalake's Parquet stores strings as views, which
+    pyarrow's filter pushdown rejects)."""
     dt = open_delta(warehouse, table)
-    empty = table.empty().select(list(columns))
     wanted = pa.array(list(values), pa.string())
-    parts = []
     for f in dt.file_uris() if dt is not None else []:
         mask = pc.is_in(pq.read_table(f, columns=[key], schema=table.arrow_schema).column(key), wanted)
         if pc.any(mask).as_py():
-            parts.append(pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask))
-    return pa.concat_tables(parts) if parts else empty
+            yield pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask)
+
+
+def read_current_where(
+    warehouse: Path, table: Table, columns: Sequence[str], key: str, values: Sequence[str]
+) -> pa.Table:
+    """`iter_current_where`, all in one table."""
+    parts = list(iter_current_where(warehouse, table, columns, key, values))
+    return pa.concat_tables(parts) if parts else table.empty().select(list(columns))
 
 
 def current_version(warehouse: Path, table: Table | str) -> int | None:

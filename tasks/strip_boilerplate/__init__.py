@@ -23,7 +23,7 @@ sample, line counts, cleaning a page); this file holds the stage and its task.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, reasons
 from tasks._spill import Rows, SpillWriter, chunks
 from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
-from tasks._warehouse import read_current, read_current_where
+from tasks._warehouse import iter_current_where, read_current
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import line_hash, split_contact
 from tasks.strip_boilerplate.model import PageSample, _clean_page, _GroupModel, domain_of, page_group, site_of
@@ -96,11 +96,12 @@ def strip_chunks(
     parts: Iterable[pa.Table],
     sample: PageSample,
     cfg: BoilerplateConfig,
-    published: pa.Table | None = None,
+    published: pa.Table | Iterable[pa.Table] | None = None,
     out: Path | None = None,
 ) -> StageResult:
     """`strip_boilerplate` over pages arriving in parts, under the models of a sample that has seen them all.
-    With `out`, kept rows are written to the spill `out/kept.parquet` as they come."""
+    With `out`, kept rows are written to the spill `out/kept.parquet` as they come; `published` may come in
+    parts too (one per data file)."""
     models = sample.models()
     writer = SpillWriter(Path(out) / "kept.parquet", STG_CLEAN) if out is not None else None
     kept_parts: list[pa.Table] = []
@@ -118,19 +119,21 @@ def strip_chunks(
         stats["contact_blocks"] += sum(1 for r in out_rows if r["contact_text"])
         part = STG_CLEAN.conform(out_rows)
         writer.write(part) if writer is not None else kept_parts.append(part)
-    restripped = STG_CLEAN.conform(_restrip(published, run_id, models, cfg, tonight))
-    stats["restripped"] = restripped.num_rows
+    stats["restripped"] = 0
+    for docs in [published] if isinstance(published, pa.Table) else published or ():
+        part = STG_CLEAN.conform(_restrip(docs, run_id, models, cfg, tonight))
+        stats["restripped"] += part.num_rows
+        writer.write(part) if writer is not None else kept_parts.append(part)
     if writer is not None:
-        writer.write(restripped)
         kept: Rows = writer.close()
     else:
-        kept = pa.concat_tables([*kept_parts, restripped]) if kept_parts else restripped
+        kept = pa.concat_tables(kept_parts) if kept_parts else STG_CLEAN.empty()
     return StageResult(
         kept,
         quarantine_table(rejects),
         stats,
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
-        n_in=n_in + restripped.num_rows,
+        n_in=n_in + stats["restripped"],
     )
 
 
@@ -210,15 +213,13 @@ RESTRIP_COLUMNS = (
 )
 
 
-def read_documents_of_groups(warehouse, groups: set[str], cfg: BoilerplateConfig) -> pa.Table | None:
-    """Published documents whose site (or registered domain) is one of `groups`, read with a filter."""
+def read_documents_of_groups(warehouse, groups: set[str], cfg: BoilerplateConfig) -> Iterator[pa.Table]:
+    """Published documents whose site (or registered domain) is one of `groups`, one data file at a time."""
     if not groups:
-        return None
+        return iter(())
     sites = read_current(warehouse, DOCUMENTS, ["site"]).column("site").unique().to_pylist()
     wanted = [s for s in sites if s and (s in groups or domain_of(s) in groups)]
-    if not wanted:
-        return None
-    return read_current_where(warehouse, DOCUMENTS, RESTRIP_COLUMNS, "site", wanted)
+    return iter_current_where(warehouse, DOCUMENTS, RESTRIP_COLUMNS, "site", wanted) if wanted else iter(())
 
 
 __all__ = [
