@@ -50,6 +50,13 @@ def quarantine_row(
     }
 
 
+def with_columns(table: pa.Table, extra: dict[str, pa.Array]) -> pa.Table:
+    """The table with the `extra` columns appended."""
+    for name, values in extra.items():
+        table = table.append_column(name, values)
+    return table
+
+
 def quarantine_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return QUARANTINE.conform(list(rows))
 

@@ -30,6 +30,9 @@ tonight's (20 keys a page: ~200k for 10k pages), then reads `documents` filtered
 hashes and to the candidates' texts. Memory therefore follows tonight's batch; the history costs one columnar
 scan of `dedupe_bands` per run (10M documents: 200M int64 keys). Signatures are kept so the banding can change
 without re-reading texts. `history_from_files` is the same read over explicit file lists (the bench's history).
+Tonight's pages may be a spill (the task): they are sketched a chunk at a time, the decisions are taken on
+their narrow columns (NARROW_COLUMNS) and sketches (~0.8 KB a page), texts are read back only for candidate
+pairs, and the kept rows are copied to the output spill chunk by chunk.
 
 Speed (bench/bench_dedupe.py): no Python per page beyond two hashlib calls and dict lookups on short strings.
 content_hash uses str.split() (same whitespace set as re, ~10x re.sub); doc_ids canonicalises plain http(s) URLs
@@ -56,7 +59,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DOCUMENTS, DUPLICATES, STG_UNIQUE
 from tasks import _spill
 from tasks._spill import Rows, Spill, SpillWriter, chunks, column, read_columns, write_spill
-from tasks._stage import StageResult, quarantine_table, sha256_hex
+from tasks._stage import StageResult, quarantine_table, sha256_hex, with_columns
 from tasks._warehouse import open_delta
 from tasks.dedupe.history import documents_matching, matching_bands
 from tasks.dedupe.minhash import Sketcher
@@ -353,7 +356,7 @@ def dedupe_pages(
     duplicates = _duplicates(pages, sk, np.array(dup_at, np.int64), dup_of, dup_kind, dup_sim)
     run_ids = pages.column("run_id").take(take)
     if out is None:
-        unique: Rows = STG_UNIQUE.conform(_with_columns(full.take(take), extra))
+        unique: Rows = STG_UNIQUE.conform(with_columns(full.take(take), extra))
         index_rows: dict[str, Rows] = _index_rows(at, doc_id, run_ids, sk)
     else:
         unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, _take_in_order(full, at, extra))
@@ -373,12 +376,6 @@ def dedupe_pages(
     )
 
 
-def _with_columns(table: pa.Table, extra: dict[str, pa.Array]) -> pa.Table:
-    for name, values in extra.items():
-        table = table.append_column(name, values)
-    return table
-
-
 def _take_in_order(full: Rows, at: np.ndarray, extra: dict[str, pa.Array]) -> Iterator[pa.Table]:
     """Rows `at` (ascending) of `full` with the `extra` columns, one chunk of `full` at a time."""
     start = 0
@@ -386,7 +383,7 @@ def _take_in_order(full: Rows, at: np.ndarray, extra: dict[str, pa.Array]) -> It
         lo, hi = np.searchsorted(at, [start, start + part.num_rows])
         if hi > lo:
             rows = pa.array(at[lo:hi] - start, pa.int64())
-            yield _with_columns(part.take(rows), {k: v.slice(lo, hi - lo) for k, v in extra.items()})
+            yield with_columns(part.take(rows), {k: v.slice(lo, hi - lo) for k, v in extra.items()})
         start += part.num_rows
 
 

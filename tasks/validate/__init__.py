@@ -8,7 +8,9 @@ recent runs) raise TableExpectationFailed: nothing of the run is published. Stat
 
 Suites: one per published table, plus one per list column with expectations (exploded to a child frame
 `<table>.<column>`, key = parent key). GX sees slim frames: key + checked scalar columns + derived check
-columns, never the page text. Derived inputs (registry DERIVED):
+columns, never the page text (text columns an expectation reads are cut to their first 80 characters; the
+row-level derived columns are computed from the texts a chunk at a time, so a spilled night is never whole in
+memory). Derived inputs (registry DERIVED):
 - `template_line`: the title is a line of raw_text (its first `max_template_chars`) that is not in the body,
   i.e. a line the boilerplate stage stripped from that very page (a nav line picked as title) — unless the page
   vouches for it (title_source url_slug or heading: "Press Releases" titling a listing page).
@@ -43,7 +45,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS, RUNS, Expect, Table
 from tasks._spill import Rows, chunks, filter_out, materialise, num_rows
-from tasks._stage import StageResult, quarantine_row, quarantine_table
+from tasks._stage import StageResult, quarantine_row, quarantine_table, with_columns
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
 from tasks.validate.derived import DERIVED_COLUMNS, ROW_DERIVED, _recent_row_counts
@@ -222,17 +224,11 @@ def _narrow(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateC
             pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in TEXT_COLUMNS else part.column(c)
             for c in narrow
         ]
-        parts.append(_with_columns(pa.table(heads, names=narrow), extra))
+        parts.append(with_columns(pa.table(heads, names=narrow), extra))
     if parts:
         return pa.concat_tables(parts)
     extra = {e.kwargs["column"]: pa.array([], pa.bool_()) for e in row_derived}
-    return _with_columns(table.empty().select(narrow), extra)
-
-
-def _with_columns(table: pa.Table, extra: dict[str, pa.Array]) -> pa.Table:
-    for name, values in extra.items():
-        table = table.append_column(name, values)
-    return table
+    return with_columns(table.empty().select(narrow), extra)
 
 
 def validate_tables(
