@@ -139,6 +139,9 @@ class Column:
     expect: tuple[Expect, ...] = ()
 
 
+PAGE_TEXT_COLUMNS = frozenset({"raw_text", "raw_html", "text", "contact_text"})
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """A table: name, grain, key, columns and table-level expectations."""
@@ -171,6 +174,11 @@ class Table:
     @property
     def pii_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.pii]
+
+    @property
+    def text_columns(self) -> list[str]:
+        """Columns holding whole page texts (kilobytes a row): read a chunk at a time, small Parquet row groups."""
+        return [c for c in self.column_names if c in PAGE_TEXT_COLUMNS]
 
     def expectations(self) -> list[Expect]:
         """All expectations: not-null for non-nullable columns, column-level, then table-level."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable
+from deltalake import CommitProperties, DeltaTable, WriterProperties
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -114,6 +114,11 @@ def _stale_children_predicate(warehouse: Path, parents: Rows, write: _Write) -> 
     return f"t.{col} IN ({quoted})"
 
 
+# Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
+# default, ~1M rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
+TEXT_ROW_GROUP_ROWS = 4096
+
+
 def _merge(dt: DeltaTable, rows: Rows, write: _Write, run_id: str, stale: str | None = None) -> None:
     keys = write.table.key
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
@@ -122,6 +127,9 @@ def _merge(dt: DeltaTable, rows: Rows, write: _Write, run_id: str, stale: str | 
         predicate=predicate,
         source_alias="s",
         target_alias="t",
+        writer_properties=WriterProperties(max_row_group_size=TEXT_ROW_GROUP_ROWS)
+        if write.table.text_columns
+        else None,
         commit_properties=_commit(run_id, write.table),
     )
     if write.update:

@@ -44,7 +44,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS, RUNS, Expect, Table
-from tasks._spill import Rows, chunks, filter_out, materialise, num_rows
+from tasks._spill import Rows, chunks, filter_out, num_rows, read_columns
 from tasks._stage import StageResult, quarantine_row, quarantine_table, with_columns
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
@@ -203,25 +203,28 @@ def _describe(value: Any) -> str:
 
 # -- the stage --------------------------------------------------------------------------------------------------
 
-TEXT_COLUMNS = ("raw_text", "raw_html", "text", "contact_text")  # never whole in memory; read a chunk at a time
 TEXT_HEAD_CHARS = 80  # what a frame keeps of a text column an expectation reads (its nulls, a quotable head)
+# Read by the stage itself besides the checked columns: run id, messages (source_uri), parents, repeated titles.
+_BOOKKEEPING = ("doc_id", "source_uri", "run_id", "site", "title")
 
 
 def _narrow(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateConfig) -> pa.Table:
-    """The table in memory with its text columns cut to their first TEXT_HEAD_CHARS characters (or left out when
-    no expectation reads them), plus the row-level derived check columns computed from the full texts one
-    chunk at a time."""
+    """The columns validation reads, in memory: the key, the checked columns (text columns cut to their first
+    TEXT_HEAD_CHARS characters) and bookkeeping, plus the row-level derived check columns computed from the
+    full texts one chunk at a time."""
     expects = table.expectations()
     row_derived = [e for e in expects if e.derive in ROW_DERIVED]
-    checked = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
-    narrow = [c for c in table.column_names if c not in TEXT_COLUMNS or c in checked]
-    if not row_derived and not any(c in TEXT_COLUMNS for c in table.column_names):
-        return materialise(rows)
+    needed = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
+    needed |= {e.on for e in expects} | set(table.key) | set(_BOOKKEEPING)
+    texts = set(table.text_columns)
+    narrow = [c for c in table.column_names if c in needed]
+    if not row_derived and not texts:
+        return read_columns(rows, narrow)
     parts = []
     for part in chunks(rows):
         extra = {e.kwargs["column"]: DERIVED_COLUMNS[e.derive](part, e.on, history, cfg) for e in row_derived}
         heads = [
-            pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in TEXT_COLUMNS else part.column(c)
+            pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in texts else part.column(c)
             for c in narrow
         ]
         parts.append(with_columns(pa.table(heads, names=narrow), extra))
