@@ -7,10 +7,10 @@ Layout of a run folder:
     <stage>/outputs/<name>.parquet  its extra outputs (state rows, child tables)
     <stage>/checkpoint.json      stats, fingerprint and the files holding each output, written last: a
                                  checkpoint without it is incomplete
+    summary.json                 the run's `runs` row (tasks/publish.py)
 
 A stage's outputs are handed on as spills (tasks/_spill.py): a reused checkpoint is never loaded into memory,
 and a stage whose output equals an input (nothing rejected) may point at the earlier stage's file.
-    summary.json                 the run's `runs` row (tasks/publish.py)
 
 A stage's fingerprint chains the previous stage's fingerprint with the stage's config, a hash of its code (the
 source files of its module, of the shared plumbing and of schemas/) and its outside inputs: the raw folder

@@ -32,10 +32,6 @@ class Spill:
     def num_rows(self) -> int:
         return pq.ParquetFile(self.path).metadata.num_rows
 
-    @property
-    def schema(self) -> pa.Schema:
-        return pq.read_schema(self.path)
-
     def batches(self, rows: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         # pre_buffer=False: with it, the reader keeps every row group it has read until it is closed, so memory
         # would grow with the file (pyarrow 26: +7 MB a 2,000-row chunk of page texts, measured).
@@ -54,9 +50,10 @@ class Spill:
             starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
             group_of = np.searchsorted(starts, wanted, side="right") - 1
             order = np.argsort(group_of, kind="stable")
+            by_group, groups = wanted[order], group_of[order]
             parts = []
-            for g in np.unique(group_of).tolist():
-                local = wanted[order][group_of[order] == g] - starts[g]
+            for g in np.unique(groups).tolist():
+                local = by_group[groups == g] - starts[g]
                 values = f.read_row_group(g, columns=[column]).column(column)
                 parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())
             out_type = f.schema_arrow.field(column).type
@@ -74,9 +71,6 @@ class SpillColumn:
     spill: Spill
     column: str
 
-    def __len__(self) -> int:
-        return self.spill.num_rows
-
     def take(self, indices: pa.Array | Sequence[int]) -> pa.Array:
         values = indices.to_pylist() if isinstance(indices, pa.Array) else list(indices)
         return self.spill.take(values, self.column)
@@ -88,21 +82,19 @@ def column(rows: Rows, name: str) -> pa.ChunkedArray | SpillColumn:
 
 
 class SpillWriter:
-    """Writes tables or batches of one declared schema to a spill file; `close()` returns the Spill."""
+    """Writes tables or batches of one declared table to a spill file (conformed to its schema); `close()`
+    returns the Spill."""
 
-    def __init__(self, path: Path, table: Table | pa.Schema):
+    def __init__(self, path: Path, table: Table):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.schema = table if isinstance(table, pa.Schema) else table.arrow_schema
-        self._conform = None if isinstance(table, pa.Schema) else table.conform
-        self._writer = pq.ParquetWriter(self.path, self.schema)
+        self.table = table
+        self._writer = pq.ParquetWriter(self.path, table.arrow_schema)
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
-        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
-        if self._conform is not None:
-            table = self._conform(table)
+        table = self.table.conform(pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data)
         if table.num_rows:
-            self._writer.write_table(table.cast(self.schema))
+            self._writer.write_table(table)
 
     def close(self) -> Spill:
         self._writer.close()
@@ -115,17 +107,13 @@ class SpillWriter:
         self._writer.close()
 
 
-def write_spill(path: Path, table: Table | pa.Schema, parts: Iterable[pa.Table | pa.RecordBatch]) -> Spill:
+def write_spill(path: Path, table: Table, parts: Iterable[pa.Table | pa.RecordBatch]) -> Spill:
     """Write every part to a spill at `path`."""
     writer = SpillWriter(path, table)
     with writer:
         for part in parts:
             writer.write(part)
     return Spill(writer.path)
-
-
-def num_rows(rows: Rows) -> int:
-    return rows.num_rows
 
 
 def chunks(rows: Rows, size: int | None = None, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:

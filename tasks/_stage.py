@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import QUARANTINE
+from tasks._spill import Rows
 
 
 def sha256_hex(data: str | bytes) -> str:
@@ -69,10 +70,10 @@ class StageResult:
     that left the flow for a documented reason other than quarantine (duplicates, unchanged pages).
     """
 
-    kept: pa.Table
+    kept: Rows
     quarantined: pa.Table
     stats: dict[str, Any]
-    outputs: dict[str, pa.Table] = field(default_factory=dict)
+    outputs: dict[str, Rows] = field(default_factory=dict)
     n_in: int | None = None
     n_dropped: int = 0
 

@@ -42,7 +42,7 @@ from schemas import (
     RUNS,
     Table,
 )
-from tasks._spill import Rows, Spill, chunks, num_rows, read_columns
+from tasks._spill import Rows, Spill, chunks, read_columns
 from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current, table_path
 
 STAGE = "publish"
@@ -100,12 +100,11 @@ def _source(rows: Rows, table: Table) -> pa.Table | pa.RecordBatchReader:
     return table.conform(rows)
 
 
-def _stale_children_predicate(warehouse: Path, parents: Rows, write: _Write) -> str | None:
-    """Delete predicate for the child rows of tonight's documents (`parents`) that tonight no longer has (also
-    when a document lost all its rows of this table). Only parents that already have rows in the table can
-    have stale ones, so the IN list stays short on a large first load."""
+def _stale_children_predicate(warehouse: Path, ours: pa.Array, write: _Write) -> str | None:
+    """Delete predicate for the child rows of tonight's documents (`ours`: their doc_ids) that tonight no longer
+    has (also when a document lost all its rows of this table). Only parents that already have rows in the
+    table can have stale ones, so the IN list stays short on a large first load."""
     col = write.replace_children_of
-    ours = pc.unique(read_columns(parents, [col]).column(col))
     theirs = read_current(warehouse, write.table, [col]).column(col)
     parents = sorted(pc.filter(ours, pc.is_in(ours, theirs)).to_pylist())
     if not parents:
@@ -147,14 +146,15 @@ def publish_tables(
     be spills: they are merged as streams.
 
     `after_commit(table_name)` is called after each table that got a new version (fault-injection drills)."""
+    documents = tables.get(DOCUMENTS.name, DOCUMENTS.empty())
+    doc_ids = pc.unique(read_columns(documents, ["doc_id"]).column("doc_id"))
     for write in PLAN:
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        parents = tables.get(DOCUMENTS.name, DOCUMENTS.empty())
-        stale = _stale_children_predicate(warehouse, parents, write) if write.replace_children_of else None
-        if num_rows(rows) or stale:
-            _merge(dt, rows if num_rows(rows) else write.table.empty(), write, run_id, stale)
+        stale = _stale_children_predicate(warehouse, doc_ids, write) if write.replace_children_of else None
+        if rows.num_rows or stale:
+            _merge(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale)
         if after_commit and current_version(warehouse, write.table) != before:
             after_commit(write.table.name)
     ensure_table(warehouse, RUNS, run_id)

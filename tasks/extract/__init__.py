@@ -25,7 +25,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, MENTIONS, PROJECTS, STG_UNIQUE
-from tasks._spill import Rows, SpillWriter, chunks, num_rows
+from tasks._spill import Rows, SpillWriter, chunks
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
@@ -121,7 +121,7 @@ def _results(pages: Rows, cfg: ExtractConfig) -> Iterator[tuple[pa.Table, pa.Tab
     most two batches per worker in flight (memory stays bounded however many rows come)."""
     workers = cfg.workers or os.cpu_count() or 1
     batches = (b for part in chunks(pages) for b in part.to_batches(max_chunksize=cfg.batch_rows))
-    if workers <= 1 or num_rows(pages) < cfg.min_parallel_rows:
+    if workers <= 1 or pages.num_rows < cfg.min_parallel_rows:
         yield from (_extract_batch(b, cfg) for b in batches)
         return
     # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
@@ -160,7 +160,7 @@ def extract_fields(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> 
         quarantine_table([]),
         stats,
         outputs={"projects": projects, "contacts": contacts, "mentions": mentions},
-        n_in=num_rows(pages),
+        n_in=pages.num_rows,
     )
 
 

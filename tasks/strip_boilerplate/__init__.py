@@ -105,6 +105,7 @@ def strip_chunks(
     models = sample.models()
     writer = SpillWriter(Path(out) / "kept.parquet", STG_CLEAN) if out is not None else None
     kept_parts: list[pa.Table] = []
+    emit = writer.write if writer is not None else kept_parts.append
     rejects: list[dict[str, Any]] = []
     tonight: set[str] = set()
     stats = {"boilerplate_lines": 0, "contact_blocks": 0}
@@ -117,13 +118,12 @@ def strip_chunks(
         run_id = run_id or (rows[0]["run_id"] if rows else None)
         stats["boilerplate_lines"] += sum(r["n_boilerplate_lines"] for r in out_rows)
         stats["contact_blocks"] += sum(1 for r in out_rows if r["contact_text"])
-        part = STG_CLEAN.conform(out_rows)
-        writer.write(part) if writer is not None else kept_parts.append(part)
+        emit(STG_CLEAN.conform(out_rows))
     stats["restripped"] = 0
     for docs in [published] if isinstance(published, pa.Table) else published or ():
         part = STG_CLEAN.conform(_restrip(docs, run_id, models, cfg, tonight))
         stats["restripped"] += part.num_rows
-        writer.write(part) if writer is not None else kept_parts.append(part)
+        emit(part)
     if writer is not None:
         kept: Rows = writer.close()
     else:
@@ -147,7 +147,7 @@ def _strip_row(
         n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
     else:
         lines = (row["raw_text"] or "").splitlines()
-        group = page_group(row, cfg)
+        group = page_group(row["url"], lines, cfg)
         body, contact, n_removed, n_head = _clean_page(lines, group, models, cfg)
         title_hint = row["raw_title"]
     text = "\n".join(body).strip()
@@ -181,7 +181,7 @@ def _restrip(
         if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
             continue
         lines = doc["raw_text"].splitlines()
-        body, contact, n_removed, n_head = _clean_page(lines, page_group(doc, cfg), models, cfg)
+        body, contact, n_removed, n_head = _clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:
             out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))

@@ -30,13 +30,8 @@ def _is_trivial(line: str) -> bool:
     return not _HAS_WORD.search(line)
 
 
-def prefix_hash(line: str, n_words: int) -> int | None:
-    """Fingerprint of a long line's first words: menus carry teaser lines whose tail varies by page."""
-    words = normalise_text(line).split(" ")
-    return _prefix_of_words(words, n_words)
-
-
 def _prefix_of_words(words: list[str], n_words: int) -> int | None:
+    """Fingerprint of a long line's first (normalised) words: menus carry teaser lines whose tail varies by page."""
     return line_hash("\x00prefix " + " ".join(words[:n_words])) if len(words) >= 2 * n_words else None
 
 

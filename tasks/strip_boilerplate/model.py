@@ -140,9 +140,9 @@ def _page_key(lines: list[str]) -> str:
     return sha256_hex(normalise_text("\n".join(lines)))
 
 
-def page_group(row: dict[str, Any], cfg: BoilerplateConfig) -> str:
+def page_group(url: str | None, lines: list[str], cfg: BoilerplateConfig) -> str:
     """Template group of a text page (site, else leading-line fingerprint)."""
-    return _group_of(site_of(row["url"]), (row["raw_text"] or "").splitlines(), cfg)
+    return _group_of(site_of(url), lines, cfg)
 
 
 class PageSample:
@@ -178,7 +178,7 @@ class PageSample:
             if row["raw_html"] and not row["raw_text"]:
                 continue
             lines = (row["raw_text"] or "").splitlines()
-            group, key = _group_of(site_of(row["url"]), lines, self.cfg), _page_key(lines)
+            group, key = page_group(row["url"], lines, self.cfg), _page_key(lines)
             hashes = None
             for g in (group, domain_of(group)) if site_of(row["url"]) else (group,):
                 if self._admit(g, key):

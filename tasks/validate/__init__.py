@@ -44,7 +44,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS, RUNS, Expect, Table
-from tasks._spill import Rows, chunks, filter_out, num_rows, read_columns
+from tasks._spill import Rows, chunks, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_row, quarantine_table, with_columns
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
@@ -254,7 +254,7 @@ def validate_tables(
     tables = {t.name: _narrow(given[t.name], t, history, cfg) for t in VALIDATED}
     docs = tables["documents"]
     run_id = docs.column("run_id")[0].as_py() if docs.num_rows else "no-run-id"
-    n_other = sum(num_rows(given[n]) for n in ("duplicates", "quarantine") if n in given)
+    n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
     batches = [
         b
         for table in VALIDATED
