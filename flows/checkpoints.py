@@ -34,9 +34,8 @@ import pyarrow.parquet as pq
 
 from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
-from tasks._warehouse import RUN_ID_KEY, open_delta
+from tasks._warehouse import RUN_ID_KEY, RUNS_DIR, open_delta, run_folder
 
-RUNS_DIR = "_runs"
 MANIFEST = "run.json"
 COMPLETE = "checkpoint.json"
 _SHARED_CODE = ("tasks/_stage.py", "tasks/_spill.py", "tasks/_warehouse.py", "schemas")
@@ -105,7 +104,7 @@ class CheckpointStore:
 
     @property
     def root(self) -> Path:
-        return runs_root(self.warehouse) / self.run_id
+        return run_folder(self.warehouse, self.run_id)
 
     def manifest(self) -> dict[str, Any] | None:
         path = self.root / MANIFEST

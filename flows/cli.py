@@ -13,7 +13,9 @@ from rich.table import Table as RichTable
 from flows.settings import (
     DEFAULT_CRON,
     DEFAULT_TIMEZONE,
+    code_version,
     new_run_id,
+    prefect_api_url,
     prepare_prefect_env,
     resolve_raw,
     resolve_warehouse,
@@ -51,40 +53,112 @@ def _print_summary(summary) -> None:
             console.print(f"{label}: {Path(path).as_uri()}")
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"docpipe {code_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """docpipe: raw page dumps → versioned Parquet."""
+
+
+def _existing_warehouse(warehouse: Path | None) -> Path:
+    """The warehouse a read command reads: it must exist (a typo must not read as `no runs yet`)."""
+    path = resolve_warehouse(warehouse)
+    if not path.is_dir():
+        console.print(f"[red]no warehouse:[/red] {path} does not exist (or is not a folder)")
+        raise typer.Exit(2)
+    return path
+
+
 @app.command()
 def run(
     raw: RawOpt = None,
     warehouse: WarehouseOpt = None,
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: UTC time + random).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id (default: UTC time + random suffix); must be new.")
+    ] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-read files already ingested.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
-    holds the warehouse."""
+    holds the warehouse or the run id already names a succeeded run."""
     warehouse, raw = resolve_warehouse(warehouse), resolve_raw(raw)
     if not raw.is_dir():
         console.print(f"[red]no raw folder:[/red] {raw} does not exist (or is not a folder); nothing was run")
         raise typer.Exit(2)
+    prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
     _call_nightly(warehouse, verbose, raw=str(raw), run_id=run_id or new_run_id(), full=full)
 
 
-def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
-    prepare_prefect_env(warehouse, verbose)
-    from flows.ledger import StageFailed  # Prefect loads here, after its environment is set
-    from flows.lock import RunLocked
-    from flows.nightly import nightly
+def _refused(message: str) -> typer.Exit:
+    console.print(f"[red]refused:[/red] {message}")
+    return typer.Exit(2)
 
+
+def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
+    """Run the flow in this process: refusals are decided before Prefect starts (it takes seconds), run lines
+    go to the terminal, and an error is one clear message (its traceback with --verbose, and in the run log)."""
+    from flows.lock import RunLock, RunLocked
+    from flows.runlog import find_run
+
+    run_id = params["run_id"]
+    done = find_run(warehouse, run_id) if warehouse.is_dir() else None
+    if done is not None and done["status"] == "succeeded":
+        raise _refused(
+            f"run {run_id} already succeeded (finished {done['finished_at']:%Y-%m-%d %H:%M:%S} UTC); a run id names "
+            "one run: start a new run without --run-id"
+        )
+    try:
+        lock = RunLock(warehouse, run_id)
+        lock.acquire()
+    except RunLocked as exc:
+        raise _refused(str(exc)) from None
+    try:
+        _run_flow(warehouse, verbose, params)
+    finally:
+        lock.release()
+
+
+def _run_flow(warehouse: Path, verbose: bool, params: dict) -> None:
+    from flows.ledger import RunAlreadySucceeded, StageFailed  # Prefect loads here, after its environment is set
+    from flows.nightly import nightly
+    from flows.progress import LOG_FILE, show_on
+    from tasks._warehouse import run_folder
+
+    log_file = run_folder(warehouse, params["run_id"]) / LOG_FILE
+    show_on(console)
+    if not prefect_api_url():
+        console.print("starting Prefect's temporary local server…", style="dim")
     try:
         summary = nightly(warehouse=str(warehouse), **params)
     except StageFailed as exc:
         _print_summary(exc.summary)
         console.print(f"[red]stage {exc.stage} failed:[/red] {exc.summary.error}")
+        if verbose:
+            console.print_exception()
+        console.print(f"log: {log_file}")
         console.print(f"resume with: docpipe rerun {exc.summary.run_id} --warehouse {warehouse}")
         raise typer.Exit(1) from None
-    except RunLocked as exc:
-        console.print(f"[red]refused:[/red] {exc}")
-        raise typer.Exit(2) from None
+    except RunAlreadySucceeded as exc:
+        raise _refused(str(exc)) from None
+    except Exception as exc:  # anything else: one line, the traceback on demand
+        console.print(f"[red]run {params['run_id']} failed:[/red] {type(exc).__name__}: {exc}")
+        if verbose:
+            console.print_exception()
+        else:
+            console.print("(--verbose shows the traceback)")
+        raise typer.Exit(1) from None
+    finally:
+        show_on(None)
     _print_summary(summary)
+    console.print(f"log: {log_file}")
 
 
 @app.command()
@@ -95,13 +169,16 @@ def rerun(
     from_stage: Annotated[
         str | None, typer.Option("--from", help="Run this stage and every later one again, checkpoint or not.")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
 ) -> None:
-    """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again."""
+    """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again.
+    A run that already succeeded has nothing to resume (exit 0, nothing done)."""
+    warehouse = _existing_warehouse(warehouse)
+    prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect: as quiet as `run`
     from flows.checkpoints import CheckpointStore
-    from flows.stages import STAGES
+    from flows.runlog import find_run, status_label
+    from schemas.runs import STAGES
 
-    warehouse = resolve_warehouse(warehouse)
     manifest = CheckpointStore(warehouse, run_id).manifest()
     if manifest is None:
         console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`)")
@@ -109,6 +186,10 @@ def rerun(
     if from_stage and from_stage not in STAGES:
         console.print(f"[red]unknown stage {from_stage!r}[/red]; stages: {', '.join(STAGES)}")
         raise typer.Exit(2)
+    done = find_run(warehouse, run_id)
+    if done is not None and done["status"] == "succeeded":
+        console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
+        return
     raw_dir = str(resolve_raw(raw)) if raw else manifest["raw"]
     _call_nightly(warehouse, verbose, raw=raw_dir, run_id=run_id, full=manifest["full"], from_stage=from_stage)
 
@@ -119,12 +200,12 @@ def serve(
     timezone: Annotated[str, typer.Option("--timezone", help="Time zone of the cron schedule.")] = DEFAULT_TIMEZONE,
     raw: RawOpt = None,
     warehouse: WarehouseOpt = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Kept for scripts: serve always logs runs.")] = False,
 ) -> None:
     """Serve the nightly flow on a schedule (starts a local Prefect server unless PREFECT_API_URL is set)."""
     from flows.serve import serve_nightly
 
-    serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone, verbose)
+    serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone)
 
 
 @app.command()
@@ -136,12 +217,18 @@ def schema() -> None:
 
 
 @app.command()
-def runs(warehouse: WarehouseOpt = None) -> None:
+def runs(
+    warehouse: WarehouseOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run log as JSON.")] = False,
+) -> None:
     """List runs: per-stage status, rows and seconds, counts and failure messages (killed runs included)."""
-    from flows.runlog import list_runs, runs_table
+    from flows.runlog import list_runs, runs_json, runs_table
 
-    wide = Console(width=max(console.width, 200))  # one line per stage: wider than a default 80-column pipe
-    wide.print(runs_table(list_runs(resolve_warehouse(warehouse))))
+    rows = list_runs(_existing_warehouse(warehouse))
+    if as_json:
+        typer.echo(runs_json(rows))
+        return
+    console.print(runs_table(rows, console.width))
 
 
 @app.command()
@@ -149,12 +236,14 @@ def status(warehouse: WarehouseOpt = None) -> None:
     """Show the last run, stage by stage."""
     from flows.runlog import list_runs, stage_table
 
-    rows = list_runs(resolve_warehouse(warehouse))
+    rows = list_runs(_existing_warehouse(warehouse))
     if not rows:
         console.print("no runs yet")
         return
     last = rows[-1]
     console.print(stage_table(last))
+    if last.get("nothing_new"):
+        console.print("nothing new: every raw file was already ingested; no table version added")
     if last.get("error"):
         console.print(f"[red]{last['failed_stage']} failed:[/red] {last['error']}")
     if last["status"] in ("failed", "incomplete"):

@@ -23,18 +23,20 @@ from prefect.context import FlowRunContext
 
 from flows.checkpoints import CheckpointStore, base_version, chain, code_fingerprint, prune_checkpoints, raw_fingerprint
 from flows.config import RunConfig
+from flows.progress import log, stage_line, stage_progress
+from flows.runlog import find_run
 from flows.settings import code_version, new_run_id
 from flows.stages import SPECS, STAGES, with_retries
 from schemas import QUARANTINE, RUNS
 from schemas.runs import RUN_COUNTS
 from tasks._report import write_run_report
-from tasks._spill import Rows, read_columns
+from tasks._spill import Rows, Spill, read_columns
 from tasks._stage import StageResult
-from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary
+from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
 
 KILL_IN_PUBLISH = "publish:kill"  # $DOCPIPE_FAULT_STAGE: SIGKILL right after publish's first table commit
 
-__all__ = ["STAGES", "InjectedFault", "RunLedger", "RunSummary", "StageFailed", "flow_run_name"]
+__all__ = ["STAGES", "InjectedFault", "RunAlreadySucceeded", "RunLedger", "RunSummary", "StageFailed", "flow_run_name"]
 
 
 class StageFailed(RuntimeError):
@@ -44,6 +46,24 @@ class StageFailed(RuntimeError):
         super().__init__(f"stage {stage!r} failed: {type(error).__name__}: {error}")
         self.stage = stage
         self.error = error
+
+
+class RunAlreadySucceeded(RuntimeError):
+    """The run id names a run that already succeeded: its `runs` row is a fact that no later run rewrites."""
+
+    def __init__(self, run_id: str, finished_at: Any):
+        super().__init__(
+            f"run {run_id} already succeeded (finished {finished_at:%Y-%m-%d %H:%M:%S} UTC); a run id names one run: "
+            "start a new run without --run-id (`docpipe rerun` resumes only a failed or killed run)"
+        )
+        self.run_id = run_id
+
+
+def refuse_succeeded(warehouse: Path, run_id: str) -> None:
+    """Raise RunAlreadySucceeded when `run_id` is a succeeded run of the warehouse (no-op runs included)."""
+    run = find_run(warehouse, run_id) if Path(warehouse).is_dir() else None
+    if run is not None and run["status"] == "succeeded":
+        raise RunAlreadySucceeded(run_id, run["finished_at"])
 
 
 class InjectedFault(RuntimeError):
@@ -62,14 +82,15 @@ class RunSummary:
 
 
 def flow_run_name() -> str:
-    """Name of a `nightly` flow run = its run id: the `run_id` parameter, else derived from the flow run's
-    creation time and id, so a retry of the same flow run (Prefect UI) gets the same id and finds its
-    checkpoints."""
+    """Name of a `nightly` flow run = its run id: the `run_id` parameter, else derived from the flow run itself
+    (its scheduled start time and its whole UUID), so every scheduled night gets its own id, and a retry of
+    the same flow run (Prefect UI) gets the same id and finds its checkpoints."""
     ctx = FlowRunContext.get()
     if ctx is None:
         return new_run_id()
     given = (ctx.parameters or {}).get("run_id")
-    return given or new_run_id(ctx.flow_run.created or datetime.now(UTC), ctx.flow_run.id.hex[:4])
+    run = ctx.flow_run
+    return given or new_run_id(run.expected_start_time or run.created or datetime.now(UTC), run.id.bytes)
 
 
 def current_run_id() -> str:
@@ -77,12 +98,23 @@ def current_run_id() -> str:
     return ctx.flow_run.name if ctx is not None and ctx.flow_run.name else flow_run_name()
 
 
+def _records_in(args: tuple[Any, ...]) -> int | None:
+    """Rows of a stage's input: its first table or spill argument (validate: the documents)."""
+    for arg in args:
+        if isinstance(arg, dict) and "documents" in arg:
+            arg = arg["documents"]
+        if isinstance(arg, pa.Table | Spill):
+            return arg.num_rows
+    return None
+
+
 @dataclass
 class RunLedger:
     cfg: RunConfig
     store: CheckpointStore
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    base_versions: dict[str, int | None] = field(default_factory=dict)
+    base_versions: dict[str, int | None] = field(default_factory=dict)  # before this run committed anything
+    attempt_versions: dict[str, int | None] = field(default_factory=dict)  # when this attempt started
     fingerprint: str = ""
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[pa.Table] = field(default_factory=list)
@@ -95,6 +127,7 @@ class RunLedger:
     def open(cls, cfg: RunConfig) -> RunLedger:
         """Start (or resume) run `cfg.run_id`: its first start time, and the fingerprint of its inputs: the
         raw listing, the code version, and each table's version before this run committed anything."""
+        refuse_succeeded(cfg.warehouse, cfg.run_id)
         store = CheckpointStore(cfg.warehouse, cfg.run_id)
         manifest = store.manifest() or {}
         started_at = datetime.fromisoformat(manifest["started_at"]) if "started_at" in manifest else datetime.now(UTC)
@@ -110,15 +143,17 @@ class RunLedger:
         tables = [*(w.table for w in PLAN), RUNS]
         base = {t.name: base_version(cfg.warehouse, t, cfg.run_id) for t in tables}
         root = chain("", raw_fingerprint(cfg.raw), {k: v for k, v in base.items() if k != RUNS.name}, code_version())
-        return cls(cfg, store, started_at, base, root)
+        log.info("run %s: %s → %s (attempt %d)", cfg.run_id, cfg.raw, cfg.warehouse, manifest.get("attempts", 0) + 1)
+        return cls(cfg, store, started_at, base, versions(cfg.warehouse), root)
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time a stage; turn any exception into StageFailed naming the stage."""
+    def stage(self, name: str, total: int | None = None) -> Iterator[None]:
+        """Time a stage, show its progress and closing line; turn any exception into StageFailed naming it."""
         start = time.perf_counter()
         self.stats.setdefault(name, {})
         try:
-            yield
+            with stage_progress(name, total):
+                yield
         except Exception as exc:
             self.failed_stage, self.error = name, "".join(traceback.format_exception_only(exc)).strip()
             self.stats[name].update(getattr(exc, "stats", None) or {})  # e.g. the failed expectations of validate
@@ -129,13 +164,14 @@ class RunLedger:
             # Arrow's allocator keeps freed memory for reuse; hand it back so the next stage starts low
             # (after validate of a 2 GB night: 1.29 GB resident → 0.74 GB).
             pa.default_memory_pool().release_unused()
-        self.stats[name].setdefault("status", "succeeded")
+            self.stats[name].setdefault("status", "succeeded")
+            log.info("%s", stage_line(name, self.stats[name]))
 
     def run(self, name: str, task: Task, *args: Any) -> Rows:
         """Run one stage, or reuse its checkpoint when complete and made from the same inputs, config and code;
         record its result and return the rows that go on. The task gets `out=`, the folder for its spills."""
         spec = SPECS[name]
-        with self.stage(name):
+        with self.stage(name, _records_in(args)):
             self._inject_fault(name)
             module = getattr(task, "fn", task).__module__
             self.fingerprint = chain(
@@ -184,7 +220,8 @@ class RunLedger:
         """Publish the run's tables, then its `runs` row (only when a table changed); summary, artifact, and
         clean-up of old checkpoints."""
         cfg = self.cfg
-        with self.stage("publish"):
+        publish_started = time.perf_counter()
+        with self.stage("publish", _records_in((documents,))):
             updates = read_columns(unique, ["doc_id", "is_update"])
             updated_ids = set(updates.filter(updates["is_update"])["doc_id"].to_pylist())
             counts = self.counts(read_columns(documents, ["doc_id"]), updated_ids)
@@ -192,9 +229,12 @@ class RunLedger:
             after_commit = self._kill_after_commit if cfg.fault == KILL_IN_PUBLISH else None
             publish = with_retries(task, SPECS["publish"], cfg)
             after = publish(cfg.warehouse, self.tables(documents), cfg.run_id, after_commit)
-            changed = changed_tables(self.base_versions, after)
+            changed = changed_tables(self.base_versions, after)  # by this run, earlier attempts included
             self.stats["publish"].update(
-                status="succeeded", tables_changed=len(changed), kept=counts["n_new"] + counts["n_updated"]
+                status="succeeded",
+                tables_changed=len(changed),
+                kept=counts["n_new"] + counts["n_updated"],
+                seconds=round(time.perf_counter() - publish_started, 3),  # the `runs` row is written inside
             )
             row = self.run_row("succeeded", counts, after)
             if changed:
@@ -204,7 +244,8 @@ class RunLedger:
             prune_checkpoints(cfg.warehouse, cfg.retention_days, datetime.now(UTC), keep=cfg.run_id)
         report = self._report()
         self._artifact(row, report)
-        return RunSummary(cfg.run_id, "succeeded", row, changed, report=report)
+        # what this attempt changed: a rerun of a run killed mid-publish lists only what it committed itself
+        return RunSummary(cfg.run_id, "succeeded", row, changed_tables(self.attempt_versions, after), report=report)
 
     def record_failure(self, exc: StageFailed) -> None:
         """Write the failed run's `runs` row (always) and summary; attach the summary to the exception."""
@@ -247,12 +288,27 @@ class RunLedger:
             )
         return counts
 
+    def partial_counts(self) -> dict[str, int]:
+        """The counts of a run that stopped before publish: what the stages that finished had counted."""
+        s = self.stats
+        done = {stage: stats for stage, stats in s.items() if stats.get("status") in ("succeeded", "skipped")}
+        counts = {k: 0 for k in RUN_COUNTS}
+        counts["n_read"] = s.get("ingest", {}).get("in", 0)
+        counts["n_restripped"] = done.get("strip_boilerplate", {}).get("restripped", 0)
+        counts["n_unchanged"] = done.get("dedupe", {}).get("unchanged", 0)
+        counts["n_duplicates"] = done.get("dedupe", {}).get("duplicates", 0)
+        quarantined = (
+            done.get("ingest", {}).get("quarantined", 0)
+            + done.get("strip_boilerplate", {}).get("quarantined", 0)
+            + done.get("validate", {}).get("documents_rejected", 0)
+        )
+        counts["n_quarantined"] = quarantined
+        return counts
+
     def run_row(
         self, status: str, counts: dict[str, int] | None = None, table_versions: dict[str, int] | None = None
     ) -> dict[str, Any]:
-        counts = counts or {k: 0 for k in RUN_COUNTS}
-        if status == "failed" and "ingest" in self.stats and "in" in self.stats["ingest"]:
-            counts["n_read"] = self.stats["ingest"]["in"]
+        counts = counts or self.partial_counts()
         return {
             "run_id": self.cfg.run_id,
             "started_at": self.started_at,

@@ -45,10 +45,14 @@ def _is_stale(holder: dict[str, Any]) -> bool:
 
 @dataclass
 class RunLock:
-    """Context manager: `with RunLock(warehouse, run_id): ...` raises RunLocked when the warehouse is busy."""
+    """Context manager: `with RunLock(warehouse, run_id): ...` raises RunLocked when the warehouse is busy.
+
+    Re-entrant within one process for the same run: the CLI takes the lock before Prefect starts (a busy
+    warehouse is refused at once), and the flow's own `RunLock` then finds it already held by its process."""
 
     warehouse: Path
     run_id: str
+    owner: bool = False  # this instance created the lock file (and so removes it)
 
     @property
     def path(self) -> Path:
@@ -68,6 +72,9 @@ class RunLock:
             "run_id": self.run_id,
             "started_at": datetime.now(UTC).isoformat(),
         }
+        holder = self._holder()
+        if holder.get("pid") == me["pid"] and holder.get("host") == me["host"] and holder.get("run_id") == self.run_id:
+            return  # held by this process for this run: re-entered
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -79,12 +86,14 @@ class RunLock:
                 continue
             with os.fdopen(fd, "w") as fh:
                 json.dump(me, fh)
+            self.owner = True
             return
         raise RunLocked(self.path, self._holder())
 
     def release(self) -> None:
-        if self._holder().get("pid") == os.getpid():
+        if self.owner and self._holder().get("pid") == os.getpid():
             self.path.unlink(missing_ok=True)
+        self.owner = False
 
     def __enter__(self) -> RunLock:
         self.acquire()

@@ -13,6 +13,8 @@ from prefect import flow
 from flows.config import RunConfig, build_config
 from flows.ledger import RunLedger, RunSummary, StageFailed, current_run_id, flow_run_name
 from flows.lock import RunLock
+from flows.progress import run_log
+from tasks._warehouse import run_folder
 from tasks.dedupe import dedupe_pages_task
 from tasks.extract import extract_fields_task
 from tasks.ingest import ingest_dumps_task
@@ -25,7 +27,12 @@ __all__ = ["RunSummary", "nightly", "run_pipeline"]
 
 def run_pipeline(cfg: RunConfig) -> RunSummary:
     """Run every stage in order; a failing stage is recorded in `runs` and re-raised as StageFailed."""
-    ledger = RunLedger.open(cfg)
+    with run_log(run_folder(cfg.warehouse, cfg.run_id)):
+        ledger = RunLedger.open(cfg)
+        return _run_stages(ledger, cfg)
+
+
+def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
     try:
         pages = ledger.run(
             "ingest", ingest_dumps_task, cfg.raw, cfg.warehouse, cfg.ingest, cfg.run_id, ledger.started_at

@@ -1,5 +1,6 @@
-"""The run log that `docpipe runs` and `docpipe status` print: the `runs` table, plus runs that left
-checkpoints but no `runs` row (killed, or still running)."""
+"""The run log that `docpipe runs` and `docpipe status` print: the `runs` table, plus runs that have no `runs`
+row: no-op runs (succeeded, nothing new: they leave only `_runs/<id>/summary.json`), and runs that left
+checkpoints but no summary (killed, or still running)."""
 
 from __future__ import annotations
 
@@ -8,35 +9,52 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table as RichTable
 
 from flows.checkpoints import COMPLETE, MANIFEST, runs_root
 from flows.lock import LOCK_FILE
-from flows.stages import STAGES
 from schemas import RUNS
-from schemas.runs import RUN_COUNTS
-from tasks._warehouse import read_current
+from schemas.runs import RUN_COUNTS, STAGES
+from tasks._warehouse import SUMMARY, read_current
 
-COUNTS = RUN_COUNTS
+WIDE_COLUMNS = 160  # at this terminal width and more, `runs` prints one column per count and per stage
+
+
+def _running_run_id(warehouse: Path) -> str | None:
+    lock = Path(warehouse) / LOCK_FILE
+    try:
+        return json.loads(lock.read_text() or "{}").get("run_id")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _summary_row(path: Path) -> dict[str, Any]:
+    """A run's summary.json (its would-be `runs` row) with times and stats decoded."""
+    row = json.loads(path.read_text())
+    for key in ("started_at", "finished_at"):
+        row[key] = datetime.fromisoformat(row[key]) if row.get(key) else None
+    row["stage_stats"] = json.loads(row.get("stage_stats") or "{}")
+    return row
 
 
 def _unrecorded(warehouse: Path, recorded: set[str]) -> list[dict[str, Any]]:
-    """Runs with a run.json but no `runs` row: stats from their checkpoints."""
-    lock = Path(warehouse) / LOCK_FILE
-    running = json.loads(lock.read_text() or "{}").get("run_id") if lock.is_file() else None
+    """Runs with a run.json but no `runs` row: no-op runs from their summary, the others from checkpoints."""
+    running = _running_run_id(warehouse)
     rows = []
     root = runs_root(warehouse)
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         manifest = folder / MANIFEST
         if folder.name in recorded or not manifest.is_file():
             continue
+        if (folder / SUMMARY).is_file() and folder.name != running:
+            rows.append({**_summary_row(folder / SUMMARY), "nothing_new": True})
+            continue
         stats = {}
         for stage in STAGES:
             done = folder / stage / COMPLETE
             if done.is_file():
                 stats[stage] = {"status": "checkpointed", **json.loads(done.read_text())["stats"]}
-        if not stats and (folder / "summary.json").is_file():
-            continue  # a no-op run: it finished and changed nothing
         started = datetime.fromisoformat(json.loads(manifest.read_text())["started_at"])
         status = "running" if folder.name == running else "incomplete"
         rows.append({"run_id": folder.name, "status": status, "started_at": started, "stage_stats": stats})
@@ -44,12 +62,32 @@ def _unrecorded(warehouse: Path, recorded: set[str]) -> list[dict[str, Any]]:
 
 
 def list_runs(warehouse: Path) -> list[dict[str, Any]]:
-    """Every run, oldest first; `stage_stats` decoded."""
+    """Every run, oldest first; `stage_stats` decoded; `nothing_new` marks a succeeded run that changed nothing."""
     rows = read_current(warehouse, RUNS).to_pylist()
     for row in rows:
         row["stage_stats"] = json.loads(row["stage_stats"] or "{}")
+        row["nothing_new"] = False
     rows += _unrecorded(warehouse, {r["run_id"] for r in rows})
     return sorted(rows, key=lambda r: r["started_at"])
+
+
+def find_run(warehouse: Path, run_id: str) -> dict[str, Any] | None:
+    """One run of the log, or None."""
+    return next((r for r in list_runs(warehouse) if r["run_id"] == run_id), None)
+
+
+def status_label(row: dict[str, Any]) -> str:
+    return f"{row['status']} (nothing new)" if row.get("nothing_new") else row["status"]
+
+
+def run_seconds(row: dict[str, Any]) -> str:
+    finished = row.get("finished_at")
+    return f"{(finished - row['started_at']).total_seconds():.1f}" if finished else ""
+
+
+def runs_json(rows: list[dict[str, Any]]) -> str:
+    """The run log as JSON: one object per run, times in ISO 8601."""
+    return json.dumps(rows, indent=2, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
 
 
 def _stage_cell(s: dict[str, Any]) -> str:
@@ -59,33 +97,63 @@ def _stage_cell(s: dict[str, Any]) -> str:
     return f"{status}{rows}{seconds}"
 
 
-def runs_table(rows: list[dict[str, Any]]) -> RichTable:
-    """One line per run: status, duration, counts, each stage's status kept/in and seconds, the error."""
+def _counts(row: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c[2:], str(row[c])) for c in RUN_COUNTS if row.get(c) is not None]
+
+
+def _error(row: dict[str, Any]) -> str:
+    return f"{row.get('failed_stage')}: {row.get('error')}" if row.get("error") else ""
+
+
+_MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "↷", "checkpointed": "●"}
+
+
+def _stage_line(stage: str, s: dict[str, Any]) -> str:
+    rows = f" {s['kept']}/{s['in']}" if "in" in s and "kept" in s else ""
+    return f"{_MARKS.get(s.get('status', ''), '?')} {stage}{rows}"
+
+
+def runs_table(rows: list[dict[str, Any]], width: int) -> RichTable:
+    """One entry per run: status, duration, counts, each stage's status kept/in and seconds, the error. At
+    `WIDE_COLUMNS` and more, one column per count; narrower (80 columns fit), three stacked columns: the run
+    (id, status, seconds, error), its non-zero counts, its stages (✓ succeeded, ↷ skipped, ✗ failed)."""
+    if width >= WIDE_COLUMNS:
+        return _wide_runs_table(rows)
+    table = RichTable(title="runs", box=box.SIMPLE_HEAD, show_lines=True, title_justify="left")
+    table.add_column("run", overflow="fold", min_width=23)
+    table.add_column("records", no_wrap=True)
+    table.add_column("stages (kept/in)", overflow="fold")
+    for row in rows:
+        stats = row["stage_stats"]
+        head = f"{row['run_id']}\n{status_label(row)}" + (f" · {run_seconds(row)} s" if run_seconds(row) else "")
+        error = _error(row)
+        counts = "\n".join(f"{name} {n}" for name, n in _counts(row) if n != "0") or "-"
+        stages = "\n".join(_stage_line(stage, stats[stage]) for stage in STAGES if stage in stats)
+        table.add_row(head + (f"\n[red]{error}[/red]" if error else ""), counts, stages)
+    return table
+
+
+def _wide_runs_table(rows: list[dict[str, Any]]) -> RichTable:
     table = RichTable(title="runs (stages: status kept/in seconds)", show_lines=True)
     table.add_column("run_id", no_wrap=True)
-    for column in ("status", "seconds", *(c[2:] for c in COUNTS)):
-        table.add_column(column, no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    for column in RUN_COUNTS:
+        table.add_column(column[2:], justify="right", no_wrap=True)
     table.add_column("stages", no_wrap=True)
     table.add_column("error", overflow="fold")
     for row in rows:
-        finished = row.get("finished_at")
-        seconds = f"{(finished - row['started_at']).total_seconds():.1f}" if finished else ""
         stats = row["stage_stats"]
-        error = f"{row.get('failed_stage')}: {row.get('error')}" if row.get("error") else ""
-        table.add_row(
-            row["run_id"],
-            row["status"],
-            seconds,
-            *(str(row.get(c, "")) if row.get(c) is not None else "" for c in COUNTS),
-            "\n".join(f"{stage}: {_stage_cell(stats[stage])}" for stage in STAGES if stage in stats),
-            error,
-        )
+        stages = "\n".join(f"{stage}: {_stage_cell(stats[stage])}" for stage in STAGES if stage in stats)
+        by_name = dict(_counts(row))
+        cells = [by_name.get(c[2:], "") for c in RUN_COUNTS]
+        table.add_row(row["run_id"], status_label(row), run_seconds(row), *cells, stages, _error(row))
     return table
 
 
 def stage_table(row: dict[str, Any]) -> RichTable:
     """The stages of one run, one line each."""
-    table = RichTable(title=f"run {row['run_id']}: {row['status']}")
+    table = RichTable(title=f"run {row['run_id']}: {status_label(row)}")
     for column in ("stage", "status", "in", "kept", "quarantined", "seconds"):
         table.add_column(column, justify="left" if column in ("stage", "status") else "right")
     for stage, s in row["stage_stats"].items():

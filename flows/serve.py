@@ -22,6 +22,7 @@ from pathlib import Path
 from flows.settings import local_server_env, point_prefect_at, prefect_api_url, prepare_prefect_env
 
 DEPLOYMENT = "nightly"
+DEPLOYMENT_NAME = f"nightly/{DEPLOYMENT}"  # <flow name>/<deployment name>
 SERVER_STARTUP_SECONDS = 120
 
 
@@ -77,15 +78,20 @@ def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(0)  # unwinds through the finally blocks, which stop the local server
 
 
-def serve_nightly(raw: Path, warehouse: Path, cron: str, timezone: str, verbose: bool = False) -> None:
+def serve_nightly(raw: Path, warehouse: Path, cron: str, timezone: str) -> None:
     """Serve `nightly` with a cron schedule until SIGTERM/Ctrl-C."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # Prefect's runner installs its own once it starts
-    prepare_prefect_env(warehouse, verbose)
+    prepare_prefect_env(warehouse, verbose=True)  # a long-lived service: the runner's lines are its log
     with ExitStack() as stack:
         if not prefect_api_url():
             point_prefect_at(stack.enter_context(local_prefect_server(warehouse)))
         api_url = prefect_api_url()
         print(f"Prefect API: {api_url}  UI: {api_url.removesuffix('/api')}", flush=True)
+        print(
+            f"serving deployment {DEPLOYMENT_NAME} on cron {cron!r} ({timezone}); to start a run now, from any shell:\n"
+            f"  PREFECT_API_URL={api_url} prefect deployment run '{DEPLOYMENT_NAME}'",
+            flush=True,
+        )
         from prefect.schedules import Cron  # Prefect loads here, once PREFECT_API_URL is set
         from prefect.types.entrypoint import EntrypointType
 
@@ -96,4 +102,5 @@ def serve_nightly(raw: Path, warehouse: Path, cron: str, timezone: str, verbose:
             schedules=[Cron(cron, timezone=timezone)],
             parameters={"raw": str(raw), "warehouse": str(warehouse)},
             entrypoint_type=EntrypointType.MODULE_PATH,  # runs start from any directory
+            print_starting_message=False,  # Prefect's omits PREFECT_API_URL, which another shell needs
         )

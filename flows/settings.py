@@ -5,6 +5,7 @@ Imports nothing that imports Prefect, so that Prefect's environment can be prepa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from datetime import UTC, datetime
@@ -30,10 +31,29 @@ RETENTION_ENV = "DOCPIPE_CHECKPOINT_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 14
 
 
-def new_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
-    """Sortable, unique run id: UTC time plus 4 hex digits (random unless given)."""
+RUN_ID_SUFFIX_CHARS = 6
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ALPHABET = _LETTERS + "0123456789"
+
+
+def run_id_suffix(entropy: bytes) -> str:
+    """Six characters drawn from a hash of `entropy`, the first a letter: never all digits, so no parser takes
+    `<time>-<suffix>` for a date with a UTC offset (Great Expectations did, for suffixes like `8198`)."""
+    number = int.from_bytes(hashlib.sha256(entropy).digest()[:16], "big")
+    number, first = divmod(number, len(_LETTERS))
+    chars = [_LETTERS[first]]
+    for _ in range(RUN_ID_SUFFIX_CHARS - 1):
+        number, index = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[index])
+    return "".join(chars)
+
+
+def new_run_id(now: datetime | None = None, entropy: bytes | None = None) -> str:
+    """Sortable, unique run id: UTC time plus a six-character suffix (random unless `entropy` is given: a
+    scheduled run passes its flow run's UUID, so a retry of that flow run keeps its id)."""
     now = now or datetime.now(UTC)
-    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + (suffix or secrets.token_hex(2))
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{run_id_suffix(entropy if entropy is not None else secrets.token_bytes(16))}"
 
 
 def fault_injection() -> str:
@@ -75,7 +95,10 @@ def prepare_prefect_env(warehouse: Path, verbose: bool = False) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    # INFO reaches Prefect's API (the UI shows each run's stage lines); the terminal gets Prefect's own lines and
+    # tracebacks only with --verbose: docpipe prints its own progress and one clear message per error.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
 
 
 def local_server_env(warehouse: Path, port: int) -> dict[str, str]:

@@ -16,6 +16,7 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.config import RunConfig
+from schemas.runs import STAGES
 
 # OSErrors that are facts about the input, not hiccups: retrying cannot help.
 _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -39,7 +40,7 @@ STAGE_SPECS: tuple[StageSpec, ...] = (
     StageSpec("publish", None, io=True, checkpointed=False),
 )
 SPECS: dict[str, StageSpec] = {s.name: s for s in STAGE_SPECS}
-STAGES: tuple[str, ...] = tuple(SPECS)
+assert tuple(SPECS) == STAGES, "flows/stages.py and schemas/runs.py must list the same stages"
 
 
 def is_transient(error: BaseException) -> bool:

@@ -7,6 +7,8 @@ import pyarrow as pa
 from schemas._table import Column, Table, in_set
 
 RUN_STATUSES = ("succeeded", "failed")
+# The stages of a run, in order: the keys of `stage_stats` (flows/stages.py gives each its settings).
+STAGES = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publish")
 # The record counts of a run, in reading order: read + restripped = new + updated + unchanged + duplicates +
 # quarantined.
 RUN_COUNTS = ("n_read", "n_restripped", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")

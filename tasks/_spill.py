@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import Table
+from tasks._progress import advance
 
 CHUNK_ROWS = 2_000  # rows a stage holds at once when it walks a spill (row-wise Python stages: ~40 KB a row)
 
@@ -117,15 +118,19 @@ def write_spill(path: Path, table: Table, parts: Iterable[pa.Table | pa.RecordBa
 
 
 def chunks(rows: Rows, size: int | None = None, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
-    """The rows as tables of at most `size` (default CHUNK_ROWS) rows, in order (only `columns` when given)."""
+    """The rows as tables of at most `size` (default CHUNK_ROWS) rows, in order (only `columns` when given);
+    each chunk is reported to the run's progress (tasks/_progress.py) as it is handed out."""
     size = size or CHUNK_ROWS
     if isinstance(rows, Spill):
         for batch in rows.batches(size, columns):
+            advance(batch.num_rows)
             yield pa.Table.from_batches([batch])
         return
     table = rows.select(list(columns)) if columns else rows
     for start in range(0, table.num_rows, size):
-        yield table.slice(start, size)
+        part = table.slice(start, size)
+        advance(part.num_rows)
+        yield part
 
 
 def read_columns(rows: Rows, columns: Sequence[str]) -> pa.Table:

@@ -19,6 +19,18 @@ from deltalake.exceptions import TableNotFoundError
 from schemas import Table
 
 RUN_ID_KEY = "docpipe.run_id"  # commit metadata naming the run that wrote a table version (tasks/publish.py)
+RUNS_DIR = "_runs"  # per-run folders: checkpoints (flows/checkpoints.py), summary.json, run.log
+SUMMARY = "summary.json"
+
+
+def run_folder(warehouse: Path, run_id: str) -> Path:
+    """warehouse/_runs/<run_id>/: the run's checkpoints, summary and log."""
+    return Path(warehouse) / RUNS_DIR / run_id
+
+
+def summary_path(warehouse: Path, run_id: str) -> Path:
+    """The run's summary.json: its `runs` row, written also for no-op runs, which commit no `runs` row."""
+    return run_folder(warehouse, run_id) / SUMMARY
 
 
 def table_path(warehouse: Path, table: Table | str) -> Path:

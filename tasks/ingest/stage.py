@@ -16,6 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import INGESTED_FILES, STG_PAGES
+from tasks._progress import advance
 from tasks._spill import Rows, write_spill
 from tasks._stage import StageResult, file_sha256, quarantine_row, quarantine_table, sha256_hex
 from tasks._warehouse import read_current
@@ -113,6 +114,7 @@ def iter_ingest(
             tally.n_pages += 1
             tally.n_payload_bytes += item.size_bytes
             if len(rows) >= cfg.max_batch_rows or n_bytes >= cfg.max_batch_bytes:
+                advance(len(rows))
                 yield pa.RecordBatch.from_pylist(rows, schema=STG_PAGES.arrow_schema)
                 rows, n_bytes = [], 0
         tally.files.append(
@@ -126,6 +128,7 @@ def iter_ingest(
             }
         )
     if rows:
+        advance(len(rows))
         yield pa.RecordBatch.from_pylist(rows, schema=STG_PAGES.arrow_schema)
 
 

@@ -1,0 +1,26 @@
+"""How far the running stage has got (not a stage): stages call `advance` with the records they have just read;
+the run bookkeeping in flows/ may listen (a progress bar, a log line). With nobody listening it costs a call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Listener = Callable[[int], None]
+_listeners: list[Listener] = []
+
+
+def advance(records: int) -> None:
+    """Tell the listener (if any) that `records` more input records were read."""
+    for listener in _listeners:
+        listener(records)
+
+
+@contextmanager
+def listening(listener: Listener) -> Iterator[None]:
+    """Send `advance` calls to `listener` for the duration of the block."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
