@@ -16,7 +16,7 @@ import yaml
 from helpers import ROOT, seed_dir
 
 from flows.checkpoints import prune_checkpoints
-from flows.ledger import StageFailed
+from flows.ledger import RunAlreadySucceeded, StageFailed
 from flows.lock import RunLock, RunLocked
 from flows.nightly import nightly
 from flows.settings import DEFAULT_CRON, FAULT_ENV
@@ -71,6 +71,17 @@ def test_fault_in_extract_then_rerun_skips_finished_stages(tmp_path, monkeypatch
     assert row["status"] == "succeeded" and row["failed_stage"] is None
     assert _snapshot(warehouse) == clean
 
+    with pytest.raises(RunAlreadySucceeded):  # a succeeded run's row is a fact: no flow run rewrites it
+        nightly(str(raw), str(warehouse), RUN, from_stage="extract")
+    assert read_current(warehouse, RUNS).to_pylist() == [row]
+
+
+def test_rerun_from_a_stage_forces_it_and_the_later_ones(tmp_path, monkeypatch, clean):
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    monkeypatch.setenv(FAULT_ENV, "validate")
+    with pytest.raises(StageFailed):
+        nightly(str(raw), str(warehouse), RUN)
+    monkeypatch.delenv(FAULT_ENV)
     nightly(str(raw), str(warehouse), RUN, from_stage="extract")  # --from forces extract and what follows
     status = _stage_status(warehouse, RUN)
     assert (status["dedupe"], status["extract"], status["validate"]) == ("skipped", "succeeded", "succeeded")
