@@ -3,11 +3,13 @@
 Out: one row per document added, updated (same doc_id, new content_hash) or removed between the two runs'
 versions, plus one row per record newly flagged as a duplicate. A document added from a raw record that
 another document came from at the first run (same source_uri, new doc_id: pages without URL are keyed by body)
-names that document in `replaces_doc_id`.
+names that document in `replaces_doc_id`. The earlier run may be BEFORE_FIRST_RUN (the empty warehouse): then
+every document of the later run is `added` and `run_before` is null.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,7 +33,7 @@ DIFF_SCHEMA = pa.schema(
         pa.field("replaces_doc_id", pa.string(), True, {"doc": "Earlier document from the same source_uri."}),
         pa.field("duplicate_of", pa.string(), True, {"doc": "Published document a new duplicate folds into."}),
         pa.field("duplicate_kind", pa.string(), True, {"doc": "exact, near or superseded."}),
-        pa.field("run_before", pa.string(), False, {"doc": "Earlier run id."}),
+        pa.field("run_before", pa.string(), True, {"doc": "Earlier run id (null: the empty warehouse)."}),
         pa.field("run_after", pa.string(), False, {"doc": "Later run id."}),
     ]
 )
@@ -63,7 +65,7 @@ def diff_runs(warehouse: Path, before: RunVersions, after: RunVersions) -> pa.Ta
 
     def row(change: str, doc: dict, **extra) -> dict:
         base = {name: doc.get(name) for name in ("doc_id", "source_uri", "url", "title")}
-        return {**base, "change": change, "run_before": before.run_id, "run_after": after.run_id, **extra}
+        return {**base, "change": change, "run_before": before.run_id or None, "run_after": after.run_id, **extra}
 
     for doc_id, doc in new.items():
         if doc_id not in old:
@@ -87,3 +89,9 @@ def diff_runs(warehouse: Path, before: RunVersions, after: RunVersions) -> pa.Ta
             rows.append(row(DUPLICATE, dup, duplicate_of=dup["duplicate_of"], duplicate_kind=dup["kind"]))
     rows.sort(key=lambda r: (CHANGES.index(r["change"]), r["source_uri"] or "", r["doc_id"]))
     return pa.Table.from_pylist(rows, schema=DIFF_SCHEMA)
+
+
+def count_changes(changes: pa.Table) -> dict[str, int]:
+    """Number of changes of each kind that occurs, in CHANGES order."""
+    counts = Counter(changes.column("change").to_pylist())
+    return {kind: counts[kind] for kind in CHANGES if counts[kind]}

@@ -2,8 +2,10 @@
 
 In: the run's `runs` row (or `_runs/<id>/summary.json` for a run that published nothing) and the published
 tables at the versions the run lists. Out: the page, with inline SVG charts drawn by matplotlib (no script, no
-network): records through the stages, duplicates by kind, languages, doc types, projects by region and budget,
-quarantine reasons. Counts from the tables are as of the run, split into "this run" and "earlier runs".
+network): records through the stages, duplicates by kind, languages, doc types, projects by region and budget
+(projects that state no budget are labelled "no budget", never summed as 0), quarantine reasons. Counts from the
+tables are as of the run, split into "this run" and "earlier runs". A run that found nothing new (a no-op run)
+says so in a banner and in its empty panels.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from tasks._versions import complete_runs
 from tasks._warehouse import read_current
 
 REPORTS_DIR = "_reports"
+NOTHING_NEW = "nothing new in this run"
+_NEWS = ("n_new", "n_updated", "n_duplicates", "n_quarantined", "n_restripped")  # counts of a run that found news
 STAGE_ORDER = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publish")
 THIS_RUN, EARLIER = "#2b6cb0", "#a0aec0"
 MAX_BARS = 12
@@ -47,6 +51,7 @@ main{max-width:1220px;margin:0 auto;padding:20px}
 .empty{color:#718096;font-style:italic;padding:24px 0}
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #e2e8f0;text-align:left}
 .failed{background:#fff5f5;border-left:4px solid #c53030;padding:8px 12px;margin-bottom:16px}
+.noop{background:#f0fff4;border-left:4px solid #38a169;padding:8px 12px;margin-bottom:16px}
 """
 
 
@@ -54,14 +59,35 @@ def report_path(warehouse: Path, run_id: str) -> Path:
     return Path(warehouse) / REPORTS_DIR / f"run-{run_id}.html"
 
 
+def _summary(warehouse: Path, run_id: str) -> Path:
+    return Path(warehouse) / "_runs" / run_id / "summary.json"
+
+
 def _run_row(warehouse: Path, run_id: str) -> dict[str, Any]:
     for row in read_current(warehouse, RUNS).to_pylist():
         if row["run_id"] == run_id:
             return row
-    summary = Path(warehouse) / "_runs" / run_id / "summary.json"
+    summary = _summary(warehouse, run_id)
     if summary.exists():
         return json.loads(summary.read_text())
     raise KeyError(f"run {run_id!r} is neither in the runs table nor in {summary.parent}")
+
+
+def latest_run_id(warehouse: Path) -> str | None:
+    """The run that finished last: in the `runs` table, or a no-op run known only by its summary.json."""
+    finished = {
+        r["run_id"]: r["finished_at"] for r in read_current(warehouse, RUNS, ["run_id", "finished_at"]).to_pylist()
+    }
+    for summary in Path(warehouse).glob(f"_runs/*/{_summary(warehouse, '').name}"):
+        row = json.loads(summary.read_text())
+        finished.setdefault(row["run_id"], datetime.fromisoformat(row["finished_at"]))
+    return max(finished, key=lambda run_id: (finished[run_id], run_id)) if finished else None
+
+
+def is_nothing_new(row: dict[str, Any]) -> bool:
+    """A succeeded run that found no new, changed, duplicate or rejected record (a no-op run, or one whose files
+    held only records already published)."""
+    return row.get("status") == "succeeded" and not any(row.get(k) for k in _NEWS)
 
 
 def _table_at(warehouse: Path, table, versions: dict[str, int], columns: Sequence[str]) -> list[dict]:
@@ -86,11 +112,13 @@ def _figure(n_bars: int, wide: bool = False) -> tuple[Figure, Any]:
     return fig, ax
 
 
-def _split_bars(counts_now: Counter, counts_run: Counter, xlabel: str = "rows", wide: bool = False) -> str:
+def _split_bars(
+    counts_now: Counter, counts_run: Counter, xlabel: str = "rows", wide: bool = False, empty: str = "none"
+) -> str:
     """Horizontal stacked bars: this run's rows and earlier runs' rows per category (largest first)."""
     top = [k for k, _ in counts_now.most_common(MAX_BARS)]
     if not top:
-        return '<p class="empty">none</p>'
+        return f'<p class="empty">{html.escape(empty)}</p>'
     labels = [str(k) if k is not None else "(none)" for k in reversed(top)]
     this = [counts_run.get(k, 0) for k in reversed(top)]
     earlier = [counts_now[k] - counts_run.get(k, 0) for k in reversed(top)]
@@ -105,7 +133,7 @@ def _split_bars(counts_now: Counter, counts_run: Counter, xlabel: str = "rows", 
     return _svg(fig)
 
 
-def _funnel(stats: dict[str, dict]) -> str:
+def _funnel(stats: dict[str, dict], empty: str = "no stage statistics") -> str:
     """Records entering the pipeline and left after each stage, with what each stage set aside."""
     steps: list[tuple[str, int, str]] = []
     ingest = stats.get("ingest", {})
@@ -120,8 +148,8 @@ def _funnel(stats: dict[str, dict]) -> str:
             if s.get(key):
                 aside.append(f"{label} {s[key]:,}")
         steps.append((stage if stage != "publish" else "published", int(s["kept"]), ", ".join(aside)))
-    if not steps:
-        return '<p class="empty">no stage statistics</p>'
+    if not any(v for _, v, _ in steps):
+        return f'<p class="empty">{html.escape(empty)}</p>'
     fig, ax = _figure(len(steps), wide=True)
     labels = [name for name, _, _ in reversed(steps)]
     values = [v for _, v, _ in reversed(steps)]
@@ -137,16 +165,21 @@ def _funnel(stats: dict[str, dict]) -> str:
     return _svg(fig)
 
 
-def _projects_chart(projects: list[dict]) -> str:
-    """Projects per IDF region: count (bars) and total budget in USD (bars on the right)."""
+def _projects_chart(projects: list[dict], empty: str = "no projects") -> str:
+    """Projects per IDF region: count (bars) and total budget in USD of those that state one (bars on the right);
+    a project without a budget adds nothing to the total and is labelled "no budget", never plotted as 0."""
     if not projects:
-        return '<p class="empty">no projects</p>'
+        return f'<p class="empty">{html.escape(empty)}</p>'
     count: Counter = Counter()
     budget: Counter = Counter()
+    unbudgeted: Counter = Counter()
     for p in projects:
         region = p["idf_region"] or "(unknown)"
         count[region] += 1
-        budget[region] += p["budget_usd"] or 0.0
+        if p["budget_usd"] is None:
+            unbudgeted[region] += 1
+        else:
+            budget[region] += p["budget_usd"]
     regions = [r for r, _ in count.most_common(MAX_BARS)][::-1]
     fig = Figure(figsize=(11, 0.32 * len(regions) + 0.8))
     left, right = fig.subplots(1, 2, sharey=True)
@@ -158,11 +191,23 @@ def _projects_chart(projects: list[dict]) -> str:
     left.set_xlabel("projects", fontsize=9)
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.barh(regions, [budget[r] / 1e6 for r in regions], color="#38a169", height=BAR_HEIGHT)
-    right.set_xlabel("budget, million USD", fontsize=9)
+    right.set_xlabel("budget, million USD (projects that state one)", fontsize=9)
     for y, r in enumerate(regions):
         left.text(count[r], y, f" {count[r]}", va="center", fontsize=9)
-        right.text(budget[r] / 1e6, y, f" {budget[r] / 1e6:,.2f}", va="center", fontsize=9)
+        none = unbudgeted[r] == count[r]
+        label = f" {_budget_label(count[r], unbudgeted[r], budget[r])}"
+        right.text(budget[r] / 1e6, y, label, va="center", fontsize=9, color=EARLIER if none else "black")
+    if not budget:
+        right.set_xticks([])
     return _svg(fig)
+
+
+def _budget_label(n_projects: int, n_unbudgeted: int, total_usd: float) -> str:
+    """ "no budget" when no project of the region states one; else the total, and how many do not state one."""
+    if n_unbudgeted == n_projects:
+        return "no budget"
+    label = f"{total_usd / 1e6:,.2f}"
+    return f"{label} ({n_unbudgeted} without budget)" if n_unbudgeted else label
 
 
 def _counts(rows: list[dict], column: str, run_id: str) -> tuple[Counter, Counter]:
@@ -211,30 +256,54 @@ def render_run_report(warehouse: Path, run_id: str) -> str:
             ("n_quarantined", "quarantined"),
         )
     )
-    failed = ""
+    banner = ""
     if row.get("status") != "succeeded":
-        failed = (
+        banner = (
             f'<div class="failed"><b>Stage {html.escape(str(row.get("failed_stage")))} failed.</b> '
             f"{html.escape(str(row.get('error') or ''))}</div>"
         )
+    quiet = is_nothing_new(row)
+    if quiet:
+        banner = (
+            '<div class="noop"><b>Nothing new.</b> This run found no new, changed, duplicate or rejected record; '
+            "the charts show the warehouse as it was already.</div>"
+        )
+    empty = NOTHING_NEW if quiet else "none"
     version_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
     cards = [
-        _card("Records through the stages (this run)", _funnel(stats), wide=True),
         _card(
-            "Quarantine reasons", _split_bars(*_counts(quarantine, "reason", run_id), wide=True), wide=True, legend=True
+            "Records through the stages (this run)",
+            _funnel(stats, NOTHING_NEW if quiet else "no stage statistics"),
+            wide=True,
         ),
-        _card("Duplicates by kind", _split_bars(*_counts(dups, "kind", run_id)), legend=True),
         _card(
-            "Documents by language", _split_bars(*_counts(docs, "language", run_id), xlabel="documents"), legend=True
+            "Quarantine reasons",
+            _split_bars(*_counts(quarantine, "reason", run_id), wide=True, empty=empty),
+            wide=True,
+            legend=True,
         ),
-        _card("Documents by type", _split_bars(*_counts(docs, "doc_type", run_id), xlabel="documents"), legend=True),
+        _card("Duplicates by kind", _split_bars(*_counts(dups, "kind", run_id), empty=empty), legend=True),
         _card(
-            "Table versions after this run",
+            "Documents by language",
+            _split_bars(*_counts(docs, "language", run_id), xlabel="documents", empty=empty),
+            legend=True,
+        ),
+        _card(
+            "Documents by type",
+            _split_bars(*_counts(docs, "doc_type", run_id), xlabel="documents", empty=empty),
+            legend=True,
+        ),
+        _card(
+            "Table versions (unchanged by this run)" if quiet else "Table versions after this run",
             f"<table><tr><th>table</th><th>Delta version</th></tr>{version_rows}</table>"
             if versions
             else '<p class="empty">this run published no table version</p>',
         ),
-        _card("Projects by IDF region and budget", _projects_chart(projects), wide=True),
+        _card(
+            "Projects by IDF region and budget",
+            _projects_chart(projects, NOTHING_NEW if quiet else "no projects"),
+            wide=True,
+        ),
     ]
     title = f"docpipe run {html.escape(run_id)}"
     subtitle = html.escape(
@@ -244,7 +313,7 @@ def render_run_report(warehouse: Path, run_id: str) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_CSS}</style></head><body><header><h1>{title}</h1><p>{subtitle}</p></header><main>"
-        f'{failed}<div class="kpis">{kpis}</div><div class="grid">{"".join(cards)}</div>'
+        f'{banner}<div class="kpis">{kpis}</div><div class="grid">{"".join(cards)}</div>'
         "<p>Counts from tables are as of this run.</p></main></body></html>"
     )
 

@@ -1,11 +1,14 @@
 """Table versions and complete runs of the warehouse (not a stage; reads only).
 
-A table version belongs to a complete run once that run's `runs` row lists it in `table_versions`: the `runs`
-row is the marker. Every commit also carries the run id in its custom metadata (`docpipe.run_id`).
+A run is complete once its `runs` row says `succeeded` and lists its `table_versions`: the `runs` row is the
+marker (`complete_runs`, the one rule every reader uses). Every commit also carries the run id in its custom
+metadata (`docpipe.run_id`), so a table version is part of a complete run when the run that wrote it is complete,
+its CREATE TABLE commit included.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -23,7 +26,8 @@ _REMOVED = ("num_target_rows_deleted", "num_deleted_rows")
 
 
 class AsOfError(ValueError):
-    """--as-of names no complete run."""
+    """A run reference (run id, date, runs-table version) names no complete run. The message names the value,
+    not the option: the CLI says which argument it was."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,10 @@ class TableVersion:
     rows_added: int
     rows_updated: int
     rows_removed: int
+
+    def is_complete(self, complete_run_ids: Collection[str]) -> bool:
+        """Written by a complete run (`complete_run_ids`), or by no run at all (untagged commit)."""
+        return self.run_id is None or self.run_id in complete_run_ids
 
 
 def _metric(metrics: dict[str, Any], names: tuple[str, ...]) -> int:
@@ -96,18 +104,20 @@ def complete_runs(warehouse: Path, runs_version: int | None = None) -> list[RunV
     return sorted(out, key=lambda r: (r.finished_at, r.run_id))
 
 
-def _parse_day_end(text: str) -> datetime | None:
-    """End of the day (exclusive) for YYYY-MM-DD, or the instant for an ISO datetime; None if not a date."""
+def _parse_instant(text: str, day_end: bool) -> datetime | None:
+    """A YYYY-MM-DD day's end (exclusive) or start, or an ISO datetime's instant (UTC when naive; just after it
+    for `day_end`, so that a run finished at that instant counts); None if `text` is neither."""
     try:
         day = date.fromisoformat(text)
-        return datetime.combine(day + timedelta(days=1), time(), UTC)
+        return datetime.combine(day + timedelta(days=1) if day_end else day, time(), UTC)
     except ValueError:
         pass
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)) + timedelta(microseconds=1)
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return instant + timedelta(microseconds=1) if day_end else instant
 
 
 def resolve_as_of(warehouse: Path, as_of: str | None = None) -> RunVersions:
@@ -129,13 +139,32 @@ def resolve_as_of(warehouse: Path, as_of: str | None = None) -> RunVersions:
         if not at_version:
             raise AsOfError(f"runs table version {as_of} holds no succeeded run")
         return by_id.get(at_version[-1].run_id, at_version[-1])
-    until = _parse_day_end(as_of)
+    until = _parse_instant(as_of, day_end=True)
     if until is None:
-        raise AsOfError(f"--as-of {as_of!r} is neither a complete run id, a runs-table version nor a date")
+        raise AsOfError(f"{as_of!r} is neither a complete run id, a runs-table version nor a date (YYYY-MM-DD)")
     earlier = [r for r in runs if r.finished_at < until]
     if not earlier:
         raise AsOfError(f"no run finished on or before {as_of}")
     return earlier[-1]
+
+
+# The warehouse before its first run: every table absent (`diff --since` a day before the first run).
+BEFORE_FIRST_RUN = RunVersions(run_id="", finished_at=datetime.min.replace(tzinfo=UTC), table_versions={})
+
+
+def run_before(warehouse: Path, since: str) -> RunVersions:
+    """The last complete run finished before `since` (a day: its start, 00:00 UTC; or an ISO datetime), else
+    BEFORE_FIRST_RUN: changes since DATE are those of the runs finished from DATE on."""
+    start = _parse_instant(since, day_end=False)
+    if start is None:
+        raise AsOfError(f"{since!r} is neither a date (YYYY-MM-DD) nor an ISO datetime")
+    earlier = [r for r in complete_runs(warehouse) if r.finished_at < start]
+    return earlier[-1] if earlier else BEFORE_FIRST_RUN
+
+
+def complete_run_ids(warehouse: Path) -> set[str]:
+    """Ids of the complete runs (`complete_runs`)."""
+    return {r.run_id for r in complete_runs(warehouse)}
 
 
 def all_tables() -> tuple[Table, ...]:
