@@ -22,6 +22,9 @@ DOC_TYPES = ("news", "project", "country", "story", "page")
 TITLE_SOURCES = ("metadata", "url_slug", "heading", "first_line")
 # Titles the page itself vouches for: exempt from the template-line check (a listing page is titled by its heading).
 VOUCHED_TITLE_SOURCES = ("url_slug", "heading")
+# What a document publishes from its page: a re-delivered page is `unchanged` only when all three are identical to
+# the published row, else it is an update (content_hash, the normalised body, only decides duplicates).
+VERSION_COLUMNS = ("raw_text", "text", "contact_text")
 # ISO 639-1 codes langdetect can return, plus `und` for text too short to call.
 LANGUAGES = (
     "af",
@@ -168,7 +171,9 @@ DOCUMENTS = Table(
         Column(
             "content_hash",
             pa.string(),
-            "SHA-256 of the normalised body (NFKC, case-folded, spaces collapsed).",
+            "SHA-256 of the normalised body (NFKC, case-folded, spaces collapsed): documents sharing it are exact "
+            "duplicates. A re-delivered page is an update when its raw_text, text or contact_text differ, even if "
+            "this stays the same (an edit after the contact block).",
             nullable=False,
             expect=(matches("content_hash", r"^[0-9a-f]{64}$"),),
         ),

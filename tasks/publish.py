@@ -42,6 +42,7 @@ from schemas import (
     RUNS,
     Table,
 )
+from schemas.documents import VERSION_COLUMNS
 from tasks._spill import Rows, Spill, chunks, read_columns
 from tasks._versions import complete_runs
 from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current, table_path
@@ -61,7 +62,8 @@ class _Write:
     replace_children_of: str | None = None  # delete target rows of these parent keys that the source lacks
 
 
-# Fixed order; `runs` is written separately and last.
+# Fixed order; `runs` is written separately and last. A document is rewritten only when what it publishes from its
+# page changed (dedupe passes updates with an unchanged body too: an edit after the contact block).
 PLAN: tuple[_Write, ...] = (
     _Write(BOILERPLATE_PAGES, None),
     _Write(QUARANTINE, None),
@@ -71,7 +73,7 @@ PLAN: tuple[_Write, ...] = (
     _Write(PROJECTS, "true"),
     _Write(CONTACTS, "true", replace_children_of="doc_id"),
     _Write(MENTIONS, "true", replace_children_of="doc_id"),
-    _Write(DOCUMENTS, "t.content_hash <> s.content_hash"),
+    _Write(DOCUMENTS, " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in ("content_hash", *VERSION_COLUMNS))),
     _Write(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
 )
 

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
+from tasks.dedupe.version import VERSION_HASH_SQL
+
 
 def _files(files: Sequence[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
@@ -42,3 +44,15 @@ def documents_matching(doc_files: Sequence[str], wanted: pa.Table, columns: Sequ
         "OR d.content_hash IN (SELECT content_hash FROM wanted)"
     )
     return _query(sql, doc_files, empty, wanted=wanted)
+
+
+def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str]) -> dict[str, str]:
+    """{doc_id: version_hash} of these published documents, hashed by DuckDB from the published columns
+    (version.py), so only 64 characters a document leave DuckDB."""
+    if not doc_ids:
+        return {}
+    sql = f"SELECT d.doc_id, {VERSION_HASH_SQL} AS version_hash FROM read_parquet({{files}}) d "
+    sql += "WHERE d.doc_id IN (SELECT doc_id FROM ids)"
+    empty = pa.table({"doc_id": pa.array([], pa.string()), "version_hash": pa.array([], pa.string())})
+    out = _query(sql, doc_files, empty, ids=pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+    return dict(zip(out.column("doc_id").to_pylist(), out.column("version_hash").to_pylist(), strict=True))

@@ -24,9 +24,10 @@ memory). Derived inputs (registry DERIVED):
 
 With a warehouse, GX uses a file context in <warehouse>/_gx (results accumulate) and builds Data Docs into
 <warehouse>/_reports/gx/index.html; stats["report"] is that path, stats["failed_expectations"] the failed
-expectations' reason codes (also on TableExpectationFailed.stats).
+expectations' reason codes (also on TableExpectationFailed.stats). GX files a run's results under the run name
+`docpipe-<run id>` (GX reads a bare run id as a date: reports.py) and the validation's run_time, given explicitly.
 
-Modules: config (settings, history, the stopping error), derived (derived check columns), reports (offline
+Modules: config (settings, history, the stopping error), derived (derived check columns), reports (GX run names, offline
 index of the Data Docs); this file builds the suites, runs GX and holds the stage and its task.
 """
 
@@ -34,8 +35,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -49,7 +51,10 @@ from tasks._stage import StageResult, quarantine_row, quarantine_table, with_col
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
 from tasks.validate.derived import DERIVED_COLUMNS, ROW_DERIVED, _recent_row_counts
-from tasks.validate.reports import add_offline_index
+from tasks.validate.reports import add_offline_index, gx_run_name
+
+if TYPE_CHECKING:
+    from great_expectations.core.run_identifier import RunIdentifier
 
 STAGE = "validate"
 VALIDATED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES)
@@ -169,8 +174,9 @@ def _suite(gx, batch: _Batch):
     return gx.ExpectationSuite(name=batch.name, expectations=expectations)
 
 
-def _run_suite(gx, context, batch: _Batch, run_name: str, with_docs: bool):
-    """Validate one slim frame through a Checkpoint (which stores the result and updates the Data Docs)."""
+def _run_suite(gx, context, batch: _Batch, run_id: RunIdentifier, with_docs: bool):
+    """Validate one slim frame through a Checkpoint (which stores the result and updates the Data Docs) under
+    `run_id`."""
     key = batch.table.key[0]
     source = context.data_sources.add_or_update_pandas(name="docpipe")
     asset = source.add_dataframe_asset(name=batch.name)
@@ -188,11 +194,17 @@ def _run_suite(gx, context, batch: _Batch, run_name: str, with_docs: bool):
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
         )
     )
-    result = checkpoint.run(
-        batch_parameters={"dataframe": _to_pandas(batch.frame)}, run_id=gx.RunIdentifier(run_name=run_name)
-    )
+    result = checkpoint.run(batch_parameters={"dataframe": _to_pandas(batch.frame)}, run_id=run_id)
     (suite_result,) = result.run_results.values()
     return suite_result.results
+
+
+def _gx_run_id(gx, run_id: str, run_time: datetime | None) -> RunIdentifier:
+    """GX's id of this validation run: an explicit aware run_time, so GX never guesses one from the name, and a
+    run name no date parser reads (see `gx_run_name`)."""
+    if run_time is not None and run_time.utcoffset() is None:
+        raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
+    return gx.RunIdentifier(run_name=gx_run_name(run_id), run_time=run_time or datetime.now(UTC))
 
 
 def _describe(value: Any) -> str:
@@ -240,6 +252,7 @@ def validate_tables(
     history: ValidationHistory | None = None,
     warehouse: Path | None = None,
     out: Path | None = None,
+    run_time: datetime | None = None,
 ) -> StageResult:
     """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails.
 
@@ -249,6 +262,7 @@ def validate_tables(
         warehouse: where to keep GX results (<warehouse>/_gx) and Data Docs (<warehouse>/_reports/gx);
             None validates in memory only.
         out: folder for the spills of documents and mentions without the rejected documents.
+        run_time: when the validation ran (timezone-aware), GX's run_time for the stored results; default: now.
     """
     history = history or ValidationHistory()
     tables = {t.name: _narrow(given[t.name], t, history, cfg) for t in VALIDATED}
@@ -270,9 +284,10 @@ def validate_tables(
     if batches:
         gx = _gx()
         context = _context(gx, warehouse)
+        gx_run = _gx_run_id(gx, run_id, run_time)
         for batch in batches:
             table, key = batch.table, batch.table.key[0]
-            for res in _run_suite(gx, context, batch, run_id, warehouse is not None):
+            for res in _run_suite(gx, context, batch, gx_run, warehouse is not None):
                 if res.success:
                     continue
                 meta, config = res.expectation_config.meta or {}, res.expectation_config
@@ -352,9 +367,10 @@ def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
 def validate_tables_task(
     tables: dict[str, Rows], cfg: ValidateConfig, warehouse: Path | None = None, out: Path | None = None
 ) -> StageResult:
+    now = datetime.now(UTC)
     if warehouse is None:
-        return validate_tables(tables, cfg, out=out)
-    return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse), out)
+        return validate_tables(tables, cfg, out=out, run_time=now)
+    return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse), out, now)
 
 
 __all__ = [
@@ -362,6 +378,7 @@ __all__ = [
     "ValidateConfig",
     "ValidationHistory",
     "add_offline_index",
+    "gx_run_name",
     "load_history",
     "validate_tables",
     "validate_tables_task",

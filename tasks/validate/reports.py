@@ -1,4 +1,5 @@
-"""Data Docs that read offline: a plain-HTML list of every run's validation pages at the top of GX's index."""
+"""How runs are named in GX's results, and Data Docs that read offline: a plain-HTML list of every run's
+validation pages at the top of GX's index."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import html
 from pathlib import Path
 
 _OFFLINE_START, _OFFLINE_END = "<!-- docpipe offline index -->", "<!-- /docpipe offline index -->"
+# GX (1.x) reads a run name as a date whenever it can: RunIdentifier without run_time takes dateutil's parse of
+# it, and the Data Docs page renderer parses it to title each page. `20261201T105836Z-8198` parses as a time
+# with a -81:98 UTC offset, which then fails (ValueError) wherever the datetime is compared or converted. A
+# leading word dateutil does not know makes every name unparseable, whatever the run id's shape.
+RUN_NAME_PREFIX = "docpipe-"
+
+
+def gx_run_name(run_id: str) -> str:
+    """The run name GX stores a run's results under: `docpipe-<run id>`, never readable as a date."""
+    return RUN_NAME_PREFIX + run_id
 
 
 def add_offline_index(index: Path) -> None:
@@ -17,7 +28,7 @@ def add_offline_index(index: Path) -> None:
     rows = []
     for page in pages:
         parts = page.relative_to(root).parts  # validations/<suite…>/<run name>/<time>/<batch>.html
-        suite, run, when = "/".join(parts[1:-3]), parts[-3], parts[-2]
+        suite, run, when = "/".join(parts[1:-3]), parts[-3].removeprefix(RUN_NAME_PREFIX), parts[-2]
         rows.append(
             f"<tr><td>{html.escape(run)}</td><td>{html.escape(when)}</td>"
             f'<td><a href="{html.escape(page.relative_to(root).as_posix())}">{html.escape(suite)}</a></td></tr>'

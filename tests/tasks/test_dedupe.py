@@ -6,11 +6,25 @@ import shutil
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
 from helpers import clean, ingest
 
 from schemas import DOCUMENTS
+from schemas.documents import VERSION_COLUMNS
 from tasks._stage import normalise_text, sha256_hex
-from tasks.dedupe import DedupeConfig, canonical_url, content_hash, dedupe_pages, doc_id_for, doc_ids
+from tasks.dedupe import (
+    DedupeConfig,
+    canonical_url,
+    content_hash,
+    dedupe_pages,
+    doc_id_for,
+    doc_ids,
+    history_from_files,
+    published_history,
+    sketch_pages,
+)
+from tasks.dedupe.history import published_versions
 
 NO_HISTORY = DOCUMENTS.empty().select(["doc_id", "content_hash"])
 
@@ -39,7 +53,7 @@ def test_copy_under_another_name_is_an_exact_duplicate(seeds_raw):
 
 def test_history_makes_unchanged_pages_and_duplicates(seeds_raw):
     first = _dedupe(clean(ingest(seeds_raw).kept).kept)
-    history = first.kept.select(["doc_id", "content_hash"])
+    history = published_history(first.kept)
     shutil.copy(sorted(seeds_raw.iterdir())[0], seeds_raw / "tonight_copy.txt")
     second = _dedupe(clean(ingest(seeds_raw).kept).kept, history)
     assert second.kept.num_rows == 0
@@ -53,7 +67,7 @@ def test_same_url_with_new_text_is_an_update_not_a_duplicate(seeds_raw):
     first = _dedupe(pages)
     changed = _with_column(pages, "text", [pages.column("text")[0].as_py() + "\nA correction."])
     changed = _with_column(changed, "url", ["https://iom.int/news/a/"])
-    second = _dedupe(changed, first.kept.select(["doc_id", "content_hash"]))
+    second = _dedupe(changed, published_history(first.kept))
     assert second.kept.num_rows == 1
     assert second.kept.column("is_update").to_pylist() == [True]
     assert second.kept.column("doc_id").to_pylist() == first.kept.column("doc_id").to_pylist()
@@ -95,3 +109,70 @@ def test_vectorised_identity_matches_the_row_rule():
     assert hashes == [sha256_hex(normalise_text(t)) for t in texts]
     expected = [doc_id_for(u, h, cfg, s) for u, h, s in zip(urls, hashes, uris, strict=True)]
     assert doc_ids(pa.array(urls, pa.string()), hashes, pa.array(uris), cfg) == expected
+
+
+OLD_PHONE, NEW_PHONE = "Tel: +976 7014 3100", "Tel: +976 7014 3199"  # in seed 004's contact block
+
+
+def _edit_after_contact_block(raw) -> str:
+    """Correct the phone number in one seed's contact block (after "For more information…"); its file name."""
+    (page,) = [p for p in sorted(raw.iterdir()) if OLD_PHONE in p.read_text()]
+    page.write_text(page.read_text().replace(OLD_PHONE, NEW_PHONE))
+    return page.name
+
+
+def test_edit_after_the_contact_block_is_an_update(seeds_raw):
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    edited = _edit_after_contact_block(seeds_raw)
+    second = _dedupe(clean(ingest(seeds_raw).kept).kept, published_history(first.kept))
+    assert second.stats["unchanged"] == 4 and second.stats["updates"] == 1 and second.stats["duplicates"] == 0
+    (row,) = second.kept.to_pylist()
+    assert row["source_uri"] == edited and row["is_update"] is True
+    before = first.kept.filter(pc.equal(first.kept.column("source_uri"), edited)).to_pylist()[0]
+    assert (row["doc_id"], row["content_hash"], row["text"]) == (
+        before["doc_id"],
+        before["content_hash"],
+        before["text"],
+    )
+    assert NEW_PHONE in row["contact_text"] and NEW_PHONE in row["raw_text"] and OLD_PHONE in before["contact_text"]
+
+
+def test_case_only_body_edit_is_an_update_and_duplicates_still_go_by_body(seeds_raw):
+    """The normalised body (content_hash) ignores case; what is published does not. A copy of the edited page
+    under another name is still an exact duplicate of it."""
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    page = sorted(seeds_raw.iterdir())[4]
+    page.write_text(page.read_text().replace("national consultation", "National Consultation"))
+    shutil.copy(page, seeds_raw / "zz_copy.txt")
+    second = _dedupe(clean(ingest(seeds_raw).kept).kept, published_history(first.kept))
+    assert second.stats["unchanged"] == 4 and second.stats["updates"] == 1
+    assert second.kept.column("source_uri").to_pylist() == [page.name]
+    dups = second.outputs["duplicates"].to_pylist()
+    assert [(d["source_uri"], d["kind"]) for d in dups] == [("zz_copy.txt", "exact")]
+
+
+def test_history_read_from_parquet_hashes_versions_like_python(seeds_raw, tmp_path):
+    """DuckDB's version hash of the published columns (history_from_files) equals tonight's Python one: a
+    byte-identical re-delivery is unchanged (also pages without contact block: null contact_text), an edit after
+    the contact block is an update."""
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    assert first.kept.column("contact_text").null_count >= 1
+    pq.write_table(first.kept.select(["doc_id", "content_hash", *VERSION_COLUMNS]), tmp_path / "documents.parquet")
+    docs = [str(tmp_path / "documents.parquet")]
+    python = published_history(first.kept).to_pydict()
+    expected = dict(zip(python["doc_id"], python["version_hash"], strict=True))
+    assert published_versions(docs, python["doc_id"]) == expected
+    for edit, unchanged in ((False, 5), (True, 4)):
+        if edit:
+            _edit_after_contact_block(seeds_raw)
+        pages = clean(ingest(seeds_raw).kept).kept
+        sk = sketch_pages(pages, DedupeConfig())
+        history, index = history_from_files(docs, [], sk)
+        second = dedupe_pages(pages, history, DedupeConfig(), index, sk)
+        assert second.stats["unchanged"] == unchanged and second.stats["updates"] == 5 - unchanged
+
+
+def test_history_without_version_hashes_is_refused(seeds_raw):
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    with pytest.raises(ValueError, match="version_hash"):
+        _dedupe(clean(ingest(seeds_raw).kept).kept, first.kept.select(["doc_id", "content_hash"]))

@@ -14,7 +14,15 @@ import pytest
 from helpers import NOW, clean, corpus_labels, corpus_pages, ingest
 
 from schemas import STG_CLEAN
-from tasks.dedupe import DedupeConfig, DedupeIndex, dedupe_pages, doc_id_for, history_from_files, sketch_pages
+from tasks.dedupe import (
+    DedupeConfig,
+    DedupeIndex,
+    dedupe_pages,
+    doc_id_for,
+    history_from_files,
+    published_history,
+    sketch_pages,
+)
 from tasks.dedupe.minhash import jaccard, shingle_sets
 
 CFG = DedupeConfig()
@@ -128,7 +136,7 @@ def test_variants_split_across_two_runs(corpus_clean):
     second_pages = corpus_clean.filter(pa.array(second_mask))
     first = dedupe_pages(first_pages, NO_HISTORY, CFG)
     assert first.stats["duplicates.near"] == 0
-    history = first.kept.select(["doc_id", "content_hash"])
+    history = published_history(first.kept)
     second = dedupe_pages(second_pages, history, CFG, _index(first))
     _check_variants(_by_url(second))
     assert second.kept.num_rows == 0  # every variant folds into the published source page
@@ -142,7 +150,7 @@ def test_pages_sharing_only_navigation_are_not_duplicates(tmp_path):
     records += [{"url": f"https://mongolia.iom.int/news/q{k}", "text": "\n".join(nav + _body(SRC))} for k in range(1)]
     pages = clean(ingest(_raw(tmp_path, "raw", records)).kept).kept
     first = dedupe_pages(pages.slice(0, 2), NO_HISTORY, CFG)
-    second = dedupe_pages(pages.slice(2), first.kept.select(["doc_id", "content_hash"]), CFG, _index(first))
+    second = dedupe_pages(pages.slice(2), published_history(first.kept), CFG, _index(first))
     assert first.stats["duplicates"] == 0 and second.stats["duplicates"] == 0
     assert first.kept.num_rows + second.kept.num_rows == len(records)
 
@@ -169,9 +177,7 @@ def test_dup_group_same_page_at_two_hosts_is_one_document():
     one = dedupe_pages(STG_CLEAN.conform(rows), NO_HISTORY, CFG)
     assert one.kept.num_rows == 1 and one.stats["duplicates"] == 1
     first = dedupe_pages(STG_CLEAN.conform(rows[:1]), NO_HISTORY, CFG)
-    second = dedupe_pages(
-        STG_CLEAN.conform(rows[1:]), first.kept.select(["doc_id", "content_hash"]), CFG, _index(first)
-    )
+    second = dedupe_pages(STG_CLEAN.conform(rows[1:]), published_history(first.kept), CFG, _index(first))
     assert second.stats["unchanged"] + second.stats["updates"] == 1 and second.stats["duplicates"] == 0
 
 
@@ -180,9 +186,7 @@ def test_near_match_with_own_published_version_is_an_update():
     row = _row(LABELS[SRC]["url"], text, "a.jsonl#line=1")
     first = dedupe_pages(STG_CLEAN.conform([row]), NO_HISTORY, CFG)
     edited = {**row, "source_uri": "b.jsonl#line=1", "run_id": "r2", "text": text + " One more sentence at the end."}
-    second = dedupe_pages(
-        STG_CLEAN.conform([edited]), first.kept.select(["doc_id", "content_hash"]), CFG, _index(first)
-    )
+    second = dedupe_pages(STG_CLEAN.conform([edited]), published_history(first.kept), CFG, _index(first))
     assert second.kept.column("is_update").to_pylist() == [True]
     assert second.stats["duplicates"] == 0
     assert second.outputs["dedupe_signatures"].column("doc_id").to_pylist() == first.kept.column("doc_id").to_pylist()

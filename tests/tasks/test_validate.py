@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
+from dateutil.parser import parse
 from helpers import clean, ingest
 
 from schemas import DOCUMENTS
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields
-from tasks.validate import TableExpectationFailed, ValidateConfig, ValidationHistory, validate_tables
+from tasks.validate import TableExpectationFailed, ValidateConfig, ValidationHistory, gx_run_name, validate_tables
 
 NAV_LINE = "Who we are"  # stripped as boilerplate from the head of the four Mongolia pages
+# Run ids of every suffix shape: all digits >= 2400 (GX used to read `-8198` as a -81:98 UTC offset and fail),
+# all digits < 2400 (read as a valid but wrong offset), letters, mixed, longer, and a UUID.
+RUN_IDS = (
+    "20261201T105836Z-8198",
+    "20261201T105836Z-9999",
+    "20261201T105836Z-2400",
+    "20261201T105836Z-0123",
+    "20261201T105836Z-abcdef",
+    "20261201T105836Z-k3x9q2",
+    "20261201T105836Z-0123456789",
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +54,12 @@ def _set(table: pa.Table, column: str, row: int, value) -> pa.Table:
     return table.set_column(
         table.schema.get_field_index(column), column, pa.array(values, table.schema.field(column).type)
     )
+
+
+def _with_run_id(tables: dict[str, pa.Table], run_id: str) -> dict[str, pa.Table]:
+    docs = tables["documents"]
+    column = pa.array([run_id] * docs.num_rows, pa.string())
+    return dict(tables, documents=docs.set_column(docs.schema.get_field_index("run_id"), "run_id", column))
 
 
 def _reasons(result) -> list[str]:
@@ -165,3 +186,43 @@ def test_data_docs_accumulate_runs_in_the_warehouse(seed_tables, tmp_path):
     assert "test-run" in offline and "run-two" in offline
     links = re.findall(r'href="([^"]+)"', offline)
     assert len(links) >= 8 and all((report.parent / link).exists() for link in links)
+
+
+@pytest.mark.parametrize("run_id", RUN_IDS)
+def test_no_run_name_reads_as_a_date(run_id):
+    """GX parses a run name with dateutil (RunIdentifier without run_time, and the Data Docs page title)."""
+    with pytest.raises(ValueError):  # dateutil's ParserError is a ValueError
+        parse(gx_run_name(run_id))
+
+
+def test_run_ids_of_every_shape_validate_and_store_their_results(seed_tables, tmp_path):
+    """Real validation into one warehouse's GX file context: each run's results are stored under its own name and
+    the given run_time, and its Data Docs pages are built (the page renderer parses run names too)."""
+    gx_root = tmp_path / "_gx" / "gx" / "uncommitted" / "validations"
+    docs_root = tmp_path / "_reports" / "gx"
+    start = datetime(2026, 12, 1, 10, 58, 36, tzinfo=UTC)
+    suites = ("documents", "documents/emails", "documents/countries", "projects", "contacts")
+    for n, run_id in enumerate(RUN_IDS):
+        run_time = start + timedelta(minutes=n)
+        result = validate_tables(
+            _with_run_id(seed_tables, run_id), ValidateConfig(), warehouse=tmp_path, run_time=run_time
+        )
+        assert result.kept.num_rows == 5 and result.quarantined.num_rows == 0, run_id
+        assert result.stats["failed_expectations"] == [], run_id
+        stamp = run_time.strftime("%Y%m%dT%H%M%S.%fZ")
+        for suite in suites:
+            (stored,) = (gx_root / suite / gx_run_name(run_id) / stamp).glob("*.json")
+            meta = json.loads(stored.read_text())["meta"]
+            assert meta["run_id"]["run_name"] == gx_run_name(run_id)
+            assert datetime.fromisoformat(meta["run_id"]["run_time"]) == run_time
+            assert json.loads(stored.read_text())["success"] is True
+            assert list((docs_root / "validations" / suite / gx_run_name(run_id) / stamp).glob("*.html")), suite
+    html = (docs_root / "index.html").read_text()
+    offline = html[html.index("<!-- docpipe offline index -->") : html.index("<!-- /docpipe offline index -->")]
+    for run_id in RUN_IDS:
+        assert f"<td>{run_id}</td>" in offline
+
+
+def test_run_time_must_be_timezone_aware(seed_tables, tmp_path):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        validate_tables(seed_tables, ValidateConfig(), warehouse=tmp_path, run_time=datetime(2026, 12, 1, 10, 58))

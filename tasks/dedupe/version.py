@@ -1,0 +1,49 @@
+"""Whether a re-delivered page is its published document unchanged: the hash of what the document publishes
+from the page (`VERSION_COLUMNS`: raw_text, text, contact_text, exact strings).
+
+`content_hash` (the normalised body) decides exact duplicates between documents; it cannot decide this, since an
+edit after the contact block, or in case or spacing only, leaves it as it was. The version hash is not stored:
+tonight's side is computed here in Python, the published side by DuckDB from the published columns (history.py,
+`VERSION_HASH_SQL`), both from the one formula below — so it holds for warehouses written before it existed.
+Formula: SHA-256 of the concatenated per-column SHA-256 hex digests, `null` for a null value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from schemas.documents import VERSION_COLUMNS
+from tasks._spill import Rows, chunks
+from tasks._stage import sha256_hex
+
+_NULL = "null"
+# The same formula in DuckDB SQL over a documents row aliased `d` (DuckDB's sha256 hashes a string's UTF-8 bytes).
+VERSION_HASH_SQL = "sha256(concat(" + ", ".join(f"coalesce(sha256(d.{c}), '{_NULL}')" for c in VERSION_COLUMNS) + "))"
+
+
+def version_hash(values: Sequence[str | None]) -> str:
+    """Hash of one row's VERSION_COLUMNS values (in that order)."""
+    return sha256_hex("".join(_NULL if v is None else sha256_hex(v) for v in values))
+
+
+def version_hashes(rows: Rows, at: Sequence[int]) -> list[str]:
+    """`version_hash` of the rows at positions `at` (any order), reading VERSION_COLUMNS one chunk at a time."""
+    wanted = np.asarray(at, np.int64)
+    order = np.argsort(wanted, kind="stable")
+    ascending = wanted[order]
+    out = [""] * len(wanted)
+    start = 0
+    for part in chunks(rows, columns=VERSION_COLUMNS) if len(wanted) else ():
+        lo, hi = np.searchsorted(ascending, [start, start + part.num_rows])
+        if hi > lo:
+            taken = part.take(pa.array(ascending[lo:hi] - start))
+            values = zip(*(taken.column(c).to_pylist() for c in VERSION_COLUMNS), strict=True)
+            for n, row in zip(order[lo:hi].tolist(), values, strict=True):
+                out[n] = version_hash(row)
+        start += part.num_rows
+        if hi == len(wanted):
+            break
+    return out
