@@ -1,7 +1,7 @@
 """What changed in `documents` between two complete runs (not a stage; reads the warehouse).
 
-Out: one row per document added, updated (same doc_id, new content_hash) or removed between the two runs'
-versions, plus one row per record newly flagged as a duplicate. A document added from a raw record that
+Out: one row per document added, updated (same doc_id, new text, raw text or contact block) or removed between
+the two runs' versions, plus one row per record newly flagged as a duplicate. A document added from a raw record that
 another document came from at the first run (same source_uri, new doc_id: pages without URL are keyed by body)
 names that document in `replaces_doc_id`. The earlier run may be BEFORE_FIRST_RUN (the empty warehouse): then
 every document of the later run is `added` and `run_before` is null.
@@ -15,8 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemas import DOCUMENTS, DUPLICATES
+from schemas.documents import VERSION_COLUMNS
 from tasks._versions import RunVersions
 from tasks._warehouse import read_current
+from tasks.dedupe.version import version_hash
 
 ADDED, UPDATED, REMOVED, DUPLICATE = "added", "updated", "removed", "duplicate"
 CHANGES = (ADDED, UPDATED, REMOVED, DUPLICATE)
@@ -50,9 +52,14 @@ def diff_runs(warehouse: Path, before: RunVersions, after: RunVersions) -> pa.Ta
     """Documents added, updated, removed or newly flagged duplicate between two runs, sorted by change, source."""
 
     def docs(run: RunVersions) -> dict[str, dict]:
+        """The run's documents, each with the hash of what it publishes (an edit after the contact block too)."""
         version = run.version(DOCUMENTS)
-        data = read_current(warehouse, DOCUMENTS, _DOC_COLUMNS, version) if version is not None else None
-        return _by(data.to_pylist() if data is not None else [], "doc_id")
+        if version is None:
+            return {}
+        data = read_current(warehouse, DOCUMENTS, [*_DOC_COLUMNS, *VERSION_COLUMNS], version)
+        published = zip(*(data.column(c).to_pylist() for c in VERSION_COLUMNS), strict=True)
+        hashes = pa.array([version_hash(values) for values in published], pa.string())
+        return _by(data.drop_columns(list(VERSION_COLUMNS)).append_column("version", hashes).to_pylist(), "doc_id")
 
     def dups(run: RunVersions) -> dict[str, dict]:
         version = run.version(DUPLICATES)
@@ -71,7 +78,7 @@ def diff_runs(warehouse: Path, before: RunVersions, after: RunVersions) -> pa.Ta
         if doc_id not in old:
             previous = old_by_source.get(doc["source_uri"])
             rows.append(row(ADDED, doc, content_hash_after=doc["content_hash"], replaces_doc_id=previous))
-        elif old[doc_id]["content_hash"] != doc["content_hash"]:
+        elif old[doc_id]["version"] != doc["version"]:
             rows.append(
                 row(
                     UPDATED,

@@ -14,6 +14,8 @@ from helpers import seed_dir
 from flows.ledger import RunSummary
 from flows.nightly import nightly
 from schemas import CONTACTS, DOCUMENTS, RUNS
+from tasks._diff import diff_runs
+from tasks._versions import resolve_as_of
 from tasks._warehouse import read_current
 from tasks.publish import versions
 
@@ -82,3 +84,9 @@ def test_edit_after_the_contact_block_is_republished(nights):
     assert phones == [NEW_PHONE.removeprefix("Tel: ")]
     (row,) = [r for r in read_current(nights["warehouse"], RUNS).to_pylist() if r["run_id"] == "edited"]
     assert (row["n_updated"], row["n_unchanged"]) == (1, 0)
+
+
+def test_diff_lists_the_edit_after_the_contact_block_as_updated(nights):
+    warehouse = nights["warehouse"]
+    changes = diff_runs(warehouse, resolve_as_of(warehouse, "first"), resolve_as_of(warehouse, "edited")).to_pylist()
+    assert [(c["change"], c["source_uri"]) for c in changes] == [("updated", nights["page"])]
