@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import trafilatura
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -37,17 +36,11 @@ from tasks._spill import Rows, SpillWriter, chunks
 from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
 from tasks._warehouse import iter_current_where, read_current
 from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import line_hash, split_contact
 from tasks.strip_boilerplate.model import PageSample, _clean_page, _GroupModel, domain_of, page_group, site_of
 
 STAGE = "strip_boilerplate"
-
-
-def _html_to_text(html: str, url: str | None) -> tuple[str, str | None]:
-    doc = trafilatura.bare_extraction(html, url=url, favor_precision=True, with_metadata=True, include_comments=False)
-    if doc is None:
-        return "", None
-    return doc.text or "", doc.title or None
 
 
 def _restrip_row(
@@ -142,7 +135,7 @@ def _strip_row(
 ) -> dict[str, Any] | None:
     """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left."""
     if row["raw_html"] and not row["raw_text"]:
-        text, title = _html_to_text(row["raw_html"], row["url"])
+        text, title = html_to_text(row["raw_html"], row["url"])
         body, contact = split_contact(text.splitlines())
         n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
     else:
