@@ -3,19 +3,21 @@
 Line-level precision/recall of boilerplate removal (a labelled line counts as removed when it is not among the
 lines of `documents.text`), per site and overall, on pages with `bp_scored`; lines with fewer than three letters or
 digits, the title line, contact, field and ignored lines are not scored. Title: exact match after whitespace
-normalisation and case folding, where the label has a title.
+normalisation and case folding, where the label has a title. The corpus is delivered in each shape asked for
+(bench/_shapes.py: JSONL with URLs, or one .txt a page without URL) and the figures are printed side by side.
 
-    .venv/bin/python bench/eval_boilerplate.py [--corpus ../shared/corpus] [--min-site-pages 10]
+    .venv/bin/python bench/eval_boilerplate.py [--shape jsonl|txt|both] [--min-site-pages 10] [--show-misses]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from _corpus import DEFAULT_CORPUS, config_with, norm, run_corpus
+from _shapes import add_shape_option, chosen_shapes, side_by_side
 
 from tasks.strip_boilerplate import BoilerplateConfig
 
@@ -61,11 +63,40 @@ def _pr(tp: int, fp: int, fn: int) -> tuple[float, float]:
     return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
 
 
+def listed_sites(run, min_site_pages: int) -> set[str]:
+    """Sites shown on their own: large ones, and any with a boilerplate error."""
+    lines = score(run)[0]
+    pages = Counter(label["site"] for label in run.labels)
+    return {s for s in pages if pages[s] >= min_site_pages or (s in lines and lines[s][1] + lines[s][2])}
+
+
+def site_rows(run, listed: set[str]) -> dict[tuple, list]:
+    """Rows of the table: (site, pages) → [bp_prec, bp_rec, title] for the listed sites, then ALL."""
+    lines, titles, _ = score(run)
+    pages = Counter(label["site"] for label in run.labels)
+    rows: dict[tuple, list] = {}
+    for site in sorted(listed):
+        p, r = _pr(*lines[site]) if site in lines else (None, None)
+        rows[(site, pages[site])] = [p, r, titles[site][0] / titles[site][1] if titles[site][1] else None]
+    total = [sum(v[k] for v in lines.values()) for k in range(3)]
+    tc, tn = sum(v[0] for v in titles.values()), sum(v[1] for v in titles.values())
+    rows[("ALL", len(run.labels))] = [*_pr(*total), tc / tn if tn else None]
+    return rows
+
+
+def totals_line(run) -> str:
+    lines, titles, _ = score(run)
+    tp, fp, fn = (sum(v[k] for v in lines.values()) for k in range(3))
+    tc, tn = sum(v[0] for v in titles.values()), sum(v[1] for v in titles.values())
+    return f"{run.shape}: boilerplate lines tp={tp} fp={fp} fn={fn}; titles {tc}/{tn}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--min-site-pages", type=int, default=10, help="sites listed on their own")
     parser.add_argument("--show-misses", action="store_true")
+    add_shape_option(parser)
     parser.add_argument(
         "--set",
         action="append",
@@ -74,27 +105,17 @@ def main() -> None:
         help="override a BoilerplateConfig field, e.g. --set min_site_pages=3",
     )
     args = parser.parse_args()
-    run = run_corpus(args.corpus, boilerplate=config_with(BoilerplateConfig, args.set))
-    lines, titles, misses = score(run)
-    pages = defaultdict(int)
-    for label in run.labels:
-        pages[label["site"]] += 1
-    print(f"{'site':32} {'pages':>5} {'bp_prec':>8} {'bp_rec':>8} {'title':>8}")
-    big = sorted(
-        s for s in pages if pages[s] >= args.min_site_pages or (lines[s][1] + lines[s][2] if s in lines else 0)
-    )
-    for site in big:
-        p, r = _pr(*lines[site]) if site in lines else (float("nan"), float("nan"))
-        t = titles[site][0] / titles[site][1] if titles[site][1] else float("nan")
-        print(f"{site:32} {pages[site]:5d} {p:8.3f} {r:8.3f} {t:8.3f}")
-    total = [sum(v[k] for v in lines.values()) for k in range(3)]
-    p, r = _pr(*total)
-    tc, tn = sum(v[0] for v in titles.values()), sum(v[1] for v in titles.values())
-    print(f"{'ALL':32} {len(run.labels):5d} {p:8.3f} {r:8.3f} {tc / tn:8.3f}")
-    print(f"boilerplate lines: tp={total[0]} fp={total[1]} fn={total[2]}; titles {tc}/{tn}")
+    cfg = config_with(BoilerplateConfig, args.set)
+    runs = {shape: run_corpus(args.corpus, boilerplate=cfg, shape=shape) for shape in chosen_shapes(args.shape)}
+    listed = set().union(*(listed_sites(run, args.min_site_pages) for run in runs.values()))
+    by_shape = {shape: site_rows(run, listed) for shape, run in runs.items()}
+    print(side_by_side(["site", "pages"], ["bp_prec", "bp_rec", "title"], by_shape))
+    for run in runs.values():
+        print(totals_line(run))
     if args.show_misses:
-        for i, want, got in misses:
-            print(f"  title #{i}: want {want!r} got {got!r}")
+        for shape, run in runs.items():
+            for i, want, got in score(run)[2]:
+                print(f"  [{shape}] title #{i}: want {want!r} got {got!r}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 Fields: title (whitespace-normalised, case-folded exact match), doc_type, language, each `projects` field of the
 labelled project pages, and e-mail addresses (precision/recall of `documents.emails` against the addresses written
-in the page's non-template lines). Only pages whose label gives a value are scored for that field.
+in the page's non-template lines). Only pages whose label gives a value are scored for that field. The corpus is
+delivered in each shape asked for (bench/_shapes.py: JSONL with URLs, one .txt a page without URL), side by side.
 
-    .venv/bin/python bench/eval_extract.py [--corpus ../shared/corpus] [--show-misses]
+    .venv/bin/python bench/eval_extract.py [--shape jsonl|txt|both] [--corpus ../shared/corpus] [--show-misses]
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from _corpus import DEFAULT_CORPUS, config_with, norm, run_corpus
+from _corpus import DEFAULT_CORPUS, CorpusRun, config_with, norm, run_corpus
+from _shapes import add_shape_option, chosen_shapes, side_by_side
 
 from tasks.extract import ExtractConfig
 
@@ -42,15 +44,10 @@ def _same(got, want) -> bool:
     return got == want
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--show-misses", action="store_true")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
-    args = parser.parse_args()
-    run = run_corpus(args.corpus, extract=config_with(ExtractConfig, args.set))
+def score_fields(run: CorpusRun, misses: list[str]) -> dict[tuple, list]:
+    """field → [correct, scored, accuracy] over the labelled pages published as a document; e-mails as
+    [tp, tp + fn, "precision / recall"]."""
     scores: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    misses: list[str] = []
     email_tp = email_fp = email_fn = 0
 
     def check(field: str, i: int, got, want) -> None:
@@ -58,7 +55,7 @@ def main() -> None:
         scores[field][0] += ok
         scores[field][1] += 1
         if not ok:
-            misses.append(f"{field} #{i}: want {want!r} got {got!r}")
+            misses.append(f"[{run.shape}] {field} #{i}: want {want!r} got {got!r}")
 
     for i, label in enumerate(run.labels):
         doc = run.documents.get(i)
@@ -82,14 +79,28 @@ def main() -> None:
         email_fp += len(got - truth)
         email_fn += len(truth - got)
         if got != truth:
-            misses.append(f"emails #{i}: want {sorted(truth)} got {sorted(got)}")
-
-    print(f"{'field':34} {'correct':>8} {'scored':>7} {'accuracy':>9}")
-    for field, (ok, n) in scores.items():
-        print(f"{field:34} {ok:8d} {n:7d} {ok / n:9.3f}")
+            misses.append(f"[{run.shape}] emails #{i}: want {sorted(truth)} got {sorted(got)}")
+    rows: dict[tuple, list] = {(field,): [ok, n, ok / n] for field, (ok, n) in scores.items()}
     p = email_tp / (email_tp + email_fp) if email_tp + email_fp else 1.0
     r = email_tp / (email_tp + email_fn) if email_tp + email_fn else 1.0
-    print(f"{'emails (precision / recall)':34} {email_tp:8d} {email_tp + email_fn:7d} {p:9.3f} / {r:.3f}")
+    rows[("emails (precision / recall)",)] = [email_tp, email_tp + email_fn, f"{p:.3f} / {r:.3f}"]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--show-misses", action="store_true")
+    add_shape_option(parser)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="an ExtractConfig override")
+    args = parser.parse_args()
+    cfg = config_with(ExtractConfig, args.set)
+    misses: list[str] = []
+    by_shape = {
+        shape: score_fields(run_corpus(args.corpus, extract=cfg, shape=shape), misses)
+        for shape in chosen_shapes(args.shape)
+    }
+    print(side_by_side(["field"], ["correct", "scored", "accuracy"], by_shape))
     if args.show_misses:
         print("\n".join(misses))
 
