@@ -66,12 +66,14 @@ def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], 
     )
     dateline = find_dateline(text, title_line)
     countries = country_codes(f"{title}\n{text}")
-    project = project_row(row["doc_id"], text, row["run_id"])
+    # Fields are parsed from the page as delivered: the block is page data whatever the template learner decided.
+    page = row["raw_text"] or text
+    project = project_row(row["doc_id"], page, row["run_id"])
     doc = {
         **{k: row[k] for k in _CARRIED},
         "title": title,
         "title_source": title_source,
-        "doc_type": classify(row["url"], count_fields(text) if project else 0, bool(row["contact_text"]), dateline),
+        "doc_type": classify(row["url"], count_fields(page) if project else 0, bool(row["contact_text"]), dateline),
         "language": language,
         "language_confidence": confidence,
         "word_count": len(text.split()),

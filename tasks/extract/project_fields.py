@@ -34,21 +34,31 @@ def _label(line: str) -> str:
 
 
 def parse_key_values(text: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
-    """(known fields by column, unknown fields by label) found in `text`."""
+    """(known fields by column, unknown fields by label) found in `text`.
+
+    A block opens at a known label and runs while its lines are labels (known ones, bullets, or lines after a
+    lone `-`), their values (the line after a label) and separators: the first other line closes it, so the page
+    as delivered (template lines around the block included) can be parsed.
+    """
     lines = text.splitlines()
     known: dict[str, str | None] = {}
     extra: dict[str, str | None] = {}
-    in_block = False
-    for i, line in enumerate(lines):
+    in_block, i = False, 0
+    while i < len(lines):
+        line = lines[i]
         label = _label(line)
         is_bullet = bool(_BULLET.match(line))
         after_separator = i > 0 and bool(_SEPARATOR.match(lines[i - 1])) and lines[i - 1].strip() != ""
-        if label in PROJECT_KEYS:
-            in_block = True
-        elif not (in_block and (is_bullet or after_separator)) or not label:
+        i += 1
+        if _SEPARATOR.match(line):
             continue
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if not (label in PROJECT_KEYS or (in_block and (is_bullet or after_separator) and label)):
+            in_block = False
+            continue
+        in_block = True
+        nxt = lines[i] if i < len(lines) else ""
         value = None if (_SEPARATOR.match(nxt) or _label(nxt) in PROJECT_KEYS or _BULLET.match(nxt)) else nxt.strip()
+        i += value is not None
         if label in PROJECT_KEYS:
             known.setdefault(PROJECT_KEYS[label], value)
         else:

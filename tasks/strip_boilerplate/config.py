@@ -21,6 +21,9 @@ class BoilerplateConfig:
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
     lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
+    min_field_units: int = 3  # key/value units in a row that make a field block (never template)
+    max_field_label_words: int = 6
+    max_field_value_words: int = 40  # longer lines are body text, not a field's value
 
 
 # "For more information please contact: …" opens a contact block that runs to the end of the page (the corpus

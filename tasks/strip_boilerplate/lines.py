@@ -1,4 +1,4 @@
-"""Line-level rules: fingerprints, leading/trailing template runs, and the contact block."""
+"""Line-level rules: fingerprints, key/value field blocks, leading/trailing template runs, and the contact block."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ _CONTACT = re.compile(
 )
 
 _HAS_WORD = re.compile(r"\w", re.UNICODE)
+_SEPARATOR = re.compile(r"^\s*[-–—]\s*$")
+_BULLET = re.compile(r"^\s*[•·▪*]\s*(?=\S)")
 
 
 def line_hash(line: str) -> int:
@@ -47,18 +49,63 @@ def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     return sorted({k for x in window if not _is_trivial(x) for k in _line_keys(x, cfg)})
 
 
-def _leading_run(is_template, order: range, lines: list[str], cfg: BoilerplateConfig) -> int:
+def _is_field_label(line: str, cfg: BoilerplateConfig) -> bool:
+    words = line.split()
+    return 1 <= len(words) <= cfg.max_field_label_words and not line.rstrip().endswith((".", "!", "?", ","))
+
+
+def _field_unit(lines: list[str], i: int, cfg: BoilerplateConfig) -> int:
+    """Number of lines of the key/value unit starting at line `i` (0 when none starts there): a lone separator,
+    a short label and at most one value line (`-` / `Start Date` / `2014`), or a bullet label and at most one
+    value line (`• Start Date` / `2014`). A missing value is a unit of its separator and label alone."""
+    if _SEPARATOR.match(lines[i]):
+        label = i + 1
+        if label >= len(lines) or _SEPARATOR.match(lines[label]) or not _is_field_label(lines[label], cfg):
+            return 0
+    elif _BULLET.match(lines[i]) and _is_field_label(_BULLET.sub("", lines[i]), cfg):
+        label = i
+    else:
+        return 0
+    value = lines[label + 1] if label + 1 < len(lines) else ""
+    is_value = value.strip() and not (_SEPARATOR.match(value) or _BULLET.match(value))
+    return label + 1 - i + (1 if is_value and len(value.split()) <= cfg.max_field_value_words else 0)
+
+
+def field_lines(lines: list[str], cfg: BoilerplateConfig) -> set[int]:
+    """Indices of the page's key/value blocks: at least `min_field_units` units in a row. Fields are page data
+    however many pages share their labels (and values), so they are never template and end a template run."""
+    fields: set[int] = set()
+    i = 0
+    while i < len(lines):
+        start, units = i, 0
+        while i < len(lines) and (size := _field_unit(lines, i, cfg)):
+            i, units = i + size, units + 1
+        if units >= cfg.min_field_units:
+            fields.update(range(start, i))
+        i = i if units else i + 1
+    return fields
+
+
+def _leading_run(
+    is_template, order: range, lines: list[str], cfg: BoilerplateConfig, fields: set[int], from_top: bool
+) -> int:
     """Number of lines, walking `order`, that are template: up to the last frequent line of the prefix in which
     frequent lines are separated only by letter-free lines, or by at most `max_gap_short_lines` short lines
-    (menu items of a language variant too rare to be frequent yet). Lines past the run are never looked at."""
-    end, gap = 0, 0
+    (menu items of a language variant too rare to be frequent yet). A field block ends the run; walking from
+    the top, the text line right above the block is its heading (the page's title, however many pages share
+    its first words), never template. Lines past the run are never looked at."""
+    end, gap, before_last, n_text = 0, 0, 0, 0
     for n, i in enumerate(order):
+        if i in fields:
+            return before_last if from_top and end == n_text else end
         if is_template(i):
-            end, gap = n + 1, 0
+            before_last, end, gap = end, n + 1, 0
         elif not _is_trivial(lines[i]):
             gap += 1
             if gap > cfg.max_gap_short_lines or len(lines[i].split()) > cfg.max_short_line_words:
                 break
+        if not _is_trivial(lines[i]):
+            n_text = n + 1
     return end
 
 
@@ -80,8 +127,9 @@ def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple
             flags[i] = not _is_trivial(line) and any(is_frequent(k) for k in _line_keys(line, cfg))
         return flags[i]
 
-    head = _leading_run(is_template, range(len(lines)), lines, cfg)
+    fields = field_lines(lines, cfg)
+    head = _leading_run(is_template, range(len(lines)), lines, cfg, fields, from_top=True)
     body, contact = split_contact(lines[head:])
-    tail = _leading_run(is_template, range(head + len(body) - 1, head - 1, -1), lines, cfg)
+    tail = _leading_run(is_template, range(head + len(body) - 1, head - 1, -1), lines, cfg, fields, from_top=False)
     kept = body[: len(body) - tail] if tail else body
     return kept, contact, head + tail, head

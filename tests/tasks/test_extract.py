@@ -180,3 +180,32 @@ def test_worker_processes_give_the_same_tables_as_one_process(seeds_raw):
     assert pooled.kept.equals(alone.kept)
     for name in ("projects", "contacts", "mentions"):
         assert pooled.outputs[name].equals(alone.outputs[name]), name
+
+
+def test_a_project_section_gives_every_title_and_projects_row(tmp_path):
+    """The project parser reads the page as delivered, so a block that repeats on every page of a section (labels
+    and many values) still becomes a projects row, typed, with the page's own title and doc_type."""
+    from project_section import project_title, project_values, write_project_section
+
+    paths = write_project_section(tmp_path / "raw", 24)
+    result = _extract(paths[0].parent)
+    projects = {p["doc_id"]: p for p in result.outputs["projects"].to_pylist()}
+    assert len(projects) == 24
+    for doc in result.kept.to_pylist():
+        n = int(doc["source_uri"].removesuffix(".txt").rsplit("_", 1)[1])
+        values, row = project_values(n), projects[doc["doc_id"]]
+        assert (doc["title"], doc["doc_type"]) == (project_title(n), "project")
+        assert (row["start_date"], row["end_date"], row["year"]) == (
+            int(values["Start Date"]),
+            int(values["End Date"]),
+            int(values["Year"]),
+        )
+        budget = values["Budget Amount (USD)"]
+        assert row["budget_usd"] == (float(budget) if budget else None)
+        assert (row["status"], row["project_type"], row["coverage"]) == (
+            values["Project Status"],
+            values["Project Type"],
+            values["Coverage"],
+        )
+        assert (row["prima_id"], row["projects_id"]) == (values["Prima ID"], values["Projects ID"])
+        assert row["benefiting_member_states"] == [values["Benefiting Member States"]]

@@ -125,3 +125,34 @@ def test_a_new_site_seen_with_two_pages_loses_the_menu_they_share(seeds_raw):
     for row in result.kept.to_pylist():
         assert row["n_boilerplate_lines"] == 22
         assert not {line.strip() for line in row["text"].splitlines()} & set(NAV_LINES)
+
+
+def test_a_project_section_keeps_every_title_and_field(tmp_path):
+    """24 project pages of one site (seed layout, short and long titles sharing first words, missing values, the
+    bullet layout): labels and values repeat on every page, yet the field block and the title are page data."""
+    from project_section import LABELS, project_title, project_values, write_project_section
+
+    result = clean(ingest(write_project_section(tmp_path / "raw", 24)[0].parent).kept)
+    assert result.kept.num_rows == 24
+    for row in result.kept.to_pylist():
+        n = int(row["source_uri"].removesuffix(".txt").rsplit("_", 1)[1])
+        lines = [line.strip(" •") for line in row["text"].splitlines()]
+        assert lines[0] == project_title(n)
+        assert not set(lines) & set(NAV_LINES)
+        values = project_values(n)
+        assert [x for x in lines if x in LABELS] == list(LABELS)
+        assert all(v in lines for v in values.values() if v)
+
+
+def test_a_field_block_ends_the_template_run():
+    """The generic `-` / label / value shape, whatever the labels: three units in a row make a block."""
+    from tasks.strip_boilerplate import BoilerplateConfig
+    from tasks.strip_boilerplate.lines import field_lines
+
+    cfg = BoilerplateConfig()
+    page = ["-", "Who we are", "WHO WE ARE: a long menu teaser line.", "-", "Our Work", "Our work teaser.", "Title"]
+    page += ["-", "Partner", "ACME", "-", "Sector", "-", "Region", "North", "A body sentence that runs long."]
+    assert field_lines(page, cfg) == set(range(7, 15))
+    assert field_lines(page[:12], cfg) == set()  # two units are no block (the IOM menu has that shape)
+    bullets = ["Title", "  • Start Date", "    2014", "  • End Date", "  • Coverage", "    National", "Body."]
+    assert field_lines(bullets, cfg) == set(range(1, 6))
