@@ -29,6 +29,9 @@ class Expect:
     derive: str = ""
     on: str = ""  # the declared column a derived check is about (names the reason and the offending value)
     description: str = ""  # shown in the Data Docs
+    # Only rows where this column is set are checked (GX row_condition): a share is measured over the rows it
+    # is about, e.g. documents.site over pages that have a URL (a folder of saved pages without URLs has no site).
+    where: str = ""
 
     @property
     def column(self) -> str:
@@ -44,13 +47,14 @@ class Expect:
         return f"validate.{table}.{self.column or 'table'}.{self.check}"
 
 
-def not_null(column: str, mostly: float | None = None) -> Expect:
+def not_null(column: str, mostly: float | None = None, where: str = "") -> Expect:
+    """Row-level not-null; with `mostly`, a table-level share of non-null values (over rows with `where` set)."""
     kwargs: dict[str, Any] = {"column": column}
     if mostly is not None:
         kwargs["mostly"] = mostly
     if mostly is None:
-        return Expect("ExpectColumnValuesToNotBeNull", kwargs, "row", "not_null")
-    return Expect("ExpectColumnValuesToNotBeNull", kwargs, "table", "null_share")
+        return Expect("ExpectColumnValuesToNotBeNull", kwargs, "row", "not_null", where=where)
+    return Expect("ExpectColumnValuesToNotBeNull", kwargs, "table", "null_share", where=where)
 
 
 def unique(column: str) -> Expect:

@@ -101,8 +101,10 @@ DOCUMENTS = Table(
         Column(
             "site",
             pa.string(),
-            "Template group: host without www., else a fingerprint of the leading lines.",
-            expect=(not_null("site", mostly=0.8),),
+            "Template group: host without www., else a fingerprint of the leading lines (null for an HTML page "
+            "without URL).",
+            # measured over pages with a URL: a folder of saved pages without URLs legitimately has no site
+            expect=(not_null("site", mostly=0.8, where="url"),),
         ),
         Column(
             "source_uri",

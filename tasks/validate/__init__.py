@@ -20,7 +20,10 @@ memory). Derived inputs (registry DERIVED):
 - `recent_row_counts`: documents (= new + updated tonight) ≥ `min_row_share_of_recent` × median of the last
   `max_history_runs` succeeded runs' n_new + n_updated. Skipped while fewer than `min_history_runs` runs exist,
   and on a night that brought nothing (no documents, duplicates or quarantine rows: a no-op rerun).
-`mostly` checks are skipped on batches under `min_rows_for_share` rows (a share of 3 rows says nothing).
+`mostly` checks are skipped on batches under `min_rows_for_share` rows (a share of 3 rows says nothing). An
+expectation with `where` (schemas/_table.py) checks only the rows where that column is set (GX row_condition):
+the null share of documents.site is measured over pages with a URL, so a dump without URLs passes and a site
+lost on pages that have one still fails the night.
 
 With a warehouse, GX uses a file context in <warehouse>/_gx (results accumulate) and builds Data Docs into
 <warehouse>/_reports/gx/index.html; stats["report"] is that path, stats["failed_expectations"] the failed
@@ -125,8 +128,10 @@ def _batches(data: pa.Table, table: Table, n_other: int, history: ValidationHist
             if bounds is not None:
                 main.append(Expect(expect.gx_type, bounds, expect.level, expect.check, description=expect.description))
             continue
-        if "mostly" in expect.kwargs and data.num_rows < cfg.min_rows_for_share:
+        if "mostly" in expect.kwargs and _rows_checked(data, expect) < cfg.min_rows_for_share:
             continue
+        if expect.where:
+            columns[expect.where] = data.column(expect.where)
         if expect.derive:
             name = expect.kwargs["column"]
             derived = data.column(name) if name in data.column_names else None  # computed by _narrow already
@@ -154,6 +159,11 @@ def _batches(data: pa.Table, table: Table, n_other: int, history: ValidationHist
     return out
 
 
+def _rows_checked(data: pa.Table, expect: Expect) -> int:
+    """Rows the expectation looks at: all, or those with its `where` column set."""
+    return data.num_rows - (data.column(expect.where).null_count if expect.where else 0)
+
+
 def _to_pandas(frame: pa.Table) -> pd.DataFrame:
     # Nullable ints keep their type when null (plain to_pandas turns them into float64); floats stay NaN-based.
     return frame.to_pandas(types_mapper=lambda t: _PANDAS_INTS.get(t))
@@ -164,6 +174,8 @@ def _suite(gx, batch: _Batch):
     expectations = []
     for expect in batch.expectations:
         kwargs = {k: v for k, v in expect.kwargs.items() if v is not None or k in ("min_value", "max_value")}
+        if expect.where:  # pandas query syntax (GX's "pandas" condition parser)
+            kwargs.update(row_condition=f"{expect.where}.notna()", condition_parser="pandas")
         expectations.append(
             getattr(gx.expectations, expect.gx_type)(
                 **kwargs,
@@ -227,7 +239,7 @@ def _narrow(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateC
     expects = table.expectations()
     row_derived = [e for e in expects if e.derive in ROW_DERIVED]
     needed = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
-    needed |= {e.on for e in expects} | set(table.key) | set(_BOOKKEEPING)
+    needed |= {e.on for e in expects} | {e.where for e in expects} | set(table.key) | set(_BOOKKEEPING)
     texts = set(table.text_columns)
     narrow = [c for c in table.column_names if c in needed]
     if not row_derived and not texts:

@@ -157,14 +157,40 @@ def test_row_count_check_waits_for_history_and_skips_empty_nights(seed_tables):
     assert result.kept.num_rows == 0 and result.stats["failed_expectations"] == []
 
 
+def _with_urls(docs: pa.Table, rows: range) -> pa.Table:
+    for row in rows:
+        docs = _set(docs, "url", row, f"https://mongolia.example.org/page-{row}")
+    return docs
+
+
 def test_null_share_over_the_threshold_fails_the_stage(seed_tables):
-    docs = seed_tables["documents"]
+    docs = _with_urls(seed_tables["documents"], range(5))
     for row in (0, 1):
         docs = _set(docs, "site", row, None)
-    seed_tables["documents"] = docs  # 3/5 sites set < mostly 0.8
+    seed_tables["documents"] = docs  # 3/5 sites set among pages with a URL < mostly 0.8
     validate_tables(seed_tables, ValidateConfig())  # 5 rows: too few for a share
     with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share"):
         validate_tables(seed_tables, ValidateConfig(min_rows_for_share=5))
+
+
+def test_site_null_share_counts_only_pages_with_a_url(seed_tables):
+    """Saved pages without URL have no site (a folder of .html files): that is the input, not a regression."""
+    cfg = ValidateConfig(min_rows_for_share=3)
+    no_site = seed_tables["documents"]
+    for row in range(5):
+        no_site = _set(no_site, "site", row, None)
+    assert no_site.column("url").null_count == 5
+    assert validate_tables({**seed_tables, "documents": no_site}, cfg).kept.num_rows == 5
+    # three pages with a URL and their site, two URL-less pages without one: 100 % of the measured rows
+    mixed = _with_urls(seed_tables["documents"], range(3))
+    for row in (3, 4):
+        mixed = _set(mixed, "site", row, None)
+    assert validate_tables({**seed_tables, "documents": mixed}, cfg).kept.num_rows == 5
+    # one of those three loses its site: 2/3 < 0.8 of the pages that have a URL
+    broken = _set(mixed, "site", 0, None)
+    with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share") as failure:
+        validate_tables({**seed_tables, "documents": broken}, cfg)
+    assert failure.value.stats["failed_expectations"] == ["validate.documents.site.null_share"]
 
 
 def test_data_docs_accumulate_runs_in_the_warehouse(seed_tables, tmp_path):
