@@ -6,14 +6,21 @@ A reader gets a binary stream positioned at the start of one payload and `max_re
 It reads the stream forward only, never more than `max_record_bytes` + 1 bytes per record at once.
 Errors of the underlying stream (truncated gzip, corrupt archive) are left to propagate: the framing turns
 them into one quarantine row and keeps the records already yielded.
+
+Page URLs: an HTML page (a file, a JSON line's `html`, a WARC record without an http(s) target) takes the URL it
+declares in its head, `<link rel=canonical>` else `og:url`, when that is an absolute http(s) URL; without one it
+has none, and its identity stays the file's path (one-page files) or its body.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from charset_normalizer import from_bytes
 from warcio.archiveiterator import ArchiveIterator
@@ -119,6 +126,48 @@ def _read_whole(stream: BinaryIO, max_bytes: int) -> bytes | Reject:
     return data
 
 
+# ---- page URLs ------------------------------------------------------------------------------------------------
+
+_HEAD_CHARS = 512_000  # where a page's <head> is looked for (canonical links sit in the head)
+_BODY_START = re.compile(r"<body[\s>]", re.IGNORECASE)
+
+
+def web_url(value: str | None) -> str | None:
+    """`value` when it is an absolute http(s) URL with a host, else None (a file name, a urn:, a relative path)."""
+    value = (value or "").strip()
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+class _HeadLinks(HTMLParser):
+    """Collects `<link rel=canonical href>` and `<meta property=og:url content>` from a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.canonical: str | None = None
+        self.og_url: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "link" and self.canonical is None and "canonical" in a.get("rel", "").lower().split():
+            self.canonical = web_url(a.get("href"))
+        elif tag == "meta" and self.og_url is None and a.get("property", a.get("name", "")).lower() == "og:url":
+            self.og_url = web_url(a.get("content"))
+
+
+def html_page_url(html: str) -> str | None:
+    """The URL a saved page declares for itself: `<link rel=canonical>`, else `og:url`; only absolute http(s)."""
+    head = html[:_HEAD_CHARS]
+    body = _BODY_START.search(head)
+    parser = _HeadLinks()
+    parser.feed(head[: body.start()] if body else head)
+    parser.close()
+    return parser.canonical or parser.og_url
+
+
 # ---- readers: stream → records ---------------------------------------------------------------------------------
 
 _HEADER_KEYS = {"url": "url", "title": "title", "fetched-at": "fetched_at", "fetched_at": "fetched_at"}
@@ -153,7 +202,7 @@ def read_html(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
         yield data
     elif data.strip():
         html, note = decode_bytes(data)
-        yield Record(html=html, size_bytes=len(data), decode_note=note, format="html")
+        yield Record(html=html, url=html_page_url(html), size_bytes=len(data), decode_note=note, format="html")
 
 
 def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
@@ -196,6 +245,8 @@ def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
             yield Reject(locator, reasons.INGEST_BAD_JSON, f"line {number} is not a JSON object")
             continue
         fields = {k: v if isinstance(v := obj.get(k), str) else None for k in _JSONL_FIELDS}
+        if not fields["url"] and fields["html"]:
+            fields["url"] = html_page_url(fields["html"])
         meta = {
             k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
             for k, v in obj.items()
@@ -221,7 +272,9 @@ def _decode_declared(data: bytes, charset: str | None) -> tuple[str, str | None]
 
 def read_warc(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
     """Response and resource records with an HTML or plain-text body; `#offset=N` is the record's byte offset in
-    the uncompressed WARC stream. Other record types (warcinfo, request, metadata, revisit) hold no page."""
+    the uncompressed WARC stream. Other record types (warcinfo, request, metadata, revisit) hold no page.
+    The URL is WARC-Target-URI when it is an absolute http(s) URL, else the HTML's canonical URL, else none (the
+    target, e.g. a file name or urn:, stays in meta `warc_target_uri`)."""
     records = ArchiveIterator(stream, arc2warc=True)
     for rec in records:
         if rec.rec_type not in ("response", "resource"):
@@ -245,11 +298,15 @@ def read_warc(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
         meta = {"warc_record_id": rec.rec_headers.get_header("WARC-Record-ID") or ""}
         if rec.http_headers is not None:
             meta["http_status"] = rec.http_headers.get_statuscode() or ""
+        target = rec.rec_headers.get_header("WARC-Target-URI")
+        url = web_url(target) or (html_page_url(body) if media in _HTML_TYPES else None)
+        if target and url != target:  # a file name or urn: is no page address; kept as provenance
+            meta["warc_target_uri"] = target
         yield Record(
             locator=locator,
             text=None if media in _HTML_TYPES else body,
             html=body if media in _HTML_TYPES else None,
-            url=rec.rec_headers.get_header("WARC-Target-URI"),
+            url=url,
             fetched_at=rec.rec_headers.get_header("WARC-Date"),
             meta=meta,
             size_bytes=len(data),

@@ -322,3 +322,49 @@ def test_iter_ingest_yields_bounded_batches_equal_to_the_table(raw):
     assert [r for b in batches for r in b.to_pylist()] == whole.kept.to_pylist()
     assert [q["reason"] for q in tally.quarantine] == [reasons.INGEST_BAD_JSON]
     assert {f["path"]: f["n_records"] for f in tally.files} == {"a.jsonl.gz": 26, "b.zip": 12}
+
+
+# ---- page URLs ----------------------------------------------------------------------------------------------------
+
+_CANONICAL = '<link rel="canonical" href="https://news.example.org/story-1">'
+_OG = '<meta property="og:url" content="https://news.example.org/og-story">'
+
+
+def _page(head: str) -> bytes:
+    return f"<!DOCTYPE html><html><head>{head}</head><body><p>{PAGE}</p></body></html>".encode()
+
+
+def test_html_pages_take_their_canonical_or_og_url(raw):
+    (raw / "canonical.html").write_bytes(_page(_OG + _CANONICAL))  # canonical wins over og:url
+    (raw / "og.html").write_bytes(_page(_OG))
+    (raw / "relative.html").write_bytes(_page('<link rel="canonical" href="/story-1">'))
+    (raw / "plain.html").write_bytes(_page("<title>No address</title>"))
+    # a canonical link in the body is no declaration of the page's own address
+    (raw / "in_body.html").write_bytes(_page("").replace(b"<p>", _CANONICAL.encode() + b"<p>"))
+    (raw / "dump.jsonl").write_text(json.dumps({"html": _page(_OG).decode()}) + "\n")
+    pages, _ = by_uri(ingest(raw))
+    assert pages["canonical.html"]["url"] == "https://news.example.org/story-1"
+    assert pages["og.html"]["url"] == "https://news.example.org/og-story"
+    assert pages["dump.jsonl#line=1"]["url"] == "https://news.example.org/og-story"
+    # no absolute http(s) URL: no URL, so the page keeps its file's path identity
+    assert pages["relative.html"]["url"] is None and pages["plain.html"]["url"] is None
+    assert pages["in_body.html"]["url"] is None
+
+
+def test_warc_target_uri_is_a_url_only_when_it_is_http(raw):
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=False)
+    for target, ctype, body in (
+        ("page.txt", "text/plain", PAGE.encode()),
+        ("urn:uuid:5a1c0f6e-0000-4000-8000-000000000000", "text/html", _page(_CANONICAL)),
+        ("https://a.org/page", "text/html", _page(_OG)),
+    ):
+        writer.write_record(
+            writer.create_warc_record(target, "resource", payload=io.BytesIO(body), warc_content_type=ctype)
+        )
+    (raw / "files.warc").write_bytes(buf.getvalue())
+    plain, html, http = ingest(raw).kept.to_pylist()
+    assert plain["url"] is None and dict(plain["meta"])["warc_target_uri"] == "page.txt"
+    assert html["url"] == "https://news.example.org/story-1"  # the page's own canonical URL
+    assert dict(html["meta"])["warc_target_uri"].startswith("urn:uuid:")
+    assert http["url"] == "https://a.org/page" and "warc_target_uri" not in dict(http["meta"])
