@@ -6,7 +6,7 @@ may be folded together with a page of another group or of none (false merges: su
 ≥ 0.85 must end in one document (recall), pairs below 0.7 must not (merges below 0.7), per variant kind.
 Each shape (JSONL with URLs, one .txt a page without URL) is a separate run; figures side by side.
 
-    .venv/bin/python bench/eval_dedupe.py [--set corpus|syndicated] [--shape jsonl|txt|both] [--show-misses]
+    .venv/bin/python bench/eval_dedupe.py [--set corpus|syndicated] [--shape jsonl|txt|both] [--seed 13] [--show-misses]
                                           [--set FIELD=VALUE (DedupeConfig)]
 """
 
@@ -17,12 +17,16 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from pathlib import Path
 
-from _corpus import DEFAULT_CORPUS, CorpusRun, config_with, run_corpus
+import numpy as np
+from _corpus import DEFAULT_CORPUS, CorpusRun, config_with, load_corpus, run_corpus, run_pages
 from _shapes import add_shape_option, chosen_shapes, side_by_side, split_set_option
+from _syndicated import SyndicatedSet, build_syndicated
 
 from tasks.dedupe import DedupeConfig
 
 SETS = ("corpus", "syndicated")
+MIN_SAME = 0.85  # body Jaccard from which two pages are one document
+MAX_DIFFERENT = 0.7  # body Jaccard below which two pages must never be merged
 
 
 def together(run: CorpusRun) -> dict[str, list[int]]:
@@ -64,10 +68,36 @@ def group_rows(run: CorpusRun, misses: list[str]) -> dict[tuple, list]:
     return rows
 
 
+def pair_rows(run: CorpusRun, truth: SyndicatedSet, misses: list[str]) -> dict[tuple, list]:
+    """Per pair kind: pairs with body Jaccard ≥ MIN_SAME, how many ended in one document, recall; and pairs below
+    MAX_DIFFERENT that ended in one document (merges)."""
+    same = np.argwhere(np.triu(truth.jaccard >= MIN_SAME, k=1))
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for i, j in same:
+        kind = truth.pair_kind(i, j)
+        counts[kind][0] += 1
+        end = run.ended_in.get(i)
+        if end is not None and end == run.ended_in.get(j):
+            counts[kind][1] += 1
+        else:
+            misses.append(f"[{run.shape}] {kind} not merged (J={truth.jaccard[i, j]:.3f}): pages {i} and {j}")
+    for members in together(run).values():
+        for i, j in combinations(sorted(members), 2):
+            if truth.jaccard[i, j] < MAX_DIFFERENT:
+                kind = truth.pair_kind(i, j)
+                counts[kind][2] += 1
+                misses.append(f"[{run.shape}] {kind} merged (J={truth.jaccard[i, j]:.3f}): pages {i} and {j}")
+    rows = {(kind,): [n, ok, ok / n if n else None, bad] for kind, (n, ok, bad) in sorted(counts.items())}
+    n, ok, bad = (sum(c[k] for c in counts.values()) for k in range(3))
+    rows[("ALL",)] = [n, ok, ok / n if n else None, bad]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the syndicated set")
     add_shape_option(parser)
     parser.add_argument(
         "--set",
@@ -81,10 +111,20 @@ def main() -> None:
     cfg = config_with(DedupeConfig, overrides)
     misses: list[str] = []
     by_shape = {}
-    for shape in chosen_shapes(args.shape):
-        run = run_corpus(args.corpus, shape=shape, dedupe=cfg)
-        by_shape[shape] = group_rows(run, misses)
-    print(side_by_side(["corpus"], ["value"], by_shape))
+    if name == "corpus":
+        for shape in chosen_shapes(args.shape):
+            by_shape[shape] = group_rows(run_corpus(args.corpus, shape=shape, dedupe=cfg), misses)
+        print(side_by_side(["corpus"], ["value"], by_shape))
+    else:
+        pages, labels = load_corpus(args.corpus)
+        truth = build_syndicated(pages, labels, seed=args.seed)
+        for shape in chosen_shapes(args.shape):
+            by_shape[shape] = pair_rows(run_pages(truth.delivery(), shape, dedupe=cfg), truth, misses)
+        header = [f"≥{MIN_SAME}", "merged", "recall", f"<{MAX_DIFFERENT} merged"]
+        print(side_by_side(["syndicated set: pairs by kind"], header, by_shape, order=lambda k: (k[0] == "ALL", k)))
+        print(
+            f"{len(truth.pages)} pages; pairs J ≥ {MIN_SAME} must end in one document, pairs J < {MAX_DIFFERENT} never"
+        )
     if args.show_misses:
         print("\n".join(misses))
 
