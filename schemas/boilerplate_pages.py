@@ -11,7 +11,8 @@ BOILERPLATE_PAGES = Table(
     grain="one row per sampled page per template group",
     key=("site", "page_key"),
     description="Line fingerprints of up to N pages per site (bottom-N by page_key, so order-independent); "
-    "line frequencies over this sample decide what is boilerplate.",
+    "line frequencies over this sample decide what is boilerplate in the group, and lines frequent in any "
+    "group are known template lines on every page.",
     columns=(
         Column("site", pa.string(), "Template group.", nullable=False),
         Column("page_key", pa.string(), "SHA-256 of the page's raw text.", nullable=False),

@@ -7,14 +7,17 @@ the published documents of groups whose sample changed tonight (read; returned r
 changes, so the first pages of a new site lose their template once enough pages are seen).
 
 Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
-www.), or of its registered domain (IOM country sites share variants of one menu). Pages without URL are
-grouped by a fingerprint of their leading lines. Boilerplate is the leading run of frequent (or
-letter-free) lines and, after the contact block is cut, the trailing run: position keeps repeated field
-labels inside the body ("Start Date") and common short lines. The sample per group is the `max_sample_pages`
-pages with the smallest page_key (content hash), so the model does not depend on input order or on how
-pages are spread over runs. A group with fewer than `min_site_pages` (2) pages strips nothing; with two
-pages, the lines both share in the leading/trailing run are template, unless the two are copies of one story
-(`copies_of`).
+www.), or of its registered domain (IOM country sites share variants of one menu), or when it is a *known*
+template line: frequent on at least `min_known_pages` distinct pages of any group, so a lone page, a page of a new
+host or one without URL loses a template learned elsewhere, tonight or on an earlier night. Pages without URL are
+grouped by a fingerprint of their first two text lines (long ones by their first words). Boilerplate is the
+leading run of frequent (or letter-free) lines and, after the contact block is cut, the trailing run: position
+keeps repeated field labels inside the body ("Start Date") and common short lines. A key/value block (`-` /
+label / value, or bullet label / value, three units in a row) is page data: it ends a run, and the line right
+above it (the title) is never template. The sample per group is the `max_sample_pages` pages with the smallest
+page_key (content hash), so the model does not depend on input order or on how pages are spread over runs. A
+group with fewer than `min_site_pages` (2) pages learns nothing itself; with two pages, the lines both share in
+the leading/trailing run are template, unless the two are copies of one story (`copies_of`).
 HTML pages: main content by trafilatura (precision-favouring), title from its metadata; no line learning.
 
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), model (groups, the page
@@ -38,7 +41,7 @@ from tasks._warehouse import iter_current_where, read_current
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import line_hash, split_contact
-from tasks.strip_boilerplate.model import PageSample, _clean_page, _GroupModel, domain_of, page_group, site_of
+from tasks.strip_boilerplate.model import PageSample, TemplateModels, clean_page, domain_of, page_group, site_of
 
 STAGE = "strip_boilerplate"
 
@@ -131,7 +134,7 @@ def strip_chunks(
 
 
 def _strip_row(
-    row: dict[str, Any], models: dict[str, _GroupModel], cfg: BoilerplateConfig, rejects: list[dict[str, Any]]
+    row: dict[str, Any], models: TemplateModels, cfg: BoilerplateConfig, rejects: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
     """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left."""
     if row["raw_html"] and not row["raw_text"]:
@@ -141,7 +144,7 @@ def _strip_row(
     else:
         lines = (row["raw_text"] or "").splitlines()
         group = page_group(row["url"], lines, cfg)
-        body, contact, n_removed, n_head = _clean_page(lines, group, models, cfg)
+        body, contact, n_removed, n_head = clean_page(lines, group, models, cfg)
         title_hint = row["raw_title"]
     text = "\n".join(body).strip()
     if not text:
@@ -163,7 +166,7 @@ def _strip_row(
 def _restrip(
     published: pa.Table | None,
     run_id: str | None,
-    models: dict[str, _GroupModel],
+    models: TemplateModels,
     cfg: BoilerplateConfig,
     tonight: set[str],
 ) -> list[dict[str, Any]]:
@@ -174,7 +177,7 @@ def _restrip(
         if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
             continue
         lines = doc["raw_text"].splitlines()
-        body, contact, n_removed, n_head = _clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
+        body, contact, n_removed, n_head = clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:
             out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))

@@ -20,7 +20,8 @@ class BoilerplateConfig:
     min_copy_shared: float = 0.5  # … a copy shares this share of the page's lines through lines found nowhere else
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
-    lead_fingerprint_lines: int = 3  # pages without URL are grouped by their first lines
+    lead_fingerprint_lines: int = 2  # pages without URL are grouped by their first lines
+    min_known_pages: int = 3  # a line frequent on this many pages of any group is template everywhere
     min_field_units: int = 3  # key/value units in a row that make a field block (never template)
     max_field_label_words: int = 6
     max_field_value_words: int = 40  # longer lines are body text, not a field's value

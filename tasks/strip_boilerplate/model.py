@@ -1,5 +1,6 @@
 """The learned template model: groups (site, registered domain, or leading-line fingerprint), the bounded
-order-independent page sample per group, line counts, and cleaning a page under them."""
+order-independent page sample per group, line counts, the template lines known across groups, and cleaning a
+page under them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from tasks._stage import normalise_text, sha256_hex
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.lines import _is_trivial, _page_line_hashes, _strip_lines
+from tasks.strip_boilerplate.lines import _is_trivial, _line_keys, _page_line_hashes, _strip_lines
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
 
@@ -35,10 +36,13 @@ def domain_of(site: str) -> str:
 
 
 def _group_of(site: str | None, lines: list[str], cfg: BoilerplateConfig) -> str:
+    """The site; for a page without URL, a fingerprint of its first lines, long ones by their first words (menu
+    teasers vary at the end), so pages carrying one template share a group even when a title or date follows
+    it closely."""
     if site:
         return site
-    lead = [normalise_text(x) for x in lines if not _is_trivial(x)][: cfg.lead_fingerprint_lines]
-    return "lead:" + sha256_hex("\n".join(lead))[:16]
+    lead = [_line_keys(x, cfg)[-1] for x in lines[: cfg.max_head_lines] if not _is_trivial(x)]
+    return "lead:" + sha256_hex(" ".join(map(str, lead[: cfg.lead_fingerprint_lines])))[:16]
 
 
 @dataclass(slots=True)
@@ -82,9 +86,28 @@ def _distinct_pages(pages: dict[str, list[int]], keys: list[str], max_jaccard: f
     return [key for key, _ in kept]
 
 
-def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> dict[str, _GroupModel]:
+@dataclass(frozen=True, slots=True)
+class TemplateModels:
+    """The models of every group, and the template lines known across groups: a line frequent on at least
+    `min_known_pages` distinct pages of some group is template on any page (inside its leading/trailing run),
+    so a lone page, a page of a new host or one without URL loses a template learned elsewhere."""
+
+    groups: dict[str, _GroupModel]
+    known: frozenset[int]
+
+
+def _known_lines(models: dict[str, _GroupModel], cfg: BoilerplateConfig) -> frozenset[int]:
+    return frozenset(
+        h
+        for model in models.values()
+        for h, n in model.counts.items()
+        if n >= cfg.min_known_pages and model.frequent(h, cfg.min_known_pages, cfg.min_site_share)
+    )
+
+
+def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> TemplateModels:
     """Per group: line counts over the `max_sample_pages` sampled pages with the smallest page_key, near-copies
-    counted once."""
+    counted once; and the lines known as template across groups."""
     by_group: dict[str, dict[str, list[int]]] = {}
     for row in samples:
         by_group.setdefault(row["site"], {})[row["page_key"]] = row["line_hashes"]
@@ -95,13 +118,17 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
         for key in chosen:
             counts.update(pages[key])
         models[group] = _GroupModel(counts, len(chosen), {key: frozenset(pages[key]) for key in chosen})
-    return models
+    return TemplateModels(models, _known_lines(models, cfg))
 
 
-def _strip_with(lines: list[str], site: _GroupModel, domain: _GroupModel, cfg: BoilerplateConfig):
+def _strip_with(
+    lines: list[str], site: _GroupModel, domain: _GroupModel, known: frozenset[int], cfg: BoilerplateConfig
+):
     def is_frequent(h: int) -> bool:
-        return site.frequent(h, cfg.min_site_pages, cfg.min_site_share) or domain.frequent(
-            h, cfg.min_domain_pages, cfg.min_domain_share
+        return (
+            site.frequent(h, cfg.min_site_pages, cfg.min_site_share)
+            or domain.frequent(h, cfg.min_domain_pages, cfg.min_domain_share)
+            or h in known
         )
 
     return _strip_lines(lines, is_frequent, cfg)
@@ -115,14 +142,14 @@ def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:
     return kept <= cfg.max_gutted_share * total
 
 
-def _clean_page(
-    lines: list[str], group: str, models: dict[str, _GroupModel], cfg: BoilerplateConfig
+def clean_page(
+    lines: list[str], group: str, models: TemplateModels, cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int]:
     """(body, contact block, lines removed, header lines) of one text page under the learned models."""
     empty = _GroupModel(Counter(), 0, {})
-    site_model = models.get(group, empty)
-    domain_model = models.get(domain_of(group), empty) if not group.startswith("lead:") else empty
-    body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, cfg)
+    site_model = models.groups.get(group, empty)
+    domain_model = models.groups.get(domain_of(group), empty) if not group.startswith("lead:") else empty
+    body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, models.known, cfg)
     if _gutted(lines, body, cfg):
         key, line_keys = _page_key(lines), frozenset(_page_line_hashes(lines, cfg))
         copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
@@ -130,7 +157,7 @@ def _clean_page(
         )
         if copies:
             body, contact, n_removed, n_head = _strip_with(
-                lines, site_model.without(copies), domain_model.without(copies), cfg
+                lines, site_model.without(copies), domain_model.without(copies), models.known, cfg
             )
     return body, contact, n_removed, n_head
 
@@ -193,5 +220,5 @@ class PageSample:
         """Groups whose sample changed tonight: their published documents must be stripped again."""
         return {row["site"] for row in self.new_rows()}
 
-    def models(self) -> dict[str, _GroupModel]:
+    def models(self) -> TemplateModels:
         return _build_models(self.rows.values(), self.cfg)

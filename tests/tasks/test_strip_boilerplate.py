@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pyarrow as pa
@@ -156,3 +157,98 @@ def test_a_field_block_ends_the_template_run():
     assert field_lines(page[:12], cfg) == set()  # two units are no block (the IOM menu has that shape)
     bullets = ["Title", "  • Start Date", "    2014", "  • End Date", "  • Coverage", "    National", "Body."]
     assert field_lines(bullets, cfg) == set(range(1, 6))
+
+
+def _write_corpus_as_txt(raw, order=None) -> list[str]:
+    """The corpus pages as one .txt file each, without URL (the seeds' own format); file names in page order."""
+    from helpers import corpus_pages
+
+    raw.mkdir(parents=True, exist_ok=True)
+    pages = corpus_pages()
+    for i in order if order is not None else range(len(pages)):
+        (raw / f"p{i:04d}.txt").write_text(pages[i]["text"])
+    return [f"p{i:04d}.txt" for i in range(len(pages))]
+
+
+def _boilerplate_scores(texts: dict[int, str]) -> tuple[float, float]:
+    """Line-level precision and recall of boilerplate removal against the corpus labels (bench's rule)."""
+    from helpers import corpus_labels
+
+    def norm(line: str) -> str:
+        return " ".join(line.split()).casefold()
+
+    tp = fp = fn = 0
+    for i, label in enumerate(corpus_labels()):
+        if not label["bp_scored"]:
+            continue
+        kept = {norm(x) for x in texts.get(i, "").splitlines()}
+        skip = {*label["contact"], *label["fields"], *label["ignore"], label["title_line"]}
+        truth = set(label["boilerplate"])
+        for j, line in enumerate(label["lines"]):
+            if j in skip or sum(c.isalnum() for c in line) < 3:
+                continue
+            removed = norm(line) not in kept
+            tp += removed and j in truth
+            fp += removed and j not in truth
+            fn += not removed and j in truth
+    return tp / (tp + fp), tp / (tp + fn)
+
+
+def _texts_by_page(result) -> dict[int, str]:
+    return {int(r["source_uri"][1:5]): r["text"] for r in result.kept.to_pylist()}
+
+
+def test_the_corpus_as_txt_pages_without_url_loses_its_menus(tmp_path):
+    """Pages without URL are grouped by their first lines (long ones by their first words) and stripped with
+    the template lines known from every group: the corpus delivered one .txt a page scores as with URLs."""
+    _write_corpus_as_txt(tmp_path / "raw")
+    precision, recall = _boilerplate_scores(_texts_by_page(clean(ingest(tmp_path / "raw").kept)))
+    assert precision >= 0.995 and recall >= 0.99
+
+
+def test_txt_corpus_result_does_not_depend_on_order_or_on_the_night(tmp_path):
+    """Shuffled and spread over two runs (the second seeded with the first's sample), the second run's pages come
+    out as in one run."""
+    _write_corpus_as_txt(tmp_path / "all")
+    expected = _texts_by_page(clean(ingest(tmp_path / "all").kept))
+    order = list(range(len(expected)))
+    random.Random(13).shuffle(order)
+    _write_corpus_as_txt(tmp_path / "night1", order[:120])
+    _write_corpus_as_txt(tmp_path / "night2", order[120:])
+    first = clean(ingest(tmp_path / "night1").kept)
+    second = _texts_by_page(clean(ingest(tmp_path / "night2").kept, samples=first.outputs["boilerplate_pages"]))
+    assert len(second) > 100
+    assert second == {i: expected[i] for i in second}
+
+
+def _lone_page_on_a_new_host(seeds_raw):
+    """Seed 000 (menu + news story) as a JSON line with a URL on a host seen nowhere else."""
+    page = seeds_raw / "000_319d2d35828df4fe.txt"
+    raw = seeds_raw.parent / "lone"
+    raw.mkdir()
+    (raw / "lone.jsonl").write_text(json.dumps({"url": "https://news.example.org/a/b", "text": page.read_text()}))
+    page.unlink()
+    return raw
+
+
+def test_a_lone_page_loses_template_lines_learned_from_another_site_in_the_same_run(seeds_raw):
+    lone_raw = _lone_page_on_a_new_host(seeds_raw)
+    (seeds_raw / "lone.jsonl").symlink_to(lone_raw / "lone.jsonl")
+    variant = seeds_raw / "001_21b7bb96a17f6ee7.txt"  # one more page without URL, its first lines unseen
+    (seeds_raw / "variant.txt").write_text("Skip to content\n" + variant.read_text().replace("Who we are", "Qui"))
+    rows = {r["source_uri"]: r for r in clean(ingest(seeds_raw).kept).kept.to_pylist()}
+    for uri in ("lone.jsonl#line=1", "variant.txt"):
+        lines = {line.strip() for line in rows[uri]["text"].splitlines()}
+        assert not lines & set(NAV_LINES), uri
+    assert rows["lone.jsonl#line=1"]["text"].startswith("IOM Director General to Visit Mongolia")
+    assert rows["variant.txt"]["text"].startswith("Supporting the Government of Mongolia")
+
+
+def test_a_lone_page_loses_template_lines_learned_in_an_earlier_run(seeds_raw):
+    lone_raw = _lone_page_on_a_new_host(seeds_raw)
+    first = clean(ingest(seeds_raw).kept)
+    alone = clean(ingest(lone_raw).kept)
+    assert alone.kept.column("n_boilerplate_lines").to_pylist() == [0]  # nothing learned: nothing stripped
+    (row,) = clean(ingest(lone_raw).kept, samples=first.outputs["boilerplate_pages"]).kept.to_pylist()
+    assert not {line.strip() for line in row["text"].splitlines()} & set(NAV_LINES)
+    assert row["text"].startswith("IOM Director General to Visit Mongolia")
