@@ -124,7 +124,7 @@ def _rewrap(lines: list[str], body_at: set[int], width: int) -> tuple[list[str],
             run.append(line)
             continue
         if run:
-            wrapped = textwrap.wrap(" ".join(run), width)
+            wrapped = textwrap.wrap(" ".join(run), width, break_long_words=False, break_on_hyphens=False)
             out += wrapped
             body += wrapped
             run = []
