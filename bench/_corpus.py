@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def run_pages(
     rejected = [ingested.quarantined, clean.quarantined]
     failure = None
     if validate:
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the table
         try:
             checked = validate_tables(tables, ValidateConfig(), run_time=now)
         except TableExpectationFailed as exc:  # the night fails: nothing would be published
