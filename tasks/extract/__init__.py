@@ -73,7 +73,9 @@ def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], 
         **{k: row[k] for k in _CARRIED},
         "title": title,
         "title_source": title_source,
-        "doc_type": classify(row["url"], count_fields(page) if project else 0, bool(row["contact_text"]), dateline),
+        "doc_type": classify(
+            row["url"], count_fields(page) if project else 0, bool(row["contact_text"]), dateline, header
+        ),
         "language": language,
         "language_confidence": confidence,
         "word_count": len(text.split()),

@@ -14,7 +14,7 @@ _DATELINE = re.compile(
 )
 # URL path segments naming the kind of page; a segment matches a name exactly or starts with it ("newsdesk").
 _URL_TYPES = (
-    ("news", ("news", "press-release", "pbn", "media-centre", "press-room", "newsdesk", "newsroom")),
+    ("news", ("news", "press-release", "pbn", "media-centre", "press-room", "newsdesk", "newsroom", "communique")),
     ("story", ("stories", "story", "blog")),
     ("project", ("project",)),
     ("country", ("countries", "country", "where-we-work")),
@@ -76,15 +76,28 @@ def pick_title(text: str, hint: str | None, header: list[str] | None = None, url
     return (candidates[start][1], candidates[start][0], "first_line") if candidates else ("", -1, "first_line")
 
 
-def classify(url: str | None, n_project_fields: int, has_contact: bool, dateline: str | None) -> str:
-    """doc_type rule: project fields → project; URL path segment → news/story/project/country;
-    a press contact block or dateline → news; else page."""
+def _section_of(header: list[str]) -> str | None:
+    """A stripped template header that is only a section label ("News" / "Global", "Communiqué"), as a slug."""
+    lines = [x for x in header if _HAS_LETTER.search(x)]
+    if not 1 <= len(lines) <= 2 or _words(lines[0]) > _MAX_HEADING_WORDS:
+        return None
+    folded = unicodedata.normalize("NFKD", lines[0]).encode("ascii", "ignore").decode().lower()
+    return "-".join(re.findall(r"[a-z0-9]+", folded)) or None
+
+
+def classify(
+    url: str | None, n_project_fields: int, has_contact: bool, dateline: str | None, header: list[str] | None = None
+) -> str:
+    """doc_type rule: project fields → project; URL path segment, else the section label a short template
+    header names (what a page without URL has) → news/story/project/country; a press contact block or dateline → news;
+    else page."""
     if n_project_fields >= 3:
         return "project"
-    if url:
-        segments = [s.lower() for s in urlsplit(url).path.split("/") if s]
+    segments = [s.lower() for s in urlsplit(url).path.split("/") if s] if url else []
+    section = _section_of(header or [])
+    for kinds in (segments, [section] if section else []):
         for doc_type, names in _URL_TYPES:
-            if any(seg.startswith(names) for seg in segments):
+            if any(kind.startswith(names) for kind in kinds):
                 return doc_type
     if has_contact or dateline:
         return "news"

@@ -209,3 +209,17 @@ def test_a_project_section_gives_every_title_and_projects_row(tmp_path):
         )
         assert (row["prima_id"], row["projects_id"]) == (values["Prima ID"], values["Projects ID"])
         assert row["benefiting_member_states"] == [values["Benefiting Member States"]]
+
+
+def test_doc_type_of_a_page_without_url_from_its_section_header():
+    """No URL path to read: a stripped header that is only a section label names the kind; a menu does not."""
+    from helpers import seed_files
+
+    from tasks.extract.page_fields import classify
+
+    assert classify(None, 0, False, None, ["News", "", "Global"]) == "news"
+    assert classify(None, 0, False, None, ["Communiqué", "Global"]) == "news"
+    assert classify(None, 0, False, None, ["Stories"]) == "story"
+    menu = seed_files()[0].read_text().splitlines()[:22]
+    assert classify(None, 0, False, None, menu) == "page"
+    assert classify("https://x.org/news/a-b", 0, False, None, ["Stories"]) == "news"
