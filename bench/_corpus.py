@@ -82,7 +82,7 @@ def run_pages(
     rejected = [ingested.quarantined, clean.quarantined]
     failure = None
     if validate:
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the table
+        logging.disable(logging.INFO)  # Great Expectations' INFO lines would drown the eval's table
         try:
             checked = validate_tables(tables, ValidateConfig(), run_time=now)
         except TableExpectationFailed as exc:  # the night fails: nothing would be published
@@ -90,6 +90,8 @@ def run_pages(
         else:
             tables = {"documents": checked.kept, **checked.outputs}
             rejected.append(checked.quarantined)
+        finally:
+            logging.disable(logging.NOTSET)
     documents = {index[r["source_uri"]]: r for r in tables["documents"].to_pylist()}
     duplicates = tables["duplicates"].to_pylist()
     quarantined: dict[int, list[str]] = {}
