@@ -9,6 +9,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,8 +42,9 @@ def _group_of(site: str | None, lines: list[str], cfg: BoilerplateConfig) -> str
     it closely."""
     if site:
         return site
-    lead = [_line_keys(x, cfg)[-1] for x in lines[: cfg.max_head_lines] if not _is_trivial(x)]
-    return "lead:" + sha256_hex(" ".join(map(str, lead[: cfg.lead_fingerprint_lines])))[:16]
+    text_lines = (x for x in lines[: cfg.max_head_lines] if not _is_trivial(x))
+    lead = [_line_keys(x, cfg)[-1] for x in islice(text_lines, cfg.lead_fingerprint_lines)]
+    return "lead:" + sha256_hex(" ".join(map(str, lead)))[:16]
 
 
 @dataclass(slots=True)
