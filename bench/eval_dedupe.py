@@ -80,7 +80,10 @@ def pair_rows(run: CorpusRun, truth: SyndicatedSet, misses: list[str]) -> dict[t
         if end is not None and end == run.ended_in.get(j):
             counts[kind][1] += 1
         else:
-            misses.append(f"[{run.shape}] {kind} not merged (J={truth.jaccard[i, j]:.3f}): pages {i} and {j}")
+            lost = "".join(
+                f" [{k} quarantined: {', '.join(run.quarantined[k])}]" for k in (i, j) if k in run.quarantined
+            )
+            misses.append(f"[{run.shape}] {kind} not merged (J={truth.jaccard[i, j]:.3f}): pages {i} and {j}{lost}")
     for members in together(run).values():
         for i, j in combinations(sorted(members), 2):
             if truth.jaccard[i, j] < MAX_DIFFERENT:
@@ -118,13 +121,18 @@ def main() -> None:
     else:
         pages, labels = load_corpus(args.corpus)
         truth = build_syndicated(pages, labels, seed=args.seed)
+        lost = {}
         for shape in chosen_shapes(args.shape):
-            by_shape[shape] = pair_rows(run_pages(truth.delivery(), shape, dedupe=cfg), truth, misses)
+            run = run_pages(truth.delivery(), shape, dedupe=cfg)
+            by_shape[shape], lost[shape] = pair_rows(run, truth, misses), run.quarantined
         header = [f"≥{MIN_SAME}", "merged", "recall", f"<{MAX_DIFFERENT} merged"]
         print(side_by_side(["syndicated set: pairs by kind"], header, by_shape, order=lambda k: (k[0] == "ALL", k)))
         print(
             f"{len(truth.pages)} pages; pairs J ≥ {MIN_SAME} must end in one document, pairs J < {MAX_DIFFERENT} never"
         )
+        for shape, quarantined in lost.items():
+            reasons = Counter(r for rs in quarantined.values() for r in rs)
+            print(f"{shape}: {len(quarantined)} pages quarantined {dict(sorted(reasons.items()))}")
     if args.show_misses:
         print("\n".join(misses))
 
