@@ -19,6 +19,18 @@ from tasks._warehouse import read_current
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[a-z][a-z0-9]{5}$")
 
 
+def _ui_log_lines(api_url: str, run_id: str) -> list[str]:
+    """The log lines Prefect's API holds for the flow run named `run_id` (what its UI shows)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run_id])))
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    return [log.message for log in logs]
+
+
 def _runs(warehouse) -> list[dict]:
     if not (warehouse / RUNS.name).is_dir():
         return []
@@ -62,10 +74,17 @@ def test_every_scheduled_night_gets_its_own_run_id_and_runs_row(tmp_path):
         assert all(RUN_ID.match(i) for i in ids), ids
         assert [r["n_new"] for r in rows[:2]] == [1, 1]
         assert "PREFECT_API_URL=http://127.0.0.1:" in output and "prefect deployment run 'nightly/nightly'" in output
-        for run_id in ids:  # each night has its own folder, log and attempt count
+        api_url = re.search(r"PREFECT_API_URL=(\S+)", output).group(1)
+        for run_id in ids:  # each night has its own folder, log and attempt count, and its lines in the UI
             manifest = (warehouse / "_runs" / run_id / "run.json").read_text()
             assert '"attempts": 1' in manifest
             assert (warehouse / "_runs" / run_id / "run.log").read_text().count("▶ ingest") == 1
+            deadline = time.monotonic() + 90  # the run's last lines reach the API after its `runs` row
+            ui = _ui_log_lines(api_url, run_id)
+            while not any(line.startswith("✓ publish succeeded") for line in ui):
+                assert time.monotonic() < deadline, ui
+                time.sleep(2)
+                ui = _ui_log_lines(api_url, run_id)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
