@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from schemas._table import Column, Table, between, in_set, unique
 
-DUPLICATE_KINDS = ("exact", "near", "superseded")
+DUPLICATE_KINDS = ("exact", "near", "contained", "superseded")
 
 DUPLICATES = Table(
     name="duplicates",
@@ -26,15 +26,17 @@ DUPLICATES = Table(
         Column(
             "kind",
             pa.string(),
-            "exact (same normalised text), near (Jaccard ≥ threshold), superseded "
-            "(same URL, newer copy in the same run).",
+            "exact (same normalised text), near (Jaccard ≥ threshold), contained (the same body once a leading "
+            "menu run found in only one of the two pages is dropped: template residue), superseded (same URL, "
+            "newer copy in the same run).",
             nullable=False,
             expect=(in_set("kind", DUPLICATE_KINDS),),
         ),
         Column(
             "similarity",
             pa.float64(),
-            "Estimated Jaccard similarity with duplicate_of (1.0 for exact).",
+            "Jaccard similarity of word 3-grams with duplicate_of (1.0 for exact; contained: without the residue "
+            "run).",
             nullable=False,
             expect=(between("similarity", 0.0, 1.0),),
         ),

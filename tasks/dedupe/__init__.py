@@ -18,9 +18,15 @@ is computed only for pages that reach that test, and the published one by DuckDB
 Exact duplicates share `content_hash` = SHA-256 of the normalised body (NFKC, case-folded, whitespace collapsed).
 Near duplicates (minhash.py, near.py): MinHash over word n-grams of the clean text (`shingle_words`,
 `num_perm`), LSH with `bands` bands of num_perm/bands rows; pages sharing a band key with each other or with a
-published document are candidates, and a candidate pair counts only when its exact Jaccard over the two texts'
-shingle sets is ≥ `min_jaccard` (so precision does not depend on the estimate's noise). Verified pairs are
-joined transitively (union-find). `similarity` of a near duplicate is its best verified Jaccard in the cluster.
+published document are candidates, and a candidate pair counts only when verified exactly on the two texts
+(residue.py; so precision does not depend on the estimate's noise): `near` when the Jaccard of their shingle sets
+is ≥ `min_jaccard` — computed without their identical leading lines when those are a menu, so pages sharing only
+a menu (language versions) never merge; `contained` when the smaller page's set is ≥ `min_containment` inside
+the larger and the larger is the smaller plus a leading navigation run (another site's menu strip_boilerplate
+could not learn): Jaccard without that run ≥ `min_jaccard`. Verified pairs are joined transitively (union-find).
+`similarity` of a near or contained duplicate is its best verified Jaccard in the cluster, `kind` that link's.
+Candidates of a contained pair come from the same LSH: a residue run of up to ~0.6 of the body still shares a band
+(Jaccard ≥ 0.6: P = 0.80; measured recall in bench/eval_dedupe.py --set syndicated).
 
 Canonical record of a group (documented rule, exact and near alike): the document already published (first
 seen; between two published ones, the smaller doc_id), else the earliest `fetched_at`, else the smallest
@@ -63,6 +69,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DOCUMENTS, DUPLICATES, STG_UNIQUE
+from schemas.duplicates import DUPLICATE_KINDS
 from tasks import _spill
 from tasks._spill import Rows, Spill, SpillWriter, chunks, column, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, sha256_hex, with_columns
@@ -70,6 +77,7 @@ from tasks._warehouse import open_delta
 from tasks.dedupe.history import documents_matching, matching_bands, published_versions
 from tasks.dedupe.minhash import Sketcher
 from tasks.dedupe.near import fold_near
+from tasks.dedupe.residue import ResidueRules
 from tasks.dedupe.version import version_hashes
 
 STAGE = "dedupe"
@@ -92,12 +100,21 @@ class DedupeConfig:
     seed: int = 1  # permutations; changing it invalidates the stored index
     threads: int = 2  # sketching threads (numpy, Arrow and rensa release the GIL)
     engine: str = "rensa"  # MinHash engine (minhash.py); changing it invalidates the stored index
+    # contained (residue.py): the smaller page's shingles in the larger at least this share, then Jaccard without
+    # the larger's leading navigation run ≥ min_jaccard (bench/eval_dedupe.py --set syndicated)
+    min_containment: float = 0.9
+    max_nav_line_words: int = 4  # a menu line: at most this many words (corpus labels: 81 % of template lines)
+    min_line_coverage: float = 0.5  # a line is found in the other page when this share of its shingles is
 
     def __post_init__(self) -> None:
         if self.num_perm % self.bands:
             raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
         if self.engine not in ("rensa", "numpy"):
             raise ValueError(f"engine must be 'rensa' or 'numpy', not {self.engine!r}")
+
+    @property
+    def residue_rules(self) -> ResidueRules:
+        return ResidueRules(self.min_jaccard, self.min_containment, self.max_nav_line_words, self.min_line_coverage)
 
     @property
     def sketcher(self) -> Sketcher:
@@ -341,6 +358,7 @@ def dedupe_pages(
         i for i, v in zip(same_body, version_hashes(full, same_body), strict=True) if published_version[ids[i]] == v
     }
     n_unchanged = 0
+    redirect: dict[str, str] = {}  # doc_id of a winner folded later → the document it was folded into
     kept: list[int] = []
     canonical_by_hash: dict[str, str] = {}
     for i in latest[order].tolist():
@@ -354,6 +372,7 @@ def dedupe_pages(
             dup_of.append(owner)
             dup_kind.append("exact")
             dup_sim.append(1.0)
+            redirect[doc_id] = owner
             continue
         canonical_by_hash[h] = doc_id
         kept.append(i)
@@ -371,12 +390,14 @@ def dedupe_pages(
         index.bands,
         index.texts,
         cfg.sketcher,
-        cfg.min_jaccard,
+        cfg.residue_rules,
     )
+    redirect.update({kept_ids[m.rank]: m.canonical for m in matches})
+    dup_of = [_published_root(d, redirect) for d in dup_of]  # copies of a folded record name the published one
     for m in matches:
         dup_at.append(kept[m.rank])
         dup_of.append(m.canonical)
-        dup_kind.append("near")
+        dup_kind.append(m.kind)
         dup_sim.append(m.similarity)
     stay = np.ones(len(kept), bool)
     stay[[m.rank for m in matches]] = False
@@ -400,7 +421,7 @@ def dedupe_pages(
         index_rows = _spill_index_rows(at, doc_id, run_ids, sk, Path(out) / "outputs")
 
     stats = {"unchanged": n_unchanged, "duplicates": len(dup_at), "updates": int(is_update.sum())}
-    for kind in ("exact", "near", "superseded"):
+    for kind in DUPLICATE_KINDS:
         stats[f"duplicates.{kind}"] = dup_kind.count(kind)
     stats.update(near_stats)
     return StageResult(
@@ -411,6 +432,16 @@ def dedupe_pages(
         n_in=pages.num_rows,
         n_dropped=n_unchanged + len(dup_at),
     )
+
+
+def _published_root(doc_id: str, redirect: dict[str, str]) -> str:
+    """The document `doc_id` ends in: a record superseded by a copy that was itself folded (exact, then near or
+    contained) names the published document, never an unpublished one."""
+    seen = {doc_id}
+    while doc_id in redirect and redirect[doc_id] not in seen:
+        doc_id = redirect[doc_id]
+        seen.add(doc_id)
+    return doc_id
 
 
 def _take_in_order(full: Rows, at: np.ndarray, extra: dict[str, pa.Array]) -> Iterator[pa.Table]:

@@ -1,5 +1,6 @@
 """Near-duplicate clusters among tonight's documents and against the published history: LSH candidate pairs,
-exact-Jaccard verification, union-find, one canonical document per cluster."""
+exact verification on template-free bodies (residue.py: Jaccard, or containment once a leading navigation run is
+dropped), union-find, one canonical document per cluster."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tasks.dedupe.minhash import Sketcher, jaccard, shingle_sets
+from tasks.dedupe.minhash import Sketcher, shingle_sets
+from tasks.dedupe.residue import ResidueRules, verify_pair
 
 
 @dataclass(frozen=True, slots=True)
 class NearMatch:
-    """A new document folded into the cluster of `canonical`, with its best verified Jaccard in that cluster."""
+    """A new document folded into the cluster of `canonical`, with its best verified link in that cluster:
+    `kind` near or contained, `similarity` its Jaccard (contained: without the other page's residue)."""
 
     rank: int
     canonical: str
     similarity: float
+    kind: str = "near"
 
 
 def batch_pairs(keys: np.ndarray, ranks: np.ndarray) -> set[tuple[int, int]]:
@@ -74,7 +78,7 @@ def fold_near(
     bands: pa.Table,
     history_texts: dict[str, str],
     sketcher: Sketcher,
-    min_jaccard: float,
+    rules: ResidueRules,
 ) -> tuple[list[NearMatch], dict[str, int]]:
     """Near duplicates among the kept rows (in canonical order: published first, then fetched_at, source_uri).
 
@@ -98,16 +102,23 @@ def fold_near(
     node_texts = pa.concat_arrays(
         [row_texts.cast(pa.string()), pa.array([history_texts.get(n) for n in hist], pa.string())]
     )
-    sets = dict(zip(rows + hist, shingle_sets(sketcher, node_texts), strict=True))
+    nodes = rows + hist
+    sets = dict(zip(nodes, shingle_sets(sketcher, node_texts), strict=True))
+    at_node = {n: k for k, n in enumerate(nodes)}
     uf, best = _UnionFind(), {}
-    n_verified = 0
-    for a, b in pairs:
-        sim = jaccard(sets[a], sets[b])
-        if sim >= min_jaccard:
-            n_verified += 1
-            uf.union(a, b)
-            for n in (a, b):
-                best[n] = max(best.get(n, 0.0), sim)
+    n_verified = n_contained = 0
+    for a, b in sorted(pairs, key=str):  # a fixed order: ties between links never depend on set iteration
+        texts_ab = (node_texts[at_node[a]].as_py() or "", node_texts[at_node[b]].as_py() or "")
+        verdict = verify_pair(sets[a], sets[b], *texts_ab, sketcher, rules)
+        if verdict is None:
+            continue
+        kind, sim = verdict
+        n_verified += 1
+        n_contained += kind == "contained"
+        uf.union(a, b)
+        for n in (a, b):
+            if sim > best.get(n, (0.0, ""))[0]:
+                best[n] = (sim, kind)
 
     def published(n: Any) -> bool:
         return isinstance(n, str) or bool(is_update[n])
@@ -122,5 +133,5 @@ def fold_near(
     for members in clusters.values():
         canonical = min(members, key=order)
         canonical_id = canonical if isinstance(canonical, str) else doc_ids[canonical]
-        matches += [NearMatch(n, canonical_id, best[n]) for n in members if n != canonical and not published(n)]
-    return matches, {"near_candidates": len(pairs), "near_verified": n_verified}
+        matches += [NearMatch(n, canonical_id, *best[n]) for n in members if n != canonical and not published(n)]
+    return matches, {"near_candidates": len(pairs), "near_verified": n_verified, "near_contained": n_contained}
