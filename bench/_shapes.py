@@ -48,6 +48,13 @@ def chosen_shapes(value: str) -> tuple[str, ...]:
     return SHAPES if value == "both" else (value,)
 
 
+def add_set_option(parser: argparse.ArgumentParser, sets: tuple[str, ...], config: str) -> None:
+    """`--set SET|FIELD=VALUE`, repeatable: an evaluation set, or overrides of the stage's `config` class."""
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SET|FIELD=VALUE", help=f"one of {sets}, or a {config} override"
+    )
+
+
 def split_set_option(values: list[str], sets: tuple[str, ...]) -> tuple[str, list[str]]:
     """`--set` holds either the name of an evaluation set or FIELD=VALUE config overrides (the older use)."""
     names = [v for v in values if "=" not in v]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from _corpus import DEFAULT_CORPUS, CorpusRun, config_with, load_corpus, run_corpus, run_pages
-from _shapes import add_shape_option, chosen_shapes, side_by_side, split_set_option
+from _shapes import add_set_option, add_shape_option, chosen_shapes, side_by_side, split_set_option
 from _syndicated import SyndicatedSet, build_syndicated
 
 from tasks.dedupe import DedupeConfig
@@ -102,13 +102,7 @@ def main() -> None:
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument("--seed", type=int, default=13, help="seed of the syndicated set")
     add_shape_option(parser)
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SET|FIELD=VALUE",
-        help=f"one of {SETS}, or a DedupeConfig override",
-    )
+    add_set_option(parser, SETS, "DedupeConfig")
     args = parser.parse_args()
     name, overrides = split_set_option(args.set, SETS)
     cfg = config_with(DedupeConfig, overrides)

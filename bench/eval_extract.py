@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _corpus import DEFAULT_CORPUS, CorpusRun, config_with, load_corpus, norm, run_corpus, run_pages
 from _project_section import ProjectPage, build_project_section
-from _shapes import add_shape_option, chosen_shapes, side_by_side, split_set_option
+from _shapes import add_set_option, add_shape_option, chosen_shapes, side_by_side, split_set_option
 
 from schemas import PROJECTS
 from tasks.extract import ExtractConfig
@@ -160,13 +160,7 @@ def main() -> None:
     parser.add_argument("--show-misses", action="store_true")
     add_shape_option(parser)
     parser.add_argument("--seed", type=int, default=13, help="seed of the projects set")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SET|FIELD=VALUE",
-        help=f"one of {SETS}, or an ExtractConfig override",
-    )
+    add_set_option(parser, SETS, "ExtractConfig")
     args = parser.parse_args()
     name, overrides = split_set_option(args.set, SETS)
     cfg = config_with(ExtractConfig, overrides)
