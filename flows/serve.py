@@ -40,13 +40,13 @@ def _healthy(api_url: str) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
+def stop_process_group(proc: subprocess.Popen, grace_seconds: float = 20) -> None:
+    """SIGTERM a process started in its own session (and its children), SIGKILL them if they linger."""
     if proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=20)
+        proc.wait(timeout=grace_seconds)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -71,7 +71,7 @@ def local_prefect_server(warehouse: Path) -> Iterator[str]:
             time.sleep(0.5)
         yield api_url
     finally:
-        _stop(proc)
+        stop_process_group(proc)
 
 
 def _exit_on_sigterm(signum, frame) -> None:

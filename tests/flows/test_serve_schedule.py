@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 from helpers import ROOT, seed_files
 
+from flows.serve import stop_process_group
 from schemas import RUNS
 from tasks._warehouse import read_current
 
@@ -86,11 +86,5 @@ def test_every_scheduled_night_gets_its_own_run_id_and_runs_row(tmp_path):
                 time.sleep(2)
                 ui = _ui_log_lines(api_url, run_id)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(proc, grace_seconds=60)
         log.close()
