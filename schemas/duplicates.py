@@ -35,8 +35,7 @@ DUPLICATES = Table(
         Column(
             "similarity",
             pa.float64(),
-            "Jaccard similarity of word 3-grams with duplicate_of (1.0 for exact; contained: without the residue "
-            "run).",
+            "Jaccard similarity of word 3-grams with duplicate_of (1.0 for exact; contained: without the residue run).",
             nullable=False,
             expect=(between("similarity", 0.0, 1.0),),
         ),
