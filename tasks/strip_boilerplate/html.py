@@ -43,7 +43,7 @@ def html_to_text(html: str, url: str | None, cfg: HtmlConfig = HtmlConfig()) -> 
     """The page's main text and its title (None when the page has none)."""
     text, title = _trafilatura(html, url, precision=True)
     article = _readability(html)
-    if _agreement(text, article) < cfg.max_disagreement_f1 and (text or article):
+    if _agreement(text, article) < cfg.max_disagreement_f1:
         third, _ = _trafilatura(html, url, precision=False)
         text = _medoid([text, article, third])
     text = _fill(text, article, cfg)
@@ -96,16 +96,15 @@ def _line_shingles(line: str) -> set[tuple[str, ...]]:
 
 
 def _agreement(a: str, b: str) -> float:
-    """F1 of two texts' shingle sets (1.0 when both are empty)."""
+    """F1 of two texts' shingle sets (0.0 when either is empty: nothing to agree on)."""
     sa, sb = _shingles(a), _shingles(b)
-    if not sa and not sb:
-        return 1.0
-    return 2 * len(sa & sb) / (len(sa) + len(sb))
+    return 2 * len(sa & sb) / (len(sa) + len(sb)) if sa and sb else 0.0
 
 
 def _medoid(texts: list[str]) -> str:
-    """The text agreeing best with the others (the first on ties, so the primary keeps its priority)."""
-    return max(texts, key=lambda t: sum(_agreement(t, other) for other in texts if other is not t))
+    """The non-empty text agreeing best with the others (the first on ties: the primary keeps its priority)."""
+    found = [text for text in texts if _shingles(text)]
+    return max(found, key=lambda t: sum(_agreement(t, other) for other in found if other is not t), default="")
 
 
 def _fill(text: str, article: str, cfg: HtmlConfig) -> str:
