@@ -41,6 +41,8 @@ class HtmlConfig:
 
 def html_to_text(html: str, url: str | None, cfg: HtmlConfig = HtmlConfig()) -> tuple[str, str | None]:
     """The page's main text and its title (None when the page has none)."""
+    if not html.strip():
+        return "", None
     text, title = _trafilatura(html, url, precision=True)
     article = _readability(html)
     if _agreement(text, article) < cfg.max_disagreement_f1:
