@@ -1,15 +1,32 @@
-"""Reading the dedupe history from Parquet files (the current Delta version's file list, or a bench's files)
-with DuckDB, filtered to what tonight's pages can match, so memory follows tonight's batch, not the history.
+"""The dedupe history: what dedupe_pages compares tonight's pages with. Read from Parquet files (the current
+Delta version's file list, or a bench's files) with DuckDB, filtered to what tonight's pages can match, so memory
+follows tonight's batch, not the history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from tasks.dedupe.version import VERSION_HASH_SQL
+from schemas import DEDUPE_BANDS, DOCUMENTS
+from tasks._warehouse import open_delta
+from tasks.dedupe.sketches import Sketches
+from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeIndex:
+    """Near-duplicate history: published band rows (band_key, doc_id) — all, or only those matching tonight's
+    keys — and the current text of the published documents they name ({doc_id: text})."""
+
+    bands: pa.Table = field(default_factory=lambda: DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def _files(files: Sequence[str]) -> str:
@@ -56,3 +73,46 @@ def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str]) -> dict
     empty = pa.table({"doc_id": pa.array([], pa.string()), "version_hash": pa.array([], pa.string())})
     out = _query(sql, doc_files, empty, ids=pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
     return dict(zip(out.column("doc_id").to_pylist(), out.column("version_hash").to_pylist(), strict=True))
+
+
+def published_history(docs: pa.Table) -> pa.Table:
+    """The `history` dedupe_pages takes, (doc_id, content_hash, version_hash), of documents held in memory."""
+    versions = version_hashes(docs, range(docs.num_rows))
+    return pa.table(
+        {
+            "doc_id": docs.column("doc_id"),
+            "content_hash": docs.column("content_hash"),
+            "version_hash": pa.array(versions, pa.string()),
+        }
+    )
+
+
+def load_history(warehouse: Path, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
+    """The part of the published history tonight's pages can match (filtered reads; see stage.py's docstring)."""
+
+    def files(table) -> list[str]:
+        dt = open_delta(warehouse, table)
+        return dt.file_uris() if dt is not None else []
+
+    return history_from_files(files(DOCUMENTS), files(DEDUPE_BANDS), sk)
+
+
+def history_from_files(doc_files: list[str], band_files: list[str], sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
+    """`load_history` over explicit Parquet file lists of `documents` and `dedupe_bands` (the bench's history).
+    The history's version_hash is set for the documents tonight re-delivers with the same content_hash only."""
+    wanted = pa.table({"doc_id": pa.array(sk.doc_id, pa.string()), "content_hash": pa.array(sk.content_hash)})
+    empty_docs = DOCUMENTS.empty().select(["doc_id", "content_hash"])
+    history = documents_matching(doc_files, wanted, ["doc_id", "content_hash"], empty_docs)
+    # version hashes only of the documents tonight re-delivers with their published body (the `unchanged` test)
+    tonight = set(zip(sk.doc_id, sk.content_hash, strict=True))
+    hist_ids = history.column("doc_id").to_pylist()
+    pairs = zip(hist_ids, history.column("content_hash").to_pylist(), strict=True)
+    versions = published_versions(doc_files, [d for d, h in pairs if (d, h) in tonight])
+    history = history.append_column("version_hash", pa.array([versions.get(d) for d in hist_ids], pa.string()))
+    keys = pa.table({"band_key": pa.array(np.unique(sk.band_keys), pa.int64())})
+    bands = matching_bands(band_files, keys, DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
+    candidate_ids = pc.unique(bands.column("doc_id"))
+    ids = pa.table({"doc_id": candidate_ids, "content_hash": pa.nulls(len(candidate_ids), pa.string())})
+    texts = documents_matching(doc_files, ids, ["doc_id", "text"], DOCUMENTS.empty().select(["doc_id", "text"]))
+    text_by_id = dict(zip(texts.column("doc_id").to_pylist(), texts.column("text").to_pylist(), strict=True))
+    return history, DedupeIndex(bands, text_by_id)

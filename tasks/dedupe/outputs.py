@@ -1,0 +1,87 @@
+"""The rows dedupe writes besides the kept pages: `duplicates`, and the index rows (`dedupe_signatures`,
+`dedupe_bands`) of the kept documents, in memory or spilled a slice at a time; and the kept rows copied from a
+spill chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DUPLICATES
+from tasks import _spill
+from tasks._spill import Rows, Spill, SpillWriter, chunks
+from tasks._stage import with_columns
+from tasks.dedupe.sketches import Sketches
+
+
+def duplicates_table(
+    pages: pa.Table, sk: Sketches, at: np.ndarray, of: list[str], kind: list[str], sim: list
+) -> pa.Table:
+    """`duplicates` rows of the pages at rows `at`, folded into `of` as `kind` with `sim`."""
+    take = pa.array(at, pa.int64())
+    return DUPLICATES.conform(
+        pa.table(
+            {
+                "source_uri": pages.column("source_uri").take(take),
+                "doc_id": pa.array([sk.doc_id[i] for i in at], pa.string()),
+                "duplicate_of": pa.array(of, pa.string()),
+                "kind": pa.array(kind, pa.string()),
+                "similarity": pa.array(sim, pa.float64()),
+                "url": pages.column("url").take(take),
+                "content_hash": pa.array([sk.content_hash[i] for i in at], pa.string()),
+                "run_id": pages.column("run_id").take(take),
+            }
+        )
+    )
+
+
+def index_rows(at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches) -> dict[str, pa.Table]:
+    """dedupe_signatures and dedupe_bands rows of the kept documents (pages without shingles get no band rows)."""
+    sig = np.ascontiguousarray(sk.signatures[at].astype("<u4"))
+    width = sig.shape[1] * 4
+    signature = pa.Array.from_buffers(
+        pa.binary(), len(at), [None, pa.py_buffer(np.arange(len(at) + 1, dtype=np.int32) * width), pa.py_buffer(sig)]
+    )
+    signatures = pa.table(
+        {
+            "doc_id": doc_id,
+            "content_hash": pa.array([sk.content_hash[i] for i in at], pa.string()),
+            "signature": signature,
+            "n_shingles": pa.array(sk.n_shingles[at], pa.int32()),
+            "run_id": run_id,
+        }
+    )
+    with_bands = np.flatnonzero(sk.n_shingles[at] > 0)
+    n_bands = sk.band_keys.shape[1]
+    take = pa.array(np.repeat(with_bands, n_bands))
+    bands = pa.table(
+        {"band_key": sk.band_keys[at[with_bands]].ravel(), "doc_id": doc_id.take(take), "run_id": run_id.take(take)}
+    )
+    return {"dedupe_signatures": DEDUPE_SIGNATURES.conform(signatures), "dedupe_bands": DEDUPE_BANDS.conform(bands)}
+
+
+def spill_index_rows(
+    at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches, folder: Path
+) -> dict[str, Spill]:
+    """`index_rows`, written a slice of documents at a time (band rows are 20 per document)."""
+    writers = {t.name: SpillWriter(folder / f"{t.name}.parquet", t) for t in (DEDUPE_SIGNATURES, DEDUPE_BANDS)}
+    step = _spill.CHUNK_ROWS
+    for lo in range(0, len(at), step):
+        part = index_rows(at[lo : lo + step], doc_id.slice(lo, step), run_id.slice(lo, step), sk)
+        for name, table in part.items():
+            writers[name].write(table)
+    return {name: w.close() for name, w in writers.items()}
+
+
+def take_in_order(full: Rows, at: np.ndarray, extra: dict[str, pa.Array]) -> Iterator[pa.Table]:
+    """Rows `at` (ascending) of `full` with the `extra` columns, one chunk of `full` at a time."""
+    start = 0
+    for part in chunks(full):
+        lo, hi = np.searchsorted(at, [start, start + part.num_rows])
+        if hi > lo:
+            rows = pa.array(at[lo:hi] - start, pa.int64())
+            yield with_columns(part.take(rows), {k: v.slice(lo, hi - lo) for k, v in extra.items()})
+        start += part.num_rows

@@ -1,0 +1,68 @@
+"""Per page of a batch: identity (content_hash, doc_id) and MinHash sketch (signature, shingle count, band keys),
+computed a chunk at a time so the batch's texts never all exist at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from tasks._spill import Rows, chunks
+from tasks.dedupe.config import DedupeConfig
+from tasks.dedupe.identity import content_hash, doc_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Sketches:
+    """Per page of a batch: content_hash, doc_id, MinHash signature, shingle count and band keys."""
+
+    content_hash: list[str]
+    doc_id: list[str]
+    signatures: np.ndarray
+    n_shingles: np.ndarray
+    band_keys: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[Sketches], cfg: DedupeConfig) -> Sketches:
+        if not parts:
+            return cls(
+                [],
+                [],
+                np.zeros((0, cfg.num_perm), np.uint32),
+                np.zeros(0, np.int64),
+                np.zeros((0, cfg.bands), np.int64),
+            )
+        return cls(
+            [h for p in parts for h in p.content_hash],
+            [d for p in parts for d in p.doc_id],
+            np.concatenate([p.signatures for p in parts]),
+            np.concatenate([p.n_shingles for p in parts]),
+            np.concatenate([p.band_keys for p in parts]),
+        )
+
+
+def sketch_pages(pages: pa.Table, cfg: DedupeConfig) -> Sketches:
+    """Identity and MinHash sketch of every page (row order kept)."""
+    texts = pages.column("text").combine_chunks()
+    urls, uris = pages.column("url").combine_chunks(), pages.column("source_uri").combine_chunks()
+
+    def identity() -> tuple[list[str], list[str]]:
+        # a slice at a time: the batch's texts never all exist as Python strings
+        hashes = [content_hash(t) for a in range(0, len(texts), 5000) for t in texts.slice(a, 5000).to_pylist()]
+        return hashes, doc_ids(urls, hashes, uris, cfg)
+
+    sketcher = cfg.sketcher
+    # hashing holds the GIL, sketching mostly does not: run them side by side
+    with ThreadPoolExecutor(1) as pool:
+        ident = pool.submit(identity)
+        sig, n_shingles = sketcher.signatures(texts)
+        hashes, ids = ident.result()
+    return Sketches(hashes, ids, sig, n_shingles, sketcher.band_keys(sig))
+
+
+def sketch_chunks(pages: Rows, cfg: DedupeConfig) -> Sketches:
+    """`sketch_pages` of every row, reading the texts one chunk at a time."""
+    parts = [sketch_pages(part, cfg) for part in chunks(pages, columns=["text", "url", "source_uri"])]
+    return Sketches.concat(parts, cfg)
