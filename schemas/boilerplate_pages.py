@@ -19,6 +19,13 @@ BOILERPLATE_PAGES = Table(
         Column(
             "line_hashes", pa.list_(pa.int64()), "Fingerprints of the page's distinct normalised lines.", nullable=False
         ),
+        Column(
+            "body_sketch",
+            pa.list_(pa.int64()),
+            "Bottom-k fingerprints of the page's word 3-grams: copies of one document (mirrored, re-wrapped, "
+            "edited) are told from pages sharing a template by their estimated Jaccard; null in rows written "
+            "before it existed (their line sets are compared instead).",
+        ),
         Column("run_id", pa.string(), "Run that added the page.", nullable=False),
     ),
 )

@@ -15,7 +15,9 @@ class BoilerplateConfig:
     max_short_line_words: int = 4
     prefix_words: int = 5  # long lines also match by their first words (menu teasers vary at the end)
     max_sample_pages: int = 200  # pages kept per group in the learned model
-    max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page for the line counts
+    max_copy_jaccard: float = 0.9  # pages sharing more of their lines are one page (sample rows without sketch)
+    min_copy_similarity: float = 0.6  # word 3-gram Jaccard from which two pages are copies of one document
+    sketch_size: int = 128  # bottom-k shingle hashes kept per sampled page to estimate that Jaccard
     max_gutted_share: float = 0.1  # a page keeping no more than this share of its lines is re-checked for copies
     min_copy_shared: float = 0.5  # … a copy shares this share of the page's lines through lines found nowhere else
     max_head_lines: int = 150  # only the first/last lines of a page can be template

@@ -15,6 +15,7 @@ _CONTACT = re.compile(
 )
 
 _HAS_WORD = re.compile(r"\w", re.UNICODE)
+_WORD = re.compile(r"\w+", re.UNICODE)
 _SEPARATOR = re.compile(r"^\s*[-–—]\s*$")
 _BULLET = re.compile(r"^\s*[•·▪*]\s*(?=\S)")
 
@@ -47,6 +48,24 @@ def _line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
 def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
     return sorted({k for x in window if not _is_trivial(x) for k in _line_keys(x, cfg)})
+
+
+def page_sketch(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+    """Bottom-k sketch of the page's word 3-grams (across line breaks, so re-wrapping does not change it): the
+    `sketch_size` smallest shingle fingerprints, from which the Jaccard of two pages is estimated."""
+    window = lines[: cfg.max_head_lines] + lines[max(cfg.max_head_lines, len(lines) - cfg.max_tail_lines) :]
+    words = _WORD.findall("\n".join(window).casefold())
+    grams = {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1 if words else 0))}
+    return sorted(_hash_normalised("\x00gram " + g) for g in grams)[: cfg.sketch_size]
+
+
+def sketch_similarity(a: list[int], b: list[int], k: int) -> float:
+    """Jaccard estimate of two bottom-k sketches: the share of the union's k smallest fingerprints found in both."""
+    union = sorted(set(a) | set(b))[:k]
+    if not union:
+        return 1.0
+    both = set(a) & set(b)
+    return sum(1 for h in union if h in both) / len(union)
 
 
 def _is_field_label(line: str, cfg: BoilerplateConfig) -> bool:

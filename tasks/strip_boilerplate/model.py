@@ -17,7 +17,14 @@ import pyarrow as pa
 
 from tasks._stage import normalise_text, sha256_hex
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.lines import _is_trivial, _line_keys, _page_line_hashes, _strip_lines
+from tasks.strip_boilerplate.lines import (
+    _is_trivial,
+    _line_keys,
+    _page_line_hashes,
+    _strip_lines,
+    page_sketch,
+    sketch_similarity,
+)
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
 
@@ -77,15 +84,29 @@ class _GroupModel:
         return _GroupModel(counts, len(pages), pages)
 
 
-def _distinct_pages(pages: dict[str, list[int]], keys: list[str], max_jaccard: float) -> list[str]:
-    """Keys of the pages that are not near-copies of an earlier one (line-set Jaccard > max_jaccard): an edited
-    re-scrape or a copy of a page is no evidence that its lines are template."""
-    kept: list[tuple[str, set[int]]] = []
-    for key in keys:
-        lines = set(pages[key])
-        if not any(len(lines & other) > max_jaccard * len(lines | other) for _, other in kept):
-            kept.append((key, lines))
-    return [key for key, _ in kept]
+def _copies(a: dict[str, Any], b: dict[str, Any], cfg: BoilerplateConfig) -> bool:
+    """Two sampled pages are copies of one document (mirrored, re-wrapped, a few words edited) when their word
+    3-gram sketches agree on at least `min_copy_similarity`; rows stored without a sketch fall back to their
+    line sets (Jaccard above `max_copy_jaccard`)."""
+    if a.get("body_sketch") is not None and b.get("body_sketch") is not None:
+        return sketch_similarity(a["body_sketch"], b["body_sketch"], cfg.sketch_size) >= cfg.min_copy_similarity
+    lines_a, lines_b = set(a["line_hashes"]), set(b["line_hashes"])
+    return len(lines_a & lines_b) > cfg.max_copy_jaccard * len(lines_a | lines_b)
+
+
+def _documents(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> list[list[dict[str, Any]]]:
+    """The sampled pages (in page_key order) grouped into documents: a page joins the first document whose first
+    page it copies, else starts one. A line shared only by copies of one document is no evidence that it is
+    template, so line counts go by document. Comparing with the first page only (no chains of copies) keeps
+    pages that merely share a large template apart."""
+    docs: list[list[dict[str, Any]]] = []
+    for row in rows:
+        doc = next((d for d in docs if _copies(d[0], row, cfg)), None)
+        if doc is None:
+            docs.append([row])
+        else:
+            doc.append(row)
+    return docs
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +129,23 @@ def _known_lines(models: dict[str, _GroupModel], cfg: BoilerplateConfig) -> froz
 
 
 def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> TemplateModels:
-    """Per group: line counts over the `max_sample_pages` sampled pages with the smallest page_key, near-copies
-    counted once; and the lines known as template across groups."""
-    by_group: dict[str, dict[str, list[int]]] = {}
+    """Per group: line counts over the documents of the `max_sample_pages` sampled pages with the smallest
+    page_key (each line counted once per document, copies of one document being one); and the lines known as
+    template across groups."""
+    by_group: dict[str, dict[str, dict[str, Any]]] = {}
     for row in samples:
-        by_group.setdefault(row["site"], {})[row["page_key"]] = row["line_hashes"]
+        by_group.setdefault(row["site"], {})[row["page_key"]] = row
     models = {}
     for group, pages in by_group.items():
-        chosen = _distinct_pages(pages, sorted(pages)[: cfg.max_sample_pages], cfg.max_copy_jaccard)
+        chosen = [pages[key] for key in sorted(pages)[: cfg.max_sample_pages]]
+        documents = {
+            doc[0]["page_key"]: frozenset(h for row in doc for h in row["line_hashes"])
+            for doc in _documents(chosen, cfg)
+        }
         counts: Counter[int] = Counter()
-        for key in chosen:
-            counts.update(pages[key])
-        models[group] = _GroupModel(counts, len(chosen), {key: frozenset(pages[key]) for key in chosen})
+        for lines in documents.values():
+            counts.update(lines)
+        models[group] = _GroupModel(counts, len(documents), documents)
     return TemplateModels(models, _known_lines(models, cfg))
 
 
@@ -211,8 +237,14 @@ class PageSample:
             hashes = None
             for g in (group, domain_of(group)) if site_of(row["url"]) else (group,):
                 if self._admit(g, key):
-                    hashes = hashes if hashes is not None else _page_line_hashes(lines, self.cfg)
-                    self.rows[(g, key)] = {"site": g, "page_key": key, "line_hashes": hashes, "run_id": row["run_id"]}
+                    hashes = hashes or (_page_line_hashes(lines, self.cfg), page_sketch(lines, self.cfg))
+                    self.rows[(g, key)] = {
+                        "site": g,
+                        "page_key": key,
+                        "line_hashes": hashes[0],
+                        "body_sketch": hashes[1],
+                        "run_id": row["run_id"],
+                    }
 
     def new_rows(self) -> list[dict[str, Any]]:
         """`boilerplate_pages` rows that entered a sample tonight and are still in it."""
