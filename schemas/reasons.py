@@ -15,6 +15,12 @@ INGEST_UNREADABLE = "ingest.unreadable"
 INGEST_UNSUPPORTED_MEDIA = "ingest.unsupported_media"
 BOILERPLATE_EMPTY_BODY = "boilerplate.empty_body"
 
+# Why strip_boilerplate removed a line (counted per run in its stage stats, not quarantine reasons):
+BOILERPLATE_REPEATED = "boilerplate.repeated"  # frequent on the sampled pages of the site or registered domain
+BOILERPLATE_KNOWN_TEMPLATE = "boilerplate.known_template"  # frequent in some other group: template everywhere
+BOILERPLATE_RUN_GAP = "boilerplate.run_gap"  # letter-free or short line between template lines of one run
+REMOVED_LINE_REASONS = (BOILERPLATE_REPEATED, BOILERPLATE_KNOWN_TEMPLATE, BOILERPLATE_RUN_GAP)
+
 ALL = (
     INGEST_EMPTY,
     INGEST_BINARY,

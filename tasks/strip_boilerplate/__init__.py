@@ -26,6 +26,7 @@ sample, line counts, cleaning a page); this file holds the stage and its task.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -105,16 +106,18 @@ def strip_chunks(
     rejects: list[dict[str, Any]] = []
     tonight: set[str] = set()
     stats = {"boilerplate_lines": 0, "contact_blocks": 0}
+    removed_by_reason: Counter[str] = Counter()
     n_in, run_id = 0, None
     for pages in parts:
         n_in += pages.num_rows
         rows = pages.to_pylist()
-        out_rows = [r for r in (_strip_row(row, models, cfg, rejects) for row in rows) if r is not None]
+        out_rows = [r for r in (_strip_row(row, models, cfg, rejects, removed_by_reason) for row in rows) if r]
         tonight.update(r["source_uri"] for r in rows)
         run_id = run_id or (rows[0]["run_id"] if rows else None)
         stats["boilerplate_lines"] += sum(r["n_boilerplate_lines"] for r in out_rows)
         stats["contact_blocks"] += sum(1 for r in out_rows if r["contact_text"])
         emit(STG_CLEAN.conform(out_rows))
+    stats.update({code: removed_by_reason[code] for code in reasons.REMOVED_LINE_REASONS})
     stats["restripped"] = 0
     for docs in [published] if isinstance(published, pa.Table) else published or ():
         part = STG_CLEAN.conform(_restrip(docs, run_id, models, cfg, tonight))
@@ -134,9 +137,15 @@ def strip_chunks(
 
 
 def _strip_row(
-    row: dict[str, Any], models: TemplateModels, cfg: BoilerplateConfig, rejects: list[dict[str, Any]]
+    row: dict[str, Any],
+    models: TemplateModels,
+    cfg: BoilerplateConfig,
+    rejects: list[dict[str, Any]],
+    removed_by_reason: Counter[str],
 ) -> dict[str, Any] | None:
-    """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left."""
+    """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left; the kept
+    page's removed lines are counted by reason code in `removed_by_reason`."""
+    why: Counter[str] = Counter()
     if row["raw_html"] and not row["raw_text"]:
         text, title = html_to_text(row["raw_html"], row["url"])
         body, contact = split_contact(text.splitlines())
@@ -144,7 +153,7 @@ def _strip_row(
     else:
         lines = (row["raw_text"] or "").splitlines()
         group = page_group(row["url"], lines, cfg)
-        body, contact, n_removed, n_head = clean_page(lines, group, models, cfg)
+        body, contact, n_removed, n_head, why = clean_page(lines, group, models, cfg)
         title_hint = row["raw_title"]
     text = "\n".join(body).strip()
     if not text:
@@ -152,6 +161,7 @@ def _strip_row(
         reason = reasons.BOILERPLATE_EMPTY_BODY
         rejects.append(quarantine_row(row["source_uri"], STAGE, reason, message, row["run_id"], row["record_id"]))
         return None
+    removed_by_reason.update(why)
     return {
         **row,
         "site": group or None,
@@ -177,7 +187,7 @@ def _restrip(
         if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
             continue
         lines = doc["raw_text"].splitlines()
-        body, contact, n_removed, n_head = clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
+        body, contact, n_removed, n_head, _ = clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:
             out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))

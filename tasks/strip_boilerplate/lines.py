@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Callable
 
+from schemas.reasons import BOILERPLATE_RUN_GAP as RUN_GAP
 from tasks._stage import normalise_text
 from tasks.strip_boilerplate.config import BoilerplateConfig
 
@@ -136,19 +139,26 @@ def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, []
 
 
-def _strip_lines(lines: list[str], is_frequent, cfg: BoilerplateConfig) -> tuple[list[str], list[str], int, int]:
-    """(body, contact block, lines removed, header lines removed)."""
-    flags: dict[int, bool] = {}
+def _strip_lines(
+    lines: list[str], reason_of: Callable[[int], str | None], cfg: BoilerplateConfig
+) -> tuple[list[str], list[str], int, int, Counter[str]]:
+    """(body, contact block, lines removed, header lines removed, removed lines by reason code). `reason_of`
+    names why a line fingerprint is template (None: it is not); lines inside a run that are not template
+    themselves (letter-free, or short lines between template lines) count as `boilerplate.run_gap`."""
+    reasons: dict[int, str | None] = {}
 
     def is_template(i: int) -> bool:
-        if i not in flags:
+        if i not in reasons:
             line = lines[i]
-            flags[i] = not _is_trivial(line) and any(is_frequent(k) for k in _line_keys(line, cfg))
-        return flags[i]
+            found = (reason_of(k) for k in _line_keys(line, cfg)) if not _is_trivial(line) else ()
+            reasons[i] = next((r for r in found if r), None)
+        return reasons[i] is not None
 
     fields = field_lines(lines, cfg)
     head = _leading_run(is_template, range(len(lines)), lines, cfg, fields, from_top=True)
     body, contact = split_contact(lines[head:])
     tail = _leading_run(is_template, range(head + len(body) - 1, head - 1, -1), lines, cfg, fields, from_top=False)
     kept = body[: len(body) - tail] if tail else body
-    return kept, contact, head + tail, head
+    removed = [*range(head), *range(head + len(body) - tail, head + len(body))]
+    counted = Counter(reasons.get(i) or RUN_GAP for i in removed)
+    return kept, contact, head + tail, head, counted

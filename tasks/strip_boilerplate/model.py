@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from schemas import reasons
 from tasks._stage import normalise_text, sha256_hex
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import (
@@ -151,15 +152,15 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
 
 def _strip_with(
     lines: list[str], site: _GroupModel, domain: _GroupModel, known: frozenset[int], cfg: BoilerplateConfig
-):
-    def is_frequent(h: int) -> bool:
-        return (
-            site.frequent(h, cfg.min_site_pages, cfg.min_site_share)
-            or domain.frequent(h, cfg.min_domain_pages, cfg.min_domain_share)
-            or h in known
-        )
+) -> tuple[list[str], list[str], int, int, Counter[str]]:
+    def reason_of(h: int) -> str | None:
+        if site.frequent(h, cfg.min_site_pages, cfg.min_site_share) or domain.frequent(
+            h, cfg.min_domain_pages, cfg.min_domain_share
+        ):
+            return reasons.BOILERPLATE_REPEATED
+        return reasons.BOILERPLATE_KNOWN_TEMPLATE if h in known else None
 
-    return _strip_lines(lines, is_frequent, cfg)
+    return _strip_lines(lines, reason_of, cfg)
 
 
 def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:
@@ -172,22 +173,21 @@ def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:
 
 def clean_page(
     lines: list[str], group: str, models: TemplateModels, cfg: BoilerplateConfig
-) -> tuple[list[str], list[str], int, int]:
-    """(body, contact block, lines removed, header lines) of one text page under the learned models."""
+) -> tuple[list[str], list[str], int, int, Counter[str]]:
+    """(body, contact block, lines removed, header lines, removed lines by reason code) of one text page under
+    the learned models."""
     empty = _GroupModel(Counter(), 0, {})
     site_model = models.groups.get(group, empty)
     domain_model = models.groups.get(domain_of(group), empty) if not group.startswith("lead:") else empty
-    body, contact, n_removed, n_head = _strip_with(lines, site_model, domain_model, models.known, cfg)
-    if _gutted(lines, body, cfg):
+    cleaned = _strip_with(lines, site_model, domain_model, models.known, cfg)
+    if _gutted(lines, cleaned[0], cfg):
         key, line_keys = _page_key(lines), frozenset(_page_line_hashes(lines, cfg))
         copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
             line_keys, key, cfg.min_copy_shared
         )
         if copies:
-            body, contact, n_removed, n_head = _strip_with(
-                lines, site_model.without(copies), domain_model.without(copies), models.known, cfg
-            )
-    return body, contact, n_removed, n_head
+            cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), models.known, cfg)
+    return cleaned
 
 
 def _page_key(lines: list[str]) -> str:

@@ -285,3 +285,18 @@ def test_a_lone_page_loses_template_lines_learned_in_an_earlier_run(seeds_raw):
     (row,) = clean(ingest(lone_raw).kept, samples=first.outputs["boilerplate_pages"]).kept.to_pylist()
     assert not {line.strip() for line in row["text"].splitlines()} & set(NAV_LINES)
     assert row["text"].startswith("IOM Director General to Visit Mongolia")
+
+
+def test_every_removed_line_is_counted_under_a_reason(seeds_raw):
+    """Stage stats (runs.stage_stats) count removed lines by reason: repeated on the site's own pages, or known
+    from another group's template; the codes add up to the lines removed."""
+    from schemas import reasons
+
+    lone_raw = _lone_page_on_a_new_host(seeds_raw)
+    first = clean(ingest(seeds_raw).kept)
+    assert first.stats[reasons.BOILERPLATE_REPEATED] > 50
+    assert sum(first.stats[code] for code in reasons.REMOVED_LINE_REASONS) == first.stats["boilerplate_lines"]
+    alone = clean(ingest(lone_raw).kept, samples=first.outputs["boilerplate_pages"])
+    assert alone.stats[reasons.BOILERPLATE_REPEATED] == 0
+    assert alone.stats[reasons.BOILERPLATE_KNOWN_TEMPLATE] > 10
+    assert sum(alone.stats[code] for code in reasons.REMOVED_LINE_REASONS) == alone.stats["boilerplate_lines"]
