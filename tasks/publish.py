@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, WriterProperties
+from deltalake.schema import Field as DeltaField
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -83,15 +84,23 @@ def _commit(run_id: str, table: Table) -> CommitProperties:
 
 
 def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> DeltaTable:
-    """Open the table, creating it empty with its declared schema on first use (a commit tagged with the run)."""
+    """Open the table, creating it empty with its declared schema on first use (a commit tagged with the run);
+    nullable columns declared since the table was created are added to it (one commit, tagged with the run)."""
     dt = open_delta(warehouse, table)
+    commit = _commit(run_id, table) if run_id else None
     if dt is None:
-        dt = DeltaTable.create(
+        return DeltaTable.create(
             str(table_path(warehouse, table)),
             schema=table.arrow_schema,
             description=table.description or table.grain,
-            commit_properties=_commit(run_id, table) if run_id else None,
+            commit_properties=commit,
         )
+    present = {field.name for field in dt.schema().to_arrow()}
+    added = [field for field in table.arrow_schema if field.name not in present]
+    if added:
+        if not all(field.nullable for field in added):
+            raise ValueError(f"{table.name}: new columns must be nullable to be added: {[f.name for f in added]}")
+        dt.alter.add_columns([DeltaField.from_arrow(field) for field in added], commit_properties=commit)
     return dt
 
 
