@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from _chromium import screenshot  # noqa: E402
 
+from handoff.report import write_run_report  # noqa: E402
 from schemas import RUNS  # noqa: E402
-from tasks._report import write_run_report  # noqa: E402
 from tasks._warehouse import read_current  # noqa: E402
 
 

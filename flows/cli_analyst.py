@@ -109,7 +109,7 @@ def versions(
 
     A version whose run has not succeeded (failed, killed or still publishing) is marked `*`: it is part of no
     complete run, and readers do not see it."""
-    from tasks._versions import all_tables, complete_run_ids, table_history
+    from handoff.versions import all_tables, complete_run_ids, table_history
 
     warehouse = _existing_warehouse(warehouse)
     tables = [t for t in all_tables() if table in (None, t.name)]
@@ -182,9 +182,9 @@ def export(
     quiet: QuietOpt = False,
 ) -> None:
     """Write the published tables as of a complete run to plain files, with README.md and manifest.json."""
+    from handoff.export import ExportConfig, export_warehouse
+    from handoff.versions import AsOfError, resolve_as_of
     from schemas import PUBLISHED
-    from tasks._export import ExportConfig, export_warehouse
-    from tasks._versions import AsOfError, resolve_as_of
 
     warehouse = _existing_warehouse(warehouse)
     names = tuple(n.strip() for item in tables or [] for n in item.split(",") if n.strip())
@@ -229,8 +229,8 @@ def diff(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from tasks._diff import count_changes, diff_runs
-    from tasks._versions import AsOfError, RunVersions, resolve_as_of, run_before
+    from handoff.diff import count_changes, diff_runs
+    from handoff.versions import AsOfError, RunVersions, resolve_as_of, run_before
 
     warehouse = _existing_warehouse(warehouse)
     if (run_a is None) == (since is None):
@@ -294,7 +294,7 @@ def report(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """(Re)write a run's HTML report under warehouse/_reports/ and print its location."""
-    from tasks._report import latest_run_id, write_run_report
+    from handoff.report import latest_run_id, write_run_report
 
     warehouse = _existing_warehouse(warehouse)
     run_id = run_id or latest_run_id(warehouse)

@@ -27,9 +27,10 @@ from flows.progress import log, stage_line, stage_progress
 from flows.runlog import find_run
 from flows.settings import code_version, new_run_id
 from flows.stages import SPECS, STAGES, with_retries
+from handoff.analyst_db import refresh_analyst_db
+from handoff.report import write_run_report
 from schemas import QUARANTINE, RUNS
 from schemas.runs import RUN_COUNTS
-from tasks._report import write_run_report
 from tasks._spill import Rows, Spill, read_columns
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
@@ -239,6 +240,7 @@ class RunLedger:
             row = self.run_row("succeeded", counts, after)
             if changed:
                 publish_run_row(cfg.warehouse, row)
+                refresh_analyst_db(cfg.warehouse)
             publish_run_summary(cfg.warehouse, row)
             self.store.save_stats("publish", self.fingerprint, self.stats["publish"])
             prune_checkpoints(cfg.warehouse, cfg.retention_days, datetime.now(UTC), keep=cfg.run_id)
@@ -251,6 +253,7 @@ class RunLedger:
         """Write the failed run's `runs` row (always) and summary; attach the summary to the exception."""
         row = self.run_row("failed")
         publish_run_row(self.cfg.warehouse, row)
+        refresh_analyst_db(self.cfg.warehouse)
         publish_run_summary(self.cfg.warehouse, row)
         report = self._report()
         self._artifact(row, report)

@@ -8,8 +8,8 @@ Writes are merges keyed on each table's declared key, so a rerun on the same inp
 commits nothing, and a rerun after a kill mid-publish re-merges what was committed without duplicating a row.
 Atomic per run: tables are written in the fixed PLAN order, each commit tagged with the run id, then the
 `runs` row (merged on run_id) is the last commit and the marker of a complete version. Readers pin each table
-to the version listed in the last succeeded `runs` row (`complete_versions`, the analysts' DuckDB views), so
-a version committed by an incomplete run is never seen and is superseded by that run's rerun.
+to the version listed in the last succeeded `runs` row (`handoff.analyst_db.complete_versions`, the analysts'
+DuckDB views), so a version committed by an incomplete run is never seen and is superseded by that run's rerun.
 `ingested_files` is written after the data tables: a run killed before it committed re-reads its files.
 """
 
@@ -38,15 +38,13 @@ from schemas import (
     INGESTED_FILES,
     MENTIONS,
     PROJECTS,
-    PUBLISHED,
     QUARANTINE,
     RUNS,
     Table,
 )
 from schemas.documents import VERSION_COLUMNS
 from tasks._spill import Rows, Spill, chunks, read_columns
-from tasks._versions import complete_runs
-from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current, table_path
+from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_current, summary_path, table_path
 
 STAGE = "publish"
 
@@ -174,24 +172,10 @@ def publish_tables(
 
 
 def publish_run_row(warehouse: Path, row: dict[str, Any]) -> int:
-    """Write the run's `runs` row (last commit of a run; a rerun replaces its row) and refresh the analysts'
-    DuckDB views."""
+    """Write the run's `runs` row (last commit of a run; a rerun replaces its row)."""
     dt = ensure_table(warehouse, RUNS, row["run_id"])
     _merge(dt, RUNS.conform([row]), _Write(RUNS, "true"), row["run_id"])
-    refresh_analyst_db(warehouse)
     return current_version(warehouse, RUNS)
-
-
-def complete_versions(warehouse: Path) -> dict[str, int]:
-    """Version of each table as of the last complete run (`tasks._versions.complete_runs`): what readers and
-    exports should read.
-
-    Commits after those versions belong to a run that has not finished (or was killed) and are not visible
-    through this; `runs` itself is read at its latest version."""
-    runs = complete_runs(warehouse)
-    if not runs:
-        return {}
-    return {name: version for name, version in runs[-1].table_versions.items() if name != RUNS.name}
 
 
 def changed_tables(before: dict[str, int | None], after: dict[str, int]) -> list[str]:
@@ -211,52 +195,7 @@ def publish_tables_task(
 
 def publish_run_summary(warehouse: Path, row: dict[str, Any]) -> Path:
     """Write the run's summary (also for no-op runs, which commit nothing) to _runs/<run_id>/summary.json."""
-    path = Path(warehouse) / "_runs" / row["run_id"] / "summary.json"
+    path = summary_path(warehouse, row["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(row, indent=2, sort_keys=True, default=str))
-    return path
-
-
-# DuckDB resolves a relative path against the working directory (and `file_search_path`), never against the
-# database file. By default a persistent database's `temp_directory` is "<database file>.tmp", so this macro,
-# stored in analyst.duckdb, turns a path relative to the warehouse into an absolute one wherever the file now
-# lives. When that setting says otherwise (the database ATTACHed to another one, or temp_directory set), the path
-# stays relative: run from the warehouse folder or `SET file_search_path = '<warehouse>'`.
-_WAREHOUSE_FILE_MACRO = """CREATE MACRO warehouse_file(relative) AS CASE
-  WHEN suffix(current_setting('temp_directory'), '/{db_name}.tmp')
-  THEN parse_dirpath(current_setting('temp_directory')) || '/' || relative
-  ELSE relative END"""
-
-
-def refresh_analyst_db(warehouse: Path, db_name: str = "analyst.duckdb") -> Path:
-    """(Re)create warehouse/analyst.duckdb: one view per published table over its current version's files.
-
-    Offline by design: the views read the Parquet files listed by the Delta log (no `delta` extension to download),
-    so removed files of older versions are never read. Each view is pinned to the table's version in the last
-    succeeded run (`complete_versions`): a run that has not finished publishing is invisible here. The views name
-    their files relative to the warehouse (macro `warehouse_file`), so the warehouse can be moved or copied.
-    """
-    import duckdb  # only needed here
-
-    warehouse = Path(warehouse).resolve()
-    path = warehouse / db_name
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
-    pinned = complete_versions(warehouse)
-    try:
-        con.execute("SET file_search_path = ?", [str(warehouse)])  # binds the views while tmp is not yet in place
-        con.execute(_WAREHOUSE_FILE_MACRO.format(db_name=db_name))
-        for table in PUBLISHED:
-            dt = open_delta(warehouse, table, pinned.get(table.name))
-            files = [Path(f).relative_to(warehouse).as_posix() for f in dt.file_uris()] if dt is not None else []
-            if files:
-                listing = ", ".join("warehouse_file('" + f.replace("'", "''") + "')" for f in files)
-                con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM read_parquet([{listing}])')
-            else:
-                empty = table.empty()  # noqa: F841 - read by DuckDB's replacement scan below
-                con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM empty')
-    finally:
-        con.close()
-    tmp.replace(path)  # readers never see a half-built database
     return path

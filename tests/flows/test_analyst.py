@@ -13,15 +13,15 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.nightly import nightly
+from handoff.diff import diff_runs
+from handoff.export import MANIFEST, README, ExportConfig, export_warehouse
+from handoff.report import write_run_report
+from handoff.versions import resolve_as_of
 from schemas import CONTACTS, DOCUMENTS, PUBLISHED, RUNS
-from tasks._diff import diff_runs
-from tasks._export import MANIFEST, README, ExportConfig, export_warehouse
-from tasks._report import write_run_report
-from tasks._versions import resolve_as_of
 from tasks._warehouse import read_current
 
 CHANGED_SEED = "004_822d45cd400e070e.txt"
-# Independent of tasks._export's patterns on purpose: any address, any "+" number, any grouped local number.
+# Independent of handoff.export's patterns on purpose: any address, any "+" number, any grouped local number.
 EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}", re.I)
 PHONE = re.compile(
     r"\+\s?\d[\d\s().-]{5,}\d"  # international

@@ -19,12 +19,13 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.nightly import nightly
+from handoff.analyst_db import refresh_analyst_db
+from handoff.diff import DIFF_SCHEMA, diff_runs
+from handoff.report import report_path
+from handoff.versions import resolve_as_of
 from schemas import DOCUMENTS, PROJECTS
-from tasks._diff import DIFF_SCHEMA, diff_runs
-from tasks._report import report_path
-from tasks._versions import resolve_as_of
 from tasks._warehouse import read_current
-from tasks.publish import publish_tables, refresh_analyst_db
+from tasks.publish import publish_tables
 
 CHANGED_SEED = "004_822d45cd400e070e.txt"
 WIDTH = 80

@@ -21,9 +21,10 @@ from flows.lock import RunLock, RunLocked
 from flows.nightly import nightly
 from flows.settings import DEFAULT_CRON, FAULT_ENV
 from flows.stages import is_transient
+from handoff.analyst_db import complete_versions
 from schemas import DOCUMENTS, RUNS
 from tasks._warehouse import open_delta, read_current
-from tasks.publish import PLAN, RUN_ID_KEY, complete_versions
+from tasks.publish import PLAN, RUN_ID_KEY
 
 RUN = "night-1"
 UPSTREAM = ("ingest", "strip_boilerplate", "dedupe")

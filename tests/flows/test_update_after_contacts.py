@@ -13,9 +13,9 @@ from helpers import seed_dir
 
 from flows.ledger import RunSummary
 from flows.nightly import nightly
+from handoff.diff import diff_runs
+from handoff.versions import resolve_as_of
 from schemas import CONTACTS, DOCUMENTS, RUNS
-from tasks._diff import diff_runs
-from tasks._versions import resolve_as_of
 from tasks._warehouse import read_current
 from tasks.publish import versions
 

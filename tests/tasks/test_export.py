@@ -7,8 +7,8 @@ import re
 import pyarrow as pa
 from helpers import corpus_pages, seed_files
 
+from handoff.export import EMAIL_MASK, PHONE_MASK, _csv_ready, redact, scrub_text
 from schemas import CONTACTS, DOCUMENTS
-from tasks._export import EMAIL_MASK, PHONE_MASK, _csv_ready, redact, scrub_text
 
 EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}", re.I)
 PHONE = re.compile(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from handoff.versions import RunVersions
 from schemas import DOCUMENTS, DUPLICATES
 from schemas.documents import VERSION_COLUMNS
-from tasks._versions import RunVersions
 from tasks._warehouse import read_current
 from tasks.dedupe.version import version_hash
 

@@ -29,9 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from handoff.versions import RunVersions
 from schemas import PUBLISHED, Table
 from tasks._stage import file_sha256
-from tasks._versions import RunVersions
 from tasks._warehouse import RUN_ID_KEY, read_current
 
 FORMATS = ("parquet", "csv")

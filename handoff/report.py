@@ -22,9 +22,9 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from handoff.versions import complete_runs
 from schemas import DOCUMENTS, DUPLICATES, PROJECTS, QUARANTINE, RUNS
-from tasks._versions import complete_runs
-from tasks._warehouse import read_current
+from tasks._warehouse import RUNS_DIR, SUMMARY, read_current, summary_path
 
 REPORTS_DIR = "_reports"
 NOTHING_NEW = "nothing new in this run"
@@ -59,15 +59,11 @@ def report_path(warehouse: Path, run_id: str) -> Path:
     return Path(warehouse) / REPORTS_DIR / f"run-{run_id}.html"
 
 
-def _summary(warehouse: Path, run_id: str) -> Path:
-    return Path(warehouse) / "_runs" / run_id / "summary.json"
-
-
 def _run_row(warehouse: Path, run_id: str) -> dict[str, Any]:
     for row in read_current(warehouse, RUNS).to_pylist():
         if row["run_id"] == run_id:
             return row
-    summary = _summary(warehouse, run_id)
+    summary = summary_path(warehouse, run_id)
     if summary.exists():
         return json.loads(summary.read_text())
     raise KeyError(f"run {run_id!r} is neither in the runs table nor in {summary.parent}")
@@ -78,7 +74,7 @@ def latest_run_id(warehouse: Path) -> str | None:
     finished = {
         r["run_id"]: r["finished_at"] for r in read_current(warehouse, RUNS, ["run_id", "finished_at"]).to_pylist()
     }
-    for summary in Path(warehouse).glob(f"_runs/*/{_summary(warehouse, '').name}"):
+    for summary in Path(warehouse).glob(f"{RUNS_DIR}/*/{SUMMARY}"):
         row = json.loads(summary.read_text())
         finished.setdefault(row["run_id"], datetime.fromisoformat(row["finished_at"]))
     return max(finished, key=lambda run_id: (finished[run_id], run_id)) if finished else None
