@@ -51,15 +51,18 @@ def _sha(*parts: Any) -> str:
 
 
 def _source_files(module_name: str) -> list[Path]:
-    module = sys.modules.get(module_name)
-    file = Path(getattr(module, "__file__", "") or "")
+    """Every source file of the stage that `module_name` belongs to: the whole package `tasks.<stage>` (wherever
+    in it the task is defined), or the module itself for a one-file stage."""
+    parts = module_name.split(".")
+    stage = sys.modules.get(".".join(parts[:2]) if parts[0] == "tasks" else module_name)
+    file = Path(getattr(stage, "__file__", "") or "")
     if not file.is_file():
         return []
-    return sorted(file.parent.glob("*.py")) if file.name == "__init__.py" else [file]
+    return sorted(file.parent.rglob("*.py")) if file.name == "__init__.py" else [file]
 
 
 def code_fingerprint(module_name: str) -> str:
-    """Hash of the source of a stage module (a package: all its files) and of the code every stage shares."""
+    """Hash of the source of a stage (a package: all its files) and of the code every stage shares."""
     files = _source_files(module_name)
     for shared in _SHARED_CODE:
         path = _ROOT / shared

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -161,4 +162,7 @@ def ingest_dumps(
 def ingest_dumps_task(
     root: Path, warehouse: Path, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
 ) -> StageResult:
-    return ingest_dumps(root, read_current(warehouse, INGESTED_FILES), cfg, run_id, now, out)
+    registry = read_current(warehouse, INGESTED_FILES)
+    # a rerun of this run (`--from ingest` after a kill past the registry's commit) reads its own files again
+    registry = registry.filter(pc.not_equal(registry["run_id"], run_id))
+    return ingest_dumps(root, registry, cfg, run_id, now, out)
