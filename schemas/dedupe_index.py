@@ -31,8 +31,11 @@ DEDUPE_BANDS = Table(
     grain="one row per LSH band key of a published document",
     key=("band_key", "doc_id"),
     description="LSH band keys (hash of band number and its rows of the signature); documents sharing a key are "
-    "near-duplicate candidates. Insert-only: keys of a document's earlier text stay and only add candidates, "
-    "which verification against the current text rejects.",
+    "near-duplicate candidates. A document whose text starts with a large menu-shaped run also has the keys of its "
+    "text from the end of that run (menu-free keys, those differing from its own). Insert-only: keys of a "
+    "document's earlier text stay and only add candidates, which verification against the current text rejects. "
+    "Rows written before menu-free keys existed lack them (their documents are still found through their own keys; "
+    "an update of the document adds them).",
     columns=(
         Column(
             "band_key", pa.int64(), "Hash of the band number and the signature values of that band.", nullable=False

@@ -24,6 +24,13 @@ class DedupeConfig:
     min_containment: float = 0.9
     max_nav_line_words: int = 4  # a menu line: at most this many words (corpus labels: 81 % of template lines)
     min_line_coverage: float = 0.5  # a line is found in the other page when this share of its shingles is
+    # menu-free band keys (menu_run.py), a second candidate source: the text from the end of its leading
+    # menu-shaped run, looked for in the first max_menu_lines lines / max_menu_chars characters; only when the run
+    # holds at least min_menu_shingle_share of the page's shingles (below that, the page's own keys collide with
+    # its original's: Jaccard ≥ 0.9 × the bodies', P(candidate) ≥ 0.99 from body Jaccard 0.85)
+    max_menu_lines: int = 80
+    max_menu_chars: int = 8000
+    min_menu_shingle_share: float = 0.1
 
     def __post_init__(self) -> None:
         if self.num_perm % self.bands:

@@ -109,7 +109,8 @@ def history_from_files(doc_files: list[str], band_files: list[str], sk: Sketches
     pairs = zip(hist_ids, history.column("content_hash").to_pylist(), strict=True)
     versions = published_versions(doc_files, [d for d, h in pairs if (d, h) in tonight])
     history = history.append_column("version_hash", pa.array([versions.get(d) for d in hist_ids], pa.string()))
-    keys = pa.table({"band_key": pa.array(np.unique(sk.band_keys), pa.int64())})
+    all_keys = np.concatenate([sk.band_keys.ravel(), sk.menu_keys.ravel()])  # menu-free keys: a second source
+    keys = pa.table({"band_key": pa.array(np.unique(all_keys), pa.int64())})
     bands = matching_bands(band_files, keys, DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
     candidate_ids = pc.unique(bands.column("doc_id"))
     ids = pa.table({"doc_id": candidate_ids, "content_hash": pa.nulls(len(candidate_ids), pa.string())})

@@ -31,6 +31,12 @@ _PUNCT = r"[^\p{L}\p{M}\p{N}_\s]+"
 _U64 = np.uint64
 
 
+def normalise(texts: pa.Array) -> pa.Array:
+    """Texts as shingled: NFKC, lower-cased, punctuation removed (line breaks kept); null → ""."""
+    texts = pc.fill_null(texts, "")
+    return pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), _PUNCT, "")
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, elementwise (wrapping uint64 arithmetic)."""
     x = x ^ (x >> _U64(30))
@@ -67,11 +73,10 @@ class Sketcher:
         b = rng.integers(0, 2**63, size=self.num_perm, dtype=np.uint64)
         return a, b
 
-    def shingles(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """Shingle hashes of every text, concatenated, and the offsets of each text's run (len(texts) + 1)."""
-        texts = pc.fill_null(texts, "")
-        norm = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), _PUNCT, "")
-        norm = pc.utf8_trim_whitespace(norm)
+    def shingles(self, texts: pa.Array, skip_words: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Shingle hashes of every text, concatenated, and the offsets of each text's run (len(texts) + 1).
+        `skip_words`: per text, shingles starting before that word are left out (the text from that word on)."""
+        norm = pc.utf8_trim_whitespace(normalise(texts))
         words = pc.utf8_split_whitespace(norm)
         if isinstance(words, pa.ChunkedArray):
             words = words.combine_chunks()
@@ -81,19 +86,23 @@ class Sketcher:
         n = self.shingle_words
         n_words = np.diff(word_off)
         n_sh = np.maximum(n_words - n + 1, 0)
+        skip = np.zeros(len(n_words), np.int64) if skip_words is None else np.asarray(skip_words, np.int64)
+        n_kept = np.maximum(n_sh - skip, 0)
         if len(h) < n:
             return np.zeros(0, np.uint64), np.zeros(len(texts) + 1, np.int64)
         s = h[: len(h) - n + 1].copy()
         for k in range(1, n):
             s = _mix(s * _U64(31) + h[k : len(h) - n + 1 + k])
-        # keep the shingles that start at word i of a text with i + n <= its word count
+        # keep the shingles that start at word i of a text with skip <= i and i + n <= its word count
         doc_of_word = np.repeat(np.arange(len(n_words)), n_words)[: len(s)]
         local = np.arange(len(s)) - word_off[:-1][doc_of_word]
-        s = s[local < n_sh[doc_of_word]]
-        return s, np.concatenate([[0], np.cumsum(n_sh)])
+        keep = local < n_sh[doc_of_word]
+        if skip_words is not None:
+            keep &= local >= skip[doc_of_word]
+        return s[keep], np.concatenate([[0], np.cumsum(n_kept)])
 
-    def _signatures_batch(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        s, off = self.shingles(texts)
+    def _signatures_batch(self, texts: pa.Array, skip_words: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        s, off = self.shingles(texts, skip_words)
         n_docs = len(off) - 1
         if self.engine == "rensa":
             m = rensa.RMinHash.digest_matrix_from_flat_token_hashes(s, off.astype(np.uint64), self.num_perm, self.seed)
@@ -113,16 +122,23 @@ class Sketcher:
                 sig[has, p] = np.minimum.reduceat(tmp, starts) >> _U64(32)
         return sig, np.diff(off)
 
-    def signatures(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """MinHash signatures (n × num_perm uint32) and shingle counts (with repeats) of the texts."""
+    def signatures(
+        self, texts: pa.Array | pa.ChunkedArray, skip_words: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MinHash signatures (n × num_perm uint32) and shingle counts (with repeats) of the texts (each from word
+        `skip_words[i]` on, when given)."""
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
-        batches = [texts.slice(i, _BATCH_DOCS) for i in range(0, len(texts), _BATCH_DOCS)]
+        starts = range(0, len(texts), _BATCH_DOCS)
+        batches = [
+            (texts.slice(i, _BATCH_DOCS), None if skip_words is None else skip_words[i : i + _BATCH_DOCS])
+            for i in starts
+        ]
         if not batches:
             return np.zeros((0, self.num_perm), np.uint32), np.zeros(0, np.int64)
         # numpy and Arrow kernels release the GIL: threads use both cores without copying the texts
         with ThreadPoolExecutor(self.threads) as pool:
-            parts = list(pool.map(self._signatures_batch, batches))
+            parts = list(pool.map(lambda b: self._signatures_batch(*b), batches))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def band_keys(self, sig: np.ndarray) -> np.ndarray:

@@ -75,6 +75,7 @@ def fold_near(
     is_update: np.ndarray,
     keys: np.ndarray,
     eligible: np.ndarray,
+    menu: tuple[np.ndarray, np.ndarray],
     bands: pa.Table,
     history_texts: dict[str, str],
     sketcher: Sketcher,
@@ -83,11 +84,13 @@ def fold_near(
     """Near duplicates among the kept rows (in canonical order: published first, then fetched_at, source_uri).
 
     Per kept row: `doc_ids`, its text `texts[at[row]]`, `is_update`, `keys` (band keys), `eligible` (has
-    shingles). Returns the rows to fold and counters. Published documents (history, or rows updating one) are
-    never folded; they are canonical first. Only the texts of candidate rows are read.
+    shingles); `menu`: (rows, keys) menu-free band keys of some kept rows (menu_run.py), a second candidate source
+    searched like the first. Returns the rows to fold and counters. Published documents (history, or rows
+    updating one) are never folded; they are canonical first. Only the texts of candidate rows are read.
     """
     ranks = np.flatnonzero(eligible)
-    keys = keys[ranks]
+    keys = np.concatenate([keys[ranks], menu[1]])
+    ranks = np.concatenate([ranks, menu[0]])
     by_doc = {d: i for i, d in enumerate(doc_ids)}
     pairs: set[tuple[Any, Any]] = set(batch_pairs(keys, ranks))
     for rank, doc_id in history_pairs(keys, ranks, bands):

@@ -39,7 +39,8 @@ def duplicates_table(
 
 
 def index_rows(at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches) -> dict[str, pa.Table]:
-    """dedupe_signatures and dedupe_bands rows of the kept documents (pages without shingles get no band rows)."""
+    """dedupe_signatures and dedupe_bands rows of the kept documents (pages without shingles get no band rows;
+    a page with menu-free keys gets those of them that its whole text does not have)."""
     sig = np.ascontiguousarray(sk.signatures[at].astype("<u4"))
     width = sig.shape[1] * 4
     signature = pa.Array.from_buffers(
@@ -56,10 +57,14 @@ def index_rows(at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches)
     )
     with_bands = np.flatnonzero(sk.n_shingles[at] > 0)
     n_bands = sk.band_keys.shape[1]
-    take = pa.array(np.repeat(with_bands, n_bands))
-    bands = pa.table(
-        {"band_key": sk.band_keys[at[with_bands]].ravel(), "doc_id": doc_id.take(take), "run_id": run_id.take(take)}
-    )
+    # then the menu-free keys (menu_run.py) that differ from the same band's key of the whole text
+    menu = sk.menu_of[at]
+    with_menu = np.flatnonzero(menu >= 0)
+    menu_keys = sk.menu_keys[menu[with_menu]]
+    differs = menu_keys != sk.band_keys[at[with_menu]]
+    take = pa.array(np.concatenate([np.repeat(with_bands, n_bands), np.repeat(with_menu, differs.sum(axis=1))]))
+    keys = np.concatenate([sk.band_keys[at[with_bands]].ravel(), menu_keys[differs]])
+    bands = pa.table({"band_key": keys, "doc_id": doc_id.take(take), "run_id": run_id.take(take)})
     return {"dedupe_signatures": DEDUPE_SIGNATURES.conform(signatures), "dedupe_bands": DEDUPE_BANDS.conform(bands)}
 
 

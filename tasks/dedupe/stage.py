@@ -25,8 +25,11 @@ a menu (language versions) never merge; `contained` when the smaller page's set 
 the larger and the larger is the smaller plus a leading navigation run (another site's menu strip_boilerplate
 could not learn): Jaccard without that run ≥ `min_jaccard`. Verified pairs are joined transitively (union-find).
 `similarity` of a near or contained duplicate is its best verified Jaccard in the cluster, `kind` that link's.
-Candidates of a contained pair come from the same LSH: a residue run of up to ~0.6 of the body still shares a band
-(Jaccard ≥ 0.6: P = 0.80; measured recall in bench/eval_dedupe.py --set syndicated).
+Candidates of a contained pair come from the same LSH, with a second source of band keys (menu_run.py): a page
+whose leading menu-shaped run (found on the text alone) holds ≥ `min_menu_shingle_share` of its shingles also has
+the band keys of its text from the end of that run, searched and stored (`dedupe_bands`) like its own; a copy under
+a menu larger than its body (plain Jaccard ~0.6, often no shared band) then collides with its original. Measured
+in bench/eval_dedupe.py --set syndicated (JSONL recall 0.975 -> 1.000, no merge below 0.7).
 
 Canonical record of a group (documented rule, exact and near alike): the document already published (first
 seen; between two published ones, the smaller doc_id), else the earliest `fetched_at`, else the smallest
@@ -39,7 +42,8 @@ tonight's (20 keys a page: ~200k for 10k pages), then reads `documents` filtered
 hashes and to the candidates' texts, and has DuckDB hash the published columns of the documents tonight
 re-delivers with their published body (version.py; 100k published pages of 10 KB: 0.4 s for 10 of them, 3 s for
 50k). Memory therefore follows tonight's batch; the history costs one columnar
-scan of `dedupe_bands` per run (10M documents: 200M int64 keys). Signatures are kept so the banding can change
+scan of `dedupe_bands` per run (10M documents: 200M int64 keys, plus up to 20 menu-free keys a page that has a
+large unstripped menu). Signatures are kept so the banding can change
 without re-reading texts. `history_from_files` is the same read over explicit file lists (the bench's history).
 Tonight's pages may be a spill (the task): they are sketched a chunk at a time, the decisions are taken on
 their narrow columns (NARROW_COLUMNS) and sketches (~0.8 KB a page), texts are read back only for candidate
@@ -184,6 +188,7 @@ def dedupe_pages(
         is_update,
         sk.band_keys[at],
         sk.n_shingles[at] > 0,
+        menu_keys_of(sk, at),
         index.bands,
         index.texts,
         cfg.sketcher,
@@ -229,6 +234,13 @@ def dedupe_pages(
         n_in=pages.num_rows,
         n_dropped=n_unchanged + len(dup_at),
     )
+
+
+def menu_keys_of(sk: Sketches, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in `at`, menu-free band keys) of the rows `at` that have menu-free keys."""
+    menu = sk.menu_of[at]
+    has = np.flatnonzero(menu >= 0)
+    return has, sk.menu_keys[menu[has]]
 
 
 def _published_root(doc_id: str, redirect: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -124,8 +125,13 @@ def test_corpus_and_variants_in_one_run(corpus_clean):
     # nothing else in the corpus is a near duplicate: pages of one site share navigation, not bodies
     assert result.stats["duplicates.near"] + result.stats["duplicates.exact"] == 3
     assert result.stats["in"] == result.kept.num_rows + result.stats["duplicates"] + result.stats["unchanged"]
+    # band rows: every kept document's keys, then its menu-free keys that differ from them (menu_run.py)
     n_bands = result.outputs["dedupe_bands"].num_rows
-    assert n_bands == CFG.bands * int((result.outputs["dedupe_signatures"].column("n_shingles").to_numpy() > 0).sum())
+    n_docs = int((result.outputs["dedupe_signatures"].column("n_shingles").to_numpy() > 0).sum())
+    sk = sketch_pages(result.kept, CFG)
+    has = np.flatnonzero(sk.menu_of >= 0)
+    n_menu = int((sk.menu_keys[sk.menu_of[has]] != sk.band_keys[has]).sum())
+    assert n_menu > 0 and n_bands == CFG.bands * n_docs + n_menu
 
 
 def test_variants_split_across_two_runs(corpus_clean):

@@ -1,14 +1,16 @@
-"""dedupe_pages on template residue: a body under another organisation's menu is a `contained` duplicate; an
-excerpt, and two different bodies (two languages) under one menu, are never merged. Real corpus bodies and menus."""
+"""dedupe_pages on template residue: a body under another organisation's menu is a `contained` duplicate (also when
+the menu is so large that the two texts share no LSH band: menu-free band keys); an excerpt, and two different
+bodies (two languages) under one menu, are never merged. Real corpus bodies and menus."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 from helpers import NOW, corpus_labels
 
 from schemas import DUPLICATES, STG_CLEAN
 from schemas.duplicates import DUPLICATE_KINDS
-from tasks.dedupe import DedupeConfig, DedupeIndex, dedupe_pages, published_history
+from tasks.dedupe import DedupeConfig, DedupeIndex, dedupe_pages, published_history, sketch_pages
 from tasks.dedupe.minhash import jaccard, shingle_sets
 
 CFG = DedupeConfig()
@@ -124,3 +126,59 @@ def test_two_languages_under_one_menu_are_never_merged():
     assert result.kept.num_rows == 2 and result.stats["duplicates"] == 0
     same = _dedupe([rows[0], {**rows[1], "text": rows[0]["text"], "url": "https://mirror.example.org/en/p"}])
     assert same.kept.num_rows == 1  # the same page under the same menu still is one document
+
+
+def _shares_no_band(body: list[str], menu: list[str]) -> bool:
+    sig, _ = CFG.sketcher.signatures(pa.array(["\n".join(body), "\n".join(menu + body)]))
+    keys = CFG.sketcher.band_keys(sig)
+    return not set(keys[0].tolist()) & set(keys[1].tolist())
+
+
+# a body (80–400 words) and another organisation's menu so large that the copy shares no LSH band with the body
+BIG_MENU_BODY, BIG_MENU = next(
+    (s, i)
+    for s in range(len(LABELS))
+    if 80 <= _words(_body(s)) <= 400
+    for i in range(len(LABELS))
+    if _domain(i) != _domain(s) and _menu(i) and _shares_no_band(_body(s), _menu(i))
+)
+
+
+def _big_menu_pair() -> list[dict]:
+    original = _row("https://news.example.org/story", _body(BIG_MENU_BODY), 1)
+    return [original, _row("https://aggregator.example.net/copy", _menu(BIG_MENU) + _body(BIG_MENU_BODY), 2)]
+
+
+def test_menu_free_keys_of_a_copy_are_its_originals_keys():
+    pages = STG_CLEAN.conform(_big_menu_pair())
+    sk = sketch_pages(pages, CFG)
+    assert sk.menu_of[1] >= 0 and (sk.menu_keys[sk.menu_of[1]] == sk.band_keys[0]).all()
+    assert not set(sk.band_keys[0].tolist()) & set(sk.band_keys[1].tolist())
+
+
+def test_copy_sharing_no_band_is_found_through_menu_free_keys():
+    rows = _big_menu_pair()
+    result = _dedupe(rows)
+    (dup,) = result.outputs["duplicates"].to_pylist()
+    assert (dup["url"], dup["kind"]) == ("https://aggregator.example.net/copy", "contained")
+    off = dedupe_pages(STG_CLEAN.conform(rows), NO_HISTORY, DedupeConfig(min_menu_shingle_share=2.0))
+    assert off.stats["near_candidates"] == 0 and off.stats["duplicates"] == 0  # no candidate without them
+    assert _dedupe(rows[::-1]).outputs["duplicates"].to_pylist() == [dup]  # input order does not matter
+    # the copy's menu-free keys are stored with its band rows (those that differ from its whole text's keys)
+    alone = _dedupe(rows[1:])
+    bands = alone.outputs["dedupe_bands"].column("band_key").to_numpy()
+    assert len(bands) == 2 * CFG.bands and len(np.unique(bands)) == len(bands)
+
+
+def test_copy_sharing_no_band_against_the_published_history_in_either_order():
+    original, syndicated = _big_menu_pair()
+    for first_rows, second_rows in (([original], [syndicated]), ([syndicated], [original])):
+        first = _dedupe(first_rows)
+        index = DedupeIndex(
+            first.outputs["dedupe_bands"],
+            dict(zip(first.kept.column("doc_id").to_pylist(), first.kept.column("text").to_pylist(), strict=True)),
+        )
+        second = dedupe_pages(STG_CLEAN.conform(second_rows), published_history(first.kept), CFG, index)
+        assert second.kept.num_rows == 0, "the published page is canonical, tonight's copy folds into it"
+        (dup,) = second.outputs["duplicates"].to_pylist()
+        assert dup["kind"] == "contained" and dup["duplicate_of"] == first.kept.column("doc_id")[0].as_py()
