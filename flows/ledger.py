@@ -35,7 +35,9 @@ from tasks._spill import Rows, Spill, read_columns
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
 
-KILL_IN_PUBLISH = "publish:kill"  # $DOCPIPE_FAULT_STAGE: SIGKILL right after publish's first table commit
+# $DOCPIPE_FAULT_STAGE: `publish:kill` SIGKILLs the run right after publish's first table commit,
+# `publish:kill@<table>` right after that table's commit.
+KILL_IN_PUBLISH = "publish:kill"
 
 __all__ = ["STAGES", "InjectedFault", "RunAlreadySucceeded", "RunLedger", "RunSummary", "StageFailed", "flow_run_name"]
 
@@ -195,14 +197,16 @@ class RunLedger:
         return result
 
     def _inject_fault(self, name: str) -> None:
-        if self.cfg.fault == f"{name}:kill" and self.cfg.fault != KILL_IN_PUBLISH:
+        if self.cfg.fault == f"{name}:kill" and not self.cfg.fault.startswith(KILL_IN_PUBLISH):
             os.kill(os.getpid(), signal.SIGKILL)
         if self.cfg.fault == name:
             raise InjectedFault(f"injected fault at the start of stage {name} ($DOCPIPE_FAULT_STAGE)")
 
-    @staticmethod
-    def _kill_after_commit(table: str) -> None:
-        os.kill(os.getpid(), signal.SIGKILL)
+    def _kill_after_commit(self, table: str) -> None:
+        """Fault drill: SIGKILL after the first table commit, or after the named table's (`publish:kill@TABLE`)."""
+        wanted = self.cfg.fault.partition("@")[2]
+        if not wanted or wanted == table:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def add(self, name: str, result: StageResult) -> Rows:
         """Record a stage's result; return the rows that go on."""
@@ -227,7 +231,7 @@ class RunLedger:
             updated_ids = set(updates.filter(updates["is_update"])["doc_id"].to_pylist())
             counts = self.counts(read_columns(documents, ["doc_id"]), updated_ids)
             self._inject_fault("publish")
-            after_commit = self._kill_after_commit if cfg.fault == KILL_IN_PUBLISH else None
+            after_commit = self._kill_after_commit if cfg.fault.startswith(KILL_IN_PUBLISH) else None
             publish = with_retries(task, SPECS["publish"], cfg)
             after = publish(cfg.warehouse, self.tables(documents), cfg.run_id, after_commit)
             changed = changed_tables(self.base_versions, after)  # by this run, earlier attempts included

@@ -22,7 +22,7 @@ from flows.nightly import nightly
 from flows.settings import DEFAULT_CRON, FAULT_ENV
 from flows.stages import is_transient
 from handoff.analyst_db import complete_versions
-from schemas import DOCUMENTS, RUNS
+from schemas import DOCUMENTS, INGESTED_FILES, RUNS
 from tasks._warehouse import open_delta, read_current
 from tasks.publish import PLAN, RUN_ID_KEY
 
@@ -89,10 +89,9 @@ def test_rerun_from_a_stage_forces_it_and_the_later_ones(tmp_path, monkeypatch, 
     assert _snapshot(warehouse) == clean
 
 
-def test_kill_during_publish_then_rerun(tmp_path, clean):
-    """SIGKILL right after publish's first table commit, in a real `docpipe run` process; then rerun."""
-    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {FAULT_ENV: "publish:kill"}
+def _killed_run(tmp_path, raw, warehouse, fault: str) -> None:
+    """A real `docpipe run` process SIGKILLed by the fault drill `fault` (and its temporary Prefect server)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {FAULT_ENV: fault}
     cmd = [sys.executable, "-m", "flows", "run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", RUN]
     log = tmp_path / "run.log"
     with log.open("w") as out:  # files, not pipes: the orphaned temporary Prefect server would hold a pipe open
@@ -102,6 +101,12 @@ def test_kill_during_publish_then_rerun(tmp_path, clean):
         finally:
             with contextlib.suppress(ProcessLookupError):  # the killed run's temporary Prefect server
                 os.killpg(killed.pid, signal.SIGKILL)
+
+
+def test_kill_during_publish_then_rerun(tmp_path, clean):
+    """SIGKILL right after publish's first table commit, in a real `docpipe run` process; then rerun."""
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    _killed_run(tmp_path, raw, warehouse, "publish:kill")
     committed = [t.name for t in (w.table for w in PLAN) if (dt := open_delta(warehouse, t)) and dt.version() > 0]
     assert len(committed) == 1 and open_delta(warehouse, committed[0]).history()[0][RUN_ID_KEY] == RUN
     assert complete_versions(warehouse) == {}  # readers see no version of the killed run
@@ -114,6 +119,20 @@ def test_kill_during_publish_then_rerun(tmp_path, clean):
     assert len(docs) == len(set(docs)) == 5
     assert _snapshot(warehouse) == clean
     assert complete_versions(warehouse)["documents"] == open_delta(warehouse, DOCUMENTS).version()
+
+
+def test_kill_after_the_registry_commit_then_rerun_from_ingest(tmp_path, clean):
+    """Killed after `ingested_files` was committed (the run's files listed as read) but before its `runs` row:
+    `rerun --from ingest` must read the run's own files again, not skip them as already ingested."""
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    _killed_run(tmp_path, raw, warehouse, "publish:kill@ingested_files")
+    registry = read_current(warehouse, INGESTED_FILES)
+    assert registry.num_rows == 5 and set(registry["run_id"].to_pylist()) == {RUN}
+    assert complete_versions(warehouse) == {}
+
+    summary = nightly(str(raw), str(warehouse), RUN, from_stage="ingest")
+    assert summary.status == "succeeded" and summary.row["n_read"] == 5
+    assert _snapshot(warehouse) == clean
 
 
 def test_second_run_is_refused_while_another_holds_the_warehouse(tmp_path):
