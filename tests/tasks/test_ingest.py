@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 
-from helpers import SEEDS, ingest, seed_files
+from helpers import ingest, need_shared, seed_files
 
 from schemas import STG_PAGES, reasons
 
@@ -19,8 +19,9 @@ def test_seeds_become_one_record_each(seeds_raw):
     assert pages.num_rows == 5
     assert sorted(pages.column("source_uri").to_pylist()) == [f.name for f in seed_files()]
     first = pages.to_pylist()[0]
-    assert first["raw_text"] == (SEEDS / first["source_uri"]).read_text()
-    assert first["format"] == "txt" and first["size_bytes"] == (SEEDS / first["source_uri"]).stat().st_size
+    seed = need_shared() / "seeds" / first["source_uri"]
+    assert first["raw_text"] == seed.read_text()
+    assert first["format"] == "txt" and first["size_bytes"] == seed.stat().st_size
     assert len(first["source_sha256"]) == 64
     assert result.outputs["ingested_files"].num_rows == 5
 
