@@ -1,4 +1,4 @@
-"""Analyst commands of the `docpipe` CLI: versions, export, diff, report (wiring only; logic in tasks/_*.py).
+"""Analyst commands of the `docpipe` CLI: versions, export, diff, report, sql (wiring only; logic in tasks/_*.py).
 
 flows/cli.py calls `register(app)` so that they are top-level commands. None of them loads Prefect. Tables fit
 the terminal (80 columns and up): less important columns are dropped when narrow, what is left wraps; `--json`
@@ -34,6 +34,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to stdout inst
 
 INCOMPLETE_MARK = "*"
 DIFF_LIMIT = 50
+SQL_LIMIT = 50
 MIN_TEXT_WIDTH = 20  # a free-text column (titles) gets at least this, and the room left over
 
 
@@ -307,7 +308,57 @@ def report(
     console.print(f"report: {path.as_uri()}", soft_wrap=True, highlight=False)
 
 
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over the published tables (and run_versions).")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="RUN_ID, DATE (YYYY-MM-DD) or runs-table VERSION (default: latest).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows shown in the table (0: all).")] = SQL_LIMIT,
+    as_json: Annotated[bool, typer.Option("--json", help="Write every row to stdout as JSON, no table.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Write every row to stdout as CSV, no table.")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Query the tables as of a complete run in DuckDB (delta_scan at that run's versions; offline)."""
+    import duckdb
+
+    from handoff.sql import DeltaExtensionMissing, query_as_of, write_csv
+    from handoff.versions import AsOfError, resolve_as_of
+
+    warehouse = _existing_warehouse(warehouse)
+    if as_json and as_csv:
+        _fail("give --json or --csv, not both")
+    try:
+        run = resolve_as_of(warehouse, as_of)
+    except AsOfError as exc:
+        _fail(f"--as-of: {exc}" if as_of else str(exc))
+    try:
+        result = query_as_of(warehouse, run, query)
+    except (duckdb.Error, DeltaExtensionMissing) as exc:
+        _fail(str(exc))
+    if as_json:
+        _write_json(result.to_pylist())
+        return
+    if as_csv:
+        write_csv(result, sys.stdout)
+        return
+    err_console.print(f"as of run {run.run_id} (finished {run.finished_at:%Y-%m-%d %H:%M:%S} UTC)", highlight=False)
+    shown = result if not limit else result.slice(0, limit)
+
+    def cell(i: int) -> Callable[[tuple], str]:
+        return lambda row: "" if row[i] is None else str(row[i])
+
+    if result.num_columns:
+        columns = [_Column(name, cell(i)) for i, name in enumerate(result.column_names)]
+        console.print(_fitted([columns], list(zip(*(c.to_pylist() for c in shown.columns), strict=True))))
+    more = (
+        f" ({result.num_rows - shown.num_rows:,} not shown: --limit 0 shows all)"
+        if shown.num_rows < result.num_rows
+        else ""
+    )
+    console.print(_plural(result.num_rows, "row") + more, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the analyst commands to the `docpipe` app as top-level commands."""
-    for command in (versions, export, diff, report):
+    for command in (versions, export, diff, report, sql):
         app.command()(command)
