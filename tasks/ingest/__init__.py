@@ -4,8 +4,16 @@ In: the raw root (a folder) and the `ingested_files` registry. Out: stg_pages (s
 raw record (a .txt/.html file, a JSON line, a WARC response/resource record, each also inside archives), plus new
 `ingested_files` rows in `outputs`. `iter_ingest` yields the same rows as bounded pa.RecordBatches.
 Quarantines: ingest.empty_file, ingest.binary_file, ingest.too_large, ingest.bad_json, ingest.no_text,
-ingest.truncated, ingest.unsafe_path, ingest.archive_bomb, ingest.unsupported_media, ingest.unreadable.
+ingest.truncated, ingest.unsafe_path, ingest.archive_bomb, ingest.unsupported_media, ingest.unreadable,
+ingest.link, ingest.special_file, ingest.bad_name, ingest.file_changed, ingest.text_too_long, ingest.warc_revisit.
 State: `ingested_files` (read; the new rows are returned for publish to append).
+
+The walk (listing.py) never follows a symbolic link and never writes under the root: links (to files or
+folders, inside or outside), FIFOs, sockets and devices, and names that are not UTF-8 are quarantined and
+registered by their own status; a file is opened with O_NOFOLLOW and hashed and read through that one
+descriptor. A file whose size or mtime changes while it is read keeps the records read but is not registered
+(ingest.file_changed), so the next run reads it again; one that vanishes after the listing is file_changed too.
+A record whose decoded text is over `max_text_chars` is ingest.text_too_long.
 
 Formats (formats.py) are chosen by sniffing the first bytes, with the name only as a hint: plain text, HTML,
 JSON Lines, WARC; containers gzip, zip and tar (framing.py) are opened as streams, nested up to
@@ -30,7 +38,8 @@ falling back to UTF-8 with replacement characters; the choice is recorded in `de
 
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import READERS, Record, Reject, decode_bytes, sniff_format
-from tasks.ingest.stage import IngestTally, ingest_dumps, ingest_dumps_task, iter_ingest, list_raw_files
+from tasks.ingest.listing import list_raw_files
+from tasks.ingest.stage import IngestTally, ingest_dumps, ingest_dumps_task, iter_ingest
 
 __all__ = [
     "READERS",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
     max_file_bytes: int = 4 * 1024**3  # larger raw files are quarantined as ingest.too_large
-    max_record_bytes: int = 64 * 1024**2  # one page (a .txt/.html payload, a JSON line, a WARC body): too_large
+    max_record_bytes: int = 16 * 1024**2  # one page (a .txt/.html payload, a JSON line, a WARC body): too_large
+    max_text_chars: int = 2_000_000  # a page's decoded text longer than this: text_too_long (web pages ≪ 200 000)
     max_member_bytes: int = 8 * 1024**3  # an archive member or a decompressed gzip stream: archive_bomb
     max_expansion_ratio: float = 200.0  # decompressed / stored bytes above this: archive_bomb (text packs ≤ ~20)
     min_ratio_check_bytes: int = 1024**2  # the ratio is only judged past this many decompressed bytes

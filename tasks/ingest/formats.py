@@ -272,14 +272,22 @@ def _decode_declared(data: bytes, charset: str | None) -> tuple[str, str | None]
 
 def read_warc(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
     """Response and resource records with an HTML or plain-text body; `#offset=N` is the record's byte offset in
-    the uncompressed WARC stream. Other record types (warcinfo, request, metadata, revisit) hold no page.
+    the uncompressed WARC stream. A revisit record stands for a page whose payload is not stored (identical to an
+    earlier capture, or not modified): ingest.warc_revisit. Other record types (warcinfo, request, metadata)
+    describe the crawl, hold no page and are passed over.
     The URL is WARC-Target-URI when it is an absolute http(s) URL, else the HTML's canonical URL, else none (the
     target, e.g. a file name or urn:, stays in meta `warc_target_uri`)."""
     records = ArchiveIterator(stream, arc2warc=True)
     for rec in records:
+        locator = f"#offset={records.offset}"  # start of the current record (get_record_offset would skip it)
+        if rec.rec_type == "revisit":
+            refers = rec.rec_headers.get_header("WARC-Refers-To-Target-URI") or rec.rec_headers.get_header(
+                "WARC-Target-URI"
+            )
+            yield Reject(locator, reasons.INGEST_WARC_REVISIT, f"revisit of {refers!r}: the payload is not stored")
+            continue
         if rec.rec_type not in ("response", "resource"):
             continue
-        locator = f"#offset={records.offset}"  # start of the current record (get_record_offset would skip it)
         headers = rec.http_headers if rec.http_headers is not None else rec.rec_headers
         media, _, params = (headers.get_header("Content-Type") or "").partition(";")
         media = media.strip().lower()

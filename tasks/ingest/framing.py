@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import stat
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from warcio.exceptions import ArchiveLoadFailed
@@ -25,6 +26,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from schemas import reasons
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import READERS, Record, Reject, sniff_format
+from tasks.ingest.listing import printable_path
 
 _SNIFF_BYTES = 8192
 _BUFFER_BYTES = 1 << 20
@@ -133,14 +135,16 @@ def _peek(stream: BinaryIO, seekable: bool) -> tuple[bytes, BinaryIO]:
 
 
 def _member_locator(name: str) -> str:
-    return "#member=" + name.replace("%", "%25").replace("#", "%23")
+    return "#member=" + printable_path(name.replace("%", "%25").replace("#", "%23"))
 
 
 def _member_problem(name: str, size: int, stored: int | None, cfg: IngestConfig) -> tuple[str, str] | None:
     """Why an archive member must not be read, judged from its header alone."""
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-        return reasons.INGEST_UNSAFE_PATH, f"member path {name!r} is absolute or leaves the archive"
+        return reasons.INGEST_UNSAFE_PATH, f"member path {printable_path(name)!r} is absolute or leaves the archive"
+    if printable_path(name) != name:
+        return reasons.INGEST_BAD_NAME, f"member name is not valid UTF-8 ({printable_path(name)!r})"
     if size > cfg.max_member_bytes:
         return reasons.INGEST_ARCHIVE_BOMB, f"member declares {size} bytes > max_member_bytes={cfg.max_member_bytes}"
     if stored is not None and size > cfg.min_ratio_check_bytes and size > max(stored, 1) * cfg.max_expansion_ratio:
@@ -178,12 +182,29 @@ def _zip_members(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator
             if info.is_dir():
                 continue
             locator = src.locator + _member_locator(info.filename)
-            problem = _member_problem(info.filename, info.file_size, info.compress_size, cfg)
+            problem = _zip_link(info) or _member_problem(info.filename, info.file_size, info.compress_size, cfg)
             if problem:
                 yield Reject(locator, *problem)
                 continue
             with archive.open(info) as member:  # zipfile stops at the declared size and checks the CRC
                 yield from read_payload(member, _Payload(info.filename, locator, info.file_size, True), cfg)
+
+
+def _zip_link(info: zipfile.ZipInfo) -> tuple[str, str] | None:
+    """A zip member stored as a Unix symbolic link (its data is the target path, not a page)."""
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return reasons.INGEST_LINK, f"symbolic link member {info.filename!r} is not followed"
+    return None
+
+
+def _tar_special(info: tarfile.TarInfo) -> tuple[str, str] | None:
+    """A tar member that is no regular file: a link (never followed) or a device, FIFO or other special entry."""
+    if info.issym() or info.islnk():
+        kind = "symbolic" if info.issym() else "hard"
+        return reasons.INGEST_LINK, f"{kind} link member to {printable_path(info.linkname)!r} is not followed"
+    if not info.isfile():
+        return reasons.INGEST_SPECIAL_FILE, f"member of tar type {info.type!r} (device, FIFO…) is no page"
+    return None
 
 
 def _tar_members(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Record | Reject]:
@@ -192,10 +213,7 @@ def _tar_members(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator
             if info.isdir():
                 continue
             locator = src.locator + _member_locator(info.name)
-            if not info.isfile():
-                yield Reject(locator, reasons.INGEST_UNSAFE_PATH, f"link or special member {info.name!r} not followed")
-                continue
-            problem = _member_problem(info.name, info.size, None, cfg)
+            problem = _tar_special(info) or _member_problem(info.name, info.size, None, cfg)
             if problem:
                 yield Reject(locator, *problem)
                 continue
@@ -236,11 +254,23 @@ def _dispatch(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Re
         return
     for item in READERS[fmt](stream, cfg.max_record_bytes):
         item.locator = src.locator + item.locator
-        if isinstance(item, Record) and not (item.text or "").strip() and not (item.html or "").strip():
-            yield Reject(item.locator, reasons.INGEST_NO_TEXT, "record has neither text nor html")
-        else:
-            yield item
+        yield _record_problem(item, cfg) or item
     _raise_deferred(stream)
+
+
+def _record_problem(item: Record | Reject, cfg: IngestConfig) -> Reject | None:
+    """Why a record read whole is no page: no text at all, or a text over max_text_chars."""
+    if isinstance(item, Reject):
+        return None
+    if not (item.text or "").strip() and not (item.html or "").strip():
+        return Reject(item.locator, reasons.INGEST_NO_TEXT, "record has neither text nor html")
+    if len(item.text or "") > cfg.max_text_chars:
+        return Reject(
+            item.locator,
+            reasons.INGEST_TEXT_TOO_LONG,
+            f"{len(item.text)} characters > max_text_chars={cfg.max_text_chars}",
+        )
+    return None
 
 
 def read_payload(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Record | Reject]:
@@ -259,18 +289,13 @@ def read_payload(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator
         yield Reject(src.locator, reasons.INGEST_EMPTY, "holds no records (empty or only whitespace)")
 
 
-def read_file(path: Path, size: int, cfg: IngestConfig) -> Iterator[Record | Reject]:
-    """Records of one raw file, or the Reject that explains why there are none."""
+def read_file(fh: BinaryIO, name: str, size: int, cfg: IngestConfig) -> Iterator[Record | Reject]:
+    """Records of one raw file open for reading (seekable, at its start), or the Reject that explains why there
+    are none; `name` is its file name (a format hint), `size` its size when it was opened."""
     if size == 0:
         yield Reject("", reasons.INGEST_EMPTY, "file is empty")
         return
     if size > cfg.max_file_bytes:
         yield Reject("", reasons.INGEST_TOO_LARGE, f"{size} bytes > max_file_bytes={cfg.max_file_bytes}")
         return
-    try:
-        fh = path.open("rb", buffering=_BUFFER_BYTES)
-    except OSError as exc:
-        yield Reject("", reasons.INGEST_UNREADABLE, f"cannot open: {exc}")
-        return
-    with fh:
-        yield from read_payload(fh, _Payload(path.name, "", size, True), cfg)
+    yield from read_payload(fh, _Payload(name, "", size, True), cfg)

@@ -3,6 +3,7 @@ StageResult for the flow. The contract is in tasks/ingest/__init__.py."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -16,14 +17,15 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import INGESTED_FILES, STG_PAGES
+from schemas import INGESTED_FILES, STG_PAGES, reasons
 from tasks._progress import advance
 from tasks._spill import Rows, write_spill
-from tasks._stage import StageResult, file_sha256, quarantine_row, quarantine_table, sha256_hex
+from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
 from tasks._warehouse import read_current
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import Record, Reject
 from tasks.ingest.framing import read_file
+from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
 
 STAGE = "ingest"
 
@@ -38,15 +40,6 @@ class IngestTally:
     n_payload_bytes: int = 0
     files_skipped: int = 0
     reasons: Counter = field(default_factory=Counter)
-
-
-def list_raw_files(root: Path) -> list[Path]:
-    """Every regular file below `root`, sorted, hidden files and folders excluded."""
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        files += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
-    return sorted(files)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -83,54 +76,109 @@ def _registry_index(registry: pa.Table) -> tuple[set[tuple[str, int, int]], set[
     return ({(r["path"], r["size_bytes"], r["mtime_ns"]) for r in rows}, {(r["path"], r["sha256"]) for r in rows})
 
 
+def _registry_row(rel: str, st: os.stat_result, sha: str, n_records: int, run_id: str) -> dict[str, Any]:
+    return {
+        "path": rel,
+        "size_bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": sha,
+        "n_records": n_records,
+        "run_id": run_id,
+    }
+
+
+class _Batcher:
+    """Collects page rows and quarantine rows of one run; cuts stg_pages batches at the configured bounds."""
+
+    def __init__(self, cfg: IngestConfig, run_id: str, now: datetime, tally: IngestTally) -> None:
+        self.cfg, self.run_id, self.now, self.tally = cfg, run_id, now, tally
+        self.rows: list[dict[str, Any]] = []
+        self.n_bytes = 0
+
+    def reject(self, source_uri: str, reason: str, message: str) -> None:
+        self.tally.quarantine.append(quarantine_row(source_uri, STAGE, reason, message, self.run_id))
+        self.tally.reasons[reason] += 1
+
+    def add(self, item: Record | Reject, rel: str, file_sha: str) -> pa.RecordBatch | None:
+        """Takes one item of a file; returns a full batch when one is due."""
+        if isinstance(item, Reject):
+            self.reject(rel + item.locator, item.reason, item.message)
+            return None
+        self.rows.append(_page_row(item, rel + item.locator, file_sha, self.now, self.run_id))
+        self.n_bytes += item.size_bytes
+        self.tally.n_pages += 1
+        self.tally.n_payload_bytes += item.size_bytes
+        if len(self.rows) >= self.cfg.max_batch_rows or self.n_bytes >= self.cfg.max_batch_bytes:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self.rows:
+            return None
+        advance(len(self.rows))
+        batch = pa.RecordBatch.from_pylist(self.rows, schema=STG_PAGES.arrow_schema)
+        self.rows, self.n_bytes = [], 0
+        return batch
+
+
+def _read_entry(entry: RawEntry, seen: tuple[set, set], cfg: IngestConfig, out: _Batcher) -> Iterator[pa.RecordBatch]:
+    """Batches due while reading one regular file; its registry row goes to the tally unless the file changed
+    while it was read (then it is read again by the next run) or could not be opened."""
+    seen_stat, seen_sha = seen
+    try:
+        fh = open_regular(entry.path)
+    except FileNotFoundError:
+        out.reject(entry.rel, reasons.INGEST_FILE_CHANGED, "file vanished between listing and reading")
+        return
+    except OSError as exc:
+        out.reject(entry.rel, reasons.INGEST_UNREADABLE, f"cannot open: {exc.strerror or exc}")
+        return
+    with fh:
+        before = os.fstat(fh.fileno())
+        if (entry.rel, before.st_size, before.st_mtime_ns) in seen_stat:
+            out.tally.files_skipped += 1
+            return
+        file_sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        if (entry.rel, file_sha) in seen_sha:
+            out.tally.files_skipped += 1
+            return
+        fh.seek(0)
+        n_records = 0
+        for item in read_file(fh, entry.path.name, before.st_size, cfg):
+            n_records += 1
+            if (batch := out.add(item, entry.rel, file_sha)) is not None:
+                yield batch
+        after = os.fstat(fh.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        message = (
+            f"changed while read ({before.st_size} → {after.st_size} bytes): the {n_records} items read stay,"
+            " the file is not registered, so the next run reads it again"
+        )
+        out.reject(entry.rel, reasons.INGEST_FILE_CHANGED, message)
+        return
+    out.tally.files.append(_registry_row(entry.rel, before, file_sha, n_records, out.run_id))
+
+
 def iter_ingest(
     root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, now: datetime, tally: IngestTally
 ) -> Iterator[pa.RecordBatch]:
     """stg_pages record batches (≤ max_batch_rows rows, ≈ max_batch_bytes payload) of every new or changed file
-    under `root`; quarantine and `ingested_files` rows and counters go to `tally`."""
+    under `root`; quarantine and `ingested_files` rows and counters go to `tally`. Entries that must not be read
+    (links, special files, names that are not UTF-8) are quarantined and registered by their own status."""
     if not Path(root).is_dir():
         raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
     seen_stat, seen_sha = _registry_index(registry) if not cfg.full else (set(), set())
-    rows: list[dict[str, Any]] = []
-    n_bytes = 0
-    for path in list_raw_files(root):
-        rel = path.relative_to(root).as_posix()
-        stat = path.stat()
-        if (rel, stat.st_size, stat.st_mtime_ns) in seen_stat:
+    out = _Batcher(cfg, run_id, now, tally)
+    for entry in list_raw_entries(Path(root)):
+        if (entry.rel, entry.lstat.st_size, entry.lstat.st_mtime_ns) in seen_stat:
             tally.files_skipped += 1
-            continue
-        file_sha = file_sha256(path)
-        if (rel, file_sha) in seen_sha:
-            tally.files_skipped += 1
-            continue
-        n_records = 0
-        for item in read_file(path, stat.st_size, cfg):
-            n_records += 1
-            if isinstance(item, Reject):
-                tally.quarantine.append(quarantine_row(rel + item.locator, STAGE, item.reason, item.message, run_id))
-                tally.reasons[item.reason] += 1
-                continue
-            rows.append(_page_row(item, rel + item.locator, file_sha, now, run_id))
-            n_bytes += item.size_bytes
-            tally.n_pages += 1
-            tally.n_payload_bytes += item.size_bytes
-            if len(rows) >= cfg.max_batch_rows or n_bytes >= cfg.max_batch_bytes:
-                advance(len(rows))
-                yield pa.RecordBatch.from_pylist(rows, schema=STG_PAGES.arrow_schema)
-                rows, n_bytes = [], 0
-        tally.files.append(
-            {
-                "path": rel,
-                "size_bytes": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns,
-                "sha256": file_sha,
-                "n_records": n_records,
-                "run_id": run_id,
-            }
-        )
-    if rows:
-        advance(len(rows))
-        yield pa.RecordBatch.from_pylist(rows, schema=STG_PAGES.arrow_schema)
+        elif entry.problem is not None:
+            out.reject(entry.rel, *entry.problem)
+            tally.files.append(_registry_row(entry.rel, entry.lstat, sha256_hex(entry.problem[1]), 1, run_id))
+        else:
+            yield from _read_entry(entry, (seen_stat, seen_sha), cfg, out)
+    if (batch := out.flush()) is not None:
+        yield batch
 
 
 def ingest_dumps(

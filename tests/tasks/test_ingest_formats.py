@@ -195,7 +195,7 @@ def test_unsafe_member_paths_are_quarantined_and_safe_members_read(raw):
         "evil.zip#member=../escape.txt": reasons.INGEST_UNSAFE_PATH,
         "evil.zip#member=/etc/abs.txt": reasons.INGEST_UNSAFE_PATH,
         "evil.tar#member=../../up.txt": reasons.INGEST_UNSAFE_PATH,
-        "evil.tar#member=link.txt": reasons.INGEST_UNSAFE_PATH,
+        "evil.tar#member=link.txt": reasons.INGEST_LINK,
     }
 
 
