@@ -117,6 +117,22 @@ class CheckpointStore:
         self.root.mkdir(parents=True, exist_ok=True)
         _write_json(self.root / MANIFEST, params)
 
+    def record(self, raw: Path, full: bool, now: datetime) -> dict[str, Any]:
+        """Record the run (id, raw folder and its listing's hash, --full, first start time) unless it already is:
+        from then on `docpipe rerun <id>` can resume it, whenever it is killed. Returns the manifest."""
+        manifest = self.manifest()
+        if manifest is None:
+            manifest = {
+                "run_id": self.run_id,
+                "raw": str(raw),
+                "raw_listing": raw_fingerprint(raw),
+                "full": full,
+                "started_at": now.isoformat(),
+                "attempts": 0,
+            }
+            self.write_manifest(manifest)
+        return manifest
+
     def begin(self, stage: str) -> Path:
         """An empty folder for the stage's files (its spills); any earlier, incomplete attempt is removed."""
         folder = self.root / stage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -105,6 +106,7 @@ def _refused(message: str) -> typer.Exit:
 def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
     """Run the flow in this process: refusals are decided before Prefect starts (it takes seconds), run lines
     go to the terminal, and an error is one clear message (its traceback with --verbose, and in the run log)."""
+    from flows.checkpoints import CheckpointStore
     from flows.lock import RunLock, RunLocked
     from flows.runlog import find_run
 
@@ -121,6 +123,8 @@ def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
     except RunLocked as exc:
         raise _refused(str(exc)) from None
     try:
+        # recorded before Prefect starts: a run killed at any moment from here on can be resumed by its id
+        CheckpointStore(warehouse, run_id).record(Path(params["raw"]), params["full"], datetime.now(UTC))
         _run_flow(warehouse, verbose, params)
     finally:
         lock.release()
@@ -172,20 +176,26 @@ def rerun(
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
 ) -> None:
     """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again.
-    A run that already succeeded has nothing to resume (exit 0, nothing done)."""
-    warehouse = _existing_warehouse(warehouse)
+    A run that already succeeded has nothing to resume (exit 0, nothing done); a run id never recorded (killed
+    before anything of it was written) is started with --raw."""
+    warehouse = resolve_warehouse(warehouse)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect: as quiet as `run`
     from flows.checkpoints import CheckpointStore
     from flows.runlog import find_run, status_label
     from schemas.runs import STAGES
 
-    manifest = CheckpointStore(warehouse, run_id).manifest()
-    if manifest is None:
-        console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`)")
-        raise typer.Exit(2)
     if from_stage and from_stage not in STAGES:
         console.print(f"[red]unknown stage {from_stage!r}[/red]; stages: {', '.join(STAGES)}")
         raise typer.Exit(2)
+    manifest = CheckpointStore(warehouse, run_id).manifest() if warehouse.is_dir() else None
+    if manifest is None:
+        if raw is None:
+            _existing_warehouse(warehouse)
+            console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`; --raw starts it)")
+            raise typer.Exit(2)
+        console.print(f"run {run_id} was never recorded in {warehouse}: starting it over {resolve_raw(raw)}")
+        _call_nightly(warehouse, verbose, raw=str(resolve_raw(raw)), run_id=run_id, full=False, from_stage=from_stage)
+        return
     done = find_run(warehouse, run_id)
     if done is not None and done["status"] == "succeeded":
         console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")

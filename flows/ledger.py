@@ -132,21 +132,14 @@ class RunLedger:
         raw listing, the code version, and each table's version before this run committed anything."""
         refuse_succeeded(cfg.warehouse, cfg.run_id)
         store = CheckpointStore(cfg.warehouse, cfg.run_id)
-        manifest = store.manifest() or {}
-        started_at = datetime.fromisoformat(manifest["started_at"]) if "started_at" in manifest else datetime.now(UTC)
-        store.write_manifest(
-            {
-                "run_id": cfg.run_id,
-                "raw": str(cfg.raw),
-                "full": cfg.ingest.full,
-                "started_at": started_at.isoformat(),
-                "attempts": manifest.get("attempts", 0) + 1,
-            }
-        )
+        manifest = store.record(cfg.raw, cfg.ingest.full, datetime.now(UTC))  # the CLI recorded it already
+        started_at = datetime.fromisoformat(manifest["started_at"])
+        attempt = manifest.get("attempts", 0) + 1
+        store.write_manifest({**manifest, "raw": str(cfg.raw), "full": cfg.ingest.full, "attempts": attempt})
         tables = [*(w.table for w in PLAN), RUNS]
         base = {t.name: base_version(cfg.warehouse, t, cfg.run_id) for t in tables}
         root = chain("", raw_fingerprint(cfg.raw), {k: v for k, v in base.items() if k != RUNS.name}, code_version())
-        log.info("run %s: %s → %s (attempt %d)", cfg.run_id, cfg.raw, cfg.warehouse, manifest.get("attempts", 0) + 1)
+        log.info("run %s: %s → %s (attempt %d)", cfg.run_id, cfg.raw, cfg.warehouse, attempt)
         return cls(cfg, store, started_at, base, versions(cfg.warehouse), root)
 
     @contextmanager

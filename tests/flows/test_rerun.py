@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 from helpers import ROOT, seed_dir
+from typer.testing import CliRunner
 
 from flows.checkpoints import prune_checkpoints
+from flows.cli import app
 from flows.ledger import RunAlreadySucceeded, StageFailed
 from flows.lock import RunLock, RunLocked
 from flows.nightly import nightly
@@ -176,3 +178,36 @@ def test_prefect_yaml_deploys_the_same_flow_and_schedule():
     (deployment,) = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     assert deployment["entrypoint"] == "flows/nightly.py:nightly"
     assert deployment["schedules"][0]["cron"] == DEFAULT_CRON
+
+
+def test_a_run_killed_during_start_up_is_resumed_by_its_id(tmp_path, clean):
+    """Killed (whole process group) once it is recorded, while Prefect is still starting: the id the user or the
+    scheduler holds resumes it, and the warehouse ends as the clean run's."""
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    cmd = [sys.executable, "-m", "flows", "run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", RUN]
+    with (tmp_path / "run.log").open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
+        manifest = warehouse / "_runs" / RUN / "run.json"
+        for _ in range(600):
+            if manifest.is_file() or proc.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert manifest.is_file() and json.loads(manifest.read_text())["attempts"] == 0  # recorded, not yet started
+    assert open_delta(warehouse, DOCUMENTS) is None
+
+    resumed = CliRunner().invoke(app, ["rerun", RUN, "--warehouse", str(warehouse)], env={"COLUMNS": "200"})
+    assert resumed.exit_code == 0, resumed.output
+    assert _stage_status(warehouse, RUN)["ingest"] == "succeeded"
+    assert _snapshot(warehouse) == clean
+
+
+def test_rerun_of_an_id_never_recorded_starts_it_with_raw(tmp_path, clean):
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    refused = CliRunner().invoke(app, ["rerun", RUN, "--warehouse", str(warehouse)])
+    assert refused.exit_code == 2
+    started = CliRunner().invoke(app, ["rerun", RUN, "--raw", str(raw), "--warehouse", str(warehouse)])
+    assert started.exit_code == 0 and "was never recorded" in started.output, started.output
+    assert _snapshot(warehouse) == clean
