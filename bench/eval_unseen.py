@@ -8,6 +8,11 @@ on them with bench/eval_boilerplate.py's rules. Beside it: the same pages scored
 in one run), and the CCNet-style peer on the held-out pages alone (a line is removed when it appears on at least
 2, or 3, of the site's held-out pages).
 
+Sites of one family share a registered domain and a menu, so a family held out as a whole still teaches its own
+sites each other's template in the held-out run. The row "<family>, site held out" is the stricter case for each
+family of several sites: every site of it runs alone (its k pages), on the state learned from the other
+families, so nothing of its sister sites is known.
+
     .venv/bin/python bench/eval_unseen.py [--k 3] [--shape jsonl|txt] [--seed 18] [--show-misses]
 """
 
@@ -121,7 +126,10 @@ def main() -> None:
     members: dict[str, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         members[family[label["site"]]].append(i)
-    header = f"{'family':<10} {'sites':>5} {'pages':>5} | {'LOO P / R / title':^17} | {'all-in P / R / title':^17}"
+    header = (
+        f"{'family':<24} {'sites':>5} {'pages':>5} {'scored':>6} {'titled':>6} | {'LOO P / R / title':^17} | "
+        f"{'all-in P / R / title':^17}"
+    )
     print(header + f" | {'CCNet k=2 P / R':^11} | {'CCNet k=3 P / R':^11}")
     totals = defaultdict(lambda: [0, 0, 0])
     title_totals = defaultdict(lambda: [0, 0])
@@ -129,9 +137,6 @@ def main() -> None:
     for fam in sorted(members, key=lambda f: -len(members[f])):
         held = pick(members[fam], pages, labels, args.k, args.seed)
         others = [pages[i] for i in range(len(pages)) if family[labels[i]["site"]] != fam]
-        loo = run_with_state(
-            [pages[i] for i in held], [labels[i] for i in held], args.shape, learned_state(others, args.shape, cfg), cfg
-        )
         sub_all = CorpusRun(
             labels=[labels[i] for i in held],
             clean={n: all_in.clean[i] for n, i in enumerate(held) if i in all_in.clean},
@@ -139,30 +144,73 @@ def main() -> None:
             projects={},
             duplicates=[],
         )
+        state = learned_state(others, args.shape, cfg)
+        loo = run_with_state([pages[i] for i in held], [labels[i] for i in held], args.shape, state, cfg)
         row = {"loo": figures(loo), "all": figures(sub_all)}
         for n in (2, 3):
             row[f"cc{n}"] = figures(ccnet_peer(loo.labels, n))
         for name, (lines, titles) in row.items():
             totals[name] = [a + b for a, b in zip(totals[name], lines, strict=True)]
             title_totals[name] = [a + b for a, b in zip(title_totals[name], titles, strict=True)]
-        sites = len({labels[i]["site"] for i in held})
-        print(
-            f"{fam:<10} {sites:>5} {len(held):>5} | {_cells(*row['loo']):^17} | {_cells(*row['all']):^17} | "
-            f"{_cells(row['cc2'][0], None)[:11]:^11} | {_cells(row['cc3'][0], None)[:11]:^11}"
-        )
+        print(_row(fam, held, labels, row))
         misses += [f"  [{fam}] title #{held[i]}: want {want!r} got {got!r}" for i, want, got in score(loo)[2]]
         misses += _line_misses(loo, fam, held)
+        by_site = _site_held_out(held, pages, labels, args.shape, state, cfg, f"{fam}, site held out")
+        if by_site is not None:
+            print(_row(f"{fam}, site held out", held, labels, {**row, "loo": by_site[0]}))
+            totals["site"] = [a + b for a, b in zip(totals["site"], by_site[0][0], strict=True)]
+            title_totals["site"] = [a + b for a, b in zip(title_totals["site"], by_site[0][1], strict=True)]
+            misses += by_site[1]
     print(
-        f"{'ALL':<10} {'':>5} {'':>5} | {_cells(totals['loo'], title_totals['loo']):^17} | "
+        f"{'ALL':<24} {'':>5} {'':>5} {'':>6} {'':>6} | {_cells(totals['loo'], title_totals['loo']):^17} | "
         f"{_cells(totals['all'], title_totals['all']):^17} | {_cells(totals['cc2'], None)[:11]:^11} | "
         f"{_cells(totals['cc3'], None)[:11]:^11}"
     )
-    for name in ("loo", "all", "cc2", "cc3"):
+    for name in ("loo", "site", "all", "cc2", "cc3"):
         tp, fp, fn = totals[name]
         right, scored = title_totals[name]
         print(f"{name}: boilerplate lines tp={tp} fp={fp} fn={fn}; titles {right}/{scored}")
     if args.show_misses:
         print("\n".join(misses))
+
+
+def _row(name: str, held: list[int], labels: list[dict], row: dict[str, tuple[list[int], list[int]]]) -> str:
+    """One line of the table: the held-out pages (how many are scored for boilerplate, how many for the title),
+    the LOO, all-in and CCNet figures on them."""
+    sites = len({labels[i]["site"] for i in held})
+    scored = sum(1 for i in held if labels[i]["bp_scored"])
+    titled = sum(1 for i in held if labels[i]["title"] is not None)
+    return (
+        f"{name:<24} {sites:>5} {len(held):>5} {scored:>6} {titled:>6} | {_cells(*row['loo']):^17} | "
+        f"{_cells(*row['all']):^17} | {_cells(row['cc2'][0], None)[:11]:^11} | {_cells(row['cc3'][0], None)[:11]:^11}"
+    )
+
+
+def _site_held_out(
+    held: list[int],
+    pages: list[dict],
+    labels: list[dict],
+    shape: str,
+    state: pa.Table,
+    cfg: BoilerplateConfig,
+    name: str,
+) -> tuple[tuple[list[int], list[int]], list[str]] | None:
+    """Each site of a family of several sites run alone on `state` (learned from the other families): summed
+    figures and the misses; None for a family of one site."""
+    sites: dict[str, list[int]] = defaultdict(list)
+    for i in held:
+        sites[labels[i]["site"]].append(i)
+    if len(sites) < 2:
+        return None
+    lines, titles, misses = [0, 0, 0], [0, 0], []
+    for members in sites.values():
+        run = run_with_state([pages[i] for i in members], [labels[i] for i in members], shape, state, cfg)
+        site_lines, site_titles = figures(run)
+        lines = [a + b for a, b in zip(lines, site_lines, strict=True)]
+        titles = [a + b for a, b in zip(titles, site_titles, strict=True)]
+        misses += [f"  [{name}] title #{members[i]}: want {want!r} got {got!r}" for i, want, got in score(run)[2]]
+        misses += _line_misses(run, name, members)
+    return (lines, titles), misses
 
 
 def _line_misses(run: CorpusRun, fam: str, held: list[int]) -> list[str]:

@@ -18,10 +18,15 @@ above it (the title) is never template. The sample per group is the `max_sample_
 page_key (content hash), so the model does not depend on input order or on how pages are spread over runs. A
 group with fewer than `min_site_pages` (2) pages learns nothing itself; with two pages, the lines both share in
 the leading/trailing run are template, unless the two are copies of one story (`copies_of`).
+Navigation shape (nav_shape.py): with nothing learned, the leading/trailing block of label-shaped lines is still
+navigation when page text follows it and it holds an anchor (navigation vocabulary, a separator bar or breadcrumb,
+a label glued to its teaser, a dropdown label printed twice, a line on two sampled pages, a template line); the
+last plain label before the prose is the page's heading and stays. Removed lines are counted by reason code
+(schemas/reasons.py REMOVED_LINE_REASONS) in the stage stats.
 HTML pages: main content by trafilatura (precision-favouring), title from its metadata; no line learning.
 
-Modules: config (thresholds), lines (fingerprints, template runs, contact block), model (groups, the page
-sample, line counts, cleaning a page); this file holds the stage and its task.
+Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
+blocks), model (groups, the page sample, line counts, cleaning a page); this file holds the stage and its task.
 """
 
 from __future__ import annotations

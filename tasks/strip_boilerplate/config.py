@@ -27,6 +27,11 @@ class BoilerplateConfig:
     min_field_units: int = 3  # key/value units in a row that make a field block (never template)
     max_field_label_words: int = 6
     max_field_value_words: int = 40  # longer lines are body text, not a field's value
+    max_nav_words: int = 5  # a navigation label is this short (nav_shape.py)
+    max_nav_chars: int = 48
+    max_cookie_words: int = 60  # a cookie notice in the leading/trailing block is at most this long
+    min_nav_block_lines: int = 2  # a navigation block without frequent lines needs this many text lines
+    min_nav_title_words: int = 3  # the last plain label of a leading block this long is the page's heading
 
 
 # "For more information please contact: …" opens a contact block that runs to the end of the page (the corpus

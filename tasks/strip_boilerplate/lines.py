@@ -7,9 +7,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from schemas.reasons import BOILERPLATE_NAV_SHAPE as NAV_SHAPE
 from schemas.reasons import BOILERPLATE_RUN_GAP as RUN_GAP
 from tasks._stage import normalise_text
 from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.nav_shape import nav_block
 
 _CONTACT = re.compile(
     r"^\W*(for more information|pour plus d'informations?|para (más|mas|mais) informa(ción|cion|ções|coes)|"
@@ -140,25 +142,41 @@ def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _strip_lines(
-    lines: list[str], reason_of: Callable[[int], str | None], cfg: BoilerplateConfig
+    lines: list[str], reason_of: Callable[[int], str | None], seen_twice: Callable[[int], bool], cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
     """(body, contact block, lines removed, header lines removed, removed lines by reason code). `reason_of`
-    names why a line fingerprint is template (None: it is not); lines inside a run that are not template
-    themselves (letter-free, or short lines between template lines) count as `boilerplate.run_gap`."""
+    names why a line fingerprint is template (None: it is not); `seen_twice`: the fingerprint is on two sampled
+    pages of the group. Lines of a navigation block (nav_shape.py) count as `boilerplate.nav_shape`; lines inside
+    a run that are not template themselves (letter-free, or short lines between template lines) as
+    `boilerplate.run_gap`."""
     reasons: dict[int, str | None] = {}
 
-    def is_template(i: int) -> bool:
+    def frequent(i: int) -> bool:
         if i not in reasons:
             line = lines[i]
             found = (reason_of(k) for k in _line_keys(line, cfg)) if not _is_trivial(line) else ()
             reasons[i] = next((r for r in found if r), None)
         return reasons[i] is not None
 
+    def repeated(i: int) -> bool:
+        return any(seen_twice(k) for k in _line_keys(lines[i], cfg))
+
+    nav: set[int] = set()
+
+    def is_template(i: int) -> bool:
+        return frequent(i) or i in nav
+
+    def block(order: range, from_top: bool) -> set[int]:
+        return nav_block(lines, order, frequent, repeated, _is_trivial, cfg, from_top)
+
     fields = field_lines(lines, cfg)
+    nav |= block(range(min(len(lines), cfg.max_head_lines)), from_top=True) - fields
     head = _leading_run(is_template, range(len(lines)), lines, cfg, fields, from_top=True)
     body, contact = split_contact(lines[head:])
-    tail = _leading_run(is_template, range(head + len(body) - 1, head - 1, -1), lines, cfg, fields, from_top=False)
+    last = head + len(body) - 1
+    nav |= block(range(last, max(head, last - cfg.max_tail_lines) - 1, -1), from_top=False) - fields
+    tail = _leading_run(is_template, range(last, head - 1, -1), lines, cfg, fields, from_top=False)
     kept = body[: len(body) - tail] if tail else body
     removed = [*range(head), *range(head + len(body) - tail, head + len(body))]
-    counted = Counter(reasons.get(i) or RUN_GAP for i in removed)
+    counted = Counter(reasons.get(i) or (NAV_SHAPE if i in nav else RUN_GAP) for i in removed)
     return kept, contact, head + tail, head, counted

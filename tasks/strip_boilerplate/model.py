@@ -160,7 +160,10 @@ def _strip_with(
             return reasons.BOILERPLATE_REPEATED
         return reasons.BOILERPLATE_KNOWN_TEMPLATE if h in known else None
 
-    return _strip_lines(lines, reason_of, cfg)
+    def seen_twice(h: int) -> bool:
+        return site.counts.get(h, 0) >= 2 or domain.counts.get(h, 0) >= 2
+
+    return _strip_lines(lines, reason_of, seen_twice, cfg)
 
 
 def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:

@@ -53,11 +53,6 @@ def test_one_page_four_ways_is_one_document_and_three_duplicates(four_ways_run):
     assert doc["url"] is None and all(d["url"] is None for d in dups)  # a file name is not a URL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lone URL-less page keeps its menu until strip_boilerplate strips known template lines everywhere "
-    "(issue 13, the template-sharing part)",
-)
 def test_the_published_copy_has_no_menu(four_ways_run):
     _, (doc,), _ = four_ways_run
     assert doc["title"] == "IOM Director General to Visit Mongolia, Open IOM Office"
