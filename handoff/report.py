@@ -2,8 +2,9 @@
 
 In: the run's `runs` row (or `_runs/<id>/summary.json` for a run that published nothing) and the published
 tables at the versions the run lists. Out: the page, with inline SVG charts drawn by matplotlib (no script, no
-network): records through the stages, duplicates by kind, languages, doc types, projects by region and budget
-(projects that state no budget are labelled "no budget", never summed as 0), quarantine reasons. Counts from the
+network): records through the stages, lines strip_boilerplate removed by reason code (from the run's stage
+stats), duplicates by kind, languages, doc types, projects by region and budget (projects that state no budget
+are labelled "no budget", never summed as 0), quarantine reasons. Counts from the
 tables are as of the run, split into "this run" and "earlier runs". A run that found nothing new (a no-op run)
 says so in a banner and in its empty panels.
 """
@@ -23,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from handoff.versions import complete_runs
-from schemas import DOCUMENTS, DUPLICATES, PROJECTS, QUARANTINE, RUNS
+from schemas import DOCUMENTS, DUPLICATES, PROJECTS, QUARANTINE, RUNS, reasons
 from tasks._warehouse import RUNS_DIR, SUMMARY, read_current, summary_path
 
 REPORTS_DIR = "_reports"
@@ -161,6 +162,32 @@ def _funnel(stats: dict[str, dict], empty: str = "no stage statistics") -> str:
     return _svg(fig)
 
 
+# What each removed-line reason code of strip_boilerplate means (the codes: schemas/reasons.py).
+_REMOVED_LINE_MEANING = {
+    reasons.BOILERPLATE_REPEATED: "frequent on the sampled pages of the site or its registered domain",
+    reasons.BOILERPLATE_KNOWN_TEMPLATE: "template line learned on another site (known everywhere)",
+    reasons.BOILERPLATE_NAV_SHAPE: "navigation-shaped line of the leading/trailing navigation block",
+    reasons.BOILERPLATE_RUN_GAP: "letter-free or short line inside a template run",
+}
+
+
+def _removed_lines(stats: dict[str, dict], empty: str = "no line removed") -> str:
+    """Lines strip_boilerplate removed in this run, by reason code: bars, and a table with each code's meaning."""
+    strip = stats.get("strip_boilerplate", {})
+    counts = Counter({code: int(strip.get(code) or 0) for code in reasons.REMOVED_LINE_REASONS})
+    total = sum(counts.values())
+    if not total:
+        return f'<p class="empty">{html.escape(empty)}</p>'
+    chart = _split_bars(+counts, +counts, xlabel="lines removed", wide=True)
+    rows = "".join(
+        f"<tr><td><code>{html.escape(code)}</code></td><td>{counts[code]:,}</td>"
+        f"<td>{counts[code] / total:.1%}</td><td>{html.escape(_REMOVED_LINE_MEANING.get(code, ''))}</td></tr>"
+        for code in reasons.REMOVED_LINE_REASONS
+    )
+    head = "<tr><th>reason</th><th>lines</th><th>share</th><th>meaning</th></tr>"
+    return f'{chart}<table class="reasons">{head}{rows}</table>'
+
+
 def _projects_chart(projects: list[dict], empty: str = "no projects") -> str:
     """Projects per IDF region: count (bars) and total budget in USD of those that state one (bars on the right);
     a project without a budget adds nothing to the total and is labelled "no budget", never plotted as 0."""
@@ -270,6 +297,11 @@ def render_run_report(warehouse: Path, run_id: str) -> str:
         _card(
             "Records through the stages (this run)",
             _funnel(stats, NOTHING_NEW if quiet else "no stage statistics"),
+            wide=True,
+        ),
+        _card(
+            "Lines removed by reason (strip_boilerplate, this run)",
+            _removed_lines(stats, NOTHING_NEW if quiet else "no line removed"),
             wide=True,
         ),
         _card(

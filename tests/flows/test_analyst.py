@@ -146,3 +146,17 @@ def test_run_report_is_a_self_contained_page_with_charts(two_runs):
     assert "Records through the stages" in page and "Projects by IDF region" in page
     assert not re.search(r"""(src|href)=["']https?://""", page)
     assert read_current(two_runs, RUNS).num_rows == 2
+
+
+def test_run_report_shows_the_lines_removed_by_reason(two_runs):
+    """The removed-line reason codes counted in runs.stage_stats, as bars and a table in the run's report."""
+    from schemas import reasons
+
+    (row,) = [r for r in read_current(two_runs, RUNS).to_pylist() if r["run_id"] == "run-1"]
+    strip = json.loads(row["stage_stats"])["strip_boilerplate"]
+    counts = {code: strip[code] for code in reasons.REMOVED_LINE_REASONS}
+    assert counts[reasons.BOILERPLATE_REPEATED] > 50 and sum(counts.values()) == strip["boilerplate_lines"]
+    page = write_run_report(two_runs, "run-1").read_text()
+    assert "Lines removed by reason" in page
+    for code, n in counts.items():
+        assert f"<tr><td><code>{code}</code></td><td>{n:,}</td>" in page
