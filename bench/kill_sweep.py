@@ -3,11 +3,13 @@
     .venv/bin/python bench/kill_sweep.py --points 20 [--seed 7] [--pages 60] [--keep DIR]
 
 The raw folder: the five seeds and the first `--pages` corpus pages as a JSON Lines dump (copied to a temporary
-folder: ../shared is read in place). A clean run gives the reference warehouse and the run's duration T. Each
-point starts the same run in a fresh warehouse (the CLI in its own process group, as a scheduler would), SIGKILLs
-the whole group at a moment drawn in its slice of [0, T] (stratified, seeded: kills spread from Prefect's
-start-up to the last commit), then `docpipe rerun ID` — with `--raw` when the kill came before the run was
-recorded — and compares every table (time and run-id columns aside) with the clean warehouse. The last line is
+folder: ../shared is read in place). A clean run gives the reference warehouse and, from its run.log, how long
+each phase took (Prefect's start-up, then each stage). Point i targets phase i mod 7 (start-up, ingest, …,
+publish): it starts the same run in a fresh warehouse (the CLI in its own process group, as a scheduler would),
+waits for the phase to begin (the run's record, or the stage's ▶ line in its log), then a seeded share of the
+phase's clean duration, and SIGKILLs the whole group — so kills spread from start-up to the last commit whatever
+the machine's load. Then `docpipe rerun ID` (with `--raw` when the kill came before the run was recorded) and
+every table (time and run-id columns aside) is compared with the clean warehouse. The last line is
 `K/N points clean`.
 """
 
@@ -24,12 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("DOCPIPE_SHARED", ROOT.parent / "shared"))
 
+from schemas.runs import STAGES  # noqa: E402
 from tasks._warehouse import read_current  # noqa: E402
 from tasks.publish import PLAN  # noqa: E402
 
@@ -74,14 +78,45 @@ def _killed_at(warehouse: Path, run_id: str) -> str:
     return lines[-1][:60] if lines else "start-up"
 
 
-def sweep_point(raw: Path, warehouse: Path, run_id: str, at: float, env: dict[str, str], log: Path) -> str:
-    """Start the run, SIGKILL its process group after `at` seconds (if still running), resume it; returns where
-    the kill landed."""
+PHASES = ("start-up", *STAGES)
+
+
+def _log_times(run_folder: Path) -> list[tuple[datetime, str]]:
+    lines = (run_folder / "run.log").read_text(encoding="utf-8").splitlines()
+    return [(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"), line[24:].split(" ", 1)[1]) for line in lines]
+
+
+def phase_seconds(run_folder: Path) -> dict[str, float]:
+    """How long each phase of a finished run took, from its run.json (recorded before Prefect starts) and log."""
+    started = datetime.fromisoformat(json.loads((run_folder / "run.json").read_text())["started_at"])
+    times = _log_times(run_folder)
+    out = {"start-up": (times[0][0] - started.replace(tzinfo=None)).total_seconds()}
+    for stage in STAGES:
+        begin = next(t for t, text in times if text.startswith(f"▶ {stage}"))
+        end = next(t for t, text in times if text[2:].startswith(stage) and text[0] in "✓↷✗")
+        out[stage] = (end - begin).total_seconds()
+    return out
+
+
+def _phase_began(warehouse: Path, run_id: str, phase: str) -> bool:
+    folder = warehouse / "_runs" / run_id
+    if phase == "start-up":
+        return (folder / "run.json").is_file()
+    return (folder / "run.log").is_file() and any(text.startswith(f"▶ {phase}") for _, text in _log_times(folder))
+
+
+def sweep_point(
+    raw: Path, warehouse: Path, run_id: str, phase: str, delay: float, env: dict[str, str], log: Path
+) -> str:
+    """Start the run, SIGKILL its process group `delay` seconds after `phase` began (if still running), resume
+    it; returns where the kill landed."""
     cmd = [sys.executable, "-m", "flows", "run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", run_id]
     with log.open("a") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
-            proc.wait(timeout=at)
+            while proc.poll() is None and not _phase_began(warehouse, run_id, phase):
+                time.sleep(0.02)
+            proc.wait(timeout=delay)
             landed = "after the run ended"
         except subprocess.TimeoutExpired:
             landed = _killed_at(warehouse, run_id)
@@ -108,21 +143,23 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     raw = _raw(base, args.pages)
     log = base / "sweep.log"
-    start = time.monotonic()
-    assert _cli("run", "--raw", str(raw), "--warehouse", str(base / "clean"), env=env, log=log) == 0, log
-    duration = time.monotonic() - start
+    assert (
+        _cli("run", "--raw", str(raw), "--warehouse", str(base / "clean"), "--run-id", "clean", env=env, log=log) == 0
+    )
+    seconds = phase_seconds(base / "clean" / "_runs" / "clean")
     clean = snapshot(base / "clean")
-    print(f"clean run: {duration:.1f} s, {sum(len(v) for v in clean.values())} rows in {len(clean)} tables")
+    print(f"clean run: {sum(len(v) for v in clean.values())} rows in {len(clean)} tables; phase seconds:", seconds)
     rng = random.Random(args.seed)
     n_clean = 0
     for i in range(args.points):
-        at = duration * (i + rng.uniform(0.05, 0.95)) / args.points
+        phase = PHASES[i % len(PHASES)]
+        delay = seconds[phase] * rng.uniform(0.05, 0.95)
         warehouse = base / f"w{i:02d}"
-        landed = sweep_point(raw, warehouse, f"sweep-{i:02d}", at, env, log)
+        landed = sweep_point(raw, warehouse, f"sweep-{i:02d}", phase, delay, env, log)
         differs = [name for name, rows in snapshot(warehouse).items() if rows != clean[name]]
         n_clean += not differs
         verdict = "clean" if not differs else f"DIFFERS in {', '.join(differs)}"
-        print(f"point {i + 1:2d}: kill at {at:5.1f} s ({landed}) → {verdict}", flush=True)
+        print(f"point {i + 1:2d}: {phase} + {delay:4.1f} s, killed at: {landed} → {verdict}", flush=True)
     print(f"{n_clean}/{args.points} points clean")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
