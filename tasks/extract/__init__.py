@@ -29,7 +29,7 @@ from tasks._spill import Rows, SpillWriter, chunks
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
-from tasks.extract.language import detect_language
+from tasks.extract.language import detect_language, prose_first
 from tasks.extract.mentions import find_mentions
 from tasks.extract.page_fields import (
     classify,
@@ -51,6 +51,7 @@ class ExtractConfig:
     max_language_chars: int = 300  # clean-body prefix; 300 and 500 score alike on the corpus (eval_extract.py)
     min_language_letters: int = 20  # shorter bodies get `und`
     language_trials: int = 3  # langdetect's random restarts (default 7): 3 loses nothing on the corpus
+    min_prose_words: int = 8  # body lines this long that end like a sentence are read first for the language
     workers: int = 0  # processes for large batches; 0 = one per CPU
     min_parallel_rows: int = 5_000  # below this, worker start-up (~1 s) costs more than it saves
     batch_rows: int = 2_000
@@ -62,7 +63,11 @@ def _document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], 
     title, title_line, title_source = pick_title(text, row["title_hint"], header, row["url"])
     body = "\n".join(text.splitlines()[title_line + 1 :]) if title_line >= 0 else text
     language, confidence = detect_language(
-        body or text, cfg.language_seed, cfg.max_language_chars, cfg.min_language_letters, cfg.language_trials
+        prose_first(body or text, cfg.min_prose_words),
+        cfg.language_seed,
+        cfg.max_language_chars,
+        cfg.min_language_letters,
+        cfg.language_trials,
     )
     dateline = find_dateline(text, title_line)
     countries = country_codes(f"{title}\n{text}")

@@ -1,4 +1,4 @@
-"""Language of the clean body with langdetect, seeded, on a bounded prefix.
+"""Language of the clean body with langdetect, seeded, on a bounded prefix of its prose (`prose_first`).
 
 langdetect's own profiles, character normalisation, random stream and convergence rule are used as they are; its
 inner loop (55 Python multiplications per sampled n-gram) runs as one numpy operation and its n-gram extraction
@@ -96,6 +96,21 @@ class _VectorDetector(Detector):
                 i += 1
             langprob += prob / self.n_trial
         self.langprob = langprob.tolist()
+
+
+_SENTENCE_END = re.compile(r"[.!?…。؟][\"'”’»)]*\s*$")
+
+
+def prose_first(text: str, min_words: int) -> str:
+    """The body's prose lines (at least `min_words` words, ending like a sentence) first, then its other lines:
+    captions, photo credits, labels and short lines only fill the detector's prefix when prose is short (a French
+    listing with English photo captions is French)."""
+    prose, other = [], []
+    for line in (x.strip() for x in text.splitlines()):
+        if line:
+            is_prose = len(line.split()) >= min_words and _SENTENCE_END.search(line)
+            (prose if is_prose else other).append(line)
+    return "\n".join(prose + other)
 
 
 def detect_language(

@@ -19,6 +19,7 @@ title, and kept, when it is a plain nav-shaped line (no anchor) of at least `min
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from tasks._stage import normalise_text
@@ -48,7 +49,15 @@ _NAV_VOCABULARY = """
     |главная|меню|поиск|поделиться|контакты|новости|пресс-центр|пресс-релиз|пресс-релизы|медиа|о нас|кто мы
     |наша работа|далее|назад
 """
-_NAV_PHRASES = frozenset(phrase.strip() for phrase in _NAV_VOCABULARY.split("|") if phrase.strip())
+
+
+def _folded(text: str) -> str:
+    """Case-folded, whitespace collapsed, accents dropped (menus write "Quienes somos" and "Quiénes somos")."""
+    decomposed = unicodedata.normalize("NFKD", normalise_text(text))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_NAV_PHRASES = frozenset(_folded(phrase) for phrase in _NAV_VOCABULARY.split("|") if phrase.strip())
 _LANGUAGE_CODES = frozenset(["en", "fr", "es", "pt", "ar", "ru", "zh", "de", "it", "ja", "ko"])
 _BREADCRUMB = re.compile(
     r"^\W*(you are here|vous êtes ici|usted está aquí|está aquí|você está aqui|вы здесь|أنت هنا)", re.IGNORECASE
@@ -98,7 +107,7 @@ def is_nav_shaped(line: str, cfg: BoilerplateConfig) -> bool:
 
 
 def _is_vocabulary(text: str) -> bool:
-    norm = normalise_text(text).strip(" -–—:·|»>")
+    norm = _folded(text).strip(" -–—:·|»>")
     if norm in _NAV_PHRASES:
         return True
     tokens = [t for t in re.split(r"[\s|/·,]+", norm) if t]
@@ -115,7 +124,7 @@ def _glued_to(line: str, above: str | None) -> bool:
     """A label printed again at the start of its teaser, without a space ("Who we are" → "WHO WE AREThe …")."""
     if not above:
         return False
-    head, label = normalise_text(line), normalise_text(_label(above))
+    head, label = _folded(line), _folded(_label(above))
     return len(label) >= 3 and head.startswith(label) and len(head) > len(label) and head[len(label)].isalnum()
 
 

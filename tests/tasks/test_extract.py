@@ -8,7 +8,7 @@ from schemas import CONTACTS, DOCUMENTS, PROJECTS
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields
 from tasks.extract.countries import find_countries
-from tasks.extract.language import detect_language
+from tasks.extract.language import detect_language, prose_first
 from tasks.extract.page_fields import find_dateline
 
 
@@ -65,6 +65,28 @@ def test_language_is_deterministic_and_und_when_short():
     assert detect_language(text, 0, 500, 20) == detect_language(text, 0, 500, 20)
     assert detect_language(text, 0, 500, 20)[0] == "fr"
     assert detect_language("OK 12", 0, 500, 20) == ("und", None)
+
+
+def test_language_is_read_on_the_prose_not_on_photo_captions():
+    """A French listing whose English photo captions come first: the captions (no sentence end) go after the
+    prose in the detector's prefix, so the page is French; a body without prose keeps its lines as they are."""
+    captions = [
+        "Displaced families receive food kits in Goma (photo: IOM 2023)",
+        "A nurse checks a child at the new clinic in Bunia (photo: IOM/J. Smith)",
+        "Children walk to school after the floods in Kinshasa (credit: UNICEF)",
+        "Volunteers unload trucks of water and blankets near the camp (photo: WFP)",
+    ]
+    prose = [
+        "Les familles déplacées par les combats ont reçu une aide alimentaire cette semaine.",
+        "L'organisation a ouvert trois nouveaux centres de santé dans la province du Nord-Kivu.",
+    ]
+    body = "\n".join(captions + prose)
+    cfg = ExtractConfig()
+    assert detect_language(body, 0, cfg.max_language_chars, 20)[0] == "en"  # what the prefix alone says
+    sample = prose_first(body, cfg.min_prose_words)
+    assert sample.splitlines()[:2] == prose
+    assert detect_language(sample, 0, cfg.max_language_chars, 20)[0] == "fr"
+    assert prose_first("\n".join(captions), cfg.min_prose_words) == "\n".join(captions)
 
 
 def test_dateline_place():
