@@ -36,8 +36,9 @@ def _slug_tokens(text: str) -> set[str]:
 
 
 def _slug_match(url: str | None, lines: list[str]) -> str | None:
-    """The first line that the URL's last path segment spells (a slug of the title), if any."""
-    segments = [seg for seg in urlsplit(url or "").path.split("/") if seg]
+    """The first line that the URL's slug spells, if any: its last path segment with words (a trailing numeric id,
+    "…/unicef-steps-up-its-response/8111", is no slug)."""
+    segments = [seg for seg in urlsplit(url or "").path.split("/") if _HAS_LETTER.search(seg)]
     slug = _slug_tokens(re.sub(r"\.\w{2,5}$", "", segments[-1])) if segments else set()
     if len(slug) < _MIN_SLUG_WORDS:
         return None

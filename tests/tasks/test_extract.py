@@ -190,6 +190,10 @@ def test_title_from_the_url_slug_beats_template_lines():
         0,
         "first_line",
     )
+    # a trailing numeric id is no slug: the segment before it spells the title, not the section label above it
+    text = "Press Release\n\nUNICEF steps up its response for children affected by the crisis in Syria\nBody."
+    url = "https://www.unicefusa.org/press/releases/unicef-steps-its-response-children-affected-crisis-syria/8111"
+    assert pick_title(text, None, [], url)[::2] == (text.splitlines()[2], "url_slug")
 
 
 def test_worker_processes_give_the_same_tables_as_one_process(seeds_raw):
