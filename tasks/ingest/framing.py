@@ -16,7 +16,7 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -47,6 +47,8 @@ class _Payload:
     seekable: bool
     depth: int = 0
 
+
+_WHOLE_PAYLOAD = ("txt", "html")  # formats whose one record is the payload (JSONL lines and WARC records stand alone)
 
 _STREAM_ERRORS = (
     _ArchiveBomb,
@@ -252,7 +254,11 @@ def _dispatch(stream: BinaryIO, src: _Payload, cfg: IngestConfig) -> Iterator[Re
     if fmt == "binary":
         yield Reject(src.locator, reasons.INGEST_BINARY, "looks binary (NUL or control bytes in its first 8 KiB)")
         return
-    for item in READERS[fmt](stream, cfg.max_record_bytes):
+    items: Iterable[Record | Reject] = READERS[fmt](stream, cfg.max_record_bytes)
+    if fmt in _WHOLE_PAYLOAD:  # the record is the whole payload: a cut or bombed stream leaves no page
+        items = list(items)
+        _raise_deferred(stream)
+    for item in items:
         item.locator = src.locator + item.locator
         yield _record_problem(item, cfg) or item
     _raise_deferred(stream)
