@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -77,10 +78,16 @@ def code_fingerprint(module_name: str) -> str:
 def raw_fingerprint(raw: Path) -> str:
     """Hash of the raw folder's listing: relative path, size and mtime of every file (contents are not read)."""
     raw = Path(raw)
-    listing = [
-        (str(f.relative_to(raw)), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(raw.rglob("*")) if f.is_file()
-    ]
-    return _sha(listing)
+    listing = []
+    for folder, _, names in os.walk(raw):  # links are listed as themselves, never followed (as ingest does)
+        for name in names:
+            path = Path(folder) / name
+            try:
+                stat = path.lstat()
+            except FileNotFoundError:  # gone since the walk listed it
+                continue
+            listing.append((path.relative_to(raw).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return _sha(sorted(listing))
 
 
 def base_version(warehouse: Path, table, run_id: str) -> int | None:
