@@ -23,7 +23,8 @@ navigation when page text follows it and it holds an anchor (navigation vocabula
 a label glued to its teaser, a dropdown label printed twice, a line on two sampled pages, a template line); the
 last plain label before the prose is the page's heading and stays. Removed lines are counted by reason code
 (schemas/reasons.py REMOVED_LINE_REASONS) in the stage stats.
-HTML pages: main content by trafilatura (precision-favouring), title from its metadata; no line learning.
+HTML pages: main content by html.py (trafilatura, readability-lxml as second opinion and fill, cleanup), title
+from the page's metadata; no line learning.
 
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
 blocks), model (groups, the page sample, line counts, cleaning a page); this file holds the stage and its task.
