@@ -32,12 +32,22 @@ def chromium(install: bool = False) -> str:
     return found
 
 
-def screenshot(page: Path, png: Path, width: int, height: int, install: bool = False) -> Path:
-    """PNG of a local page at width × height."""
+def offline_prefix() -> list[str]:
+    """`unshare -rn` when a new network namespace can be made here, else nothing."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "-rn"]
+    return []
+
+
+def screenshot(page: Path, png: Path, width: int, height: int, install: bool = False, offline: bool = False) -> Path:
+    """PNG of a local page at width × height; `offline`: in a network namespace of its own when the machine
+    allows it, and behind an unreachable proxy, so only local files can style the page."""
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
+            *(offline_prefix() if offline else []),
             chromium(install),
             *CHROMIUM_FLAGS,
+            *(["--proxy-server=127.0.0.1:9"] if offline else []),  # nothing listens there: any fetch fails
             f"--user-data-dir={profile}",
             f"--screenshot={png}",
             f"--window-size={width},{height}",

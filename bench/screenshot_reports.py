@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,21 +23,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", type=Path, default=ROOT / "warehouse")
     warehouse = parser.parse_args().warehouse.resolve()
-    from helpers import clean, ingest, seed_dir
+    from screenshot_data_docs import seed_tables
 
-    from schemas import DOCUMENTS
-    from tasks.dedupe import DedupeConfig, dedupe_pages
-    from tasks.extract import ExtractConfig, extract_fields
     from tasks.validate import ValidateConfig, load_history, validate_tables
 
-    raw = seed_dir(Path(tempfile.mkdtemp()))
-    pages = dedupe_pages(
-        clean(ingest(raw, run_id="screenshot").kept).kept,
-        DOCUMENTS.empty().select(["doc_id", "content_hash"]),
-        DedupeConfig(),
-    )
-    result = extract_fields(pages.kept, ExtractConfig())
-    tables = {"documents": result.kept, **result.outputs, "duplicates": pages.outputs["duplicates"]}
+    tables = seed_tables()
     cfg = ValidateConfig()
     stats = validate_tables(tables, cfg, load_history(warehouse, cfg), warehouse).stats
     png = warehouse / "_reports" / "gx_index.png"
