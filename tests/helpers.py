@@ -374,3 +374,13 @@ def build_bad_inputs(raw: Path, outside: Path, kinds: list[str] | None = None) -
         rejects |= kind_rejects
         pages |= kind_pages
     return rejects, pages
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple]:
+    """Mode, size and mtime of every entry under `root` (links as themselves): to show a run wrote nothing there."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            out[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out

@@ -7,12 +7,11 @@ or another user: tests/tasks/test_ingest_bad_input.py drives iter_ingest for tho
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
-from helpers import build_bad_inputs, good_text
+from helpers import build_bad_inputs, good_text, tree_snapshot
 
 from flows.nightly import nightly
 from schemas import DOCUMENTS, DUPLICATES, INGESTED_FILES, QUARANTINE, reasons
@@ -26,15 +25,6 @@ while True:
         fh.write("more words ")
     time.sleep(0.001)
 """
-
-
-def _snapshot(raw) -> dict[str, tuple]:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(raw):
-        for name in dirnames + filenames:
-            st = os.lstat(os.path.join(dirpath, name))
-            out[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
-    return out
 
 
 def _reconciles(row: dict) -> bool:
@@ -53,7 +43,7 @@ def hostile_run(tmp_path_factory):
         (raw / f"good-{i:02d}.txt").write_text(f"URL: https://good.example.org/page/{i}\n\n{good_text(100 + i)}")
     growing = raw / "growing.txt"
     growing.write_text("word " * 1_600_000)  # 8 MB, read (and hashed) for longer than an append takes
-    before = {k: v for k, v in _snapshot(raw).items() if k != str(growing)}
+    before = {k: v for k, v in tree_snapshot(raw).items() if k != str(growing)}
     # another process (as a crawler still writing its dump would be; a thread here would contend for the GIL)
     writer = subprocess.Popen([sys.executable, "-c", _GROW, str(growing)])
     try:
@@ -61,7 +51,7 @@ def hostile_run(tmp_path_factory):
     finally:
         writer.terminate()
         writer.wait()
-    after = {k: v for k, v in _snapshot(raw).items() if k != str(growing)}
+    after = {k: v for k, v in tree_snapshot(raw).items() if k != str(growing)}
     row = summary.row
     print(
         f"\nhostile dump: read={row['n_read']} new={row['n_new']} updated={row['n_updated']} "

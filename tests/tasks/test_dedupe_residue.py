@@ -89,9 +89,8 @@ def test_body_under_another_sites_menu_is_a_contained_duplicate():
     assert "contained" in DUPLICATE_KINDS and DUPLICATES.conform(result.outputs["duplicates"]).num_rows == 1
 
 
-def test_contained_copy_against_the_published_history_and_in_either_order():
-    original = _row("https://news.example.org/story", _body(SRC), 1)
-    syndicated = _row("https://aggregator.example.net/copy", _menu(MENU_PAGE) + _body(SRC), 2)
+def _assert_folds_into_the_published_page_in_either_order(original: dict, syndicated: dict) -> None:
+    """Either page published first, the other on a later night folds into it as `contained`."""
     for first_rows, second_rows in (([original], [syndicated]), ([syndicated], [original])):
         first = _dedupe(first_rows)
         index = DedupeIndex(
@@ -102,6 +101,12 @@ def test_contained_copy_against_the_published_history_and_in_either_order():
         assert second.kept.num_rows == 0, "the published page is canonical, tonight's copy folds into it"
         (dup,) = second.outputs["duplicates"].to_pylist()
         assert dup["kind"] == "contained" and dup["duplicate_of"] == first.kept.column("doc_id")[0].as_py()
+
+
+def test_contained_copy_against_the_published_history_and_in_either_order():
+    original = _row("https://news.example.org/story", _body(SRC), 1)
+    syndicated = _row("https://aggregator.example.net/copy", _menu(MENU_PAGE) + _body(SRC), 2)
+    _assert_folds_into_the_published_page_in_either_order(original, syndicated)
 
 
 def test_an_excerpt_is_not_a_duplicate():
@@ -172,13 +177,4 @@ def test_copy_sharing_no_band_is_found_through_menu_free_keys():
 
 def test_copy_sharing_no_band_against_the_published_history_in_either_order():
     original, syndicated = _big_menu_pair()
-    for first_rows, second_rows in (([original], [syndicated]), ([syndicated], [original])):
-        first = _dedupe(first_rows)
-        index = DedupeIndex(
-            first.outputs["dedupe_bands"],
-            dict(zip(first.kept.column("doc_id").to_pylist(), first.kept.column("text").to_pylist(), strict=True)),
-        )
-        second = dedupe_pages(STG_CLEAN.conform(second_rows), published_history(first.kept), CFG, index)
-        assert second.kept.num_rows == 0, "the published page is canonical, tonight's copy folds into it"
-        (dup,) = second.outputs["duplicates"].to_pylist()
-        assert dup["kind"] == "contained" and dup["duplicate_of"] == first.kept.column("doc_id")[0].as_py()
+    _assert_folds_into_the_published_page_in_either_order(original, syndicated)

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import BAD_INPUT_KINDS, NOW, build_bad_inputs, good_line, good_text, ingest
+from helpers import BAD_INPUT_KINDS, NOW, build_bad_inputs, good_line, good_text, ingest, tree_snapshot
 
 from schemas import INGESTED_FILES, reasons
 from tasks.ingest import IngestConfig, IngestTally, iter_ingest
@@ -53,17 +53,9 @@ def test_ingest_never_writes_into_raw(dirs):
     raw, outside = dirs
     build_bad_inputs(raw, outside)
 
-    def snapshot() -> dict[str, tuple]:
-        out = {}
-        for dirpath, dirnames, filenames in os.walk(raw):
-            for name in dirnames + filenames:
-                st = os.lstat(os.path.join(dirpath, name))
-                out[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
-        return out
-
-    before = snapshot()
+    before = tree_snapshot(raw)
     ingest(raw)
-    assert snapshot() == before
+    assert tree_snapshot(raw) == before
 
 
 def _drive(raw: Path, between) -> tuple[IngestTally, list]:
