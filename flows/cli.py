@@ -108,19 +108,14 @@ def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
     go to the terminal, and an error is one clear message (its traceback with --verbose, and in the run log)."""
     from flows.checkpoints import CheckpointStore
     from flows.lock import RunLock, RunLocked
-    from flows.runlog import find_run
+    from flows.runlog import RunAlreadySucceeded, refuse_succeeded
 
     run_id = params["run_id"]
-    done = find_run(warehouse, run_id) if warehouse.is_dir() else None
-    if done is not None and done["status"] == "succeeded":
-        raise _refused(
-            f"run {run_id} already succeeded (finished {done['finished_at']:%Y-%m-%d %H:%M:%S} UTC); a run id names "
-            "one run: start a new run without --run-id"
-        )
     try:
+        refuse_succeeded(warehouse, run_id)
         lock = RunLock(warehouse, run_id)
         lock.acquire()
-    except RunLocked as exc:
+    except (RunAlreadySucceeded, RunLocked) as exc:
         raise _refused(str(exc)) from None
     try:
         # recorded before Prefect starts: a run killed at any moment from here on can be resumed by its id
@@ -131,9 +126,10 @@ def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
 
 
 def _run_flow(warehouse: Path, verbose: bool, params: dict) -> None:
-    from flows.ledger import RunAlreadySucceeded, StageFailed  # Prefect loads here, after its environment is set
+    from flows.ledger import StageFailed  # Prefect loads here, after its environment is set
     from flows.nightly import nightly
     from flows.progress import LOG_FILE, show_on
+    from flows.runlog import RunAlreadySucceeded
     from tasks._warehouse import run_folder
 
     log_file = run_folder(warehouse, params["run_id"]) / LOG_FILE

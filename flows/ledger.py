@@ -24,7 +24,7 @@ from prefect.context import FlowRunContext
 from flows.checkpoints import CheckpointStore, base_version, chain, code_fingerprint, prune_checkpoints, raw_fingerprint
 from flows.config import RunConfig
 from flows.progress import log, stage_line, stage_progress
-from flows.runlog import find_run
+from flows.runlog import RunAlreadySucceeded, refuse_succeeded
 from flows.settings import code_version, new_run_id
 from flows.stages import SPECS, STAGES, with_retries
 from handoff.analyst_db import refresh_analyst_db
@@ -49,24 +49,6 @@ class StageFailed(RuntimeError):
         super().__init__(f"stage {stage!r} failed: {type(error).__name__}: {error}")
         self.stage = stage
         self.error = error
-
-
-class RunAlreadySucceeded(RuntimeError):
-    """The run id names a run that already succeeded: its `runs` row is a fact that no later run rewrites."""
-
-    def __init__(self, run_id: str, finished_at: Any):
-        super().__init__(
-            f"run {run_id} already succeeded (finished {finished_at:%Y-%m-%d %H:%M:%S} UTC); a run id names one run: "
-            "start a new run without --run-id (`docpipe rerun` resumes only a failed or killed run)"
-        )
-        self.run_id = run_id
-
-
-def refuse_succeeded(warehouse: Path, run_id: str) -> None:
-    """Raise RunAlreadySucceeded when `run_id` is a succeeded run of the warehouse (no-op runs included)."""
-    run = find_run(warehouse, run_id) if Path(warehouse).is_dir() else None
-    if run is not None and run["status"] == "succeeded":
-        raise RunAlreadySucceeded(run_id, run["finished_at"])
 
 
 class InjectedFault(RuntimeError):

@@ -76,6 +76,24 @@ def find_run(warehouse: Path, run_id: str) -> dict[str, Any] | None:
     return next((r for r in list_runs(warehouse) if r["run_id"] == run_id), None)
 
 
+class RunAlreadySucceeded(RuntimeError):
+    """The run id names a run that already succeeded: its `runs` row is a fact that no later run rewrites."""
+
+    def __init__(self, run_id: str, finished_at: Any):
+        super().__init__(
+            f"run {run_id} already succeeded (finished {finished_at:%Y-%m-%d %H:%M:%S} UTC); a run id names one run: "
+            "start a new run without --run-id (`docpipe rerun` resumes only a failed or killed run)"
+        )
+        self.run_id = run_id
+
+
+def refuse_succeeded(warehouse: Path, run_id: str) -> None:
+    """Raise RunAlreadySucceeded when `run_id` is a succeeded run of the warehouse (no-op runs included)."""
+    run = find_run(warehouse, run_id) if Path(warehouse).is_dir() else None
+    if run is not None and run["status"] == "succeeded":
+        raise RunAlreadySucceeded(run_id, run["finished_at"])
+
+
 def status_label(row: dict[str, Any]) -> str:
     return f"{row['status']} (nothing new)" if row.get("nothing_new") else row["status"]
 
