@@ -32,6 +32,7 @@ class BoilerplateConfig:
     max_cookie_words: int = 60  # a cookie notice in the leading/trailing block is at most this long
     min_nav_block_lines: int = 2  # a navigation block without frequent lines needs this many text lines
     min_nav_title_words: int = 3  # the last plain label of a leading block this long is the page's heading
+    max_banner_words: int = 40  # sentences above a leading navigation block (a site notice) this short go with it
 
 
 # "For more information please contact: …" opens a contact block that runs to the end of the page (the corpus
