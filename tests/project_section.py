@@ -32,7 +32,8 @@ def seed_menu() -> list[str]:
 
 
 def project_values(n: int) -> dict[str, str | None]:
-    """Field values of page `n` (every seventh page lacks its budget, every fifth its coverage)."""
+    """Field values of page `n` (every seventh page lacks its budget, every fifth its coverage, every sixth its
+    benefiting states: the block's last label then has the description's prose right below it)."""
     start = 2010 + n % 8
     return {
         "Start Date": str(start),
@@ -45,7 +46,7 @@ def project_values(n: int) -> dict[str, str | None]:
         "IDF Region": _REGIONS[n % 3],
         "Prima ID": f"PX{n:02d}P00{n % 9}",
         "Projects ID": f"TC.{700 + n}",
-        "Benefiting Member States": _COUNTRIES[n % len(_COUNTRIES)],
+        "Benefiting Member States": None if n % 6 == 5 else _COUNTRIES[n % len(_COUNTRIES)],
     }
 
 
@@ -65,7 +66,7 @@ def project_page(n: int) -> str:
         block = [line for k, v in values.items() for line in (f"  • {k}", *([f"    {v}"] if v else []))]
     else:
         block = [line for k, v in values.items() for line in ("-", k, *([v] if v else []))]
-    country = values["Benefiting Member States"]
+    country = _COUNTRIES[n % len(_COUNTRIES)]
     body = [
         f"Project {n} helps the Government of {country} with {12 + n} workshops for {40 + 3 * n} officials.",
         f"Its {n + 2} training sessions in {values['Start Date']} follow a request from ministry number {n * 7 + 1}.",

@@ -27,18 +27,63 @@ _BULLET = re.compile(r"^\s*[•·▪*]\s*")
 _SEPARATOR = re.compile(r"^\s*[-–—]?\s*$")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d|21\d\d)\b")
 _NUMBER = re.compile(r"[-+]?\d[\d,\s]*(?:\.\d+)?")
+# A sentence ends the line, or one ends inside it ("… in 2011. The …"; "St. Lucia", "U.S. Virgin" do not).
+_SENTENCE = re.compile(r"[.!?…。؟][\"'”’»)]*\s*$|[^\W\d_]{2}[.!?]\s+[^\W\d_]")
+# Values are names, codes, numbers and lists of states: the corpus's and seeds' are at most 6 words, none ends
+# like a sentence and all are Title Case. A description line is prose by any of these shapes.
+MIN_SENTENCE_WORDS = 4  # this many words and sentence punctuation
+MIN_PROSE_WORDS = 5  # this many words, most of them lower-case ("the", "of", "to"): a hard-wrapped prose line
+MAX_VALUE_WORDS = 40  # longer than any list of benefiting states
 
 
 def _label(line: str) -> str:
     return " ".join(_BULLET.sub("", line).split()).lower().rstrip(":")
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _is_dash(line: str) -> bool:
+    """A `-` separator line of the dash layout (an empty line is no dash)."""
+    return bool(_SEPARATOR.match(line)) and line.strip() != ""
+
+
+def _opens_field(line: str) -> bool:
+    """The line is a separator, a known label or a bullet: no value of the label above it."""
+    return bool(_SEPARATOR.match(line) or _label(line) in PROJECT_KEYS or _BULLET.match(line))
+
+
+def is_prose(line: str) -> bool:
+    """The line reads as description prose, never as a field value (see MIN_SENTENCE_WORDS and below)."""
+    words = line.split()
+    lower = sum(w[0].islower() for w in words)
+    return (
+        (len(words) >= MIN_SENTENCE_WORDS and bool(_SENTENCE.search(line)))
+        or (len(words) >= MIN_PROSE_WORDS and 2 * lower > len(words))
+        or len(words) > MAX_VALUE_WORDS
+    )
+
+
+def value_after(lines: list[str], i: int) -> str | None:
+    """The value of the label on line `i`: the next line, unless that line opens another field, sits left of a
+    bullet label (the description below an indented bullet list), or is prose. A line followed by a `-`
+    separator, a known label or a bullet is inside the block: the value whatever its shape."""
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    if _opens_field(nxt) or (_BULLET.match(lines[i]) and _indent(nxt) < _indent(lines[i])):
+        return None
+    after = lines[i + 2] if i + 2 < len(lines) else ""
+    inside = _is_dash(after) or _label(after) in PROJECT_KEYS or bool(_BULLET.match(after))
+    return nxt.strip() if inside or not is_prose(nxt) else None
+
+
 def parse_key_values(text: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
     """(known fields by column, unknown fields by label) found in `text`.
 
     A block opens at a known label and runs while its lines are labels (known ones, bullets, or lines after a
-    lone `-`), their values (the line after a label) and separators: the first other line closes it, so the page
-    as delivered (template lines around the block included) can be parsed.
+    lone `-`), their values (`value_after`: a label with no value yields None, never the prose below it) and
+    separators: the first other line closes it, so the page as delivered (template lines around the block
+    included) can be parsed.
     """
     lines = text.splitlines()
     known: dict[str, str | None] = {}
@@ -47,17 +92,15 @@ def parse_key_values(text: str) -> tuple[dict[str, str | None], dict[str, str | 
     while i < len(lines):
         line = lines[i]
         label = _label(line)
-        is_bullet = bool(_BULLET.match(line))
-        after_separator = i > 0 and bool(_SEPARATOR.match(lines[i - 1])) and lines[i - 1].strip() != ""
+        after_separator = i > 0 and _is_dash(lines[i - 1])
+        value = value_after(lines, i)
         i += 1
         if _SEPARATOR.match(line):
             continue
-        if not (label in PROJECT_KEYS or (in_block and (is_bullet or after_separator) and label)):
+        if not (label in PROJECT_KEYS or (in_block and (_BULLET.match(line) or after_separator) and label)):
             in_block = False
             continue
         in_block = True
-        nxt = lines[i] if i < len(lines) else ""
-        value = None if (_SEPARATOR.match(nxt) or _label(nxt) in PROJECT_KEYS or _BULLET.match(nxt)) else nxt.strip()
         i += value is not None
         if label in PROJECT_KEYS:
             known.setdefault(PROJECT_KEYS[label], value)

@@ -147,6 +147,34 @@ def test_corpus_bullet_layout_project_fields():
     assert row["benefiting_member_state_codes"] == ["DZA", "MRT", "MAR", "TUN"]
 
 
+def test_a_label_without_value_above_the_description_is_null():
+    """The block's last label with no value, the description right below: null, never the prose (dash and
+    bullet layouts, a sentence or a hard-wrapped prose line); a value the block's structure confirms is kept."""
+    from helpers import seed_files
+
+    from tasks.extract.project_fields import parse_key_values, project_row
+
+    lines = seed_files()[1].read_text().splitlines()
+    at = lines.index("Benefiting Member States")
+    assert lines[at + 1] == "Mongolia"
+    dash = lines[: at + 1] + lines[at + 2 :]
+    row = project_row("d", "\n".join(dash), "r")
+    assert row["benefiting_member_states"] is None and row["benefiting_member_state_codes"] is None
+    assert (row["prima_id"], row["start_date"], row["budget_usd"]) == ("MN10P0001", 2014, 200000.0)
+    wrapped = ["With an estimated one in 11 Mongolians living abroad and", "22,350 migrants working in Mongolia"]
+    assert parse_key_values("\n".join(lines[: at + 1] + wrapped))[0]["benefiting_member_states"] is None
+    bullets = ["  • Start Date", "    2014", "  • Coverage", "  • Benefiting Member States", "Mongolia is a country."]
+    assert parse_key_values("\n".join(bullets))[0] == {
+        "start_date": "2014",
+        "coverage": None,
+        "benefiting_member_states": None,
+    }
+    short_prose = ["  • Start Date", "    2014", "  • Benefiting Member States", "Migration is rising fast."]
+    assert parse_key_values("\n".join(short_prose).replace("  ", ""))[0]["benefiting_member_states"] is None
+    confirmed = ["-", "Project Type", "Health promotion and assistance for migrants in the region.", "-", "Year"]
+    assert parse_key_values("\n".join(confirmed))[0]["project_type"].startswith("Health promotion")
+
+
 def test_vectorised_langdetect_agrees_with_langdetect_on_the_corpus():
     """The numpy inner loop must give langdetect's own answer (same profiles, seed and random stream)."""
     from helpers import corpus_pages
@@ -234,7 +262,8 @@ def test_a_project_section_gives_every_title_and_projects_row(tmp_path):
             values["Coverage"],
         )
         assert (row["prima_id"], row["projects_id"]) == (values["Prima ID"], values["Projects ID"])
-        assert row["benefiting_member_states"] == [values["Benefiting Member States"]]
+        states = values["Benefiting Member States"]
+        assert row["benefiting_member_states"] == ([states] if states else None)
 
 
 def test_doc_type_of_a_page_without_url_from_its_section_header():
