@@ -68,12 +68,14 @@ def is_prose(line: str) -> bool:
 def value_after(lines: list[str], i: int) -> str | None:
     """The value of the label on line `i`: the next line, unless that line opens another field, sits left of a
     bullet label (the description below an indented bullet list), or is prose. A line followed by a `-`
-    separator, a known label or a bullet is inside the block: the value whatever its shape."""
+    separator, a known label or (under a bullet label) a bullet is inside the block: the value whatever its
+    shape. Under a dash-layout label a following bullet proves nothing: descriptions hold bullet lists."""
     nxt = lines[i + 1] if i + 1 < len(lines) else ""
-    if _opens_field(nxt) or (_BULLET.match(lines[i]) and _indent(nxt) < _indent(lines[i])):
+    is_bullet = bool(_BULLET.match(lines[i]))
+    if _opens_field(nxt) or (is_bullet and _indent(nxt) < _indent(lines[i])):
         return None
     after = lines[i + 2] if i + 2 < len(lines) else ""
-    inside = _is_dash(after) or _label(after) in PROJECT_KEYS or bool(_BULLET.match(after))
+    inside = _is_dash(after) or _label(after) in PROJECT_KEYS or (is_bullet and bool(_BULLET.match(after)))
     return nxt.strip() if inside or not is_prose(nxt) else None
 
 

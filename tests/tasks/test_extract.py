@@ -171,6 +171,8 @@ def test_a_label_without_value_above_the_description_is_null():
     }
     short_prose = ["  • Start Date", "    2014", "  • Benefiting Member States", "Migration is rising fast."]
     assert parse_key_values("\n".join(short_prose).replace("  ", ""))[0]["benefiting_member_states"] is None
+    listing = ["It is now live in all regions. Offices have been trained:", "  • Asia-Pacific (Q3 2015)"]
+    assert parse_key_values("\n".join(lines[: at + 1] + listing))[0]["benefiting_member_states"] is None
     confirmed = ["-", "Project Type", "Health promotion and assistance for migrants in the region.", "-", "Year"]
     assert parse_key_values("\n".join(confirmed))[0]["project_type"].startswith("Health promotion")
 
