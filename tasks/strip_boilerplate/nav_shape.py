@@ -13,7 +13,12 @@ sampled pages), nav-shaped lines and anchors. It is navigation only when page te
 self-evident line (a separator bar, a breadcrumb, a cookie notice) or at least `min_nav_block_lines` text lines,
 one of them an anchor or a template line: a nav-shaped line alone (a heading, a listing's title) is never
 removed. Walking from the top, the block's last line is the page's
-title, and kept, when it is a plain nav-shaped line (no anchor) of at least `min_nav_title_words` words.
+title, and kept, when it is a plain nav-shaped line (no anchor) of at least `min_nav_title_words` words (or
+right above prose); then one anchor right above that heading is enough ("Press centre" over a press release's
+headline). A *section label* is an anchor naming a part of the site (news, press centre, about us…, not "Read
+more" or "Share"). From the top, the block may open with a *banner*: sentences (at most `max_banner_words`
+words in all) such as a site notice ("We're building a new …"); they go with the block only when it holds a
+section label or a self-evident line, so a listing's first teaser over its "Read more" stays.
 """
 
 from __future__ import annotations
@@ -25,29 +30,35 @@ from collections.abc import Callable, Iterable
 from tasks._stage import normalise_text
 from tasks.strip_boilerplate.config import BoilerplateConfig
 
-# Navigation words and phrases, case-folded, accents kept (one language a line; en, fr, es, pt, ar, ru).
-_NAV_VOCABULARY = """
-    home|homepage|main menu|menu|navigation|search|share|share this|share this page|print|email|e-mail|contact
-    |contact us|contacts|news|latest news|news releases|newsroom|press|press release|press releases|press centre
+# Navigation words and phrases, case-folded (compared accent-blind; one language a line; en, fr, es, pt, ar, ru).
+# Section labels name a part of the site: one of them alone, right above a page's heading, is the section the page
+# sits in ("Press centre" over a press release), not its title.
+_SECTION_VOCABULARY = """
+    home|homepage|news|latest news|news releases|newsroom|press|press release|press releases|press centre
     |press center|press room|media|media centre|media center|media centre and news|news and media|news and stories
-    |stories|about|about us|who we are|what we do|our work|where we work|get involved|take action|donate|donate now
-    |work with us|careers|jobs|partnerships|partners|publications|resources|events|skip to content
-    |skip to main content|skip navigation|sign in|log in|login|subscribe|follow us|sitemap|site map|back|next
-    |previous|contents|table of contents|back to top|top|more|read more|privacy|privacy policy|terms of use|cookies
-    |accept|accept all|français|english|español|português|العربية|русский|中文|deutsch|italiano
-    |accueil|rechercher|recherche|partager|contactez-nous|actualités|nouvelles|presse|communiqué|communiqués
-    |communiqué de presse|communiqués de presse|salle de presse|médias|espace médias|à propos|qui sommes-nous
-    |qui sommes nous|ce que nous faisons|notre travail|agir|engagez-vous|faire un don|aller au contenu|suivant
-    |précédent|sommaire
-    |inicio|buscar|búsqueda|compartir|contacto|contáctenos|noticias|prensa|comunicado|comunicados
-    |comunicado de prensa|comunicados de prensa|sala de prensa|medios|acerca de|sobre nosotros|quiénes somos
-    |qué hacemos|nuestro trabajo|actúa|participa|dona|ir al contenido|siguiente|anterior
-    |início|pesquisar|partilhar|compartilhar|contato|notícias|imprensa|sala de imprensa|sobre|sobre nós|quem somos
-    |o que fazemos|nosso trabalho|ir para o conteúdo|próximo
-    |الرئيسية|الصفحة الرئيسية|بحث|شارك|مشاركة|اتصل بنا|أخبار|الأخبار|المركز الإعلامي|بيان صحفي|بيانات صحفية|من نحن
-    |القائمة|التالي|السابق
-    |главная|меню|поиск|поделиться|контакты|новости|пресс-центр|пресс-релиз|пресс-релизы|медиа|о нас|кто мы
-    |наша работа|далее|назад
+    |stories|about|about us|who we are|what we do|our work|where we work|careers|jobs|partnerships|partners
+    |publications|resources|events
+    |accueil|actualités|nouvelles|presse|communiqué|communiqués|communiqué de presse|communiqués de presse
+    |salle de presse|médias|espace médias|à propos|qui sommes-nous|qui sommes nous|ce que nous faisons|notre travail
+    |inicio|noticias|prensa|comunicado|comunicados|comunicado de prensa|comunicados de prensa|sala de prensa|medios
+    |acerca de|sobre nosotros|quiénes somos|qué hacemos|nuestro trabajo
+    |início|notícias|imprensa|sala de imprensa|sobre|sobre nós|quem somos|o que fazemos|nosso trabalho
+    |الرئيسية|الصفحة الرئيسية|أخبار|الأخبار|المركز الإعلامي|بيان صحفي|بيانات صحفية|من نحن
+    |главная|новости|пресс-центр|пресс-релиз|пресс-релизы|медиа|о нас|кто мы|наша работа
+"""
+# Other navigation: actions, page tools, teaser links, language names (a teaser's "Read more" is no section).
+_ACTION_VOCABULARY = """
+    main menu|menu|navigation|search|share|share this|share this page|print|email|e-mail|contact|contact us
+    |contacts|get involved|take action|donate|donate now|work with us|skip to content|skip to main content
+    |skip navigation|sign in|log in|login|subscribe|follow us|sitemap|site map|back|next|previous|contents
+    |table of contents|back to top|top|more|read more|privacy|privacy policy|terms of use|cookies|accept|accept all
+    |français|english|español|português|العربية|русский|中文|deutsch|italiano
+    |rechercher|recherche|partager|contactez-nous|agir|engagez-vous|faire un don|aller au contenu|suivant|précédent
+    |sommaire
+    |buscar|búsqueda|compartir|contacto|contáctenos|actúa|participa|dona|ir al contenido|siguiente|anterior
+    |pesquisar|partilhar|compartilhar|contato|ir para o conteúdo|próximo
+    |بحث|شارك|مشاركة|اتصل بنا|القائمة|التالي|السابق
+    |меню|поиск|поделиться|контакты|далее|назад
 """
 
 
@@ -57,7 +68,12 @@ def _folded(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-_NAV_PHRASES = frozenset(_folded(phrase) for phrase in _NAV_VOCABULARY.split("|") if phrase.strip())
+def _phrases(vocabulary: str) -> frozenset[str]:
+    return frozenset(_folded(phrase) for phrase in vocabulary.split("|") if phrase.strip())
+
+
+_SECTION_PHRASES = _phrases(_SECTION_VOCABULARY)
+_NAV_PHRASES = _SECTION_PHRASES | _phrases(_ACTION_VOCABULARY)
 _LANGUAGE_CODES = frozenset(["en", "fr", "es", "pt", "ar", "ru", "zh", "de", "it", "ja", "ko"])
 _BREADCRUMB = re.compile(
     r"^\W*(you are here|vous êtes ici|usted está aquí|está aquí|você está aqui|вы здесь|أنت هنا)", re.IGNORECASE
@@ -77,8 +93,10 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 
 # A line's navigation evidence: none, nav-shaped only, the duplicate of a nav-shaped line above, strong (an anchor
-# of its own: vocabulary, switcher, breadcrumb, glued teaser, cookie notice, seen on two pages), template.
-NONE, NAV, DUPLICATE, STRONG, TEMPLATE, SELF_EVIDENT = range(6)  # SELF_EVIDENT: a bar, breadcrumb, cookie notice
+# of its own: vocabulary, switcher, glued teaser, seen on two pages), a section label (an anchor naming a part of
+# the site), template, self-evident (a bar, breadcrumb, cookie notice), a banner sentence (above a block only).
+NONE, NAV, DUPLICATE, STRONG, TEMPLATE, SELF_EVIDENT, SECTION, BANNER = range(8)
+ANCHORS = frozenset([STRONG, TEMPLATE, SELF_EVIDENT, SECTION])
 
 
 def _label(line: str) -> str:
@@ -106,6 +124,10 @@ def is_nav_shaped(line: str, cfg: BoilerplateConfig) -> bool:
     return _opens_like_a_label(text) and len(_LETTER.findall(text)) > len(_DIGIT.findall(text))
 
 
+def _is_section_label(text: str) -> bool:
+    return _folded(text).strip(" -–—:·|»>") in _SECTION_PHRASES
+
+
 def _is_vocabulary(text: str) -> bool:
     norm = _folded(text).strip(" -–—:·|»>")
     if norm in _NAV_PHRASES:
@@ -129,8 +151,8 @@ def _glued_to(line: str, above: str | None) -> bool:
 
 
 def line_evidence(line: str, above: str | None, seen_twice: bool, cfg: BoilerplateConfig) -> int:
-    """The navigation evidence of `line` (NONE, NAV, DUPLICATE or STRONG), given the text line above it and
-    whether it is on two of the group's sampled pages."""
+    """The navigation evidence of `line` (NONE, NAV, DUPLICATE, STRONG, SECTION or SELF_EVIDENT), given the text
+    line above it and whether it is on two of the group's sampled pages."""
     text = _label(line)
     if _BREADCRUMB.match(text) or (_COOKIE.search(text) and len(text.split()) <= cfg.max_cookie_words):
         return SELF_EVIDENT
@@ -140,6 +162,8 @@ def line_evidence(line: str, above: str | None, seen_twice: bool, cfg: Boilerpla
         return STRONG
     if not is_nav_shaped(line, cfg):
         return NONE
+    if _is_section_label(text):
+        return SECTION
     if seen_twice or _is_vocabulary(text):
         return STRONG
     return DUPLICATE if above is not None and normalise_text(line) == normalise_text(above) else NAV
@@ -153,6 +177,12 @@ def _text_above(lines: list[str], i: int, is_trivial: Callable[[str], bool]) -> 
     return None
 
 
+def _is_banner_line(line: str, words_before: int, cfg: BoilerplateConfig) -> bool:
+    """A site notice's sentence: not label-shaped, ends like a sentence, and the leading sentences stay within
+    `max_banner_words` words."""
+    return bool(_PROSE.search(line)) and words_before + len(line.split()) <= cfg.max_banner_words
+
+
 def nav_block(
     lines: list[str],
     order: Iterable[int],
@@ -164,38 +194,56 @@ def nav_block(
 ) -> set[int]:
     """Indices of the navigation block met walking `order` (see the module docstring); empty when there is none.
     `is_template`: the line is frequent on the sampled pages; `seen_twice`: it is on two of them (the page's
-    own included)."""
+    own included). From the top, the block may open with a banner: short sentences (a site notice) count as
+    navigation only when the block under them holds a section label or a self-evident line."""
     members: list[tuple[int, int]] = []  # (index, evidence)
     follower = None  # the first line past the block
+    banner_words = 0
     for i in order:
         if is_trivial(lines[i]):
             continue
         above = _text_above(lines, i, is_trivial)
         evidence = TEMPLATE if is_template(i) else line_evidence(lines[i], above, seen_twice(i), cfg)
+        opens_page = from_top and all(e == BANNER for _, e in members)
+        if evidence == NONE and opens_page and _is_banner_line(lines[i], banner_words, cfg):
+            banner_words += len(lines[i].split())
+            evidence = BANNER
         if evidence == NONE:
             follower = lines[i]
             break
         members.append((i, evidence))
     if follower is None:
         return set()  # nothing but navigation-like lines: no evidence of where the page's text is
-    if from_top:
-        _drop_heading(members, lines, follower, cfg)
-    if any(e == SELF_EVIDENT for _, e in members):
-        return {i for i, _ in members}
-    if len(members) < cfg.min_nav_block_lines or all(e in (NAV, DUPLICATE) for _, e in members):
-        return set()
-    return {i for i, _ in members}
+    has_heading = from_top and _drop_heading(members, lines, follower, cfg)
+    return {i for i, _ in members} if _is_navigation(members, has_heading, cfg) else set()
 
 
-def _drop_heading(members: list[tuple[int, int]], lines: list[str], follower: str, cfg: BoilerplateConfig) -> None:
+def _is_navigation(members: list[tuple[int, int]], has_heading: bool, cfg: BoilerplateConfig) -> bool:
+    """Whether the block (its heading dropped) is navigation: a self-evident line, or at least
+    `min_nav_block_lines` lines with an anchor, or a lone anchor right above the page's heading. A banner counts
+    only above a section label or a self-evident line."""
+    below = [e for _, e in members if e != BANNER]
+    if not below or (len(below) < len(members) and not {SECTION, SELF_EVIDENT} & set(below)):
+        return False
+    if SELF_EVIDENT in below:
+        return True
+    if not ANCHORS & set(below):
+        return False
+    return len(below) >= cfg.min_nav_block_lines or has_heading
+
+
+def _drop_heading(members: list[tuple[int, int]], lines: list[str], follower: str, cfg: BoilerplateConfig) -> bool:
     """Keep the page's heading out of a leading block: its last line when it is a plain label (no anchor, no
     bullet) of at least `min_nav_title_words` words or right above prose (a heading, not a crumb above the
-    title), with the copy of it printed right above."""
+    title), with the copy of it printed right above. True when a heading was dropped."""
     if not members or _BULLET.match(lines[members[-1][0]]):
-        return
+        return False
     if len(lines[members[-1][0]].split()) < cfg.min_nav_title_words and not _PROSE.search(follower):
-        return
+        return False
     if members[-1][1] == NAV:
         members.pop()
-    elif members[-1][1] == DUPLICATE and len(members) >= 2 and members[-2][1] == NAV:
+        return True
+    if members[-1][1] == DUPLICATE and len(members) >= 2 and members[-2][1] == NAV:
         del members[-2:]
+        return True
+    return False
