@@ -51,7 +51,7 @@ def _sha(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _source_files(module_name: str) -> list[Path]:
+def stage_source_files(module_name: str) -> list[Path]:
     """Every source file of the stage that `module_name` belongs to: the whole package `tasks.<stage>` (wherever
     in it the task is defined), or the module itself for a one-file stage."""
     parts = module_name.split(".")
@@ -64,7 +64,7 @@ def _source_files(module_name: str) -> list[Path]:
 
 def code_fingerprint(module_name: str) -> str:
     """Hash of the source of a stage (a package: all its files) and of the code every stage shares."""
-    files = _source_files(module_name)
+    files = stage_source_files(module_name)
     for shared in _SHARED_CODE:
         path = _ROOT / shared
         files += sorted(path.glob("*.py")) if path.is_dir() else [path]

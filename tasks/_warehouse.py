@@ -1,4 +1,4 @@
-"""Reading the warehouse's Delta tables (not a stage). Only tasks/publish.py writes.
+"""Reading the warehouse's Delta tables (not a stage). Only tasks/publish/ writes.
 
 Tables are read from the current version's file list with pyarrow.parquet, never through
 DeltaTable.to_pyarrow_table()/to_pandas(): those abort the interpreter at exit with deltalake 1.x
@@ -18,7 +18,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from schemas import Table
 
-RUN_ID_KEY = "docpipe.run_id"  # commit metadata naming the run that wrote a table version (tasks/publish.py)
+RUN_ID_KEY = "docpipe.run_id"  # commit metadata naming the run that wrote a table version (tasks/publish/)
 RUNS_DIR = "_runs"  # per-run folders: checkpoints (flows/checkpoints.py), summary.json, run.log
 SUMMARY = "summary.json"
 
@@ -31,6 +31,16 @@ def run_folder(warehouse: Path, run_id: str) -> Path:
 def summary_path(warehouse: Path, run_id: str) -> Path:
     """The run's summary.json: its `runs` row, written also for no-op runs, which commit no `runs` row."""
     return run_folder(warehouse, run_id) / SUMMARY
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal (single quotes doubled): for Delta predicates and DuckDB statements."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """Comma-separated SQL string literals, for an `IN (...)` list or a DuckDB list `[...]`."""
+    return ", ".join(sql_string(v) for v in values)
 
 
 def table_path(warehouse: Path, table: Table | str) -> Path:

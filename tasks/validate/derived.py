@@ -61,7 +61,7 @@ def _repeated_in_site(data: pa.Table, column: str, history: ValidationHistory, c
     return pc.fill_null(pc.is_in(keys, common_keys), False)
 
 
-def _recent_row_counts(
+def recent_row_counts(
     data: pa.Table, n_other: int, history: ValidationHistory, cfg: ValidateConfig
 ) -> dict[str, Any] | None:
     """min_value for the row count, or None to skip the check (too little history, or nothing came in)."""

@@ -14,7 +14,8 @@ from helpers import clean, ingest
 from schemas import DOCUMENTS
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields
-from tasks.validate import TableExpectationFailed, ValidateConfig, ValidationHistory, gx_run_name, validate_tables
+from tasks.validate import TableExpectationFailed, ValidateConfig, ValidationHistory, validate_tables
+from tasks.validate.reports import gx_run_name
 
 NAV_LINE = "Who we are"  # stripped as boilerplate from the head of the four Mongolia pages
 # Run ids of every suffix shape: all digits >= 2400 (GX used to read `-8198` as a -81:98 UTC offset and fail),

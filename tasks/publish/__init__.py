@@ -1,0 +1,37 @@
+"""Publish a run's tables as new Delta Lake versions in the warehouse (the only package that writes it).
+
+In: the validated tables and state rows of a run, plus its `runs` row. Out: one new version of each table
+the run changes, each commit tagged with the run id (commit metadata `docpipe.run_id`); tables the run does
+not change get no commit. State: every warehouse table.
+
+Writes are merges keyed on each table's declared key (plan.py: one rule per table; merge.py: the Delta writes),
+so a rerun on the same input changes nothing and commits nothing, and a rerun after a kill mid-publish re-merges
+what was committed without duplicating a row. Atomic per run: tables are written in the fixed PLAN order, each
+commit tagged with the run id, then the `runs` row (merged on run_id) is the last commit and the marker of a
+complete version. Readers pin each table to the version listed in the last succeeded `runs` row
+(`handoff.versions.complete_runs`, the analysts' DuckDB views), so a version committed by an incomplete run is
+never seen and is superseded by that run's rerun. `ingested_files` is written after the data tables: a run killed
+before it committed re-reads its files.
+"""
+
+from tasks._warehouse import RUN_ID_KEY  # tests/flows/test_rerun.py reads it from here
+from tasks.publish.plan import PLAN
+from tasks.publish.stage import (
+    changed_tables,
+    publish_run_row,
+    publish_run_summary,
+    publish_tables,
+    publish_tables_task,
+    versions,
+)
+
+__all__ = [
+    "PLAN",
+    "RUN_ID_KEY",
+    "changed_tables",
+    "publish_run_row",
+    "publish_run_summary",
+    "publish_tables",
+    "publish_tables_task",
+    "versions",
+]

@@ -1,0 +1,52 @@
+"""What publish writes and how: one merge rule per warehouse table, in commit order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas import (
+    BOILERPLATE_PAGES,
+    CONTACTS,
+    DEDUPE_BANDS,
+    DEDUPE_SIGNATURES,
+    DOCUMENTS,
+    DUPLICATES,
+    INGESTED_FILES,
+    MENTIONS,
+    PROJECTS,
+    QUARANTINE,
+    Table,
+)
+from schemas.documents import VERSION_COLUMNS
+
+
+@dataclass(frozen=True, slots=True)
+class TableWrite:
+    """How one table is merged on its declared key."""
+
+    table: Table
+    update: str | None  # None = insert new keys only; "true" = update every matched row; else a predicate
+    replace_children_of: str | None = None  # delete target rows of these parent keys that the source lacks
+
+
+def any_column_differs(table: Table, columns: tuple[str, ...] | None = None) -> str:
+    """Merge predicate: the matched row differs in one of `columns` (default: every non-key column), so merging
+    rows a table already holds (a rerun after a kill mid-publish) commits no new version."""
+    names = columns or tuple(c for c in table.column_names if c not in table.key)
+    return " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in names)
+
+
+# Fixed order; `runs` is written separately and last. A document is rewritten only when what it publishes from its
+# page changed (dedupe passes updates with an unchanged body too: an edit after the contact block).
+PLAN: tuple[TableWrite, ...] = (
+    TableWrite(BOILERPLATE_PAGES, None),
+    TableWrite(QUARANTINE, None),
+    TableWrite(DUPLICATES, None),
+    TableWrite(DEDUPE_SIGNATURES, None),
+    TableWrite(DEDUPE_BANDS, None),
+    TableWrite(PROJECTS, any_column_differs(PROJECTS)),
+    TableWrite(CONTACTS, any_column_differs(CONTACTS), replace_children_of="doc_id"),
+    TableWrite(MENTIONS, any_column_differs(MENTIONS), replace_children_of="doc_id"),
+    TableWrite(DOCUMENTS, any_column_differs(DOCUMENTS, ("content_hash", *VERSION_COLUMNS))),
+    TableWrite(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
+)

@@ -1,0 +1,74 @@
+"""The publish stage: write a run's tables in PLAN order, then its `runs` row and summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import DOCUMENTS, RUNS
+from tasks._spill import Rows, read_columns
+from tasks._warehouse import current_version, summary_path
+from tasks.publish.merge import ensure_table, merge_rows, stale_children_predicate
+from tasks.publish.plan import PLAN, TableWrite
+
+STAGE = "publish"
+
+
+def publish_tables(
+    warehouse: Path, tables: dict[str, Rows], run_id: str, after_commit: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    """Write each table of the run (no commit when nothing changes); return every table's version. Tables may
+    be spills: they are merged as streams.
+
+    `after_commit(table_name)` is called after each table that got a new version (fault-injection drills)."""
+    documents = tables.get(DOCUMENTS.name, DOCUMENTS.empty())
+    doc_ids = pc.unique(read_columns(documents, ["doc_id"]).column("doc_id"))
+    for write in PLAN:
+        dt = ensure_table(warehouse, write.table, run_id)
+        before = dt.version()
+        rows = tables.get(write.table.name, write.table.empty())
+        stale = stale_children_predicate(warehouse, doc_ids, write) if write.replace_children_of else None
+        if rows.num_rows or stale:
+            merge_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale)
+        if after_commit and current_version(warehouse, write.table) != before:
+            after_commit(write.table.name)
+    ensure_table(warehouse, RUNS, run_id)
+    return versions(warehouse)
+
+
+def publish_run_row(warehouse: Path, row: dict[str, Any]) -> int:
+    """Write the run's `runs` row (last commit of a run; a rerun replaces its row)."""
+    dt = ensure_table(warehouse, RUNS, row["run_id"])
+    merge_rows(dt, RUNS.conform([row]), TableWrite(RUNS, "true"), row["run_id"])
+    return current_version(warehouse, RUNS)
+
+
+def publish_run_summary(warehouse: Path, row: dict[str, Any]) -> Path:
+    """Write the run's summary.json (also for no-op runs, which commit nothing)."""
+    path = summary_path(warehouse, row["run_id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def changed_tables(before: dict[str, int | None], after: dict[str, int]) -> list[str]:
+    """Tables whose version differs between two `versions` snapshots."""
+    return [name for name, version in after.items() if before.get(name) != version]
+
+
+def versions(warehouse: Path) -> dict[str, int | None]:
+    """Current version of every table publish writes (None: not created yet)."""
+    return {t.name: current_version(warehouse, t) for t in (*(w.table for w in PLAN), RUNS)}
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_tables_task(
+    warehouse: Path, tables: dict[str, Rows], run_id: str, after_commit: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    return publish_tables(warehouse, tables, run_id, after_commit)

@@ -1,0 +1,180 @@
+"""Great Expectations plumbing of validate: slim frames and their suites (from each table's declared
+expectations, schemas/), the file context with its Data Docs site, and one checkpoint run per frame."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas import Expect, Table
+from tasks.validate.config import ValidateConfig, ValidationHistory
+from tasks.validate.derived import DERIVED_COLUMNS, recent_row_counts
+from tasks.validate.reports import gx_run_name
+
+if TYPE_CHECKING:
+    from great_expectations.core.run_identifier import RunIdentifier
+
+SITE_NAME = "docpipe"
+GX_DIR, REPORTS_DIR = "_gx", "_reports/gx"
+# Pandas dtype GX observes for each Arrow type in a slim frame (ints use nullable pandas dtypes, see _to_pandas).
+_PANDAS_TYPE = {pa.string(): "str", pa.int32(): "int32", pa.int64(): "int64", pa.float64(): "float64"}
+_PANDAS_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+
+
+@dataclass(slots=True)
+class Batch:
+    """One suite run: a slim frame of one table (or of one exploded list column)."""
+
+    name: str
+    table: Table
+    frame: pa.Table
+    expectations: list[Expect]
+
+
+def load_gx():
+    import great_expectations as gx  # imported on first use: it takes ~2 s
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    return gx
+
+
+def gx_context(gx, warehouse: Path | None):
+    """Ephemeral context, or the warehouse's file context with its Data Docs site (results accumulate)."""
+    if warehouse is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        context = gx.get_context(mode="file", project_root_dir=str(Path(warehouse) / GX_DIR))
+        site = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(Path(warehouse) / REPORTS_DIR),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        if SITE_NAME in context.get_site_names():
+            context.update_data_docs_site(SITE_NAME, site)
+        else:
+            context.add_data_docs_site(SITE_NAME, site)
+    context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
+    return context
+
+
+# -- suites and frames ----------------------------------------------------------------------------------------
+
+
+def _is_list(table: Table, column: str) -> bool:
+    return column in table.column_names and pa.types.is_list(table.column(column).type)
+
+
+def table_batches(
+    data: pa.Table, table: Table, n_other: int, history: ValidationHistory, cfg: ValidateConfig
+) -> list[Batch]:
+    """The table's slim frame with its expectations, plus one child frame per checked list column."""
+    key = table.key[0]
+    main: list[Expect] = []
+    columns: dict[str, pa.Array] = {key: data.column(key)}
+    children: dict[str, list[Expect]] = {}
+    for expect in table.expectations():
+        if expect.derive == "recent_row_counts":
+            bounds = recent_row_counts(data, n_other, history, cfg)
+            if bounds is not None:
+                main.append(Expect(expect.gx_type, bounds, expect.level, expect.check, description=expect.description))
+            continue
+        if "mostly" in expect.kwargs and _rows_checked(data, expect) < cfg.min_rows_for_share:
+            continue
+        if expect.where:
+            columns[expect.where] = data.column(expect.where)
+        if expect.derive:
+            name = expect.kwargs["column"]
+            derived = data.column(name) if name in data.column_names else None  # computed by _narrow already
+            columns[name] = (
+                derived if derived is not None else DERIVED_COLUMNS[expect.derive](data, expect.on, history, cfg)
+            )
+            main.append(expect)
+            continue
+        if _is_list(table, expect.column):
+            children.setdefault(expect.column, []).append(expect)
+            continue
+        for name in (expect.kwargs.get(k) for k in ("column", "column_A", "column_B")):
+            if name and name not in columns:
+                columns[name] = data.column(name)
+        main.append(expect)
+    for name in columns:  # types of the declared scalar columns GX reads
+        if name in table.column_names and table.column(name).type in _PANDAS_TYPE:
+            type_name = _PANDAS_TYPE[table.column(name).type]
+            main.append(Expect("ExpectColumnValuesToBeOfType", {"column": name, "type_": type_name}, "table", "type"))
+    out = [Batch(table.name, table, pa.table(columns), main)]
+    for name, expects in children.items():
+        parents = pc.list_parent_indices(data.column(name))
+        child = pa.table({key: pc.take(data.column(key), parents), name: pc.list_flatten(data.column(name))})
+        out.append(Batch(f"{table.name}.{name}", table, child, expects))
+    return out
+
+
+def _rows_checked(data: pa.Table, expect: Expect) -> int:
+    """Rows the expectation looks at: all, or those with its `where` column set."""
+    return data.num_rows - (data.column(expect.where).null_count if expect.where else 0)
+
+
+def _to_pandas(frame: pa.Table) -> pd.DataFrame:
+    # Nullable ints keep their type when null (plain to_pandas turns them into float64); floats stay NaN-based.
+    return frame.to_pandas(types_mapper=lambda t: _PANDAS_INTS.get(t))
+
+
+def _suite(gx, batch: Batch):
+    # Expectations go in through the constructor: add_expectation() re-serialises a stored suite each time.
+    expectations = []
+    for expect in batch.expectations:
+        kwargs = {k: v for k, v in expect.kwargs.items() if v is not None or k in ("min_value", "max_value")}
+        if expect.where:  # pandas query syntax (GX's "pandas" condition parser)
+            kwargs.update(row_condition=f"{expect.where}.notna()", condition_parser="pandas")
+        expectations.append(
+            getattr(gx.expectations, expect.gx_type)(
+                **kwargs,
+                description=expect.description or None,
+                meta={"reason": expect.reason(batch.table.name), "level": expect.level, "on": expect.column},
+            )
+        )
+    return gx.ExpectationSuite(name=batch.name, expectations=expectations)
+
+
+def run_suite(gx, context, batch: Batch, run_id: RunIdentifier, with_docs: bool):
+    """Validate one slim frame through a Checkpoint (which stores the result and updates the Data Docs) under
+    `run_id`."""
+    key = batch.table.key[0]
+    source = context.data_sources.add_or_update_pandas(name="docpipe")
+    asset = source.add_dataframe_asset(name=batch.name)
+    definition = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(_suite(gx, batch))
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=batch.name, data=definition, suite=suite)
+    )
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[SITE_NAME])] if with_docs else []
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=batch.name,
+            validation_definitions=[validation],
+            actions=actions,
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": _to_pandas(batch.frame)}, run_id=run_id)
+    (suite_result,) = result.run_results.values()
+    return suite_result.results
+
+
+def gx_run_id(gx, run_id: str, run_time: datetime | None) -> RunIdentifier:
+    """GX's id of this validation run: an explicit aware run_time, so GX never guesses one from the name, and a
+    run name no date parser reads (see `gx_run_name`)."""
+    if run_time is not None and run_time.utcoffset() is None:
+        raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
+    return gx.RunIdentifier(run_name=gx_run_name(run_id), run_time=run_time or datetime.now(UTC))
