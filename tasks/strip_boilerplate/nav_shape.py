@@ -18,7 +18,8 @@ right above prose); then one anchor right above that heading is enough ("Press c
 headline). A *section label* is an anchor naming a part of the site (news, press centre, about us…, not "Read
 more" or "Share"). From the top, the block may open with a *banner*: sentences (at most `max_banner_words`
 words in all) such as a site notice ("We're building a new …"); they go with the block only when it holds a
-section label or a self-evident line, so a listing's first teaser over its "Read more" stays.
+section label, so a listing's first teaser over its "Read more" and a lead sentence over a `| a | b |` table
+stay.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def nav_block(
     """Indices of the navigation block met walking `order` (see the module docstring); empty when there is none.
     `is_template`: the line is frequent on the sampled pages; `seen_twice`: it is on two of them (the page's
     own included). From the top, the block may open with a banner: short sentences (a site notice) count as
-    navigation only when the block under them holds a section label or a self-evident line."""
+    navigation only when the block under them holds a section label."""
     members: list[tuple[int, int]] = []  # (index, evidence)
     follower = None  # the first line past the block
     banner_words = 0
@@ -221,9 +222,9 @@ def nav_block(
 def _is_navigation(members: list[tuple[int, int]], has_heading: bool, cfg: BoilerplateConfig) -> bool:
     """Whether the block (its heading dropped) is navigation: a self-evident line, or at least
     `min_nav_block_lines` lines with an anchor, or a lone anchor right above the page's heading. A banner counts
-    only above a section label or a self-evident line."""
+    only above a section label (a separator bar may be a table's first row under a lead sentence)."""
     below = [e for _, e in members if e != BANNER]
-    if not below or (len(below) < len(members) and not {SECTION, SELF_EVIDENT} & set(below)):
+    if not below or (len(below) < len(members) and SECTION not in below):
         return False
     if SELF_EVIDENT in below:
         return True
