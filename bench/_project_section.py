@@ -24,12 +24,14 @@ from typing import Any
 
 from _syndicated import lead_run
 
+from schemas.projects import DEPRECATED_COLUMNS
+
 HOST = "devfund.example.org"
 DOC_TYPE = "project"
 # projects column → the label pages print (corpus and seed layout), in page order.
 LABELS = {
-    "start_date": "Start Date",
-    "end_date": "End Date",
+    "start_year": "Start Date",
+    "end_year": "End Date",
     "status": "Project Status",
     "project_type": "Project Type",
     "budget_usd": "Budget Amount (USD)",
@@ -40,7 +42,7 @@ LABELS = {
     "projects_id": "Projects ID",
     "benefiting_member_states": "Benefiting Member States",
 }
-YEAR_COLUMNS = ("start_date", "end_date", "year")
+YEAR_COLUMNS = ("start_year", "end_year", "year")
 COUNTRIES = ("Ghana", "Nepal", "Peru", "Jordan", "Senegal", "Ukraine", "Cambodia", "Ecuador", "Zambia", "Guatemala")
 KINDS = ("Pilot", "Programme", "Project", "Initiative")
 
@@ -131,11 +133,17 @@ def _varied(source: dict[str, Any], donor: dict[str, Any], country: str, rng: ra
     return values
 
 
+def as_columns(project: dict[str, Any] | None) -> dict[str, Any]:
+    """A corpus label's project fields under today's `projects` columns (labels name the years `*_date`)."""
+    return {DEPRECATED_COLUMNS.get(k, k): v for k, v in (project or {}).items()}
+
+
 def build_project_section(labels: list[dict], seed: int = 13, n_pages: int = 22) -> list[ProjectPage]:
     """`n_pages` good project pages of one site, then the negative-budget page and the start-after-end page."""
     rng = random.Random(seed)
+    projects = [as_columns(label["project"]) for label in labels]
     sources = [i for i, label in enumerate(labels) if label["project"] and label["title"]]
-    complete = [i for i in sources if all(labels[i]["project"].get(c) is not None for c in YEAR_COLUMNS)]
+    complete = [i for i in sources if all(projects[i].get(c) is not None for c in YEAR_COLUMNS)]
     with_menu = [i for i in sources if lead_run(labels[i]) >= 4]
     menu = labels[with_menu[0]]["lines"][: lead_run(labels[with_menu[0]])]
     borrowed = [
@@ -155,12 +163,12 @@ def build_project_section(labels: list[dict], seed: int = 13, n_pages: int = 22)
         source = labels[sources[k % len(sources)]]
         layout = ("dash", "bullet")[(k + k // len(sources)) % 2]
         if k < len(sources):
-            title, values, body = source["title"], dict(source["project"]), _description(source)
+            title, values, body = source["title"], dict(projects[sources[k % len(sources)]]), _description(source)
             values.setdefault("prima_id", None)
         else:
             country = next(countries)
-            donor = labels[rng.choice(complete)]["project"]
-            values = _varied(source["project"], donor, country, rng)
+            donor = projects[rng.choice(complete)]
+            values = _varied(projects[sources[k % len(sources)]], donor, country, rng)
             long_title = _swap_country(source["title"], source["project"].get("benefiting_member_states"), country)
             title = _short_title(long_title, country, rng) if k % 2 else long_title
             for _ in range(20):  # titles of one site differ
@@ -172,8 +180,8 @@ def build_project_section(labels: list[dict], seed: int = 13, n_pages: int = 22)
         if k == n_pages:
             values["budget_usd"], breaks = -abs(values["budget_usd"] or 150000.0), ("budget_usd",)
         elif k == n_pages + 1:
-            end = values["end_date"] or 2016
-            values["start_date"], values["end_date"], breaks = end + 2, end, ("start_date", "end_date")
+            end = values["end_year"] or 2016
+            values["start_year"], values["end_year"], breaks = end + 2, end, ("start_year", "end_year")
         titles.add(title)
         text = "\n".join([*menu, title, *render_block(values, layout), *body])
         pages.append(ProjectPage(f"https://{HOST}/project/{_slug(title)}", text, title, layout, values, breaks))

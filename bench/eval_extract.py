@@ -21,17 +21,18 @@ from collections import defaultdict
 from pathlib import Path
 
 from _corpus import DEFAULT_CORPUS, CorpusRun, config_with, load_corpus, norm, run_corpus, run_pages
-from _project_section import ProjectPage, build_project_section
+from _project_section import ProjectPage, as_columns, build_project_section
 from _shapes import add_set_option, add_shape_option, chosen_shapes, side_by_side, split_set_option
 
 from schemas import PROJECTS
+from schemas.projects import DEPRECATED_COLUMNS
 from tasks.extract import ExtractConfig
 
 SETS = ("corpus", "projects")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 PROJECT_FIELDS = (
-    "start_date",
-    "end_date",
+    "start_year",
+    "end_year",
     "status",
     "project_type",
     "budget_usd",
@@ -41,6 +42,7 @@ PROJECT_FIELDS = (
     "prima_id",
     "projects_id",
     "benefiting_member_states",
+    *DEPRECATED_COLUMNS,  # still filled (issue #16): scored against their replacement's truth
 )
 
 
@@ -76,10 +78,10 @@ def score_fields(run: CorpusRun, misses: list[str]) -> dict[tuple, list]:
         if label["language"] is not None:
             check("language", i, doc["language"], label["language"])
         if label["project"]:
-            project = run.projects.get(doc["doc_id"], {})
+            project, truth = run.projects.get(doc["doc_id"], {}), as_columns(label["project"])
             for field in PROJECT_FIELDS:
-                if field in label["project"]:
-                    check(f"projects.{field}", i, project.get(field), label["project"][field])
+                if DEPRECATED_COLUMNS.get(field, field) in truth:
+                    check(f"projects.{field}", i, project.get(field), truth[DEPRECATED_COLUMNS.get(field, field)])
         template = set(label["boilerplate"])
         truth = {m.lower() for j, line in enumerate(label["lines"]) if j not in template for m in _EMAIL.findall(line)}
         got = set(doc["emails"] or [])
@@ -106,6 +108,7 @@ def project_rows(run: CorpusRun, truth: list[ProjectPage], misses: list[str]) ->
     """Titles, doc_type, every field of the good pages, and who was quarantined why (validate included)."""
     good = [i for i, page in enumerate(truth) if not page.breaks]
     titles = doc_types = fields_ok = n_fields = all_right = rows_published = bad_caught = good_quarantined = 0
+    deprecated_same = 0
     for i, page in enumerate(truth):
         doc = run.documents.get(i)
         reasons = run.quarantined.get(i, [])
@@ -136,6 +139,7 @@ def project_rows(run: CorpusRun, truth: list[ProjectPage], misses: list[str]) ->
             if not _same(got, want):
                 misses.append(f"{tag} projects.{column}: want {want!r} got {got!r}")
         fields_ok += right
+        deprecated_same += all((project or {}).get(d) == (project or {}).get(r) for d, r in DEPRECATED_COLUMNS.items())
         n_fields += len(page.fields)
         all_right += right == len(page.fields)
     if run.failure:
@@ -148,6 +152,7 @@ def project_rows(run: CorpusRun, truth: list[ProjectPage], misses: list[str]) ->
         ("projects rows (good pages)",): [f"{rows_published}/{len(good)}"],
         ("fields correct (good pages)",): [f"{fields_ok}/{n_fields}"],
         ("pages with every field right",): [f"{all_right}/{len(good)}"],
+        ("deprecated start_date/end_date = start_year/end_year",): [f"{deprecated_same}/{len(good)}"],
         ("rule-breaking pages quarantined by their rule",): [f"{bad_caught}/{len(truth) - len(good)}"],
         ("good pages quarantined",): [good_quarantined],
         ("night fails at validate",): ["yes" if run.failure else "no"],

@@ -130,14 +130,14 @@ def test_project_section_is_one_site_in_both_layouts(section, corpus):
 
 def test_project_section_bad_pages_break_declared_rules(section):
     bad = [p for p in section if p.breaks]
-    assert [p.breaks for p in bad] == [("budget_usd",), ("start_date", "end_date")]
+    assert [p.breaks for p in bad] == [("budget_usd",), ("start_year", "end_year")]
     assert bad[0].fields["budget_usd"] < 0
-    assert bad[1].fields["start_date"] > bad[1].fields["end_date"]
+    assert bad[1].fields["start_year"] > bad[1].fields["end_year"]
     for page in section:
         if not page.breaks:
             f = page.fields
             assert f["budget_usd"] is None or f["budget_usd"] >= 0
-            assert None in (f["start_date"], f["end_date"]) or f["start_date"] <= f["end_date"]
+            assert None in (f["start_year"], f["end_year"]) or f["start_year"] <= f["end_year"]
     declared = [e for c in PROJECTS.columns for e in c.expect] + list(PROJECTS.expect)
     columns = [{v for k, v in e.kwargs.items() if k in ("column", "column_A", "column_B")} for e in declared]
     assert all(set(p.breaks) in columns for p in bad)

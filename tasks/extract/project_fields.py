@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from schemas.projects import DEPRECATED_COLUMNS
 from tasks.extract.countries import find_countries
 
 # Page label → projects column.
 PROJECT_KEYS = {
-    "start date": "start_date",
-    "end date": "end_date",
+    "start date": "start_year",
+    "end date": "end_year",
     "project status": "status",
     "project type": "project_type",
     "budget amount (usd)": "budget_usd",
@@ -22,7 +23,7 @@ PROJECT_KEYS = {
     "projects id": "projects_id",
     "benefiting member states": "benefiting_member_states",
 }
-_YEAR_COLUMNS = ("start_date", "end_date", "year")
+_YEAR_COLUMNS = ("start_year", "end_year", "year")
 _BULLET = re.compile(r"^\s*[•·▪*]\s*")
 _SEPARATOR = re.compile(r"^\s*[-–—]?\s*$")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d|21\d\d)\b")
@@ -95,7 +96,6 @@ def parse_key_values(text: str) -> tuple[dict[str, str | None], dict[str, str | 
         line = lines[i]
         label = _label(line)
         after_separator = i > 0 and _is_dash(lines[i - 1])
-        value = value_after(lines, i)
         i += 1
         if _SEPARATOR.match(line):
             continue
@@ -103,6 +103,7 @@ def parse_key_values(text: str) -> tuple[dict[str, str | None], dict[str, str | 
             in_block = False
             continue
         in_block = True
+        value = value_after(lines, i - 1)
         i += value is not None
         if label in PROJECT_KEYS:
             known.setdefault(PROJECT_KEYS[label], value)
@@ -136,6 +137,8 @@ def project_row(doc_id: str, text: str, run_id: str) -> dict[str, Any] | None:
         row[column] = known.get(column)
     for column in _YEAR_COLUMNS:
         row[column] = _year(row[column])
+    for deprecated, replacement in DEPRECATED_COLUMNS.items():
+        row[deprecated] = row[replacement]
     row["budget_usd"] = _amount(row["budget_usd"])
     states = find_countries(row["benefiting_member_states"] or "")
     raw_states = row["benefiting_member_states"]

@@ -10,7 +10,7 @@ from deltalake import write_deltalake
 from helpers import seed_dir, seed_files
 
 from flows.nightly import nightly
-from schemas import BOILERPLATE_PAGES
+from schemas import BOILERPLATE_PAGES, PROJECTS
 from tasks._warehouse import open_delta, read_current, table_path
 
 NEW_COLUMN = "body_sketch"
@@ -36,3 +36,30 @@ def test_a_table_gains_a_declared_nullable_column_on_the_next_run(tmp_path):
     assert counts.get("after-upgrade", 0) > 0  # tonight's sample rows carry the new column
     kept_old = rows.filter(pc.is_in(rows["page_key"], old["page_key"]))
     assert kept_old.num_rows and kept_old[NEW_COLUMN].null_count == kept_old.num_rows  # earlier rows read it as null
+
+
+def test_projects_gain_start_year_and_end_year_beside_the_deprecated_date_names(tmp_path):
+    """Issue #16: a `projects` table written before start_year/end_year were declared takes a new night: the
+    columns are added, the earlier row reads them as null and keeps start_date/end_date, tonight's row fills
+    both names with the same years."""
+    from project_section import project_page
+
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    assert nightly(str(raw), str(warehouse), "before-years").status == "succeeded"
+    added = ["start_year", "end_year"]
+    old = read_current(warehouse, PROJECTS).drop_columns(added)
+    assert old.num_rows == 1 and old.to_pylist()[0]["start_date"] == 2014
+    path = table_path(warehouse, PROJECTS)
+    shutil.rmtree(path)
+    write_deltalake(str(path), old)  # the table as docpipe wrote it before issue #16
+    assert not set(added) & {f.name for f in open_delta(warehouse, PROJECTS).schema().to_arrow()}
+
+    (raw / "project_00.txt").write_text(project_page(0))  # Start Date 2010, End Date 2012
+    assert nightly(str(raw), str(warehouse), "after-years").status == "succeeded"
+    assert set(added) <= {f.name for f in open_delta(warehouse, PROJECTS).schema().to_arrow()}
+    rows = {r["run_id"]: r for r in read_current(warehouse, PROJECTS).to_pylist()}
+    assert set(rows) == {"before-years", "after-years"}
+    before, after = rows["before-years"], rows["after-years"]
+    years = ("start_year", "end_year", "start_date", "end_date")
+    assert [before[c] for c in years] == [None, None, 2014, 2016]
+    assert (after["start_year"], after["end_year"]) == (after["start_date"], after["end_date"]) == (2010, 2012)

@@ -38,7 +38,8 @@ def test_seed_project_fields_are_typed(seeds_raw):
     assert projects.schema == PROJECTS.arrow_schema
     (row,) = projects.to_pylist()
     assert row["prima_id"] == "MN10P0001" and row["projects_id"] == "TC.0789"
-    assert (row["start_date"], row["end_date"], row["year"]) == (2014, 2016, 2014)
+    assert (row["start_year"], row["end_year"], row["year"]) == (2014, 2016, 2014)
+    assert (row["start_date"], row["end_date"]) == (2014, 2016)  # deprecated names, same years (issue #16)
     assert row["budget_usd"] == 200000.0
     assert (row["status"], row["project_type"], row["coverage"]) == ("Completed", "TCMMCB", "National")
     assert row["idf_region"] == "Asia and Oceania"
@@ -141,7 +142,7 @@ def test_corpus_bullet_layout_project_fields():
 
     page = next(p for p in corpus_pages() if p["url"].endswith("western-mediterranean"))
     row = project_row("d", page["text"], "r")
-    assert row["start_date"] is None and row["budget_usd"] is None and row["status"] is None
+    assert row["start_year"] is None and row["budget_usd"] is None and row["status"] is None
     assert row["project_type"] == "Migration Policy Activities"
     assert row["benefiting_member_states"] == ["Algeria", "Mauritania", "Morocco", "Tunisia"]
     assert row["benefiting_member_state_codes"] == ["DZA", "MRT", "MAR", "TUN"]
@@ -160,12 +161,12 @@ def test_a_label_without_value_above_the_description_is_null():
     dash = lines[: at + 1] + lines[at + 2 :]
     row = project_row("d", "\n".join(dash), "r")
     assert row["benefiting_member_states"] is None and row["benefiting_member_state_codes"] is None
-    assert (row["prima_id"], row["start_date"], row["budget_usd"]) == ("MN10P0001", 2014, 200000.0)
+    assert (row["prima_id"], row["start_year"], row["budget_usd"]) == ("MN10P0001", 2014, 200000.0)
     wrapped = ["With an estimated one in 11 Mongolians living abroad and", "22,350 migrants working in Mongolia"]
     assert parse_key_values("\n".join(lines[: at + 1] + wrapped))[0]["benefiting_member_states"] is None
     bullets = ["  • Start Date", "    2014", "  • Coverage", "  • Benefiting Member States", "Mongolia is a country."]
     assert parse_key_values("\n".join(bullets))[0] == {
-        "start_date": "2014",
+        "start_year": "2014",
         "coverage": None,
         "benefiting_member_states": None,
     }
@@ -251,11 +252,9 @@ def test_a_project_section_gives_every_title_and_projects_row(tmp_path):
         n = int(doc["source_uri"].removesuffix(".txt").rsplit("_", 1)[1])
         values, row = project_values(n), projects[doc["doc_id"]]
         assert (doc["title"], doc["doc_type"]) == (project_title(n), "project")
-        assert (row["start_date"], row["end_date"], row["year"]) == (
-            int(values["Start Date"]),
-            int(values["End Date"]),
-            int(values["Year"]),
-        )
+        years = (int(values["Start Date"]), int(values["End Date"]))
+        assert (row["start_year"], row["end_year"], row["year"]) == (*years, int(values["Year"]))
+        assert (row["start_date"], row["end_date"]) == years
         budget = values["Budget Amount (USD)"]
         assert row["budget_usd"] == (float(budget) if budget else None)
         assert (row["status"], row["project_type"], row["coverage"]) == (

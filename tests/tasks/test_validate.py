@@ -86,10 +86,10 @@ def test_negative_budget_quarantines_the_project_row(seed_tables):
 
 
 def test_start_after_end_is_quarantined(seed_tables):
-    seed_tables["projects"] = _set(seed_tables["projects"], "start_date", 0, 2020)
+    seed_tables["projects"] = _set(seed_tables["projects"], "start_year", 0, 2020)
     result = validate_tables(seed_tables, ValidateConfig())
     (row,) = result.quarantined.to_pylist()
-    assert row["reason"] == "validate.projects.end_date_start_date.misordered"
+    assert row["reason"] == "validate.projects.end_year_start_year.misordered"  # was end_date_start_date (#16)
     assert "2016" in row["message"] and "2020" in row["message"]
 
 
