@@ -63,8 +63,8 @@ def synthetic_tables(n_docs: int, n_projects: int, n_contacts: int) -> dict:
         {
             "doc_id": docs[i]["doc_id"],
             "prima_id": f"MN{i:05d}P0001",
-            "start_date": 2014,
-            "end_date": 2016,
+            "start_year": 2014,
+            "end_year": 2016,
             "budget_usd": 1000.0 * i,
             "year": 2014,
             "benefiting_member_state_codes": ["MNG", "CHN"],
@@ -73,7 +73,7 @@ def synthetic_tables(n_docs: int, n_projects: int, n_contacts: int) -> dict:
         for i in range(n_projects)
     ]
     projects[3]["budget_usd"] = -5.0
-    projects[4]["start_date"] = 2020
+    projects[4]["start_year"] = 2020
     contacts = [
         {
             "contact_id": _hex(i, "k")[:32],
