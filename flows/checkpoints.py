@@ -156,7 +156,7 @@ class CheckpointStore:
         files = {"kept": meta.get("kept"), **meta.get("outputs", {})} if isinstance(meta.get("outputs"), dict) else {}
         if meta.get("fingerprint") != fingerprint or not files.get("kept"):
             return None
-        if not all((self.root / f).is_file() for f in files.values()):
+        if not all((self.root / f).exists() for f in files.values()):
             return None
         spills = {name: Spill(self.root / f) for name, f in files.items()}
         kept = spills.pop("kept")

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from flows.runner import RunnerConfig
 from flows.settings import (
     DEFAULT_CRON,
     DEFAULT_TIMEZONE,
@@ -28,6 +29,22 @@ console = Console()
 
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="Landing folder of raw dumps (default: raw/).")]
 WarehouseOpt = Annotated[Path | None, typer.Option("--warehouse", help="Warehouse folder (default: warehouse/).")]
+RunnerOpt = Annotated[
+    str, typer.Option("--runner", help="Where shard tasks run: local (one process per core) or dask.")
+]
+DaskAddressOpt = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="tcp://HOST:PORT of a running Dask scheduler (default: a local cluster)."),
+]
+
+
+def _runner(runner: str, dask_address: str | None) -> RunnerConfig:
+    """The run's RunnerConfig from the flags; exit 2 on a wrong combination."""
+    try:
+        return RunnerConfig(runner, dask_address or "")
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _print_summary(summary) -> None:
@@ -87,6 +104,8 @@ def run(
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-read files already ingested.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
+    runner: RunnerOpt = "local",
+    dask_address: DaskAddressOpt = None,
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
     holds the warehouse or the run id already names a succeeded run."""
@@ -94,8 +113,9 @@ def run(
     if not raw.is_dir():
         console.print(f"[red]no raw folder:[/red] {raw} does not exist (or is not a folder); nothing was run")
         raise typer.Exit(2)
+    where = _runner(runner, dask_address)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
-    _call_nightly(warehouse, verbose, raw=str(raw), run_id=run_id or new_run_id(), full=full)
+    _call_nightly(warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full)
 
 
 def _refused(message: str) -> typer.Exit:
@@ -103,7 +123,7 @@ def _refused(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
+def _call_nightly(warehouse: Path, verbose: bool, where: RunnerConfig, **params) -> None:
     """Run the flow in this process: refusals are decided before Prefect starts (it takes seconds), run lines
     go to the terminal, and an error is one clear message (its traceback with --verbose, and in the run log)."""
     from flows.checkpoints import CheckpointStore
@@ -120,16 +140,17 @@ def _call_nightly(warehouse: Path, verbose: bool, **params) -> None:
     try:
         # recorded before Prefect starts: a run killed at any moment from here on can be resumed by its id
         CheckpointStore(warehouse, run_id).record(Path(params["raw"]), params["full"], datetime.now(UTC))
-        _run_flow(warehouse, verbose, params)
+        _run_flow(warehouse, verbose, where, params)
     finally:
         lock.release()
 
 
-def _run_flow(warehouse: Path, verbose: bool, params: dict) -> None:
+def _run_flow(warehouse: Path, verbose: bool, where: RunnerConfig, params: dict) -> None:
     from flows.ledger import StageFailed  # Prefect loads here, after its environment is set
     from flows.nightly import nightly
     from flows.progress import LOG_FILE, show_on
     from flows.runlog import RunAlreadySucceeded
+    from flows.runner import prefect_api, task_runner
     from tasks._warehouse import run_folder
 
     log_file = run_folder(warehouse, params["run_id"]) / LOG_FILE
@@ -137,7 +158,9 @@ def _run_flow(warehouse: Path, verbose: bool, params: dict) -> None:
     if not prefect_api_url():
         console.print("starting Prefect's temporary local server…", style="dim")
     try:
-        summary = nightly(warehouse=str(warehouse), **params)
+        flow = nightly.with_options(task_runner=task_runner(where))
+        with prefect_api(where):
+            summary = flow(warehouse=str(warehouse), runner=where.kind, dask_address=where.dask_address, **params)
     except StageFailed as exc:
         _print_summary(exc.summary)
         console.print(f"[red]stage {exc.stage} failed:[/red] {exc.summary.error}")
@@ -170,11 +193,13 @@ def rerun(
         str | None, typer.Option("--from", help="Run this stage and every later one again, checkpoint or not.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
+    runner: RunnerOpt = "local",
+    dask_address: DaskAddressOpt = None,
 ) -> None:
     """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again.
     A run that already succeeded has nothing to resume (exit 0, nothing done); a run id never recorded (killed
     before anything of it was written) is started with --raw."""
-    warehouse = resolve_warehouse(warehouse)
+    warehouse, where = resolve_warehouse(warehouse), _runner(runner, dask_address)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect: as quiet as `run`
     from flows.checkpoints import CheckpointStore
     from flows.runlog import find_run, status_label
@@ -190,14 +215,16 @@ def rerun(
             console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`; --raw starts it)")
             raise typer.Exit(2)
         console.print(f"run {run_id} was never recorded in {warehouse}: starting it over {resolve_raw(raw)}")
-        _call_nightly(warehouse, verbose, raw=str(resolve_raw(raw)), run_id=run_id, full=False, from_stage=from_stage)
+        _call_nightly(
+            warehouse, verbose, where, raw=str(resolve_raw(raw)), run_id=run_id, full=False, from_stage=from_stage
+        )
         return
     done = find_run(warehouse, run_id)
     if done is not None and done["status"] == "succeeded":
         console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
         return
     raw_dir = str(resolve_raw(raw)) if raw else manifest["raw"]
-    _call_nightly(warehouse, verbose, raw=raw_dir, run_id=run_id, full=manifest["full"], from_stage=from_stage)
+    _call_nightly(warehouse, verbose, where, raw=raw_dir, run_id=run_id, full=manifest["full"], from_stage=from_stage)
 
 
 @app.command()
@@ -207,10 +234,14 @@ def serve(
     raw: RawOpt = None,
     warehouse: WarehouseOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Kept for scripts: serve always logs runs.")] = False,
+    runner: RunnerOpt = "local",
+    dask_address: DaskAddressOpt = None,
 ) -> None:
     """Serve the nightly flow on a schedule (starts a local Prefect server unless PREFECT_API_URL is set)."""
+    from flows.runner import export_runner
     from flows.serve import serve_nightly
 
+    export_runner(_runner(runner, dask_address))  # the served nights load the flow afresh and read it there
     serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone)
 
 

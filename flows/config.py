@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from flows.runner import RunnerConfig
 from flows.settings import (
     DEFAULT_RAW,
     DEFAULT_RETENTION_DAYS,
@@ -18,6 +19,7 @@ from flows.settings import (
     resolve_raw,
     resolve_warehouse,
 )
+from tasks._shards import DEFAULT_SHARD_ROWS
 from tasks.dedupe import DedupeConfig
 from tasks.extract import ExtractConfig
 from tasks.ingest import IngestConfig
@@ -40,6 +42,8 @@ class RunConfig:
     retention_days: int = DEFAULT_RETENTION_DAYS  # stage checkpoints of older runs are deleted
     max_retries: int = 2  # Prefect retries of I/O stages on transient errors (flows/stages.py)
     retry_backoff_seconds: float = 2.0  # first retry delay; doubles each retry
+    runner: RunnerConfig = field(default_factory=RunnerConfig)  # where shard tasks run (flows/runner.py)
+    shard_rows: int = DEFAULT_SHARD_ROWS  # pages a shard task processes
 
     def fingerprint(self) -> str:
         """Hash of every stage config (paths, run id and run-control fields excluded) and the code version."""
@@ -63,6 +67,8 @@ _NOT_STAGE_CONFIG = (
     "retention_days",
     "max_retries",
     "retry_backoff_seconds",
+    "runner",
+    "shard_rows",
 )
 
 
@@ -72,6 +78,7 @@ def build_config(
     run_id: str | None = None,
     full: bool = False,
     from_stage: str | None = None,
+    runner: RunnerConfig | None = None,
 ) -> RunConfig:
     """RunConfig from CLI flags (paths: see flows.settings.resolve_raw / resolve_warehouse)."""
     return RunConfig(
@@ -82,4 +89,5 @@ def build_config(
         from_stage=from_stage or "",
         fault=fault_injection(),
         retention_days=checkpoint_retention_days(),
+        runner=runner or RunnerConfig(),
     )

@@ -14,9 +14,11 @@ from flows.config import RunConfig, build_config
 from flows.ledger import RunLedger, RunSummary, StageFailed, current_run_id, flow_run_name
 from flows.lock import RunLock
 from flows.progress import run_log
+from flows.runner import runner_config, task_runner
+from tasks._shards import worker_processes
 from tasks._warehouse import run_folder
 from tasks.dedupe import dedupe_pages_task
-from tasks.extract import extract_fields_task
+from tasks.extract import extract_stage
 from tasks.ingest import ingest_dumps_task
 from tasks.publish import publish_tables_task
 from tasks.strip_boilerplate import strip_boilerplate_task
@@ -27,7 +29,7 @@ __all__ = ["RunSummary", "nightly", "run_pipeline"]
 
 def run_pipeline(cfg: RunConfig) -> RunSummary:
     """Run every stage in order; a failing stage is recorded in `runs` and re-raised as StageFailed."""
-    with run_log(run_folder(cfg.warehouse, cfg.run_id)):
+    with run_log(run_folder(cfg.warehouse, cfg.run_id)), worker_processes(cfg.runner.local_processes):
         ledger = RunLedger.open(cfg)
         return _run_stages(ledger, cfg)
 
@@ -39,7 +41,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         )
         pages = ledger.run("strip_boilerplate", strip_boilerplate_task, pages, cfg.warehouse, cfg.boilerplate)
         unique = ledger.run("dedupe", dedupe_pages_task, pages, cfg.warehouse, cfg.dedupe)
-        documents = ledger.run("extract", extract_fields_task, unique, cfg.extract)
+        documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
         documents = ledger.run("validate", validate_tables_task, ledger.tables(documents), cfg.validate, cfg.warehouse)
         return ledger.publish(publish_tables_task, documents, unique)
     except StageFailed as exc:
@@ -47,20 +49,33 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         raise
 
 
-@flow(name="nightly", flow_run_name=flow_run_name, validate_parameters=False)
+@flow(
+    name="nightly",
+    flow_run_name=flow_run_name,
+    validate_parameters=False,
+    task_runner=task_runner(runner_config()),  # the CLI sets its own with `nightly.with_options`
+)
 def nightly(
     raw: str | None = None,
     warehouse: str | None = None,
     run_id: str | None = None,
     full: bool = False,
     from_stage: str | None = None,
+    runner: str | None = None,
+    dask_address: str | None = None,
 ) -> RunSummary:
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
     A flow run with an existing `run_id` (or a retry of the same flow run) resumes it; `from_stage` forces that
-    stage and the later ones to run again."""
+    stage and the later ones to run again. `runner`/`dask_address` say where shard tasks run; the flow's task
+    runner must match (`flows.runner.task_runner`, set by the CLI and `serve` through `nightly.with_options`)."""
     cfg = build_config(
-        Path(raw) if raw else None, Path(warehouse) if warehouse else None, run_id or current_run_id(), full, from_stage
+        Path(raw) if raw else None,
+        Path(warehouse) if warehouse else None,
+        run_id or current_run_id(),
+        full,
+        from_stage,
+        runner_config(runner, dask_address),
     )
     with RunLock(cfg.warehouse, cfg.run_id):
         return run_pipeline(cfg)

@@ -25,41 +25,60 @@ CHUNK_ROWS = 2_000  # rows a stage holds at once when it walks a spill (row-wise
 
 @dataclass(frozen=True, slots=True)
 class Spill:
-    """A table stored as one Parquet file: row count and schema from the footer, rows read on demand."""
+    """A table stored as one Parquet file, or as a folder of part files (`part-00000.parquet`, … one per shard,
+    read in name order): row count and schema from the footers, rows read on demand."""
 
     path: Path
 
     @property
+    def files(self) -> list[Path]:
+        return sorted(self.path.glob("part-*.parquet")) if self.path.is_dir() else [self.path]
+
+    @property
     def num_rows(self) -> int:
-        return pq.ParquetFile(self.path).metadata.num_rows
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
 
     def batches(self, rows: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         # pre_buffer=False: with it, the reader keeps every row group it has read until it is closed, so memory
         # would grow with the file (pyarrow 26: +7 MB a 2,000-row chunk of page texts, measured).
-        with pq.ParquetFile(self.path, pre_buffer=False) as f:
-            yield from f.iter_batches(batch_size=rows, columns=list(columns) if columns else None)
+        for file in self.files:
+            with pq.ParquetFile(file, pre_buffer=False) as f:
+                yield from f.iter_batches(batch_size=rows, columns=list(columns) if columns else None)
 
     def read(self, columns: Sequence[str] | None = None) -> pa.Table:
-        return pq.read_table(self.path, columns=list(columns) if columns else None)
+        cols = list(columns) if columns else None
+        return pa.concat_tables([pq.read_table(f, columns=cols) for f in self.files])
 
     def take(self, indices: Sequence[int], column: str) -> pa.Array:
         """Values of one column at the given row positions, reading one row group at a time (only those
-        holding a wanted row), so memory follows the rows asked for, not the file."""
+        holding a wanted row), so memory follows the rows asked for, not the files."""
         wanted = np.asarray(indices, np.int64)
-        with pq.ParquetFile(self.path, pre_buffer=False) as f:
-            sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
-            starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-            group_of = np.searchsorted(starts, wanted, side="right") - 1
-            order = np.argsort(group_of, kind="stable")
-            by_group, groups = wanted[order], group_of[order]
-            parts = []
-            for g in np.unique(groups).tolist():
-                local = by_group[groups == g] - starts[g]
-                values = f.read_row_group(g, columns=[column]).column(column)
-                parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())
-            out_type = f.schema_arrow.field(column).type
-        taken = pa.concat_arrays(parts) if parts else pa.array([], out_type)
+        groups = [(file, g, n) for file in self.files for g, n in enumerate(_row_group_sizes(file))]
+        starts = np.concatenate([[0], np.cumsum([n for _, _, n in groups])]).astype(np.int64)
+        group_of = np.searchsorted(starts, wanted, side="right") - 1
+        order = np.argsort(group_of, kind="stable")
+        by_group, group_ids = wanted[order], group_of[order]
+        parts = []
+        for g in np.unique(group_ids).tolist():
+            file, local_group, _ = groups[g]
+            local = by_group[group_ids == g] - starts[g]
+            with pq.ParquetFile(file, pre_buffer=False) as f:
+                values = f.read_row_group(local_group, columns=[column]).column(column)
+            parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())
+        if not parts:
+            return pa.array([], pq.read_schema(self.files[0]).field(column).type)
+        taken = pa.concat_arrays(parts)
         return taken.take(pa.array(np.argsort(order, kind="stable"), pa.int64()))
+
+
+def _row_group_sizes(file: Path) -> list[int]:
+    meta = pq.ParquetFile(file).metadata
+    return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+
+
+def part_file(folder: Path, index: int) -> Path:
+    """The part file of shard `index` in a spill folder (names sort in shard order)."""
+    return Path(folder) / f"part-{index:05d}.parquet"
 
 
 Rows = pa.Table | Spill

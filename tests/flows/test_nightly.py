@@ -94,10 +94,10 @@ def test_failing_stage_is_named_and_publishes_no_data(tmp_path, monkeypatch):
     from prefect import task
 
     @task(name="extract")
-    def broken_extract(pages, cfg, out=None):
+    def broken_extract(pages, cfg, shard_rows, out=None):
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr("flows.nightly.extract_fields_task", broken_extract)
+    monkeypatch.setattr("flows.nightly.extract_stage", broken_extract)
     raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
     with pytest.raises(StageFailed) as failure:
         _run(raw, warehouse, "broken")

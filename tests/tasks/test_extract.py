@@ -227,18 +227,6 @@ def test_title_from_the_url_slug_beats_template_lines():
     assert pick_title(text, None, [], url)[::2] == (text.splitlines()[2], "url_slug")
 
 
-def test_worker_processes_give_the_same_tables_as_one_process(seeds_raw):
-    """Large batches go to spawned workers (as Arrow IPC); the result must not depend on that."""
-    pages = dedupe_pages(
-        clean(ingest(seeds_raw).kept).kept, DOCUMENTS.empty().select(["doc_id", "content_hash"]), DedupeConfig()
-    ).kept
-    alone = extract_fields(pages, ExtractConfig(workers=1))
-    pooled = extract_fields(pages, ExtractConfig(workers=2, min_parallel_rows=1, batch_rows=2))
-    assert pooled.kept.equals(alone.kept)
-    for name in ("projects", "contacts", "mentions"):
-        assert pooled.outputs[name].equals(alone.outputs[name]), name
-
-
 def test_a_project_section_gives_every_title_and_projects_row(tmp_path):
     """The project parser reads the page as delivered, so a block that repeats on every page of a section (labels
     and many values) still becomes a projects row, typed, with the page's own title and doc_type."""

@@ -1,0 +1,94 @@
+"""Where a run's shard tasks execute: `--runner local` (default) or `--runner dask [--dask-address tcp://…]`.
+
+One execution path, two places. The flow maps the same shard tasks either way (tasks/_shards.py):
+- local: Prefect's ThreadPoolTaskRunner with one thread per core, each handing its shard's CPU work to one of
+  `workers` spawned processes of this run (the GIL would serialise it in threads);
+- dask: prefect-dask's DaskTaskRunner, on the scheduler at `dask_address`, or on a LocalCluster of `workers`
+  single-threaded worker processes when no address is given. Workers read and write the run's spill folders
+  under the warehouse, so on several machines the warehouse must be on a filesystem every worker mounts at the
+  same path, and every worker needs docpipe installed (same version).
+
+Dask workers report their task runs to Prefect's API: `prefect_api` starts Prefect's temporary server in this
+process and points the run's settings at it when PREFECT_API_URL is unset (workers on other machines need a
+server they can reach: set PREFECT_API_URL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prefect.task_runners import TaskRunner
+
+RUNNERS = ("local", "dask")
+# Served nights (`docpipe serve --runner dask`) load the flow afresh in a child process: it finds its runner here.
+RUNNER_ENV, DASK_ADDRESS_ENV = "DOCPIPE_RUNNER", "DOCPIPE_DASK_ADDRESS"
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    kind: str = "local"  # one of RUNNERS
+    dask_address: str = ""  # tcp://HOST:PORT of a running Dask scheduler; empty: a LocalCluster
+    workers: int = 0  # local processes / LocalCluster workers; 0 = one per core
+
+    def __post_init__(self) -> None:
+        if self.kind not in RUNNERS:
+            raise ValueError(f"unknown runner {self.kind!r}: expected one of {', '.join(RUNNERS)}")
+        if self.dask_address and self.kind != "dask":
+            raise ValueError("--dask-address needs --runner dask")
+
+    @property
+    def processes(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def local_processes(self) -> int:
+        """Worker processes this run starts itself for `offload` (none on Dask)."""
+        return self.processes if self.kind == "local" else 0
+
+
+def runner_config(kind: str | None = None, dask_address: str | None = None) -> RunnerConfig:
+    """The runner named by the arguments, else by $DOCPIPE_RUNNER / $DOCPIPE_DASK_ADDRESS, else local."""
+    address = dask_address or os.environ.get(DASK_ADDRESS_ENV, "")
+    return RunnerConfig(kind or os.environ.get(RUNNER_ENV) or ("dask" if address else "local"), address)
+
+
+def export_runner(cfg: RunnerConfig) -> None:
+    """Name the runner in this process's environment, for the flow runs it starts (`serve`)."""
+    os.environ[RUNNER_ENV] = cfg.kind
+    os.environ[DASK_ADDRESS_ENV] = cfg.dask_address
+
+
+def task_runner(cfg: RunnerConfig) -> TaskRunner:
+    """The Prefect task runner of a run."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    if cfg.kind == "local":
+        return ThreadPoolTaskRunner(max_workers=cfg.processes)
+    from prefect_dask import DaskTaskRunner
+
+    if cfg.dask_address:
+        return DaskTaskRunner(address=cfg.dask_address)
+    cluster = {"n_workers": cfg.processes, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    return DaskTaskRunner(cluster_kwargs=cluster)
+
+
+@contextmanager
+def prefect_api(cfg: RunnerConfig) -> Iterator[None]:
+    """For a Dask run without PREFECT_API_URL: Prefect's temporary server, started here and named in the
+    settings every task run carries to its worker (else each worker would start a server of its own)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if cfg.kind != "dask" or PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the one Prefect itself would start (and stops at exit)
+    server.start()
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        yield

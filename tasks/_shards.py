@@ -1,0 +1,124 @@
+"""Shards, the unit of parallel work (not a stage): a slice of a spill's row groups, processed by one Prefect task
+run, wherever the flow's task runner puts it (a thread of this process handing the work to a local worker
+process, or a Dask worker). Tasks get paths and small manifests, never tables.
+
+`map_shards` is called by a stage's driver in the flow: it maps the stage's shard task over the shards with the
+flow's task runner and returns each shard's manifest in shard order, reporting progress as shards finish.
+`offload` runs a shard's CPU work in this run's local worker processes when there are any (`--runner local`),
+else in place (a Dask worker, or a test calling the function directly).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import Task
+from prefect.futures import as_completed
+
+from schemas import Table
+from tasks._progress import advance
+from tasks._spill import Rows, Spill, write_spill
+
+T = TypeVar("T")
+DEFAULT_SHARD_ROWS = 4_000  # pages a shard task reads (extract: ~10 s of one core; Prefect costs ~0.2 s a task)
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Row groups `groups` of Parquet file `path`: `rows` rows, the `index`-th shard of its stage."""
+
+    index: int
+    path: Path
+    groups: tuple[int, ...]
+    rows: int
+
+    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        with pq.ParquetFile(self.path, pre_buffer=False) as f:
+            yield from f.iter_batches(
+                batch_size=size, row_groups=list(self.groups), columns=list(columns) if columns else None
+            )
+
+
+def plan_shards(rows: Spill, shard_rows: int) -> list[Shard]:
+    """Consecutive row groups of the spill's files, about `shard_rows` rows a shard (a row group is never split;
+    a shard never spans two files), in row order."""
+    shards: list[Shard] = []
+    for file in rows.files:
+        meta = pq.ParquetFile(file).metadata
+        groups: list[int] = []
+        count = 0
+        for g in range(meta.num_row_groups):
+            groups.append(g)
+            count += meta.row_group(g).num_rows
+            if count >= shard_rows:
+                shards.append(Shard(len(shards), file, tuple(groups), count))
+                groups, count = [], 0
+        if groups:
+            shards.append(Shard(len(shards), file, tuple(groups), count))
+    return shards
+
+
+def as_spill(rows: Rows, path: Path, table: Table, group_rows: int) -> Spill:
+    """The rows as a spill: a spill as it is, a table written to `path` in row groups of `group_rows` (so it can
+    be cut into shards of that size)."""
+    if isinstance(rows, Spill):
+        return rows
+    return write_spill(path, table, rows.to_batches(max_chunksize=max(1, group_rows)))
+
+
+def map_shards(task: Task, shards: Sequence[Shard], **shared: Any) -> list[dict[str, Any]]:
+    """Run `task(shard, **shared, parallel=…)` for every shard on the flow's task runner; each returns a small
+    manifest.
+    Results come back in shard order; progress advances by a shard's rows as it finishes."""
+    if not shards:
+        return []
+    shared = {**shared, "parallel": len(shards) > 1}  # one shard: no worker process to start for it
+    futures = task.map(list(shards), **{k: _unmapped(v) for k, v in shared.items()})
+    index = {f.task_run_id: i for i, f in enumerate(futures)}
+    manifests: list[dict[str, Any] | None] = [None] * len(shards)
+    for future in as_completed(futures):
+        i = index[future.task_run_id]
+        manifests[i] = future.result()
+        advance(shards[i].rows)
+    return [m for m in manifests if m is not None]
+
+
+def _unmapped(value: Any) -> Any:
+    from prefect.utilities.annotations import unmapped
+
+    return unmapped(value)
+
+
+_pool: Executor | None = None
+
+
+@contextmanager
+def worker_processes(workers: int) -> Iterator[None]:
+    """For the block, `offload` runs work in `workers` spawned processes (started on first use)."""
+    global _pool
+    if workers <= 1:
+        yield
+        return
+    # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    _pool = pool
+    try:
+        yield
+    finally:
+        _pool = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def offload(fn: Callable[..., T], *args: Any, parallel: bool = True) -> T:
+    """`fn(*args)` in a local worker process when the run has them and the stage has `parallel` shards,
+    else here."""
+    pool = _pool
+    return pool.submit(fn, *args).result() if pool is not None and parallel else fn(*args)

@@ -1,0 +1,69 @@
+"""One page → its documents row, its projects row (if any), its contacts and mentions rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import CONTACTS, DOCUMENTS, MENTIONS, PROJECTS, STG_UNIQUE
+from tasks.extract.config import ExtractConfig
+from tasks.extract.contact_fields import parse_contacts
+from tasks.extract.countries import country_codes
+from tasks.extract.language import detect_language, prose_first
+from tasks.extract.mentions import find_mentions
+from tasks.extract.page_fields import classify, find_dateline, find_emails, find_published_date, pick_title
+from tasks.extract.project_fields import count_fields, project_row
+
+OUTPUTS = (DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, documents first
+# documents columns that come as they are from the page (stg_unique): the rest is extracted here.
+CARRIED = tuple(c for c in DOCUMENTS.column_names if c in STG_UNIQUE.column_names)
+
+
+def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict], list[dict]]:
+    """The page's documents row, projects row (or None), contacts rows and mentions rows."""
+    text = row["text"]
+    header = (row["raw_text"] or "").splitlines()[: row["n_header_lines"] or 0]
+    title, title_line, title_source = pick_title(text, row["title_hint"], header, row["url"])
+    body = "\n".join(text.splitlines()[title_line + 1 :]) if title_line >= 0 else text
+    language, confidence = detect_language(
+        prose_first(body or text, cfg.min_prose_words),
+        cfg.language_seed,
+        cfg.max_language_chars,
+        cfg.min_language_letters,
+        cfg.language_trials,
+    )
+    dateline = find_dateline(text, title_line)
+    # Fields are parsed from the page as delivered: the block is page data whatever the template learner decided.
+    page = row["raw_text"] or text
+    project = project_row(row["doc_id"], page, row["run_id"])
+    doc = {
+        **{k: row[k] for k in CARRIED},
+        "title": title,
+        "title_source": title_source,
+        "doc_type": classify(
+            row["url"], count_fields(page) if project else 0, bool(row["contact_text"]), dateline, header
+        ),
+        "language": language,
+        "language_confidence": confidence,
+        "word_count": len(text.split()),
+        "emails": find_emails(text, row["contact_text"]) or None,
+        "dateline": dateline,
+        "published_date": find_published_date(text, title_line),
+        "countries": country_codes(f"{title}\n{text}") or None,
+    }
+    people = parse_contacts(row["doc_id"], row["contact_text"], row["run_id"])
+    return doc, project, people, find_mentions(row["doc_id"], text, row["run_id"])
+
+
+def extract_batch(batch: pa.RecordBatch | pa.Table, cfg: ExtractConfig) -> tuple[pa.Table, ...]:
+    """documents, projects, contacts and mentions of a batch of pages, as Arrow tables (in OUTPUTS order)."""
+    docs, projects, contacts, mentions = [], [], [], []
+    for row in batch.to_pylist():
+        doc, project, people, numbers = document(row, cfg)
+        docs.append(doc)
+        if project:
+            projects.append(project)
+        contacts.extend(people)
+        mentions.extend(numbers)
+    return tuple(t.conform(rows) for t, rows in zip(OUTPUTS, (docs, projects, contacts, mentions), strict=True))

@@ -1,0 +1,95 @@
+"""The extract stage: pages in, one `documents` row each, plus `projects`, `contacts` and `mentions` rows.
+
+`extract_stage` (the flow's entry) cuts the night's pages into shards and maps `extract_shard_task` over them
+with the flow's task runner; each shard writes its part of the four tables as `part-NNNNN.parquet` files, so
+the stage's outputs are spill folders and nothing but paths and counts travels between processes.
+`extract_fields` is the same work in this process (tests, bench scripts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import STG_UNIQUE
+from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, map_shards, offload, plan_shards
+from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
+from tasks._stage import StageResult, quarantine_table
+from tasks.extract.config import ExtractConfig
+from tasks.extract.records import OUTPUTS, extract_batch
+
+STAGE = "extract"
+
+
+def extract_fields(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> StageResult:
+    """documents, projects, contacts and mentions rows for each page (order kept), in this process. With `out`,
+    the four tables are written as spills (documents: out/kept.parquet; the others: out/outputs/<name>.parquet)."""
+    if out is None:
+        parts = [extract_batch(chunk, cfg) for chunk in chunks(pages, cfg.batch_rows)]
+        tables: list[Rows] = [
+            pa.concat_tables([p[i] for p in parts]) if parts else t.empty() for i, t in enumerate(OUTPUTS)
+        ]
+    else:
+        paths = [Path(out) / "kept.parquet", *(Path(out) / "outputs" / f"{t.name}.parquet" for t in OUTPUTS[1:])]
+        writers = [SpillWriter(path, t) for path, t in zip(paths, OUTPUTS, strict=True)]
+        for chunk in chunks(pages, cfg.batch_rows):
+            for writer, part in zip(writers, extract_batch(chunk, cfg), strict=True):
+                writer.write(part)
+        tables = [w.close() for w in writers]
+    return _result(tables, pages.num_rows)
+
+
+def output_folders(out: Path) -> list[Path]:
+    """Where the sharded stage writes each of OUTPUTS (documents: out/kept)."""
+    return [Path(out) / "kept", *(Path(out) / "outputs" / t.name for t in OUTPUTS[1:])]
+
+
+def extract_shard(shard: Shard, cfg: ExtractConfig, out: Path) -> dict[str, int]:
+    """Extract one shard into its part file of each output folder; returns the rows written per table."""
+    folders = output_folders(out)
+    writers = [SpillWriter(part_file(f, shard.index), t) for f, t in zip(folders, OUTPUTS, strict=True)]
+    for batch in shard.batches(cfg.batch_rows):
+        for writer, part in zip(writers, extract_batch(batch, cfg), strict=True):
+            writer.write(part)
+    return {t.name: w.close().num_rows for t, w in zip(OUTPUTS, writers, strict=True)}
+
+
+@task(name="extract-shard", cache_policy=NO_CACHE)
+def extract_shard_task(shard: Shard, cfg: ExtractConfig, out: Path, parallel: bool = True) -> dict[str, int]:
+    return offload(extract_shard, shard, cfg, out, parallel=parallel)
+
+
+def extract_stage(pages: Rows, cfg: ExtractConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path) -> StageResult:
+    """The stage as the flow runs it: one shard task per ~`shard_rows` pages on the flow's task runner."""
+    shards = plan_shards(as_spill(pages, Path(out) / "input.parquet", STG_UNIQUE, shard_rows), shard_rows)
+    manifests: list[dict[str, Any]] = map_shards(extract_shard_task, shards, cfg=cfg, out=Path(out))
+    folders = output_folders(out)
+    if not shards:  # no pages: one empty part per table, so every output has its schema on disk
+        for folder, table in zip(folders, OUTPUTS, strict=True):
+            SpillWriter(part_file(folder, 0), table).close()
+    tables = [Spill(f) for f in folders]
+    counted = sum(m[OUTPUTS[0].name] for m in manifests)
+    if counted != pages.num_rows:
+        raise AssertionError(f"extract shards wrote {counted} documents for {pages.num_rows} pages")
+    return _result(tables, pages.num_rows)
+
+
+def _result(tables: list[Rows], n_in: int) -> StageResult:
+    documents, projects, contacts, mentions = tables
+    stats = {"projects": projects.num_rows, "contacts": contacts.num_rows, "mentions": mentions.num_rows}
+    return StageResult(
+        documents,
+        quarantine_table([]),
+        stats,
+        outputs={"projects": projects, "contacts": contacts, "mentions": mentions},
+        n_in=n_in,
+    )
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_fields_task(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> StageResult:
+    return extract_fields(pages, cfg, out)
