@@ -13,7 +13,7 @@ sites each other's template in the held-out run. The row "<family>, site held ou
 family of several sites: every site of it runs alone (its k pages), on the state learned from the other
 families, so nothing of its sister sites is known.
 
-    .venv/bin/python bench/eval_unseen.py [--k 3] [--shape jsonl|txt] [--seed 18] [--show-misses]
+    .venv/bin/python bench/eval_unseen.py [--k 3] [--shape jsonl|txt|both] [--seed 18] [--show-misses]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from _corpus import DEFAULT_CORPUS, CorpusRun, load_corpus, norm
-from _shapes import SHAPES, write_delivery
+from _shapes import add_shape_option, chosen_shapes, write_delivery
 from eval_boilerplate import _pr, score
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, INGESTED_FILES
@@ -115,14 +115,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--k", type=int, default=3, help="pages a site of the held-out organisation")
-    parser.add_argument("--shape", choices=SHAPES, default="jsonl")
+    add_shape_option(parser)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
-    cfg = BoilerplateConfig()
     pages, labels = load_corpus(args.corpus)
+    for shape in chosen_shapes(args.shape):
+        print(f"\n== shape {shape}, k={args.k} pages a site")
+        leave_one_out(pages, labels, shape, args)
+
+
+def leave_one_out(pages: list[dict], labels: list[dict], shape: str, args: argparse.Namespace) -> None:
+    """The per-family table (leave-one-organisation-out, site held out, all-in, CCNet peers) for one shape."""
+    cfg = BoilerplateConfig()
     family = families([label["site"] for label in labels])
-    all_in = run_with_state(pages, labels, args.shape, BOILERPLATE_PAGES.empty(), cfg)
+    all_in = run_with_state(pages, labels, shape, BOILERPLATE_PAGES.empty(), cfg)
     members: dict[str, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         members[family[label["site"]]].append(i)
@@ -144,8 +151,8 @@ def main() -> None:
             projects={},
             duplicates=[],
         )
-        state = learned_state(others, args.shape, cfg)
-        loo = run_with_state([pages[i] for i in held], [labels[i] for i in held], args.shape, state, cfg)
+        state = learned_state(others, shape, cfg)
+        loo = run_with_state([pages[i] for i in held], [labels[i] for i in held], shape, state, cfg)
         row = {"loo": figures(loo), "all": figures(sub_all)}
         for n in (2, 3):
             row[f"cc{n}"] = figures(ccnet_peer(loo.labels, n))
@@ -155,7 +162,7 @@ def main() -> None:
         print(_row(fam, held, labels, row))
         misses += [f"  [{fam}] title #{held[i]}: want {want!r} got {got!r}" for i, want, got in score(loo)[2]]
         misses += _line_misses(loo, fam, held)
-        by_site = _site_held_out(held, pages, labels, args.shape, state, cfg, f"{fam}, site held out")
+        by_site = _site_held_out(held, pages, labels, shape, state, cfg, f"{fam}, site held out")
         if by_site is not None:
             print(_row(f"{fam}, site held out", held, labels, {**row, "loo": by_site[0]}))
             totals["site"] = [a + b for a, b in zip(totals["site"], by_site[0][0], strict=True)]
