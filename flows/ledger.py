@@ -24,13 +24,13 @@ from prefect.context import FlowRunContext
 from flows.checkpoints import CheckpointStore, base_version, chain, code_fingerprint, prune_checkpoints, raw_fingerprint
 from flows.config import RunConfig
 from flows.progress import log, stage_line, stage_progress
-from flows.runlog import RunAlreadySucceeded, refuse_succeeded
+from flows.runlog import STAGE_COLUMNS, RunAlreadySucceeded, refuse_succeeded, stage_rows
 from flows.settings import code_version, new_run_id
-from flows.stages import SPECS, STAGES, with_retries
+from flows.stages import SPECS, with_retries
 from handoff.analyst_db import refresh_analyst_db
 from handoff.report import write_run_report
 from schemas import QUARANTINE, RUNS
-from schemas.runs import RUN_COUNTS
+from schemas.runs import NEW, RUN_COUNTS, RUN_OUTCOMES, UPDATED, run_counts
 from tasks._spill import Rows, Spill, read_columns
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
@@ -39,7 +39,7 @@ from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_sum
 # `publish:kill@<table>` right after that table's commit.
 KILL_IN_PUBLISH = "publish:kill"
 
-__all__ = ["STAGES", "InjectedFault", "RunAlreadySucceeded", "RunLedger", "RunSummary", "StageFailed", "flow_run_name"]
+__all__ = ["InjectedFault", "RunAlreadySucceeded", "RunLedger", "RunSummary", "StageFailed", "flow_run_name"]
 
 
 class StageFailed(RuntimeError):
@@ -91,6 +91,16 @@ def _records_in(args: tuple[Any, ...]) -> int | None:
         if isinstance(arg, pa.Table | Spill):
             return arg.num_rows
     return None
+
+
+def published_counts(documents: Rows, unique: Rows) -> dict[str, int]:
+    """publish's `new` and `updated`: tonight's documents, split by dedupe's is_update (read from its spill
+    until extract and validate carry is_update with the documents)."""
+    updates = read_columns(unique, ["doc_id", "is_update"])
+    updated_ids = set(updates.filter(updates["is_update"])["doc_id"].to_pylist())
+    doc_ids = read_columns(documents, ["doc_id"]).column("doc_id").to_pylist()
+    n_updated = sum(1 for d in doc_ids if d in updated_ids)
+    return {NEW: len(doc_ids) - n_updated, UPDATED: n_updated}
 
 
 @dataclass
@@ -202,9 +212,8 @@ class RunLedger:
         cfg = self.cfg
         publish_started = time.perf_counter()
         with self.stage("publish", _records_in((documents,))):
-            updates = read_columns(unique, ["doc_id", "is_update"])
-            updated_ids = set(updates.filter(updates["is_update"])["doc_id"].to_pylist())
-            counts = self.counts(read_columns(documents, ["doc_id"]), updated_ids)
+            self.stats["publish"].update(published_counts(documents, unique))
+            counts = self.counts()
             self._inject_fault("publish")
             after_commit = self._kill_after_commit if cfg.fault.startswith(KILL_IN_PUBLISH) else None
             publish = with_retries(task, SPECS["publish"], cfg)
@@ -246,23 +255,11 @@ class RunLedger:
             logging.getLogger("docpipe").warning("run report not written: %s: %s", type(exc).__name__, exc)
             return None
 
-    def counts(self, published: pa.Table, updated_ids: set[str]) -> dict[str, int]:
-        """Record counts of the run; raises unless read + restripped = new + updated + unchanged + duplicates +
-        quarantined (restripped: published documents stripped again under a changed template model)."""
-        s = self.stats
-        n_updated = sum(1 for d in published.column("doc_id").to_pylist() if d in updated_ids)
-        counts = {
-            "n_read": s["ingest"]["in"],
-            "n_restripped": s["strip_boilerplate"].get("restripped", 0),
-            "n_new": published.num_rows - n_updated,
-            "n_updated": n_updated,
-            "n_unchanged": s["dedupe"]["unchanged"],
-            "n_duplicates": s["dedupe"]["duplicates"],
-            "n_quarantined": s["ingest"]["quarantined"]
-            + s["strip_boilerplate"]["quarantined"]
-            + s["validate"]["documents_rejected"],
-        }
-        outcomes = sum(v for k, v in counts.items() if k not in ("n_read", "n_restripped"))
+    def counts(self) -> dict[str, int]:
+        """Record counts of the run (schemas/runs.py `run_counts`); raises unless read + restripped = new +
+        updated + unchanged + duplicates + quarantined."""
+        counts = run_counts(self.stats)
+        outcomes = sum(counts[k] for k in RUN_OUTCOMES)
         if outcomes != counts["n_read"] + counts["n_restripped"]:
             raise AssertionError(
                 f"records do not reconcile: read {counts['n_read']} + restripped {counts['n_restripped']} "
@@ -272,20 +269,8 @@ class RunLedger:
 
     def partial_counts(self) -> dict[str, int]:
         """The counts of a run that stopped before publish: what the stages that finished had counted."""
-        s = self.stats
-        done = {stage: stats for stage, stats in s.items() if stats.get("status") in ("succeeded", "skipped")}
-        counts = {k: 0 for k in RUN_COUNTS}
-        counts["n_read"] = s.get("ingest", {}).get("in", 0)
-        counts["n_restripped"] = done.get("strip_boilerplate", {}).get("restripped", 0)
-        counts["n_unchanged"] = done.get("dedupe", {}).get("unchanged", 0)
-        counts["n_duplicates"] = done.get("dedupe", {}).get("duplicates", 0)
-        quarantined = (
-            done.get("ingest", {}).get("quarantined", 0)
-            + done.get("strip_boilerplate", {}).get("quarantined", 0)
-            + done.get("validate", {}).get("documents_rejected", 0)
-        )
-        counts["n_quarantined"] = quarantined
-        return counts
+        done = {stage: s for stage, s in self.stats.items() if s.get("status") in ("succeeded", "skipped")}
+        return run_counts(done)
 
     def run_row(
         self, status: str, counts: dict[str, int] | None = None, table_versions: dict[str, int] | None = None
@@ -312,14 +297,11 @@ class RunLedger:
         lines = [
             f"# docpipe run `{row['run_id']}`: {row['status']}",
             "",
-            "| stage | status | in | kept | quarantined | seconds |",
-            "|---|---|--:|--:|--:|--:|",
+            "| " + " | ".join(STAGE_COLUMNS) + " |",
+            "|---|---|" + "--:|" * (len(STAGE_COLUMNS) - 2),
         ]
-        for stage, s in self.stats.items():
-            cells = (s.get(k, "") for k in ("status", "in", "kept", "quarantined", "seconds"))
-            lines.append(f"| {stage} | " + " | ".join(str(c) for c in cells) + " |")
-        counts = RUN_COUNTS
-        lines += ["", ", ".join(f"{k[2:]}={row[k]}" for k in counts)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in stage_rows(self.stats)]
+        lines += ["", ", ".join(f"{k[2:]}={row[k]}" for k in RUN_COUNTS)]
         for label, path in (("run report", report), ("data docs", self.stats.get("validate", {}).get("report"))):
             if path:
                 lines += ["", f"{label}: {Path(path).as_uri()}"]

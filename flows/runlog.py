@@ -16,7 +16,7 @@ from flows.checkpoints import COMPLETE, MANIFEST, runs_root
 from flows.lock import LOCK_FILE
 from schemas import RUNS
 from schemas.runs import RUN_COUNTS, STAGES
-from tasks._warehouse import SUMMARY, read_current
+from tasks._warehouse import read_current, summary_path
 
 WIDE_COLUMNS = 160  # at this terminal width and more, `runs` prints one column per count and per stage
 
@@ -47,8 +47,9 @@ def _unrecorded(warehouse: Path, recorded: set[str]) -> list[dict[str, Any]]:
         manifest = folder / MANIFEST
         if folder.name in recorded or not manifest.is_file():
             continue
-        if (folder / SUMMARY).is_file() and folder.name != running:
-            rows.append({**_summary_row(folder / SUMMARY), "nothing_new": True})
+        summary = summary_path(warehouse, folder.name)
+        if summary.is_file() and folder.name != running:
+            rows.append({**_summary_row(summary), "nothing_new": True})
             continue
         stats = {}
         for stage in STAGES:
@@ -169,11 +170,19 @@ def _wide_runs_table(rows: list[dict[str, Any]]) -> RichTable:
     return table
 
 
+STAGE_COLUMNS = ("stage", "status", "in", "kept", "quarantined", "seconds")  # one line per stage of a run
+
+
+def stage_rows(stage_stats: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """The cells of STAGE_COLUMNS for each stage that reported stats, in the order it ran."""
+    return [[stage, *(str(s.get(k, "")) for k in STAGE_COLUMNS[1:])] for stage, s in stage_stats.items()]
+
+
 def stage_table(row: dict[str, Any]) -> RichTable:
-    """The stages of one run, one line each."""
+    """The stages of one run, one line each (`row["stage_stats"]` decoded)."""
     table = RichTable(title=f"run {row['run_id']}: {status_label(row)}")
-    for column in ("stage", "status", "in", "kept", "quarantined", "seconds"):
+    for column in STAGE_COLUMNS:
         table.add_column(column, justify="left" if column in ("stage", "status") else "right")
-    for stage, s in row["stage_stats"].items():
-        table.add_row(stage, *(str(s.get(k, "")) for k in ("status", "in", "kept", "quarantined", "seconds")))
+    for cells in stage_rows(row["stage_stats"]):
+        table.add_row(*cells)
     return table

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from handoff.versions import complete_runs
 from schemas import PUBLISHED, RUNS
-from tasks._warehouse import open_delta
+from tasks._warehouse import open_delta, sql_string
 
 
 def complete_versions(warehouse: Path) -> dict[str, int]:
@@ -56,7 +56,7 @@ def refresh_analyst_db(warehouse: Path, db_name: str = "analyst.duckdb") -> Path
             dt = open_delta(warehouse, table, pinned.get(table.name))
             files = [Path(f).relative_to(warehouse).as_posix() for f in dt.file_uris()] if dt is not None else []
             if files:
-                listing = ", ".join("warehouse_file('" + f.replace("'", "''") + "')" for f in files)
+                listing = ", ".join(f"warehouse_file({sql_string(f)})" for f in files)
                 con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM read_parquet([{listing}])')
             else:
                 empty = table.empty()  # noqa: F841 - read by DuckDB's replacement scan below

@@ -1,9 +1,10 @@
 """What changed in `documents` between two complete runs (not a stage; reads the warehouse).
 
-Out: one row per document added, updated (same doc_id, new text, raw text or contact block) or removed between
-the two runs' versions, plus one row per record newly flagged as a duplicate. A document added from a raw record that
-another document came from at the first run (same source_uri, new doc_id: pages without URL are keyed by body)
-names that document in `replaces_doc_id`. The earlier run may be BEFORE_FIRST_RUN (the empty warehouse): then
+Out: `document_changes` rows (schemas/document_changes.py): one per document added, updated (same doc_id, new
+text, raw text or contact block) or removed between the two runs' versions, plus one per record newly flagged as
+a duplicate. A document added from a raw record that another document came from at the first run (same
+source_uri, new doc_id: pages without URL are keyed by body) names that document in `replaces_doc_id`. The
+earlier run may be BEFORE_FIRST_RUN (the empty warehouse): then
 every document of the later run is `added` and `run_before` is null.
 """
 
@@ -15,30 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from handoff.versions import RunVersions
-from schemas import DOCUMENTS, DUPLICATES
+from schemas import DOCUMENT_CHANGES, DOCUMENTS, DUPLICATES
+from schemas.document_changes import ADDED, CHANGES, DUPLICATE, REMOVED, UPDATED
 from schemas.documents import VERSION_COLUMNS
 from tasks._warehouse import read_current
 from tasks.dedupe.version import version_hash
-
-ADDED, UPDATED, REMOVED, DUPLICATE = "added", "updated", "removed", "duplicate"
-CHANGES = (ADDED, UPDATED, REMOVED, DUPLICATE)
-
-DIFF_SCHEMA = pa.schema(
-    [
-        pa.field("change", pa.string(), False, {"doc": "added, updated, removed or duplicate (newly flagged)."}),
-        pa.field("doc_id", pa.string(), False, {"doc": "Document (for duplicate: the id the record would have had)."}),
-        pa.field("source_uri", pa.string(), True, {"doc": "Raw record of the document or duplicate."}),
-        pa.field("url", pa.string(), True, {"doc": "Page URL, when known."}),
-        pa.field("title", pa.string(), True, {"doc": "Title (at the later run; at the earlier run if removed)."}),
-        pa.field("content_hash_before", pa.string(), True, {"doc": "content_hash at the earlier run."}),
-        pa.field("content_hash_after", pa.string(), True, {"doc": "content_hash at the later run."}),
-        pa.field("replaces_doc_id", pa.string(), True, {"doc": "Earlier document from the same source_uri."}),
-        pa.field("duplicate_of", pa.string(), True, {"doc": "Published document a new duplicate folds into."}),
-        pa.field("duplicate_kind", pa.string(), True, {"doc": "exact, near or superseded."}),
-        pa.field("run_before", pa.string(), True, {"doc": "Earlier run id (null: the empty warehouse)."}),
-        pa.field("run_after", pa.string(), False, {"doc": "Later run id."}),
-    ]
-)
 
 _DOC_COLUMNS = ["doc_id", "source_uri", "url", "title", "content_hash"]
 _DUP_COLUMNS = ["source_uri", "doc_id", "duplicate_of", "kind", "url"]
@@ -95,7 +77,7 @@ def diff_runs(warehouse: Path, before: RunVersions, after: RunVersions) -> pa.Ta
         if source not in old_dups:
             rows.append(row(DUPLICATE, dup, duplicate_of=dup["duplicate_of"], duplicate_kind=dup["kind"]))
     rows.sort(key=lambda r: (CHANGES.index(r["change"]), r["source_uri"] or "", r["doc_id"]))
-    return pa.Table.from_pylist(rows, schema=DIFF_SCHEMA)
+    return DOCUMENT_CHANGES.conform(rows)
 
 
 def count_changes(changes: pa.Table) -> dict[str, int]:

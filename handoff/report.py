@@ -25,12 +25,12 @@ from matplotlib.ticker import MaxNLocator
 
 from handoff.versions import complete_runs
 from schemas import DOCUMENTS, DUPLICATES, PROJECTS, QUARANTINE, RUNS, reasons
-from tasks._warehouse import RUNS_DIR, SUMMARY, read_current, summary_path
+from schemas.runs import STAGES
+from tasks._warehouse import read_current, run_summaries, summary_path
 
 REPORTS_DIR = "_reports"
 NOTHING_NEW = "nothing new in this run"
 _NEWS = ("n_new", "n_updated", "n_duplicates", "n_quarantined", "n_restripped")  # counts of a run that found news
-STAGE_ORDER = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publish")
 THIS_RUN, EARLIER = "#2b6cb0", "#a0aec0"
 MAX_BARS = 12
 BAR_HEIGHT = 0.6
@@ -75,7 +75,7 @@ def latest_run_id(warehouse: Path) -> str | None:
     finished = {
         r["run_id"]: r["finished_at"] for r in read_current(warehouse, RUNS, ["run_id", "finished_at"]).to_pylist()
     }
-    for summary in Path(warehouse).glob(f"{RUNS_DIR}/*/{SUMMARY}"):
+    for summary in run_summaries(warehouse):
         row = json.loads(summary.read_text())
         finished.setdefault(row["run_id"], datetime.fromisoformat(row["finished_at"]))
     return max(finished, key=lambda run_id: (finished[run_id], run_id)) if finished else None
@@ -136,7 +136,7 @@ def _funnel(stats: dict[str, dict], empty: str = "no stage statistics") -> str:
     ingest = stats.get("ingest", {})
     if "in" in ingest:
         steps.append(("read", int(ingest["in"]), ""))
-    for stage in STAGE_ORDER:
+    for stage in STAGES:
         s = stats.get(stage, {})
         if "kept" not in s:
             continue

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from handoff.versions import RunVersions, complete_runs
 from schemas import PUBLISHED
-from tasks._warehouse import table_path
+from tasks._warehouse import sql_string, table_path
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,10 +50,6 @@ def delta_extension_path() -> Path:
     return Path(str(path))
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def connect_offline(extension_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with `delta` loaded from the package file; it never installs an extension by itself.
 
@@ -64,7 +60,7 @@ def connect_offline(extension_directory: Path | None = None) -> duckdb.DuckDBPyC
     if extension_directory is not None:
         config["extension_directory"] = str(extension_directory)
     con = duckdb.connect(config=config)
-    con.execute(f"LOAD {_literal(str(delta_extension_path()))}")
+    con.execute(f"LOAD {sql_string(str(delta_extension_path()))}")
     return con
 
 
@@ -91,11 +87,11 @@ def open_as_of(warehouse: Path, run: RunVersions, extension_directory: Path | No
             empty = table.empty()  # noqa: F841 - read by DuckDB's replacement scan below
             con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM empty')
             continue
-        location = _literal(table_path(Path(warehouse).resolve(), table).as_uri())
+        location = sql_string(table_path(Path(warehouse).resolve(), table).as_uri())
         con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM delta_scan({location}, version => {int(version)})')
     listing = run_versions_table(complete_runs(warehouse))  # noqa: F841 - read by DuckDB's replacement scan below
     con.execute(f"CREATE TABLE {RUN_VERSIONS} AS SELECT * FROM listing")
-    con.execute(f"SET VARIABLE {AS_OF_VARIABLE} = {_literal(run.run_id)}")
+    con.execute(f"SET VARIABLE {AS_OF_VARIABLE} = {sql_string(run.run_id)}")
     return con
 
 

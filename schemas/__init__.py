@@ -6,6 +6,7 @@ from schemas._table import Column, Expect, Table
 from schemas.boilerplate_pages import BOILERPLATE_PAGES
 from schemas.contacts import CONTACTS
 from schemas.dedupe_index import DEDUPE_BANDS, DEDUPE_SIGNATURES
+from schemas.document_changes import DOCUMENT_CHANGES
 from schemas.documents import DOCUMENTS
 from schemas.duplicates import DUPLICATES
 from schemas.ingested_files import INGESTED_FILES
@@ -19,8 +20,10 @@ from schemas.stg_pages import STG_CLEAN, STG_PAGES, STG_UNIQUE
 PUBLISHED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, MENTIONS, DUPLICATES, QUARANTINE, RUNS)
 # Warehouse tables that hold pipeline state.
 STATE: tuple[Table, ...] = (INGESTED_FILES, BOILERPLATE_PAGES, DEDUPE_SIGNATURES, DEDUPE_BANDS)
-IN_FLIGHT: tuple[Table, ...] = (STG_PAGES, STG_CLEAN, STG_UNIQUE)
-BY_NAME: dict[str, Table] = {t.name: t for t in PUBLISHED + STATE + IN_FLIGHT}
+# Every declared table: also the in-flight stg_* tables and the derived `document_changes` (docpipe diff).
+BY_NAME: dict[str, Table] = {
+    t.name: t for t in (*PUBLISHED, *STATE, STG_PAGES, STG_CLEAN, STG_UNIQUE, DOCUMENT_CHANGES)
+}
 
 
 def data_dictionary() -> str:
@@ -36,11 +39,11 @@ __all__ = [
     "CONTACTS",
     "DEDUPE_BANDS",
     "DEDUPE_SIGNATURES",
+    "DOCUMENT_CHANGES",
     "DOCUMENTS",
     "DUPLICATES",
     "INGESTED_FILES",
     "MENTIONS",
-    "IN_FLIGHT",
     "PROJECTS",
     "PUBLISHED",
     "QUARANTINE",

@@ -1,8 +1,8 @@
 """Table and column declarations: the one place a table's shape, docs and expectations live.
 
-Writer (tasks/publish.py), validator (tasks/validate.py), data dictionary (`docpipe schema`) and export all
+Writer (tasks/publish/), validator (tasks/validate/), data dictionary (`docpipe schema`) and export all
 derive from these objects. Expectations are declared as plain data (GX expectation class name + kwargs) so
-this package needs only pyarrow and the stdlib; tasks/validate.py turns them into a GX suite.
+this package needs only pyarrow and the stdlib; tasks/validate/suites.py turns them into a GX suite.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Expect:
     kwargs: dict[str, Any] = field(default_factory=dict)
     level: str = "row"
     check: str = ""  # short name used in the quarantine reason code, e.g. "not_null"
-    # Inputs tasks/validate.py computes at validation time (DERIVED_COLUMNS there): a derived check column
+    # Inputs tasks/validate/ computes at validation time (DERIVED_COLUMNS in derived.py): a derived check column
     # (e.g. "template_line": is the title a stripped boilerplate line?) or kwargs (e.g. "recent_row_counts").
     derive: str = ""
     on: str = ""  # the declared column a derived check is about (names the reason and the offending value)
@@ -93,7 +93,7 @@ def ordered(column_a: str, column_b: str) -> Expect:
 
 
 def row_count_vs_recent_runs() -> Expect:
-    """The batch is not far smaller than recent runs' published counts (bounds from history, tasks/validate.py)."""
+    """The batch is not far smaller than recent runs' published counts (bounds: tasks/validate/derived.py)."""
     return Expect(
         "ExpectTableRowCountToBeBetween",
         {"min_value": None, "max_value": None},

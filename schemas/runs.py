@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 from schemas._table import Column, Table, in_set
@@ -9,9 +11,43 @@ from schemas._table import Column, Table, in_set
 RUN_STATUSES = ("succeeded", "failed")
 # The stages of a run, in order: the keys of `stage_stats` (flows/stages.py gives each its settings).
 STAGES = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publish")
-# The record counts of a run, in reading order: read + restripped = new + updated + unchanged + duplicates +
-# quarantined.
-RUN_COUNTS = ("n_read", "n_restripped", "n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")
+# Counters in a stage's stats (`stage_stats`, StageResult.stats): every stage counts records in, kept and
+# quarantined (plus `quarantined.<reason>` per code); these are the stage-specific ones the `runs` counts read.
+IN, KEPT, QUARANTINED = "in", "kept", "quarantined"
+RESTRIPPED = "restripped"  # strip_boilerplate: published documents stripped again under a changed template model
+UNCHANGED, DUPLICATES = "unchanged", "duplicates"  # dedupe: records identical to / folded into a document
+DOCUMENTS_REJECTED = "documents_rejected"  # validate: documents a row-level expectation rejected
+NEW, UPDATED = "new", "updated"  # publish: documents published for the first time / again with changed content
+STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
+    "ingest": (IN, KEPT, QUARANTINED),
+    "strip_boilerplate": (IN, KEPT, QUARANTINED, RESTRIPPED),
+    "dedupe": (IN, KEPT, QUARANTINED, UNCHANGED, DUPLICATES),
+    "extract": (IN, KEPT, QUARANTINED),
+    "validate": (IN, KEPT, QUARANTINED, DOCUMENTS_REJECTED),
+    "publish": (IN, KEPT, NEW, UPDATED),
+}
+# Each record count of a run, in reading order, as the sum of (stage, counter) pairs of its stage stats:
+# read + restripped = new + updated + unchanged + duplicates + quarantined.
+RUN_COUNT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "n_read": (("ingest", IN),),
+    "n_restripped": (("strip_boilerplate", RESTRIPPED),),
+    "n_new": (("publish", NEW),),
+    "n_updated": (("publish", UPDATED),),
+    "n_unchanged": (("dedupe", UNCHANGED),),
+    "n_duplicates": (("dedupe", DUPLICATES),),
+    "n_quarantined": (("ingest", QUARANTINED), ("strip_boilerplate", QUARANTINED), ("validate", DOCUMENTS_REJECTED)),
+}
+RUN_COUNTS = tuple(RUN_COUNT_SOURCES)
+RUN_OUTCOMES = RUN_COUNTS[2:]  # where each record read (or restripped) ended
+
+
+def run_counts(stage_stats: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The `runs` record counts summed from stage stats (a counter a stage did not report counts 0)."""
+    return {
+        name: sum(int(stage_stats.get(stage, {}).get(counter) or 0) for stage, counter in sources)
+        for name, sources in RUN_COUNT_SOURCES.items()
+    }
+
 
 RUNS = Table(
     name="runs",

@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas import QUARANTINE
 from tasks._spill import Rows
@@ -34,6 +36,30 @@ def normalise_text(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed: the form exact-duplicate hashing and line matching use.
     (str.split() splits on exactly the characters `re`'s \\s matches, ~10x faster than re.sub.)"""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the normalised body (`normalise_text`): the exact-duplicate key and documents.content_hash."""
+    return sha256_hex(normalise_text(text))
+
+
+WWW_PREFIX = "www."
+
+
+def normalise_host(host: str) -> str:
+    """Lower-case host without a leading `www.`: the site of a page, and the host of its canonical URL."""
+    host = host.lower()
+    return host[len(WWW_PREFIX) :] if host.startswith(WWW_PREFIX) else host
+
+
+def normalise_hosts(hosts: pa.Array) -> pa.Array:
+    """`normalise_host` of each value, with Arrow kernels (canonical URLs of a whole batch)."""
+    return pc.replace_substring_regex(pc.utf8_lower(hosts), "^" + WWW_PREFIX.replace(".", "\\."), "")
+
+
+def url_site(url: str | None) -> str | None:
+    """The normalised host of a URL, or None when it has none."""
+    return normalise_host(urlsplit(url).hostname or "") or None if url else None
 
 
 def quarantine_row(

@@ -43,6 +43,11 @@ def sql_list(values: Sequence[str]) -> str:
     return ", ".join(sql_string(v) for v in values)
 
 
+def run_summaries(warehouse: Path) -> list[Path]:
+    """Every run's summary.json, in run-id order."""
+    return sorted(Path(warehouse).glob(f"{RUNS_DIR}/*/{SUMMARY}"))
+
+
 def table_path(warehouse: Path, table: Table | str) -> Path:
     return Path(warehouse) / (table if isinstance(table, str) else table.name)
 
@@ -87,14 +92,6 @@ def iter_current_where(
         mask = pc.is_in(pq.read_table(f, columns=[key], schema=table.arrow_schema).column(key), wanted)
         if pc.any(mask).as_py():
             yield pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask)
-
-
-def read_current_where(
-    warehouse: Path, table: Table, columns: Sequence[str], key: str, values: Sequence[str]
-) -> pa.Table:
-    """`iter_current_where`, all in one table."""
-    parts = list(iter_current_where(warehouse, table, columns, key, values))
-    return pa.concat_tables(parts) if parts else table.empty().select(list(columns))
 
 
 def current_version(warehouse: Path, table: Table | str) -> int | None:

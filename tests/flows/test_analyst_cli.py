@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.nightly import nightly
 from handoff.analyst_db import refresh_analyst_db
-from handoff.diff import DIFF_SCHEMA, diff_runs
+from handoff.diff import diff_runs
 from handoff.report import report_path
 from handoff.versions import resolve_as_of
-from schemas import DOCUMENTS, PROJECTS
+from schemas import DOCUMENT_CHANGES, DOCUMENTS, PROJECTS
 from tasks._warehouse import read_current
 from tasks.publish import publish_tables
 
@@ -145,7 +145,7 @@ def test_diff_json_and_csv_write_every_change_and_nothing_else(warehouse):
     as_csv = _cli("diff", "--since", day, "--csv", "--limit", "2", "--warehouse", str(warehouse))
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
-    assert list(rows[0]) == DIFF_SCHEMA.names
+    assert list(rows[0]) == DOCUMENT_CHANGES.column_names
     assert len(rows) == read_current(warehouse, DOCUMENTS).num_rows > 2  # --limit is for the table only
     assert {r["change"] for r in rows} == {"added"} and {r["run_before"] for r in rows} == {""}
     assert _cli("diff", "cli-1", "--json", "--csv", "--warehouse", str(warehouse)).exit_code == 2
