@@ -14,7 +14,7 @@ import pytest
 from helpers import NOW, corpus_pages
 
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE, RUNS
-from tasks._stage import StageResult
+from schemas.runs import STAGE_COUNTERS, STAGES
 from tasks._warehouse import RUN_ID_KEY, open_delta, read_current
 from tasks.dedupe import DedupeConfig, dedupe_pages_task
 from tasks.extract import ExtractConfig, extract_fields_task
@@ -25,23 +25,22 @@ from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task
 EDIT = "\n\nThis paragraph was added after the first crawl and must reach the published document."
 
 
-def _tables(raw: Path, warehouse: Path, run_id: str) -> tuple[dict[str, pa.Table], int]:
-    """Everything publish writes for one night over `raw` (as the flow's ledger gathers it), and records read."""
-    results: list[StageResult] = []
-    pages = ingest_dumps_task.fn(raw, warehouse, IngestConfig(), run_id, NOW)
-    results.append(pages)
-    pages = strip_boilerplate_task.fn(pages.kept, warehouse, BoilerplateConfig())
-    results.append(pages)
-    pages = dedupe_pages_task.fn(pages.kept, warehouse, DedupeConfig())
-    results.append(pages)
-    documents = extract_fields_task.fn(pages.kept, ExtractConfig())
-    results.append(documents)
+def _tables(raw: Path, warehouse: Path, run_id: str) -> tuple[dict[str, pa.Table], dict[str, dict]]:
+    """Everything publish writes for one night over `raw` (as the flow's ledger gathers it), and each stage's
+    stats."""
+    stats: dict[str, dict] = {}
+    ingested = ingest_dumps_task.fn(raw, warehouse, IngestConfig(), run_id, NOW)
+    stripped = strip_boilerplate_task.fn(ingested.kept, warehouse, BoilerplateConfig())
+    unique = dedupe_pages_task.fn(stripped.kept, warehouse, DedupeConfig())
+    documents = extract_fields_task.fn(unique.kept, ExtractConfig())
+    results = dict(zip(STAGES, (ingested, stripped, unique, documents), strict=False))
     tables: dict[str, pa.Table] = {}
-    for result in results:
+    for stage, result in results.items():
         tables.update(result.outputs)
+        stats[stage] = result.stats
     tables[DOCUMENTS.name] = documents.kept
-    tables[QUARANTINE.name] = pa.concat_tables([r.quarantined for r in results])
-    return tables, results[0].stats["in"]
+    tables[QUARANTINE.name] = pa.concat_tables([r.quarantined for r in results.values()])
+    return tables, stats
 
 
 def _write_pages(raw: Path, name: str, pages: list[dict]) -> None:
@@ -60,9 +59,9 @@ def first_night(tmp_path_factory) -> tuple[Path, Path, dict[str, pa.Table], int]
     root = tmp_path_factory.mktemp("publish")
     raw, warehouse = root / "raw", root / "warehouse"
     _write_pages(raw, "corpus.jsonl", corpus_pages())
-    tables, n_read = _tables(raw, warehouse, "night-1")
+    tables, stats = _tables(raw, warehouse, "night-1")
     publish_tables(warehouse, tables, "night-1")
-    return raw, warehouse, tables, n_read
+    return raw, warehouse, tables, stats
 
 
 def _copy(first_night, tmp_path: Path) -> tuple[Path, Path]:
@@ -88,7 +87,8 @@ def test_first_night_writes_one_data_version_per_table(first_night):
 
 
 def test_every_raw_record_is_published_a_duplicate_or_quarantined(first_night):
-    _, warehouse, _, n_read = first_night
+    _, warehouse, _, stats = first_night
+    n_read = stats["ingest"]["in"]
     assert n_read == len(corpus_pages())
     published = read_current(warehouse, DOCUMENTS, ["source_uri"]).column("source_uri")
     duplicates = read_current(warehouse, DUPLICATES, ["source_uri"]).column("source_uri")
@@ -111,8 +111,8 @@ def test_an_edited_page_updates_its_document_in_place(first_night, tmp_path):
     page = next(p for p in corpus_pages() if "weblog.iom.int/prima-idf" in p["url"])
     _write_pages(raw, "recrawl.jsonl", [{**page, "text": page["text"] + EDIT}])
     before_docs = read_current(warehouse, DOCUMENTS, ["doc_id", "url", "text"])
-    tables, n_read = _tables(raw, warehouse, "night-2")
-    assert n_read == 1
+    tables, stats = _tables(raw, warehouse, "night-2")
+    assert stats["ingest"]["in"] == 1 and stats["dedupe"]["updates"] == 1
     before = versions(warehouse)
     after = publish_tables(warehouse, tables, "night-2")
     assert DOCUMENTS.name in changed_tables(before, after)
@@ -123,3 +123,10 @@ def test_an_edited_page_updates_its_document_in_place(first_night, tmp_path):
     old = before_docs.filter(pc.equal(before_docs["url"], page["url"])).to_pylist()
     assert len(edited) == 1 and edited[0]["doc_id"] == old[0]["doc_id"]
     assert "added after the first crawl" in edited[0]["text"] and "added after" not in old[0]["text"]
+
+
+def test_each_stage_reports_the_counters_declared_for_it(first_night):
+    stats = first_night[3]
+    for stage, counters in stats.items():
+        assert set(STAGE_COUNTERS[stage]) <= set(counters), (stage, sorted(counters))
+    assert stats["dedupe"]["duplicates"] == first_night[2][DUPLICATES.name].num_rows > 0
