@@ -253,6 +253,47 @@ def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path
     return "\n".join(lines)
 
 
+def _chosen_tables(cfg: ExportConfig) -> list[Table]:
+    """The published tables the export names, in dictionary order; an unknown name or format is an error."""
+    if cfg.format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {cfg.format!r}")
+    by_name = {t.name: t for t in PUBLISHED}
+    unknown = [n for n in cfg.tables if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; published tables: {sorted(by_name)}")
+    return [by_name[n] for n in by_name if n in cfg.tables]
+
+
+def _export_table(
+    warehouse: Path,
+    run: RunVersions,
+    table: Table,
+    folder: Path,
+    cfg: ExportConfig,
+    pii: tuple[str, list[str]],
+    note: Step,
+) -> dict[str, Any]:
+    """Write one table as of `run` into `folder` (redacted with `pii` = (salt, known values)); its manifest entry."""
+    version = run.version(table)
+    note(table.name, "reading")
+    data = read_current(warehouse, table, version=version) if version is not None else table.empty()
+    if cfg.redact_pii:
+        note(table.name, "redacting")
+        data = redact(table, data, *pii)
+    data = data.replace_schema_metadata(_parquet_metadata(table, run, version))
+    note(table.name, "writing")
+    path = folder / f"{table.name}.{cfg.format}"
+    _write_table(data, path, cfg.format)
+    return {
+        "file": path.name,
+        "rows": data.num_rows,
+        "delta_version": version,
+        "sha256": file_sha256(path),
+        "bytes": path.stat().st_size,
+        "columns": table.column_names,
+    }
+
+
 def export_warehouse(
     warehouse: Path,
     run: RunVersions,
@@ -262,43 +303,17 @@ def export_warehouse(
     step: Step | None = None,
 ) -> ExportResult:
     """Write the published tables as of `run` to `out`, replacing whatever export was there."""
-    if cfg.format not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, not {cfg.format!r}")
-    by_name = {t.name: t for t in PUBLISHED}
-    unknown = [n for n in cfg.tables if n not in by_name]
-    if unknown:
-        raise ValueError(f"unknown table(s) {unknown}; published tables: {sorted(by_name)}")
-    tables = [by_name[n] for n in by_name if n in cfg.tables]
+    tables = _chosen_tables(cfg)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise FileExistsError(f"{out} is not empty and holds no earlier export ({MANIFEST}); not replacing it")
     stage = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
     stage.mkdir(parents=True)
-    salt = secrets.token_hex(16)
-    known = known_pii(warehouse, run) if cfg.redact_pii else []
-    note = step or (lambda table, what: None)
+    pii = (secrets.token_hex(16), known_pii(warehouse, run) if cfg.redact_pii else [])
     try:
-        files, rows, entries = {}, {}, {}
-        for table in tables:
-            version = run.version(table)
-            note(table.name, "reading")
-            data = read_current(warehouse, table, version=version) if version is not None else table.empty()
-            if cfg.redact_pii:
-                note(table.name, "redacting")
-                data = redact(table, data, salt, known)
-            data = data.replace_schema_metadata(_parquet_metadata(table, run, version))
-            note(table.name, "writing")
-            path = stage / f"{table.name}.{cfg.format}"
-            _write_table(data, path, cfg.format)
-            files[table.name], rows[table.name] = out / path.name, data.num_rows
-            entries[table.name] = {
-                "file": path.name,
-                "rows": data.num_rows,
-                "delta_version": version,
-                "sha256": file_sha256(path),
-                "bytes": path.stat().st_size,
-                "columns": table.column_names,
-            }
+        entries = {t.name: _export_table(warehouse, run, t, stage, cfg, pii, step or (lambda *_: None)) for t in tables}
+        files = {name: out / entry["file"] for name, entry in entries.items()}
+        rows = {name: entry["rows"] for name, entry in entries.items()}
         manifest = {
             "run_id": run.run_id,
             "run_finished_at": run.finished_at.isoformat(),
@@ -307,8 +322,7 @@ def export_warehouse(
             "redacted": cfg.redact_pii,
             "tables": entries,
         }
-        readme = stage / README
-        readme.write_text(_readme(tables, rows, files, manifest))
+        (stage / README).write_text(_readme(tables, rows, files, manifest))
         manifest["files"] = {p.name: file_sha256(p) for p in sorted(stage.iterdir())}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         if out.exists():

@@ -255,45 +255,51 @@ def _card(title: str, body: str, wide: bool = False, legend: bool = False) -> st
     return f'<section class="card{" wide" if wide else ""}"><h2>{head}</h2>{body}</section>'
 
 
-def render_run_report(warehouse: Path, run_id: str) -> str:
-    """The HTML page of a run."""
-    row = _run_row(warehouse, run_id)
-    stats = json.loads(row["stage_stats"]) if isinstance(row["stage_stats"], str) else row["stage_stats"]
-    tv = row.get("table_versions") or []
-    versions = {k: int(v) for k, v in (tv.items() if isinstance(tv, dict) else tv)}
+def _versions_of(warehouse: Path, row: dict[str, Any]) -> dict[str, int]:
+    """Table versions as of the run: its complete-run versions (`runs` included), else those its row lists."""
     complete = {r.run_id: r for r in complete_runs(warehouse)}
-    if run_id in complete:
-        versions = dict(complete[run_id].table_versions)
+    if row["run_id"] in complete:
+        return dict(complete[row["run_id"]].table_versions)
+    tv = row.get("table_versions") or []
+    return {k: int(v) for k, v in (tv.items() if isinstance(tv, dict) else tv)}
+
+
+_KPIS = (
+    ("n_read", "records read"),
+    ("n_new", "new documents"),
+    ("n_updated", "updated"),
+    ("n_unchanged", "unchanged"),
+    ("n_duplicates", "duplicates"),
+    ("n_quarantined", "quarantined"),
+)
+
+
+def _banner(row: dict[str, Any]) -> str:
+    """A failed run's error, or a no-op run's "nothing new"."""
+    if is_nothing_new(row):
+        return (
+            '<div class="noop"><b>Nothing new.</b> This run found no new, changed, duplicate or rejected record; '
+            "the charts show the warehouse as it was already.</div>"
+        )
+    if row.get("status") != "succeeded":
+        return (
+            f'<div class="failed"><b>Stage {html.escape(str(row.get("failed_stage")))} failed.</b> '
+            f"{html.escape(str(row.get('error') or ''))}</div>"
+        )
+    return ""
+
+
+def _cards(warehouse: Path, row: dict[str, Any], versions: dict[str, int]) -> list[str]:
+    """The report's panels: stage stats of the run, and the published tables as of it."""
+    run_id, quiet = row["run_id"], is_nothing_new(row)
+    stats = json.loads(row["stage_stats"]) if isinstance(row["stage_stats"], str) else row["stage_stats"]
     docs = _table_at(warehouse, DOCUMENTS, versions, ["language", "doc_type", "run_id"])
     dups = _table_at(warehouse, DUPLICATES, versions, ["kind", "run_id"])
     quarantine = _table_at(warehouse, QUARANTINE, versions, ["reason", "run_id"])
     projects = _table_at(warehouse, PROJECTS, versions, ["idf_region", "budget_usd"])
-    kpis = "".join(
-        f'<div class="kpi"><b>{row.get(k, 0):,}</b><span>{label}</span></div>'
-        for k, label in (
-            ("n_read", "records read"),
-            ("n_new", "new documents"),
-            ("n_updated", "updated"),
-            ("n_unchanged", "unchanged"),
-            ("n_duplicates", "duplicates"),
-            ("n_quarantined", "quarantined"),
-        )
-    )
-    banner = ""
-    if row.get("status") != "succeeded":
-        banner = (
-            f'<div class="failed"><b>Stage {html.escape(str(row.get("failed_stage")))} failed.</b> '
-            f"{html.escape(str(row.get('error') or ''))}</div>"
-        )
-    quiet = is_nothing_new(row)
-    if quiet:
-        banner = (
-            '<div class="noop"><b>Nothing new.</b> This run found no new, changed, duplicate or rejected record; '
-            "the charts show the warehouse as it was already.</div>"
-        )
     empty = NOTHING_NEW if quiet else "none"
     version_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
-    cards = [
+    return [
         _card(
             "Records through the stages (this run)",
             _funnel(stats, NOTHING_NEW if quiet else "no stage statistics"),
@@ -333,6 +339,13 @@ def render_run_report(warehouse: Path, run_id: str) -> str:
             wide=True,
         ),
     ]
+
+
+def render_run_report(warehouse: Path, run_id: str) -> str:
+    """The HTML page of a run."""
+    row = _run_row(warehouse, run_id)
+    cards = _cards(warehouse, row, _versions_of(warehouse, row))
+    kpis = "".join(f'<div class="kpi"><b>{row.get(k, 0):,}</b><span>{label}</span></div>' for k, label in _KPIS)
     title = f"docpipe run {html.escape(run_id)}"
     subtitle = html.escape(
         f"{row.get('status')} · started {_when(row.get('started_at'))} · finished {_when(row.get('finished_at'))}"
@@ -341,7 +354,7 @@ def render_run_report(warehouse: Path, run_id: str) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_CSS}</style></head><body><header><h1>{title}</h1><p>{subtitle}</p></header><main>"
-        f'{banner}<div class="kpis">{kpis}</div><div class="grid">{"".join(cards)}</div>'
+        f'{_banner(row)}<div class="kpis">{kpis}</div><div class="grid">{"".join(cards)}</div>'
         "<p>Counts from tables are as of this run.</p></main></body></html>"
     )
 
