@@ -17,7 +17,10 @@ label / value, or bullet label / value, three units in a row) is page data: it e
 above it (the title) is never template. The sample per group is the `max_sample_pages` pages with the smallest
 page_key (content hash), so the model does not depend on input order or on how pages are spread over runs. A
 group with fewer than `min_site_pages` (2) pages learns nothing itself; with two pages, the lines both share in
-the leading/trailing run are template, unless the two are copies of one story (`copies_of`).
+the leading/trailing run are template, unless the two are copies of one story (`copies_of`). Copies of one page
+count as one document (copies.py: sketch Jaccard ≥ `min_copy_similarity`), and so do, for a page being cleaned,
+the sampled documents carrying its body (`min_variant_containment` of its 3-grams outside the lines they share,
+e.g. a copy with 20 words edited): lines shared only by variants of one body are no template.
 Navigation shape (nav_shape.py): with nothing learned, the leading/trailing block of label-shaped lines is still
 navigation when page text follows it and it holds an anchor (navigation vocabulary, a separator bar or breadcrumb,
 a label glued to its teaser, a dropdown label printed twice, a line on two sampled pages, a template line); the
@@ -27,7 +30,8 @@ HTML pages: main content by html.py (trafilatura, readability-lxml as second opi
 from the page's metadata; no line learning.
 
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
-blocks), model (groups, the page sample, line counts, cleaning a page); this file holds the stage and its task.
+blocks), copies (copies and variants of one body), model (groups, the page sample, line counts, cleaning a
+page); this file holds the stage and its task.
 """
 
 from __future__ import annotations

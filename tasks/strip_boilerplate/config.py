@@ -20,6 +20,7 @@ class BoilerplateConfig:
     sketch_size: int = 128  # bottom-k shingle hashes kept per sampled page to estimate that Jaccard
     max_gutted_share: float = 0.1  # a page keeping no more than this share of its lines is re-checked for copies
     min_copy_shared: float = 0.5  # … a copy shares this share of the page's lines through lines found nowhere else
+    min_variant_containment: float = 0.3  # a page's body 3-grams found in a sampled page: its variant (copies.py)
     max_head_lines: int = 150  # only the first/last lines of a page can be template
     max_tail_lines: int = 60
     lead_fingerprint_lines: int = 2  # pages without URL are grouped by their first lines

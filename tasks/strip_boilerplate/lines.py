@@ -34,7 +34,7 @@ def _hash_normalised(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
 
 
-def _is_trivial(line: str) -> bool:
+def is_trivial(line: str) -> bool:
     return not _HAS_WORD.search(line)
 
 
@@ -43,25 +43,34 @@ def _prefix_of_words(words: list[str], n_words: int) -> int | None:
     return line_hash("\x00prefix " + " ".join(words[:n_words])) if len(words) >= 2 * n_words else None
 
 
-def _line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
+def line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
     """The line's fingerprint, plus that of its first words when it is long (one normalisation)."""
     norm = normalise_text(line)
     prefix = _prefix_of_words(norm.split(" "), cfg.prefix_words)
     return [_hash_normalised(norm)] if prefix is None else [_hash_normalised(norm), prefix]
 
 
-def _page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+def page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
-    return sorted({k for x in window if not _is_trivial(x) for k in _line_keys(x, cfg)})
+    return sorted({k for x in window if not is_trivial(x) for k in line_keys(x, cfg)})
+
+
+def sketch_window(lines: list[str], cfg: BoilerplateConfig) -> list[str]:
+    """The lines a page's sketch covers: its first `max_head_lines` and last `max_tail_lines` (each once)."""
+    return lines[: cfg.max_head_lines] + lines[max(cfg.max_head_lines, len(lines) - cfg.max_tail_lines) :]
+
+
+def gram_hash(gram: str) -> int:
+    """Fingerprint of a word 3-gram (words case-folded, joined by one space) in a page sketch."""
+    return _hash_normalised("\x00gram " + gram)
 
 
 def page_sketch(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     """Bottom-k sketch of the page's word 3-grams (across line breaks, so re-wrapping does not change it): the
     `sketch_size` smallest shingle fingerprints, from which the Jaccard of two pages is estimated."""
-    window = lines[: cfg.max_head_lines] + lines[max(cfg.max_head_lines, len(lines) - cfg.max_tail_lines) :]
-    words = _WORD.findall("\n".join(window).casefold())
+    words = _WORD.findall("\n".join(sketch_window(lines, cfg)).casefold())
     grams = {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1 if words else 0))}
-    return sorted(_hash_normalised("\x00gram " + g) for g in grams)[: cfg.sketch_size]
+    return sorted(gram_hash(g) for g in grams)[: cfg.sketch_size]
 
 
 def sketch_similarity(a: list[int], b: list[int], k: int) -> float:
@@ -124,11 +133,11 @@ def _leading_run(
             return before_last if from_top and end == n_text else end
         if is_template(i):
             before_last, end, gap = end, n + 1, 0
-        elif not _is_trivial(lines[i]):
+        elif not is_trivial(lines[i]):
             gap += 1
             if gap > cfg.max_gap_short_lines or len(lines[i].split()) > cfg.max_short_line_words:
                 break
-        if not _is_trivial(lines[i]):
+        if not is_trivial(lines[i]):
             n_text = n + 1
     return end
 
@@ -141,7 +150,7 @@ def split_contact(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, []
 
 
-def _strip_lines(
+def strip_lines(
     lines: list[str], reason_of: Callable[[int], str | None], seen_twice: Callable[[int], bool], cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
     """(body, contact block, lines removed, header lines removed, removed lines by reason code). `reason_of`
@@ -154,12 +163,12 @@ def _strip_lines(
     def frequent(i: int) -> bool:
         if i not in reasons:
             line = lines[i]
-            found = (reason_of(k) for k in _line_keys(line, cfg)) if not _is_trivial(line) else ()
+            found = (reason_of(k) for k in line_keys(line, cfg)) if not is_trivial(line) else ()
             reasons[i] = next((r for r in found if r), None)
         return reasons[i] is not None
 
     def repeated(i: int) -> bool:
-        return any(seen_twice(k) for k in _line_keys(lines[i], cfg))
+        return any(seen_twice(k) for k in line_keys(lines[i], cfg))
 
     nav: set[int] = set()
 
@@ -167,7 +176,7 @@ def _strip_lines(
         return frequent(i) or i in nav
 
     def block(order: range, from_top: bool) -> set[int]:
-        return nav_block(lines, order, frequent, repeated, _is_trivial, cfg, from_top)
+        return nav_block(lines, order, frequent, repeated, is_trivial, cfg, from_top)
 
     fields = field_lines(lines, cfg)
     nav |= block(range(min(len(lines), cfg.max_head_lines)), from_top=True) - fields

@@ -7,8 +7,8 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,14 +18,8 @@ import pyarrow as pa
 from schemas import reasons
 from tasks._stage import normalise_text, sha256_hex
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.lines import (
-    _is_trivial,
-    _line_keys,
-    _page_line_hashes,
-    _strip_lines,
-    page_sketch,
-    sketch_similarity,
-)
+from tasks.strip_boilerplate.copies import PageGrams, documents
+from tasks.strip_boilerplate.lines import is_trivial, line_keys, page_line_hashes, page_sketch, strip_lines
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
 
@@ -50,20 +44,28 @@ def _group_of(site: str | None, lines: list[str], cfg: BoilerplateConfig) -> str
     it closely."""
     if site:
         return site
-    text_lines = (x for x in lines[: cfg.max_head_lines] if not _is_trivial(x))
-    lead = [_line_keys(x, cfg)[-1] for x in islice(text_lines, cfg.lead_fingerprint_lines)]
+    text_lines = (x for x in lines[: cfg.max_head_lines] if not is_trivial(x))
+    lead = [line_keys(x, cfg)[-1] for x in islice(text_lines, cfg.lead_fingerprint_lines)]
     return "lead:" + sha256_hex(" ".join(map(str, lead)))[:16]
 
 
 @dataclass(slots=True)
 class _GroupModel:
+    """Line counts of a group's sampled documents (copies of one page are one document, keyed by its first page)."""
+
     counts: Counter[int]
     n_pages: int
-    pages: dict[str, frozenset[int]]
+    pages: dict[str, frozenset[int]]  # document -> its line fingerprints
+    members: dict[str, frozenset[str]] = field(default_factory=dict)  # document -> page_keys of its pages
+    sketches: dict[str, tuple[list[int], ...]] = field(default_factory=dict)  # document -> its pages' sketches
+    carrying: dict[int, list[str]] = field(default_factory=dict)  # line fingerprint -> documents, in key order
+
+    def need(self, min_pages: int, min_share: float) -> int:
+        """Documents a line must be on to be frequent (a group of fewer than `min_pages` learns nothing)."""
+        return max(min_pages, math.ceil(min_share * self.n_pages)) if self.n_pages >= min_pages else 1 << 30
 
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
-        need = max(min_pages, math.ceil(min_share * self.n_pages))
-        return self.n_pages >= min_pages and self.counts.get(h, 0) >= need
+        return self.counts.get(h, 0) >= self.need(min_pages, min_share)
 
     def copies_of(self, lines: frozenset[int], own_key: str, min_shared: float) -> list[str]:
         """Sampled pages sharing at least `min_shared` of `lines` through lines found on no third page: other
@@ -84,30 +86,35 @@ class _GroupModel:
         pages = {k: v for k, v in self.pages.items() if k not in keys}
         return _GroupModel(counts, len(pages), pages)
 
+    def merged(self, keys: list[str]) -> _GroupModel:
+        """The model with the documents `keys` counted as one (variants of one body)."""
+        union = frozenset().union(*(self.pages[k] for k in keys))
+        model = self.without(keys)
+        model.counts.update(union)
+        model.pages[min(keys)] = union
+        model.n_pages += 1
+        return model
 
-def _copies(a: dict[str, Any], b: dict[str, Any], cfg: BoilerplateConfig) -> bool:
-    """Two sampled pages are copies of one document (mirrored, re-wrapped, a few words edited) when their word
-    3-gram sketches agree on at least `min_copy_similarity`; rows stored without a sketch fall back to their
-    line sets (Jaccard above `max_copy_jaccard`)."""
-    if a.get("body_sketch") is not None and b.get("body_sketch") is not None:
-        return sketch_similarity(a["body_sketch"], b["body_sketch"], cfg.sketch_size) >= cfg.min_copy_similarity
-    lines_a, lines_b = set(a["line_hashes"]), set(b["line_hashes"])
-    return len(lines_a & lines_b) > cfg.max_copy_jaccard * len(lines_a | lines_b)
+    def variants(self, grams: PageGrams, own_key: str, lines: set[int], need: int, cfg: BoilerplateConfig) -> list[str]:
+        """The documents carrying the page's body (`PageGrams.body_containment` at least `min_variant_containment`;
+        its own document too) among those carrying the frequent `lines`: enough to tell, line by line, whether the
+        line stays on `need` documents once the page's variants count as one. Documents are looked at in key order
+        and a line's search stops at `need` other documents, so the cost follows `need`, not the group's size."""
+        verdict: dict[str, bool] = {}
 
+        def is_variant(key: str) -> bool:
+            if key not in verdict:
+                found = grams.body_containment(self.pages[key], self.sketches.get(key, ()), cfg.sketch_size)
+                verdict[key] = own_key in self.members.get(key, ()) or found >= cfg.min_variant_containment
+            return verdict[key]
 
-def _documents(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> list[list[dict[str, Any]]]:
-    """The sampled pages (in page_key order) grouped into documents: a page joins the first document whose first
-    page it copies, else starts one. A line shared only by copies of one document is no evidence that it is
-    template, so line counts go by document. Comparing with the first page only (no chains of copies) keeps
-    pages that merely share a large template apart."""
-    docs: list[list[dict[str, Any]]] = []
-    for row in rows:
-        doc = next((d for d in docs if _copies(d[0], row, cfg)), None)
-        if doc is None:
-            docs.append([row])
-        else:
-            doc.append(row)
-    return docs
+        for h in sorted(lines):
+            others = 0
+            for key in self.carrying.get(h, ()) if self.counts.get(h, 0) >= need else ():
+                others += not is_variant(key)
+                if others >= need:
+                    break
+        return sorted(k for k, v in verdict.items() if v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,78 +125,122 @@ class TemplateModels:
 
     groups: dict[str, _GroupModel]
     known: frozenset[int]
+    known_in: dict[int, frozenset[str]] = field(default_factory=dict)  # known line -> the groups it is known in
+
+    def known_elsewhere(self, h: int, own: tuple[str, ...]) -> bool:
+        """Known from a group other than `own` (a line known in the page's own groups is frequent there)."""
+        return h in self.known and not self.known_in.get(h, frozenset()).issubset(own)
 
 
-def _known_lines(models: dict[str, _GroupModel], cfg: BoilerplateConfig) -> frozenset[int]:
-    return frozenset(
-        h
-        for model in models.values()
-        for h, n in model.counts.items()
-        if n >= cfg.min_known_pages and model.frequent(h, cfg.min_known_pages, cfg.min_site_share)
-    )
+def _known_lines(models: dict[str, _GroupModel], cfg: BoilerplateConfig) -> dict[int, frozenset[str]]:
+    known: dict[int, set[str]] = {}
+    for group, model in models.items():
+        for h, n in model.counts.items():
+            if n >= cfg.min_known_pages and model.frequent(h, cfg.min_known_pages, cfg.min_site_share):
+                known.setdefault(h, set()).add(group)
+    return {h: frozenset(groups) for h, groups in known.items()}
+
+
+def _group_model(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> _GroupModel:
+    """Line counts over the documents of the sampled `rows` (each line counted once per document)."""
+    model = _GroupModel(Counter(), 0, {})
+    for doc in documents(rows, cfg):
+        key = doc[0]["page_key"]
+        lines = frozenset(h for row in doc for h in row["line_hashes"])
+        model.pages[key] = lines
+        model.members[key] = frozenset(row["page_key"] for row in doc)
+        model.sketches[key] = tuple(row["body_sketch"] for row in doc if row.get("body_sketch") is not None)
+        model.counts.update(lines)
+        for h in lines:
+            model.carrying.setdefault(h, []).append(key)
+    model.n_pages = len(model.pages)
+    return model
 
 
 def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> TemplateModels:
     """Per group: line counts over the documents of the `max_sample_pages` sampled pages with the smallest
-    page_key (each line counted once per document, copies of one document being one); and the lines known as
-    template across groups."""
+    page_key (copies of one document being one); and the lines known as template across groups."""
     by_group: dict[str, dict[str, dict[str, Any]]] = {}
     for row in samples:
         by_group.setdefault(row["site"], {})[row["page_key"]] = row
-    models = {}
-    for group, pages in by_group.items():
-        chosen = [pages[key] for key in sorted(pages)[: cfg.max_sample_pages]]
-        documents = {
-            doc[0]["page_key"]: frozenset(h for row in doc for h in row["line_hashes"])
-            for doc in _documents(chosen, cfg)
-        }
-        counts: Counter[int] = Counter()
-        for lines in documents.values():
-            counts.update(lines)
-        models[group] = _GroupModel(counts, len(documents), documents)
-    return TemplateModels(models, _known_lines(models, cfg))
+    models = {
+        group: _group_model([pages[key] for key in sorted(pages)[: cfg.max_sample_pages]], cfg)
+        for group, pages in by_group.items()
+    }
+    known_in = _known_lines(models, cfg)
+    return TemplateModels(models, frozenset(known_in), known_in)
 
 
 def _strip_with(
-    lines: list[str], site: _GroupModel, domain: _GroupModel, known: frozenset[int], cfg: BoilerplateConfig
+    lines: list[str], site: _GroupModel, domain: _GroupModel, is_known: Callable[[int], bool], cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
     def reason_of(h: int) -> str | None:
         if site.frequent(h, cfg.min_site_pages, cfg.min_site_share) or domain.frequent(
             h, cfg.min_domain_pages, cfg.min_domain_share
         ):
             return reasons.BOILERPLATE_REPEATED
-        return reasons.BOILERPLATE_KNOWN_TEMPLATE if h in known else None
+        return reasons.BOILERPLATE_KNOWN_TEMPLATE if is_known(h) else None
 
     def seen_twice(h: int) -> bool:
         return site.counts.get(h, 0) >= 2 or domain.counts.get(h, 0) >= 2
 
-    return _strip_lines(lines, reason_of, seen_twice, cfg)
+    return strip_lines(lines, reason_of, seen_twice, cfg)
 
 
 def _gutted(lines: list[str], body: list[str], cfg: BoilerplateConfig) -> bool:
     """True when stripping left (almost) nothing of the page: worth checking whether copies of the page itself,
     rather than a template, made its lines frequent."""
-    total = sum(1 for x in lines if not _is_trivial(x))
-    kept = sum(1 for x in body if not _is_trivial(x))
+    total = sum(1 for x in lines if not is_trivial(x))
+    kept = sum(1 for x in body if not is_trivial(x))
     return kept <= cfg.max_gutted_share * total
+
+
+def _removed_keys(lines: list[str], cleaned: tuple[list[str], list[str], int, int, Counter[str]], cfg) -> set[int]:
+    """Fingerprints of the lines a strip removed (its leading run, and the trailing run above the contact block)."""
+    _, contact, n_removed, n_head, _ = cleaned
+    end = len(lines) - len(contact)
+    removed = lines[:n_head] + lines[end - (n_removed - n_head) : end]
+    return {k for x in removed if not is_trivial(x) for k in line_keys(x, cfg)}
+
+
+def _without_variants(
+    lines: list[str], group: str, site: _GroupModel, domain: _GroupModel, models: TemplateModels, cfg, removed: set[int]
+):
+    """The page stripped again with its variants (documents carrying its body) counted as one document in its
+    site's and domain's models, or None when that changes no count: lines shared only by variants of one body
+    are no template evidence."""
+    grams, key = PageGrams.of(lines, cfg), _page_key(lines)
+    site_variants = site.variants(grams, key, removed, site.need(cfg.min_site_pages, cfg.min_site_share), cfg)
+    domain_need = domain.need(cfg.min_domain_pages, cfg.min_domain_share)
+    domain_variants = domain.variants(grams, key, removed, domain_need, cfg)
+    if len(site_variants) < 2 and len(domain_variants) < 2:
+        return None
+    site = site.merged(site_variants) if len(site_variants) >= 2 else site
+    domain = domain.merged(domain_variants) if len(domain_variants) >= 2 else domain
+    own = (group, domain_of(group))
+    return _strip_with(lines, site, domain, lambda h: models.known_elsewhere(h, own), cfg)
 
 
 def clean_page(
     lines: list[str], group: str, models: TemplateModels, cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
     """(body, contact block, lines removed, header lines, removed lines by reason code) of one text page under
-    the learned models."""
+    the learned models; lines made frequent by variants of the page's own body are not template."""
     empty = _GroupModel(Counter(), 0, {})
     site_model = models.groups.get(group, empty)
     domain_model = models.groups.get(domain_of(group), empty) if not group.startswith("lead:") else empty
-    cleaned = _strip_with(lines, site_model, domain_model, models.known, cfg)
+    cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg)
+    if cleaned[4].get(reasons.BOILERPLATE_REPEATED):
+        removed = _removed_keys(lines, cleaned, cfg)
+        cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, removed) or cleaned
     if _gutted(lines, cleaned[0], cfg):
-        key, line_keys = _page_key(lines), frozenset(_page_line_hashes(lines, cfg))
+        key, line_keys = _page_key(lines), frozenset(page_line_hashes(lines, cfg))
         copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
             line_keys, key, cfg.min_copy_shared
         )
         if copies:
-            cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), models.known, cfg)
+            known = models.known.__contains__
+            cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), known, cfg)
     return cleaned
 
 
@@ -240,7 +291,7 @@ class PageSample:
             hashes = None
             for g in (group, domain_of(group)) if site_of(row["url"]) else (group,):
                 if self._admit(g, key):
-                    hashes = hashes or (_page_line_hashes(lines, self.cfg), page_sketch(lines, self.cfg))
+                    hashes = hashes or (page_line_hashes(lines, self.cfg), page_sketch(lines, self.cfg))
                     self.rows[(g, key)] = {
                         "site": g,
                         "page_key": key,

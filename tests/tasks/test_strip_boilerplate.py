@@ -152,6 +152,33 @@ def test_copies_of_one_page_without_url_keep_their_bodies(seeds_raw):
         assert not {line.strip() for line in text.splitlines()} & set(NAV_LINES), uri
 
 
+def test_a_heavily_edited_copy_is_no_evidence_of_template(tmp_path):
+    """A short corpus page without template (title, two paragraphs) as .txt without URL, a mirror, and a copy with
+    20 of its ~100 words replaced (3-gram Jaccard 0.35: too edited to be a copy, but it carries the page's body).
+    All share the title and the first paragraph's first words, so they form one template group of two documents;
+    the edited copy is a variant of the page's body, so the title and first paragraph stay body on every copy."""
+    from helpers import corpus_labels, corpus_pages
+
+    pages, labels = corpus_pages(), corpus_labels()
+    i = next(i for i, p in enumerate(pages) if p["url"].endswith("/fr/regions/burkina-faso"))
+    assert labels[i]["boilerplate"] == []
+    text = pages[i]["text"]
+    words = text.split(" ")
+    spots = [w for w in range(8, len(words)) if words[w].isalpha()][::3][:20]
+    edited = " ".join("migrants" if w in spots else word for w, word in enumerate(words))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, copy in (("page.txt", text), ("mirror.txt", text), ("edited.txt", edited)):
+        (raw / name).write_text(copy)
+    result = clean(ingest(raw).kept)
+    rows = {r["source_uri"]: r for r in result.kept.to_pylist()}
+    assert len(spots) == 20 and set(rows) == {"page.txt", "mirror.txt", "edited.txt"}
+    for name in ("page.txt", "mirror.txt"):
+        assert rows[name]["n_boilerplate_lines"] == 0, name
+        assert rows[name]["text"] == text.strip(), name
+    assert rows["edited.txt"]["text"].startswith("Burkina Faso\n\nOuagadougou - Plus d'un million")
+
+
 def ingest_corpus(raw):
     from helpers import CORPUS
 

@@ -1,0 +1,85 @@
+"""Copies and variants of one body: pages whose shared lines are no evidence of a template.
+
+Two measures, both on what the page sample stores (line fingerprints and a bottom-k sketch of word 3-grams):
+- `are_copies`: two sampled pages are copies of one document (mirrored, re-wrapped, a few words edited) when
+  their sketches agree on at least `min_copy_similarity`; the sample's pages are grouped into documents by it
+  (`documents`), and line counts go by document.
+- `PageGrams.body_containment`: a variant (a page edited too much to be a copy, e.g. 20 words of a short page)
+  still carries the page's *body*. Of the page's word 3-grams outside the lines it shares with a sampled document,
+  the share found in that document's sketch: pages sharing only a template share only those lines (chance
+  3-grams of one language and topic: at most 0.19 on the corpus), an edited copy shares its body text (0.39 and
+  more for 20 edited words of a 100-word page; bench/eval_dedupe.py --set syndicated, --shape txt).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.lines import gram_hash, is_trivial, line_keys, sketch_similarity, sketch_window
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def are_copies(a: dict[str, Any], b: dict[str, Any], cfg: BoilerplateConfig) -> bool:
+    """Two sampled pages are copies of one document when their word 3-gram sketches agree on at least
+    `min_copy_similarity`; rows stored without a sketch fall back to their line sets (Jaccard above
+    `max_copy_jaccard`)."""
+    if a.get("body_sketch") is not None and b.get("body_sketch") is not None:
+        return sketch_similarity(a["body_sketch"], b["body_sketch"], cfg.sketch_size) >= cfg.min_copy_similarity
+    lines_a, lines_b = set(a["line_hashes"]), set(b["line_hashes"])
+    return len(lines_a & lines_b) > cfg.max_copy_jaccard * len(lines_a | lines_b)
+
+
+def documents(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> list[list[dict[str, Any]]]:
+    """The sampled pages (in page_key order) grouped into documents: a page joins the first document whose first
+    page it copies, else starts one. A line shared only by copies of one document is no evidence that it is
+    template, so line counts go by document. Comparing with the first page only (no chains of copies) keeps
+    pages that merely share a large template apart."""
+    docs: list[list[dict[str, Any]]] = []
+    for row in rows:
+        doc = next((d for d in docs if are_copies(d[0], row, cfg)), None)
+        if doc is None:
+            docs.append([row])
+        else:
+            doc.append(row)
+    return docs
+
+
+@dataclass(frozen=True, slots=True)
+class PageGrams:
+    """A page's word 3-grams over the window the sample sketches (`sketch_window`), sorted by fingerprint, each
+    with the window lines its words come from; and each window line's fingerprints."""
+
+    grams: list[tuple[int, tuple[int, ...]]]  # (fingerprint, indices into keys), sorted by fingerprint
+    keys: list[tuple[int, ...]]  # per window line: its fingerprints (empty for a letter-free line)
+
+    @classmethod
+    def of(cls, lines: list[str], cfg: BoilerplateConfig) -> PageGrams:
+        window = sketch_window(lines, cfg)
+        keys = [() if is_trivial(x) else tuple(line_keys(x, cfg)) for x in window]
+        words = [(w, j) for j, x in enumerate(window) for w in _WORD.findall(x.casefold())]
+        grams = [
+            (gram_hash(" ".join(w for w, _ in words[i : i + 3])), tuple({j for _, j in words[i : i + 3]}))
+            for i in range(len(words) - 2)
+        ]
+        return cls(sorted(grams), keys)
+
+    def body_containment(self, other_lines: frozenset[int], other_sketches: Sequence[Sequence[int]], k: int) -> float:
+        """Share of the page's 3-grams outside the lines it shares with a sampled document (`other_lines`, by any
+        fingerprint) found in that document: estimated on the 3-grams below the largest fingerprint of its sketch
+        (the sketch holds every 3-gram of the document below it); the best of the document's pages."""
+        shared = [bool(keys) and not other_lines.isdisjoint(keys) for keys in self.keys]
+        best = 0.0
+        for sketch in other_sketches:
+            if not sketch:
+                continue
+            limit = len(self.grams) if len(sketch) < k else bisect.bisect_right(self.grams, (sketch[-1], (1 << 62,)))
+            body = {h for h, at in self.grams[:limit] if not all(shared[j] for j in at)}
+            if body:
+                best = max(best, len(body.intersection(sketch)) / len(body))
+        return best
