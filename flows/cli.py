@@ -37,6 +37,10 @@ DaskAddressOpt = Annotated[
     typer.Option("--dask-address", help="tcp://HOST:PORT of a running Dask scheduler (default: a local cluster)."),
 ]
 
+ShardRowsOpt = Annotated[
+    int | None, typer.Option("--shard-rows", min=1, help="Pages a shard task processes (default 4,000).")
+]
+
 
 def _runner(runner: str, dask_address: str | None) -> RunnerConfig:
     """The run's RunnerConfig from the flags; exit 2 on a wrong combination."""
@@ -106,6 +110,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
+    shard_rows: ShardRowsOpt = None,
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
     holds the warehouse or the run id already names a succeeded run."""
@@ -115,7 +120,9 @@ def run(
         raise typer.Exit(2)
     where = _runner(runner, dask_address)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
-    _call_nightly(warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full)
+    _call_nightly(
+        warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full, shard_rows=shard_rows
+    )
 
 
 def _refused(message: str) -> typer.Exit:
@@ -195,6 +202,7 @@ def rerun(
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's logs and tracebacks.")] = False,
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
+    shard_rows: ShardRowsOpt = None,
 ) -> None:
     """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again.
     A run that already succeeded has nothing to resume (exit 0, nothing done); a run id never recorded (killed
@@ -216,7 +224,14 @@ def rerun(
             raise typer.Exit(2)
         console.print(f"run {run_id} was never recorded in {warehouse}: starting it over {resolve_raw(raw)}")
         _call_nightly(
-            warehouse, verbose, where, raw=str(resolve_raw(raw)), run_id=run_id, full=False, from_stage=from_stage
+            warehouse,
+            verbose,
+            where,
+            raw=str(resolve_raw(raw)),
+            run_id=run_id,
+            full=False,
+            from_stage=from_stage,
+            shard_rows=shard_rows,
         )
         return
     done = find_run(warehouse, run_id)
@@ -224,7 +239,16 @@ def rerun(
         console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
         return
     raw_dir = str(resolve_raw(raw)) if raw else manifest["raw"]
-    _call_nightly(warehouse, verbose, where, raw=raw_dir, run_id=run_id, full=manifest["full"], from_stage=from_stage)
+    _call_nightly(
+        warehouse,
+        verbose,
+        where,
+        raw=raw_dir,
+        run_id=run_id,
+        full=manifest["full"],
+        from_stage=from_stage,
+        shard_rows=shard_rows,
+    )
 
 
 @app.command()

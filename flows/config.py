@@ -79,6 +79,7 @@ def build_config(
     full: bool = False,
     from_stage: str | None = None,
     runner: RunnerConfig | None = None,
+    shard_rows: int | None = None,
 ) -> RunConfig:
     """RunConfig from CLI flags (paths: see flows.settings.resolve_raw / resolve_warehouse)."""
     return RunConfig(
@@ -90,4 +91,5 @@ def build_config(
         fault=fault_injection(),
         retention_days=checkpoint_retention_days(),
         runner=runner or RunnerConfig(),
+        shard_rows=shard_rows or DEFAULT_SHARD_ROWS,
     )

@@ -63,11 +63,13 @@ def nightly(
     from_stage: str | None = None,
     runner: str | None = None,
     dask_address: str | None = None,
+    shard_rows: int | None = None,
 ) -> RunSummary:
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
     A flow run with an existing `run_id` (or a retry of the same flow run) resumes it; `from_stage` forces that
-    stage and the later ones to run again. `runner`/`dask_address` say where shard tasks run; the flow's task
+    stage and the later ones to run again. `runner`/`dask_address` say where shard tasks run
+    (of `shard_rows` pages); the flow's task
     runner must match (`flows.runner.task_runner`, set by the CLI and `serve` through `nightly.with_options`)."""
     cfg = build_config(
         Path(raw) if raw else None,
@@ -76,6 +78,7 @@ def nightly(
         full,
         from_stage,
         runner_config(runner, dask_address),
+        shard_rows,
     )
     with RunLock(cfg.warehouse, cfg.run_id):
         return run_pipeline(cfg)

@@ -11,6 +11,8 @@ else in place (a Dask worker, or a test calling the function directly).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -28,47 +30,56 @@ from tasks._progress import advance
 from tasks._spill import Rows, Spill, write_spill
 
 T = TypeVar("T")
+# Fault drill, read where the shard runs (a worker's environment): `extract:2` SIGKILLs the process running
+# shard 2 of extract (a Dask worker, or a local worker process), every time it is tried.
+FAULT_SHARD_ENV = "DOCPIPE_FAULT_SHARD"
 DEFAULT_SHARD_ROWS = 4_000  # pages a shard task reads (extract: ~10 s of one core; Prefect costs ~0.2 s a task)
 
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """Row groups `groups` of Parquet file `path`: `rows` rows, the `index`-th shard of its stage."""
+    """Rows [start, stop) of Parquet file `path`: the `index`-th shard of its stage."""
 
     index: int
     path: Path
-    groups: tuple[int, ...]
-    rows: int
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
 
     def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The shard's rows in batches of at most `size`, reading only the row groups that hold them."""
+        cols = list(columns) if columns else None
         with pq.ParquetFile(self.path, pre_buffer=False) as f:
-            yield from f.iter_batches(
-                batch_size=size, row_groups=list(self.groups), columns=list(columns) if columns else None
-            )
+            first = 0
+            for g in range(f.metadata.num_row_groups):
+                n = f.metadata.row_group(g).num_rows
+                lo, hi = max(self.start, first), min(self.stop, first + n)
+                if lo < hi:
+                    at = first
+                    for batch in f.iter_batches(batch_size=size, row_groups=[g], columns=cols):
+                        part = batch.slice(max(lo - at, 0), max(min(hi - at, batch.num_rows) - max(lo - at, 0), 0))
+                        if part.num_rows:
+                            yield part
+                        at += batch.num_rows
+                first += n
 
 
 def plan_shards(rows: Spill, shard_rows: int) -> list[Shard]:
-    """Consecutive row groups of the spill's files, about `shard_rows` rows a shard (a row group is never split;
-    a shard never spans two files), in row order."""
+    """Consecutive ranges of `shard_rows` rows of each of the spill's files (a shard never spans two files), in
+    row order."""
     shards: list[Shard] = []
     for file in rows.files:
-        meta = pq.ParquetFile(file).metadata
-        groups: list[int] = []
-        count = 0
-        for g in range(meta.num_row_groups):
-            groups.append(g)
-            count += meta.row_group(g).num_rows
-            if count >= shard_rows:
-                shards.append(Shard(len(shards), file, tuple(groups), count))
-                groups, count = [], 0
-        if groups:
-            shards.append(Shard(len(shards), file, tuple(groups), count))
+        total = pq.ParquetFile(file).metadata.num_rows
+        for start in range(0, total, shard_rows):
+            shards.append(Shard(len(shards), file, start, min(start + shard_rows, total)))
     return shards
 
 
 def as_spill(rows: Rows, path: Path, table: Table, group_rows: int) -> Spill:
-    """The rows as a spill: a spill as it is, a table written to `path` in row groups of `group_rows` (so it can
-    be cut into shards of that size)."""
+    """The rows as a spill: a spill as it is, a table written to `path` in row groups of `group_rows`."""
     if isinstance(rows, Spill):
         return rows
     return write_spill(path, table, rows.to_batches(max_chunksize=max(1, group_rows)))
@@ -122,3 +133,9 @@ def offload(fn: Callable[..., T], *args: Any, parallel: bool = True) -> T:
     else here."""
     pool = _pool
     return pool.submit(fn, *args).result() if pool is not None and parallel else fn(*args)
+
+
+def fault_drill(stage: str, shard: Shard) -> None:
+    """Kill this process when $DOCPIPE_FAULT_SHARD names the stage's shard (drills of a worker dying)."""
+    if os.environ.get(FAULT_SHARD_ENV) == f"{stage}:{shard.index}":
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -16,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_UNIQUE
-from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, map_shards, offload, plan_shards
+from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, fault_drill, map_shards, offload, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.config import ExtractConfig
@@ -50,6 +50,7 @@ def output_folders(out: Path) -> list[Path]:
 
 def extract_shard(shard: Shard, cfg: ExtractConfig, out: Path) -> dict[str, int]:
     """Extract one shard into its part file of each output folder; returns the rows written per table."""
+    fault_drill(STAGE, shard)
     folders = output_folders(out)
     writers = [SpillWriter(part_file(f, shard.index), t) for f, t in zip(folders, OUTPUTS, strict=True)]
     for batch in shard.batches(cfg.batch_rows):

@@ -52,8 +52,9 @@ def test_no_pages_still_write_every_table_with_its_schema(tmp_path):
 def test_shards_cover_every_row_group_once_in_order(seeds_raw, tmp_path):
     pages = _unique_pages(seeds_raw)
     spill = as_spill(pages, tmp_path / "s.parquet", STG_UNIQUE, 2)  # row groups of 2, 2, 1
-    shards = plan_shards(spill, 3)
-    assert [(s.index, s.groups, s.rows) for s in shards] == [(0, (0, 1), 4), (1, (2,), 1)]
-    ids = [r["doc_id"] for s in shards for b in s.batches(1, ["doc_id"]) for r in b.to_pylist()]
-    assert ids == pages.column("doc_id").to_pylist()
+    for shard_rows, batch in ((3, 1), (3, 2), (1, 4), (2, 2), (5, 5), (9, 2)):
+        shards = plan_shards(spill, shard_rows)
+        assert [s.rows for s in shards] == [min(shard_rows, 5 - i) for i in range(0, 5, shard_rows)]
+        ids = [r["doc_id"] for s in shards for b in s.batches(batch, ["doc_id"]) for r in b.to_pylist()]
+        assert ids == pages.column("doc_id").to_pylist(), (shard_rows, batch)
     assert plan_shards(as_spill(STG_UNIQUE.empty(), tmp_path / "e.parquet", STG_UNIQUE, 3), 4) == []
