@@ -55,18 +55,20 @@ class PageGrams:
     """A page's word 3-grams over the window the sample sketches (`sketch_window`), sorted by fingerprint, each
     with the window lines its words come from; and each window line's fingerprints."""
 
-    grams: list[tuple[int, tuple[int, ...]]]  # (fingerprint, indices into keys), sorted by fingerprint
+    grams: list[tuple[int, int, int, int]]  # (fingerprint, window lines of its three words), sorted
     keys: list[tuple[int, ...]]  # per window line: its fingerprints (empty for a letter-free line)
 
     @classmethod
     def of(cls, lines: list[str], cfg: BoilerplateConfig) -> PageGrams:
         window = sketch_window(lines, cfg)
         keys = [() if is_trivial(x) else tuple(line_keys(x, cfg)) for x in window]
-        words = [(w, j) for j, x in enumerate(window) for w in _WORD.findall(x.casefold())]
-        grams = [
-            (gram_hash(" ".join(w for w, _ in words[i : i + 3])), tuple({j for _, j in words[i : i + 3]}))
-            for i in range(len(words) - 2)
-        ]
+        words: list[str] = []
+        at: list[int] = []  # window line of each word
+        for j, x in enumerate(window):
+            found = _WORD.findall(x.casefold())
+            words += found
+            at += [j] * len(found)
+        grams = [(gram_hash(" ".join(words[i : i + 3])), *at[i : i + 3]) for i in range(len(words) - 2)]
         return cls(sorted(grams), keys)
 
     def body_containment(self, other_lines: frozenset[int], other_sketches: Sequence[Sequence[int]], k: int) -> float:
@@ -78,8 +80,8 @@ class PageGrams:
         for sketch in other_sketches:
             if not sketch:
                 continue
-            limit = len(self.grams) if len(sketch) < k else bisect.bisect_right(self.grams, (sketch[-1], (1 << 62,)))
-            body = {h for h, at in self.grams[:limit] if not all(shared[j] for j in at)}
+            limit = len(self.grams) if len(sketch) < k else bisect.bisect_right(self.grams, (sketch[-1], 1 << 62))
+            body = {h for h, a, b, c in self.grams[:limit] if not (shared[a] and shared[b] and shared[c])}
             if body:
                 best = max(best, len(body.intersection(sketch)) / len(body))
         return best

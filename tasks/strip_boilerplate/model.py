@@ -5,6 +5,7 @@ page under them."""
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -95,17 +96,22 @@ class _GroupModel:
         model.n_pages += 1
         return model
 
-    def variants(self, grams: PageGrams, own_key: str, lines: set[int], need: int, cfg: BoilerplateConfig) -> list[str]:
+    def variants(
+        self, grams: Callable[[], PageGrams], own_key: str, lines: set[int], need: int, cfg: BoilerplateConfig
+    ) -> list[str]:
         """The documents carrying the page's body (`PageGrams.body_containment` at least `min_variant_containment`;
         its own document too) among those carrying the frequent `lines`: enough to tell, line by line, whether the
         line stays on `need` documents once the page's variants count as one. Documents are looked at in key order
-        and a line's search stops at `need` other documents, so the cost follows `need`, not the group's size."""
+        and a line's search stops at `need` other documents, so the cost follows `need`, not the group's size.
+        `grams`: the page's 3-grams, computed on first use."""
         verdict: dict[str, bool] = {}
 
         def is_variant(key: str) -> bool:
             if key not in verdict:
-                found = grams.body_containment(self.pages[key], self.sketches.get(key, ()), cfg.sketch_size)
-                verdict[key] = own_key in self.members.get(key, ()) or found >= cfg.min_variant_containment
+                verdict[key] = own_key in self.members.get(key, ()) or (
+                    grams().body_containment(self.pages[key], self.sketches.get(key, ()), cfg.sketch_size)
+                    >= cfg.min_variant_containment
+                )
             return verdict[key]
 
         for h in sorted(lines):
@@ -209,7 +215,7 @@ def _without_variants(
     """The page stripped again with its variants (documents carrying its body) counted as one document in its
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
     are no template evidence."""
-    grams, key = PageGrams.of(lines, cfg), _page_key(lines)
+    grams, key = functools.cache(lambda: PageGrams.of(lines, cfg)), _page_key(lines)
     site_variants = site.variants(grams, key, removed, site.need(cfg.min_site_pages, cfg.min_site_share), cfg)
     domain_need = domain.need(cfg.min_domain_pages, cfg.min_domain_share)
     domain_variants = domain.variants(grams, key, removed, domain_need, cfg)
