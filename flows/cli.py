@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table as RichTable
 
 from flows.runner import RunnerConfig
 from flows.settings import (
@@ -52,16 +51,11 @@ def _runner(runner: str, dask_address: str | None) -> RunnerConfig:
 
 
 def _print_summary(summary) -> None:
+    from flows.runlog import stage_table
+
     row = summary.row
     stats = json.loads(row["stage_stats"])
-    table = RichTable(title=f"run {summary.run_id}: {summary.status}")
-    for column in ("stage", "status", "in", "kept", "quarantined", "seconds"):
-        table.add_column(column, justify="left" if column in ("stage", "status") else "right")
-    for stage, s in stats.items():
-        table.add_row(
-            stage, str(s.get("status", "")), *(str(s.get(k, "")) for k in ("in", "kept", "quarantined", "seconds"))
-        )
-    console.print(table)
+    console.print(stage_table({**row, "stage_stats": stats}))
     counts = ", ".join(f"{k[2:]}={row[k]}" for k in RUN_COUNTS if row.get(k) is not None)
     console.print(f"records: {counts}")
     if summary.status == "succeeded":

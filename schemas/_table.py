@@ -157,6 +157,9 @@ class Table:
     description: str = ""
     published: bool = True
     expect: tuple[Expect, ...] = ()
+    # deprecated column → the column that replaced it (same values): when the new column is added to an older
+    # Delta table, publish fills it from the deprecated one, so history reads the same under the new name
+    replaced: tuple[tuple[str, str], ...] = ()
 
     @property
     def arrow_schema(self) -> pa.Schema:

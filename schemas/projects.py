@@ -49,8 +49,9 @@ PROJECTS = Table(
         Column("run_id", pa.string(), "Run that published this version of the row.", nullable=False),
     ),
     expect=(ordered("end_year", "start_year"),),
+    replaced=(("start_date", "start_year"), ("end_date", "end_year")),
 )
 # Deprecated column → the column that replaced it and whose value it repeats (issue #16: years under a `_date`
 # name). Its checks moved with it: validate.projects.end_date_start_date.misordered is now
 # validate.projects.end_year_start_year.misordered, <start|end>_date.out_of_range now <start|end>_year.out_of_range.
-DEPRECATED_COLUMNS = {"start_date": "start_year", "end_date": "end_year"}
+DEPRECATED_COLUMNS = dict(PROJECTS.replaced)

@@ -42,7 +42,20 @@ def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> De
         if not all(field.nullable for field in added):
             raise ValueError(f"{table.name}: new columns must be nullable to be added: {[f.name for f in added]}")
         dt.alter.add_columns([DeltaField.from_arrow(field) for field in added], commit_properties=commit)
+        backfill_replacements(dt, table, {field.name for field in added}, commit)
     return dt
+
+
+def backfill_replacements(dt: DeltaTable, table: Table, added: set[str], commit: object) -> None:
+    """Fill columns just added that replace a deprecated column with its values (one update commit)."""
+    fills = {new: f"CAST({old} AS {_sql_type(table, new)})" for old, new in table.replaced if new in added}
+    if fills:
+        olds = " OR ".join(f"{old} IS NOT NULL" for old, new in table.replaced if new in fills)
+        dt.update(updates=fills, predicate=olds, commit_properties=commit)
+
+
+def _sql_type(table: Table, name: str) -> str:
+    return {pa.int32(): "INT", pa.int64(): "BIGINT", pa.string(): "STRING"}[table.column(name).type]
 
 
 def merge_source(rows: Rows, table: Table) -> pa.Table | pa.RecordBatchReader:

@@ -40,8 +40,8 @@ def test_a_table_gains_a_declared_nullable_column_on_the_next_run(tmp_path):
 
 def test_projects_gain_start_year_and_end_year_beside_the_deprecated_date_names(tmp_path):
     """Issue #16: a `projects` table written before start_year/end_year were declared takes a new night: the
-    columns are added, the earlier row reads them as null and keeps start_date/end_date, tonight's row fills
-    both names with the same years."""
+    columns are added and filled from the deprecated start_date/end_date (so history reads the same under the new
+    names), and tonight's row fills both names with the same years."""
     from project_section import project_page
 
     raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
@@ -61,5 +61,5 @@ def test_projects_gain_start_year_and_end_year_beside_the_deprecated_date_names(
     assert set(rows) == {"before-years", "after-years"}
     before, after = rows["before-years"], rows["after-years"]
     years = ("start_year", "end_year", "start_date", "end_date")
-    assert [before[c] for c in years] == [None, None, 2014, 2016]
+    assert [before[c] for c in years] == [2014, 2016, 2014, 2016]
     assert (after["start_year"], after["end_year"]) == (after["start_date"], after["end_date"]) == (2010, 2012)
