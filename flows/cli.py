@@ -15,6 +15,7 @@ from flows.settings import (
     DEFAULT_CRON,
     DEFAULT_TIMEZONE,
     code_version,
+    export_runner,
     new_run_id,
     prefect_api_url,
     prepare_prefect_env,
@@ -256,10 +257,10 @@ def serve(
     dask_address: DaskAddressOpt = None,
 ) -> None:
     """Serve the nightly flow on a schedule (starts a local Prefect server unless PREFECT_API_URL is set)."""
-    from flows.runner import export_runner
     from flows.serve import serve_nightly
 
-    export_runner(_runner(runner, dask_address))  # the served nights load the flow afresh and read it there
+    where = _runner(runner, dask_address)
+    export_runner(where.kind, where.dask_address)  # the served nights load the flow afresh and read it there
     serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone)
 
 

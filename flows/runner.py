@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flows.settings import runner_from_env
+
 if TYPE_CHECKING:
     from prefect.task_runners import TaskRunner
 
 RUNNERS = ("local", "dask")
-# Served nights (`docpipe serve --runner dask`) load the flow afresh in a child process: it finds its runner here.
-RUNNER_ENV, DASK_ADDRESS_ENV = "DOCPIPE_RUNNER", "DOCPIPE_DASK_ADDRESS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +53,9 @@ class RunnerConfig:
 
 def runner_config(kind: str | None = None, dask_address: str | None = None) -> RunnerConfig:
     """The runner named by the arguments, else by $DOCPIPE_RUNNER / $DOCPIPE_DASK_ADDRESS, else local."""
-    address = dask_address or os.environ.get(DASK_ADDRESS_ENV, "")
-    return RunnerConfig(kind or os.environ.get(RUNNER_ENV) or ("dask" if address else "local"), address)
-
-
-def export_runner(cfg: RunnerConfig) -> None:
-    """Name the runner in this process's environment, for the flow runs it starts (`serve`)."""
-    os.environ[RUNNER_ENV] = cfg.kind
-    os.environ[DASK_ADDRESS_ENV] = cfg.dask_address
+    env_kind, env_address = runner_from_env()
+    address = dask_address or env_address
+    return RunnerConfig(kind or env_kind or ("dask" if address else "local"), address)
 
 
 def task_runner(cfg: RunnerConfig) -> TaskRunner:

@@ -67,6 +67,21 @@ def checkpoint_retention_days() -> int:
     return int(os.environ.get(RETENTION_ENV) or DEFAULT_RETENTION_DAYS)
 
 
+# Served nights (`docpipe serve --runner dask`) load the flow afresh in a child process: it finds its runner here.
+RUNNER_ENV, DASK_ADDRESS_ENV = "DOCPIPE_RUNNER", "DOCPIPE_DASK_ADDRESS"
+
+
+def runner_from_env() -> tuple[str, str]:
+    """(runner, Dask scheduler address) named in the environment; empty strings when unset."""
+    return os.environ.get(RUNNER_ENV, "").strip(), os.environ.get(DASK_ADDRESS_ENV, "").strip()
+
+
+def export_runner(runner: str, dask_address: str) -> None:
+    """Name the runner in this process's environment, for the flow runs it starts (`serve`)."""
+    os.environ[RUNNER_ENV] = runner
+    os.environ[DASK_ADDRESS_ENV] = dask_address
+
+
 def prefect_api_url() -> str | None:
     return os.environ.get("PREFECT_API_URL") or None
 
