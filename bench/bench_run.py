@@ -22,11 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOCPIPE_SHARED", ROOT.parent / "shared")) / "corpus" / "pages.jsonl"
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def _corpus() -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -36,7 +37,7 @@ def _corpus() -> tuple[list[tuple[str, list[str]]], list[str]]:
         page = json.loads(line)
         lines = [x for x in page["text"].splitlines() if x.strip()]
         heads.append((page["url"], lines[: max(1, len(lines) // 4)]))
-        pool += [s for x in lines[len(lines) // 4 :] for s in _SENTENCE.split(x) if len(s.split()) >= 6]
+        pool += [s for x in lines[len(lines) // 4 :] for s in SENTENCE.split(x) if len(s.split()) >= 6]
     return heads, pool
 
 
@@ -57,7 +58,7 @@ def write_dump(path: Path, target_bytes: int, seed: int = 7) -> tuple[int, int]:
     return n, size
 
 
-def _tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
+def tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
     """Summed RSS of `pid` and its descendants (from /proc); `peaks` keeps each process's peak by role."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
@@ -82,16 +83,46 @@ def _tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
 
 
 def _role(p: int, root: int) -> str:
-    """run / prefect server / extract worker / other, from the command line."""
+    """run / prefect server / worker (the run's spawned processes, Dask's nannies and workers) / other."""
     if p == root:
         return "run"
     try:
         cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "other"
-    if "multiprocessing" in cmd and "spawn" in cmd:
+    if "multiprocessing" in cmd or "distributed" in cmd:
         return "worker"
     return "prefect server" if "prefect" in cmd or "uvicorn" in cmd else "other"
+
+
+@dataclass(frozen=True)
+class CliRun:
+    returncode: int
+    seconds: float
+    peak_mb: float  # peak summed RSS of the process tree
+    peaks: dict[str, float]  # role → peak RSS of one process of that role
+
+
+def docpipe_command(*args: str) -> list[str]:
+    """The installed `docpipe` CLI beside this interpreter (`python -m flows` where it is not installed)."""
+    script = Path(sys.executable).with_name("docpipe")
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "flows", *args]
+
+
+def run_cli(cmd: list[str], log: Path) -> CliRun:
+    """Run `cmd` in a child process (output to `log`), sampling its process tree's RSS every 0.2 s."""
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+        peak, peaks = 0.0, {}
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_mb(proc.pid, peaks))
+            time.sleep(0.2)
+    return CliRun(proc.returncode, time.perf_counter() - start, peak, peaks)
+
+
+def peaks_line(peaks: dict[str, float]) -> str:
+    return "peak RSS by process: " + ", ".join(f"{role} {mb:,.0f} MB" for role, mb in sorted(peaks.items()))
 
 
 def main() -> None:
@@ -109,24 +140,17 @@ def main() -> None:
         n, size = sum(1 for _ in dump.open("rb")), dump.stat().st_size
     print(f"dump: {size / 2**20:.0f} MB, {n:,} records ({dump})")
     shutil.rmtree(warehouse, ignore_errors=True)
-    cmd = [sys.executable, "-m", "flows", "run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", "bench"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, peaks = 0.0, {}
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss_mb(proc.pid, peaks))
-        time.sleep(0.2)
-    seconds = time.perf_counter() - start
-    out = proc.stdout.read() if proc.stdout else ""
-    print(out[-3000:])
+    cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", "bench")
+    run = run_cli(cmd, work / "run.out")
+    print((work / "run.out").read_text()[-3000:])
     print(
-        f"exit {proc.returncode}; {seconds:.0f} s; {n / seconds:,.0f} records/s; {size / 2**20 / seconds:.2f} MB/s; "
-        f"peak tree RSS {peak:,.0f} MB"
+        f"exit {run.returncode}; {run.seconds:.0f} s; {n / run.seconds:,.0f} records/s; "
+        f"{size / 2**20 / run.seconds:.2f} MB/s; peak tree RSS {run.peak_mb:,.0f} MB"
     )
-    print("peak RSS by process: " + ", ".join(f"{role} {mb:,.0f} MB" for role, mb in sorted(peaks.items())))
+    print(peaks_line(run.peaks))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    sys.exit(proc.returncode)
+    sys.exit(run.returncode)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,145 @@
+"""Whole-pipeline benchmark (#14): `docpipe run` on a generated crawl of N pages, per-stage figures, peak tree RSS.
+
+    .venv/bin/python bench/bench_pipeline.py --n N [--new-fraction F] [--runner local|dask] [--page-kb 3]
+        [--shape jsonl|txt] [--shard-rows ROWS] [--keep DIR] [--seed S]
+
+The crawl (bench/_pipeline_corpus.py, seeded): pages of ~`--page-kb` KB of text under the menus of real corpus
+sites with a footer, bodies in the page's language (en/fr/es), ~2 % project pages in the seeds' layout,
+~2.5 % exact and near copies, ~0.1 % bad records (empty text, cut JSON line, binary blob). Delivered as one
+JSONL with URLs (default) or one .txt file a page without URL.
+
+Night 1: the real CLI (`docpipe run --runner …`) in a child process on a fresh warehouse; the RSS of its whole
+process tree (the run, Prefect's server, the run's worker processes, a Dask LocalCluster's nannies and workers)
+is sampled every 0.2 s. Printed: each stage's records in, seconds and records/s from the run's summary.json;
+wall time; Prefect's share (wall − the stages' seconds: start-up, task bookkeeping, shut-down); peak tree RSS.
+With `--new-fraction F`, night 2 over night 1's warehouse: the crawl re-delivered with F·N new pages (the JSONL
+rewritten with the new pages appended; for txt, the new files beside the old ones), its wall time as a share of
+night 1's (#14's target: ≤ 5 %) and its stage figures. After each night the counts must reconcile: the run's
+equation (read + restripped = new + updated + unchanged + duplicates + quarantined) and every raw record
+delivered so far found by source_uri in `documents`, `duplicates` or `quarantine`; the script exits 1 otherwise.
+The last line is `N pages/s end to end` (night 1's records / wall seconds). `--n 2000` takes ~2 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
+from bench_run import CliRun, docpipe_command, peaks_line, run_cli
+
+from schemas import DOCUMENTS, DUPLICATES, QUARANTINE
+from schemas.runs import RUN_COUNTS, RUN_OUTCOMES
+from tasks._warehouse import read_current, summary_path
+
+RECONCILED_TABLES = (DOCUMENTS, DUPLICATES, QUARANTINE)
+
+
+def stage_table(stats: dict[str, dict], wall: float) -> list[str]:
+    """Per-stage lines: records in, kept, quarantined, seconds, records/s, share of the wall time."""
+    lines = [f"{'stage':<18}{'in':>9}{'kept':>9}{'quar.':>7}{'seconds':>9}{'rec/s':>9}{'share':>7}"]
+    for stage, s in stats.items():
+        records = s.get("in", s.get("kept", 0))
+        seconds = float(s.get("seconds", 0.0))
+        rate = f"{records / seconds:,.0f}" if seconds else "-"
+        lines.append(
+            f"{stage:<18}{records:>9,}{s.get('kept', 0):>9,}{s.get('quarantined', 0):>7,}"
+            f"{seconds:>9.1f}{rate:>9}{seconds / wall:>7.0%}"
+        )
+    staged = sum(float(s.get("seconds", 0.0)) for s in stats.values())
+    lines.append(f"{'stages':<18}{'':>34}{staged:>9.1f}{'':>9}{staged / wall:>7.0%}")
+    lines.append(f"{'prefect + cli':<18}{'':>34}{wall - staged:>9.1f}{'':>9}{(wall - staged) / wall:>7.0%}")
+    return lines
+
+
+def reconcile(warehouse: Path, summary: dict, uris: set[str]) -> tuple[bool, list[str]]:
+    """The run's count equation, and every delivered source_uri found in documents, duplicates or quarantine."""
+    counts = {c: int(summary[c] or 0) for c in RUN_COUNTS}  # the runs row, as `docpipe runs --json` shows it
+    left = counts["n_read"] + counts["n_restripped"]
+    right = sum(counts[c] for c in RUN_OUTCOMES)
+    terms = " + ".join(f"{c[2:]} {counts[c]:,}" for c in RUN_OUTCOMES)
+    lines = [f"run: read {counts['n_read']:,} + restripped {counts['n_restripped']:,} = {terms} -> {left == right}"]
+    found: dict[str, set[str]] = {}
+    for table in RECONCILED_TABLES:
+        found[table.name] = set(read_current(warehouse, table, ["source_uri"]).column("source_uri").to_pylist())
+    missing = uris - set().union(*found.values())
+    doubled = found[DOCUMENTS.name] & found[DUPLICATES.name]
+    where = ", ".join(f"{name} {len(uris & seen):,}" for name, seen in found.items())
+    lines.append(
+        f"tables: {len(uris):,} raw records delivered; by source_uri in {where}; "
+        f"missing {len(missing):,}; in both documents and duplicates {len(doubled):,}"
+    )
+    lines += [f"  missing: {sorted(missing)[:5]}"] if missing else []
+    return left == right and not missing and not doubled, lines
+
+
+def run_night(args: argparse.Namespace, work: Path, night: int, pages: list[dict]) -> tuple[CliRun, dict, bool]:
+    """Deliver `pages` into a new raw folder, run the CLI on the warehouse, print the night's figures."""
+    raw, warehouse = work / f"raw{night}", work / "warehouse"
+    shutil.rmtree(raw, ignore_errors=True)
+    uris = set(write_raw(pages, args.shape, raw))
+    cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", f"night{night}")
+    cmd += ["--runner", args.runner] + (["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])
+    run = run_cli(cmd, work / f"night{night}.log")
+    print(f"\nnight {night}: {len(pages):,} records delivered ({args.shape}), exit {run.returncode}")
+    path = summary_path(warehouse, f"night{night}")
+    if run.returncode != 0 or not path.is_file():
+        print((work / f"night{night}.log").read_text()[-4000:])
+        return run, {}, False
+    summary = json.loads(path.read_text())
+    summary["stage_stats"] = json.loads(summary["stage_stats"])
+    print("\n".join(stage_table(summary["stage_stats"], run.seconds)))
+    print(f"wall {run.seconds:.1f} s; peak tree RSS {run.peak_mb:,.0f} MB; {peaks_line(run.peaks)}")
+    ok, lines = reconcile(warehouse, summary, uris)
+    print("\n".join(lines))
+    return run, summary, ok
+
+
+def planted_line(stream: PageStream, stats: dict[str, dict]) -> str:
+    """What the crawl planted beside what dedupe and ingest found."""
+    dedupe, ingest = stats.get("dedupe", {}), stats.get("ingest", {})
+    found = ", ".join(f"{k} {v:,}" for k, v in dedupe.items() if k.startswith("duplicates."))
+    planted = ", ".join(f"{k} {stream.planted.get(k, 0):,}" for k in ("exact_copy", "near_copy", *BAD_KINDS))
+    return f"planted: {planted}; dedupe found {found}; ingest quarantined {ingest.get('quarantined', 0):,}"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="pages of night 1 (default 2000)")
+    parser.add_argument("--new-fraction", type=float, default=0.0, help="night 2: F·N new pages (default: no night 2)")
+    parser.add_argument("--runner", choices=("local", "dask"), default="local")
+    parser.add_argument("--shard-rows", type=int, default=0, help="pages a shard task processes (default: the CLI's)")
+    parser.add_argument("--page-kb", type=float, default=3.0, help="text size of a page in KB (default 3)")
+    parser.add_argument("--shape", choices=("jsonl", "txt"), default="jsonl")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="work folder to use and keep (default: a temporary one)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
+    shutil.rmtree(work / "warehouse", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    stream = PageStream(load_parts(args.seed), seed=args.seed, page_kb=args.page_kb)
+    first, stats1, ok = run_night(args, work, 1, stream.take(args.n))
+    if stats1:
+        print(planted_line(stream, stats1["stage_stats"]))
+    if ok and args.new_fraction > 0:
+        stream.take(round(args.n * args.new_fraction))
+        second, stats2, ok = run_night(args, work, 2, stream.pages)
+        if stats2:
+            share = second.seconds / first.seconds
+            print(f"night 2: {second.seconds:.1f} s = {share:.1%} of night 1's {first.seconds:.1f} s (target <= 5 %)")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{int(args.n / first.seconds)} pages/s end to end")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
