@@ -1,0 +1,62 @@
+"""bench_pipeline's generated crawl is what it claims: seeded and continuable, sized around page_kb, in several
+languages, with copies, project pages and bad records that ingest quarantines with the expected reason codes.
+(The pipeline's speed on it is measured by bench/bench_pipeline.py, not here.)"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
+from helpers import ingest
+
+from schemas import reasons
+
+N_PAGES = 1200
+
+
+@pytest.fixture(scope="module")
+def stream() -> PageStream:
+    crawl = PageStream(load_parts(seed=7), seed=7)
+    crawl.take(N_PAGES)
+    return crawl
+
+
+def test_stream_is_seeded_and_continues(stream):
+    again = PageStream(load_parts(seed=7), seed=7)
+    again.take(N_PAGES)
+    new = again.take(N_PAGES // 10)  # a second night's pages follow the first night's, which stay as they were
+    assert [p["text"] for p in again.pages[:N_PAGES]] == [p["text"] for p in stream.pages]
+    assert len({p["url"] for p in again.pages}) == N_PAGES + len(new)
+
+
+def test_pages_are_sized_multilingual_with_copies_and_projects(stream):
+    good = [p for p in stream.pages if "bad" not in p]
+    sizes = sorted(len(p["text"]) for p in good)
+    assert 2_000 <= sizes[len(sizes) // 2] <= 4_500  # around the default 3 KB
+    languages = Counter(p["language"] for p in good)
+    assert {"en", "fr", "es"} <= set(languages) and languages["fr"] >= N_PAGES // 20
+    texts = Counter(p["text"] for p in good)
+    assert sum(n - 1 for n in texts.values()) == stream.planted["exact_copy"] > 0
+    assert stream.planted["near_copy"] > 0 and stream.planted["project"] > 0
+    assert any("Budget Amount (USD)" in p["text"] for p in good)
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "txt"])
+def test_bad_records_are_quarantined_by_ingest(stream, shape, tmp_path: Path):
+    index = write_raw(stream.pages, shape, tmp_path / "raw")
+    result = ingest(tmp_path / "raw")
+    reasons_by_page = {index[row["source_uri"]]: row["reason"] for row in result.quarantined.to_pylist()}
+    bad = {i: p["bad"] for i, p in enumerate(stream.pages) if "bad" in p}
+    assert set(reasons_by_page) == set(bad) and len(bad) >= len(BAD_KINDS)
+    expected = {
+        "jsonl": {
+            "empty": reasons.INGEST_NO_TEXT,
+            "cut_json": reasons.INGEST_BAD_JSON,
+            "binary": reasons.INGEST_BAD_JSON,
+        },
+        "txt": {"empty": reasons.INGEST_EMPTY, "cut_json": reasons.INGEST_BAD_JSON, "binary": reasons.INGEST_BINARY},
+    }[shape]
+    assert {i: reasons_by_page[i] for i in bad} == {i: expected[kind] for i, kind in bad.items()}
+    assert result.kept.num_rows == N_PAGES - len(bad)
