@@ -43,7 +43,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         unique = ledger.run("dedupe", dedupe_pages_task, pages, cfg.warehouse, cfg.dedupe)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
         documents = ledger.run("validate", validate_tables_task, ledger.tables(documents), cfg.validate, cfg.warehouse)
-        return ledger.publish(publish_tables_task, documents, unique)
+        return ledger.publish(publish_tables_task, documents)
     except StageFailed as exc:
         ledger.record_failure(exc)
         raise
