@@ -30,8 +30,8 @@ from flows.stages import SPECS, with_retries
 from handoff.analyst_db import refresh_analyst_db
 from handoff.report import write_run_report
 from schemas import QUARANTINE, RUNS
-from schemas.runs import NEW, RUN_COUNTS, RUN_OUTCOMES, UPDATED, run_counts
-from tasks._spill import Rows, Spill, read_columns
+from schemas.runs import RUN_COUNTS, RUN_OUTCOMES, run_counts
+from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
 
@@ -91,16 +91,6 @@ def _records_in(args: tuple[Any, ...]) -> int | None:
         if isinstance(arg, pa.Table | Spill):
             return arg.num_rows
     return None
-
-
-def published_counts(documents: Rows, unique: Rows) -> dict[str, int]:
-    """publish's `new` and `updated`: tonight's documents, split by dedupe's is_update (read from its spill
-    until extract and validate carry is_update with the documents)."""
-    updates = read_columns(unique, ["doc_id", "is_update"])
-    updated_ids = set(updates.filter(updates["is_update"])["doc_id"].to_pylist())
-    doc_ids = read_columns(documents, ["doc_id"]).column("doc_id").to_pylist()
-    n_updated = sum(1 for d in doc_ids if d in updated_ids)
-    return {NEW: len(doc_ids) - n_updated, UPDATED: n_updated}
 
 
 @dataclass
@@ -206,13 +196,12 @@ class RunLedger:
         quarantined = pa.concat_tables(self.quarantine) if self.quarantine else QUARANTINE.empty()
         return {**self.outputs, "documents": documents, "quarantine": quarantined}
 
-    def publish(self, task: Task, documents: Rows, unique: Rows) -> RunSummary:
+    def publish(self, task: Task, documents: Rows) -> RunSummary:
         """Publish the run's tables, then its `runs` row (only when a table changed); summary, artifact, and
         clean-up of old checkpoints."""
         cfg = self.cfg
         publish_started = time.perf_counter()
         with self.stage("publish", _records_in((documents,))):
-            self.stats["publish"].update(published_counts(documents, unique))
             counts = self.counts()
             self._inject_fault("publish")
             after_commit = self._kill_after_commit if cfg.fault.startswith(KILL_IN_PUBLISH) else None

@@ -17,22 +17,22 @@ IN, KEPT, QUARANTINED = "in", "kept", "quarantined"
 RESTRIPPED = "restripped"  # strip_boilerplate: published documents stripped again under a changed template model
 UNCHANGED, DUPLICATES = "unchanged", "duplicates"  # dedupe: records identical to / folded into a document
 DOCUMENTS_REJECTED = "documents_rejected"  # validate: documents a row-level expectation rejected
-NEW, UPDATED = "new", "updated"  # publish: documents published for the first time / again with changed content
+NEW, UPDATED = "new", "updated"  # validate: kept documents new tonight / published before (dedupe's is_update)
 STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "ingest": (IN, KEPT, QUARANTINED),
     "strip_boilerplate": (IN, KEPT, QUARANTINED, RESTRIPPED),
     "dedupe": (IN, KEPT, QUARANTINED, UNCHANGED, DUPLICATES),
     "extract": (IN, KEPT, QUARANTINED),
-    "validate": (IN, KEPT, QUARANTINED, DOCUMENTS_REJECTED),
-    "publish": (IN, KEPT, NEW, UPDATED),
+    "validate": (IN, KEPT, QUARANTINED, DOCUMENTS_REJECTED, NEW, UPDATED),
+    "publish": (IN, KEPT),
 }
 # Each record count of a run, in reading order, as the sum of (stage, counter) pairs of its stage stats:
 # read + restripped = new + updated + unchanged + duplicates + quarantined.
 RUN_COUNT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "n_read": (("ingest", IN),),
     "n_restripped": (("strip_boilerplate", RESTRIPPED),),
-    "n_new": (("publish", NEW),),
-    "n_updated": (("publish", UPDATED),),
+    "n_new": (("validate", NEW),),
+    "n_updated": (("validate", UPDATED),),
     "n_unchanged": (("dedupe", UNCHANGED),),
     "n_duplicates": (("dedupe", DUPLICATES),),
     "n_quarantined": (("ingest", QUARANTINED), ("strip_boilerplate", QUARANTINED), ("validate", DOCUMENTS_REJECTED)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemas._table import Column, Table
+from schemas.documents import DOCUMENTS
 
 STG_PAGES = Table(
     name="stg_pages",
@@ -58,3 +59,7 @@ STG_UNIQUE = STG_CLEAN.extend(
         ),
     ),
 )
+
+# documents rows in flight (extract → validate → publish): dedupe's is_update travels with each row, so validate
+# counts the night's new and updated documents on the rows it keeps; publish's conform drops the column.
+STG_DOCUMENTS = DOCUMENTS.extend("stg_documents", (STG_UNIQUE.column("is_update"),))

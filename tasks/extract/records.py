@@ -6,7 +6,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas import CONTACTS, DOCUMENTS, MENTIONS, PROJECTS, STG_UNIQUE
+from schemas import CONTACTS, MENTIONS, PROJECTS, STG_UNIQUE
+from schemas.stg_pages import STG_DOCUMENTS
 from tasks.extract.config import ExtractConfig
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
@@ -15,9 +16,9 @@ from tasks.extract.mentions import find_mentions
 from tasks.extract.page_fields import classify, find_dateline, find_emails, find_published_date, pick_title
 from tasks.extract.project_fields import count_fields, project_row
 
-OUTPUTS = (DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, documents first
-# documents columns that come as they are from the page (stg_unique): the rest is extracted here.
-CARRIED = tuple(c for c in DOCUMENTS.column_names if c in STG_UNIQUE.column_names)
+OUTPUTS = (STG_DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, documents (+ is_update) first
+# documents columns that come as they are from the page (stg_unique, is_update included): the rest is extracted here.
+CARRIED = tuple(c for c in STG_DOCUMENTS.column_names if c in STG_UNIQUE.column_names)
 
 
 def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict], list[dict]]:

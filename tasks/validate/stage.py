@@ -10,11 +10,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS, RUNS, Table
-from tasks._spill import Rows, chunks, filter_out, read_columns
+from schemas.runs import NEW, UPDATED
+from schemas.stg_pages import STG_DOCUMENTS
+from tasks._spill import Rows, Spill, chunks, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_row, quarantine_table, with_columns
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
@@ -24,6 +27,7 @@ from tasks.validate.suites import REPORTS_DIR, Batch, gx_context, gx_run_id, loa
 
 STAGE = "validate"
 VALIDATED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES)
+IS_UPDATE = "is_update"  # carried on documents rows (STG_DOCUMENTS), counted here, dropped by publish
 CHILDREN = (PROJECTS, CONTACTS)  # rows that belong to a document (key -> doc_id)
 
 TEXT_HEAD_CHARS = 80  # what a frame keeps of a text column an expectation reads (its nulls, a quotable head)
@@ -167,7 +171,8 @@ def _without_rejected(given: dict[str, Rows], bad_keys: dict[str, set[Any]], out
         if table in (DOCUMENTS, *CHILDREN, MENTIONS):
             drop["doc_id"] = drop.get("doc_id", set()) | rejected_docs
         name = "kept.parquet" if table is DOCUMENTS else f"outputs/{table.name}.parquet"
-        clean[table.name] = filter_out(given[table.name], drop, Path(out) / name if out else None, table)
+        written = STG_DOCUMENTS if table is DOCUMENTS else table
+        clean[table.name] = filter_out(given[table.name], drop, Path(out) / name if out else None, written)
     return clean
 
 
@@ -222,7 +227,16 @@ def validate_tables(
     outputs = {name: rows for name, rows in clean.items() if name != DOCUMENTS.name}
     result = StageResult(clean[DOCUMENTS.name], quarantine_table(outcome.rejects), stats, outputs=outputs)
     result.stats["in"] = tables[DOCUMENTS.name].num_rows
+    result.stats.update(new_and_updated(clean[DOCUMENTS.name]))
     return result
+
+
+def new_and_updated(documents: Rows) -> dict[str, int]:
+    """The kept documents split by dedupe's is_update (carried by extract; absent: every document is new)."""
+    names = pq.read_schema(documents.files[0]).names if isinstance(documents, Spill) else documents.column_names
+    flags = read_columns(documents, [IS_UPDATE]).column(IS_UPDATE) if IS_UPDATE in names else pa.array([], pa.bool_())
+    updated = pc.sum(pc.fill_null(flags, False)).as_py() or 0
+    return {NEW: documents.num_rows - updated, UPDATED: updated}
 
 
 def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
