@@ -61,6 +61,7 @@ def test_same_result_when_pages_are_spread_over_two_runs(seeds_raw):
     expected = _texts(clean(pages))
     first = clean(pages.slice(0, 3))
     second = clean(pages.slice(3), samples=first.outputs["boilerplate_pages"])
+    assert set(_texts(second)) == set(pages.slice(3).column("source_uri").to_pylist())  # every page kept, not none
     assert _texts(second) == {k: v for k, v in expected.items() if k in _texts(second)}
 
 
