@@ -17,8 +17,13 @@ def _texts(warehouse) -> dict[str, tuple[str, str]]:
     return {d["source_uri"]: (d["title"], d["text"]) for d in docs}
 
 
-# A site banner that is a sentence, not navigation: only its repetition over the site's pages marks it template.
-BANNER = "This website is maintained by the country office team and is updated every week."
+# A site banner of sentences, not navigation, and longer than a site notice nav_shape takes on a lone page
+# (BoilerplateConfig.max_banner_words): only its repetition over the site's pages marks it template.
+BANNER = (
+    "This website is maintained by the country office team and is updated every week with news from our "
+    "programmes. Opinions expressed in the stories published here are those of their authors and do not "
+    "necessarily reflect the views of the organisation, its member states or its donors."
+)
 
 
 def _bannered(path: Path, folder: Path) -> None:
