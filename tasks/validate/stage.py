@@ -171,7 +171,7 @@ def _without_rejected(given: dict[str, Rows], bad_keys: dict[str, set[Any]], out
         if table in (DOCUMENTS, *CHILDREN, MENTIONS):
             drop["doc_id"] = drop.get("doc_id", set()) | rejected_docs
         name = "kept.parquet" if table is DOCUMENTS else f"outputs/{table.name}.parquet"
-        written = STG_DOCUMENTS if table is DOCUMENTS else table
+        written = STG_DOCUMENTS if table is DOCUMENTS and IS_UPDATE in column_names(given[table.name]) else table
         clean[table.name] = filter_out(given[table.name], drop, Path(out) / name if out else None, written)
     return clean
 
@@ -231,10 +231,15 @@ def validate_tables(
     return result
 
 
+def column_names(rows: Rows) -> list[str]:
+    """The columns of a table or spill (a spill's from its first file's footer)."""
+    return pq.read_schema(rows.files[0]).names if isinstance(rows, Spill) else rows.column_names
+
+
 def new_and_updated(documents: Rows) -> dict[str, int]:
     """The kept documents split by dedupe's is_update (carried by extract; absent: every document is new)."""
-    names = pq.read_schema(documents.files[0]).names if isinstance(documents, Spill) else documents.column_names
-    flags = read_columns(documents, [IS_UPDATE]).column(IS_UPDATE) if IS_UPDATE in names else pa.array([], pa.bool_())
+    carried = IS_UPDATE in column_names(documents)
+    flags = read_columns(documents, [IS_UPDATE]).column(IS_UPDATE) if carried else pa.array([], pa.bool_())
     updated = pc.sum(pc.fill_null(flags, False)).as_py() or 0
     return {NEW: documents.num_rows - updated, UPDATED: updated}
 

@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas import DOCUMENTS, STG_UNIQUE
+from schemas.stg_pages import STG_DOCUMENTS
 from tasks._shards import as_spill, plan_shards, worker_processes
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields, extract_stage
@@ -45,7 +46,7 @@ def test_sharded_extract_equals_one_pass_in_any_cut_and_place(seeds_raw, tmp_pat
 def test_no_pages_still_write_every_table_with_its_schema(tmp_path):
     result = _sharded_extract(STG_UNIQUE.empty(), 2, tmp_path / "out", 1)
     assert result.kept.num_rows == 0
-    assert pq.read_schema(result.kept.files[0]).names == DOCUMENTS.column_names
+    assert pq.read_schema(result.kept.files[0]).names == STG_DOCUMENTS.column_names  # documents + is_update
     assert result.kept.read().num_rows == 0 and result.outputs["projects"].read().num_rows == 0
 
 
