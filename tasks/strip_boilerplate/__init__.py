@@ -29,19 +29,25 @@ last plain label before the prose is the page's heading and stays. Removed lines
 HTML pages: main content by html.py (trafilatura, readability-lxml as second opinion and fill, cleanup), title
 from the page's metadata; no line learning.
 
+Shards (#14): `strip_stage` maps a shard task that samples each shard (bottom-k per group), merges the samples with
+the stored one into the night's sample (the model file, `model.parquet` in the stage's folder), maps a shard task
+that strips each shard under it, then re-strips published documents; the same rows and stats for any shard size.
+
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
 blocks), copies (copies and variants of one body), model (groups, the page sample, line counts, cleaning a
-page), stage (the pure function and its task); this file re-exports only.
+page), pages (a chunk of pages stripped, published documents re-stripped), shards (the map tasks), stage (the
+pure function, the one-process task and the sharded stage); this file re-exports only.
 """
 
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
+from tasks.strip_boilerplate.pages import STAGE
 from tasks.strip_boilerplate.stage import (
-    STAGE,
     read_documents_of_groups,
     strip_boilerplate,
     strip_boilerplate_task,
     strip_chunks,
+    strip_stage,
 )
 
 __all__ = [
@@ -52,4 +58,5 @@ __all__ = [
     "strip_boilerplate",
     "strip_boilerplate_task",
     "strip_chunks",
+    "strip_stage",
 ]

@@ -12,24 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from schemas import reasons
-from tasks._stage import normalise_text, sha256_hex
+from schemas import BOILERPLATE_PAGES, reasons
+from tasks._stage import content_hash, sha256_hex, url_site
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.copies import PageGrams, documents
 from tasks.strip_boilerplate.lines import is_trivial, line_keys, page_line_hashes, page_sketch, strip_lines
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
-
-
-def site_of(url: str | None) -> str | None:
-    if not url:
-        return None
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host or None
 
 
 def domain_of(site: str) -> str:
@@ -215,7 +207,7 @@ def _without_variants(
     """The page stripped again with its variants (documents carrying its body) counted as one document in its
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
     are no template evidence."""
-    grams, key = functools.cache(lambda: PageGrams.of(lines, cfg)), _page_key(lines)
+    grams, key = functools.cache(lambda: PageGrams.of(lines, cfg)), content_hash("\n".join(lines))
     site_variants = site.variants(grams, key, removed, site.need(cfg.min_site_pages, cfg.min_site_share), cfg)
     domain_need = domain.need(cfg.min_domain_pages, cfg.min_domain_share)
     domain_variants = domain.variants(grams, key, removed, domain_need, cfg)
@@ -240,7 +232,7 @@ def clean_page(
         removed = _removed_keys(lines, cleaned, cfg)
         cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, removed) or cleaned
     if _gutted(lines, cleaned[0], cfg):
-        key, line_keys = _page_key(lines), frozenset(page_line_hashes(lines, cfg))
+        key, line_keys = content_hash("\n".join(lines)), frozenset(page_line_hashes(lines, cfg))
         copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
             line_keys, key, cfg.min_copy_shared
         )
@@ -250,14 +242,9 @@ def clean_page(
     return cleaned
 
 
-def _page_key(lines: list[str]) -> str:
-    """Content hash of a page's text: its sample key (orders the bottom-k sample)."""
-    return sha256_hex(normalise_text("\n".join(lines)))
-
-
 def page_group(url: str | None, lines: list[str], cfg: BoilerplateConfig) -> str:
     """Template group of a text page (site, else leading-line fingerprint)."""
-    return _group_of(site_of(url), lines, cfg)
+    return _group_of(url_site(url), lines, cfg)
 
 
 class PageSample:
@@ -269,11 +256,19 @@ class PageSample:
         self.cfg = cfg
         self.keys: dict[str, list[str]] = {}  # group -> its sample's page keys, sorted
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}  # (group, key) -> boilerplate_pages row
-        self.stored: set[tuple[str, str]] = set()
-        for row in stored.to_pylist():
+        self.stored: set[tuple[str, str]] = set(self.merge(stored))
+
+    def merge(self, rows: pa.Table) -> list[tuple[str, str]]:
+        """Offer ready `boilerplate_pages` rows (the stored sample, or a shard's sample) in their order; returns
+        the (group, key) of those admitted. The bottom-k of a union is the bottom-k of its parts' bottom-k, and a
+        key keeps the first row offered for it, so merging the shards' samples in shard order gives the sample
+        one pass over the night would."""
+        admitted = []
+        for row in rows.to_pylist():
             if self._admit(row["site"], row["page_key"]):
                 self.rows[(row["site"], row["page_key"])] = row
-                self.stored.add((row["site"], row["page_key"]))
+                admitted.append((row["site"], row["page_key"]))
+        return admitted
 
     def _admit(self, group: str, key: str) -> bool:
         """Put `key` in the group's sample when it belongs there (evicting the largest); False otherwise."""
@@ -293,9 +288,9 @@ class PageSample:
             if row["raw_html"] and not row["raw_text"]:
                 continue
             lines = (row["raw_text"] or "").splitlines()
-            group, key = page_group(row["url"], lines, self.cfg), _page_key(lines)
+            group, key = page_group(row["url"], lines, self.cfg), content_hash("\n".join(lines))
             hashes = None
-            for g in (group, domain_of(group)) if site_of(row["url"]) else (group,):
+            for g in (group, domain_of(group)) if url_site(row["url"]) else (group,):
                 if self._admit(g, key):
                     hashes = hashes or (page_line_hashes(lines, self.cfg), page_sketch(lines, self.cfg))
                     self.rows[(g, key)] = {
@@ -314,5 +309,15 @@ class PageSample:
         """Groups whose sample changed tonight: their published documents must be stripped again."""
         return {row["site"] for row in self.new_rows()}
 
+    def all_rows(self) -> pa.Table:
+        """The whole sample (stored rows still in it and tonight's) as a `boilerplate_pages` table: what the
+        night's models are built from (`sample_models`)."""
+        return BOILERPLATE_PAGES.conform(list(self.rows.values()))
+
     def models(self) -> TemplateModels:
         return _build_models(self.rows.values(), self.cfg)
+
+
+def sample_models(sample: pa.Table, cfg: BoilerplateConfig) -> TemplateModels:
+    """The template models of a sample table (`PageSample.all_rows`), as `PageSample.models` builds them."""
+    return _build_models(sample.to_pylist(), cfg)

@@ -1,5 +1,13 @@
 """The strip_boilerplate stage proper: each page stripped under the night's template models, published documents
-of changed groups stripped again, and the task. The contract is in tasks/strip_boilerplate/__init__.py."""
+of changed groups stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
+
+`strip_stage` (the flow's entry) is plan → map → reduce → map: the night's pages cut into shards, each shard's
+bottom-k sample per group (shards.sample_shard), the night's sample merged from them and the stored one and
+written to the model file, each shard stripped under it (shards.clean_shard, part files of kept rows and
+quarantine); then, in the flow, the published documents of changed groups stripped again (few: the groups whose
+sample changed) and the counters summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
+are the same work in one process (tests, bench scripts); both give the same rows and stats for any shard size.
+"""
 
 from __future__ import annotations
 
@@ -9,45 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, reasons
-from tasks._spill import Rows, SpillWriter, chunks
-from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
+from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
+from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
+from tasks._stage import StageResult, quarantine_table
 from tasks._warehouse import iter_current_where, read_current
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.html import html_to_text
-from tasks.strip_boilerplate.lines import split_contact
-from tasks.strip_boilerplate.model import PageSample, TemplateModels, clean_page, domain_of, page_group, site_of
-
-STAGE = "strip_boilerplate"
-
-
-def _restrip_row(
-    doc: dict[str, Any], run_id: str, body: list[str], contact: list[str], n_removed: int, n_head: int
-) -> dict[str, Any]:
-    """A published document as a stg_clean row again, with its text stripped under tonight's model."""
-    raw = doc["raw_text"]
-    return {
-        "record_id": sha256_hex(doc["source_uri"]),
-        "source_uri": doc["source_uri"],
-        "source_sha256": doc["source_sha256"] or sha256_hex(raw),
-        "size_bytes": len(raw.encode()),
-        "format": doc["format"] or "txt",
-        "url": doc["url"],
-        "fetched_at": doc["fetched_at"],
-        "raw_title": doc["raw_title"],
-        "raw_text": raw,
-        "ingested_at": doc["ingested_at"],
-        "run_id": run_id,
-        "site": doc["site"],
-        "text": "\n".join(body).strip(),
-        "contact_text": "\n".join(contact) or None,
-        "n_boilerplate_lines": n_removed,
-        "n_header_lines": n_head,
-        "title_hint": doc["raw_title"],
-    }
+from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of
+from tasks.strip_boilerplate.pages import restrip, stage_stats, strip_rows
+from tasks.strip_boilerplate.shards import (
+    KEPT_DIR,
+    QUARANTINE_DIR,
+    clean_shard_task,
+    merge_samples,
+    sample_shard_task,
+    write_model,
+)
 
 
 def strip_boilerplate(
@@ -82,23 +71,17 @@ def strip_chunks(
     emit = writer.write if writer is not None else kept_parts.append
     rejects: list[dict[str, Any]] = []
     tonight: set[str] = set()
-    stats = {"boilerplate_lines": 0, "contact_blocks": 0}
-    removed_by_reason: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
     n_in, run_id = 0, None
     for pages in parts:
         n_in += pages.num_rows
-        rows = pages.to_pylist()
-        out_rows = [r for r in (_strip_row(row, models, cfg, rejects, removed_by_reason) for row in rows) if r]
-        tonight.update(r["source_uri"] for r in rows)
-        run_id = run_id or (rows[0]["run_id"] if rows else None)
-        stats["boilerplate_lines"] += sum(r["n_boilerplate_lines"] for r in out_rows)
-        stats["contact_blocks"] += sum(1 for r in out_rows if r["contact_text"])
-        emit(STG_CLEAN.conform(out_rows))
-    stats.update({code: removed_by_reason[code] for code in reasons.REMOVED_LINE_REASONS})
-    stats["restripped"] = 0
+        tonight.update(pages.column("source_uri").to_pylist())
+        run_id = run_id or (pages.column("run_id")[0].as_py() if pages.num_rows else None)
+        emit(strip_rows(pages, models, cfg, counts, rejects))
+    restripped = 0
     for docs in [published] if isinstance(published, pa.Table) else published or ():
-        part = STG_CLEAN.conform(_restrip(docs, run_id, models, cfg, tonight))
-        stats["restripped"] += part.num_rows
+        part = restrip(docs, run_id, models, cfg, tonight)
+        restripped += part.num_rows
         emit(part)
     if writer is not None:
         kept: Rows = writer.close()
@@ -107,78 +90,80 @@ def strip_chunks(
     return StageResult(
         kept,
         quarantine_table(rejects),
-        stats,
+        stage_stats(counts, restripped),
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
-        n_in=n_in + stats["restripped"],
+        n_in=n_in + restripped,
     )
-
-
-def _strip_row(
-    row: dict[str, Any],
-    models: TemplateModels,
-    cfg: BoilerplateConfig,
-    rejects: list[dict[str, Any]],
-    removed_by_reason: Counter[str],
-) -> dict[str, Any] | None:
-    """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left; the kept
-    page's removed lines are counted by reason code in `removed_by_reason`."""
-    why: Counter[str] = Counter()
-    if row["raw_html"] and not row["raw_text"]:
-        text, title = html_to_text(row["raw_html"], row["url"])
-        body, contact = split_contact(text.splitlines())
-        n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, site_of(row["url"])
-    else:
-        lines = (row["raw_text"] or "").splitlines()
-        group = page_group(row["url"], lines, cfg)
-        body, contact, n_removed, n_head, why = clean_page(lines, group, models, cfg)
-        title_hint = row["raw_title"]
-    text = "\n".join(body).strip()
-    if not text:
-        message = "no body text left after boilerplate removal"
-        reason = reasons.BOILERPLATE_EMPTY_BODY
-        rejects.append(quarantine_row(row["source_uri"], STAGE, reason, message, row["run_id"], row["record_id"]))
-        return None
-    removed_by_reason.update(why)
-    return {
-        **row,
-        "site": group or None,
-        "text": text,
-        "contact_text": "\n".join(contact) or None,
-        "n_boilerplate_lines": n_removed,
-        "n_header_lines": n_head,
-        "title_hint": title_hint,
-    }
-
-
-def _restrip(
-    published: pa.Table | None,
-    run_id: str | None,
-    models: TemplateModels,
-    cfg: BoilerplateConfig,
-    tonight: set[str],
-) -> list[dict[str, Any]]:
-    if published is None or published.num_rows == 0 or run_id is None:
-        return []
-    out = []
-    for doc in published.to_pylist():
-        if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
-            continue
-        lines = doc["raw_text"].splitlines()
-        body, contact, n_removed, n_head, _ = clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
-        text = "\n".join(body).strip()
-        if text and text != doc["text"]:
-            out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))
-    return out
 
 
 @task(name="strip-boilerplate", cache_policy=NO_CACHE)
 def strip_boilerplate_task(pages: Rows, warehouse, cfg: BoilerplateConfig, out: Path | None = None) -> StageResult:
-    """Two passes over the night's pages: the first feeds the template sample, the second strips each chunk."""
+    """Two passes over the night's pages in this process: the first feeds the template sample, the second
+    strips each chunk."""
     sample = PageSample(read_current(warehouse, BOILERPLATE_PAGES), cfg)
     for part in chunks(pages, columns=["url", "raw_text", "raw_html", "run_id"]):
         sample.add(part)
     published = read_documents_of_groups(warehouse, sample.changed_groups(), cfg)
     return strip_chunks(chunks(pages), sample, cfg, published, out)
+
+
+def strip_stage(
+    pages: Rows, warehouse, cfg: BoilerplateConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
+) -> StageResult:
+    """The stage as the flow runs it: two maps of one shard task per ~`shard_rows` pages, the sample merge
+    between them and the re-strip of published documents after them (module docstring)."""
+    out = Path(out)
+    spill = as_spill(pages, out / "input.parquet", STG_PAGES, shard_rows)
+    shards = plan_shards(spill, shard_rows)
+    map_shards(sample_shard_task, shards, cfg=cfg, out=out)
+    sample = merge_samples(read_current(warehouse, BOILERPLATE_PAGES), out, len(shards), cfg)
+    manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=write_model(sample, out), out=out)
+    counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
+    if counts["in"] != spill.num_rows:
+        raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
+    restripped = _restrip_published(spill, warehouse, sample, cfg, part_file(out / KEPT_DIR, len(shards)))
+    return StageResult(
+        Spill(out / KEPT_DIR),
+        Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
+        stage_stats(counts, restripped),
+        outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
+        n_in=spill.num_rows + restripped,
+    )
+
+
+def _restrip_published(spill: Spill, warehouse, sample: PageSample, cfg: BoilerplateConfig, path: Path) -> int:
+    """Write the published documents of the groups whose sample changed tonight, stripped again when their text
+    changes, to the last part file of the kept rows (`path`, written even when empty); returns their count."""
+    groups = sample.changed_groups()
+    first = next(spill.batches(1, ["run_id"]), None)
+    run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
+    restripped = 0
+    with SpillWriter(path, STG_CLEAN) as writer:
+        candidates = _published_uris(warehouse, groups, cfg) if run_id is not None else set()
+        if candidates:
+            tonight = _uris_among(spill, candidates)
+            models: TemplateModels = sample.models()
+            for docs in read_documents_of_groups(warehouse, groups, cfg):
+                part = restrip(docs, run_id, models, cfg, tonight)
+                restripped += part.num_rows
+                writer.write(part)
+    return restripped
+
+
+def _published_uris(warehouse, groups: set[str], cfg: BoilerplateConfig) -> set[str]:
+    """source_uri of the published documents of `groups`."""
+    parts = read_documents_of_groups(warehouse, groups, cfg, ("source_uri",))
+    return {uri for part in parts for uri in part.column("source_uri").to_pylist()}
+
+
+def _uris_among(spill: Spill, wanted: set[str]) -> set[str]:
+    """The night's source_uri values that are among `wanted` (memory follows `wanted`, not the night)."""
+    values = pa.array(sorted(wanted), pa.string())
+    found: set[str] = set()
+    for batch in spill.batches(50_000, ["source_uri"]):
+        uris = batch.column(0)
+        found.update(uris.filter(pc.is_in(uris, values)).to_pylist())
+    return found
 
 
 RESTRIP_COLUMNS = (
@@ -196,10 +181,12 @@ RESTRIP_COLUMNS = (
 )
 
 
-def read_documents_of_groups(warehouse, groups: set[str], cfg: BoilerplateConfig) -> Iterator[pa.Table]:
+def read_documents_of_groups(
+    warehouse, groups: set[str], cfg: BoilerplateConfig, columns: Iterable[str] = RESTRIP_COLUMNS
+) -> Iterator[pa.Table]:
     """Published documents whose site (or registered domain) is one of `groups`, one data file at a time."""
     if not groups:
         return iter(())
     sites = read_current(warehouse, DOCUMENTS, ["site"]).column("site").unique().to_pylist()
     wanted = [s for s in sites if s and (s in groups or domain_of(s) in groups)]
-    return iter_current_where(warehouse, DOCUMENTS, RESTRIP_COLUMNS, "site", wanted) if wanted else iter(())
+    return iter_current_where(warehouse, DOCUMENTS, tuple(columns), "site", wanted) if wanted else iter(())

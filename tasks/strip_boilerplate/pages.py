@@ -1,0 +1,125 @@
+"""Pages as stg_clean rows: a chunk of the night's pages stripped under the night's models (counted, the empty
+ones quarantined), and published documents stripped again under them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import STG_CLEAN, reasons
+from tasks._stage import quarantine_row, sha256_hex, url_site
+from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.html import html_to_text
+from tasks.strip_boilerplate.lines import split_contact
+from tasks.strip_boilerplate.model import TemplateModels, clean_page, page_group
+
+STAGE = "strip_boilerplate"
+COUNTERS = ("boilerplate_lines", "contact_blocks", *reasons.REMOVED_LINE_REASONS)  # summed over chunks and shards
+
+
+def strip_rows(
+    pages: pa.Table | pa.RecordBatch,
+    models: TemplateModels,
+    cfg: BoilerplateConfig,
+    counts: Counter[str],
+    rejects: list[dict[str, Any]],
+) -> pa.Table:
+    """The pages as stg_clean rows (quarantine rows of the empty ones added to `rejects`); `counts` gets the
+    chunk's COUNTERS."""
+    out_rows = [r for r in (_strip_row(row, models, cfg, rejects, counts) for row in pages.to_pylist()) if r]
+    counts["boilerplate_lines"] += sum(r["n_boilerplate_lines"] for r in out_rows)
+    counts["contact_blocks"] += sum(1 for r in out_rows if r["contact_text"])
+    return STG_CLEAN.conform(out_rows)
+
+
+def _strip_row(
+    row: dict[str, Any],
+    models: TemplateModels,
+    cfg: BoilerplateConfig,
+    rejects: list[dict[str, Any]],
+    removed_by_reason: Counter[str],
+) -> dict[str, Any] | None:
+    """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left; the kept
+    page's removed lines are counted by reason code in `removed_by_reason`."""
+    why: Counter[str] = Counter()
+    if row["raw_html"] and not row["raw_text"]:
+        text, title = html_to_text(row["raw_html"], row["url"])
+        body, contact = split_contact(text.splitlines())
+        n_removed, n_head, title_hint, group = 0, None, row["raw_title"] or title, url_site(row["url"])
+    else:
+        lines = (row["raw_text"] or "").splitlines()
+        group = page_group(row["url"], lines, cfg)
+        body, contact, n_removed, n_head, why = clean_page(lines, group, models, cfg)
+        title_hint = row["raw_title"]
+    text = "\n".join(body).strip()
+    if not text:
+        message = "no body text left after boilerplate removal"
+        reason = reasons.BOILERPLATE_EMPTY_BODY
+        rejects.append(quarantine_row(row["source_uri"], STAGE, reason, message, row["run_id"], row["record_id"]))
+        return None
+    removed_by_reason.update(why)
+    return {
+        **row,
+        "site": group or None,
+        "text": text,
+        "contact_text": "\n".join(contact) or None,
+        "n_boilerplate_lines": n_removed,
+        "n_header_lines": n_head,
+        "title_hint": title_hint,
+    }
+
+
+def restrip(
+    published: pa.Table | None,
+    run_id: str | None,
+    models: TemplateModels,
+    cfg: BoilerplateConfig,
+    tonight: set[str],
+) -> pa.Table:
+    """The published documents whose text changes under tonight's models, as stg_clean rows of run `run_id`;
+    documents of `tonight`'s pages (source_uri) are skipped: they were stripped as pages of the night."""
+    if published is None or published.num_rows == 0 or run_id is None:
+        return STG_CLEAN.empty()
+    out = []
+    for doc in published.to_pylist():
+        if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
+            continue
+        lines = doc["raw_text"].splitlines()
+        body, contact, n_removed, n_head, _ = clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
+        text = "\n".join(body).strip()
+        if text and text != doc["text"]:
+            out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))
+    return STG_CLEAN.conform(out)
+
+
+def _restrip_row(
+    doc: dict[str, Any], run_id: str, body: list[str], contact: list[str], n_removed: int, n_head: int
+) -> dict[str, Any]:
+    """A published document as a stg_clean row again, with its text stripped under tonight's model."""
+    raw = doc["raw_text"]
+    return {
+        "record_id": sha256_hex(doc["source_uri"]),
+        "source_uri": doc["source_uri"],
+        "source_sha256": doc["source_sha256"] or sha256_hex(raw),
+        "size_bytes": len(raw.encode()),
+        "format": doc["format"] or "txt",
+        "url": doc["url"],
+        "fetched_at": doc["fetched_at"],
+        "raw_title": doc["raw_title"],
+        "raw_text": raw,
+        "ingested_at": doc["ingested_at"],
+        "run_id": run_id,
+        "site": doc["site"],
+        "text": "\n".join(body).strip(),
+        "contact_text": "\n".join(contact) or None,
+        "n_boilerplate_lines": n_removed,
+        "n_header_lines": n_head,
+        "title_hint": doc["raw_title"],
+    }
+
+
+def stage_stats(counts: Counter[str], restripped: int) -> dict[str, int]:
+    """The stage's counters from the summed COUNTERS and the re-stripped documents."""
+    return {**{name: counts[name] for name in COUNTERS}, "restripped": restripped}

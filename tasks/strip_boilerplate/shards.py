@@ -1,0 +1,97 @@
+"""strip_boilerplate's map tasks (tasks/_shards.py): per shard of the night's pages, the per-page work.
+
+`sample_shard` writes the shard's bottom-k sample of every template group (`out/samples/part-NNNNN.parquet`,
+`boilerplate_pages` rows: at most `max_sample_pages` a group, whatever the shard's size). The reduce (stage.py)
+merges them with the stored sample into the night's sample and writes it to `out/model.parquet`, the model file.
+`clean_shard` builds the night's models from that file (once per process and file) and writes the shard's kept
+pages (`out/kept/part-NNNNN.parquet`) and quarantine rows (`out/quarantine/part-NNNNN.parquet`); its manifest
+carries the shard's counters (rows in, lines removed, contact blocks, removed lines by reason code).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import BOILERPLATE_PAGES, QUARANTINE, STG_CLEAN
+from tasks._shards import Shard, fault_drill, offload
+from tasks._spill import CHUNK_ROWS, SpillWriter, part_file, write_spill
+from tasks._stage import quarantine_table
+from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.model import PageSample, TemplateModels, sample_models
+from tasks.strip_boilerplate.pages import STAGE, strip_rows
+
+SAMPLES_DIR = "samples"
+KEPT_DIR = "kept"
+QUARANTINE_DIR = "quarantine"
+MODEL_FILE = "model.parquet"
+SAMPLE_COLUMNS = ("url", "raw_text", "raw_html", "run_id")  # what the sample needs of a page
+
+
+def sample_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, int]:
+    """Write the shard's own bottom-k sample of every group (the candidates for the night's sample)."""
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    for batch in shard.batches(CHUNK_ROWS, SAMPLE_COLUMNS):
+        sample.add(pa.Table.from_batches([batch]))
+    rows = BOILERPLATE_PAGES.conform(sample.new_rows())
+    write_spill(part_file(Path(out) / SAMPLES_DIR, shard.index), BOILERPLATE_PAGES, [rows])
+    return {"sampled": rows.num_rows}
+
+
+@task(name="strip-boilerplate-sample-shard", cache_policy=NO_CACHE)
+def sample_shard_task(shard: Shard, cfg: BoilerplateConfig, out: Path, parallel: bool = True) -> dict[str, int]:
+    return offload(sample_shard, shard, cfg, out, parallel=parallel)
+
+
+def merge_samples(stored: pa.Table, out: Path, n_shards: int, cfg: BoilerplateConfig) -> PageSample:
+    """The night's sample: the stored sample, then each shard's sample in shard order (PageSample.merge)."""
+    sample = PageSample(stored, cfg)
+    for index in range(n_shards):
+        sample.merge(pq.read_table(part_file(Path(out) / SAMPLES_DIR, index)))
+    return sample
+
+
+def write_model(sample: PageSample, out: Path) -> Path:
+    """The model file: the night's whole sample, from which every worker builds the same models."""
+    return write_spill(Path(out) / MODEL_FILE, BOILERPLATE_PAGES, [sample.all_rows()]).path
+
+
+@functools.lru_cache(maxsize=1)
+def _models_of_file(path: str, version: tuple[int, int], cfg: BoilerplateConfig) -> TemplateModels:
+    return sample_models(pq.read_table(path), cfg)
+
+
+def load_models(model_file: Path, cfg: BoilerplateConfig) -> TemplateModels:
+    """The night's models, built once per process for a model file (a worker cleans many shards of a night;
+    the file's mtime and size are in the key, so a rerun writing the same path builds them again)."""
+    stat = Path(model_file).stat()
+    return _models_of_file(str(model_file), (stat.st_mtime_ns, stat.st_size), cfg)
+
+
+def clean_shard(shard: Shard, cfg: BoilerplateConfig, model_file: Path, out: Path) -> dict[str, Any]:
+    """Strip every page of the shard under the night's models; write its kept and quarantine part files and
+    return its counters."""
+    fault_drill(STAGE, shard)
+    models = load_models(model_file, cfg)
+    counts: Counter[str] = Counter()
+    rejects: list[dict[str, Any]] = []
+    with SpillWriter(part_file(Path(out) / KEPT_DIR, shard.index), STG_CLEAN) as writer:
+        for batch in shard.batches(CHUNK_ROWS):
+            counts["in"] += batch.num_rows
+            writer.write(strip_rows(batch, models, cfg, counts, rejects))
+    write_spill(part_file(Path(out) / QUARANTINE_DIR, shard.index), QUARANTINE, [quarantine_table(rejects)])
+    return dict(counts)
+
+
+@task(name="strip-boilerplate-clean-shard", cache_policy=NO_CACHE)
+def clean_shard_task(
+    shard: Shard, cfg: BoilerplateConfig, model_file: Path, out: Path, parallel: bool = True
+) -> dict[str, Any]:
+    return offload(clean_shard, shard, cfg, model_file, out, parallel=parallel)
