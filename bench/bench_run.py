@@ -87,12 +87,15 @@ def _role(p: int, root: int) -> str:
     if p == root:
         return "run"
     try:
-        cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        argv = Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return "other"
+    cmd = " ".join(argv)
     if "multiprocessing" in cmd or "distributed" in cmd:
         return "worker"
-    return "prefect server" if "prefect" in cmd or "uvicorn" in cmd else "other"
+    if "prefect" in cmd or "uvicorn" in cmd:
+        return "prefect server"
+    return "other (" + " ".join(Path(a).name for a in argv[:2])[:40] + ")"
 
 
 @dataclass(frozen=True)
