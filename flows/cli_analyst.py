@@ -119,27 +119,40 @@ def versions(
     complete = complete_run_ids(warehouse)
     history = {t.name: table_history(warehouse, t) for t in tables}
     if as_json:
-        _write_json(
-            [
-                {
-                    "table": v.table,
-                    "version": v.version,
-                    "run_id": v.run_id,
-                    "complete": v.is_complete(complete),
-                    "committed_at": v.committed_at.isoformat(),
-                    "operation": v.operation,
-                    "rows_added": v.rows_added,
-                    "rows_updated": v.rows_updated,
-                    "rows_removed": v.rows_removed,
-                }
-                for t in tables
-                for v in history[t.name]
-            ]
-        )
+        _write_json([_version_json(v, complete) for t in tables for v in history[t.name]])
         return
     if not any(history.values()):
         console.print(f"no table versions in {warehouse} (no run has published yet)")
         return
+    console.print(f"table versions in {warehouse}", highlight=False)
+    layouts = _version_layouts(complete)
+    for t in tables:
+        if history[t.name]:
+            console.print()
+            console.print(_fitted(layouts, history[t.name], title=t.name, title_justify="left", title_style="bold"))
+    if any(not v.is_complete(complete) for vs in history.values() for v in vs):
+        console.print(
+            f"{INCOMPLETE_MARK} incomplete: written by a run that has not succeeded (failed, killed or still "
+            "running); not part of any complete run, readers do not see it"
+        )
+
+
+def _version_json(v: Any, complete: set[str]) -> dict[str, Any]:
+    return {
+        "table": v.table,
+        "version": v.version,
+        "run_id": v.run_id,
+        "complete": v.is_complete(complete),
+        "committed_at": v.committed_at.isoformat(),
+        "operation": v.operation,
+        "rows_added": v.rows_added,
+        "rows_updated": v.rows_updated,
+        "rows_removed": v.rows_removed,
+    }
+
+
+def _version_layouts(complete: set[str]) -> tuple[list[_Column], ...]:
+    """The `versions` table's column sets, widest first (`_fitted` takes the first that fits the terminal)."""
 
     def run(v: Any) -> str:
         return (v.run_id or "") + ("" if v.is_complete(complete) else INCOMPLETE_MARK)
@@ -152,21 +165,11 @@ def versions(
     seconds = _Column("committed (UTC)", lambda v: v.committed_at.strftime("%Y-%m-%d %H:%M:%S"))
     minutes = _Column("committed (UTC)", lambda v: v.committed_at.strftime("%Y-%m-%d %H:%M"))
     operation = _Column("operation", lambda v: v.operation)
-    layouts = (
+    return (
         [version, run_col, seconds, operation, *counts],
         [version, run_col, seconds, *counts],
         [version, run_col, minutes, *counts],
     )
-    console.print(f"table versions in {warehouse}", highlight=False)
-    for t in tables:
-        if history[t.name]:
-            console.print()
-            console.print(_fitted(layouts, history[t.name], title=t.name, title_justify="left", title_style="bold"))
-    if any(not v.is_complete(complete) for vs in history.values() for v in vs):
-        console.print(
-            f"{INCOMPLETE_MARK} incomplete: written by a run that has not succeeded (failed, killed or still "
-            "running); not part of any complete run, readers do not see it"
-        )
 
 
 def export(
