@@ -17,7 +17,7 @@ from flows.progress import run_log
 from flows.runner import runner_config, task_runner
 from tasks._shards import worker_processes
 from tasks._warehouse import run_folder
-from tasks.dedupe import dedupe_pages_task
+from tasks.dedupe import dedupe_stage
 from tasks.extract import extract_stage
 from tasks.ingest import ingest_dumps_task
 from tasks.publish import publish_tables_task
@@ -40,7 +40,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
             "ingest", ingest_dumps_task, cfg.raw, cfg.warehouse, cfg.ingest, cfg.run_id, ledger.started_at
         )
         pages = ledger.run("strip_boilerplate", strip_boilerplate_task, pages, cfg.warehouse, cfg.boilerplate)
-        unique = ledger.run("dedupe", dedupe_pages_task, pages, cfg.warehouse, cfg.dedupe)
+        unique = ledger.run("dedupe", dedupe_stage, pages, cfg.warehouse, cfg.dedupe, cfg.shard_rows)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
         documents = ledger.run("validate", validate_tables_task, ledger.tables(documents), cfg.validate, cfg.warehouse)
         return ledger.publish(publish_tables_task, documents)

@@ -3,16 +3,17 @@ stage.py's docstring).
 
 Modules: config (DedupeConfig), identity (content_hash, doc_id), sketches (MinHash sketches of a batch),
 minhash (shingles, signatures, band keys, Jaccard), history (the published history and near-duplicate index, read
-filtered with DuckDB), near (LSH candidates, verification, clusters), residue (verifying a pair on template-free
-bodies), version (the `unchanged` test), outputs (duplicates and index rows, spills), stage (the pure function and
-its task). This file re-exports only.
+filtered with DuckDB), decide (the night's decisions: one record per doc_id, unchanged, exact pass, near fold),
+near (LSH candidates, verification, clusters), residue (verifying a pair on template-free bodies), version (the
+`unchanged` test), outputs (duplicates and index rows, spills), shards (the map tasks: sketch parts, kept parts),
+stage (the pure function and the sharded stage). This file re-exports only.
 """
 
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.history import DedupeIndex, history_from_files, load_history, published_history
 from tasks.dedupe.identity import canonical_url, content_hash, doc_id_for, doc_ids
 from tasks.dedupe.sketches import Sketches, sketch_chunks, sketch_pages
-from tasks.dedupe.stage import NARROW_COLUMNS, STAGE, dedupe_pages, dedupe_pages_task
+from tasks.dedupe.stage import NARROW_COLUMNS, STAGE, dedupe_pages, dedupe_stage
 
 __all__ = [
     "NARROW_COLUMNS",
@@ -23,7 +24,7 @@ __all__ = [
     "canonical_url",
     "content_hash",
     "dedupe_pages",
-    "dedupe_pages_task",
+    "dedupe_stage",
     "doc_id_for",
     "doc_ids",
     "history_from_files",

@@ -4,38 +4,48 @@ spill chunk by chunk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DUPLICATES
-from tasks import _spill
-from tasks._spill import Rows, Spill, SpillWriter, chunks
+from tasks._spill import CHUNK_ROWS, Spill, SpillWriter
 from tasks._stage import with_columns
+from tasks.dedupe.decide import Duplicate
 from tasks.dedupe.sketches import Sketches
 
+INDEX_TABLES = (DEDUPE_SIGNATURES, DEDUPE_BANDS)
 
-def duplicates_table(
-    pages: pa.Table, sk: Sketches, at: np.ndarray, of: list[str], kind: list[str], sim: list
-) -> pa.Table:
-    """`duplicates` rows of the pages at rows `at`, folded into `of` as `kind` with `sim`."""
+
+def duplicates_table(pages: pa.Table, sk: Sketches, duplicates: list[Duplicate]) -> pa.Table:
+    """`duplicates` rows of the decided duplicates (pages: the night's narrow columns)."""
+    at = [d.row for d in duplicates]
     take = pa.array(at, pa.int64())
     return DUPLICATES.conform(
         pa.table(
             {
                 "source_uri": pages.column("source_uri").take(take),
                 "doc_id": pa.array([sk.doc_id[i] for i in at], pa.string()),
-                "duplicate_of": pa.array(of, pa.string()),
-                "kind": pa.array(kind, pa.string()),
-                "similarity": pa.array(sim, pa.float64()),
+                "duplicate_of": pa.array([d.of for d in duplicates], pa.string()),
+                "kind": pa.array([d.kind for d in duplicates], pa.string()),
+                "similarity": pa.array([d.similarity for d in duplicates], pa.float64()),
                 "url": pages.column("url").take(take),
                 "content_hash": pa.array([sk.content_hash[i] for i in at], pa.string()),
                 "run_id": pages.column("run_id").take(take),
             }
         )
     )
+
+
+def kept_columns(rows: np.ndarray, is_update: np.ndarray, sk: Sketches) -> dict[str, pa.Array]:
+    """The columns dedupe adds to the kept rows `rows`: doc_id, content_hash, is_update."""
+    return {
+        "doc_id": pa.array([sk.doc_id[i] for i in rows], pa.string()),
+        "content_hash": pa.array([sk.content_hash[i] for i in rows], pa.string()),
+        "is_update": pa.array(is_update, pa.bool_()),
+    }
 
 
 def index_rows(at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches) -> dict[str, pa.Table]:
@@ -69,11 +79,11 @@ def index_rows(at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches)
 
 
 def spill_index_rows(
-    at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches, folder: Path
+    at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches, paths: dict[str, Path]
 ) -> dict[str, Spill]:
-    """`index_rows`, written a slice of documents at a time (band rows are 20 per document)."""
-    writers = {t.name: SpillWriter(folder / f"{t.name}.parquet", t) for t in (DEDUPE_SIGNATURES, DEDUPE_BANDS)}
-    step = _spill.CHUNK_ROWS
+    """`index_rows`, written to `paths[table name]` a slice of documents at a time (20 band rows a document)."""
+    writers = {t.name: SpillWriter(paths[t.name], t) for t in INDEX_TABLES}
+    step = CHUNK_ROWS
     for lo in range(0, len(at), step):
         part = index_rows(at[lo : lo + step], doc_id.slice(lo, step), run_id.slice(lo, step), sk)
         for name, table in part.items():
@@ -81,10 +91,10 @@ def spill_index_rows(
     return {name: w.close() for name, w in writers.items()}
 
 
-def take_in_order(full: Rows, at: np.ndarray, extra: dict[str, pa.Array]) -> Iterator[pa.Table]:
-    """Rows `at` (ascending) of `full` with the `extra` columns, one chunk of `full` at a time."""
+def take_in_order(parts: Iterable[pa.Table], at: np.ndarray, extra: dict[str, pa.Array]) -> Iterator[pa.Table]:
+    """Rows `at` (ascending positions in the concatenated `parts`) with the `extra` columns, a part at a time."""
     start = 0
-    for part in chunks(full):
+    for part in parts:
         lo, hi = np.searchsorted(at, [start, start + part.num_rows])
         if hi > lo:
             rows = pa.array(at[lo:hi] - start, pa.int64())

@@ -45,9 +45,12 @@ re-delivers with their published body (version.py; 100k published pages of 10 KB
 scan of `dedupe_bands` per run (10M documents: 200M int64 keys, plus up to 20 menu-free keys a page that has a
 large unstripped menu). Signatures are kept so the banding can change
 without re-reading texts. `history_from_files` is the same read over explicit file lists (the bench's history).
-Tonight's pages may be a spill (the task): they are sketched a chunk at a time, the decisions are taken on
-their narrow columns (NARROW_COLUMNS) and sketches (~0.8 KB a page), texts are read back only for candidate
-pairs, and the kept rows are copied to the output spill chunk by chunk.
+Sharded (`dedupe_stage`, the flow's entry; shards.py): a map task per shard of tonight's pages writes its
+identity, sketch and narrow columns (NARROW_COLUMNS) to a part file (~0.7 KB a page); the reduce, in the flow,
+reads those part files without the signatures, loads the matching history and takes every decision (decide.py);
+texts are read back only for candidate pairs and re-delivered bodies; a second map writes each shard's kept rows
+and index rows, filtered by the kept-row file the reduce wrote. Results do not depend on the shard size.
+`dedupe_pages` is the same work in this process (tests, bench scripts).
 
 Speed (bench/bench_dedupe.py): no Python per page beyond two hashlib calls and dict lookups on short strings.
 content_hash uses str.split() (same whitespace set as re, ~10x re.sub); doc_ids canonicalises plain http(s) URLs
@@ -59,42 +62,31 @@ re-delivered with their published body (hashed, a chunk at a time, for the `unch
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from schemas import STG_UNIQUE
-from schemas.duplicates import DUPLICATE_KINDS
-from tasks._spill import Rows, column, read_columns, write_spill
+from schemas import STG_CLEAN, STG_UNIQUE
+from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
+from tasks._spill import Rows, Spill, chunks, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
 from tasks.dedupe.config import DedupeConfig
+from tasks.dedupe.decide import Decisions, decide
 from tasks.dedupe.history import DedupeIndex, load_history
-from tasks.dedupe.near import fold_near
-from tasks.dedupe.outputs import duplicates_table, index_rows, spill_index_rows, take_in_order
-from tasks.dedupe.sketches import Sketches, sketch_chunks, sketch_pages
-from tasks.dedupe.version import version_hashes
+from tasks.dedupe.outputs import duplicates_table, index_rows, kept_columns, spill_index_rows, take_in_order
+from tasks.dedupe.shards import (
+    NARROW_COLUMNS,
+    STAGE,
+    output_folders,
+    read_sketch_parts,
+    sketch_shard_task,
+    write_empty_outputs,
+    write_kept_rows,
+    write_shard_task,
+)
+from tasks.dedupe.sketches import Sketches, sketch_pages
 
-STAGE = "dedupe"
-NARROW_COLUMNS = ("source_uri", "url", "fetched_at", "run_id")  # what dedupe needs of every row besides its text
-
-
-def _version_by_doc(history: pa.Table, needed: bool) -> dict[str, str | None]:
-    """{doc_id: version_hash} of the history; `needed`: some page re-delivers a published body."""
-    if "version_hash" not in history.column_names:
-        if needed:
-            raise ValueError(
-                "dedupe history lacks version_hash: pass load_history()'s table, or published_history(documents)"
-            )
-        return {}
-    return dict(zip(history.column("doc_id").to_pylist(), history.column("version_hash").to_pylist(), strict=True))
-
-
-def _order_table(pages: pa.Table, **extra: pa.Array) -> pa.Table:
-    fetched = pc.fill_null(pages.column("fetched_at").cast(pa.int64()), 0)
-    return pa.table({**extra, "fetched": fetched, "source_uri": pages.column("source_uri")})
+__all__ = ["NARROW_COLUMNS", "STAGE", "dedupe_pages", "dedupe_stage"]
 
 
 def dedupe_pages(
@@ -121,143 +113,47 @@ def dedupe_pages(
     """
     sk = sketches or sketch_pages(pages, cfg)
     full = pages if full is None else full
-    index = index or DedupeIndex()
-    hist_by_doc = dict(
-        zip(history.column("doc_id").to_pylist(), history.column("content_hash").to_pylist(), strict=False)
-    )
-    hist_by_hash = {h: d for d, h in hist_by_doc.items()}
-    ids, hashes = sk.doc_id, sk.content_hash
-    dup_at: list[int] = []
-    dup_of: list[str] = []
-    dup_kind: list[str] = []
-    dup_sim: list[float] = []
-
-    # One record per doc_id: the latest fetched copy of a URL wins (ties: smallest source_uri); the others are
-    # superseded, or exact copies. Only rows, never their texts, pass through Python.
-    by_latest = pc.sort_indices(
-        _order_table(pages), sort_keys=[("fetched", "descending"), ("source_uri", "ascending")]
-    ).to_numpy()
-    winner: dict[str, int] = {}
-    for i in by_latest.tolist():
-        w = winner.setdefault(ids[i], i)
-        if w != i:
-            dup_at.append(i)
-            dup_of.append(ids[w])
-            dup_kind.append("exact" if hashes[w] == hashes[i] else "superseded")
-            dup_sim.append(1.0)
-
-    latest = np.fromiter(winner.values(), np.int64, len(winner))
-    in_hist = np.fromiter((ids[i] in hist_by_doc for i in latest), bool, len(latest))
-    order = pc.sort_indices(
-        _order_table(pages.select(["fetched_at", "source_uri"]).take(pa.array(latest)), new=pa.array(~in_hist)),
-        sort_keys=[("new", "ascending"), ("fetched", "ascending"), ("source_uri", "ascending")],
-    ).to_numpy()
-    # Same doc_id and body as published: unchanged only if what the page publishes is identical too.
-    same_body = [i for i in latest.tolist() if hist_by_doc.get(ids[i]) == hashes[i]]
-    published_version = _version_by_doc(history, bool(same_body))
-    unchanged = {
-        i for i, v in zip(same_body, version_hashes(full, same_body), strict=True) if published_version[ids[i]] == v
-    }
-    n_unchanged = 0
-    redirect: dict[str, str] = {}  # doc_id of a winner folded later → the document it was folded into
-    kept: list[int] = []
-    canonical_by_hash: dict[str, str] = {}
-    for i in latest[order].tolist():
-        h, doc_id = hashes[i], ids[i]
-        if i in unchanged:
-            n_unchanged += 1
-            continue
-        owner = canonical_by_hash.get(h) or (hist_by_hash.get(h) if hist_by_hash.get(h) != doc_id else None)
-        if owner:
-            dup_at.append(i)
-            dup_of.append(owner)
-            dup_kind.append("exact")
-            dup_sim.append(1.0)
-            redirect[doc_id] = owner
-            continue
-        canonical_by_hash[h] = doc_id
-        kept.append(i)
-
-    at = np.array(kept, dtype=np.int64)
-    kept_ids = [ids[i] for i in kept]
-    is_update = np.fromiter((d in hist_by_doc for d in kept_ids), bool, len(kept_ids))
-    matches, near_stats = fold_near(
-        kept_ids,
-        column(full, "text"),
-        at,
-        is_update,
-        sk.band_keys[at],
-        sk.n_shingles[at] > 0,
-        menu_keys_of(sk, at),
-        index.bands,
-        index.texts,
-        cfg.sketcher,
-        cfg.residue_rules,
-    )
-    redirect.update({kept_ids[m.rank]: m.canonical for m in matches})
-    dup_of = [_published_root(d, redirect) for d in dup_of]  # copies of a folded record name the published one
-    for m in matches:
-        dup_at.append(kept[m.rank])
-        dup_of.append(m.canonical)
-        dup_kind.append(m.kind)
-        dup_sim.append(m.similarity)
-    stay = np.ones(len(kept), bool)
-    stay[[m.rank for m in matches]] = False
-    at, is_update = at[stay], is_update[stay]
-    in_order = np.argsort(at, kind="stable")  # published in input order (chunks of a spill are read in order)
-    at, is_update = at[in_order], is_update[in_order]
-    take = pa.array(at, pa.int64())
-    doc_id = pa.array([ids[i] for i in at], pa.string())
-    extra = {
-        "doc_id": doc_id,
-        "content_hash": pa.array([hashes[i] for i in at], pa.string()),
-        "is_update": pa.array(is_update, pa.bool_()),
-    }
-    duplicates = duplicates_table(pages, sk, np.array(dup_at, np.int64), dup_of, dup_kind, dup_sim)
-    run_ids = pages.column("run_id").take(take)
+    decided = decide(pages, history, cfg, index or DedupeIndex(), sk, full)
+    at, extra = decided.kept, kept_columns(decided.kept, decided.is_update, sk)
+    run_ids = pages.column("run_id").take(pa.array(at, pa.int64()))
     if out is None:
-        unique: Rows = STG_UNIQUE.conform(with_columns(full.take(take), extra))
-        index_tables: dict[str, Rows] = index_rows(at, doc_id, run_ids, sk)
+        unique: Rows = STG_UNIQUE.conform(with_columns(full.take(pa.array(at, pa.int64())), extra))
+        index_tables: dict[str, Rows] = index_rows(at, extra["doc_id"], run_ids, sk)
     else:
-        unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, take_in_order(full, at, extra))
-        index_tables = spill_index_rows(at, doc_id, run_ids, sk, Path(out) / "outputs")
-
-    stats = {"unchanged": n_unchanged, "duplicates": len(dup_at), "updates": int(is_update.sum())}
-    for kind in DUPLICATE_KINDS:
-        stats[f"duplicates.{kind}"] = dup_kind.count(kind)
-    stats.update(near_stats)
-    return StageResult(
-        unique,
-        quarantine_table([]),
-        stats,
-        outputs={"duplicates": duplicates, **index_tables},
-        n_in=pages.num_rows,
-        n_dropped=n_unchanged + len(dup_at),
-    )
+        unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, take_in_order(chunks(full), at, extra))
+        paths = {name: Path(out) / "outputs" / f"{name}.parquet" for name in ("dedupe_signatures", "dedupe_bands")}
+        index_tables = spill_index_rows(at, extra["doc_id"], run_ids, sk, paths)
+    outputs = {"duplicates": duplicates_table(pages, sk, decided.duplicates), **index_tables}
+    return stage_result(decided, unique, outputs, pages.num_rows)
 
 
-def menu_keys_of(sk: Sketches, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in `at`, menu-free band keys) of the rows `at` that have menu-free keys."""
-    menu = sk.menu_of[at]
-    has = np.flatnonzero(menu >= 0)
-    return has, sk.menu_keys[menu[has]]
+def stage_result(decided: Decisions, unique: Rows, outputs: dict[str, Rows], n_in: int) -> StageResult:
+    """The StageResult of the decisions (conservation checked against the `n_in` rows that came in)."""
+    n_dropped = decided.n_unchanged + len(decided.duplicates)
+    return StageResult(unique, quarantine_table([]), decided.stats(), outputs=outputs, n_in=n_in, n_dropped=n_dropped)
 
 
-def _published_root(doc_id: str, redirect: dict[str, str]) -> str:
-    """The document `doc_id` ends in: a record superseded by a copy that was itself folded (exact, then near or
-    contained) names the published document, never an unpublished one."""
-    seen = {doc_id}
-    while doc_id in redirect and redirect[doc_id] not in seen:
-        doc_id = redirect[doc_id]
-        seen.add(doc_id)
-    return doc_id
-
-
-@task(name="dedupe", cache_policy=NO_CACHE)
-def dedupe_pages_task(pages: Rows, warehouse, cfg: DedupeConfig, out: Path | None = None) -> StageResult:
-    """Sketch the night's pages chunk by chunk; decide on their narrow columns; copy the kept rows to the spill.
-    Memory follows the number of pages (~0.8 KB each: ids, hashes, sketch), not their text."""
-    sk = sketch_chunks(pages, cfg)
+def dedupe_stage(
+    pages: Rows, warehouse: Path, cfg: DedupeConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
+) -> StageResult:
+    """The stage as the flow runs it: sketch shards (map), decide (reduce, here), write kept shards (map)."""
+    out = Path(out)
+    full = as_spill(pages, out / "input.parquet", STG_CLEAN, shard_rows)
+    shards = plan_shards(full, shard_rows)
+    map_shards(sketch_shard_task, shards, cfg=cfg, out=out)
+    narrow, sk = read_sketch_parts(out, len(shards), cfg)
+    if narrow.num_rows != pages.num_rows:
+        raise AssertionError(f"dedupe shards sketched {narrow.num_rows} rows of {pages.num_rows}")
     history, index = load_history(warehouse, sk)
-    narrow = read_columns(pages, NARROW_COLUMNS)
-    return dedupe_pages(narrow, history, cfg, index, sk, full=pages, out=out)
+    decided = decide(narrow, history, cfg, index, sk, full)
+    kept_rows = write_kept_rows(out, decided, [s.rows for s in shards])
+    manifests: list[dict[str, Any]] = map_shards(write_shard_task, shards, cfg=cfg, out=out, kept_rows=kept_rows)
+    if not shards:
+        write_empty_outputs(out)
+    written = sum(m["kept"] for m in manifests)
+    if written != len(decided.kept):
+        raise AssertionError(f"dedupe shards wrote {written} kept rows of {len(decided.kept)}")
+    kept, signatures, bands = (Spill(f) for f in output_folders(out))
+    duplicates = duplicates_table(narrow, sk, decided.duplicates)
+    outputs = {"duplicates": duplicates, "dedupe_signatures": signatures, "dedupe_bands": bands}
+    return stage_result(decided, kept, outputs, pages.num_rows)
