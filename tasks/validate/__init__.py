@@ -36,13 +36,14 @@ function, its steps and its task).
 """
 
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
-from tasks.validate.stage import load_history, validate_tables, validate_tables_task
+from tasks.validate.stage import load_history, validate_stage, validate_tables, validate_tables_task
 
 __all__ = [
     "TableExpectationFailed",
     "ValidateConfig",
     "ValidationHistory",
     "load_history",
+    "validate_stage",
     "validate_tables",
     "validate_tables_task",
 ]

@@ -1,9 +1,15 @@
-"""The validate stage: narrow the run's tables to what the suites read, run the suites, quarantine the rows they
-reject, and hand on the tables without them (contract: tasks/validate/__init__.py)."""
+"""The validate stage: row-level expectations per shard of each checked table, then once per night the checks
+that need the whole night (key uniqueness, table-level suites), the quarantine rows and the tables without the
+rows rejected (contract: tasks/validate/__init__.py).
+
+`validate_stage` (the flow's entry) maps `validate_shard_task` over the shards with the flow's task runner;
+`validate_tables` is the same work in this process (tests, bench scripts).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,150 +20,57 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS, RUNS, Table
+from schemas import DOCUMENTS, MENTIONS, RUNS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
-from tasks._spill import Rows, Spill, chunks, filter_out, read_columns
-from tasks._stage import StageResult, quarantine_row, quarantine_table, with_columns
+from tasks._shards import Shard, as_spill, map_shards, plan_shards
+from tasks._spill import Rows, Spill, filter_out, read_columns
+from tasks._stage import StageResult, quarantine_table
 from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
-from tasks.validate.derived import DERIVED_COLUMNS, ROW_DERIVED
+from tasks.validate.reduce import (
+    first_run_id,
+    quarantine_rows,
+    run_reduce_suites,
+    shard_rejects,
+    summary_batches,
+    table_level_batches,
+    unique_rejects,
+)
 from tasks.validate.reports import add_offline_index
-from tasks.validate.suites import REPORTS_DIR, Batch, gx_context, gx_run_id, load_gx, run_suite, table_batches
+from tasks.validate.shards import CHILDREN, VALIDATED, validate_shard, validate_shard_task
+from tasks.validate.suites import REPORTS_DIR
 
-STAGE = "validate"
-VALIDATED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES)
 IS_UPDATE = "is_update"  # carried on documents rows (STG_DOCUMENTS), counted here, dropped by publish
-CHILDREN = (PROJECTS, CONTACTS)  # rows that belong to a document (key -> doc_id)
-
-TEXT_HEAD_CHARS = 80  # what a frame keeps of a text column an expectation reads (its nulls, a quotable head)
-# Read by the stage itself besides the checked columns: run id, messages (source_uri), parents, repeated titles.
-_BOOKKEEPING = ("doc_id", "source_uri", "run_id", "site", "title")
+ShardRunner = Callable[[list[Shard], str, ValidateConfig, Path], list[dict[str, Any]]]
 
 
-def narrow_table(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateConfig) -> pa.Table:
-    """The columns validation reads, in memory: the key, the checked columns (text columns cut to their first
-    TEXT_HEAD_CHARS characters) and bookkeeping, plus the row-level derived check columns computed from the
-    full texts one chunk at a time."""
-    expects = table.expectations()
-    row_derived = [e for e in expects if e.derive in ROW_DERIVED]
-    needed = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
-    needed |= {e.on for e in expects} | {e.where for e in expects} | set(table.key) | set(_BOOKKEEPING)
-    texts = set(table.text_columns)
-    narrow = [c for c in table.column_names if c in needed]
-    if not row_derived and not texts:
-        return read_columns(rows, narrow)
-    parts = []
-    for part in chunks(rows):
-        extra = {e.kwargs["column"]: DERIVED_COLUMNS[e.derive](part, e.on, history, cfg) for e in row_derived}
-        heads = [
-            pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in texts else part.column(c)
-            for c in narrow
-        ]
-        parts.append(with_columns(pa.table(heads, names=narrow), extra))
-    if parts:
-        return pa.concat_tables(parts)
-    extra = {e.kwargs["column"]: pa.array([], pa.bool_()) for e in row_derived}
-    return with_columns(table.empty().select(narrow), extra)
+def _in_process(shards: list[Shard], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
+    return [validate_shard(shard, table_name, cfg, out) for shard in shards]
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return f"{value[0]!r} vs {value[1]!r}"
-    return repr(value)
+def _on_task_runner(shards: list[Shard], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
+    return map_shards(validate_shard_task, shards, table_name=table_name, cfg=cfg, out=out)
 
 
-@dataclass(slots=True)
-class SuiteOutcome:
-    """What the suites found: quarantine rows, failure counts by reason, table-level failures, rejected keys."""
-
-    rejects: list[dict[str, Any]] = field(default_factory=list)
-    failed: dict[str, int] = field(default_factory=dict)
-    table_failures: list[str] = field(default_factory=list)
-    bad_keys: dict[str, set[Any]] = field(default_factory=lambda: {t.name: set() for t in VALIDATED})
-
-    def count(self, reason: str) -> None:
-        self.failed[reason] = self.failed.get(reason, 0) + 1
-
-
-@dataclass(frozen=True, slots=True)
-class RowContext:
-    """Lookups that turn a rejected key into a quarantine row: its document's source and the run."""
-
-    tables: dict[str, pa.Table]
-    run_id: str
-    source_by_doc: dict[Any, Any]
-    parents: dict[str, dict[Any, Any]]
-
-    def source_uri(self, table: Table, key: Any) -> str:
-        doc_id = self.parents.get(table.name, {}).get(key, key)
-        uri = self.source_by_doc.get(doc_id) or (key if table is DUPLICATES else None)
-        return uri or str(key)
-
-
-def _column_by_key(data: pa.Table, key: str, column: str) -> dict[Any, Any]:
-    return dict(zip(data.column(key).to_pylist(), data.column(column).to_pylist(), strict=True))
-
-
-def _row_context(tables: dict[str, pa.Table]) -> RowContext:
-    docs = tables[DOCUMENTS.name]
-    run_id = docs.column("run_id")[0].as_py() if docs.num_rows else "no-run-id"
-    parents = {t.name: _column_by_key(tables[t.name], t.key[0], "doc_id") for t in CHILDREN}
-    return RowContext(tables, run_id, _column_by_key(docs, "doc_id", "source_uri"), parents)
-
-
-def _record_table_failure(res: Any, outcome: SuiteOutcome, cfg: ValidateConfig) -> None:
-    reason = (res.expectation_config.meta or {}).get("reason", "validate.unknown")
-    observed = res.result.get("observed_value", res.result.get("unexpected_percent"))
-    examples = (res.result.get("partial_unexpected_list") or [])[: cfg.max_examples]
-    outcome.table_failures.append(
-        f"{reason} ({res.expectation_config.type}, observed {observed!r}, examples {examples})"
-    )
-    outcome.count(reason)
-
-
-def _record_row_failures(res: Any, batch: Batch, rows: RowContext, outcome: SuiteOutcome) -> None:
-    """One quarantine row per row the expectation rejected, quoting the offending value."""
-    table, key, config = batch.table, batch.table.key[0], res.expectation_config
-    meta = config.meta or {}
-    reason, on = meta.get("reason", "validate.unknown"), meta.get("on")
-    items = res.result.get("unexpected_index_list") or []
-    values = res.result.get("unexpected_list") or [None] * len(items)
-    # A derived check column holds True/False: quote the declared column's value instead.
-    derived = on and on != config.kwargs.get("column", on)
-    shown = _column_by_key(rows.tables[table.name], key, on) if derived else {}
-    args = ", ".join(f"{a}={v!r}" for a, v in config.kwargs.items() if a not in ("column", "batch_id"))
-    for item, value in zip(items, values, strict=False):
-        k = item.get(key)
-        outcome.bad_keys[table.name].add(k)
-        outcome.count(reason)
-        message = f"{reason}: {config.type}({args}) rejected {_describe(shown.get(k, value))}"
-        outcome.rejects.append(quarantine_row(rows.source_uri(table, k), STAGE, reason, message, rows.run_id))
-
-
-def run_suites(
-    batches: list[Batch], rows: RowContext, warehouse: Path | None, run_time: datetime | None, cfg: ValidateConfig
-) -> SuiteOutcome:
-    """Run every batch's suite under one GX run id; sort failures into table-level ones and rejected rows."""
-    outcome = SuiteOutcome()
-    if not batches:
-        return outcome
-    gx = load_gx()
-    context = gx_context(gx, warehouse)
-    gx_run = gx_run_id(gx, rows.run_id, run_time)
-    for batch in batches:
-        for res in run_suite(gx, context, batch, gx_run, warehouse is not None):
-            if res.success:
-                continue
-            meta = res.expectation_config.meta or {}
-            if res.exception_info and res.exception_info.get("raised_exception"):
-                reason = meta.get("reason", "validate.unknown")
-                raise RuntimeError(f"{reason}: GX error {res.exception_info.get('exception_message')}")
-            if meta.get("level") == "table":
-                _record_table_failure(res, outcome, cfg)
-            else:
-                _record_row_failures(res, batch, rows, outcome)
-    return outcome
+def _validate_shards(given: dict[str, Rows], cfg: ValidateConfig, out: Path, run: ShardRunner) -> dict[str, Any]:
+    """Every checked table's shards through `run`; the night's rejects, failures and counts."""
+    rejects, failures, failed = [], [], {}
+    for table in VALIDATED:
+        spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, cfg.shard_rows)
+        shards = plan_shards(spill, cfg.shard_rows)
+        for manifest in run(shards, table.name, cfg, out):
+            failures.extend(manifest["table_failures"])
+            for reason, n in manifest["failed"].items():
+                failed[reason] = failed.get(reason, 0) + n
+        found = unique_rejects(out, table, [s.index for s in shards])
+        for row in found:
+            failed[row["reason"]] = failed.get(row["reason"], 0) + 1
+        rejects.extend(found)
+    found_in_shards = shard_rejects(out)
+    if rejects:
+        found_in_shards = pa.concat_tables([found_in_shards, pa.Table.from_pylist(rejects, found_in_shards.schema)])
+    return {"rejects": found_in_shards, "failures": failures, "failed": failed}
 
 
 def _without_rejected(given: dict[str, Rows], bad_keys: dict[str, set[Any]], out: Path | None) -> dict[str, Rows]:
@@ -193,40 +106,63 @@ def validate_tables(
     out: Path | None = None,
     run_time: datetime | None = None,
 ) -> StageResult:
-    """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails.
+    """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails (shards run
+    one after another in this process).
 
     Args:
-        given: the run's tables (in memory or spills; text columns are read a chunk at a time).
+        given: the run's tables (in memory or spills; read a shard at a time).
         history: earlier runs' counts and titles (default: none, so history checks are skipped).
         warehouse: where to keep GX results (<warehouse>/_gx) and Data Docs (<warehouse>/_reports/gx);
             None validates in memory only.
-        out: folder for the spills of documents and mentions without the rejected documents.
+        out: folder for the spills of the tables without the rejected rows, and the shards' part files.
         run_time: when the validation ran (timezone-aware), GX's run_time for the stored results; default: now.
     """
+    if out is not None:
+        return validate_night(given, cfg, history, warehouse, Path(out), run_time, _in_process)
+    with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
+        return validate_night(given, cfg, history, warehouse, Path(scratch), run_time, _in_process, keep=False)
+
+
+def validate_night(
+    given: dict[str, Rows],
+    cfg: ValidateConfig,
+    history: ValidationHistory | None,
+    warehouse: Path | None,
+    out: Path,
+    run_time: datetime | None,
+    run: ShardRunner,
+    keep: bool = True,
+) -> StageResult:
+    """Shards (through `run`), then the night-wide checks; `keep`: the kept tables may be spills in `out`."""
     history = history or ValidationHistory()
-    tables = {t.name: narrow_table(given[t.name], t, history, cfg) for t in VALIDATED}
+    if run_time is not None and run_time.utcoffset() is None:
+        raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
+    night = _validate_shards(given, cfg, out, run)
+    n_docs = given[DOCUMENTS.name].num_rows
     n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
-    batches = [
-        b
-        for table in VALIDATED
-        for b in table_batches(tables[table.name], table, n_other, history, cfg)
-        if b.frame.num_rows or any(e.derive == "recent_row_counts" for e in b.expectations)
-    ]
-    outcome = run_suites(batches, _row_context(tables), warehouse, run_time, cfg)
-    stats: dict[str, Any] = {"failed_expectations": sorted(outcome.failed), "report": _report(warehouse)}
-    if outcome.table_failures:
-        failures = "; ".join(outcome.table_failures)[:2000]
-        raise TableExpectationFailed(f"table expectations failed: {failures} (report: {stats['report']})", stats)
-    clean = _without_rejected(given, outcome.bad_keys, out)
-    stats.update(
-        {"documents_rejected": len(outcome.bad_keys[DOCUMENTS.name]), "rows_quarantined": len(outcome.rejects)}
-    )
-    for row in outcome.rejects:
+    run_id = first_run_id(given[DOCUMENTS.name])
+    batches = table_level_batches(out, n_docs, n_other, history, cfg)
+    failures, failed = run_reduce_suites(batches, summary_batches(night["failed"]), run_id, warehouse, run_time, cfg)
+    failed = {**night["failed"], **failed}
+    stats: dict[str, Any] = {"failed_expectations": sorted(failed), "report": _report(warehouse)}
+    failures = night["failures"] + failures
+    if failures:
+        raise TableExpectationFailed(
+            f"table expectations failed: {'; '.join(failures)[:2000]} (report: {stats['report']})", stats
+        )
+    rejects = night["rejects"]
+    bad_keys = {
+        t.name: set(rejects.filter(pc.equal(rejects["table"], i))["key"].to_pylist()) for i, t in enumerate(VALIDATED)
+    }
+    clean = _without_rejected(given, bad_keys, out if keep else None)
+    rows = quarantine_rows(rejects, given[DOCUMENTS.name], run_id)
+    stats.update({"documents_rejected": len(bad_keys[DOCUMENTS.name]), "rows_quarantined": len(rows)})
+    for row in rows:
         stats[f"quarantined.{row['reason']}"] = stats.get(f"quarantined.{row['reason']}", 0) + 1
     # Conservation is over documents: a rejected child row (a project, a contact) leaves its document published.
     outputs = {name: rows for name, rows in clean.items() if name != DOCUMENTS.name}
-    result = StageResult(clean[DOCUMENTS.name], quarantine_table(outcome.rejects), stats, outputs=outputs)
-    result.stats["in"] = tables[DOCUMENTS.name].num_rows
+    result = StageResult(clean[DOCUMENTS.name], quarantine_table(rows), stats, outputs=outputs)
+    result.stats["in"] = n_docs
     result.stats.update(new_and_updated(clean[DOCUMENTS.name]))
     return result
 
@@ -251,6 +187,15 @@ def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
     counts = pc.add(runs["n_new"], runs["n_updated"]).to_pylist()[: cfg.max_history_runs]
     titles = read_current(warehouse, DOCUMENTS, ["doc_id", "site", "title"])
     return ValidationHistory(tuple(counts), titles)
+
+
+def validate_stage(
+    tables: dict[str, Rows], cfg: ValidateConfig, warehouse: Path | None = None, *, out: Path
+) -> StageResult:
+    """The stage as the flow runs it: each table's shards mapped on the flow's task runner, then the reduce."""
+    now = datetime.now(UTC)
+    history = load_history(Path(warehouse), cfg) if warehouse is not None else None
+    return validate_night(tables, cfg, history, warehouse, Path(out), now, _on_task_runner)
 
 
 @task(name="validate", cache_policy=NO_CACHE)

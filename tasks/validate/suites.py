@@ -26,6 +26,7 @@ GX_DIR, REPORTS_DIR = "_gx", "_reports/gx"
 # Pandas dtype GX observes for each Arrow type in a slim frame (ints use nullable pandas dtypes, see _to_pandas).
 _PANDAS_TYPE = {pa.string(): "str", pa.int32(): "int32", pa.int64(): "int64", pa.float64(): "float64"}
 _PANDAS_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+ROW = "row"  # a frame's row position (in its shard), reported with each rejected row beside the key
 
 
 @dataclass(slots=True)
@@ -36,6 +37,12 @@ class Batch:
     table: Table
     frame: pa.Table
     expectations: list[Expect]
+    key: str = ""  # the column GX reports rejected rows by (default: the table's key)
+
+    @property
+    def index_columns(self) -> list[str]:
+        key = self.key or self.table.key[0]
+        return [key, ROW] if ROW in self.frame.column_names and key != ROW else [key]
 
 
 def load_gx():
@@ -71,19 +78,29 @@ def gx_context(gx, warehouse: Path | None):
 # -- suites and frames ----------------------------------------------------------------------------------------
 
 
-def _is_list(table: Table, column: str) -> bool:
+def is_list_column(table: Table, column: str) -> bool:
+    """True for a declared list column (checked on its own exploded frame)."""
     return column in table.column_names and pa.types.is_list(table.column(column).type)
 
 
 def table_batches(
-    data: pa.Table, table: Table, n_other: int, history: ValidationHistory, cfg: ValidateConfig
+    data: pa.Table,
+    table: Table,
+    n_other: int,
+    history: ValidationHistory,
+    cfg: ValidateConfig,
+    expects: list[Expect] | None = None,
+    key: str = "",
 ) -> list[Batch]:
-    """The table's slim frame with its expectations, plus one child frame per checked list column."""
-    key = table.key[0]
+    """The table's slim frame with `expects` (default: all its expectations), plus one child frame per checked
+    list column; `key` names the rows (default: the table's key); a ROW column of `data` is carried along."""
+    key = key or table.key[0]
     main: list[Expect] = []
     columns: dict[str, pa.Array] = {key: data.column(key)}
+    if ROW in data.column_names:
+        columns[ROW] = data.column(ROW)
     children: dict[str, list[Expect]] = {}
-    for expect in table.expectations():
+    for expect in table.expectations() if expects is None else expects:
         if expect.derive == "recent_row_counts":
             bounds = recent_row_counts(data, n_other, history, cfg)
             if bounds is not None:
@@ -101,7 +118,7 @@ def table_batches(
             )
             main.append(expect)
             continue
-        if _is_list(table, expect.column):
+        if is_list_column(table, expect.column):
             children.setdefault(expect.column, []).append(expect)
             continue
         for name in (expect.kwargs.get(k) for k in ("column", "column_A", "column_B")):
@@ -112,11 +129,12 @@ def table_batches(
         if name in table.column_names and table.column(name).type in _PANDAS_TYPE:
             type_name = _PANDAS_TYPE[table.column(name).type]
             main.append(Expect("ExpectColumnValuesToBeOfType", {"column": name, "type_": type_name}, "table", "type"))
-    out = [Batch(table.name, table, pa.table(columns), main)]
-    for name, expects in children.items():
+    out = [Batch(table.name, table, pa.table(columns), main, key)]
+    for name, listed in children.items():
         parents = pc.list_parent_indices(data.column(name))
-        child = pa.table({key: pc.take(data.column(key), parents), name: pc.list_flatten(data.column(name))})
-        out.append(Batch(f"{table.name}.{name}", table, child, expects))
+        child = {c: pc.take(data.column(c), parents) for c in (key, ROW) if c in columns}
+        child[name] = pc.list_flatten(data.column(name))
+        out.append(Batch(f"{table.name}.{name}", table, pa.table(child), listed, key))
     return out
 
 
@@ -150,7 +168,6 @@ def _suite(gx, batch: Batch):
 def run_suite(gx, context, batch: Batch, run_id: RunIdentifier, with_docs: bool):
     """Validate one slim frame through a Checkpoint (which stores the result and updates the Data Docs) under
     `run_id`."""
-    key = batch.table.key[0]
     source = context.data_sources.add_or_update_pandas(name="docpipe")
     asset = source.add_dataframe_asset(name=batch.name)
     definition = asset.add_batch_definition_whole_dataframe("whole")
@@ -164,7 +181,7 @@ def run_suite(gx, context, batch: Batch, run_id: RunIdentifier, with_docs: bool)
             name=batch.name,
             validation_definitions=[validation],
             actions=actions,
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": batch.index_columns},
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": _to_pandas(batch.frame)}, run_id=run_id)

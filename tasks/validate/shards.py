@@ -1,0 +1,201 @@
+"""Row-level validation of one shard of a checked table: the shard's narrow frame through the row-level
+expectations (uniqueness excepted) in an ephemeral GX context. Writes two part files into the stage's folder
+and returns a small manifest:
+- rejects/<table>/part-NNNNN.parquet: one row per rejected row (sort order, key, parent document, reason, message);
+- checks/<table>/part-NNNNN.parquet: the narrow columns the night-wide checks read (key; for documents also
+  site, title and whether the page has a URL), so the reduce never opens the page texts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
+from tasks._shards import Shard, offload
+from tasks._spill import CHUNK_ROWS, Rows, chunks, part_file, read_columns
+from tasks._stage import with_columns
+from tasks.validate.config import ValidateConfig, ValidationHistory
+from tasks.validate.derived import DERIVED_COLUMNS, ROW_DERIVED
+from tasks.validate.suites import ROW, Batch, gx_context, gx_run_id, is_list_column, load_gx, run_suite, table_batches
+
+STAGE = "validate"
+VALIDATED: tuple[Table, ...] = (DOCUMENTS, PROJECTS, CONTACTS, DUPLICATES)
+BY_NAME = {t.name: t for t in VALIDATED}
+CHILDREN = (PROJECTS, CONTACTS)  # rows that belong to a document (key -> doc_id)
+UNIQUE = "ExpectColumnValuesToBeUnique"
+CHECKS, REJECTS = "checks", "rejects"
+TEXT_HEAD_CHARS = 80  # what a frame keeps of a text column an expectation reads (its nulls, a quotable head)
+# Read by the stage itself besides the checked columns: run id, messages (source_uri), parents, repeated titles.
+_BOOKKEEPING = ("doc_id", "source_uri", "run_id", "site", "title")
+HAS_URL = "has_url"  # checks column of documents: the page has a URL (the site null share is measured over those)
+REJECT_SCHEMA = pa.schema(
+    [
+        ("table", pa.int32()),  # index in VALIDATED
+        ("batch", pa.int32()),  # 0: the table's frame; 1 + n: its n-th checked list column
+        ("expectation", pa.int32()),  # index in the table's declared expectations
+        ("shard", pa.int32()),
+        (ROW, pa.int64()),  # row in the shard
+        ("key", pa.string()),
+        ("parent", pa.string()),  # the document the row belongs to (its source_uri names the quarantine row)
+        ("reason", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+
+def narrow_table(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateConfig) -> pa.Table:
+    """The columns validation reads, in memory: the key, the checked columns (text columns cut to their first
+    TEXT_HEAD_CHARS characters) and bookkeeping, plus the row-level derived check columns computed from the
+    full texts one chunk at a time."""
+    expects = table.expectations()
+    row_derived = [e for e in expects if e.derive in ROW_DERIVED]
+    needed = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
+    needed |= {e.on for e in expects} | {e.where for e in expects} | set(table.key) | set(_BOOKKEEPING)
+    texts = set(table.text_columns)
+    narrow = [c for c in table.column_names if c in needed]
+    if not row_derived and not texts:
+        return read_columns(rows, narrow)
+    parts = []
+    for part in chunks(rows):
+        extra = {e.kwargs["column"]: DERIVED_COLUMNS[e.derive](part, e.on, history, cfg) for e in row_derived}
+        heads = [
+            pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in texts else part.column(c)
+            for c in narrow
+        ]
+        parts.append(with_columns(pa.table(heads, names=narrow), extra))
+    if parts:
+        return pa.concat_tables(parts)
+    extra = {e.kwargs["column"]: pa.array([], pa.bool_()) for e in row_derived}
+    return with_columns(table.empty().select(narrow), extra)
+
+
+def checked_per_shard(expect: Expect) -> bool:
+    """Row-level expectations other than uniqueness: each row is judged on its own."""
+    return expect.level == "row" and expect.gx_type != UNIQUE
+
+
+def batch_rank(table: Table, expect: Expect) -> int:
+    """Where today's suites list the expectation's rejects: 0 for the table's frame, 1 + n for its n-th checked
+    list column (in declared order)."""
+    lists = list(dict.fromkeys(e.column for e in table.expectations() if is_list_column(table, e.column)))
+    return 1 + lists.index(expect.column) if expect.column in lists else 0
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{value[0]!r} vs {value[1]!r}"
+    return repr(value)
+
+
+def reject_message(reason: str, config: Any, value: Any) -> str:
+    """The quarantine message: the expectation with its arguments, and the offending value."""
+    args = ", ".join(f"{a}={v!r}" for a, v in config.kwargs.items() if a not in ("column", "batch_id"))
+    return f"{reason}: {config.type}({args}) rejected {_describe(value)}"
+
+
+def table_failure(res: Any, cfg: ValidateConfig) -> str:
+    """One line naming a failed table-level expectation, what GX observed and a few examples."""
+    reason = (res.expectation_config.meta or {}).get("reason", "validate.unknown")
+    observed = res.result.get("observed_value", res.result.get("unexpected_percent"))
+    examples = (res.result.get("partial_unexpected_list") or [])[: cfg.max_examples]
+    return f"{reason} ({res.expectation_config.type}, observed {observed!r}, examples {examples})"
+
+
+def _row_rejects(res: Any, batch: Batch, narrow: pa.Table, shard: Shard) -> list[dict[str, Any]]:
+    """One reject per row the expectation rejected, quoting the offending value."""
+    table, config = batch.table, res.expectation_config
+    meta = config.meta or {}
+    reason, on = meta.get("reason", "validate.unknown"), meta.get("on")
+    declared = next(i for i, e in enumerate(table.expectations()) if e.reason(table.name) == reason)
+    items = res.result.get("unexpected_index_list") or []
+    values = res.result.get("unexpected_list") or [None] * len(items)
+    derived = on and on != config.kwargs.get("column", on)  # a derived check column: quote the declared column
+    out = []
+    for item, value in zip(items, values, strict=False):
+        row = int(item[ROW])
+        parent = narrow.column("doc_id")[row].as_py() if table in CHILDREN else item.get(table.key[0])
+        shown = narrow.column(on)[row].as_py() if derived else value
+        out.append(
+            {
+                "table": VALIDATED.index(table),
+                "batch": batch_rank(table, table.expectations()[declared]),
+                "expectation": declared,
+                "shard": shard.index,
+                ROW: row,
+                "key": item.get(table.key[0]),
+                "parent": parent,
+                "reason": reason,
+                "message": reject_message(reason, config, shown),
+            }
+        )
+    return out
+
+
+def _shard_rows(shard: Shard) -> pa.Table:
+    batches = list(shard.batches(CHUNK_ROWS))
+    return pa.Table.from_batches(batches, schema=pq.read_schema(shard.path))
+
+
+def checks_frame(narrow: pa.Table, table: Table) -> pa.Table:
+    """What the night-wide checks read of these rows: the key (uniqueness); documents also site, title and
+    has_url (site null share, repeated titles)."""
+    key = table.key[0]
+    if table is not DOCUMENTS:
+        return narrow.select([key])
+    has_url = pc.is_valid(narrow.column("url"))
+    return pa.table(
+        {key: narrow.column(key), "site": narrow.column("site"), "title": narrow.column("title"), HAS_URL: has_url}
+    )
+
+
+def validate_shard(shard: Shard, table_name: str, cfg: ValidateConfig, out: Path) -> dict[str, Any]:
+    """Run the row-level expectations on one shard; write its rejects and checks parts; return counts, the
+    failed reasons and any table-level (column type) failures."""
+    table = BY_NAME[table_name]
+    narrow = narrow_table(_shard_rows(shard), table, ValidationHistory(), cfg)
+    narrow = narrow.append_column(ROW, pa.array(range(narrow.num_rows), pa.int64()))
+    pq.write_table(checks_frame(narrow, table), part_file(_folder(out, CHECKS, table), shard.index))
+    expects = [e for e in table.expectations() if checked_per_shard(e)]
+    batches = [b for b in table_batches(narrow, table, 0, ValidationHistory(), cfg, expects) if b.frame.num_rows]
+    rejects: list[dict[str, Any]] = []
+    failures: list[str] = []
+    failed: dict[str, int] = {}
+    if batches:
+        gx = load_gx()
+        context = gx_context(gx, None)
+        for batch in batches:
+            for res in run_suite(gx, context, batch, gx_run_id(gx, "shard", None), False):
+                if res.success:
+                    continue
+                reason = (res.expectation_config.meta or {}).get("reason", "validate.unknown")
+                if res.exception_info and res.exception_info.get("raised_exception"):
+                    raise RuntimeError(f"{reason}: GX error {res.exception_info.get('exception_message')}")
+                if (res.expectation_config.meta or {}).get("level") == "table":
+                    failures.append(table_failure(res, cfg))
+                    failed[reason] = failed.get(reason, 0) + 1
+                else:
+                    found = _row_rejects(res, batch, narrow, shard)
+                    rejects.extend(found)
+                    failed[reason] = failed.get(reason, 0) + len(found)
+    pq.write_table(pa.Table.from_pylist(rejects, REJECT_SCHEMA), part_file(_folder(out, REJECTS, table), shard.index))
+    return {"rows": narrow.num_rows, "rejects": len(rejects), "failed": failed, "table_failures": failures}
+
+
+def _folder(out: Path, kind: str, table: Table) -> Path:
+    folder = Path(out) / kind / table.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@task(name="validate-shard", cache_policy=NO_CACHE)
+def validate_shard_task(
+    shard: Shard, table_name: str, cfg: ValidateConfig, out: Path, parallel: bool = True
+) -> dict[str, Any]:
+    return offload(validate_shard, shard, table_name, cfg, out, parallel=parallel)
