@@ -22,7 +22,7 @@ from tasks.extract import extract_stage
 from tasks.ingest import ingest_dumps_task
 from tasks.publish import publish_tables_task
 from tasks.strip_boilerplate import strip_boilerplate_task
-from tasks.validate import validate_tables_task
+from tasks.validate import validate_stage
 
 __all__ = ["RunSummary", "nightly", "run_pipeline"]
 
@@ -42,7 +42,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         pages = ledger.run("strip_boilerplate", strip_boilerplate_task, pages, cfg.warehouse, cfg.boilerplate)
         unique = ledger.run("dedupe", dedupe_stage, pages, cfg.warehouse, cfg.dedupe, cfg.shard_rows)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
-        documents = ledger.run("validate", validate_tables_task, ledger.tables(documents), cfg.validate, cfg.warehouse)
+        documents = ledger.run("validate", validate_stage, ledger.tables(documents), cfg.validate, cfg.warehouse)
         return ledger.publish(publish_tables_task, documents)
     except StageFailed as exc:
         ledger.record_failure(exc)
