@@ -21,7 +21,7 @@ from tasks.dedupe import dedupe_stage
 from tasks.extract import extract_stage
 from tasks.ingest import ingest_dumps_task
 from tasks.publish import publish_tables_task
-from tasks.strip_boilerplate import strip_boilerplate_task
+from tasks.strip_boilerplate import strip_stage
 from tasks.validate import validate_stage
 
 __all__ = ["RunSummary", "nightly", "run_pipeline"]
@@ -39,7 +39,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         pages = ledger.run(
             "ingest", ingest_dumps_task, cfg.raw, cfg.warehouse, cfg.ingest, cfg.run_id, ledger.started_at
         )
-        pages = ledger.run("strip_boilerplate", strip_boilerplate_task, pages, cfg.warehouse, cfg.boilerplate)
+        pages = ledger.run("strip_boilerplate", strip_stage, pages, cfg.warehouse, cfg.boilerplate, cfg.shard_rows)
         unique = ledger.run("dedupe", dedupe_stage, pages, cfg.warehouse, cfg.dedupe, cfg.shard_rows)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
         documents = ledger.run("validate", validate_stage, ledger.tables(documents), cfg.validate, cfg.warehouse)
