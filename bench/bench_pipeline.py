@@ -137,6 +137,8 @@ def main() -> None:
             print(f"night 2: {second.seconds:.1f} s = {share:.1%} of night 1's {first.seconds:.1f} s (target <= 5 %)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+    if not stats1:
+        sys.exit(f"night 1 failed (exit {first.returncode}): no end-to-end figure")
     print(f"{int(args.n / first.seconds)} pages/s end to end")
     sys.exit(0 if ok else 1)
 
