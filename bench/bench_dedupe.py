@@ -36,6 +36,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def datasketch_signatures(body: pa.Array, cfg: DedupeConfig) -> tuple[np.ndarray
 def datasketch_sketches(table: pa.Table, cfg: DedupeConfig) -> Sketches:
     base = sketch_pages(table, cfg)
     sig, n_shingles = datasketch_signatures(table.column("text").combine_chunks(), cfg)
-    return Sketches(base.content_hash, base.doc_id, sig, n_shingles, cfg.sketcher.band_keys(sig))
+    return replace(base, signatures=sig, n_shingles=n_shingles, band_keys=cfg.sketcher.band_keys(sig))
 
 
 def quality(n: int, cfg: DedupeConfig, engine: str = "") -> None:
