@@ -6,15 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers import seed_dir
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from flows.ledger import StageFailed
 from flows.nightly import nightly
 from schemas import RUNS
 from tasks._warehouse import open_delta, read_current
 from tasks.publish import publish_run_row, versions
-from tasks.validate import validate_tables_task
+from tasks.validate import validate_stage
 
 
 def _history_row(i: int, n_new: int) -> dict:
@@ -41,11 +39,10 @@ def test_a_95_percent_drop_fails_validate_and_publishes_nothing(tmp_path, monkey
     for i in range(4):  # recent nights published ~100 documents; tonight brings the 5 seed pages
         publish_run_row(warehouse, _history_row(i, 100))
 
-    @task(name="validate", cache_policy=NO_CACHE)
-    def validate_with_warehouse(tables, cfg, wh=None, out=None):
-        return validate_tables_task.fn(tables, cfg, wh or warehouse, out)
+    def validate_with_warehouse(tables, cfg, wh=None, *, out):
+        return validate_stage(tables, cfg, wh or warehouse, out=out)
 
-    monkeypatch.setattr("flows.nightly.validate_tables_task", validate_with_warehouse)
+    monkeypatch.setattr("flows.nightly.validate_stage", validate_with_warehouse)
     before = {name: v for name, v in versions(warehouse).items() if name != RUNS.name}
     with pytest.raises(StageFailed) as failure:
         nightly(str(raw), str(warehouse), "gate")

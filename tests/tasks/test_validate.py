@@ -9,11 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 from dateutil.parser import parse
-from helpers import clean, ingest
+from validate_rows import seed_night, set_value, with_urls
 
-from schemas import DOCUMENTS
-from tasks.dedupe import DedupeConfig, dedupe_pages
-from tasks.extract import ExtractConfig, extract_fields
 from tasks.validate import TableExpectationFailed, ValidateConfig, ValidationHistory, validate_tables
 from tasks.validate.reports import gx_run_name
 
@@ -34,27 +31,12 @@ RUN_IDS = (
 
 @pytest.fixture(scope="module")
 def seed_result(tmp_path_factory):
-    from helpers import seed_dir
-
-    raw = seed_dir(tmp_path_factory.mktemp("validate"))
-    pages = dedupe_pages(
-        clean(ingest(raw).kept).kept, DOCUMENTS.empty().select(["doc_id", "content_hash"]), DedupeConfig()
-    )
-    result = extract_fields(pages.kept, ExtractConfig())
-    return {"documents": result.kept, **result.outputs, "duplicates": pages.outputs["duplicates"]}
+    return seed_night(tmp_path_factory.mktemp("validate"))
 
 
 @pytest.fixture
 def seed_tables(seed_result) -> dict[str, pa.Table]:
     return dict(seed_result)
-
-
-def _set(table: pa.Table, column: str, row: int, value) -> pa.Table:
-    values = table.column(column).to_pylist()
-    values[row] = value
-    return table.set_column(
-        table.schema.get_field_index(column), column, pa.array(values, table.schema.field(column).type)
-    )
 
 
 def _with_run_id(tables: dict[str, pa.Table], run_id: str) -> dict[str, pa.Table]:
@@ -75,7 +57,7 @@ def test_clean_seed_rows_all_pass(seed_tables):
 
 
 def test_negative_budget_quarantines_the_project_row(seed_tables):
-    seed_tables["projects"] = _set(seed_tables["projects"], "budget_usd", 0, -5.0)
+    seed_tables["projects"] = set_value(seed_tables["projects"], "budget_usd", 0, -5.0)
     result = validate_tables(seed_tables, ValidateConfig())
     (row,) = result.quarantined.to_pylist()
     assert row["reason"] == "validate.projects.budget_usd.out_of_range"
@@ -86,7 +68,7 @@ def test_negative_budget_quarantines_the_project_row(seed_tables):
 
 
 def test_start_after_end_is_quarantined(seed_tables):
-    seed_tables["projects"] = _set(seed_tables["projects"], "start_year", 0, 2020)
+    seed_tables["projects"] = set_value(seed_tables["projects"], "start_year", 0, 2020)
     result = validate_tables(seed_tables, ValidateConfig())
     (row,) = result.quarantined.to_pylist()
     assert row["reason"] == "validate.projects.end_year_start_year.misordered"  # was end_date_start_date (#16)
@@ -94,10 +76,10 @@ def test_start_after_end_is_quarantined(seed_tables):
 
 
 def test_invalid_emails_quarantine_the_contact_and_the_document(seed_tables):
-    seed_tables["contacts"] = _set(seed_tables["contacts"], "email", 0, "kgormanbest at iom")
+    seed_tables["contacts"] = set_value(seed_tables["contacts"], "email", 0, "kgormanbest at iom")
     docs = seed_tables["documents"]
     row = docs.column("emails").to_pylist().index(["orentsendorj@iom.int"])
-    seed_tables["documents"] = _set(docs, "emails", row, ["orentsendorj@iom.int", "orentsendorj@iom"])
+    seed_tables["documents"] = set_value(docs, "emails", row, ["orentsendorj@iom.int", "orentsendorj@iom"])
     result = validate_tables(seed_tables, ValidateConfig())
     by_reason = {r["reason"]: r for r in result.quarantined.to_pylist()}
     assert set(by_reason) == {"validate.contacts.email.bad_format", "validate.documents.emails.bad_format"}
@@ -109,7 +91,7 @@ def test_invalid_emails_quarantine_the_contact_and_the_document(seed_tables):
 def test_nav_line_as_title_is_quarantined(seed_tables):
     docs = seed_tables["documents"]
     assert NAV_LINE in docs.column("raw_text")[0].as_py().splitlines()
-    seed_tables["documents"] = _set(docs, "title", 0, NAV_LINE)
+    seed_tables["documents"] = set_value(docs, "title", 0, NAV_LINE)
     result = validate_tables(seed_tables, ValidateConfig())
     (row,) = result.quarantined.to_pylist()
     assert row["reason"] == "validate.documents.title.template_line"
@@ -123,13 +105,13 @@ def test_one_title_repeated_in_a_site_passes_but_most_titles_repeated_fail(seed_
     docs = seed_tables["documents"]
     site = docs["site"][1].as_py()
     published = pa.table({"doc_id": ["old-1", "old-2"], "site": [site] * 2, "title": ["Menu"] * 2})
-    one = dict(seed_tables, documents=_set(docs, "title", 1, "Menu"))
+    one = dict(seed_tables, documents=set_value(docs, "title", 1, "Menu"))
     result = validate_tables(one, cfg, ValidationHistory(published_titles=published))
     assert result.kept.num_rows == 5 and _reasons(result) == []
     everywhere = docs
     for row in range(docs.num_rows):
-        everywhere = _set(everywhere, "title", row, "Menu")
-        everywhere = _set(everywhere, "site", row, site)
+        everywhere = set_value(everywhere, "title", row, "Menu")
+        everywhere = set_value(everywhere, "site", row, site)
     with pytest.raises(TableExpectationFailed, match="repeated_in_site") as failure:
         validate_tables(dict(seed_tables, documents=everywhere), cfg, ValidationHistory(published_titles=published))
     assert "validate.documents.title.repeated_in_site" in failure.value.stats["failed_expectations"]
@@ -138,7 +120,7 @@ def test_one_title_repeated_in_a_site_passes_but_most_titles_repeated_fail(seed_
 def test_bad_document_takes_its_children_along(seed_tables):
     project_doc = seed_tables["projects"].column("doc_id")[0].as_py()
     row = seed_tables["documents"].column("doc_id").to_pylist().index(project_doc)
-    seed_tables["documents"] = _set(seed_tables["documents"], "doc_type", row, "brochure")
+    seed_tables["documents"] = set_value(seed_tables["documents"], "doc_type", row, "brochure")
     result = validate_tables(seed_tables, ValidateConfig())
     assert _reasons(result) == ["validate.documents.doc_type.not_in_set"]
     assert result.kept.num_rows == 4 and result.outputs["projects"].num_rows == 0
@@ -158,16 +140,10 @@ def test_row_count_check_waits_for_history_and_skips_empty_nights(seed_tables):
     assert result.kept.num_rows == 0 and result.stats["failed_expectations"] == []
 
 
-def _with_urls(docs: pa.Table, rows: range) -> pa.Table:
-    for row in rows:
-        docs = _set(docs, "url", row, f"https://mongolia.example.org/page-{row}")
-    return docs
-
-
 def test_null_share_over_the_threshold_fails_the_stage(seed_tables):
-    docs = _with_urls(seed_tables["documents"], range(5))
+    docs = with_urls(seed_tables["documents"], range(5))
     for row in (0, 1):
-        docs = _set(docs, "site", row, None)
+        docs = set_value(docs, "site", row, None)
     seed_tables["documents"] = docs  # 3/5 sites set among pages with a URL < mostly 0.8
     validate_tables(seed_tables, ValidateConfig())  # 5 rows: too few for a share
     with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share"):
@@ -179,16 +155,16 @@ def test_site_null_share_counts_only_pages_with_a_url(seed_tables):
     cfg = ValidateConfig(min_rows_for_share=3)
     no_site = seed_tables["documents"]
     for row in range(5):
-        no_site = _set(no_site, "site", row, None)
+        no_site = set_value(no_site, "site", row, None)
     assert no_site.column("url").null_count == 5
     assert validate_tables({**seed_tables, "documents": no_site}, cfg).kept.num_rows == 5
     # three pages with a URL and their site, two URL-less pages without one: 100 % of the measured rows
-    mixed = _with_urls(seed_tables["documents"], range(3))
+    mixed = with_urls(seed_tables["documents"], range(3))
     for row in (3, 4):
-        mixed = _set(mixed, "site", row, None)
+        mixed = set_value(mixed, "site", row, None)
     assert validate_tables({**seed_tables, "documents": mixed}, cfg).kept.num_rows == 5
     # one of those three loses its site: 2/3 < 0.8 of the pages that have a URL
-    broken = _set(mixed, "site", 0, None)
+    broken = set_value(mixed, "site", 0, None)
     with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share") as failure:
         validate_tables({**seed_tables, "documents": broken}, cfg)
     assert failure.value.stats["failed_expectations"] == ["validate.documents.site.null_share"]

@@ -1,0 +1,96 @@
+"""validate on shards inside a Prefect flow: the same quarantine rows, reason codes, stats and kept tables
+however each table is cut (1, 7 or 10,000 rows a shard) and wherever the shards run; a table-level check still
+sees the whole night."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pyarrow as pa
+import pytest
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+from validate_rows import seed_night, set_value, with_urls
+
+from tasks._shards import worker_processes
+from tasks._spill import materialise
+from tasks.validate import TableExpectationFailed, ValidateConfig, validate_stage, validate_tables
+
+SHARD_SIZES = (1, 7, 10_000)
+NAV_LINE = "Who we are"  # stripped as boilerplate from the head of the four Mongolia pages
+QUARANTINE_FIELDS = ("source_uri", "stage", "reason", "message", "run_id")
+
+
+@flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+def _sharded_validate(tables, cfg, out, processes: int):
+    with worker_processes(processes):
+        return validate_stage(tables, cfg, out=out)
+
+
+def _copies(docs: pa.Table, n: int) -> pa.Table:
+    """`n` more copies of every document under new doc_ids and titles (a night of several shards)."""
+    parts = [docs]
+    for i in range(n):
+        copy = docs
+        for column in ("doc_id", "title"):
+            values = [f"{v}-copy{i}" for v in docs.column(column).to_pylist()]
+            at = docs.schema.get_field_index(column)
+            copy = copy.set_column(at, docs.schema.field(at), pa.array(values, pa.string()))
+        parts.append(copy)
+    return pa.concat_tables(parts)
+
+
+@pytest.fixture(scope="module")
+def seed_tables(tmp_path_factory) -> dict[str, pa.Table]:
+    return seed_night(tmp_path_factory.mktemp("validate-shards"))
+
+
+@pytest.fixture
+def planted(seed_tables):
+    """Seed tables grown to 15 documents, with one bad row of each kind: a nav line as title, a bad email in a
+    document's list, a document's doc_id repeated (uniqueness across shards), a negative project budget, a bad
+    contact email."""
+    docs = _copies(seed_tables["documents"], 2)
+    docs = set_value(docs, "title", 0, NAV_LINE)
+    emails = docs.column("emails").to_pylist()
+    row = next(i for i, e in enumerate(emails) if e and i > 4)
+    docs = set_value(docs, "emails", row, [*emails[row], "someone@iom"])
+    docs = pa.concat_tables([docs, docs.slice(7, 1)])  # row 7's doc_id twice, far apart
+    projects = set_value(seed_tables["projects"], "budget_usd", 0, -5.0)
+    contacts = set_value(seed_tables["contacts"], "email", 0, "someone at iom")
+    return dict(seed_tables, documents=docs, projects=projects, contacts=contacts)
+
+
+def _quarantine(result) -> list[tuple]:
+    return [tuple(r[f] for f in QUARANTINE_FIELDS) for r in result.quarantined.to_pylist()]
+
+
+def test_every_shard_size_gives_the_same_rejects_and_tables(planted, tmp_path):
+    alone = validate_tables(planted, ValidateConfig())
+    reasons = {r[2] for r in _quarantine(alone)}
+    assert reasons == {
+        "validate.documents.title.template_line",
+        "validate.documents.emails.bad_format",
+        "validate.documents.doc_id.not_unique",
+        "validate.projects.budget_usd.out_of_range",
+        "validate.contacts.email.bad_format",
+    }
+    assert sum(r[2] == "validate.documents.doc_id.not_unique" for r in _quarantine(alone)) == 2
+    assert alone.kept.num_rows == 16 - 4  # nav title, bad email, both rows of the repeated doc_id
+    for shard_rows in SHARD_SIZES:
+        cfg = dataclasses.replace(ValidateConfig(), shard_rows=shard_rows)
+        sharded = _sharded_validate(planted, cfg, tmp_path / f"cut-{shard_rows}", 2)
+        assert _quarantine(sharded) == _quarantine(alone), shard_rows
+        assert materialise(sharded.kept).equals(alone.kept), shard_rows
+        for name in ("projects", "contacts", "duplicates"):
+            assert materialise(sharded.outputs[name]).equals(alone.outputs[name]), (name, shard_rows)
+        assert sharded.stats == alone.stats, shard_rows
+
+
+def test_a_table_level_failure_is_seen_across_shards(seed_tables, tmp_path):
+    docs = with_urls(seed_tables["documents"], range(5))
+    docs = set_value(set_value(docs, "site", 0, None), "site", 3, None)  # 3/5 sites among pages with a URL < mostly 0.8
+    cfg = dataclasses.replace(ValidateConfig(min_rows_for_share=5), shard_rows=1)  # no shard alone has 5 rows
+    with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share") as failure:
+        _sharded_validate(dict(seed_tables, documents=docs), cfg, tmp_path / "cut", 2)
+    assert failure.value.stats["failed_expectations"] == ["validate.documents.site.null_share"]
