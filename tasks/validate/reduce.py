@@ -84,9 +84,7 @@ def shard_rejects(out: Path) -> pa.Table:
     return pa.concat_tables(parts) if parts else REJECT_SCHEMA.empty_table()
 
 
-def table_level_batches(
-    out: Path, n_docs: int, n_other: int, history: ValidationHistory, cfg: ValidateConfig
-) -> list[Batch]:
+def table_level_batches(out: Path, n_other: int, history: ValidationHistory, cfg: ValidateConfig) -> list[Batch]:
     """Documents' table-level suite on markers: an int32 row index as key, `url`/`site` set or null, the
     repeated-title flag (from site and title of tonight's and published documents)."""
     expects = [e for e in DOCUMENTS.expectations() if e.level == "table"]

@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
-from tasks._shards import Shard, offload
+from tasks._shards import Shard, fault_drill, offload
 from tasks._spill import CHUNK_ROWS, Rows, chunks, part_file, read_columns
 from tasks._stage import with_columns
 from tasks.validate.config import ValidateConfig, ValidationHistory
@@ -158,6 +158,7 @@ def checks_frame(narrow: pa.Table, table: Table) -> pa.Table:
 def validate_shard(shard: Shard, table_name: str, cfg: ValidateConfig, out: Path) -> dict[str, Any]:
     """Run the row-level expectations on one shard; write its rejects and checks parts; return counts, the
     failed reasons and any table-level (column type) failures."""
+    fault_drill(STAGE, shard)
     table = BY_NAME[table_name]
     narrow = narrow_table(_shard_rows(shard), table, ValidationHistory(), cfg)
     narrow = narrow.append_column(ROW, pa.array(range(narrow.num_rows), pa.int64()))

@@ -141,7 +141,7 @@ def validate_night(
     n_docs = given[DOCUMENTS.name].num_rows
     n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
     run_id = first_run_id(given[DOCUMENTS.name])
-    batches = table_level_batches(out, n_docs, n_other, history, cfg)
+    batches = table_level_batches(out, n_other, history, cfg)
     failures, failed = run_reduce_suites(batches, summary_batches(night["failed"]), run_id, warehouse, run_time, cfg)
     failed = {**night["failed"], **failed}
     stats: dict[str, Any] = {"failed_expectations": sorted(failed), "report": _report(warehouse)}
