@@ -89,14 +89,7 @@ def fold_near(
     updating one) are never folded; they are canonical first. Only the texts of candidate rows are read.
     """
     ranks = np.flatnonzero(eligible)
-    keys = np.concatenate([keys[ranks], menu[1]])
-    ranks = np.concatenate([ranks, menu[0]])
-    by_doc = {d: i for i, d in enumerate(doc_ids)}
-    pairs: set[tuple[Any, Any]] = set(batch_pairs(keys, ranks))
-    for rank, doc_id in history_pairs(keys, ranks, bands):
-        other = by_doc.get(doc_id, doc_id)  # tonight's version of a published document replaces its old text
-        if other != rank and doc_id != doc_ids[rank]:
-            pairs.add((min(rank, other), max(rank, other)) if isinstance(other, int) else (rank, other))
+    pairs = candidate_pairs(doc_ids, np.concatenate([keys[ranks], menu[1]]), np.concatenate([ranks, menu[0]]), bands)
     rows = sorted({n for p in pairs for n in p if isinstance(n, int)})
     hist = sorted({n for p in pairs for n in p if isinstance(n, str)})
     row_texts = texts.take(pa.array(at[rows], pa.int64()))
@@ -123,6 +116,27 @@ def fold_near(
             if sim > best.get(n, (0.0, ""))[0]:
                 best[n] = (sim, kind)
 
+    matches = cluster_matches(uf, best, doc_ids, is_update)
+    return matches, {"near_candidates": len(pairs), "near_verified": n_verified, "near_contained": n_contained}
+
+
+def candidate_pairs(doc_ids: list[str], keys: np.ndarray, ranks: np.ndarray, bands: pa.Table) -> set[tuple[Any, Any]]:
+    """Candidate pairs of kept rows (rank, rank) and of a kept row with a published document (rank, doc_id)."""
+    by_doc = {d: i for i, d in enumerate(doc_ids)}
+    pairs: set[tuple[Any, Any]] = set(batch_pairs(keys, ranks))
+    for rank, doc_id in history_pairs(keys, ranks, bands):
+        other = by_doc.get(doc_id, doc_id)  # tonight's version of a published document replaces its old text
+        if other != rank and doc_id != doc_ids[rank]:
+            pairs.add((min(rank, other), max(rank, other)) if isinstance(other, int) else (rank, other))
+    return pairs
+
+
+def cluster_matches(
+    uf: _UnionFind, best: dict[Any, tuple[float, str]], doc_ids: list[str], is_update: np.ndarray
+) -> list[NearMatch]:
+    """Each verified cluster's canonical document (published first, then canonical order) and the new rows folded
+    into it, with their best link."""
+
     def published(n: Any) -> bool:
         return isinstance(n, str) or bool(is_update[n])
 
@@ -137,4 +151,4 @@ def fold_near(
         canonical = min(members, key=order)
         canonical_id = canonical if isinstance(canonical, str) else doc_ids[canonical]
         matches += [NearMatch(n, canonical_id, *best[n]) for n in members if n != canonical and not published(n)]
-    return matches, {"near_candidates": len(pairs), "near_verified": n_verified, "near_contained": n_contained}
+    return matches
