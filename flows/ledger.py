@@ -137,6 +137,9 @@ class RunLedger:
             self.stats[name].update(getattr(exc, "stats", None) or {})  # e.g. the failed expectations of validate
             self.stats[name]["status"] = "failed"
             raise StageFailed(name, exc) from exc
+        except BaseException:  # stopped from outside (SIGTERM, Ctrl-C, Prefect cancelling): never "succeeded"
+            self.stats[name]["status"] = "interrupted"
+            raise
         finally:
             self.stats[name]["seconds"] = round(time.perf_counter() - start, 3)
             # Arrow's allocator keeps freed memory for reuse; hand it back so the next stage starts low

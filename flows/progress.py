@@ -171,9 +171,9 @@ def stage_line(stage: str, stats: dict[str, Any]) -> str:
         if stats.get(key):
             parts.append(f"{key.replace('_', ' ')} {stats[key]:,}")
     counts = ", ".join(p for p in parts if p)
-    executed = stats.get("status") not in ("skipped", "failed")  # a reused checkpoint's rate would be fiction
+    executed = stats.get("status") not in ("skipped", "failed", "interrupted")  # a rate there would be fiction
     speed = f", {rate(n_in, seconds)}" if isinstance(n_in, int) and executed else ""
-    mark = {"failed": "✗", "skipped": "↷"}.get(stats.get("status", ""), "✓")
+    mark = {"failed": "✗", "interrupted": "✗", "skipped": "↷"}.get(stats.get("status", ""), "✓")
     if stats.get("status") == "skipped":
         return f"{mark} {stage} skipped (checkpoint reused): {counts or 'nothing'}"
     return f"{mark} {stage} {stats.get('status', '')} in {seconds:.1f} s: {counts or 'nothing'}{speed}"
