@@ -1,7 +1,7 @@
-"""A run walks its stage outputs a chunk at a time: the published warehouse does not depend on the chunk size.
+"""A run walks its stage outputs a chunk (and a shard) at a time: the published warehouse depends on neither size.
 
 The corpus dump (../shared/corpus, copied into the test's temporary raw folder) is run once with the default chunk size
-(one chunk) and once in chunks of 7 rows: every stage then sees dozens of chunks (the template sample, the
+(one chunk) and once in chunks and shards of 7 rows: every stage then sees dozens of them (the template sample, the
 dedupe decisions and validation still cover the whole night), and the tables must come out the same.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import shutil
 
-import pyarrow.parquet as pq
 import pytest
 from helpers import CORPUS
 
 from flows.nightly import nightly
 from schemas import BOILERPLATE_PAGES, CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS
 from tasks import _spill
+from tasks._spill import Spill
 from tasks._warehouse import read_current
 
 COMPARED = (
@@ -34,7 +34,7 @@ def _run(tmp_path, name: str, chunk_rows: int, monkeypatch):
     shutil.copy(CORPUS / "pages.jsonl", raw / "pages.jsonl")  # a temporary copy: ingest follows no link
     monkeypatch.setattr(_spill, "CHUNK_ROWS", chunk_rows)
     warehouse = tmp_path / name / "warehouse"
-    summary = nightly(str(raw), str(warehouse), name)
+    summary = nightly(str(raw), str(warehouse), name, shard_rows=chunk_rows)
     tables = {t.name: sorted(map(str, read_current(warehouse, t, cols).to_pylist())) for t, cols in COMPARED}
     return summary, tables, warehouse
 
@@ -50,6 +50,6 @@ def test_chunked_run_publishes_what_a_one_chunk_run_does(tmp_path, monkeypatch, 
     assert whole.row["n_read"] == 229 and whole.row["n_new"] > 200
     for name, rows in whole_tables.items():
         assert chunked_tables[name] == rows, name
-    # the stages really wrote their outputs a chunk at a time
-    extracted = warehouse / "_runs" / "chunked" / "extract" / "kept.parquet"
-    assert pq.ParquetFile(extracted).num_row_groups >= whole.row["n_new"] // chunk_rows
+    # the stages really worked a shard at a time: one part file per shard
+    extracted = Spill(warehouse / "_runs" / "chunked" / "extract" / "kept")
+    assert len(extracted.files) >= whole.row["n_new"] // chunk_rows

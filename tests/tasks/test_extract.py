@@ -5,6 +5,7 @@ from __future__ import annotations
 from helpers import clean, ingest
 
 from schemas import CONTACTS, DOCUMENTS, PROJECTS
+from schemas.stg_pages import STG_DOCUMENTS
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields
 from tasks.extract.countries import find_countries
@@ -21,7 +22,7 @@ def _extract(raw):
 
 def test_seed_documents(seeds_raw):
     result = _extract(seeds_raw)
-    assert result.kept.schema == DOCUMENTS.arrow_schema
+    assert result.kept.schema == STG_DOCUMENTS.arrow_schema  # documents + is_update, dropped at publish
     docs = {d["source_uri"][:3]: d for d in result.kept.to_pylist()}
     assert docs["000"]["title"] == "IOM Director General to Visit Mongolia, Open IOM Office"
     assert docs["004"]["title"] == "Mongolia Prepares for UN High-Level Dialogue on Migration and Development"
