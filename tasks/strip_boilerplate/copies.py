@@ -39,15 +39,43 @@ def documents(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> list[list[d
     """The sampled pages (in page_key order) grouped into documents: a page joins the first document whose first
     page it copies, else starts one. A line shared only by copies of one document is no evidence that it is
     template, so line counts go by document. Comparing with the first page only (no chains of copies) keeps
-    pages that merely share a large template apart."""
+    pages that merely share a large template apart. Only documents whose first page shares enough sketch
+    fingerprints with the page can be its copies (`_copy_candidates`), so a group of n distinct pages costs n
+    index look-ups, not n²/2 sketch comparisons."""
     docs: list[list[dict[str, Any]]] = []
+    index: dict[int, list[int]] = {}  # sketch fingerprint → documents whose first page has it
+    unsketched: list[int] = []  # documents whose first page has no sketch (compared by line sets)
     for row in rows:
-        doc = next((d for d in docs if are_copies(d[0], row, cfg)), None)
-        if doc is None:
-            docs.append([row])
-        else:
-            doc.append(row)
+        found = next(
+            (i for i in _copy_candidates(row, docs, index, unsketched, cfg) if are_copies(docs[i][0], row, cfg)), None
+        )
+        if found is not None:
+            docs[found].append(row)
+            continue
+        docs.append([row])
+        sketch = row.get("body_sketch")
+        if sketch is None:
+            unsketched.append(len(docs) - 1)
+        for h in sketch or ():
+            index.setdefault(h, []).append(len(docs) - 1)
     return docs
+
+
+def _copy_candidates(
+    row: dict[str, Any], docs: list[list[dict[str, Any]]], index: dict[int, list[int]], unsketched: list[int], cfg
+) -> list[int]:
+    """Documents (ascending) that can hold a copy of `row`: sketch similarity ≥ s needs at least
+    s·min(k, |sketch|) shared fingerprints (the union's k smallest hold at least that many); documents without a
+    sketch, and every document for a page without one (or with an empty one), are always candidates."""
+    sketch = row.get("body_sketch")
+    if not sketch:
+        return list(range(len(docs)))
+    shared: dict[int, int] = {}
+    for h in sketch:
+        for i in index.get(h, ()):
+            shared[i] = shared.get(i, 0) + 1
+    bound = cfg.min_copy_similarity * min(cfg.sketch_size, len(sketch)) - 1e-9
+    return sorted([i for i, n in shared.items() if n >= bound] + unsketched)
 
 
 @dataclass(frozen=True, slots=True)

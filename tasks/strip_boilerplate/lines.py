@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -60,6 +61,7 @@ def sketch_window(lines: list[str], cfg: BoilerplateConfig) -> list[str]:
     return lines[: cfg.max_head_lines] + lines[max(cfg.max_head_lines, len(lines) - cfg.max_tail_lines) :]
 
 
+@functools.lru_cache(maxsize=1 << 17)  # a site's template 3-grams recur on every page (~10 MB when full)
 def gram_hash(gram: str) -> int:
     """Fingerprint of a word 3-gram (words case-folded, joined by one space) in a page sketch."""
     return _hash_normalised("\x00gram " + gram)
