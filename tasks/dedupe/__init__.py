@@ -9,9 +9,10 @@ near (LSH candidates, verification, clusters), residue (verifying a pair on temp
 stage (the pure function and the sharded stage). This file re-exports only.
 """
 
+from tasks._stage import content_hash
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.history import DedupeIndex, history_from_files, load_history, published_history
-from tasks.dedupe.identity import canonical_url, content_hash, doc_id_for, doc_ids
+from tasks.dedupe.identity import canonical_url, doc_id_for, doc_ids
 from tasks.dedupe.sketches import Sketches, sketch_chunks, sketch_pages
 from tasks.dedupe.stage import NARROW_COLUMNS, STAGE, dedupe_pages, dedupe_stage
 

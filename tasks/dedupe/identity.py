@@ -1,15 +1,14 @@
-"""Identity of a page: `content_hash` (normalised body) and `doc_id` (canonical URL, else file, else body)."""
+"""Identity of a page: `doc_id` (canonical URL, else file, else body); the body hash is `tasks._stage.content_hash`."""
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks._stage import sha256_hex
+from tasks._stage import normalise_host, normalise_hosts, sha256_hex
 from tasks.dedupe.config import DedupeConfig
 
 # Plain http(s) URLs of printable ASCII without user info or IPv6 host: canonicalised by Arrow kernels; any
@@ -22,16 +21,9 @@ _SIMPLE_URL = (
 
 def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    host = host[4:] if host.startswith("www.") else host
+    host = normalise_host(parts.hostname or "")
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower() or "http", host, path, parts.query, ""))
-
-
-def content_hash(text: str) -> str:
-    """SHA-256 of the normalised body: NFKC, case-folded, whitespace collapsed (as `_stage.normalise_text`;
-    str.split() splits on exactly the characters `re`'s \\s matches, and is ~10x faster than re.sub)."""
-    return hashlib.sha256(" ".join(unicodedata.normalize("NFKC", text).casefold().split()).encode()).hexdigest()
 
 
 def doc_id_for(url: str | None, body_hash: str, cfg: DedupeConfig, source_uri: str | None = None) -> str:
@@ -49,7 +41,7 @@ def doc_id_for(url: str | None, body_hash: str, cfg: DedupeConfig, source_uri: s
 def doc_ids(urls: pa.Array, hashes: list[str], uris: pa.Array, cfg: DedupeConfig) -> list[str]:
     """`doc_id_for` of every row: simple URLs canonicalised with Arrow kernels, the rest row by row."""
     m = pc.extract_regex(pc.fill_null(urls, ""), _SIMPLE_URL)
-    host = pc.replace_substring_regex(pc.utf8_lower(m.field("host")), "^www\\.", "")
+    host = normalise_hosts(m.field("host"))
     path = pc.utf8_rtrim(m.field("path"), "/")
     path = pc.if_else(pc.equal(path, ""), "/", path)
     query = m.field("query")

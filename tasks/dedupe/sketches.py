@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow as pa
 
 from tasks._spill import Rows, chunks
+from tasks._stage import content_hash
 from tasks.dedupe.config import DedupeConfig
-from tasks.dedupe.identity import content_hash, doc_ids
+from tasks.dedupe.identity import doc_ids
 from tasks.dedupe.menu_run import leading_menu_words
 
 
