@@ -16,7 +16,7 @@ from helpers import NOW, corpus_pages
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE, RUNS
 from schemas.runs import STAGE_COUNTERS, STAGES
 from tasks._warehouse import RUN_ID_KEY, open_delta, read_current
-from tasks.dedupe import DedupeConfig, dedupe_pages_task
+from tasks.dedupe import DedupeConfig, dedupe_pages, load_history, sketch_pages
 from tasks.extract import ExtractConfig, extract_fields_task
 from tasks.ingest import IngestConfig, ingest_dumps_task
 from tasks.publish import PLAN, changed_tables, publish_tables, versions
@@ -31,7 +31,8 @@ def _tables(raw: Path, warehouse: Path, run_id: str) -> tuple[dict[str, pa.Table
     stats: dict[str, dict] = {}
     ingested = ingest_dumps_task.fn(raw, warehouse, IngestConfig(), run_id, NOW)
     stripped = strip_boilerplate_task.fn(ingested.kept, warehouse, BoilerplateConfig())
-    unique = dedupe_pages_task.fn(stripped.kept, warehouse, DedupeConfig())
+    history, index = load_history(warehouse, sketch_pages(stripped.kept, DedupeConfig()))
+    unique = dedupe_pages(stripped.kept, history, DedupeConfig(), index)
     documents = extract_fields_task.fn(unique.kept, ExtractConfig())
     results = dict(zip(STAGES, (ingested, stripped, unique, documents), strict=False))
     tables: dict[str, pa.Table] = {}
