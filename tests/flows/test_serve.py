@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -30,6 +31,8 @@ def test_serve_registers_the_schedule_and_stops_on_sigterm(tmp_path):
         line = proc.stdout.readline()
         assert line.startswith("Prefect API: http://127.0.0.1:"), line + proc.stdout.read()
         api_url = line.split()[2]
+        output: list[str] = []  # drained all along: a full pipe would block the service's logging, and its exit
+        threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -40,7 +43,7 @@ def test_serve_registers_the_schedule_and_stops_on_sigterm(tmp_path):
                 time.sleep(1)
         assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Europe/Paris")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, proc.stdout.read()
+        assert proc.wait(timeout=120) == 0, "".join(output)
     finally:
         if proc.poll() is None:
             proc.kill()
