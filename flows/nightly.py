@@ -68,9 +68,9 @@ def nightly(
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
     A flow run with an existing `run_id` (or a retry of the same flow run) resumes it; `from_stage` forces that
-    stage and the later ones to run again. `runner`/`dask_address` say where shard tasks run
-    (of `shard_rows` pages); the flow's task
-    runner must match (`flows.runner.task_runner`, set by the CLI and `serve` through `nightly.with_options`)."""
+    stage and the later ones to run again. `runner`/`dask_address` say where shard tasks (of `shard_rows` pages)
+    run; the flow's task runner must match (`flows.runner.task_runner`, set by the CLI with
+    `nightly.with_options`, and for served nights from $DOCPIPE_RUNNER)."""
     cfg = build_config(
         Path(raw) if raw else None,
         Path(warehouse) if warehouse else None,

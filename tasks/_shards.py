@@ -94,12 +94,12 @@ def map_shards(task: Task, shards: Sequence[Shard], **shared: Any) -> list[dict[
     shared = {**shared, "parallel": len(shards) > 1}  # one shard: no worker process to start for it
     futures = task.map(list(shards), **{k: _unmapped(v) for k, v in shared.items()})
     index = {f.task_run_id: i for i, f in enumerate(futures)}
-    manifests: list[dict[str, Any] | None] = [None] * len(shards)
+    manifests: list[dict[str, Any]] = [{}] * len(shards)
     for future in as_completed(futures):
         i = index[future.task_run_id]
         manifests[i] = future.result()
         advance(shards[i].rows)
-    return [m for m in manifests if m is not None]
+    return manifests
 
 
 def _unmapped(value: Any) -> Any:

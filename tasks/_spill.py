@@ -81,6 +81,13 @@ def part_file(folder: Path, index: int) -> Path:
     return Path(folder) / f"part-{index:05d}.parquet"
 
 
+def write_empty_parts(folders: Sequence[Path], tables: Sequence[Table]) -> None:
+    """One empty part file in each spill folder, with its table's schema (a night with no shards still leaves
+    every output readable)."""
+    for folder, table in zip(folders, tables, strict=True):
+        SpillWriter(part_file(folder, 0), table).close()
+
+
 Rows = pa.Table | Spill
 
 

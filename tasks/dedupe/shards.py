@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_CLEAN, STG_UNIQUE
 from tasks._shards import Shard, fault_drill, offload
-from tasks._spill import CHUNK_ROWS, SpillWriter, part_file, write_spill
+from tasks._spill import CHUNK_ROWS, part_file, write_empty_parts, write_spill
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.decide import Decisions
 from tasks.dedupe.outputs import INDEX_TABLES, kept_columns, spill_index_rows, take_in_order
@@ -169,5 +169,4 @@ def write_shard_task(
 
 def write_empty_outputs(out: Path) -> None:
     """No pages: one empty part per output, so every output has its schema on disk."""
-    for folder, table in zip(output_folders(out), (STG_UNIQUE, *INDEX_TABLES), strict=True):
-        SpillWriter(part_file(folder, 0), table).close()
+    write_empty_parts(output_folders(out), (STG_UNIQUE, *INDEX_TABLES))

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_UNIQUE
 from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, fault_drill, map_shards, offload, plan_shards
-from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
+from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file, write_empty_parts
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.config import ExtractConfig
 from tasks.extract.records import OUTPUTS, extract_batch
@@ -69,9 +69,8 @@ def extract_stage(pages: Rows, cfg: ExtractConfig, shard_rows: int = DEFAULT_SHA
     shards = plan_shards(as_spill(pages, Path(out) / "input.parquet", STG_UNIQUE, shard_rows), shard_rows)
     manifests: list[dict[str, Any]] = map_shards(extract_shard_task, shards, cfg=cfg, out=Path(out))
     folders = output_folders(out)
-    if not shards:  # no pages: one empty part per table, so every output has its schema on disk
-        for folder, table in zip(folders, OUTPUTS, strict=True):
-            SpillWriter(part_file(folder, 0), table).close()
+    if not shards:
+        write_empty_parts(folders, OUTPUTS)
     tables = [Spill(f) for f in folders]
     counted = sum(m[OUTPUTS[0].name] for m in manifests)
     if counted != pages.num_rows:
