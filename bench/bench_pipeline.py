@@ -11,7 +11,10 @@ JSONL with URLs (default) or one .txt file a page without URL.
 Night 1: the real CLI (`docpipe run --runner …`) in a child process on a fresh warehouse; the RSS of its whole
 process tree (the run, Prefect's server, the run's worker processes, a Dask LocalCluster's nannies and workers)
 is sampled every 0.2 s. Printed: each stage's records in, seconds and records/s from the run's summary.json;
-wall time; Prefect's share (wall − the stages' seconds: start-up, task bookkeeping, shut-down); peak tree RSS.
+wall time; Prefect's share (wall − the stages' seconds: start-up, task bookkeeping, shut-down); peak tree RSS;
+CPU seconds by process role (a busy machine inflates wall seconds, not these); the wall seconds before the first
+stage, between stages and after the last (from the run's log). Every sample goes to `night<N>.rss.tsv` in the
+work folder (seconds, pid, role, RSS MB, CPU s: keep it with --keep).
 With `--new-fraction F`, night 2 over night 1's warehouse: the crawl re-delivered with F·N new pages (the JSONL
 rewritten with the new pages appended; for txt, the new files beside the old ones), its wall time as a share of
 night 1's (#14's target: ≤ 5 %) and its stage figures. After each night the counts must reconcile: the run's
@@ -27,10 +30,11 @@ import json
 import shutil
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
-from bench_run import CliRun, docpipe_command, peaks_line, run_cli
+from bench_run import CliRun, cpu_line, docpipe_command, peaks_line, run_cli
 
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE
 from schemas.runs import RUN_COUNTS, RUN_OUTCOMES
@@ -54,6 +58,25 @@ def stage_table(stats: dict[str, dict], wall: float) -> list[str]:
     lines.append(f"{'stages':<18}{'':>34}{staged:>9.1f}{'':>9}{staged / wall:>7.0%}")
     lines.append(f"{'prefect + cli':<18}{'':>34}{wall - staged:>9.1f}{'':>9}{(wall - staged) / wall:>7.0%}")
     return lines
+
+
+def run_log_times(warehouse: Path, run_id: str) -> list[float]:
+    """Epoch seconds of the stage lines (▶ start, ✓ end) of the run's log, in order."""
+    times = []
+    for line in (warehouse / "_runs" / run_id / "run.log").read_text(encoding="utf-8").splitlines():
+        if line[24:].startswith(("INFO ▶", "INFO ✓")):
+            times.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp())
+    return times
+
+
+def phases_line(run: CliRun, times: list[float], summary: dict) -> str:
+    """Wall seconds outside the stages: before the first stage starts (CLI, Prefect's server, flow run), between
+    stages (checkpoints, bookkeeping), after the last ends (runs row, report, shut-down)."""
+    if not times:
+        return "no stage lines in the run's log"
+    staged = sum(float(s.get("seconds", 0.0)) for s in summary["stage_stats"].values())
+    before, after = times[0] - run.started, run.started + run.seconds - times[-1]
+    return f"outside stages: before {before:.1f} s, between {times[-1] - times[0] - staged:.1f} s, after {after:.1f} s"
 
 
 def reconcile(warehouse: Path, summary: dict, uris: set[str]) -> tuple[bool, list[str]]:
@@ -84,7 +107,7 @@ def run_night(args: argparse.Namespace, work: Path, night: int, pages: list[dict
     uris = set(write_raw(pages, args.shape, raw))
     cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", f"night{night}")
     cmd += ["--runner", args.runner] + (["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])
-    run = run_cli(cmd, work / f"night{night}.log")
+    run = run_cli(cmd, work / f"night{night}.log", work / f"night{night}.rss.tsv")
     print(f"\nnight {night}: {len(pages):,} records delivered ({args.shape}), exit {run.returncode}")
     path = summary_path(warehouse, f"night{night}")
     if run.returncode != 0 or not path.is_file():
@@ -94,6 +117,7 @@ def run_night(args: argparse.Namespace, work: Path, night: int, pages: list[dict
     summary["stage_stats"] = json.loads(summary["stage_stats"])
     print("\n".join(stage_table(summary["stage_stats"], run.seconds)))
     print(f"wall {run.seconds:.1f} s; peak tree RSS {run.peak_mb:,.0f} MB; {peaks_line(run.peaks)}")
+    print(f"{cpu_line(run.cpu)}; {phases_line(run, run_log_times(warehouse, f'night{night}'), summary)}")
     ok, lines = reconcile(warehouse, summary, uris)
     print("\n".join(lines))
     return run, summary, ok

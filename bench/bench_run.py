@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,10 +58,19 @@ def write_dump(path: Path, target_bytes: int, seed: int = 7) -> tuple[int, int]:
     return n, size
 
 
-def tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
-    """Summed RSS of `pid` and its descendants (from /proc); `peaks` keeps each process's peak by role."""
+@dataclass(frozen=True, slots=True)
+class ProcSample:
+    pid: int
+    role: str
+    rss_mb: float
+    cpu_s: float  # user + system seconds so far
+
+
+def tree_sample(pid: int) -> list[ProcSample]:
+    """RSS and CPU seconds of `pid` and each of its descendants (from /proc), with each process's role."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    usage: dict[int, tuple[int, float]] = {}
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -69,17 +78,24 @@ def tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
             stat = Path(f"/proc/{entry}/stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
             children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            usage[int(entry)] = (int(fields[21]) * page, (int(fields[11]) + int(fields[12])) / tick)
         except (OSError, ValueError):
             continue
-    total, stack = 0, [pid]
+    samples, stack = [], [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
         stack += children.get(p, [])
-        role = _role(p, pid)
-        peaks[role] = max(peaks.get(role, 0.0), rss.get(p, 0) / 2**20)
-    return total / 2**20
+        if usage.get(p, (0, 0.0))[0]:  # a zombie (0 RSS) is no process to measure
+            samples.append(ProcSample(p, _role(p, pid), usage[p][0] / 2**20, usage[p][1]))
+    return samples
+
+
+def tree_rss_mb(pid: int, peaks: dict[str, float]) -> float:
+    """Summed RSS of `pid` and its descendants (from /proc); `peaks` keeps each process's peak by role."""
+    samples = tree_sample(pid)
+    for s in samples:
+        peaks[s.role] = max(peaks.get(s.role, 0.0), s.rss_mb)
+    return sum(s.rss_mb for s in samples)
 
 
 def _role(p: int, root: int) -> str:
@@ -104,6 +120,8 @@ class CliRun:
     seconds: float
     peak_mb: float  # peak summed RSS of the process tree
     peaks: dict[str, float]  # role → peak RSS of one process of that role
+    cpu: dict[str, float] = field(default_factory=dict)  # role → CPU seconds of its processes (last seen)
+    started: float = 0.0  # epoch seconds at the start (lines of the run's log are timed in local time)
 
 
 def docpipe_command(*args: str) -> list[str]:
@@ -112,20 +130,37 @@ def docpipe_command(*args: str) -> list[str]:
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "flows", *args]
 
 
-def run_cli(cmd: list[str], log: Path) -> CliRun:
-    """Run `cmd` in a child process (output to `log`), sampling its process tree's RSS every 0.2 s."""
-    start = time.perf_counter()
-    with log.open("w") as out:
+def run_cli(cmd: list[str], log: Path, timeline: Path | None = None) -> CliRun:
+    """Run `cmd` in a child process (output to `log`), sampling its process tree's RSS and CPU every 0.2 s;
+    with `timeline`, every sample of every process as a TSV line: seconds since start, pid, role, RSS MB, CPU s."""
+    started, start = time.time(), time.perf_counter()
+    cpu: dict[int, tuple[str, float]] = {}
+    with log.open("w") as out, (timeline or Path(os.devnull)).open("w") as tsv:
+        tsv.write("t\tpid\trole\trss_mb\tcpu_s\n")
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
         peak, peaks = 0.0, {}
         while proc.poll() is None:
-            peak = max(peak, tree_rss_mb(proc.pid, peaks))
+            samples, t = tree_sample(proc.pid), time.perf_counter() - start
+            peak = max(peak, sum(s.rss_mb for s in samples))
+            for s in samples:
+                peaks[s.role] = max(peaks.get(s.role, 0.0), s.rss_mb)
+                cpu[s.pid] = (s.role, s.cpu_s)
+                tsv.write(f"{t:.1f}\t{s.pid}\t{s.role}\t{s.rss_mb:.0f}\t{s.cpu_s:.2f}\n")
             time.sleep(0.2)
-    return CliRun(proc.returncode, time.perf_counter() - start, peak, peaks)
+    by_role: dict[str, float] = {}
+    for role, seconds in cpu.values():
+        by_role[role] = by_role.get(role, 0.0) + seconds
+    return CliRun(proc.returncode, time.perf_counter() - start, peak, peaks, by_role, started)
 
 
 def peaks_line(peaks: dict[str, float]) -> str:
     return "peak RSS by process: " + ", ".join(f"{role} {mb:,.0f} MB" for role, mb in sorted(peaks.items()))
+
+
+def cpu_line(cpu: dict[str, float]) -> str:
+    """CPU seconds by role (all processes of a role together): unlike wall time, not inflated by a busy machine."""
+    total = sum(cpu.values())
+    return f"CPU {total:,.1f} s: " + ", ".join(f"{role} {s:,.1f} s" for role, s in sorted(cpu.items()))
 
 
 def main() -> None:
