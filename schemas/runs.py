@@ -15,12 +15,14 @@ STAGES = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publi
 # quarantined (plus `quarantined.<reason>` per code); these are the stage-specific ones the `runs` counts read.
 IN, KEPT, QUARANTINED = "in", "kept", "quarantined"
 RESTRIPPED = "restripped"  # strip_boilerplate: published documents stripped again under a changed template model
-UNCHANGED, DUPLICATES = "unchanged", "duplicates"  # dedupe: records identical to / folded into a document
+# strip_boilerplate (re-delivered as published, recognised by raw text) and dedupe (by body and version): records
+# identical to their document; dedupe: records folded into a document
+UNCHANGED, DUPLICATES = "unchanged", "duplicates"
 DOCUMENTS_REJECTED = "documents_rejected"  # validate: documents a row-level expectation rejected
 NEW, UPDATED = "new", "updated"  # validate: kept documents new tonight / published before (dedupe's is_update)
 STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "ingest": (IN, KEPT, QUARANTINED),
-    "strip_boilerplate": (IN, KEPT, QUARANTINED, RESTRIPPED),
+    "strip_boilerplate": (IN, KEPT, QUARANTINED, RESTRIPPED, UNCHANGED),
     "dedupe": (IN, KEPT, QUARANTINED, UNCHANGED, DUPLICATES),
     "extract": (IN, KEPT, QUARANTINED),
     "validate": (IN, KEPT, QUARANTINED, DOCUMENTS_REJECTED, NEW, UPDATED),
@@ -33,7 +35,7 @@ RUN_COUNT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "n_restripped": (("strip_boilerplate", RESTRIPPED),),
     "n_new": (("validate", NEW),),
     "n_updated": (("validate", UPDATED),),
-    "n_unchanged": (("dedupe", UNCHANGED),),
+    "n_unchanged": (("strip_boilerplate", UNCHANGED), ("dedupe", UNCHANGED)),
     "n_duplicates": (("dedupe", DUPLICATES),),
     "n_quarantined": (("ingest", QUARANTINED), ("strip_boilerplate", QUARANTINED), ("validate", DOCUMENTS_REJECTED)),
 }

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from tasks.dedupe.minhash import Sketcher
 from tasks.dedupe.residue import ResidueRules
+from tasks.identity import DOC_ID_HEX_CHARS
 
 
 @dataclass(frozen=True, slots=True)
 class DedupeConfig:
-    id_hex_chars: int = 32  # doc_id length (128 bits)
+    id_hex_chars: int = DOC_ID_HEX_CHARS  # doc_id length (128 bits)
     min_jaccard: float = 0.8  # near duplicate: exact Jaccard of word n-gram sets at least this
     shingle_words: int = 3  # words per shingle
     num_perm: int = 100  # MinHash permutations

@@ -13,8 +13,8 @@ import pyarrow as pa
 from tasks._spill import Rows, chunks
 from tasks._stage import content_hash
 from tasks.dedupe.config import DedupeConfig
-from tasks.dedupe.identity import doc_ids
 from tasks.dedupe.menu_run import leading_menu_words
+from tasks.identity import doc_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def sketch_pages(pages: pa.Table, cfg: DedupeConfig) -> Sketches:
     def identity() -> tuple[list[str], list[str]]:
         # a slice at a time: the batch's texts never all exist as Python strings
         hashes = [content_hash(t) for a in range(0, len(texts), 5000) for t in texts.slice(a, 5000).to_pylist()]
-        return hashes, doc_ids(urls, hashes, uris, cfg)
+        return hashes, doc_ids(urls, hashes, uris, cfg.id_hex_chars)
 
     sketcher = cfg.sketcher
     # hashing holds the GIL, sketching mostly does not: run them side by side

@@ -7,8 +7,9 @@ warehouse). Dropped (counted, not quarantined): records identical to their alrea
 published history, its near-duplicate index (`dedupe_bands`, `dedupe_signatures`), and the text of the history
 documents tonight's pages are candidates of.
 
-Identity (identity.py): `doc_id` is the hash of the canonical URL (lower-case host without www., no fragment or trailing
-slash); else, for a one-page file (.txt, .html), of its path under raw/; else of the normalised body. The same
+Identity (tasks/identity.py, shared with strip_boilerplate): `doc_id` is the hash of the canonical URL (lower-case
+host without www., no fragment or trailing slash); else, for a one-page file (.txt, .html), of its path under
+raw/; else of the normalised body. The same
 URL (or file) with new text is an update of that document, not a duplicate — also when its text is merely
 similar to its published version. A page is `unchanged` only when its doc_id is published with the same
 content_hash and the same version hash (version.py: raw_text, text and contact_text, exact), so an edit that

@@ -3,8 +3,10 @@
 In: stg_pages (schemas/stg_pages.py). Out: stg_clean — same rows plus `site`, `text`, `contact_text`,
 `n_boilerplate_lines`, `title_hint`. Quarantines: boilerplate.empty_body.
 State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned), and
-the published documents of groups whose sample changed tonight (read; returned re-stripped when their text
-changes, so the first pages of a new site lose their template once enough pages are seen).
+the published documents of groups whose model changed tonight (changed.py; read; returned re-stripped when their
+text changes, so the first pages of a new site lose their template once enough pages are seen); `documents`
+(doc_id, raw_text hash) of tonight's records (unchanged.py: a record re-delivered as published is counted
+`unchanged` and goes no further).
 
 Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
 www.), or of its registered domain (IOM country sites share variants of one menu), or when it is a *known*
@@ -35,8 +37,9 @@ that strips each shard under it, then re-strips published documents; the same ro
 
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
 blocks), copies (copies and variants of one body), model (groups, the page sample, line counts, cleaning a
-page), pages (a chunk of pages stripped, published documents re-stripped), shards (the map tasks), stage (the
-pure function, the one-process task and the sharded stage); this file re-exports only.
+page), pages (a chunk of pages stripped, published documents re-stripped), unchanged (records re-delivered as
+published), changed (the groups to strip again), shards (the map tasks), stage (the pure function, the
+one-process task and the sharded stage); this file re-exports only.
 """
 
 from tasks.strip_boilerplate.config import BoilerplateConfig

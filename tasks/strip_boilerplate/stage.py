@@ -1,11 +1,12 @@
 """The strip_boilerplate stage proper: each page stripped under the night's template models, published documents
 of changed groups stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
 
-`strip_stage` (the flow's entry) is plan → map → reduce → map: the night's pages cut into shards, each shard's
+`strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
+an unchanged page costs a hash), then is plan → map → reduce → map: the night's pages cut into shards, each shard's
 bottom-k sample per group (shards.sample_shard), the night's sample merged from them and the stored one and
 written to the model file, each shard stripped under it (shards.clean_shard, part files of kept rows and
 quarantine); then, in the flow, the published documents of changed groups stripped again (few: the groups whose
-sample changed) and the counters summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
+model changed, changed.py) and the counters summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
 are the same work in one process (tests, bench scripts); both give the same rows and stats for any shard size.
 """
 
@@ -22,10 +23,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
+from schemas.runs import UNCHANGED
 from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks._warehouse import iter_current_where, read_current
+from tasks.strip_boilerplate.changed import groups_to_restrip
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of
 from tasks.strip_boilerplate.pages import restrip, stage_stats, strip_rows
@@ -37,6 +40,7 @@ from tasks.strip_boilerplate.shards import (
     sample_shard_task,
     write_model,
 )
+from tasks.strip_boilerplate.unchanged import without_unchanged
 
 
 def strip_boilerplate(
@@ -44,7 +48,7 @@ def strip_boilerplate(
 ) -> StageResult:
     """Remove template lines learned from `samples` plus this batch; cut contact blocks.
 
-    `published`: documents of the groups whose model changed tonight (`PageSample.changed_groups`). Those
+    `published`: documents of the groups whose model changed tonight (changed.groups_to_restrip). Those
     whose text comes out different under the new model are returned again (kept, counted in
     stats["restripped"]) so the rest of the run republishes them: results do not depend on how pages were
     spread over runs. Documents identified by their body (no URL, inside a multi-record dump) keep their text,
@@ -100,10 +104,11 @@ def strip_chunks(
 def strip_boilerplate_task(pages: Rows, warehouse, cfg: BoilerplateConfig, out: Path | None = None) -> StageResult:
     """Two passes over the night's pages in this process: the first feeds the template sample, the second
     strips each chunk."""
-    sample = PageSample(read_current(warehouse, BOILERPLATE_PAGES), cfg)
+    stored = read_current(warehouse, BOILERPLATE_PAGES)
+    sample = PageSample(stored, cfg)
     for part in chunks(pages, columns=["url", "raw_text", "raw_html", "run_id"]):
         sample.add(part)
-    published = read_documents_of_groups(warehouse, sample.changed_groups(), cfg)
+    published = read_documents_of_groups(warehouse, groups_to_restrip(stored, sample, cfg), cfg)
     return strip_chunks(chunks(pages), sample, cfg, published, out)
 
 
@@ -113,28 +118,33 @@ def strip_stage(
     """The stage as the flow runs it: two maps of one shard task per ~`shard_rows` pages, the sample merge
     between them and the re-strip of published documents after them (module docstring)."""
     out = Path(out)
-    spill = as_spill(pages, out / "input.parquet", STG_PAGES, shard_rows)
+    delivered = as_spill(pages, out / "input.parquet", STG_PAGES, shard_rows)
+    spill, unchanged = without_unchanged(delivered, warehouse, out / "changed.parquet")
     shards = plan_shards(spill, shard_rows)
     map_shards(sample_shard_task, shards, cfg=cfg, out=out)
-    sample = merge_samples(read_current(warehouse, BOILERPLATE_PAGES), out, len(shards), cfg)
+    stored = read_current(warehouse, BOILERPLATE_PAGES)
+    sample = merge_samples(stored, out, len(shards), cfg)
     manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=write_model(sample, out), out=out)
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
-    restripped = _restrip_published(spill, warehouse, sample, cfg, part_file(out / KEPT_DIR, len(shards)))
+    groups = groups_to_restrip(stored, sample, cfg)
+    restripped = _restrip_published(spill, warehouse, sample, groups, cfg, part_file(out / KEPT_DIR, len(shards)))
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
-        stage_stats(counts, restripped),
+        {**stage_stats(counts, restripped), UNCHANGED: unchanged},
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
-        n_in=spill.num_rows + restripped,
+        n_in=delivered.num_rows + restripped,
+        n_dropped=unchanged,
     )
 
 
-def _restrip_published(spill: Spill, warehouse, sample: PageSample, cfg: BoilerplateConfig, path: Path) -> int:
-    """Write the published documents of the groups whose sample changed tonight, stripped again when their text
+def _restrip_published(
+    spill: Spill, warehouse, sample: PageSample, groups: set[str], cfg: BoilerplateConfig, path: Path
+) -> int:
+    """Write the published documents of `groups` (changed.groups_to_restrip), stripped again when their text
     changes, to the last part file of the kept rows (`path`, written even when empty); returns their count."""
-    groups = sample.changed_groups()
     first = next(spill.batches(1, ["run_id"]), None)
     run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
     restripped = 0

@@ -107,8 +107,8 @@ def test_vectorised_identity_matches_the_row_rule():
     cfg = DedupeConfig()
     hashes = [content_hash(t) for t in texts]
     assert hashes == [sha256_hex(normalise_text(t)) for t in texts]
-    expected = [doc_id_for(u, h, cfg, s) for u, h, s in zip(urls, hashes, uris, strict=True)]
-    assert doc_ids(pa.array(urls, pa.string()), hashes, pa.array(uris), cfg) == expected
+    expected = [doc_id_for(u, h, s, cfg.id_hex_chars) for u, h, s in zip(urls, hashes, uris, strict=True)]
+    assert doc_ids(pa.array(urls, pa.string()), hashes, pa.array(uris), cfg.id_hex_chars) == expected
 
 
 OLD_PHONE, NEW_PHONE = "Tel: +976 7014 3100", "Tel: +976 7014 3199"  # in seed 004's contact block

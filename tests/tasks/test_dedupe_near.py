@@ -98,7 +98,7 @@ def _url_of(doc_id: str) -> str:
 
 
 def _id(url: str) -> str:
-    return doc_id_for(url, "", CFG)
+    return doc_id_for(url, "", hex_chars=CFG.id_hex_chars)
 
 
 def _check_variants(dups: dict[str, dict]) -> None:
