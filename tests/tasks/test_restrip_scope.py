@@ -1,0 +1,67 @@
+"""Which groups' published documents are stripped again (tasks/strip_boilerplate/changed.py): a full sample
+that takes a page with the same template and evicts one changes nothing stripping reads; a page that changes a
+repeated line's count, or a sample that grows, does."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas import BOILERPLATE_PAGES
+from tasks._stage import content_hash
+from tasks.strip_boilerplate import BoilerplateConfig, PageSample
+from tasks.strip_boilerplate.changed import groups_to_restrip
+
+CFG = BoilerplateConfig(max_sample_pages=4)
+MENU = ["Home", "News", "Where we work", "Contact us"]
+FOOTER = ["Copyright the organisation", "Privacy policy"]
+
+
+def _page(i: int, extra: list[str] = ()) -> str:
+    body = [f"Body paragraph {i} tells the story number {i} of the site in words of its own, line {i}."]
+    return "\n".join([*MENU, f"Title of story {i}", *body, *extra, *FOOTER])
+
+
+def _pages(texts: list[str]) -> pa.Table:
+    n = len(texts)
+    return pa.table(
+        {
+            "url": [f"https://example.org/news/{content_hash(t)[:8]}" for t in texts],
+            "raw_text": texts,
+            "raw_html": pa.nulls(n, pa.string()),
+            "run_id": ["r"] * n,
+        }
+    )
+
+
+def _stored(texts: list[str]) -> pa.Table:
+    sample = PageSample(BOILERPLATE_PAGES.empty(), CFG)
+    sample.add(_pages(texts))
+    return sample.all_rows()
+
+
+def _smaller_key(stored_keys: list[str], make) -> str:
+    """A page (made by `make(i)`) whose page_key sorts before the largest stored one: it enters a full sample."""
+    return next(t for t in map(make, range(100, 1000)) if content_hash(t) < max(stored_keys))
+
+
+def test_a_full_sample_taking_a_page_of_the_same_template_changes_no_model():
+    stored = _stored([_page(i) for i in range(8)])
+    keys = stored.column("page_key").to_pylist()
+    assert len(keys) == 2 * CFG.max_sample_pages  # the site's and its domain's samples, full
+    sample = PageSample(stored, CFG)
+    sample.add(_pages([_smaller_key(keys, _page)]))
+    assert sample.changed_groups() == {"example.org", "domain:example.org"}
+    assert groups_to_restrip(stored, sample, CFG) == set()
+
+
+def test_a_new_repeated_line_or_a_growing_sample_changes_the_model():
+    stored = _stored([_page(i, ["Share this story"]) for i in range(8)])
+    keys = stored.column("page_key").to_pylist()
+    sample = PageSample(stored, CFG)
+    sample.add(_pages([_smaller_key(keys, _page)]))  # no "Share this story": that line's count drops
+    assert groups_to_restrip(stored, sample, CFG) == {"example.org", "domain:example.org"}
+
+    small = _stored([_page(i) for i in range(2)])
+    sample = PageSample(small, CFG)
+    sample.add(_pages([_page(50)]))
+    assert groups_to_restrip(small, sample, CFG) == {"example.org", "domain:example.org"}
