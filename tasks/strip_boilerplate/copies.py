@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.lines import gram_hash, is_trivial, line_keys, sketch_similarity, sketch_window
+from tasks.strip_boilerplate.lines import (
+    gram_hash,
+    is_trivial,
+    keys_of,
+    sketch_similarity,
+    sketch_window,
+    word_grams,
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -79,37 +87,92 @@ def _copy_candidates(
 
 
 @dataclass(frozen=True, slots=True)
-class PageGrams:
-    """A page's word 3-grams over the window the sample sketches (`sketch_window`), sorted by fingerprint, each
-    with the window lines its words come from; and each window line's fingerprints."""
+class DocSketch:
+    """A sampled page's sketch as `body_containment` reads it: its fingerprints up to `limit`, its last one when
+    the sketch is full (below it the sketch holds every 3-gram of the page); `limit` None: every 3-gram counts."""
 
-    grams: list[tuple[int, int, int, int]]  # (fingerprint, window lines of its three words), sorted
-    keys: list[tuple[int, ...]]  # per window line: its fingerprints (empty for a letter-free line)
+    hashes: frozenset[int]
+    limit: int | None
+
+
+def doc_sketches(sketches: Iterable[Sequence[int]], k: int) -> tuple[DocSketch, ...]:
+    """The non-empty sketches of a document's pages, for `body_containment` (`k`: the sketch size)."""
+    out = []
+    for sketch in sketches:
+        if sketch and len(sketch) >= k:
+            out.append(DocSketch(frozenset(h for h in sketch if h <= sketch[-1]), sketch[-1]))
+        elif sketch:
+            out.append(DocSketch(frozenset(sketch), None))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class PageGrams:
+    """A page's word 3-grams over the window the sample sketches (`sketch_window`): the fingerprint of the one
+    starting at each word, the words of each window line, the distinct fingerprints (sorted, counted); and the
+    window lines carrying each line fingerprint."""
+
+    grams: list[int]  # fingerprint of the 3-gram starting at each word
+    words_at: list[tuple[int, int]]  # per window line: its words (first, past-last)
+    counts: Counter[int]  # fingerprint -> its 3-grams
+    hashes: list[int]  # distinct fingerprints, sorted
+    hash_set: frozenset[int]
+    lines_of: dict[int, int]  # line fingerprint -> its window lines (bit j: window line j)
+    key_set: frozenset[int]  # the line fingerprints
+    inside: dict[int, list[int]] = field(default_factory=dict)  # memo of `_inside`
 
     @classmethod
     def of(cls, lines: list[str], cfg: BoilerplateConfig) -> PageGrams:
-        window = sketch_window(lines, cfg)
-        keys = [() if is_trivial(x) else tuple(line_keys(x, cfg)) for x in window]
+        lines_of: dict[int, int] = {}
         words: list[str] = []
-        at: list[int] = []  # window line of each word
-        for j, x in enumerate(window):
-            found = _WORD.findall(x.casefold())
-            words += found
-            at += [j] * len(found)
-        grams = [(gram_hash(" ".join(words[i : i + 3])), *at[i : i + 3]) for i in range(len(words) - 2)]
-        return cls(sorted(grams), keys)
+        words_at = []
+        for j, x in enumerate(sketch_window(lines, cfg)):
+            if not is_trivial(x):
+                for key in keys_of(x, cfg.prefix_words):
+                    lines_of[key] = lines_of.get(key, 0) | 1 << j
+            start = len(words)
+            words += _WORD.findall(x.casefold())
+            words_at.append((start, len(words)))
+        grams = list(map(gram_hash, word_grams(words)))
+        counts = Counter(grams)
+        return cls(grams, words_at, counts, sorted(counts), frozenset(counts), lines_of, frozenset(lines_of))
 
-    def body_containment(self, other_lines: frozenset[int], other_sketches: Sequence[Sequence[int]], k: int) -> float:
+    def _inside(self, shared: int) -> list[int]:
+        """The distinct 3-grams whose every occurrence has its three words on the window lines `shared`
+        (bit j: window line j), sorted."""
+        found = self.inside.get(shared)
+        if found is None:
+            runs: list[list[int]] = []  # runs of consecutive words on shared lines: [first, past-last]
+            rest = shared
+            while rest:
+                low = rest & -rest
+                start, end = self.words_at[low.bit_length() - 1]
+                if start < end and runs and runs[-1][1] == start:
+                    runs[-1][1] = end
+                elif start < end:
+                    runs.append([start, end])
+                rest ^= low
+            within: Counter[int] = Counter()
+            for start, end in runs:
+                within.update(self.grams[start : max(start, end - 2)])
+            found = self.inside[shared] = sorted(h for h, n in within.items() if n == self.counts[h])
+        return found
+
+    def body_containment(self, other_lines: frozenset[int], other_sketches: Sequence[DocSketch]) -> float:
         """Share of the page's 3-grams outside the lines it shares with a sampled document (`other_lines`, by any
         fingerprint) found in that document: estimated on the 3-grams below the largest fingerprint of its sketch
         (the sketch holds every 3-gram of the document below it); the best of the document's pages."""
-        shared = [bool(keys) and not other_lines.isdisjoint(keys) for keys in self.keys]
+        shared = 0
+        for key in self.key_set & other_lines:
+            shared |= self.lines_of[key]
+        inside = self._inside(shared) if shared else []
         best = 0.0
         for sketch in other_sketches:
-            if not sketch:
-                continue
-            limit = len(self.grams) if len(sketch) < k else bisect.bisect_right(self.grams, (sketch[-1], 1 << 62))
-            body = {h for h, a, b, c in self.grams[:limit] if not (shared[a] and shared[b] and shared[c])}
-            if body:
-                best = max(best, len(body.intersection(sketch)) / len(body))
+            if sketch.limit is None:
+                n_body = len(self.hashes) - len(inside)
+            else:
+                n_body = bisect.bisect_right(self.hashes, sketch.limit) - bisect.bisect_right(inside, sketch.limit)
+            if n_body:
+                found = len(sketch.hashes & self.hash_set) - len(sketch.hashes.intersection(inside))
+                best = max(best, found / n_body)
         return best

@@ -46,14 +46,21 @@ def _prefix_of_words(words: list[str], n_words: int) -> int | None:
 
 def line_keys(line: str, cfg: BoilerplateConfig) -> list[int]:
     """The line's fingerprint, plus that of its first words when it is long (one normalisation)."""
+    return list(keys_of(line, cfg.prefix_words))
+
+
+@functools.lru_cache(maxsize=1 << 15)  # template lines recur on every page of a site, and a page asks several times
+def keys_of(line: str, prefix_words: int) -> tuple[int, ...]:
+    """`line_keys` as a tuple, cached (the same line is fingerprinted by the sample, the strip and the re-strips)."""
     norm = normalise_text(line)
-    prefix = _prefix_of_words(norm.split(" "), cfg.prefix_words)
-    return [_hash_normalised(norm)] if prefix is None else [_hash_normalised(norm), prefix]
+    prefix = _prefix_of_words(norm.split(" "), prefix_words)
+    return (_hash_normalised(norm),) if prefix is None else (_hash_normalised(norm), prefix)
 
 
 def page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
-    return sorted({k for x in window if not is_trivial(x) for k in line_keys(x, cfg)})
+    n = cfg.prefix_words
+    return sorted({k for x in window if not is_trivial(x) for k in keys_of(x, n)})
 
 
 def sketch_window(lines: list[str], cfg: BoilerplateConfig) -> list[str]:
@@ -71,8 +78,13 @@ def page_sketch(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     """Bottom-k sketch of the page's word 3-grams (across line breaks, so re-wrapping does not change it): the
     `sketch_size` smallest shingle fingerprints, from which the Jaccard of two pages is estimated."""
     words = _WORD.findall("\n".join(sketch_window(lines, cfg)).casefold())
-    grams = {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1 if words else 0))}
-    return sorted(gram_hash(g) for g in grams)[: cfg.sketch_size]
+    grams = set(word_grams(words)) if len(words) >= 3 else {" ".join(words)} if words else set()
+    return sorted(map(gram_hash, grams))[: cfg.sketch_size]
+
+
+def word_grams(words: list[str]) -> list[str]:
+    """Each run of three consecutive words, joined by one space."""
+    return list(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
 
 
 def sketch_similarity(a: list[int], b: list[int], k: int) -> float:
@@ -162,15 +174,17 @@ def strip_lines(
     `boilerplate.run_gap`."""
     reasons: dict[int, str | None] = {}
 
+    n_words = cfg.prefix_words
+
     def frequent(i: int) -> bool:
         if i not in reasons:
             line = lines[i]
-            found = (reason_of(k) for k in line_keys(line, cfg)) if not is_trivial(line) else ()
+            found = (reason_of(k) for k in keys_of(line, n_words)) if not is_trivial(line) else ()
             reasons[i] = next((r for r in found if r), None)
         return reasons[i] is not None
 
     def repeated(i: int) -> bool:
-        return any(seen_twice(k) for k in line_keys(lines[i], cfg))
+        return any(seen_twice(k) for k in keys_of(lines[i], n_words))
 
     nav: set[int] = set()
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from schemas import BOILERPLATE_PAGES, reasons
 from tasks._stage import content_hash, sha256_hex, url_site
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.copies import PageGrams, documents
+from tasks.strip_boilerplate.copies import DocSketch, PageGrams, doc_sketches, documents
 from tasks.strip_boilerplate.lines import is_trivial, line_keys, page_line_hashes, page_sketch, strip_lines
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
@@ -50,7 +50,7 @@ class _GroupModel:
     n_pages: int
     pages: dict[str, frozenset[int]]  # document -> its line fingerprints
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # document -> page_keys of its pages
-    sketches: dict[str, tuple[list[int], ...]] = field(default_factory=dict)  # document -> its pages' sketches
+    sketches: dict[str, tuple[DocSketch, ...]] = field(default_factory=dict)  # document -> its pages' sketches
     carrying: dict[int, list[str]] = field(default_factory=dict)  # line fingerprint -> documents, in key order
 
     def need(self, min_pages: int, min_share: float) -> int:
@@ -101,8 +101,7 @@ class _GroupModel:
         def is_variant(key: str) -> bool:
             if key not in verdict:
                 verdict[key] = own_key in self.members.get(key, ()) or (
-                    grams().body_containment(self.pages[key], self.sketches.get(key, ()), cfg.sketch_size)
-                    >= cfg.min_variant_containment
+                    grams().body_containment(self.pages[key], self.sketches.get(key, ())) >= cfg.min_variant_containment
                 )
             return verdict[key]
 
@@ -147,7 +146,8 @@ def _group_model(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> _GroupMo
         lines = frozenset(h for row in doc for h in row["line_hashes"])
         model.pages[key] = lines
         model.members[key] = frozenset(row["page_key"] for row in doc)
-        model.sketches[key] = tuple(row["body_sketch"] for row in doc if row.get("body_sketch") is not None)
+        sketches = (row["body_sketch"] for row in doc if row.get("body_sketch") is not None)
+        model.sketches[key] = doc_sketches(sketches, cfg.sketch_size)
         model.counts.update(lines)
         for h in lines:
             model.carrying.setdefault(h, []).append(key)

@@ -24,6 +24,7 @@ stay.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -63,6 +64,10 @@ _ACTION_VOCABULARY = """
 """
 
 
+_normalised = functools.lru_cache(maxsize=1 << 12)(normalise_text)  # a page asks for a line and the one above
+
+
+@functools.lru_cache(maxsize=1 << 14)  # menu lines recur on every page of a site
 def _folded(text: str) -> str:
     """Case-folded, whitespace collapsed, accents dropped (menus write "Quienes somos" and "Quiénes somos")."""
     decomposed = unicodedata.normalize("NFKD", normalise_text(text))
@@ -167,7 +172,7 @@ def line_evidence(line: str, above: str | None, seen_twice: bool, cfg: Boilerpla
         return SECTION
     if seen_twice or _is_vocabulary(text):
         return STRONG
-    return DUPLICATE if above is not None and normalise_text(line) == normalise_text(above) else NAV
+    return DUPLICATE if above is not None and _normalised(line) == _normalised(above) else NAV
 
 
 def _text_above(lines: list[str], i: int, is_trivial: Callable[[str], bool]) -> str | None:
