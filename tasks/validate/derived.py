@@ -7,11 +7,16 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.documents import VOUCHED_TITLE_SOURCES
 from tasks.validate.config import ValidateConfig, ValidationHistory
+
+# Columns of the hashed form the night-wide checks read (shards write them, the reduce holds ~18 bytes a row).
+KEY_HASH, PAIR_HASH, PAIR_NULL = "key_hash", "site_title_hash", "site_title_has_null"
 
 
 def _norm(line: str) -> str:
@@ -45,20 +50,44 @@ def _template_line(data: pa.Table, column: str, history: ValidationHistory, cfg:
     return pa.array(out, pa.bool_())
 
 
+def hash64(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A 64-bit hash of each string, null where null: pandas' SipHash with its fixed key, the same in every
+    process (the shards hash, the reduce compares)."""
+    valid = pc.is_valid(values)
+    text = np.asarray(pc.fill_null(values, "").to_numpy(zero_copy_only=False), dtype=object)
+    mask = pc.invert(valid).to_numpy(zero_copy_only=False)
+    return pa.array(pd.util.hash_array(text, categorize=False), pa.uint64(), mask=np.asarray(mask, dtype=bool))
+
+
+def pair_hash(site: pa.Array | pa.ChunkedArray, title: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """A 64-bit hash of each (site, title) pair (a null part is a value of its own), and whether a part is null."""
+
+    def tagged(part: pa.Array | pa.ChunkedArray) -> pa.Array:
+        return pc.fill_null(pc.binary_join_element_wise("v", part, ""), "n")
+
+    joined = pc.binary_join_element_wise(tagged(site), tagged(title), "\x00")
+    return hash64(joined), pc.or_(pc.is_null(site), pc.is_null(title))
+
+
+def hashed_titles(documents: pa.Table, column: str) -> pa.Table:
+    """KEY_HASH, PAIR_HASH and PAIR_NULL of documents given as doc_id, site and `column` (the published ones)."""
+    pair, has_null = pair_hash(documents.column("site"), documents.column(column))
+    return pa.table({KEY_HASH: hash64(documents.column("doc_id")), PAIR_HASH: pair, PAIR_NULL: has_null})
+
+
 def _repeated_in_site(data: pa.Table, column: str, history: ValidationHistory, cfg: ValidateConfig) -> pa.Array:
-    """True where (site, `column`) is shared by `min_docs_repeated_title`+ distinct documents, batch + published."""
-    pairs = data.select(["doc_id", "site", column])
+    """True where (site, `column`) is shared by `min_docs_repeated_title`+ distinct documents, batch + published.
+    `data` holds hashes (KEY_HASH of doc_id, PAIR_HASH/PAIR_NULL of site and `column`): 17 bytes a row. A row
+    with a null part is flagged when any common pair has a null part (as a null join key matches a null)."""
+    pairs = data.select([KEY_HASH, PAIR_HASH, PAIR_NULL])
     if history.published_titles is not None and history.published_titles.num_rows:
-        pairs = pa.concat_tables(
-            [pairs, history.published_titles.select(["doc_id", "site", column]).cast(pairs.schema)]
-        )
-    counts = pairs.group_by(["site", column]).aggregate([("doc_id", "count_distinct")])
-    common = counts.filter(pc.greater_equal(counts["doc_id_count_distinct"], cfg.min_docs_repeated_title))
+        pairs = pa.concat_tables([pairs, hashed_titles(history.published_titles, column).cast(pairs.schema)])
+    counts = pairs.group_by([PAIR_HASH, PAIR_NULL]).aggregate([(KEY_HASH, "count_distinct")])
+    common = counts.filter(pc.greater_equal(counts[f"{KEY_HASH}_count_distinct"], cfg.min_docs_repeated_title))
     if not common.num_rows:
-        return pa.array([False] * data.num_rows, pa.bool_())
-    keys = pc.binary_join_element_wise(data["site"], data[column], "\x00")
-    common_keys = pc.binary_join_element_wise(common["site"], common[column], "\x00")
-    return pc.fill_null(pc.is_in(keys, common_keys), False)
+        return pa.array(np.zeros(data.num_rows, dtype=bool))
+    any_null = pa.scalar(bool(pc.any(common[PAIR_NULL]).as_py()))
+    return pc.if_else(data[PAIR_NULL], any_null, pc.is_in(data[PAIR_HASH], common[PAIR_HASH]))
 
 
 def recent_row_counts(

@@ -18,10 +18,11 @@ from schemas import DOCUMENTS, DUPLICATES, Expect, Table
 from tasks._spill import CHUNK_ROWS, Rows, Spill
 from tasks._stage import quarantine_row
 from tasks.validate.config import ValidateConfig, ValidationHistory
-from tasks.validate.derived import DERIVED_COLUMNS
+from tasks.validate.derived import DERIVED_COLUMNS, KEY_HASH, PAIR_HASH, PAIR_NULL
 from tasks.validate.shards import (
     BY_NAME,
     CHECKS,
+    HAS_SITE,
     HAS_URL,
     REJECT_SCHEMA,
     REJECTS,
@@ -30,33 +31,54 @@ from tasks.validate.shards import (
     VALIDATED,
     table_failure,
 )
-from tasks.validate.suites import ROW, Batch, gx_context, gx_run_id, is_list_column, load_gx, run_suite, table_batches
+from tasks.validate.suites import (
+    ROW,
+    Batch,
+    frame_checker,
+    gx_context,
+    gx_run_id,
+    is_list_column,
+    load_gx,
+    run_suite,
+    table_batches,
+)
 
 SUMMARY_KEY, SUMMARY_COLUMN = "expectation", "n_rejected"
 
 
 def _parts(out: Path, kind: str, table: Table, columns: list[str] | None = None) -> tuple[pa.Table, list[int]]:
     """A kind of part files of one table, in shard order, and each part's row count."""
-    files = sorted((Path(out) / kind / table.name).glob("part-*.parquet"))
+    files = _files(out, kind, table)
     parts = [pq.read_table(f, columns=columns) for f in files]
     return pa.concat_tables(parts) if parts else None, [p.num_rows for p in parts]
 
 
+def _files(out: Path, kind: str, table: Table) -> list[Path]:
+    return sorted((Path(out) / kind / table.name).glob("part-*.parquet"))
+
+
 def unique_rejects(out: Path, table: Table, shard_ids: list[int]) -> list[dict[str, Any]]:
-    """A reject for every row whose key another row of the night also has (GX's ExpectColumnValuesToBeUnique)."""
+    """A reject for every row whose key another row of the night also has (GX's ExpectColumnValuesToBeUnique).
+    Held whole: the keys' 64-bit hashes (8 bytes a row); the keys themselves are read back only for the rows
+    whose hash repeats, and compared exactly (a hash collision rejects nothing)."""
     (declared, expect), key = _unique_expectation(table), table.key[0]
-    checks, sizes = _parts(out, CHECKS, table, [key])
-    if expect is None or checks is None or not checks.num_rows:
+    hashes, sizes = _parts(out, CHECKS, table, [KEY_HASH])
+    if expect is None or hashes is None or not hashes.num_rows:
         return []
-    counts = checks.group_by(key).aggregate([(key, "count")])
-    repeated = counts.filter(pc.greater(counts[f"{key}_count"], 1)).column(key)
+    column = hashes.column(KEY_HASH)
+    counts = hashes.group_by(KEY_HASH).aggregate([(KEY_HASH, "count")])
+    repeated = counts.filter(pc.greater(counts[f"{KEY_HASH}_count"], 1)).column(KEY_HASH)
     if not len(repeated):
         return []
-    rows = pc.indices_nonzero(pc.fill_null(pc.is_in(checks.column(key), repeated), False)).to_numpy()
+    rows = pc.indices_nonzero(pc.fill_null(pc.is_in(column, repeated), False)).to_numpy().astype(np.int64)
+    del hashes, column, counts
     starts = np.concatenate([[0], np.cumsum(sizes)])
     part = np.searchsorted(starts, rows, side="right") - 1
+    values = _keys_at(_files(out, CHECKS, table), key, rows - starts[part], part)
+    found = pa.table({key: values}).group_by(key).aggregate([(key, "count")])
+    exact = found.filter(pc.greater(found[f"{key}_count"], 1)).column(key)
+    is_repeated = pc.fill_null(pc.is_in(values, exact), False).to_pylist()
     reason = expect.reason(table.name)
-    values = checks.column(key).take(pa.array(rows)).to_pylist()
     return [
         {
             "table": VALIDATED.index(table),
@@ -69,8 +91,18 @@ def unique_rejects(out: Path, table: Table, shard_ids: list[int]) -> list[dict[s
             "reason": reason,
             "message": f"{reason}: expect_column_values_to_be_unique() rejected {value!r}",
         }
-        for r, p, value in zip(rows.tolist(), part.tolist(), values, strict=True)
+        for r, p, value, hit in zip(rows.tolist(), part.tolist(), values.to_pylist(), is_repeated, strict=True)
+        if hit
     ]
+
+
+def _keys_at(files: list[Path], key: str, local: np.ndarray, part: np.ndarray) -> pa.Array:
+    """The `key` values at rows `local` of part files `part` (rows in part order), reading one part at a time."""
+    taken = [
+        pq.read_table(files[p], columns=[key]).column(key).take(pa.array(local[part == p]))
+        for p in np.unique(part).tolist()
+    ]
+    return pa.chunked_array(taken).combine_chunks()
 
 
 def _unique_expectation(table: Table) -> tuple[int, Expect | None]:
@@ -86,20 +118,21 @@ def shard_rejects(out: Path) -> pa.Table:
 
 def table_level_batches(out: Path, n_other: int, history: ValidationHistory, cfg: ValidateConfig) -> list[Batch]:
     """Documents' table-level suite on markers: an int32 row index as key, `url`/`site` set or null, the
-    repeated-title flag (from site and title of tonight's and published documents)."""
+    repeated-title flag (from the hashes of doc_id and of site and title, tonight's and published)."""
     expects = [e for e in DOCUMENTS.expectations() if e.level == "table"]
-    checks, _ = _parts(out, CHECKS, DOCUMENTS)
+    columns = [KEY_HASH, HAS_URL, HAS_SITE, PAIR_HASH, PAIR_NULL]
+    checks, _ = _parts(out, CHECKS, DOCUMENTS, columns)
     if checks is None:
-        checks = pa.table({c: pa.array([], pa.string()) for c in ("doc_id", "site", "title")})
-        checks = checks.append_column(HAS_URL, pa.array([], pa.bool_()))
+        types = (pa.uint64(), pa.bool_(), pa.bool_(), pa.uint64(), pa.bool_())
+        checks = pa.schema(list(zip(columns, types, strict=True))).empty_table()
     repeated = next(e for e in expects if e.derive == "repeated_in_site")
     flags = DERIVED_COLUMNS[repeated.derive](checks, repeated.on, history, cfg)
-    marker = pa.scalar("y")
+    marker, unset = pa.scalar("y"), pa.scalar(None, pa.string())
     frame = pa.table(
         {
             ROW: pa.array(np.arange(checks.num_rows, dtype=np.int32)),
-            "url": pc.if_else(checks.column(HAS_URL), marker, pa.scalar(None, pa.string())),
-            "site": pc.if_else(pc.is_valid(checks.column("site")), marker, pa.scalar(None, pa.string())),
+            "url": pc.if_else(checks.column(HAS_URL), marker, unset),
+            "site": pc.if_else(checks.column(HAS_SITE), marker, unset),
             repeated.kwargs["column"]: flags,
         }
     )
@@ -146,11 +179,13 @@ def run_reduce_suites(
     failed: dict[str, int] = {}
     if not batches and warehouse is None:
         return failures, failed
-    gx = load_gx()
-    context = gx_context(gx, warehouse)
-    gx_run = gx_run_id(gx, run_id, run_time)
-    for batch in (*batches, *(summaries if warehouse is not None else ())):
-        for res in run_suite(gx, context, batch, gx_run, warehouse is not None):
+    results = (
+        [(b, frame_checker().validate(b, "COMPLETE")) for b in batches]
+        if warehouse is None  # nothing to store: the thread's reusable context
+        else _run_with_docs(batches, summaries, run_id, warehouse, run_time)
+    )
+    for batch, found in results:
+        for res in found:
             meta = res.expectation_config.meta or {}
             if res.exception_info and res.exception_info.get("raised_exception"):
                 raise RuntimeError(f"{meta.get('reason')}: GX error {res.exception_info.get('exception_message')}")
@@ -158,6 +193,16 @@ def run_reduce_suites(
                 failures.append(table_failure(res, cfg))
                 failed[meta["reason"]] = failed.get(meta["reason"], 0) + 1
     return failures, failed
+
+
+def _run_with_docs(
+    batches: list[Batch], summaries: list[Batch], run_id: str, warehouse: Path, run_time: Any
+) -> list[tuple[Batch, list[Any]]]:
+    """Every batch through a checkpoint of the warehouse's file context (results stored, Data Docs updated)."""
+    gx = load_gx()
+    context = gx_context(gx, warehouse)
+    gx_run = gx_run_id(gx, run_id, run_time)
+    return [(b, run_suite(gx, context, b, gx_run, True)) for b in (*batches, *summaries)]
 
 
 def quarantine_rows(rejects: pa.Table, documents: Rows, run_id: str) -> list[dict[str, Any]]:

@@ -1,13 +1,15 @@
 """Great Expectations plumbing of validate: slim frames and their suites (from each table's declared
-expectations, schemas/), the file context with its Data Docs site, and one checkpoint run per frame."""
+expectations, schemas/), the file context with its Data Docs site and one checkpoint run per frame (the night's
+suites), and a thread's reusable ephemeral context validating frames whose results nobody stores (the shards)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +28,7 @@ GX_DIR, REPORTS_DIR = "_gx", "_reports/gx"
 # Pandas dtype GX observes for each Arrow type in a slim frame (ints use nullable pandas dtypes, see _to_pandas).
 _PANDAS_TYPE = {pa.string(): "str", pa.int32(): "int32", pa.int64(): "int64", pa.float64(): "float64"}
 _PANDAS_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+MAX_CACHED_SUITES = 64  # a FrameChecker's suites (a night needs ~10)
 ROW = "row"  # a frame's row position (in its shard), reported with each rejected row beside the key
 
 
@@ -195,3 +198,46 @@ def gx_run_id(gx, run_id: str, run_time: datetime | None) -> RunIdentifier:
     if run_time is not None and run_time.utcoffset() is None:
         raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
     return gx.RunIdentifier(run_name=gx_run_name(run_id), run_time=run_time or datetime.now(UTC))
+
+
+# -- frames validated without storing results (shards) ---------------------------------------------------------
+
+
+class FrameChecker:
+    """An ephemeral GX context with one pandas data source, a whole-dataframe batch definition per frame name and
+    the suites, built once and reused for every frame: building them took longer than validating a 10,000-row
+    shard (bench/bench_validate.py). Results are returned, not stored (the night's summaries make the Data Docs)."""
+
+    def __init__(self) -> None:
+        self.gx = load_gx()
+        self.context = gx_context(self.gx, None)
+        self.source = self.context.data_sources.add_pandas(name="docpipe-frames")
+        self.definitions: dict[str, Any] = {}
+        self.suites: dict[tuple[str, str], Any] = {}
+
+    def validate(self, batch: Batch, result_format: str) -> list[Any]:
+        """The frame through its suite; `result_format` as GX names it (BOOLEAN_ONLY … COMPLETE)."""
+        definition = self.definitions.get(batch.name)
+        if definition is None:
+            asset = self.source.add_dataframe_asset(name=batch.name)
+            definition = self.definitions[batch.name] = asset.add_batch_definition_whole_dataframe("whole")
+        key = (batch.name, repr(batch.expectations))
+        suite = self.suites.get(key)
+        if suite is None:
+            if len(self.suites) >= MAX_CACHED_SUITES:  # night-specific suites (row-count bounds) come and go
+                self.suites.clear()
+            suite = self.suites[key] = _suite(self.gx, batch)
+        gx_batch = definition.get_batch(batch_parameters={"dataframe": _to_pandas(batch.frame)})
+        fmt = {"result_format": result_format, "unexpected_index_column_names": batch.index_columns}
+        return gx_batch.validate(suite, result_format=fmt).results
+
+
+_THREAD = threading.local()  # one FrameChecker a thread: GX contexts are not shared between threads
+
+
+def frame_checker() -> FrameChecker:
+    """This thread's FrameChecker (built on first use)."""
+    checker = getattr(_THREAD, "checker", None)
+    if checker is None:
+        checker = _THREAD.checker = FrameChecker()
+    return checker
