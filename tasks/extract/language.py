@@ -1,13 +1,16 @@
 """Language of the clean body with langdetect, seeded, on a bounded prefix of its prose (`prose_first`).
 
-langdetect's own profiles, character normalisation, random stream and convergence rule are used as they are; its
-inner loop (55 Python multiplications per sampled n-gram) runs as one numpy operation and its n-gram extraction
-is inlined with the per-character normalisation cached (`_VectorDetector`): a detection is ~4× faster. The
-result is the same up to floating-point rounding of the normalisation sum (tests compare with langdetect).
+langdetect's own profiles, character normalisation, random stream and convergence rule are used as they are, with
+its Python loops replaced by equivalent faster steps: the text is prepared with regexes (`prepared_text`), n-grams
+are read word by word with a memo (a word's n-grams depend on the word alone), the random draws are inlined and
+the 5 n-gram updates between two convergence checks are one numpy reduction over a (6, languages) block (the
+same left-to-right products, bit for bit). The result is the same up to floating-point rounding of the
+normalisation sum (tests compare with langdetect).
 """
 
 from __future__ import annotations
 
+import random
 import re
 from functools import lru_cache
 
@@ -19,6 +22,12 @@ from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
 
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_SPACES = re.compile(" {2,}")
+_LATIN = re.compile("[A-z]")  # langdetect's 'A' <= ch <= 'z' (brackets and backquote included)
+# ch >= U+0300 outside Latin Extended Additional (U+1E00–U+1EFF): langdetect's "non-Latin" characters
+_NON_LATIN = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
+_MAX_WORD_MEMO = 200_000  # memoised words before the memo is emptied (bounds memory on odd inputs)
+_CHECK_EVERY = 5  # langdetect normalises and checks convergence every 5 updates
 
 
 @lru_cache(maxsize=1)
@@ -30,9 +39,11 @@ def _factory():
 
 
 @lru_cache(maxsize=1)
-def _profile_vectors() -> dict[str, np.ndarray]:
-    """langdetect's n-gram → per-language probabilities, as numpy vectors (built once, never changed)."""
-    return {w: np.asarray(p, dtype=np.float64) for w, p in _factory().word_lang_prob_map.items()}
+def _profiles() -> tuple[dict[str, int], list[str], np.ndarray]:
+    """(n-gram → row, row → n-gram, rows × languages probabilities) of langdetect's profiles (built once)."""
+    grams = list(_factory().word_lang_prob_map)
+    matrix = np.array([_factory().word_lang_prob_map[g] for g in grams], dtype=np.float64)
+    return {g: i for i, g in enumerate(grams)}, grams, matrix
 
 
 class _NormalChars(dict):
@@ -44,58 +55,116 @@ class _NormalChars(dict):
 
 
 _NORMAL_CHARS = _NormalChars()  # a pure function's memo (keyed by code point), never cleared
+_WORD_ROWS: dict[str, tuple[int, ...]] = {}  # normalised word (+ " " when one follows) → its n-grams' rows
+_RANDOM = random.Random()  # reseeded for every detection (seed() also clears gauss's cached value)
+
+
+def _word_rows(word: str) -> tuple[int, ...]:
+    """Profile rows of the n-grams langdetect reads in one normalised word (a trailing " " when a space follows):
+    its NGram.add_char/get loop from the state every word starts in (buffer " ", not capitalised)."""
+    known = _profiles()[0]
+    rows: list[int] = []
+    grams, capital = " ", False
+    for ch in word:
+        last = grams[-1]
+        if len(grams) >= 3:  # NGram.N_GRAM
+            grams = grams[1:]
+        grams += ch
+        capital = ch.isupper() and (capital or last.isupper())
+        if capital:
+            continue
+        if ch != " " and ch in known:
+            rows.append(known[ch])
+        if len(grams) >= 2:
+            if grams[-2:] in known:
+                rows.append(known[grams[-2:]])
+            if len(grams) == 3 and grams in known:
+                rows.append(known[grams])
+    return tuple(rows)
+
+
+def gram_rows(text: str) -> list[int]:
+    """Profile rows of the n-grams langdetect extracts from `text` (its detector text), in its order."""
+    if len(_WORD_ROWS) > _MAX_WORD_MEMO:
+        _WORD_ROWS.clear()
+    words = text.translate(_NORMAL_CHARS).split(" ")
+    rows: list[int] = []
+    last = len(words) - 1
+    for i, word in enumerate(words):
+        if word:
+            key = word + " " if i < last else word
+            found = _WORD_ROWS.get(key)
+            if found is None:
+                found = _WORD_ROWS[key] = _word_rows(key)
+            rows.extend(found)
+    return rows
+
+
+def prepared_text(text: str, max_length: int = 10_000) -> str:
+    """langdetect's Detector.append on a new detector followed by cleaning_text, with regexes."""
+    text = NGram.normalize_vi(Detector.MAIL_RE.sub(" ", Detector.URL_RE.sub(" ", text)))
+    text = _SPACES.sub(" ", text[:max_length])
+    if text.isascii():
+        return text
+    if 2 * len(_LATIN.findall(text)) < len(_NON_LATIN.findall(text)):
+        return _LATIN.sub("", text)
+    return text
+
+
+def _trial(rows: list[int], weight: float, getrandbits, matrix: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """One langdetect trial: a first update, then the 5 updates between two convergence checks as one reduction
+    of `block` (row 0: the normalised probabilities, rows 1-5: the drawn n-grams' weighted profiles)."""
+    n_langs = matrix.shape[1]
+    n, k = len(rows), len(rows).bit_length()
+    picks = [0] * _CHECK_EVERY
+    r = getrandbits(k)  # random.choice: Random._randbelow_with_getrandbits(n), inlined
+    while r >= n:
+        r = getrandbits(k)
+    prob = np.full(n_langs, 1.0 / n_langs)
+    prob *= weight + matrix[rows[r]]
+    normal, tail, i = block[0], block[1:], 0
+    while True:
+        np.divide(prob, np.add.reduce(prob), out=normal)
+        if np.maximum.reduce(normal) > Detector.CONV_THRESHOLD or i >= Detector.ITERATION_LIMIT:
+            return normal.copy()
+        j = 0
+        while j < _CHECK_EVERY:
+            r = getrandbits(k)
+            if r < n:
+                picks[j] = rows[r]
+                j += 1
+        matrix.take(picks, axis=0, out=tail)
+        np.add(tail, weight, out=tail)
+        np.multiply.reduce(block, axis=0, out=prob)
+        i += _CHECK_EVERY
+
+
+def language_probabilities(rows: list[int], seed: int | None, trials: int) -> list[float]:
+    """langdetect's Detector._detect_block probabilities (langlist order) for the n-grams' profile rows."""
+    matrix = _profiles()[2]
+    block = np.empty((_CHECK_EVERY + 1, matrix.shape[1]))
+    _RANDOM.seed(seed)
+    langprob = np.zeros(matrix.shape[1])
+    for _ in range(trials):
+        alpha = Detector.ALPHA_DEFAULT + _RANDOM.gauss(0.0, 1.0) * Detector.ALPHA_WIDTH
+        prob = _trial(rows, alpha / Detector.BASE_FREQ, _RANDOM.getrandbits, matrix, block)
+        langprob += prob / trials
+    return langprob.tolist()
 
 
 class _VectorDetector(Detector):
+    """langdetect's Detector with the faster n-gram extraction and trials (tests compare it with langdetect)."""
+
     def _extract_ngrams(self) -> list[str]:
-        """langdetect's NGram.add_char/get loop inlined, on text normalised once with str.translate."""
-        known = self.word_lang_prob_map
-        result: list[str] = []
-        grams, capital = " ", False
-        for ch in self.text.translate(_NORMAL_CHARS):
-            last = grams[-1]
-            if last == " ":
-                grams, capital = " ", False
-                if ch == " ":
-                    continue
-            elif len(grams) >= 3:  # NGram.N_GRAM
-                grams = grams[1:]
-            grams += ch
-            capital = ch.isupper() and (capital or last.isupper())
-            if capital:
-                continue
-            if ch != " " and ch in known:
-                result.append(ch)
-            if len(grams) >= 2:
-                if grams[-2:] in known:
-                    result.append(grams[-2:])
-                if len(grams) == 3 and grams in known:
-                    result.append(grams)
-        return result
+        grams = _profiles()[1]
+        return [grams[i] for i in gram_rows(self.text)]
 
     def _detect_block(self) -> None:
         self.cleaning_text()
-        ngrams = self._extract_ngrams()
-        if not ngrams:
+        rows = gram_rows(self.text)
+        if not rows:
             raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-        vectors = _profile_vectors()
-        n_langs = len(self.langlist)
-        langprob = np.zeros(n_langs)
-        self.random.seed(self.seed)
-        for _ in range(self.n_trial):
-            prob = np.full(n_langs, 1.0 / n_langs)
-            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
-            weight = alpha / self.BASE_FREQ
-            i = 0
-            while True:
-                prob *= weight + vectors[self.random.choice(ngrams)]
-                if i % 5 == 0:
-                    prob /= prob.sum()
-                    if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
-                        break
-                i += 1
-            langprob += prob / self.n_trial
-        self.langprob = langprob.tolist()
+        self.langprob = language_probabilities(rows, self.seed, self.n_trial)
 
 
 _SENTENCE_END = re.compile(r"[.!?…。؟][\"'”’»)]*\s*$")
@@ -121,11 +190,11 @@ def detect_language(
     if len(_HAS_LETTER.findall(sample)) < min_letters:
         return "und", None
     DetectorFactory.seed = seed
-    detector = _VectorDetector(_factory())
-    detector.n_trial = trials
-    detector.append(sample)
-    try:
-        best = detector.get_probabilities()[0]
-    except (LangDetectException, IndexError):
+    rows = gram_rows(prepared_text(sample))
+    if not rows:
         return "und", None
-    return best.lang.split("-")[0], round(float(best.prob), 4)
+    probs = language_probabilities(rows, seed, trials)
+    best = max(probs)  # langdetect sorts (stable, descending) the languages above PROB_THRESHOLD: the first max
+    if not best > Detector.PROB_THRESHOLD:
+        return "und", None
+    return _factory().langlist[probs.index(best)].split("-")[0], round(float(best), 4)
