@@ -27,6 +27,7 @@ from tasks.strip_boilerplate.lines import (
     keys_of,
     sketch_similarity,
     sketch_window,
+    sorted_ints,
     word_grams,
 )
 
@@ -95,6 +96,24 @@ class DocSketch:
     limit: int | None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class DocBody:
+    """What a page's body is compared with (`PageGrams.body_containment`): a sampled document's line
+    fingerprints and its pages' sketches. One object per distinct document across groups (`intern_body`), so a
+    page's verdict on it is computed once for its site and its domain."""
+
+    lines: frozenset[int]
+    sketches: tuple[DocSketch, ...]
+
+
+def intern_body(lines: frozenset[int], sketches: list[list[int]], k: int, seen: dict[Any, DocBody]) -> DocBody:
+    """The `DocBody` of a document (`sketches`: its pages' stored sketches), the one already in `seen` if any."""
+    key = (lines, tuple(map(tuple, sketches)))
+    if key not in seen:
+        seen[key] = DocBody(lines, doc_sketches(sketches, k))
+    return seen[key]
+
+
 def doc_sketches(sketches: Iterable[Sequence[int]], k: int) -> tuple[DocSketch, ...]:
     """The non-empty sketches of a document's pages, for `body_containment` (`k`: the sketch size)."""
     out = []
@@ -135,7 +154,7 @@ class PageGrams:
             words_at.append((start, len(words)))
         grams = list(map(gram_hash, word_grams(words)))
         counts = Counter(grams)
-        return cls(grams, words_at, counts, sorted(counts), frozenset(counts), lines_of, frozenset(lines_of))
+        return cls(grams, words_at, counts, sorted_ints(counts), frozenset(counts), lines_of, frozenset(lines_of))
 
     def _inside(self, shared: int) -> list[int]:
         """The distinct 3-grams whose every occurrence has its three words on the window lines `shared`
@@ -158,16 +177,16 @@ class PageGrams:
             found = self.inside[shared] = sorted(h for h, n in within.items() if n == self.counts[h])
         return found
 
-    def body_containment(self, other_lines: frozenset[int], other_sketches: Sequence[DocSketch]) -> float:
-        """Share of the page's 3-grams outside the lines it shares with a sampled document (`other_lines`, by any
+    def body_containment(self, other: DocBody) -> float:
+        """Share of the page's 3-grams outside the lines it shares with a sampled document (`other`; by any line
         fingerprint) found in that document: estimated on the 3-grams below the largest fingerprint of its sketch
         (the sketch holds every 3-gram of the document below it); the best of the document's pages."""
         shared = 0
-        for key in self.key_set & other_lines:
+        for key in self.key_set & other.lines:
             shared |= self.lines_of[key]
         inside = self._inside(shared) if shared else []
         best = 0.0
-        for sketch in other_sketches:
+        for sketch in other.sketches:
             if sketch.limit is None:
                 n_body = len(self.hashes) - len(inside)
             else:

@@ -6,7 +6,9 @@ import functools
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+import numpy as np
 
 from schemas.reasons import BOILERPLATE_NAV_SHAPE as NAV_SHAPE
 from schemas.reasons import BOILERPLATE_RUN_GAP as RUN_GAP
@@ -60,7 +62,7 @@ def keys_of(line: str, prefix_words: int) -> tuple[int, ...]:
 def page_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
     n = cfg.prefix_words
-    return sorted({k for x in window if not is_trivial(x) for k in keys_of(x, n)})
+    return sorted_ints({k for x in window if not is_trivial(x) for k in keys_of(x, n)})
 
 
 def sketch_window(lines: list[str], cfg: BoilerplateConfig) -> list[str]:
@@ -79,7 +81,12 @@ def page_sketch(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     `sketch_size` smallest shingle fingerprints, from which the Jaccard of two pages is estimated."""
     words = _WORD.findall("\n".join(sketch_window(lines, cfg)).casefold())
     grams = set(word_grams(words)) if len(words) >= 3 else {" ".join(words)} if words else set()
-    return sorted(map(gram_hash, grams))[: cfg.sketch_size]
+    return sorted_ints(map(gram_hash, grams), len(grams))[: cfg.sketch_size]
+
+
+def sorted_ints(values: Iterable[int], count: int = -1) -> list[int]:
+    """`sorted(values)` for signed 64-bit fingerprints (numpy sorts them several times faster)."""
+    return np.sort(np.fromiter(values, dtype=np.int64, count=count)).tolist()
 
 
 def word_grams(words: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from schemas import BOILERPLATE_PAGES, reasons
 from tasks._stage import content_hash, sha256_hex, url_site
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.copies import DocSketch, PageGrams, doc_sketches, documents
+from tasks.strip_boilerplate.copies import DocBody, PageGrams, documents, intern_body
 from tasks.strip_boilerplate.lines import is_trivial, line_keys, page_line_hashes, page_sketch, strip_lines
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
@@ -50,7 +50,7 @@ class _GroupModel:
     n_pages: int
     pages: dict[str, frozenset[int]]  # document -> its line fingerprints
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # document -> page_keys of its pages
-    sketches: dict[str, tuple[DocSketch, ...]] = field(default_factory=dict)  # document -> its pages' sketches
+    bodies: dict[str, DocBody] = field(default_factory=dict)  # document -> its lines and its pages' sketches
     carrying: dict[int, list[str]] = field(default_factory=dict)  # line fingerprint -> documents, in key order
 
     def need(self, min_pages: int, min_share: float) -> int:
@@ -88,29 +88,25 @@ class _GroupModel:
         model.n_pages += 1
         return model
 
-    def variants(
-        self, grams: Callable[[], PageGrams], own_key: str, lines: set[int], need: int, cfg: BoilerplateConfig
-    ) -> list[str]:
-        """The documents carrying the page's body (`PageGrams.body_containment` at least `min_variant_containment`;
-        its own document too) among those carrying the frequent `lines`: enough to tell, line by line, whether the
-        line stays on `need` documents once the page's variants count as one. Documents are looked at in key order
-        and a line's search stops at `need` other documents, so the cost follows `need`, not the group's size.
-        `grams`: the page's 3-grams, computed on first use."""
+    def variants(self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], need: int) -> list[str]:
+        """The documents carrying the page's body (`carries`: `PageGrams.body_containment` at least
+        `min_variant_containment`; its own document too) among those carrying the frequent `lines`: enough to
+        tell, line by line, whether the line stays on `need` documents once the page's variants count as one.
+        Documents are looked at in key order and a line's search stops at `need` other documents, so the cost
+        follows `need`, not the group's size (and the documents looked at do not depend on the lines' order)."""
         verdict: dict[str, bool] = {}
-
-        def is_variant(key: str) -> bool:
-            if key not in verdict:
-                verdict[key] = own_key in self.members.get(key, ()) or (
-                    grams().body_containment(self.pages[key], self.sketches.get(key, ())) >= cfg.min_variant_containment
-                )
-            return verdict[key]
-
-        for h in sorted(lines):
+        for h in lines:
+            if self.counts.get(h, 0) < need:
+                continue
             others = 0
-            for key in self.carrying.get(h, ()) if self.counts.get(h, 0) >= need else ():
-                others += not is_variant(key)
-                if others >= need:
-                    break
+            for key in self.carrying.get(h, ()):
+                found = verdict.get(key)
+                if found is None:
+                    found = verdict[key] = own_key in self.members[key] or carries(self.bodies[key])
+                if not found:
+                    others += 1
+                    if others >= need:
+                        break
         return sorted(k for k, v in verdict.items() if v)
 
 
@@ -138,16 +134,17 @@ def _known_lines(models: dict[str, _GroupModel], cfg: BoilerplateConfig) -> dict
     return {h: frozenset(groups) for h, groups in known.items()}
 
 
-def _group_model(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> _GroupModel:
-    """Line counts over the documents of the sampled `rows` (each line counted once per document)."""
+def _group_model(rows: list[dict[str, Any]], cfg: BoilerplateConfig, seen: dict[Any, DocBody]) -> _GroupModel:
+    """Line counts over the documents of the sampled `rows` (each line counted once per document); `seen`: the
+    documents of the groups built before (`intern_body`)."""
     model = _GroupModel(Counter(), 0, {})
     for doc in documents(rows, cfg):
         key = doc[0]["page_key"]
         lines = frozenset(h for row in doc for h in row["line_hashes"])
         model.pages[key] = lines
         model.members[key] = frozenset(row["page_key"] for row in doc)
-        sketches = (row["body_sketch"] for row in doc if row.get("body_sketch") is not None)
-        model.sketches[key] = doc_sketches(sketches, cfg.sketch_size)
+        sketches = [row["body_sketch"] for row in doc if row.get("body_sketch") is not None]
+        model.bodies[key] = intern_body(lines, sketches, cfg.sketch_size, seen)
         model.counts.update(lines)
         for h in lines:
             model.carrying.setdefault(h, []).append(key)
@@ -161,8 +158,9 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
     by_group: dict[str, dict[str, dict[str, Any]]] = {}
     for row in samples:
         by_group.setdefault(row["site"], {})[row["page_key"]] = row
+    seen: dict[Any, DocBody] = {}
     models = {
-        group: _group_model([pages[key] for key in sorted(pages)[: cfg.max_sample_pages]], cfg)
+        group: _group_model([pages[key] for key in sorted(pages)[: cfg.max_sample_pages]], cfg, seen)
         for group, pages in by_group.items()
     }
     known_in = _known_lines(models, cfg)
@@ -207,10 +205,12 @@ def _without_variants(
     """The page stripped again with its variants (documents carrying its body) counted as one document in its
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
     are no template evidence."""
-    grams, key = functools.cache(lambda: PageGrams.of(lines, cfg)), content_hash("\n".join(lines))
-    site_variants = site.variants(grams, key, removed, site.need(cfg.min_site_pages, cfg.min_site_share), cfg)
+    grams = functools.cache(lambda: PageGrams.of(lines, cfg))
+    carries = functools.cache(lambda body: grams().body_containment(body) >= cfg.min_variant_containment)
+    key = content_hash("\n".join(lines))
+    site_variants = site.variants(carries, key, removed, site.need(cfg.min_site_pages, cfg.min_site_share))
     domain_need = domain.need(cfg.min_domain_pages, cfg.min_domain_share)
-    domain_variants = domain.variants(grams, key, removed, domain_need, cfg)
+    domain_variants = domain.variants(carries, key, removed, domain_need)
     if len(site_variants) < 2 and len(domain_variants) < 2:
         return None
     site = site.merged(site_variants) if len(site_variants) >= 2 else site
