@@ -50,7 +50,7 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from schemas import DOCUMENTS, STG_CLEAN  # noqa: E402
 from tasks.dedupe import DedupeConfig, Sketches, dedupe_pages, history_from_files, sketch_pages  # noqa: E402
-from tasks.dedupe.minhash import _mix  # noqa: E402
+from tasks.dedupe.minhash import mix64  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 WORDS = 480
@@ -67,7 +67,7 @@ def _uniform(rows: np.ndarray, salt: int, width: int = 1) -> np.ndarray:
     """Deterministic uniforms in [0, 1), shape (len(rows), width), from the row numbers."""
     x = rows.astype(np.uint64)[:, None] * np.uint64(width) + np.arange(width, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        x = _mix(_mix(x ^ np.uint64(salt * 0x9E3779B97F4A7C15 % 2**64)))
+        x = mix64(mix64(x ^ np.uint64(salt * 0x9E3779B97F4A7C15 % 2**64)))
     return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import DEDUPE_BANDS, DOCUMENTS
-from tasks._warehouse import open_delta
+from tasks._warehouse import open_delta, sql_list
 from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
 
@@ -29,10 +29,6 @@ class DedupeIndex:
     texts: dict[str, str] = field(default_factory=dict)
 
 
-def _files(files: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-
-
 def _query(sql: str, files: Sequence[str], empty: pa.Table, **tables: pa.Table) -> pa.Table:
     if not files:
         return empty
@@ -40,7 +36,7 @@ def _query(sql: str, files: Sequence[str], empty: pa.Table, **tables: pa.Table) 
     try:
         for name, table in tables.items():
             con.register(name, table)
-        out = con.sql(sql.format(files=_files(files))).to_arrow_table()
+        out = con.sql(sql.format(files=f"[{sql_list(files)}]")).to_arrow_table()
     finally:
         con.close()
     return out.cast(empty.schema) if out.num_rows else empty

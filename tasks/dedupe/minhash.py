@@ -37,7 +37,7 @@ def normalise(texts: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), _PUNCT, "")
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, elementwise (wrapping uint64 arithmetic)."""
     x = x ^ (x >> _U64(30))
     x = x * _U64(0xBF58476D1CE4E5B9)
@@ -92,7 +92,7 @@ class Sketcher:
             return np.zeros(0, np.uint64), np.zeros(len(texts) + 1, np.int64)
         s = h[: len(h) - n + 1].copy()
         for k in range(1, n):
-            s = _mix(s * _U64(31) + h[k : len(h) - n + 1 + k])
+            s = mix64(s * _U64(31) + h[k : len(h) - n + 1 + k])
         # keep the shingles that start at word i of a text with skip <= i and i + n <= its word count
         doc_of_word = np.repeat(np.arange(len(n_words)), n_words)[: len(s)]
         local = np.arange(len(s)) - word_off[:-1][doc_of_word]
@@ -146,9 +146,9 @@ class Sketcher:
         r = self.rows
         keys = np.empty((sig.shape[0], self.bands), np.int64)
         for band in range(self.bands):
-            k = np.full(sig.shape[0], _mix(np.array([band + 1], np.uint64))[0], np.uint64)
+            k = np.full(sig.shape[0], mix64(np.array([band + 1], np.uint64))[0], np.uint64)
             for col in range(band * r, band * r + r):
-                k = _mix(k ^ sig[:, col].astype(np.uint64))
+                k = mix64(k ^ sig[:, col].astype(np.uint64))
             keys[:, band] = k.view(np.int64)
         return keys
 
@@ -167,7 +167,7 @@ def _word_hashes(words: pa.Array) -> np.ndarray:
     if len(data):
         h = np.add.reduceat(terms, np.minimum(off[:-1], len(data) - 1))
         h[lens == 0] = 0  # reduceat gives the element at the start of an empty run
-    return _mix(h ^ lens.astype(np.uint64))
+    return mix64(h ^ lens.astype(np.uint64))
 
 
 def _distinct_runs(sketcher: Sketcher, texts: pa.Array) -> list[np.ndarray]:

@@ -72,7 +72,7 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
     if not doc_files or wanted.num_rows == 0:
         return set()
     sql = (
-        f"SELECT w.row FROM read_parquet({sql_list(doc_files)}) d JOIN wanted w ON d.doc_id = w.doc_id "
+        f"SELECT w.row FROM read_parquet([{sql_list(doc_files)}]) d JOIN wanted w ON d.doc_id = w.doc_id "
         f"WHERE d.raw_text IS NOT NULL AND left(sha256(d.raw_text), {HASH_CHARS}) = w.raw_key"
     )
     con = duckdb.connect()
