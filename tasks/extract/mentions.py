@@ -7,27 +7,36 @@ index counts sentences from 0 (split on ., ! or ? followed by white space).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import Any
 
 from tasks._stage import sha256_hex
 
-_CURRENCY = r"(?P<cur>USD|US\$|U\.S\.\s?\$|EUR|€|CHF|GBP|£|\$)"
-_NUMBER = r"(?P<num>\d{1,3}(?:[,\s]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+# Every pattern opens with one character class (a digit, a currency sign or letter) so that `re` skips ahead to
+# the next such character instead of trying a match at every position (~3× faster). Each is the plain pattern
+# in its comment with the first character moved out of its group or look-behind; tests compare the two.
+# (?P<cur>USD|US\$|U\.S\.\s?\$|EUR|€|CHF|GBP|£|\$), case-insensitive (no other character folds to u, e, c or g):
+_CURRENCY = r"(?P<cur>[$€£UuEeCcGg](?i:(?<=u)(?:sd|s\$|\.s\.\s?\$)|(?<=e)ur|(?<=c)hf|(?<=g)bp|(?<=[€£$])))"
+# (?P<num>\d{1,3}(?:[,\s]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)
+_NUMBER = r"(?P<num>\d(?:\d{0,2}(?:[,\s]\d{3})+(?:\.\d+)?|\d*(?:\.\d+)?))"
 _SCALE = r"(?:\s?(?P<scale>million|billion|thousand|mln|bn|m|k)\b)?"
 _MONEY_PATTERNS = (
-    re.compile(rf"{_CURRENCY}\s?{_NUMBER}{_SCALE}", re.IGNORECASE),  # USD 210 million
+    re.compile(rf"{_CURRENCY}(?i:\s?{_NUMBER}{_SCALE})"),  # USD 210 million
     re.compile(rf"{_NUMBER}{_SCALE}\s?(?P<cur>USD|EUR|CHF|US dollars|dollars)\b", re.IGNORECASE),  # 200,000 USD
 )
 _PEOPLE_NOUNS = (
     r"migrants|refugees|officials|victims|people|persons|individuals|children|families|households|"
     r"returnees|IDPs|displaced|survivors|workers|participants|staff"
 )
+# (?<![\d.,$€£])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?) then the scale, up to two words and the noun
 _PEOPLE = re.compile(
-    rf"(?<![\d.,$€£])(?P<num>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)(?:\s(?P<scale>million|thousand))?"
+    r"(?P<num>\d(?<![\d.,$€£]\d)(?:\d{0,2}(?:,\d{3})+|\d*(?:\.\d+)?))(?:\s(?P<scale>million|thousand))?"
     rf"(?P<gap>(?:\s[\w’'-]+){{0,2}}?)\s(?P<noun>{_PEOPLE_NOUNS})\b",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"(?<![\d.,$€£])\b(19[5-9]\d|20[0-4]\d)\b(?![\d,.]\d)")
+# (?<![\d.,$€£])\b(19[5-9]\d|20[0-4]\d)\b(?![\d,.]\d): \b before a digit is "no word character before it"
+_YEAR = re.compile(r"(?:1(?<![\w.,$€£]1)9[5-9]|2(?<![\w.,$€£]2)0[0-4])\d\b(?![\d,.]\d)")
+_YEAR_NUMBER = re.compile(r"19[5-9]\d|20[0-4]\d")  # a people count that is a year
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mln": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 _CURRENCIES = {
     "us$": "USD",
@@ -51,27 +60,26 @@ def _sentence_starts(text: str) -> list[int]:
 
 
 def _sentence_of(starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(starts) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if starts[mid] <= offset:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    """Index of the sentence holding `offset` (the last start at or before it)."""
+    return bisect_right(starts, offset) - 1
 
 
 def find_mentions(doc_id: str, text: str, run_id: str) -> list[dict[str, Any]]:
     """`mentions` rows of one document."""
-    starts = _sentence_starts(text)
+    starts: list[int] = []  # sentence starts, found at the first mention
+    sentences: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
     taken: list[tuple[int, int]] = []
 
     def add(kind: str, m: re.Match, value: float, unit: str | None) -> None:
         start, end = m.span()
         taken.append((start, end))
+        if not starts:
+            starts.extend(_sentence_starts(text))
         index = _sentence_of(starts, start)
-        sentence_end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        if index not in sentences:
+            sentence_end = starts[index + 1] if index + 1 < len(starts) else len(text)
+            sentences[index] = " ".join(text[starts[index] : sentence_end].split())
         rows.append(
             {
                 "mention_id": sha256_hex(f"{doc_id}:{kind}:{start}")[:32],
@@ -83,7 +91,7 @@ def find_mentions(doc_id: str, text: str, run_id: str) -> list[dict[str, Any]]:
                 "sentence_index": index,
                 "char_start": start,
                 "char_end": end,
-                "sentence": " ".join(text[starts[index] : sentence_end].split()),
+                "sentence": sentences[index],
                 "run_id": run_id,
             }
         )
@@ -95,7 +103,7 @@ def find_mentions(doc_id: str, text: str, run_id: str) -> list[dict[str, Any]]:
             cur = m.group("cur").lower()
             add("money", m, _number(m.group("num"), m.group("scale")), _CURRENCIES.get(cur, cur.upper()))
     for m in _PEOPLE.finditer(text):
-        if any(s <= m.start() < e for s, e in taken) or _YEAR.fullmatch(m.group("num")):
+        if any(s <= m.start() < e for s, e in taken) or _YEAR_NUMBER.fullmatch(m.group("num")):
             continue
         add("people", m, _number(m.group("num"), m.group("scale")), m.group("noun").lower())
     for m in _YEAR.finditer(text):
