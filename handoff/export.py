@@ -188,13 +188,27 @@ def _write_table(data: pa.Table, path: Path, fmt: str) -> None:
 
 
 def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path], manifest: dict[str, Any]) -> str:
-    cfg_format, run_id = manifest["format"], manifest["run_id"]
+    """README.md of an export: what it holds, how to open it, redaction, the data dictionary."""
     first = files[tables[0].name].name if tables else "documents.parquet"
+    lines = _readme_head(tables, rows, files, manifest)
+    lines += ["", "## Opening the files", ""]
+    lines += _opening(first, tables[0].columns[0].name if tables else "doc_id", manifest["format"])
+    lines += _REDACTION if manifest["redacted"] else []
+    lines += ["", "## Data dictionary", ""]
+    lines += [t.to_markdown() for t in tables]
+    return "\n".join(lines)
+
+
+def _readme_head(
+    tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path], manifest: dict[str, Any]
+) -> list[str]:
+    """Title, run, format, checksums and the table of files."""
     lines = [
         "# docpipe warehouse export",
         "",
-        f"As of run `{run_id}` (finished {manifest['run_finished_at']}), exported {manifest['exported_at']}.",
-        f"Format: {cfg_format}. PII redacted: {'yes' if manifest['redacted'] else 'no'}. "
+        f"As of run `{manifest['run_id']}` (finished {manifest['run_finished_at']}), "
+        f"exported {manifest['exported_at']}.",
+        f"Format: {manifest['format']}. PII redacted: {'yes' if manifest['redacted'] else 'no'}. "
         f"Checksums (SHA-256) of every file: `{MANIFEST}`.",
         "",
         "| table | file | rows | Delta version |",
@@ -203,14 +217,18 @@ def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path
     for t in tables:
         version = manifest["tables"][t.name]["delta_version"]
         lines.append(f"| `{t.name}` | `{files[t.name].name}` | {rows[t.name]} | {'' if version is None else version} |")
-    lines += ["", "## Opening the files", ""]
-    if cfg_format == "parquet":
-        lines += [
+    return lines
+
+
+def _opening(first: str, first_column: str, file_format: str) -> list[str]:
+    """How to open the first file in pandas, R and DuckDB."""
+    if file_format == "parquet":
+        return [
             "```python",
             "import pandas as pd",
             f'docs = pd.read_parquet("{first}")',
             "import pyarrow.parquet as pq  # column descriptions: field metadata 'doc'",
-            f'print(pq.read_schema("{first}").field("{tables[0].columns[0].name if tables else "doc_id"}").metadata)',
+            f'print(pq.read_schema("{first}").field("{first_column}").metadata)',
             "```",
             "",
             "```r",
@@ -222,35 +240,32 @@ def _readme(tables: Sequence[Table], rows: dict[str, int], files: dict[str, Path
             "CREATE VIEW documents AS SELECT * FROM read_parquet('documents.parquet');",
             "```",
         ]
-    else:
-        lines += [
-            "List and map columns are JSON text.",
-            "",
-            "```python",
-            f'import pandas as pd; docs = pd.read_csv("{first}")',
-            "```",
-            "",
-            "```r",
-            f'docs <- read.csv("{first}")',
-            "```",
-            "",
-            "```sql",
-            f"SELECT count(*) FROM read_csv_auto('{first}');",
-            "```",
-        ]
-    if manifest["redacted"]:
-        lines += [
-            "",
-            "## Redaction",
-            "",
-            "Columns marked (PII) below are hashed (`h:` + 16 hex digits, salted per export: joinable within this "
-            "export only); free-text PII columns are empty. In every text column, the values of PII columns "
-            f"(contact names, e-mails, phones) are replaced by `{PII_MASK}`, and any other e-mail address or phone "
-            f"number by `{EMAIL_MASK}` / `{PHONE_MASK}`.",
-        ]
-    lines += ["", "## Data dictionary", ""]
-    lines += [t.to_markdown() for t in tables]
-    return "\n".join(lines)
+    return [
+        "List and map columns are JSON text.",
+        "",
+        "```python",
+        f'import pandas as pd; docs = pd.read_csv("{first}")',
+        "```",
+        "",
+        "```r",
+        f'docs <- read.csv("{first}")',
+        "```",
+        "",
+        "```sql",
+        f"SELECT count(*) FROM read_csv_auto('{first}');",
+        "```",
+    ]
+
+
+_REDACTION = [
+    "",
+    "## Redaction",
+    "",
+    "Columns marked (PII) below are hashed (`h:` + 16 hex digits, salted per export: joinable within this "
+    "export only); free-text PII columns are empty. In every text column, the values of PII columns "
+    f"(contact names, e-mails, phones) are replaced by `{PII_MASK}`, and any other e-mail address or phone "
+    f"number by `{EMAIL_MASK}` / `{PHONE_MASK}`.",
+]
 
 
 def _chosen_tables(cfg: ExportConfig) -> list[Table]:
