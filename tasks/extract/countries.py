@@ -54,8 +54,12 @@ _ALIASES = {
     "the bahamas": "BHS",
 }
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
-# A word starting with a letter outside a-z (upper case, or any non-ASCII letter: filtered with isupper()).
-_CAPITALISED = re.compile(r"(?<![^\W\d_])[^\W\da-z_][^\W\d_]*(?:['’][^\W\d_]+)?", re.UNICODE)
+# A word starting with a letter outside a-z (upper case, or any non-ASCII letter: filtered with isupper()):
+# (?<![^\W\d_])[^\W\da-z_][^\W\d_]*(?:['’][^\W\d_]+)? written to open with one plain character range, so that
+# `re` skips ahead to candidates (~2× faster scan); tests compare the two.
+_CAPITALISED = re.compile(r"[A-Z\x80-\U0010ffff](?<=[^\W\d_])(?<![^\W\d_].)[^\W\d_]*(?:['’][^\W\d_]+)?")
+_MAX_STARTS = 100_000  # memoised capitalised words before the memo is emptied
+_STARTS: dict[str, int] = {}  # capitalised word → the most words a name it starts has (0: it starts none)
 
 
 def _norm(name: str) -> str:
@@ -107,11 +111,14 @@ def find_countries(text: str) -> list[tuple[str, str]]:
     index, first = name_index(), _first_words()
     out: list[tuple[str, str]] = []
     resume = 0
+    if len(_STARTS) > _MAX_STARTS:
+        _STARTS.clear()
     for start in _CAPITALISED.finditer(text):
-        if start.start() < resume or not start.group()[0].isupper():
-            continue
-        longest = first.get(_key(start.group()), 0)
-        if not longest:
+        word = start.group()
+        longest = _STARTS.get(word)
+        if longest is None:
+            longest = _STARTS[word] = first.get(_key(word), 0) if word[0].isupper() else 0
+        if not longest or start.start() < resume:
             continue
         words = [start]
         for m in _WORD.finditer(text, start.end()):
