@@ -71,7 +71,18 @@ _normalised = functools.lru_cache(maxsize=1 << 12)(normalise_text)  # a page ask
 def _folded(text: str) -> str:
     """Case-folded, whitespace collapsed, accents dropped (menus write "Quienes somos" and "Quiénes somos")."""
     decomposed = unicodedata.normalize("NFKD", normalise_text(text))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return decomposed if decomposed.isascii() else decomposed.translate(_NOT_COMBINING)
+
+
+class _NotCombining(dict):
+    """`str.translate` table dropping combining characters, filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        self[code] = None if unicodedata.combining(chr(code)) else code
+        return self[code]
+
+
+_NOT_COMBINING = _NotCombining()
 
 
 def _phrases(vocabulary: str) -> frozenset[str]:
@@ -205,12 +216,14 @@ def nav_block(
     members: list[tuple[int, int]] = []  # (index, evidence)
     follower = None  # the first line past the block
     banner_words = 0
+    opens_page = from_top  # no member yet but banner lines
     for i in order:
         if is_trivial(lines[i]):
             continue
-        above = _text_above(lines, i, is_trivial)
-        evidence = TEMPLATE if is_template(i) else line_evidence(lines[i], above, seen_twice(i), cfg)
-        opens_page = from_top and all(e == BANNER for _, e in members)
+        if is_template(i):
+            evidence = TEMPLATE
+        else:
+            evidence = line_evidence(lines[i], _text_above(lines, i, is_trivial), seen_twice(i), cfg)
         if evidence == NONE and opens_page and _is_banner_line(lines[i], banner_words, cfg):
             banner_words += len(lines[i].split())
             evidence = BANNER
@@ -218,6 +231,7 @@ def nav_block(
             follower = lines[i]
             break
         members.append((i, evidence))
+        opens_page = opens_page and evidence == BANNER
     if follower is None:
         return set()  # nothing but navigation-like lines: no evidence of where the page's text is
     has_heading = from_top and _drop_heading(members, lines, follower, cfg)
