@@ -170,16 +170,28 @@ class _VectorDetector(Detector):
 _SENTENCE_END = re.compile(r"[.!?…。؟][\"'”’»)]*\s*$")
 
 
-def prose_first(text: str, min_words: int) -> str:
+def prose_first(text: str, min_words: int, limit: int | None = None) -> str:
     """The body's prose lines (at least `min_words` words, ending like a sentence) first, then its other lines:
     captions, photo credits, labels and short lines only fill the detector's prefix when prose is short (a French
-    listing with English photo captions is French)."""
+    listing with English photo captions is French). With `limit`, the first `limit` characters of that."""
+    return prose_first_of_lines(text.splitlines(), min_words, limit)
+
+
+def prose_first_of_lines(lines: list[str], min_words: int, limit: int | None = None) -> str:
+    """`prose_first` of the text made of `lines`; with `limit`, reading stops once the prose fills the prefix."""
     prose, other = [], []
-    for line in (x.strip() for x in text.splitlines()):
+    prose_chars = -1  # length of "\n".join(prose)
+    for line in (x.strip() for x in lines):
         if line:
-            is_prose = len(line.split()) >= min_words and _SENTENCE_END.search(line)
-            (prose if is_prose else other).append(line)
-    return "\n".join(prose + other)
+            if _SENTENCE_END.search(line) and len(line.split()) >= min_words:
+                prose.append(line)
+                prose_chars += len(line) + 1
+                if limit is not None and prose_chars >= limit:
+                    break
+            else:
+                other.append(line)
+    joined = "\n".join(prose + other)
+    return joined if limit is None else joined[:limit]
 
 
 def detect_language(

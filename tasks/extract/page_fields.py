@@ -52,6 +52,34 @@ def _slug_match(url: str | None, lines: list[str]) -> str | None:
     return None
 
 
+def text_lines(text: str) -> list[str]:
+    """`text.splitlines()`, shared by the field rules reading one page (the last text's lines are kept: the
+    list must not be changed)."""
+    if text is not _LAST_LINES[0]:
+        _LAST_LINES[:] = [text, text.splitlines()]
+    return _LAST_LINES[1]
+
+
+_LAST_LINES: list = [None, []]  # [text, its lines]: a one-page memo of a pure function
+
+
+def _first_line(lines: list[str], header: list[str]) -> tuple[str, int, str]:
+    """The first line with letters, skipping template crumbs (see pick_title)."""
+    first = None
+    crumbs = 0
+    for i, x in enumerate(lines):
+        if not _HAS_LETTER.search(x):
+            continue
+        line = " ".join(x.split())
+        if first is None:
+            first = (line, i, "first_line")
+        if _words(line) > _MAX_CRUMB_WORDS:
+            after_crumb_header = bool(header) and _words(header[-1]) <= _MAX_CRUMB_WORDS
+            return (line, i, "first_line") if crumbs >= 2 or (crumbs and after_crumb_header) else first
+        crumbs += 1
+    return first or ("", -1, "first_line")
+
+
 def pick_title(text: str, hint: str | None, header: list[str] | None = None, url: str | None = None) -> tuple[str, int]:
     """The title and the index of its line in `text` (-1 when it is not a line of `text`).
 
@@ -63,20 +91,15 @@ def pick_title(text: str, hint: str | None, header: list[str] | None = None, url
     """
     if hint and hint.strip():
         return " ".join(hint.split()), -1, "metadata"
-    text_lines = [" ".join(x.split()) for x in text.splitlines()]
-    by_slug = _slug_match(url, (header or []) + text.splitlines())
+    lines = text_lines(text)
+    by_slug = _slug_match(url, (header or []) + lines[:_MAX_TITLE_LINE])
     if by_slug:
-        return by_slug, text_lines.index(by_slug) if by_slug in text_lines else -1, "url_slug"
+        at = next((i for i, x in enumerate(lines) if " ".join(x.split()) == by_slug), -1)
+        return by_slug, at, "url_slug"
     header = [" ".join(x.split()) for x in header or [] if _HAS_LETTER.search(x)]
     if 1 <= len(header) <= 2 and _MIN_HEADING_WORDS <= _words(header[0]) <= _MAX_HEADING_WORDS:
         return header[0], -1, "heading"
-    candidates = [(i, " ".join(x.split())) for i, x in enumerate(text.splitlines()) if _HAS_LETTER.search(x)]
-    crumbs = 0
-    while crumbs < len(candidates) and _words(candidates[crumbs][1]) <= _MAX_CRUMB_WORDS:
-        crumbs += 1
-    after_crumb_header = bool(header) and _words(header[-1]) <= _MAX_CRUMB_WORDS
-    start = crumbs if crumbs < len(candidates) and (crumbs >= 2 or (crumbs and after_crumb_header)) else 0
-    return (candidates[start][1], candidates[start][0], "first_line") if candidates else ("", -1, "first_line")
+    return _first_line(lines, header)
 
 
 def _section_of(header: list[str]) -> str | None:
@@ -107,11 +130,22 @@ def classify(
     return "page"
 
 
+def _opening_lines(text: str, title_line: int, n: int) -> list[str]:
+    """The first `n` lines with more than white space after line `title_line` (-1: from the top)."""
+    found: list[str] = []
+    lines = text_lines(text)
+    for i in range(title_line + 1, len(lines)):
+        if lines[i].strip():
+            found.append(lines[i])
+            if len(found) == n:
+                break
+    return found
+
+
 def find_dateline(text: str, title_line: int) -> str | None:
     """Place of a dateline opening the body: "Ulaanbaatar - …" → "Ulaanbaatar"."""
-    lines = [x.strip() for x in text.splitlines()[title_line + 1 :] if x.strip()]
-    for line in lines[:2]:
-        m = _DATELINE.match(line)
+    for line in _opening_lines(text, title_line, 2):
+        m = _DATELINE.match(line.strip())
         if m:
             return m.group(1).strip(" ,")
     return None
@@ -121,7 +155,9 @@ def find_emails(*texts: str | None) -> list[str]:
     """Distinct lower-cased e-mail addresses, in order of appearance (mailto: remnants cleaned)."""
     seen: dict[str, None] = {}
     for text in texts:
-        for m in _EMAIL.finditer(text or ""):
+        if not text or "@" not in text:  # every address has one
+            continue
+        for m in _EMAIL.finditer(text):
             email = m.group().lower().strip(".")
             email = email[7:] if email.startswith("mailto:") else email
             seen.setdefault(email, None)
@@ -156,8 +192,7 @@ _DATE_LINES = 4
 
 def find_published_date(text: str, title_line: int) -> date | None:
     """The first full date written in the opening lines of the body (dateline or a date line), if any."""
-    lines = [x for x in text.splitlines()[title_line + 1 :] if x.strip()][:_DATE_LINES]
-    head = "\n".join(x[:160] for x in lines)
+    head = "\n".join(x[:160] for x in _opening_lines(text, title_line, _DATE_LINES))
     found: list[tuple[int, date]] = []
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(head):

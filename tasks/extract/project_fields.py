@@ -35,6 +35,9 @@ _SENTENCE = re.compile(r"[.!?…。؟][\"'”’»)]*\s*$|[^\W\d_]{2}[.!?]\s+[^\
 MIN_SENTENCE_WORDS = 4  # this many words and sentence punctuation
 MIN_PROSE_WORDS = 5  # this many words, most of them lower-case ("the", "of", "to"): a hard-wrapped prose line
 MAX_VALUE_WORDS = 40  # longer than any list of benefiting states
+MIN_PROJECT_FIELDS = 3  # a page with fewer known fields has no `projects` row
+# Each label's words: a line reads as a label only if its lower-cased text holds every one of them.
+_KEY_WORDS = tuple(tuple(label.split()) for label in PROJECT_KEYS)
 
 
 def _label(line: str) -> str:
@@ -127,10 +130,19 @@ def _amount(value: str | None) -> float | None:
         return None
 
 
+def could_be_project(text: str) -> bool:
+    """False when fewer than MIN_PROJECT_FIELDS labels can be read in `text` (a label's words are all in it):
+    the page has no `projects` row, and the line-by-line parse is skipped."""
+    lower = text.lower()
+    return sum(all(word in lower for word in words) for words in _KEY_WORDS) >= MIN_PROJECT_FIELDS
+
+
 def project_row(doc_id: str, text: str, run_id: str) -> dict[str, Any] | None:
     """A typed `projects` row, or None when the page has fewer than three project fields."""
+    if not could_be_project(text):
+        return None
     known, extra = parse_key_values(text)
-    if len(known) < 3:
+    if len(known) < MIN_PROJECT_FIELDS:
         return None
     row: dict[str, Any] = {"doc_id": doc_id, "run_id": run_id, "extra": list(extra.items()) or None}
     for column in PROJECT_KEYS.values():

@@ -11,9 +11,16 @@ from schemas.stg_pages import STG_DOCUMENTS
 from tasks.extract.config import ExtractConfig
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
-from tasks.extract.language import detect_language, prose_first
+from tasks.extract.language import detect_language, prose_first_of_lines
 from tasks.extract.mentions import find_mentions
-from tasks.extract.page_fields import classify, find_dateline, find_emails, find_published_date, pick_title
+from tasks.extract.page_fields import (
+    classify,
+    find_dateline,
+    find_emails,
+    find_published_date,
+    pick_title,
+    text_lines,
+)
 from tasks.extract.project_fields import count_fields, project_row
 
 OUTPUTS = (STG_DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, documents (+ is_update) first
@@ -26,9 +33,12 @@ def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], d
     text = row["text"]
     header = (row["raw_text"] or "").splitlines()[: row["n_header_lines"] or 0]
     title, title_line, title_source = pick_title(text, row["title_hint"], header, row["url"])
-    body = "\n".join(text.splitlines()[title_line + 1 :]) if title_line >= 0 else text
+    lines = text_lines(text)
+    body = lines[title_line + 1 :] if title_line >= 0 else lines
+    if not body or body == [""]:  # an empty body: the whole text
+        body = lines
     language, confidence = detect_language(
-        prose_first(body or text, cfg.min_prose_words),
+        prose_first_of_lines(body, cfg.min_prose_words, cfg.max_language_chars),
         cfg.language_seed,
         cfg.max_language_chars,
         cfg.min_language_letters,
