@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from tasks.strip_boilerplate.config import BoilerplateConfig
@@ -79,10 +80,7 @@ def _copy_candidates(
     sketch = row.get("body_sketch")
     if not sketch:
         return list(range(len(docs)))
-    shared: dict[int, int] = {}
-    for h in sketch:
-        for i in index.get(h, ()):
-            shared[i] = shared.get(i, 0) + 1
+    shared = Counter(chain.from_iterable(index.get(h, ()) for h in sketch))
     bound = cfg.min_copy_similarity * min(cfg.sketch_size, len(sketch)) - 1e-9
     return sorted([i for i, n in shared.items() if n >= bound] + unsketched)
 

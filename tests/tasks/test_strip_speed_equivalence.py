@@ -1,0 +1,107 @@
+"""The fast paths of strip_boilerplate give what the straightforward code gives: sketches, line fingerprints,
+folded labels and body containment (copies.py), checked against reference versions on random pages."""
+
+from __future__ import annotations
+
+import bisect
+import random
+import re
+import unicodedata
+
+from tasks._stage import normalise_text
+from tasks.strip_boilerplate.config import BoilerplateConfig
+from tasks.strip_boilerplate.copies import PageGrams, intern_body
+from tasks.strip_boilerplate.lines import gram_hash, is_trivial, line_keys, page_line_hashes, page_sketch, sketch_window
+from tasks.strip_boilerplate.nav_shape import _folded
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_VOCABULARY = ["home", "news", "Press", "about", "über", "Quiénes", "somos", "ΣΟΦΙΑ", "tôi", "العربية", "report"]
+_VOCABULARY += ["the", "of", "and", "a", "2024", "ﬁsh", "STRASSE"]
+
+
+def _ref_sketch(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+    words = _WORD.findall("\n".join(sketch_window(lines, cfg)).casefold())
+    grams = {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1 if words else 0))}
+    return sorted(gram_hash(g) for g in grams)[: cfg.sketch_size]
+
+
+def _ref_line_hashes(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+    window = lines[: cfg.max_head_lines] + lines[-cfg.max_tail_lines :]
+    return sorted({k for x in window if not is_trivial(x) for k in line_keys(x, cfg)})
+
+
+def _ref_containment(lines: list[str], other_lines: frozenset[int], sketches: list[list[int]], cfg) -> float:
+    """copies.PageGrams as first written: every 3-gram with its three window lines, a set per document."""
+    window = sketch_window(lines, cfg)
+    keys = [() if is_trivial(x) else tuple(line_keys(x, cfg)) for x in window]
+    words: list[str] = []
+    at: list[int] = []
+    for j, x in enumerate(window):
+        found = _WORD.findall(x.casefold())
+        words += found
+        at += [j] * len(found)
+    grams = sorted((gram_hash(" ".join(words[i : i + 3])), *at[i : i + 3]) for i in range(len(words) - 2))
+    shared = [bool(k) and not other_lines.isdisjoint(k) for k in keys]
+    best = 0.0
+    for sketch in sketches:
+        if not sketch:
+            continue
+        k = cfg.sketch_size
+        limit = len(grams) if len(sketch) < k else bisect.bisect_right(grams, (sketch[-1], 1 << 62))
+        body = {h for h, a, b, c in grams[:limit] if not (shared[a] and shared[b] and shared[c])}
+        if body:
+            best = max(best, len(body.intersection(sketch)) / len(body))
+    return best
+
+
+def _ref_folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", normalise_text(text))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _line(rng: random.Random) -> str:
+    n = rng.choice([0, 1, 2, 3, 5, 8, 12, 30])
+    words = [
+        rng.choice(_VOCABULARY) if rng.random() < 0.8 else rng.choice(["·", "|", "—", "a\u0301", ""]) for _ in range(n)
+    ]
+    return rng.choice(["", "  ", "• "]) + " ".join(words) + rng.choice(["", ".", " ", "\u00a0"])
+
+
+def _page(rng: random.Random, template: list[str]) -> list[str]:
+    body = [_line(rng) for _ in range(rng.randint(0, 40))]
+    return template[: rng.randint(0, len(template))] + body + template[rng.randint(0, len(template)) :]
+
+
+def test_sketches_line_hashes_and_containment_match_reference():
+    rng = random.Random(14)
+    for size in (128, 8, 1):
+        cfg = BoilerplateConfig(sketch_size=size, max_head_lines=rng.choice([150, 6]), max_tail_lines=4)
+        template = [_line(rng) for _ in range(12)]
+        pages = [_page(rng, template) for _ in range(60)]
+        pages += [p[:3] + [x.upper() for x in p[3:]] for p in pages[:10]]  # variants of a body
+        for page in pages:
+            assert page_sketch(page, cfg) == _ref_sketch(page, cfg)
+            assert page_line_hashes(page, cfg) == _ref_line_hashes(page, cfg)
+        seen: dict = {}
+        for page in pages[:40]:
+            grams = PageGrams.of(page, cfg)
+            for other in rng.sample(pages, 12):
+                lines = frozenset(_ref_line_hashes(other, cfg))
+                sketch = page_sketch(other, cfg)
+                sketches = [
+                    sketch,
+                    [],
+                    rng.sample(sketch, len(sketch)),
+                    sketch[: len(sketch) // 2],
+                    _ref_sketch(page, cfg),
+                ]
+                sketches = rng.sample(sketches, rng.randint(1, 3))
+                got = grams.body_containment(intern_body(lines, sketches, cfg.sketch_size, seen))
+                assert got == _ref_containment(page, lines, sketches, cfg)
+
+
+def test_folded_matches_reference():
+    rng = random.Random(18)
+    texts = ["Quiénes somos", "ΣΟΦΙΑ ς", "عَرَبِيّ", "ß İstanbul ﬁ", "x\u0301\u0302 Ǆ", "plain Text  here"]
+    texts += ["".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(12)) for _ in range(3000)]
+    assert [_folded(t) for t in texts] == [_ref_folded(t) for t in texts]
