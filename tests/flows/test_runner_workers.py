@@ -1,0 +1,50 @@
+"""The run's local worker processes (tasks/_shards.py) serve one stage each: a stage's imports and caches leave
+with its processes. Two "stages" here are two modules' functions that return the pid of the process running them
+(`os.getpid` from `posix`, `threading.get_native_id` from `_thread`: the main thread's id is the pid on Linux)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from tasks._shards import offload, retire_workers, stage_of, worker_processes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_stage_gets_new_processes_and_the_previous_ones_exit():
+    assert stage_of(os.getpid) != stage_of(threading.get_native_id)
+    with worker_processes(2):
+        first = {offload(os.getpid) for _ in range(4)}
+        assert os.getpid() not in first and 1 <= len(first) <= 2
+        assert {offload(os.getpid) for _ in range(4)} <= first  # same stage: the same processes
+        second = {offload(threading.get_native_id) for _ in range(4)}
+        assert second and not second & first and os.getpid() not in second
+        assert not any(_alive(pid) for pid in first)
+        retire_workers()
+        assert not any(_alive(pid) for pid in second)
+        third = offload(os.getpid)
+        assert third not in first | second | {os.getpid()}
+        assert offload(os.getpid, parallel=False) == os.getpid()  # one shard: in place
+    assert not _alive(third)
+    assert offload(os.getpid) == os.getpid()  # no worker processes outside the block
+
+
+def test_one_process_means_in_place():
+    with worker_processes(1):
+        assert offload(os.getpid) == os.getpid()
+
+
+def test_stage_of_names_the_stage_package():
+    def shard() -> None: ...
+
+    shard.__module__ = "tasks.extract.stage"
+    assert stage_of(shard) == "tasks.extract"
+    shard.__module__ = "tasks.validate.shards"
+    assert stage_of(shard) == "tasks.validate"
