@@ -34,6 +34,7 @@ from tasks.validate.shards import (
 from tasks.validate.suites import (
     ROW,
     Batch,
+    build_docs,
     frame_checker,
     gx_context,
     gx_run_id,
@@ -198,11 +199,13 @@ def run_reduce_suites(
 def _run_with_docs(
     batches: list[Batch], summaries: list[Batch], run_id: str, warehouse: Path, run_time: Any
 ) -> list[tuple[Batch, list[Any]]]:
-    """Every batch through a checkpoint of the warehouse's file context (results stored, Data Docs updated)."""
+    """Every batch through a checkpoint of the warehouse's file context (results stored), then their Data Docs."""
     gx = load_gx()
     context = gx_context(gx, warehouse)
     gx_run = gx_run_id(gx, run_id, run_time)
-    return [(b, run_suite(gx, context, b, gx_run, True)) for b in (*batches, *summaries)]
+    runs = [(b, run_suite(gx, context, b, gx_run)) for b in (*batches, *summaries)]
+    build_docs(context, [identifier for _, (identifier, _) in runs])
+    return [(b, results) for b, (_, results) in runs]
 
 
 def quarantine_rows(rejects: pa.Table, documents: Rows, run_id: str) -> list[dict[str, Any]]:

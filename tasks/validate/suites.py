@@ -168,9 +168,9 @@ def _suite(gx, batch: Batch):
     return gx.ExpectationSuite(name=batch.name, expectations=expectations)
 
 
-def run_suite(gx, context, batch: Batch, run_id: RunIdentifier, with_docs: bool):
-    """Validate one slim frame through a Checkpoint (which stores the result and updates the Data Docs) under
-    `run_id`."""
+def run_suite(gx, context, batch: Batch, run_id: RunIdentifier) -> tuple[Any, list[Any]]:
+    """Validate one slim frame through a Checkpoint (which stores the result) under `run_id`; the stored
+    result's identifier (for `build_docs`) and GX's results."""
     source = context.data_sources.add_or_update_pandas(name="docpipe")
     asset = source.add_dataframe_asset(name=batch.name)
     definition = asset.add_batch_definition_whole_dataframe("whole")
@@ -178,18 +178,23 @@ def run_suite(gx, context, batch: Batch, run_id: RunIdentifier, with_docs: bool)
     validation = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=batch.name, data=definition, suite=suite)
     )
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[SITE_NAME])] if with_docs else []
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=batch.name,
             validation_definitions=[validation],
-            actions=actions,
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": batch.index_columns},
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": _to_pandas(batch.frame)}, run_id=run_id)
-    (suite_result,) = result.run_results.values()
-    return suite_result.results
+    ((identifier, suite_result),) = result.run_results.items()
+    return identifier, suite_result.results
+
+
+def build_docs(context, identifiers: list[Any]) -> None:
+    """The Data Docs pages of these stored results and of their suites, and the site's index, built once
+    (what a checkpoint's UpdateDataDocsAction does for its own result, index included, each time)."""
+    resources = [r for i in identifiers for r in (i, i.expectation_suite_identifier)]
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=resources)
 
 
 def gx_run_id(gx, run_id: str, run_time: datetime | None) -> RunIdentifier:
