@@ -14,6 +14,8 @@ Two measures, both on what the page sample stores (line fingerprints and a botto
 from __future__ import annotations
 
 import bisect
+import functools
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -169,19 +171,16 @@ class PageGrams:
                 elif start < end:
                     runs.append([start, end])
                 rest ^= low
-            within: Counter[int] = Counter()
-            for start, end in runs:
-                within.update(self.grams[start : max(start, end - 2)])
-            found = self.inside[shared] = sorted(h for h, n in within.items() if n == self.counts[h])
+            within = Counter(chain.from_iterable(self.grams[start : max(start, end - 2)] for start, end in runs))
+            counts = self.counts
+            found = self.inside[shared] = sorted([h for h, n in within.items() if n == counts[h]])
         return found
 
     def body_containment(self, other: DocBody) -> float:
         """Share of the page's 3-grams outside the lines it shares with a sampled document (`other`; by any line
         fingerprint) found in that document: estimated on the 3-grams below the largest fingerprint of its sketch
         (the sketch holds every 3-gram of the document below it); the best of the document's pages."""
-        shared = 0
-        for key in self.key_set & other.lines:
-            shared |= self.lines_of[key]
+        shared = functools.reduce(operator.or_, map(self.lines_of.__getitem__, self.key_set & other.lines), 0)
         inside = self._inside(shared) if shared else []
         best = 0.0
         for sketch in other.sketches:

@@ -19,7 +19,7 @@ from schemas import BOILERPLATE_PAGES, reasons
 from tasks._stage import content_hash, sha256_hex, url_site
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.copies import DocBody, PageGrams, documents, intern_body
-from tasks.strip_boilerplate.lines import is_trivial, line_keys, page_line_hashes, page_sketch, strip_lines
+from tasks.strip_boilerplate.lines import is_trivial, keys_of, line_keys, page_line_hashes, page_sketch, strip_lines
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
 
@@ -170,15 +170,16 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
 def _strip_with(
     lines: list[str], site: _GroupModel, domain: _GroupModel, is_known: Callable[[int], bool], cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
-    def reason_of(h: int) -> str | None:
-        if site.frequent(h, cfg.min_site_pages, cfg.min_site_share) or domain.frequent(
-            h, cfg.min_domain_pages, cfg.min_domain_share
-        ):
+    site_need, site_count = site.need(cfg.min_site_pages, cfg.min_site_share), site.counts.get
+    domain_need, domain_count = domain.need(cfg.min_domain_pages, cfg.min_domain_share), domain.counts.get
+
+    def reason_of(h: int) -> str | None:  # frequent in the site's or the domain's model, or known
+        if site_count(h, 0) >= site_need or domain_count(h, 0) >= domain_need:
             return reasons.BOILERPLATE_REPEATED
         return reasons.BOILERPLATE_KNOWN_TEMPLATE if is_known(h) else None
 
     def seen_twice(h: int) -> bool:
-        return site.counts.get(h, 0) >= 2 or domain.counts.get(h, 0) >= 2
+        return site_count(h, 0) >= 2 or domain_count(h, 0) >= 2
 
     return strip_lines(lines, reason_of, seen_twice, cfg)
 
@@ -196,7 +197,7 @@ def _removed_keys(lines: list[str], cleaned: tuple[list[str], list[str], int, in
     _, contact, n_removed, n_head, _ = cleaned
     end = len(lines) - len(contact)
     removed = lines[:n_head] + lines[end - (n_removed - n_head) : end]
-    return {k for x in removed if not is_trivial(x) for k in line_keys(x, cfg)}
+    return {k for x in removed if not is_trivial(x) for k in keys_of(x, cfg.prefix_words)}
 
 
 def _without_variants(
