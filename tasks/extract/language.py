@@ -21,6 +21,8 @@ from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
 
+from tasks.extract.language_batch import batch_probabilities
+
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _SPACES = re.compile(" {2,}")
 _LATIN = re.compile("[A-z]")  # langdetect's 'A' <= ch <= 'z' (brackets and backquote included)
@@ -198,15 +200,36 @@ def detect_language(
     text: str, seed: int, max_chars: int, min_letters: int, trials: int = 7
 ) -> tuple[str, float | None]:
     """(ISO 639-1 code, probability) of `text`'s first `max_chars` characters; ("und", None) if too short."""
-    sample = text[:max_chars]
-    if len(_HAS_LETTER.findall(sample)) < min_letters:
-        return "und", None
+    return detect_languages([text], seed, max_chars, min_letters, trials)[0]
+
+
+def detect_languages(
+    texts: list[str], seed: int | None, max_chars: int, min_letters: int, trials: int = 7
+) -> list[tuple[str, float | None]]:
+    """`detect_language` of each text, the random trials of all of them run at once (language_batch.py)."""
     DetectorFactory.seed = seed
-    rows = gram_rows(prepared_text(sample))
-    if not rows:
-        return "und", None
-    probs = language_probabilities(rows, seed, trials)
-    best = max(probs)  # langdetect sorts (stable, descending) the languages above PROB_THRESHOLD: the first max
+    found: list[tuple[str, float | None]] = [("und", None)] * len(texts)
+    todo, pages = [], []
+    for i, text in enumerate(texts):
+        sample = text[:max_chars]
+        if len(_HAS_LETTER.findall(sample)) < min_letters:
+            continue
+        rows = gram_rows(prepared_text(sample))
+        if rows:  # else langdetect finds no features: "und"
+            todo.append(i)
+            pages.append(rows)
+    if seed is None:  # an unseeded Random per detection: one page at a time
+        probs = [language_probabilities(rows, None, trials) for rows in pages]
+    else:
+        probs = batch_probabilities(pages, seed, trials, _profiles()[2]).tolist()
+    for i, page_probs in zip(todo, probs, strict=True):
+        found[i] = _best(page_probs)
+    return found
+
+
+def _best(probs: list[float]) -> tuple[str, float | None]:
+    """langdetect's answer: it sorts (stable, descending) the languages above PROB_THRESHOLD and takes the first."""
+    best = max(probs)
     if not best > Detector.PROB_THRESHOLD:
         return "und", None
     return _factory().langlist[probs.index(best)].split("-")[0], round(float(best), 4)

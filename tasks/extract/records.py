@@ -11,7 +11,7 @@ from schemas.stg_pages import STG_DOCUMENTS
 from tasks.extract.config import ExtractConfig
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
-from tasks.extract.language import detect_language, prose_first_of_lines
+from tasks.extract.language import detect_languages, prose_first_of_lines
 from tasks.extract.mentions import find_mentions
 from tasks.extract.page_fields import (
     classify,
@@ -28,8 +28,9 @@ OUTPUTS = (STG_DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, 
 CARRIED = tuple(c for c in STG_DOCUMENTS.column_names if c in STG_UNIQUE.column_names)
 
 
-def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict], list[dict]]:
-    """The page's documents row, projects row (or None), contacts rows and mentions rows."""
+def page_rows(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list, list, str]:
+    """The page's documents row (language not yet filled), projects row (or None), contacts and mentions rows,
+    and the text its language is detected on."""
     text = row["text"]
     header = (row["raw_text"] or "").splitlines()[: row["n_header_lines"] or 0]
     title, title_line, title_source = pick_title(text, row["title_hint"], header, row["url"])
@@ -37,13 +38,6 @@ def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], d
     body = lines[title_line + 1 :] if title_line >= 0 else lines
     if not body or body == [""]:  # an empty body: the whole text
         body = lines
-    language, confidence = detect_language(
-        prose_first_of_lines(body, cfg.min_prose_words, cfg.max_language_chars),
-        cfg.language_seed,
-        cfg.max_language_chars,
-        cfg.min_language_letters,
-        cfg.language_trials,
-    )
     dateline = find_dateline(text, title_line)
     # Fields are parsed from the page as delivered: the block is page data whatever the template learner decided.
     page = row["raw_text"] or text
@@ -55,8 +49,8 @@ def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], d
         "doc_type": classify(
             row["url"], count_fields(page) if project else 0, bool(row["contact_text"]), dateline, header
         ),
-        "language": language,
-        "language_confidence": confidence,
+        "language": None,
+        "language_confidence": None,
         "word_count": len(text.split()),
         "emails": find_emails(text, row["contact_text"]) or None,
         "dateline": dateline,
@@ -64,17 +58,35 @@ def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], d
         "countries": country_codes(f"{title}\n{text}") or None,
     }
     people = parse_contacts(row["doc_id"], row["contact_text"], row["run_id"])
-    return doc, project, people, find_mentions(row["doc_id"], text, row["run_id"])
+    sample = prose_first_of_lines(body, cfg.min_prose_words, cfg.max_language_chars)
+    return doc, project, people, find_mentions(row["doc_id"], text, row["run_id"]), sample
+
+
+def _languages(samples: list[str], cfg: ExtractConfig) -> list[tuple[str, float | None]]:
+    return detect_languages(
+        samples, cfg.language_seed, cfg.max_language_chars, cfg.min_language_letters, cfg.language_trials
+    )
+
+
+def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict], list[dict]]:
+    """The page's documents row, projects row (or None), contacts rows and mentions rows."""
+    doc, project, people, numbers, sample = page_rows(row, cfg)
+    doc["language"], doc["language_confidence"] = _languages([sample], cfg)[0]
+    return doc, project, people, numbers
 
 
 def extract_batch(batch: pa.RecordBatch | pa.Table, cfg: ExtractConfig) -> tuple[pa.Table, ...]:
-    """documents, projects, contacts and mentions of a batch of pages, as Arrow tables (in OUTPUTS order)."""
-    docs, projects, contacts, mentions = [], [], [], []
+    """documents, projects, contacts and mentions of a batch of pages, as Arrow tables (in OUTPUTS order); the
+    languages of the batch are detected at once (language.detect_languages)."""
+    docs, projects, contacts, mentions, samples = [], [], [], [], []
     for row in batch.to_pylist():
-        doc, project, people, numbers = document(row, cfg)
+        doc, project, people, numbers, sample = page_rows(row, cfg)
         docs.append(doc)
+        samples.append(sample)
         if project:
             projects.append(project)
         contacts.extend(people)
         mentions.extend(numbers)
+    for doc, (language, confidence) in zip(docs, _languages(samples, cfg), strict=True):
+        doc["language"], doc["language_confidence"] = language, confidence
     return tuple(t.conform(rows) for t, rows in zip(OUTPUTS, (docs, projects, contacts, mentions), strict=True))
