@@ -103,6 +103,8 @@ def recent_row_counts(
 # Derived from each row's own texts: computed chunk by chunk before the frames are built (tasks/validate), so the
 # texts never need to be in memory all at once.
 ROW_DERIVED = frozenset({"template_line"})
+# Columns a row-level derived check reads besides the declared column (title_source where the table has it).
+DERIVED_INPUTS = {"template_line": ("text", "raw_text", "n_boilerplate_lines", "title_source")}
 DERIVED_COLUMNS: dict[str, Callable[[pa.Table, str, ValidationHistory, ValidateConfig], pa.Array]] = {
     "template_line": _template_line,
     "repeated_in_site": _repeated_in_site,

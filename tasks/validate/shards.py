@@ -9,6 +9,8 @@ and returns a small manifest:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,21 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
+from tasks._progress import advance
 from tasks._shards import Shard, fault_drill, offload
-from tasks._spill import CHUNK_ROWS, Rows, chunks, part_file, read_columns
+from tasks._spill import CHUNK_ROWS, part_file
 from tasks._stage import with_columns
 from tasks.validate.config import ValidateConfig, ValidationHistory
-from tasks.validate.derived import DERIVED_COLUMNS, KEY_HASH, PAIR_HASH, PAIR_NULL, ROW_DERIVED, hash64, pair_hash
+from tasks.validate.derived import (
+    DERIVED_COLUMNS,
+    DERIVED_INPUTS,
+    KEY_HASH,
+    PAIR_HASH,
+    PAIR_NULL,
+    ROW_DERIVED,
+    hash64,
+    pair_hash,
+)
 from tasks.validate.suites import ROW, Batch, frame_checker, is_list_column, table_batches
 
 STAGE = "validate"
@@ -52,20 +64,49 @@ REJECT_SCHEMA = pa.schema(
 )
 
 
-def narrow_table(rows: Rows, table: Table, history: ValidationHistory, cfg: ValidateConfig) -> pa.Table:
+@dataclass(frozen=True, slots=True)
+class ShardGroup:
+    """Consecutive shards one task validates, `shard_rows` rows at most together: the shards of small part files
+    (extract writes one a shard of its own) share the GX runs, which cost mostly by the run, not by the row."""
+
+    index: int
+    parts: tuple[Shard, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.parts)
+
+
+def group_shards(shards: list[Shard], max_rows: int) -> list[ShardGroup]:
+    """The shards (in order) in consecutive groups of at most `max_rows` rows (a larger shard alone)."""
+    groups: list[list[Shard]] = []
+    rows = 0
+    for shard in shards:
+        if groups and rows + shard.rows <= max_rows:
+            groups[-1].append(shard)
+            rows += shard.rows
+        else:
+            groups.append([shard])
+            rows = shard.rows
+    return [ShardGroup(i, tuple(g)) for i, g in enumerate(groups)]
+
+
+def narrow_table(group: ShardGroup, table: Table, history: ValidationHistory, cfg: ValidateConfig) -> pa.Table:
     """The columns validation reads, in memory: the key, the checked columns (text columns cut to their first
     TEXT_HEAD_CHARS characters) and bookkeeping, plus the row-level derived check columns computed from the
-    full texts one chunk at a time."""
+    full texts. The shards are read a chunk at a time, and only those columns and the derived checks' inputs."""
     expects = table.expectations()
     row_derived = [e for e in expects if e.derive in ROW_DERIVED]
     needed = {e.kwargs.get(k) for e in expects for k in ("column", "column_A", "column_B")}
     needed |= {e.on for e in expects} | {e.where for e in expects} | set(table.key) | set(_BOOKKEEPING)
     texts = set(table.text_columns)
     narrow = [c for c in table.column_names if c in needed]
-    if not row_derived and not texts:
-        return read_columns(rows, narrow)
+    inputs = {c for e in row_derived for c in DERIVED_INPUTS[e.derive]} - set(narrow)
     parts = []
-    for part in chunks(rows):
+    for batch in _batches(group, narrow, inputs):
+        if table is DOCUMENTS:  # the stage's progress counts its input, the documents
+            advance(batch.num_rows)
+        part = pa.Table.from_batches([batch])
         extra = {e.kwargs["column"]: DERIVED_COLUMNS[e.derive](part, e.on, history, cfg) for e in row_derived}
         heads = [
             pc.utf8_slice_codeunits(part.column(c), 0, TEXT_HEAD_CHARS) if c in texts else part.column(c)
@@ -76,6 +117,13 @@ def narrow_table(rows: Rows, table: Table, history: ValidationHistory, cfg: Vali
         return pa.concat_tables(parts)
     extra = {e.kwargs["column"]: pa.array([], pa.bool_()) for e in row_derived}
     return with_columns(table.empty().select(narrow), extra)
+
+
+def _batches(group: ShardGroup, columns: list[str], optional: set[str]) -> Iterator[pa.RecordBatch]:
+    """The group's rows, CHUNK_ROWS at a time: `columns`, and those of `optional` a part file has."""
+    for shard in group.parts:
+        present = set(pq.read_schema(shard.path).names)
+        yield from shard.batches(CHUNK_ROWS, [*columns, *sorted(optional & present)])
 
 
 def checked_per_shard(expect: Expect) -> bool:
@@ -110,7 +158,7 @@ def table_failure(res: Any, cfg: ValidateConfig) -> str:
     return f"{reason} ({res.expectation_config.type}, observed {observed!r}, examples {examples})"
 
 
-def _row_rejects(res: Any, batch: Batch, narrow: pa.Table, shard: Shard) -> list[dict[str, Any]]:
+def _row_rejects(res: Any, batch: Batch, narrow: pa.Table, shard: ShardGroup) -> list[dict[str, Any]]:
     """One reject per row the expectation rejected, quoting the offending value."""
     table, config = batch.table, res.expectation_config
     meta = config.meta or {}
@@ -140,11 +188,6 @@ def _row_rejects(res: Any, batch: Batch, narrow: pa.Table, shard: Shard) -> list
     return out
 
 
-def _shard_rows(shard: Shard) -> pa.Table:
-    batches = list(shard.batches(CHUNK_ROWS))
-    return pa.Table.from_batches(batches, schema=pq.read_schema(shard.path))
-
-
 def checks_frame(narrow: pa.Table, table: Table) -> pa.Table:
     """What the night-wide checks read of these rows: the key and its 64-bit hash (uniqueness: the reduce holds
     the hashes and reads back the keys of repeated hashes only); documents also whether the page has a URL and a
@@ -162,12 +205,12 @@ def checks_frame(narrow: pa.Table, table: Table) -> pa.Table:
     return pa.table(columns)
 
 
-def validate_shard(shard: Shard, table_name: str, cfg: ValidateConfig, out: Path) -> dict[str, Any]:
+def validate_shard(shard: ShardGroup, table_name: str, cfg: ValidateConfig, out: Path) -> dict[str, Any]:
     """Run the row-level expectations on one shard; write its rejects and checks parts; return counts, the
     failed reasons and any table-level (column type) failures."""
     fault_drill(STAGE, shard)
     table = BY_NAME[table_name]
-    narrow = narrow_table(_shard_rows(shard), table, ValidationHistory(), cfg)
+    narrow = narrow_table(shard, table, ValidationHistory(), cfg)
     narrow = narrow.append_column(ROW, pa.array(range(narrow.num_rows), pa.int64()))
     pq.write_table(checks_frame(narrow, table), part_file(_folder(out, CHECKS, table), shard.index))
     expects = [e for e in table.expectations() if checked_per_shard(e)]
@@ -215,6 +258,6 @@ def _folder(out: Path, kind: str, table: Table) -> Path:
 
 @task(name="validate-shard", cache_policy=NO_CACHE)
 def validate_shard_task(
-    shard: Shard, table_name: str, cfg: ValidateConfig, out: Path, parallel: bool = True
+    shard: ShardGroup, table_name: str, cfg: ValidateConfig, out: Path, parallel: bool = True
 ) -> dict[str, Any]:
     return offload(validate_shard, shard, table_name, cfg, out, parallel=parallel)

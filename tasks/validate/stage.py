@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import DOCUMENTS, MENTIONS, RUNS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
-from tasks._shards import Shard, as_spill, map_shards, plan_shards
+from tasks._shards import as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
 from tasks._warehouse import read_current
@@ -38,18 +38,18 @@ from tasks.validate.reduce import (
     unique_rejects,
 )
 from tasks.validate.reports import add_offline_index
-from tasks.validate.shards import CHILDREN, VALIDATED, validate_shard, validate_shard_task
+from tasks.validate.shards import CHILDREN, VALIDATED, ShardGroup, group_shards, validate_shard, validate_shard_task
 from tasks.validate.suites import REPORTS_DIR
 
 IS_UPDATE = "is_update"  # carried on documents rows (STG_DOCUMENTS), counted here, dropped by publish
-ShardRunner = Callable[[list[Shard], str, ValidateConfig, Path], list[dict[str, Any]]]
+ShardRunner = Callable[[list[ShardGroup], str, ValidateConfig, Path], list[dict[str, Any]]]
 
 
-def _in_process(shards: list[Shard], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
+def _in_process(shards: list[ShardGroup], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
     return [validate_shard(shard, table_name, cfg, out) for shard in shards]
 
 
-def _on_task_runner(shards: list[Shard], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
+def _on_task_runner(shards: list[ShardGroup], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
     return map_shards(validate_shard_task, shards, table_name=table_name, cfg=cfg, out=out)
 
 
@@ -58,7 +58,7 @@ def _validate_shards(given: dict[str, Rows], cfg: ValidateConfig, out: Path, run
     rejects, failures, failed = [], [], {}
     for table in VALIDATED:
         spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, cfg.shard_rows)
-        shards = plan_shards(spill, cfg.shard_rows)
+        shards = group_shards(plan_shards(spill, cfg.shard_rows), cfg.shard_rows)
         for manifest in run(shards, table.name, cfg, out):
             failures.extend(manifest["table_failures"])
             for reason, n in manifest["failed"].items():
