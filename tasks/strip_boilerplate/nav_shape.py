@@ -67,11 +67,25 @@ _ACTION_VOCABULARY = """
 _normalised = functools.lru_cache(maxsize=1 << 12)(normalise_text)  # a page asks for a line and the one above
 
 
-@functools.lru_cache(maxsize=1 << 14)  # menu lines recur on every page of a site
-def _folded(text: str) -> str:
+def _fold(text: str) -> str:
     """Case-folded, whitespace collapsed, accents dropped (menus write "Quienes somos" and "Quiénes somos")."""
     decomposed = unicodedata.normalize("NFKD", normalise_text(text))
     return decomposed if decomposed.isascii() else decomposed.translate(_NOT_COMBINING)
+
+
+_folded = functools.lru_cache(maxsize=1 << 14)(_fold)  # menu lines recur on every page of a site
+_SPACE = re.compile(r"\s")
+
+
+def _folded_head(line: str, n: int) -> str:
+    """`_folded(line)`, or a prefix of it at least `n` characters long: the fold of the line up to a whitespace
+    character (normalising, case folding, collapsing whitespace and dropping accents never reach across one)."""
+    cut = _SPACE.search(line, 2 * n + 16) if len(line) > 4 * n + 64 else None
+    if cut is not None and line[cut.start()].isspace():
+        head = _fold(line[: cut.start()])
+        if len(head) >= n:
+            return head
+    return _folded(line)
 
 
 class _NotCombining(dict):
@@ -163,8 +177,11 @@ def _glued_to(line: str, above: str | None) -> bool:
     """A label printed again at the start of its teaser, without a space ("Who we are" → "WHO WE AREThe …")."""
     if not above:
         return False
-    head, label = _folded(line), _folded(_label(above))
-    return len(label) >= 3 and head.startswith(label) and len(head) > len(label) and head[len(label)].isalnum()
+    label = _folded(_label(above))
+    if len(label) < 3:
+        return False
+    head = _folded_head(line, len(label) + 1)  # a long line is folded only as far as the label reaches
+    return head.startswith(label) and len(head) > len(label) and head[len(label)].isalnum()
 
 
 def line_evidence(line: str, above: str | None, seen_twice: bool, cfg: BoilerplateConfig) -> int:

@@ -12,7 +12,7 @@ from tasks._stage import normalise_text
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.copies import PageGrams, intern_body
 from tasks.strip_boilerplate.lines import gram_hash, is_trivial, line_keys, page_line_hashes, page_sketch, sketch_window
-from tasks.strip_boilerplate.nav_shape import _folded
+from tasks.strip_boilerplate.nav_shape import _folded, _glued_to, _label
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _VOCABULARY = ["home", "news", "Press", "about", "über", "Quiénes", "somos", "ΣΟΦΙΑ", "tôi", "العربية", "report"]
@@ -105,3 +105,23 @@ def test_folded_matches_reference():
     texts = ["Quiénes somos", "ΣΟΦΙΑ ς", "عَرَبِيّ", "ß İstanbul ﬁ", "x\u0301\u0302 Ǆ", "plain Text  here"]
     texts += ["".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(12)) for _ in range(3000)]
     assert [_folded(t) for t in texts] == [_ref_folded(t) for t in texts]
+
+
+def _ref_glued_to(line: str, above: str | None) -> bool:
+    if not above:
+        return False
+    head, label = _ref_folded(line), _ref_folded(_label(above))
+    return len(label) >= 3 and head.startswith(label) and len(head) > len(label) and head[len(label)].isalnum()
+
+
+def test_glued_label_matches_reference_on_long_lines():
+    rng = random.Random(20)
+    spaces = [" ", "  ", "\u00a0", "\u3000", "\u2003", "\x1c", " \u0301", "\u1680"]
+    pieces = ["Who we are", "WHO WE ARE", "Qui\u0301enes", "Quiénes somos", "ﬁ", "ß", "Σ", "e\u0301", "x", "The"]
+    for _ in range(4000):
+        above = rng.choice([None, "", "ab", "• Who we are", "Quiénes somos", "ﬁsh ßtore", "Σ ς Σ", "A" * 40])
+        n = rng.choice([3, 20, 60, 200])
+        line = "".join(rng.choice(pieces) + (rng.choice(spaces) if rng.random() < 0.3 else "") for _ in range(n))
+        if above and rng.random() < 0.5:
+            line = above.upper().replace(" ", rng.choice(spaces)) + line
+        assert _glued_to(line, above) == _ref_glued_to(line, above), (line, above)
