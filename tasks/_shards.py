@@ -21,16 +21,17 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from prefect import Task
-from prefect.futures import as_completed
 
 from schemas import Table
 from tasks._progress import advance
 from tasks._spill import Rows, Spill, write_spill
+
+if TYPE_CHECKING:  # Prefect is the flow process's: a worker process running a shard needs none of it
+    from prefect import Task
 
 T = TypeVar("T")
 # Fault drill, read where the shard runs (a worker's environment): `extract:2` SIGKILLs the process running
@@ -92,6 +93,8 @@ def map_shards(task: Task, shards: Sequence[Shard], **shared: Any) -> list[dict[
     """Run `task(shard, **shared, parallel=…)` for every shard on the flow's task runner; each returns a small
     manifest.
     Results come back in shard order; progress advances by a shard's rows as it finishes."""
+    from prefect.futures import as_completed
+
     if not shards:
         return []
     shared = {**shared, "parallel": len(shards) > 1}  # one shard: no worker process to start for it
@@ -141,13 +144,31 @@ def worker_processes(workers: int) -> Iterator[None]:
         retire_workers()
 
 
-def retire_workers() -> None:
-    """End the current worker processes (after the work already given to them); the next `offload` starts
-    new ones."""
+def retire_workers(wait: bool = True) -> None:
+    """End the current worker processes after the work already given to them (`wait`: until they have exited);
+    the next `offload` starts new ones. A stage's end is the place: its processes do not idle through the
+    next stage's in-process work (publish) holding what the stage loaded."""
     with _workers.lock:
         pool, _workers.pool = _workers.pool, None
     if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def prestart_workers(workers: int) -> None:
+    """Start `workers` processes now, each importing the shard plumbing (Arrow, Prefect), for the first stage
+    that offloads work to adopt (a run starts them while Prefect's server comes up)."""
+    if workers <= 1:
+        return
+    with _workers.lock:
+        if _workers.pool is None:
+            _workers.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            _workers.stage = ""  # adopted by the first stage that offloads work
+            for _ in range(workers):
+                _workers.pool.submit(_ready)
+
+
+def _ready() -> None:
+    """Nothing: unpickling it made the worker import this module."""
 
 
 def stage_of(fn: Callable[..., Any]) -> str:
@@ -162,7 +183,7 @@ def _submit(fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T] | None:
     with _workers.lock:
         if not _workers.count:
             return None
-        if _workers.pool is not None and _workers.stage != stage:
+        if _workers.pool is not None and _workers.stage not in ("", stage):
             # the previous stage's processes are idle (stages run one after the other): they exit before the
             # new ones start, so the two sets are never resident together
             _workers.pool.shutdown(wait=True)
@@ -170,7 +191,7 @@ def _submit(fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T] | None:
         if _workers.pool is None:
             # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
             _workers.pool = ProcessPoolExecutor(_workers.count, mp_context=multiprocessing.get_context("spawn"))
-            _workers.stage = stage
+        _workers.stage = stage
         return _workers.pool.submit(_released, fn, *args)
 
 

@@ -4,10 +4,11 @@ with its processes. Two "stages" here are two modules' functions that return the
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 
-from tasks._shards import offload, retire_workers, stage_of, worker_processes
+from tasks._shards import offload, prestart_workers, retire_workers, stage_of, worker_processes
 
 
 def _alive(pid: int) -> bool:
@@ -48,3 +49,11 @@ def test_stage_of_names_the_stage_package():
     assert stage_of(shard) == "tasks.extract"
     shard.__module__ = "tasks.validate.shards"
     assert stage_of(shard) == "tasks.validate"
+
+
+def test_prestarted_processes_take_the_first_stage():
+    prestart_workers(2)
+    started = {p.pid for p in multiprocessing.active_children()}
+    with worker_processes(2):
+        assert offload(os.getpid) in started
+    assert not any(_alive(pid) for pid in started)
