@@ -1,7 +1,7 @@
 """Whole-pipeline benchmark (#14): `docpipe run` on a generated crawl of N pages, per-stage figures, peak tree RSS.
 
     .venv/bin/python bench/bench_pipeline.py --n N [--new-fraction F] [--runner local|dask] [--page-kb 3]
-        [--shape jsonl|txt] [--shard-rows ROWS] [--keep DIR] [--seed S]
+        [--shape jsonl|txt] [--shard-rows ROWS] [--workers W] [--keep DIR] [--seed S]
 
 The crawl (bench/_pipeline_corpus.py, seeded): pages of ~`--page-kb` KB of text under the menus of real corpus
 sites with a footer, bodies in the page's language (en/fr/es), ~2 % project pages in the seeds' layout,
@@ -107,6 +107,7 @@ def run_night(args: argparse.Namespace, work: Path, night: int, pages: list[dict
     uris = set(write_raw(pages, args.shape, raw))
     cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", f"night{night}")
     cmd += ["--runner", args.runner] + (["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])
+    cmd += ["--workers", str(args.workers)] if args.workers else []
     run = run_cli(cmd, work / f"night{night}.log", work / f"night{night}.rss.tsv")
     print(f"\nnight {night}: {len(pages):,} records delivered ({args.shape}), exit {run.returncode}")
     path = summary_path(warehouse, f"night{night}")
@@ -137,6 +138,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--new-fraction", type=float, default=0.0, help="night 2: F·N new pages (default: no night 2)")
     parser.add_argument("--runner", choices=("local", "dask"), default="local")
     parser.add_argument("--shard-rows", type=int, default=0, help="pages a shard task processes (default: the CLI's)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     parser.add_argument("--page-kb", type=float, default=3.0, help="text size of a page in KB (default 3)")
     parser.add_argument("--shape", choices=("jsonl", "txt"), default="jsonl")
     parser.add_argument("--seed", type=int, default=7)

@@ -37,15 +37,21 @@ DaskAddressOpt = Annotated[
     typer.Option("--dask-address", help="tcp://HOST:PORT of a running Dask scheduler (default: a local cluster)."),
 ]
 
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, help="Worker processes (local) or LocalCluster workers (dask) (default: one per core)."
+    ),
+]
 ShardRowsOpt = Annotated[
     int | None, typer.Option("--shard-rows", min=1, help="Pages a shard task processes (default 4,000).")
 ]
 
 
-def _runner(runner: str, dask_address: str | None) -> RunnerConfig:
+def _runner(runner: str, dask_address: str | None, workers: int | None = None) -> RunnerConfig:
     """The run's RunnerConfig from the flags; exit 2 on a wrong combination."""
     try:
-        return RunnerConfig(runner, dask_address or "")
+        return RunnerConfig(runner, dask_address or "", workers or 0)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -106,6 +112,7 @@ def run(
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
     shard_rows: ShardRowsOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
     holds the warehouse or the run id already names a succeeded run."""
@@ -113,7 +120,7 @@ def run(
     if not raw.is_dir():
         console.print(f"[red]no raw folder:[/red] {raw} does not exist (or is not a folder); nothing was run")
         raise typer.Exit(2)
-    where = _runner(runner, dask_address)
+    where = _runner(runner, dask_address, workers)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
     _call_nightly(
         warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full, shard_rows=shard_rows
@@ -162,7 +169,8 @@ def _run_flow(warehouse: Path, verbose: bool, where: RunnerConfig, params: dict)
     try:
         flow = nightly.with_options(task_runner=task_runner(where))
         with prefect_api(where):
-            summary = flow(warehouse=str(warehouse), runner=where.kind, dask_address=where.dask_address, **params)
+            where_params = {"runner": where.kind, "dask_address": where.dask_address, "workers": where.workers}
+            summary = flow(warehouse=str(warehouse), **where_params, **params)
     except StageFailed as exc:
         _print_summary(exc.summary)
         console.print(f"[red]stage {exc.stage} failed:[/red] {exc.summary.error}")
@@ -198,11 +206,12 @@ def rerun(
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
     shard_rows: ShardRowsOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again.
     A run that already succeeded has nothing to resume (exit 0, nothing done); a run id never recorded (killed
     before anything of it was written) is started with --raw."""
-    warehouse, where = resolve_warehouse(warehouse), _runner(runner, dask_address)
+    warehouse, where = resolve_warehouse(warehouse), _runner(runner, dask_address, workers)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect: as quiet as `run`
     from flows.checkpoints import CheckpointStore
     from flows.runlog import find_run, status_label
@@ -255,12 +264,14 @@ def serve(
     verbose: Annotated[bool, typer.Option("--verbose", help="Kept for scripts: serve always logs runs.")] = False,
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Serve the nightly flow on a schedule (starts a local Prefect server unless PREFECT_API_URL is set)."""
     from flows.serve import serve_nightly
 
-    where = _runner(runner, dask_address)
-    export_runner(where.kind, where.dask_address)  # the served nights load the flow afresh and read it there
+    where = _runner(runner, dask_address, workers)
+    # the served nights load the flow afresh and read their runner there
+    export_runner(where.kind, where.dask_address, where.workers)
     serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone)
 
 

@@ -64,6 +64,7 @@ def nightly(
     runner: str | None = None,
     dask_address: str | None = None,
     shard_rows: int | None = None,
+    workers: int | None = None,
 ) -> RunSummary:
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
@@ -77,7 +78,7 @@ def nightly(
         run_id or current_run_id(),
         full,
         from_stage,
-        runner_config(runner, dask_address),
+        runner_config(runner, dask_address, workers),
         shard_rows,
     )
     with RunLock(cfg.warehouse, cfg.run_id):

@@ -51,11 +51,12 @@ class RunnerConfig:
         return self.processes if self.kind == "local" else 0
 
 
-def runner_config(kind: str | None = None, dask_address: str | None = None) -> RunnerConfig:
-    """The runner named by the arguments, else by $DOCPIPE_RUNNER / $DOCPIPE_DASK_ADDRESS, else local."""
-    env_kind, env_address = runner_from_env()
+def runner_config(kind: str | None = None, dask_address: str | None = None, workers: int | None = None) -> RunnerConfig:
+    """The runner named by the arguments, else by $DOCPIPE_RUNNER / $DOCPIPE_DASK_ADDRESS / $DOCPIPE_WORKERS,
+    else local with one process per core."""
+    env_kind, env_address, env_workers = runner_from_env()
     address = dask_address or env_address
-    return RunnerConfig(kind or env_kind or ("dask" if address else "local"), address)
+    return RunnerConfig(kind or env_kind or ("dask" if address else "local"), address, workers or env_workers)
 
 
 def task_runner(cfg: RunnerConfig) -> TaskRunner:

@@ -68,18 +68,21 @@ def checkpoint_retention_days() -> int:
 
 
 # Served nights (`docpipe serve --runner dask`) load the flow afresh in a child process: it finds its runner here.
-RUNNER_ENV, DASK_ADDRESS_ENV = "DOCPIPE_RUNNER", "DOCPIPE_DASK_ADDRESS"
+RUNNER_ENV, DASK_ADDRESS_ENV, WORKERS_ENV = "DOCPIPE_RUNNER", "DOCPIPE_DASK_ADDRESS", "DOCPIPE_WORKERS"
 
 
-def runner_from_env() -> tuple[str, str]:
-    """(runner, Dask scheduler address) named in the environment; empty strings when unset."""
-    return os.environ.get(RUNNER_ENV, "").strip(), os.environ.get(DASK_ADDRESS_ENV, "").strip()
+def runner_from_env() -> tuple[str, str, int]:
+    """(runner, Dask scheduler address, worker processes) named in the environment; empty strings / 0 when
+    unset."""
+    workers = os.environ.get(WORKERS_ENV, "").strip()
+    return os.environ.get(RUNNER_ENV, "").strip(), os.environ.get(DASK_ADDRESS_ENV, "").strip(), int(workers or 0)
 
 
-def export_runner(runner: str, dask_address: str) -> None:
+def export_runner(runner: str, dask_address: str, workers: int = 0) -> None:
     """Name the runner in this process's environment, for the flow runs it starts (`serve`)."""
     os.environ[RUNNER_ENV] = runner
     os.environ[DASK_ADDRESS_ENV] = dask_address
+    os.environ[WORKERS_ENV] = str(workers or "")
 
 
 def prefect_api_url() -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import STG_CLEAN, reasons
+from schemas.runs import RESTRIPPED, UNCHANGED
 from tasks._stage import quarantine_row, sha256_hex, url_site
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
@@ -120,6 +121,7 @@ def _restrip_row(
     }
 
 
-def stage_stats(counts: Counter[str], restripped: int) -> dict[str, int]:
-    """The stage's counters from the summed COUNTERS and the re-stripped documents."""
-    return {**{name: counts[name] for name in COUNTERS}, "restripped": restripped}
+def stage_stats(counts: Counter[str], restripped: int, unchanged: int = 0) -> dict[str, int]:
+    """The stage's counters from the summed COUNTERS, the re-stripped documents and the records that left as
+    unchanged (unchanged.py)."""
+    return {**{name: counts[name] for name in COUNTERS}, RESTRIPPED: restripped, UNCHANGED: unchanged}

@@ -23,7 +23,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
-from schemas.runs import UNCHANGED
 from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
@@ -133,7 +132,7 @@ def strip_stage(
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
-        {**stage_stats(counts, restripped), UNCHANGED: unchanged},
+        stage_stats(counts, restripped, unchanged),
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
         n_in=delivered.num_rows + restripped,
         n_dropped=unchanged,

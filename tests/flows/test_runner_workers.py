@@ -57,3 +57,16 @@ def test_prestarted_processes_take_the_first_stage():
     with worker_processes(2):
         assert offload(os.getpid) in started
     assert not any(_alive(pid) for pid in started)
+
+
+def test_the_number_of_workers_comes_from_the_flag_else_the_environment(monkeypatch):
+    from flows.runner import runner_config
+    from flows.settings import DASK_ADDRESS_ENV, RUNNER_ENV, WORKERS_ENV, export_runner
+
+    for name in (RUNNER_ENV, DASK_ADDRESS_ENV, WORKERS_ENV):
+        monkeypatch.setenv(name, "")  # restored after the test, whatever export_runner sets
+    assert runner_config().local_processes == (os.cpu_count() or 1)
+    assert runner_config("local", None, 1).local_processes == 1
+    assert runner_config("dask", None, 3).processes == 3 and runner_config("dask").local_processes == 0
+    export_runner("local", "", 3)  # what `serve --workers 3` leaves for the nights it starts
+    assert runner_config().processes == 3 and runner_config(workers=1).processes == 1
