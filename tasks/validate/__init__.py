@@ -25,23 +25,26 @@ expectation with `where` (schemas/_table.py) checks only the rows where that col
 the null share of documents.site is measured over pages with a URL, so a dump without URLs passes and a site
 lost on pages that have one still fails the night.
 
-Shards (`ValidateConfig.shard_rows` rows of one table each; `validate_stage` maps them on the flow's task runner,
-`validate_tables` runs them in this process): each runs the row-level expectations except key uniqueness on its
-own rows in an ephemeral GX context and writes its rejects and the narrow columns the night-wide checks read
-(key; documents: site, title, has a URL) as part files. Once a night: key uniqueness by an Arrow group-by on the
-key columns (~32 bytes a row: the one per-row structure held whole), the table-level suite of documents on an
-int32 row index and set/null markers (plus the repeated-title flags from site and title), the quarantine rows
-in suite, expectation and row order, the tables without the rejected rows (streamed).
+Shards (consecutive shards of a table, `ValidateConfig.shard_rows` rows at most together; `validate_stage` maps
+them on the flow's task runner, `validate_tables` runs them in this process): each runs the row-level
+expectations except key uniqueness on its own rows, in an ephemeral GX context each process (thread) builds once
+with its suites (GX is asked for success first, then for the rows of the failed expectations only), and writes
+its rejects and what the night-wide checks read (the key and its 64-bit hash; documents: has a URL, has a site,
+a 64-bit hash of site + title) as part files. Once a night: key uniqueness by an Arrow group-by on the key hashes
+(the keys of repeated hashes read back and compared exactly), the table-level suite of documents on an int32 row
+index and set/null markers (plus the repeated-title flags from the hashes: two titles colliding in 64 bits
+would count as one), the quarantine rows in suite, expectation and row order, the tables without the rejected
+rows (streamed). The reduce holds ~20 bytes a document whole, ~8 a project or contact.
 
 With a warehouse, GX uses a file context in <warehouse>/_gx (results accumulate) and builds Data Docs into
-<warehouse>/_reports/gx/index.html (the row-level suites as a summary under their names: rows each expectation
-rejected, expected 0; the table-level suite as `documents.table`); stats["report"] is that path,
-stats["failed_expectations"] the failed expectations' reason codes (also on TableExpectationFailed.stats). GX
-files a run's results under the run name `docpipe-<run id>` (GX reads a bare run id as a date: reports.py) and
-the validation's run_time, given explicitly.
+<warehouse>/_reports/gx/index.html, once after the night's checkpoints (the row-level suites as a summary under
+their names: rows each expectation rejected, expected 0; the table-level suite as `documents.table`);
+stats["report"] is that path, stats["failed_expectations"] the failed expectations' reason codes (also on
+TableExpectationFailed.stats). GX files a run's results under the run name `docpipe-<run id>` (GX reads a bare
+run id as a date: reports.py) and the validation's run_time, given explicitly.
 
 Modules: config (settings, history, the stopping error), derived (derived check columns), suites (slim frames, GX
-suites, context and checkpoint runs), shards (one shard's row-level checks), reduce (the night-wide checks and
+suites, contexts, checkpoint runs), shards (one shard group's row-level checks), reduce (the night-wide checks and
 the quarantine rows), reports (GX run names, offline index of the Data Docs), stage (the stage functions).
 """
 

@@ -82,12 +82,26 @@ def _repeated_in_site(data: pa.Table, column: str, history: ValidationHistory, c
     pairs = data.select([KEY_HASH, PAIR_HASH, PAIR_NULL])
     if history.published_titles is not None and history.published_titles.num_rows:
         pairs = pa.concat_tables([pairs, hashed_titles(history.published_titles, column).cast(pairs.schema)])
-    counts = pairs.group_by([PAIR_HASH, PAIR_NULL]).aggregate([(KEY_HASH, "count_distinct")])
-    common = counts.filter(pc.greater_equal(counts[f"{KEY_HASH}_count_distinct"], cfg.min_docs_repeated_title))
-    if not common.num_rows:
+    common = _common_pairs(pairs, cfg.min_docs_repeated_title)
+    if not len(common):
         return pa.array(np.zeros(data.num_rows, dtype=bool))
-    any_null = pa.scalar(bool(pc.any(common[PAIR_NULL]).as_py()))
-    return pc.if_else(data[PAIR_NULL], any_null, pc.is_in(data[PAIR_HASH], common[PAIR_HASH]))
+    nulls = pairs[PAIR_NULL].to_numpy()
+    any_null = pa.scalar(bool(np.any(nulls & np.isin(pairs[PAIR_HASH].to_numpy(), common))))
+    return pc.if_else(data[PAIR_NULL], any_null, pa.array(np.isin(data[PAIR_HASH].to_numpy(), common)))
+
+
+def _common_pairs(pairs: pa.Table, min_docs: int) -> np.ndarray:
+    """PAIR_HASH values with `min_docs`+ distinct KEY_HASH values (null ones not counted), by sorting: numpy
+    arrays of 8 bytes a row (Arrow's count_distinct group-by took ~110 bytes a row)."""
+    valid = pairs.filter(pc.is_valid(pairs[KEY_HASH]))
+    pair, key = valid[PAIR_HASH].to_numpy(), valid[KEY_HASH].to_numpy()
+    order = np.lexsort((key, pair))
+    pair, key = pair[order], key[order]
+    del order
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = (pair[1:] != pair[:-1]) | (key[1:] != key[:-1])
+    distinct, counts = np.unique(pair[first], return_counts=True)
+    return distinct[counts >= min_docs]
 
 
 def recent_row_counts(

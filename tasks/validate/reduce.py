@@ -1,7 +1,8 @@
 """The night-wide half of validate, once per night after the shards: uniqueness of each table's key (an Arrow
-group-by on the key column of the shards' checks parts: ~32 bytes a row, the one per-row structure held whole),
-the table-level suites (site null share, repeated titles, row count) in GX on a frame of markers keyed by an
-int32 row index, the Data Docs summaries under each suite's name, and the quarantine rows in today's order."""
+group-by on the keys' 64-bit hashes from the shards' checks parts, the keys of repeated hashes read back and
+compared), the table-level suites (site null share, repeated titles from hashes of doc_id and of site + title,
+row count) in GX on a frame of markers keyed by an int32 row index, the Data Docs summaries under each suite's
+name, and the quarantine rows in today's order. Held whole: ~20 bytes a document, ~8 a project or contact row."""
 
 from __future__ import annotations
 
@@ -60,19 +61,22 @@ def _files(out: Path, kind: str, table: Table) -> list[Path]:
 
 def unique_rejects(out: Path, table: Table, shard_ids: list[int]) -> list[dict[str, Any]]:
     """A reject for every row whose key another row of the night also has (GX's ExpectColumnValuesToBeUnique).
-    Held whole: the keys' 64-bit hashes (8 bytes a row); the keys themselves are read back only for the rows
-    whose hash repeats, and compared exactly (a hash collision rejects nothing)."""
+    Held whole: the keys' 64-bit hashes (8 bytes a row, sorted by numpy); the keys themselves are read back only
+    for the rows whose hash repeats, and compared exactly (a hash collision rejects nothing; null keys are not
+    repeats, as in Arrow's count)."""
     (declared, expect), key = _unique_expectation(table), table.key[0]
     hashes, sizes = _parts(out, CHECKS, table, [KEY_HASH])
     if expect is None or hashes is None or not hashes.num_rows:
         return []
-    column = hashes.column(KEY_HASH)
-    counts = hashes.group_by(KEY_HASH).aggregate([(KEY_HASH, "count")])
-    repeated = counts.filter(pc.greater(counts[f"{KEY_HASH}_count"], 1)).column(KEY_HASH)
+    values = pc.fill_null(hashes.column(KEY_HASH), 0).to_numpy()  # null keys: candidates, settled below
+    del hashes
+    ordered = np.sort(values)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
     if not len(repeated):
         return []
-    rows = pc.indices_nonzero(pc.fill_null(pc.is_in(column, repeated), False)).to_numpy().astype(np.int64)
-    del hashes, column, counts
+    rows = np.flatnonzero(np.isin(values, repeated))
+    del values
     starts = np.concatenate([[0], np.cumsum(sizes)])
     part = np.searchsorted(starts, rows, side="right") - 1
     values = _keys_at(_files(out, CHECKS, table), key, rows - starts[part], part)
@@ -181,7 +185,7 @@ def run_reduce_suites(
     if not batches and warehouse is None:
         return failures, failed
     results = (
-        [(b, frame_checker().validate(b, "COMPLETE")) for b in batches]
+        [(b, frame_checker().validate_once(b, "COMPLETE")) for b in batches]
         if warehouse is None  # nothing to store: the thread's reusable context
         else _run_with_docs(batches, summaries, run_id, warehouse, run_time)
     )

@@ -1,9 +1,10 @@
-"""Row-level validation of one shard of a checked table: the shard's narrow frame through the row-level
-expectations (uniqueness excepted) in an ephemeral GX context. Writes two part files into the stage's folder
-and returns a small manifest:
+"""Row-level validation of one shard group of a checked table (consecutive shards, `shard_rows` rows at most):
+its narrow frame through the row-level expectations (uniqueness excepted) in the process's reusable ephemeral
+GX context (suites/FrameChecker; success only, then the failed expectations again for their rows). Writes two
+part files into the stage's folder and returns a small manifest:
 - rejects/<table>/part-NNNNN.parquet: one row per rejected row (sort order, key, parent document, reason, message);
-- checks/<table>/part-NNNNN.parquet: the narrow columns the night-wide checks read (key; for documents also
-  site, title and whether the page has a URL), so the reduce never opens the page texts.
+- checks/<table>/part-NNNNN.parquet: what the night-wide checks read (the key and its 64-bit hash; for documents
+  also whether the page has a URL and a site, and the hash of site + title), so the reduce never opens the pages.
 """
 
 from __future__ import annotations
@@ -229,7 +230,10 @@ def validate_shard(shard: ShardGroup, table_name: str, cfg: ValidateConfig, out:
                 rejects.extend(found)
                 failed[reason] = failed.get(reason, 0) + len(found)
     pq.write_table(pa.Table.from_pylist(rejects, REJECT_SCHEMA), part_file(_folder(out, REJECTS, table), shard.index))
-    return {"rows": narrow.num_rows, "rejects": len(rejects), "failed": failed, "table_failures": failures}
+    n_rows = narrow.num_rows
+    del narrow, batches
+    release_memory()
+    return {"rows": n_rows, "rejects": len(rejects), "failed": failed, "table_failures": failures}
 
 
 def failed_results(batch: Batch) -> list[Any]:
@@ -248,6 +252,13 @@ def failed_results(batch: Batch) -> list[Any]:
             reason = (res.expectation_config.meta or {}).get("reason", "validate.unknown")
             raise RuntimeError(f"{reason}: GX error {res.exception_info.get('exception_message')}")
     return [r for r in results if not r.success]
+
+
+def release_memory() -> None:
+    """Give the Arrow pool's freed pages back to the OS. Its allocator (mimalloc) keeps them for reuse, so a
+    process's RSS would keep the high-water mark of each shard group and of the night-wide arrays, and grow with
+    the night (bench_validate: peak RSS +20 % from 100k to 300k documents without this, +5 % with it)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _folder(out: Path, kind: str, table: Table) -> Path:

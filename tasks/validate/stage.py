@@ -38,7 +38,15 @@ from tasks.validate.reduce import (
     unique_rejects,
 )
 from tasks.validate.reports import add_offline_index
-from tasks.validate.shards import CHILDREN, VALIDATED, ShardGroup, group_shards, validate_shard, validate_shard_task
+from tasks.validate.shards import (
+    CHILDREN,
+    VALIDATED,
+    ShardGroup,
+    group_shards,
+    release_memory,
+    validate_shard,
+    validate_shard_task,
+)
 from tasks.validate.suites import REPORTS_DIR
 
 IS_UPDATE = "is_update"  # carried on documents rows (STG_DOCUMENTS), counted here, dropped by publish
@@ -64,6 +72,7 @@ def _validate_shards(given: dict[str, Rows], cfg: ValidateConfig, out: Path, run
             for reason, n in manifest["failed"].items():
                 failed[reason] = failed.get(reason, 0) + n
         found = unique_rejects(out, table, [s.index for s in shards])
+        release_memory()
         for row in found:
             failed[row["reason"]] = failed.get(row["reason"], 0) + 1
         rejects.extend(found)
@@ -141,8 +150,11 @@ def validate_night(
     n_docs = given[DOCUMENTS.name].num_rows
     n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
     run_id = first_run_id(given[DOCUMENTS.name])
-    batches = table_level_batches(out, n_other, history, cfg)
-    failures, failed = run_reduce_suites(batches, summary_batches(night["failed"]), run_id, warehouse, run_time, cfg)
+    summaries = summary_batches(night["failed"])
+    failures, failed = run_reduce_suites(
+        table_level_batches(out, n_other, history, cfg), summaries, run_id, warehouse, run_time, cfg
+    )
+    release_memory()  # the night-wide arrays are gone: their pages too, before the tables are rewritten
     failed = {**night["failed"], **failed}
     stats: dict[str, Any] = {"failed_expectations": sorted(failed), "report": _report(warehouse)}
     failures = night["failures"] + failures

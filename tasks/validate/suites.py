@@ -29,6 +29,7 @@ GX_DIR, REPORTS_DIR = "_gx", "_reports/gx"
 _PANDAS_TYPE = {pa.string(): "str", pa.int32(): "int32", pa.int64(): "int64", pa.float64(): "float64"}
 _PANDAS_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
 MAX_CACHED_SUITES = 64  # a FrameChecker's suites (a night needs ~10)
+ONCE_SOURCE = "docpipe-once"  # a FrameChecker's data source for a frame validated once
 ROW = "row"  # a frame's row position (in its shard), reported with each rejected row beside the key
 
 
@@ -211,7 +212,8 @@ def gx_run_id(gx, run_id: str, run_time: datetime | None) -> RunIdentifier:
 class FrameChecker:
     """An ephemeral GX context with one pandas data source, a whole-dataframe batch definition per frame name and
     the suites, built once and reused for every frame: building them took longer than validating a 10,000-row
-    shard (bench/bench_validate.py). Results are returned, not stored (the night's summaries make the Data Docs)."""
+    shard (bench/bench_validate.py). Results are returned, not stored (the night's summaries make the Data Docs).
+    GX's engine keeps the last frame of each name and its metrics: a shard group's, bounded by `shard_rows`."""
 
     def __init__(self) -> None:
         self.gx = load_gx()
@@ -226,6 +228,19 @@ class FrameChecker:
         if definition is None:
             asset = self.source.add_dataframe_asset(name=batch.name)
             definition = self.definitions[batch.name] = asset.add_batch_definition_whole_dataframe("whole")
+        return self._run(definition, batch, result_format)
+
+    def validate_once(self, batch: Batch, result_format: str) -> list[Any]:
+        """`validate` through a data source made for this frame and deleted after, so that GX keeps neither the
+        frame nor its metrics (the night-wide frame: a few bytes a document, all of them)."""
+        source = self.context.data_sources.add_or_update_pandas(name=ONCE_SOURCE)
+        try:
+            definition = source.add_dataframe_asset(name=batch.name).add_batch_definition_whole_dataframe("whole")
+            return self._run(definition, batch, result_format)
+        finally:
+            self.context.data_sources.delete(ONCE_SOURCE)
+
+    def _run(self, definition: Any, batch: Batch, result_format: str) -> list[Any]:
         key = (batch.name, repr(batch.expectations))
         suite = self.suites.get(key)
         if suite is None:
