@@ -154,7 +154,7 @@ def validate_night(
     failures, failed = run_reduce_suites(
         table_level_batches(out, n_other, history, cfg), summaries, run_id, warehouse, run_time, cfg
     )
-    release_memory()  # the night-wide arrays are gone: their pages too, before the tables are rewritten
+    release_memory(collect=True)  # the night-wide arrays are gone: their pages too, before the rewrite
     failed = {**night["failed"], **failed}
     stats: dict[str, Any] = {"failed_expectations": sorted(failed), "report": _report(warehouse)}
     failures = night["failures"] + failures
