@@ -5,15 +5,17 @@ sees the whole night."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from validate_rows import seed_night, set_value, with_urls
 
 from tasks._shards import worker_processes
-from tasks._spill import materialise
+from tasks._spill import Spill, materialise, part_file
 from tasks.validate import TableExpectationFailed, ValidateConfig, validate_stage, validate_tables
 
 SHARD_SIZES = (1, 7, 10_000)
@@ -94,3 +96,24 @@ def test_a_table_level_failure_is_seen_across_shards(seed_tables, tmp_path):
     with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share") as failure:
         _sharded_validate(dict(seed_tables, documents=docs), cfg, tmp_path / "cut", 2)
     assert failure.value.stats["failed_expectations"] == ["validate.documents.site.null_share"]
+
+
+def test_tables_in_several_part_files_give_the_same_rejects(planted, tmp_path):
+    """Tables as extract hands them over (a folder of part files, one per extract shard): shard groups that
+    span part files check the same rows."""
+    alone = validate_tables(planted, ValidateConfig())
+    tables = {}
+    for name, table in planted.items():
+        folder, cuts = tmp_path / "parts" / name, [0, table.num_rows // 3, 2 * table.num_rows // 3, table.num_rows]
+        for index, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table.slice(lo, hi - lo), part_file(folder, index))
+        tables[name] = Spill(folder)
+    assert len(tables["documents"].files) == 3
+    cfg = dataclasses.replace(ValidateConfig(), shard_rows=7)
+    sharded = _sharded_validate(tables, cfg, tmp_path / "cut", 2)
+    assert _quarantine(sharded) == _quarantine(alone)
+    kept = materialise(sharded.kept)
+    assert [(f.name, f.type) for f in kept.schema] == [(f.name, f.type) for f in alone.kept.schema]
+    assert kept.to_pylist() == alone.kept.to_pylist()
+    assert sharded.stats == alone.stats
