@@ -1,13 +1,17 @@
 """Which groups' published documents must be stripped again tonight: those whose model changed in what stripping
 reads of it, not every group whose sample took a page.
 
-Stripping a page reads of its group's model the number of sampled documents (the frequency threshold) and the
-counts of the lines found on at least two of them (frequent lines, lines `seen_twice`, the variant and copy
-checks on removed lines); a line on one sampled document only is never template. So when a group's sample
-changes (a page with a smaller page_key enters, the largest leaves) but the document count and every count of
-two or more stay the same, each page of the group strips as before and its published documents are not read
-again. This is what keeps an incremental night over a large warehouse cheap: a full sample of a big template
-group takes new pages every night without any change to its template lines.
+Stripping a page reads of its group's model the frequency thresholds (from the number of sampled documents: as
+a site, as a registered domain, for known lines) and, per line, which side of a few boundaries its count is on:
+one document (never template), two (a line `seen twice`; a copy's rare lines are those on at most two), at least
+`min_known_pages`, at least a threshold (frequent); and, for frequent lines, the count itself up to twice the
+highest threshold (merging a page's variants lowers it by a few). So a group's *signature* is its thresholds and,
+per line on two or more documents, its count class: 2, 3 up to the lowest threshold, the exact count up to twice
+the highest, then "many". When a group's
+sample changes (a page with a smaller page_key enters, the largest leaves) and its signature does not, each page
+of the group strips as before and its published documents are not read again. This is what keeps an
+incremental night over a large warehouse cheap: a full sample of a big template group takes new pages every
+night without any change to its template lines.
 """
 
 from __future__ import annotations
@@ -19,12 +23,25 @@ from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample, TemplateModels, sample_models
 
 
-def _signature(models: TemplateModels, group: str) -> tuple[int, frozenset[tuple[int, int]]] | None:
-    """What stripping reads of a group's model: its document count and the counts of its repeated lines."""
+def _signature(models: TemplateModels, group: str, cfg: BoilerplateConfig) -> tuple | None:
+    """What stripping reads of a group's model (module docstring): its thresholds (as a site, as a registered
+    domain, for known lines) and its lines' count classes."""
     model = models.groups.get(group)
     if model is None:
         return None
-    return model.n_pages, frozenset((h, n) for h, n in model.counts.items() if n >= 2)
+    needs = (
+        model.need(cfg.min_site_pages, cfg.min_site_share),
+        model.need(cfg.min_domain_pages, cfg.min_domain_share),
+        model.need(cfg.min_known_pages, cfg.min_site_share),
+    )
+    bounds, top = sorted({2, cfg.min_known_pages, *needs}), 2 * max(needs)
+
+    def count_class(n: int) -> int:
+        if n >= min(needs):
+            return min(n, top)  # exact from the lowest threshold, "many" from twice the highest
+        return max(b for b in bounds if b <= n)
+
+    return needs, frozenset((h, count_class(n)) for h, n in model.counts.items() if n >= 2)
 
 
 def _models_of(rows: pa.Table, groups: pa.Array, cfg: BoilerplateConfig) -> TemplateModels:
@@ -39,4 +56,4 @@ def groups_to_restrip(stored: pa.Table, sample: PageSample, cfg: BoilerplateConf
         return set()
     names = pa.array(sorted(changed), pa.string())
     before, after = _models_of(stored, names, cfg), _models_of(sample.all_rows(), names, cfg)
-    return {g for g in changed if _signature(before, g) != _signature(after, g)}
+    return {g for g in changed if _signature(before, g, cfg) != _signature(after, g, cfg)}
