@@ -15,13 +15,11 @@ import re
 from functools import lru_cache
 
 import numpy as np
-from langdetect import DetectorFactory
 from langdetect.detector import Detector
 from langdetect.detector_factory import init_factory
-from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
 
-from tasks.extract.language_batch import batch_probabilities
+from tasks.extract.language_batch import CHECK_EVERY, batch_probabilities
 
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _SPACES = re.compile(" {2,}")
@@ -29,7 +27,6 @@ _LATIN = re.compile("[A-z]")  # langdetect's 'A' <= ch <= 'z' (brackets and back
 # ch >= U+0300 outside Latin Extended Additional (U+1E00–U+1EFF): langdetect's "non-Latin" characters
 _NON_LATIN = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
 _MAX_WORD_MEMO = 200_000  # memoised words before the memo is emptied (bounds memory on odd inputs)
-_CHECK_EVERY = 5  # langdetect normalises and checks convergence every 5 updates
 
 
 @lru_cache(maxsize=1)
@@ -118,7 +115,7 @@ def _trial(rows: list[int], weight: float, getrandbits, matrix: np.ndarray, bloc
     of `block` (row 0: the normalised probabilities, rows 1-5: the drawn n-grams' weighted profiles)."""
     n_langs = matrix.shape[1]
     n, k = len(rows), len(rows).bit_length()
-    picks = [0] * _CHECK_EVERY
+    picks = [0] * CHECK_EVERY
     r = getrandbits(k)  # random.choice: Random._randbelow_with_getrandbits(n), inlined
     while r >= n:
         r = getrandbits(k)
@@ -130,7 +127,7 @@ def _trial(rows: list[int], weight: float, getrandbits, matrix: np.ndarray, bloc
         if np.maximum.reduce(normal) > Detector.CONV_THRESHOLD or i >= Detector.ITERATION_LIMIT:
             return normal.copy()
         j = 0
-        while j < _CHECK_EVERY:
+        while j < CHECK_EVERY:
             r = getrandbits(k)
             if r < n:
                 picks[j] = rows[r]
@@ -138,13 +135,13 @@ def _trial(rows: list[int], weight: float, getrandbits, matrix: np.ndarray, bloc
         matrix.take(picks, axis=0, out=tail)
         np.add(tail, weight, out=tail)
         np.multiply.reduce(block, axis=0, out=prob)
-        i += _CHECK_EVERY
+        i += CHECK_EVERY
 
 
 def language_probabilities(rows: list[int], seed: int | None, trials: int) -> list[float]:
     """langdetect's Detector._detect_block probabilities (langlist order) for the n-grams' profile rows."""
     matrix = _profiles()[2]
-    block = np.empty((_CHECK_EVERY + 1, matrix.shape[1]))
+    block = np.empty((CHECK_EVERY + 1, matrix.shape[1]))
     _RANDOM.seed(seed)
     langprob = np.zeros(matrix.shape[1])
     for _ in range(trials):
@@ -152,21 +149,6 @@ def language_probabilities(rows: list[int], seed: int | None, trials: int) -> li
         prob = _trial(rows, alpha / Detector.BASE_FREQ, _RANDOM.getrandbits, matrix, block)
         langprob += prob / trials
     return langprob.tolist()
-
-
-class _VectorDetector(Detector):
-    """langdetect's Detector with the faster n-gram extraction and trials (tests compare it with langdetect)."""
-
-    def _extract_ngrams(self) -> list[str]:
-        grams = _profiles()[1]
-        return [grams[i] for i in gram_rows(self.text)]
-
-    def _detect_block(self) -> None:
-        self.cleaning_text()
-        rows = gram_rows(self.text)
-        if not rows:
-            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-        self.langprob = language_probabilities(rows, self.seed, self.n_trial)
 
 
 _SENTENCE_END = re.compile(r"[.!?…。؟][\"'”’»)]*\s*$")
@@ -207,7 +189,6 @@ def detect_languages(
     texts: list[str], seed: int | None, max_chars: int, min_letters: int, trials: int = 7
 ) -> list[tuple[str, float | None]]:
     """`detect_language` of each text, the random trials of all of them run at once (language_batch.py)."""
-    DetectorFactory.seed = seed
     found: list[tuple[str, float | None]] = [("und", None)] * len(texts)
     todo, pages = [], []
     for i, text in enumerate(texts):

@@ -17,7 +17,7 @@ from langdetect.detector import Detector
 
 _STREAMS: dict[int, np.ndarray] = {}  # seed → its first words (a pure function's memo, grown on demand)
 _FIRST_WORDS = 1 << 16
-_CHECK_EVERY = 5  # langdetect normalises and checks convergence every 5 updates
+CHECK_EVERY = 5  # langdetect normalises and checks convergence every 5 updates (language.py's trials too)
 _FIRST_BLOCKS = 16  # draws read at first for each page and trial: 1 + 5 × this (most trials converge before)
 _MAX_DRAWS = Detector.ITERATION_LIMIT + 1
 
@@ -101,13 +101,13 @@ def _run(trial: _Trial, weights: np.ndarray, matrix: np.ndarray) -> tuple[np.nda
             active, rows, weight, normal = active[keep], rows[keep], weight[keep], normal[keep]
             if not len(active):
                 return final, made
-        if i + 1 + _CHECK_EVERY > rows.shape[1]:
+        if i + 1 + CHECK_EVERY > rows.shape[1]:
             rows = trial.draw(active, _MAX_DRAWS)
-        block = np.empty((len(active), _CHECK_EVERY + 1, n_langs))
+        block = np.empty((len(active), CHECK_EVERY + 1, n_langs))
         block[:, 0] = normal
-        np.add(matrix[rows[:, i + 1 : i + 1 + _CHECK_EVERY]], weight[:, :, None], out=block[:, 1:])
+        np.add(matrix[rows[:, i + 1 : i + 1 + CHECK_EVERY]], weight[:, :, None], out=block[:, 1:])
         prob = np.multiply.reduce(block, axis=1)
-        i += _CHECK_EVERY
+        i += CHECK_EVERY
 
 
 def batch_probabilities(pages: list[list[int]], seed: int | None, trials: int, matrix: np.ndarray) -> np.ndarray:
@@ -122,7 +122,7 @@ def batch_probabilities(pages: list[list[int]], seed: int | None, trials: int, m
         for p in range(len(pages)):
             z, pos[p], spare[p] = gauss_at(stream(seed, pos[p] + 4), pos[p], spare[p])
             weights[p] = (Detector.ALPHA_DEFAULT + z * Detector.ALPHA_WIDTH) / Detector.BASE_FREQ
-        trial = _Trial(as_arrays, seed, list(pos), 1 + _CHECK_EVERY * _FIRST_BLOCKS)
+        trial = _Trial(as_arrays, seed, list(pos), 1 + CHECK_EVERY * _FIRST_BLOCKS)
         final, made = _run(trial, weights, matrix)
         pos = [start + used for start, used in zip(pos, trial.words_used(made), strict=True)]
         langprob += final / trials

@@ -54,13 +54,16 @@ def _slug_match(url: str | None, lines: list[str]) -> str | None:
 
 def text_lines(text: str) -> list[str]:
     """`text.splitlines()`, shared by the field rules reading one page (the last text's lines are kept: the
-    list must not be changed)."""
-    if text is not _LAST_LINES[0]:
-        _LAST_LINES[:] = [text, text.splitlines()]
-    return _LAST_LINES[1]
+    list must not be changed). The memo is one (text, lines) tuple, read and replaced whole, so threads
+    extracting pages side by side (a Dask worker with several threads) never get another page's lines."""
+    global _last_lines
+    last = _last_lines
+    if last[0] is not text:
+        last = _last_lines = (text, text.splitlines())
+    return last[1]
 
 
-_LAST_LINES: list = [None, []]  # [text, its lines]: a one-page memo of a pure function
+_last_lines: tuple[str | None, list[str]] = (None, [])  # (text, its lines): a one-page memo of a pure function
 
 
 def _first_line(lines: list[str], header: list[str]) -> tuple[str, int, str]:

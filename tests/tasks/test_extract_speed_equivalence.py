@@ -114,11 +114,11 @@ def test_prepared_text_and_grams_are_langdetects():
     texts = [page["text"][:400] for page in corpus_pages()]
     texts += ["Привет мир, это тест. Hello", "Xin chào thế giới", "a  b\u3000c http://x.org e@x.org  ", "ſ ABC abc"]
     for text in texts:
-        detector = language._VectorDetector(language._factory())
+        detector = language.Detector(language._factory())  # langdetect's own
         detector.append(text)
         detector.cleaning_text()
         assert language.prepared_text(text) == detector.text
-        reference = language.Detector._extract_ngrams(detector)  # langdetect's own loop
+        reference = detector._extract_ngrams()
         assert [language._profiles()[1][i] for i in language.gram_rows(detector.text)] == reference
 
 
