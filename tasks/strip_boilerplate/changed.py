@@ -16,6 +16,8 @@ night without any change to its template lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -44,16 +46,15 @@ def _signature(models: TemplateModels, group: str, cfg: BoilerplateConfig) -> tu
     return needs, frozenset((h, count_class(n)) for h, n in model.counts.items() if n >= 2)
 
 
-def _models_of(rows: pa.Table, groups: pa.Array, cfg: BoilerplateConfig) -> TemplateModels:
-    return sample_models(rows.filter(pc.is_in(rows["site"], groups)), cfg)
-
-
-def groups_to_restrip(stored: pa.Table, sample: PageSample, cfg: BoilerplateConfig) -> set[str]:
+def groups_to_restrip(
+    stored: pa.Table, sample: PageSample, night_models: Callable[[], TemplateModels], cfg: BoilerplateConfig
+) -> set[str]:
     """The groups whose sample changed tonight (`PageSample.changed_groups`) and whose model changed with it;
-    `stored`: the sample as it was before tonight (`boilerplate_pages`)."""
+    `stored`: the sample as it was before tonight (`boilerplate_pages`); `night_models`: tonight's models (the
+    re-strip uses them too: called only when a group's sample changed)."""
     changed = sample.changed_groups()
     if not changed:
         return set()
-    names = pa.array(sorted(changed), pa.string())
-    before, after = _models_of(stored, names, cfg), _models_of(sample.all_rows(), names, cfg)
+    before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)
+    after = night_models()
     return {g for g in changed if _signature(before, g, cfg) != _signature(after, g, cfg)}

@@ -12,8 +12,9 @@ are the same work in one process (tests, bench scripts); both give the same rows
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from tasks.strip_boilerplate.shards import (
     KEPT_DIR,
     QUARANTINE_DIR,
     clean_shard_task,
+    load_models,
     merge_samples,
     sample_shard_task,
     write_model,
@@ -107,7 +109,7 @@ def strip_boilerplate_task(pages: Rows, warehouse, cfg: BoilerplateConfig, out: 
     sample = PageSample(stored, cfg)
     for part in chunks(pages, columns=["url", "raw_text", "raw_html", "run_id"]):
         sample.add(part)
-    published = read_documents_of_groups(warehouse, groups_to_restrip(stored, sample, cfg), cfg)
+    published = read_documents_of_groups(warehouse, groups_to_restrip(stored, sample, sample.models, cfg), cfg)
     return strip_chunks(chunks(pages), sample, cfg, published, out)
 
 
@@ -123,12 +125,16 @@ def strip_stage(
     map_shards(sample_shard_task, shards, cfg=cfg, out=out)
     stored = read_current(warehouse, BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
-    manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=write_model(sample, out), out=out)
+    model_file = write_model(sample, out)
+    manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=model_file, out=out)
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
-    groups = groups_to_restrip(stored, sample, cfg)
-    restripped = _restrip_published(spill, warehouse, sample, groups, cfg, part_file(out / KEPT_DIR, len(shards)))
+    # the night's models, built at most once in this process (and not at all when no group changed)
+    night_models = functools.partial(load_models, model_file, cfg)
+    groups = groups_to_restrip(stored, sample, night_models, cfg)
+    path = part_file(out / KEPT_DIR, len(shards))
+    restripped = _restrip_published(spill, warehouse, night_models, groups, cfg, path)
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
@@ -140,7 +146,12 @@ def strip_stage(
 
 
 def _restrip_published(
-    spill: Spill, warehouse, sample: PageSample, groups: set[str], cfg: BoilerplateConfig, path: Path
+    spill: Spill,
+    warehouse,
+    night_models: Callable[[], TemplateModels],
+    groups: set[str],
+    cfg: BoilerplateConfig,
+    path: Path,
 ) -> int:
     """Write the published documents of `groups` (changed.groups_to_restrip), stripped again when their text
     changes, to the last part file of the kept rows (`path`, written even when empty); returns their count."""
@@ -151,7 +162,7 @@ def _restrip_published(
         candidates = _published_uris(warehouse, groups, cfg) if run_id is not None else set()
         if candidates:
             tonight = _uris_among(spill, candidates)
-            models: TemplateModels = sample.models()
+            models = night_models()
             for docs in read_documents_of_groups(warehouse, groups, cfg):
                 part = restrip(docs, run_id, models, cfg, tonight)
                 restripped += part.num_rows

@@ -51,7 +51,7 @@ def test_a_full_sample_taking_a_page_of_the_same_template_changes_no_model():
     sample = PageSample(stored, CFG)
     sample.add(_pages([_smaller_key(keys, _page)]))
     assert sample.changed_groups() == {"example.org", "domain:example.org"}
-    assert groups_to_restrip(stored, sample, CFG) == set()
+    assert groups_to_restrip(stored, sample, sample.models, CFG) == set()
 
 
 def test_a_new_repeated_line_or_a_growing_sample_changes_the_model():
@@ -59,9 +59,9 @@ def test_a_new_repeated_line_or_a_growing_sample_changes_the_model():
     keys = stored.column("page_key").to_pylist()
     sample = PageSample(stored, CFG)
     sample.add(_pages([_smaller_key(keys, _page)]))  # no "Share this story": that line's count drops
-    assert groups_to_restrip(stored, sample, CFG) == {"example.org", "domain:example.org"}
+    assert groups_to_restrip(stored, sample, sample.models, CFG) == {"example.org", "domain:example.org"}
 
     small = _stored([_page(i) for i in range(2)])
     sample = PageSample(small, CFG)
     sample.add(_pages([_page(50)]))
-    assert groups_to_restrip(small, sample, CFG) == {"example.org", "domain:example.org"}
+    assert groups_to_restrip(small, sample, sample.models, CFG) == {"example.org", "domain:example.org"}
