@@ -155,7 +155,7 @@ def retire_workers(wait: bool = True) -> None:
 
 
 def prestart_workers(workers: int) -> None:
-    """Start `workers` processes now, each importing the shard plumbing (Arrow, Prefect), for the first stage
+    """Start `workers` processes now, each importing the shard plumbing (Arrow; not Prefect), for the first stage
     that offloads work to adopt (a run starts them while Prefect's server comes up)."""
     if workers <= 1:
         return
