@@ -33,6 +33,7 @@ from schemas.runs import RUN_COUNTS, RUN_OUTCOMES, run_counts
 from tasks._shards import retire_workers
 from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
+from tasks.history import History
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
 
 # $DOCPIPE_FAULT_STAGE: `publish:kill` SIGKILLs the run right after publish's first table commit,
@@ -123,6 +124,11 @@ class RunLedger:
         root = chain("", raw_fingerprint(cfg.raw), {k: v for k, v in base.items() if k != RUNS.name}, code_version())
         log.info("run %s: %s → %s (attempt %d)", cfg.run_id, cfg.raw, cfg.warehouse, attempt)
         return cls(cfg, store, started_at, base, versions(cfg.warehouse), root)
+
+    @property
+    def history(self) -> History:
+        """The warehouse as the stages read it: every table at its version before this run committed anything."""
+        return History.pinned(self.cfg.warehouse, self.base_versions)
 
     @contextmanager
     def stage(self, name: str, total: int | None = None) -> Iterator[None]:

@@ -37,7 +37,7 @@ def run_pipeline(cfg: RunConfig) -> RunSummary:
 def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
     try:
         pages = ledger.run(
-            "ingest", ingest_dumps_task, cfg.raw, cfg.warehouse, cfg.ingest, cfg.run_id, ledger.started_at
+            "ingest", ingest_dumps_task, cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at
         )
         pages = ledger.run("strip_boilerplate", strip_stage, pages, cfg.warehouse, cfg.boilerplate, cfg.shard_rows)
         unique = ledger.run("dedupe", dedupe_stage, pages, cfg.warehouse, cfg.dedupe, cfg.shard_rows)

@@ -83,12 +83,19 @@ def read_current(
 def iter_current_where(
     warehouse: Path, table: Table, columns: Sequence[str], key: str, values: Sequence[str]
 ) -> Iterator[pa.Table]:
-    """Current rows whose `key` is one of `values`, one data file at a time: each file's `key` column is read
-    first, the other columns only of files with a match (deltalake's Parquet stores strings as views, which
-    pyarrow's filter pushdown rejects)."""
+    """Current rows whose `key` is one of `values`, one data file at a time (`iter_files_where`)."""
     dt = open_delta(warehouse, table)
+    return iter_files_where(dt.file_uris() if dt is not None else [], table, columns, key, values)
+
+
+def iter_files_where(
+    files: Sequence[str], table: Table, columns: Sequence[str], key: str, values: Sequence[str]
+) -> Iterator[pa.Table]:
+    """Rows of `files` whose `key` is one of `values`, a file at a time: each file's `key` column is read first,
+    the other columns only of files with a match (deltalake's Parquet stores strings as views, which
+    pyarrow's filter pushdown rejects)."""
     wanted = pa.array(list(values), pa.string())
-    for f in dt.file_uris() if dt is not None else []:
+    for f in files:
         mask = pc.is_in(pq.read_table(f, columns=[key], schema=table.arrow_schema).column(key), wanted)
         if pc.any(mask).as_py():
             yield pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask)

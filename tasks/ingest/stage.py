@@ -21,7 +21,7 @@ from schemas import INGESTED_FILES, STG_PAGES, reasons
 from tasks._progress import advance
 from tasks._spill import Rows, write_spill
 from tasks._stage import StageResult, quarantine_row, quarantine_table, sha256_hex
-from tasks._warehouse import read_current
+from tasks.history import History
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import Record, Reject
 from tasks.ingest.framing import read_file
@@ -208,9 +208,11 @@ def ingest_dumps(
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_dumps_task(
-    root: Path, warehouse: Path, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
+    root: Path, history: History, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
 ) -> StageResult:
-    registry = read_current(warehouse, INGESTED_FILES)
-    # a rerun of this run (`--from ingest` after a kill past the registry's commit) reads its own files again
+    """`ingest_dumps` against the file registry as it was before this run (tasks/history.py) without this run's
+    own rows (which a later run's version can hold): a rerun of this run (`--from ingest` after a kill past the
+    registry's commit) reads its own files again."""
+    registry = history.read(INGESTED_FILES)
     registry = registry.filter(pc.not_equal(registry["run_id"], run_id))
     return ingest_dumps(root, registry, cfg, run_id, now, out)

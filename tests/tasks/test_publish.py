@@ -18,6 +18,7 @@ from schemas.runs import STAGE_COUNTERS, STAGES
 from tasks._warehouse import RUN_ID_KEY, open_delta, read_current
 from tasks.dedupe import DedupeConfig, dedupe_pages, load_history, sketch_pages
 from tasks.extract import ExtractConfig, extract_fields_task
+from tasks.history import History
 from tasks.ingest import IngestConfig, ingest_dumps_task
 from tasks.publish import PLAN, changed_tables, publish_tables, versions
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task
@@ -29,7 +30,7 @@ def _tables(raw: Path, warehouse: Path, run_id: str) -> tuple[dict[str, pa.Table
     """Everything publish writes for one night over `raw` (as the flow's ledger gathers it), and each stage's
     stats."""
     stats: dict[str, dict] = {}
-    ingested = ingest_dumps_task.fn(raw, warehouse, IngestConfig(), run_id, NOW)
+    ingested = ingest_dumps_task.fn(raw, History.latest(warehouse), IngestConfig(), run_id, NOW)
     stripped = strip_boilerplate_task.fn(ingested.kept, warehouse, BoilerplateConfig())
     history, index = load_history(warehouse, sketch_pages(stripped.kept, DedupeConfig()))
     unique = dedupe_pages(stripped.kept, history, DedupeConfig(), index)
