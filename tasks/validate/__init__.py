@@ -45,11 +45,13 @@ run id as a date: reports.py) and the validation's run_time, given explicitly.
 
 Modules: config (settings, history, the stopping error), derived (derived check columns), suites (slim frames, GX
 suites, contexts, checkpoint runs), shards (one shard group's row-level checks), reduce (the night-wide checks and
-the quarantine rows), reports (GX run names, offline index of the Data Docs), stage (the stage functions).
+the quarantine rows), reports (GX run names, offline index of the Data Docs), history (what is read of earlier
+runs: counts, the published titles tonight's can meet), stage (the stage functions).
 """
 
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
-from tasks.validate.stage import load_history, validate_stage, validate_tables, validate_tables_task
+from tasks.validate.history import load_history
+from tasks.validate.stage import validate_stage, validate_tables, validate_tables_task
 
 __all__ = [
     "TableExpectationFailed",

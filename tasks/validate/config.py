@@ -33,4 +33,6 @@ class ValidationHistory:
     """What validation needs from earlier runs, read by the task wrapper."""
 
     recent_counts: tuple[int, ...] = ()  # n_new + n_updated of recent succeeded runs, newest first
-    published_titles: pa.Table | None = None  # doc_id, site, title of published documents
+    # doc_id, site, title of published documents, or the Parquet files of `documents` (narrowed to the rows
+    # tonight's titles can meet before use: history.history_for_night)
+    published_titles: pa.Table | tuple[str, ...] | None = None

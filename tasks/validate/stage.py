@@ -20,14 +20,14 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import DOCUMENTS, MENTIONS, RUNS
+from schemas import DOCUMENTS, MENTIONS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
 from tasks._shards import as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
-from tasks._warehouse import read_current
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
+from tasks.validate.history import history_for_night, load_history
 from tasks.validate.reduce import (
     first_run_id,
     quarantine_rows,
@@ -151,6 +151,7 @@ def validate_night(
     n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
     run_id = first_run_id(given[DOCUMENTS.name])
     summaries = summary_batches(night["failed"])
+    history = history_for_night(history, given[DOCUMENTS.name])
     failures, failed = run_reduce_suites(
         table_level_batches(out, n_other, history, cfg), summaries, run_id, warehouse, run_time, cfg
     )
@@ -190,15 +191,6 @@ def new_and_updated(documents: Rows) -> dict[str, int]:
     flags = read_columns(documents, [IS_UPDATE]).column(IS_UPDATE) if carried else pa.array([], pa.bool_())
     updated = pc.sum(pc.fill_null(flags, False)).as_py() or 0
     return {NEW: documents.num_rows - updated, UPDATED: updated}
-
-
-def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
-    """Recent succeeded runs' published document counts and the published (doc_id, site, title)."""
-    runs = read_current(warehouse, RUNS, ["started_at", "status", "n_new", "n_updated"])
-    runs = runs.filter(pc.equal(runs["status"], "succeeded")).sort_by([("started_at", "descending")])
-    counts = pc.add(runs["n_new"], runs["n_updated"]).to_pylist()[: cfg.max_history_runs]
-    titles = read_current(warehouse, DOCUMENTS, ["doc_id", "site", "title"])
-    return ValidationHistory(tuple(counts), titles)
 
 
 def validate_stage(
