@@ -4,6 +4,7 @@ ones quarantined), and published documents stripped again under them."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
 import pyarrow as pa
@@ -11,13 +12,27 @@ import pyarrow as pa
 from schemas import STG_CLEAN, reasons
 from schemas.runs import RESTRIPPED, UNCHANGED
 from tasks._stage import quarantine_row, sha256_hex, url_site
+from tasks.strip_boilerplate.changed import RestripScope, page_keys
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import split_contact
-from tasks.strip_boilerplate.model import TemplateModels, clean_page, page_group
+from tasks.strip_boilerplate.model import TemplateModels, clean_page, domain_of, page_group
 
 STAGE = "strip_boilerplate"
 COUNTERS = ("boilerplate_lines", "contact_blocks", *reasons.REMOVED_LINE_REASONS)  # summed over chunks and shards
+RESTRIP_COLUMNS = (  # what `restrip` reads of a published document
+    "doc_id",
+    "url",
+    "site",
+    "source_uri",
+    "source_sha256",
+    "format",
+    "raw_title",
+    "raw_text",
+    "text",
+    "fetched_at",
+    "ingested_at",
+)
 
 
 def strip_rows(
@@ -72,15 +87,22 @@ def _strip_row(
     }
 
 
+def of_groups(site: str | None, groups: Collection[str]) -> bool:
+    """Whether a published document of `site` belongs to one of `groups` (as a site or by its registered domain)."""
+    return bool(site) and (site in groups or domain_of(site) in groups)
+
+
 def restrip(
     published: pa.Table | None,
     run_id: str | None,
     models: TemplateModels,
     cfg: BoilerplateConfig,
     tonight: set[str],
+    scope: RestripScope | None = None,
 ) -> pa.Table:
     """The published documents whose text changes under tonight's models, as stg_clean rows of run `run_id`;
-    documents of `tonight`'s pages (source_uri) are skipped: they were stripped as pages of the night."""
+    documents of `tonight`'s pages (source_uri) are skipped: they were stripped as pages of the night. With
+    `scope`, only its candidates are stripped (changed.py: the others strip as they were published)."""
     if published is None or published.num_rows == 0 or run_id is None:
         return STG_CLEAN.empty()
     out = []
@@ -88,7 +110,10 @@ def restrip(
         if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
             continue
         lines = doc["raw_text"].splitlines()
-        body, contact, n_removed, n_head, _ = clean_page(lines, page_group(doc["url"], lines, cfg), models, cfg)
+        group = page_group(doc["url"], lines, cfg)
+        if scope is not None and not scope.may_change(group, page_keys(lines, cfg)):
+            continue
+        body, contact, n_removed, n_head, _ = clean_page(lines, group, models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:
             out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))

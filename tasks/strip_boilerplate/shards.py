@@ -6,6 +6,9 @@ merges them with the stored sample into the night's sample and writes it to `out
 `clean_shard` builds the night's models from that file (once per process and file) and writes the shard's kept
 pages (`out/kept/part-NNNNN.parquet`) and quarantine rows (`out/quarantine/part-NNNNN.parquet`); its manifest
 carries the shard's counters (rows in, lines removed, contact blocks, removed lines by reason code).
+`restrip_shard` reads a row range of a `documents` data file and strips again, under the same models, the
+published documents of the re-stripped groups that may strip differently (changed.RestripScope), writing those
+whose text changes to `out/restrip/part-NNNNN.parquet`.
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import BOILERPLATE_PAGES, QUARANTINE, STG_CLEAN
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN
 from tasks._shards import Shard, fault_drill, offload
 from tasks._spill import CHUNK_ROWS, SpillWriter, part_file, write_spill
 from tasks._stage import quarantine_table
+from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample, TemplateModels, sample_models
-from tasks.strip_boilerplate.pages import STAGE, strip_rows
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, of_groups, restrip, strip_rows
 
 SAMPLES_DIR = "samples"
 KEPT_DIR = "kept"
 QUARANTINE_DIR = "quarantine"
+RESTRIP_DIR = "restrip"
 MODEL_FILE = "model.parquet"
 SAMPLE_COLUMNS = ("url", "raw_text", "raw_html", "run_id")  # what the sample needs of a page
+_RESTRIP_SCHEMA = pa.schema([DOCUMENTS.arrow_schema.field(c) for c in RESTRIP_COLUMNS])  # deltalake writes views
 
 
 def sample_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, int]:
@@ -95,3 +101,43 @@ def clean_shard_task(
     shard: Shard, cfg: BoilerplateConfig, model_file: Path, out: Path, parallel: bool = True
 ) -> dict[str, Any]:
     return offload(clean_shard, shard, cfg, model_file, out, parallel=parallel)
+
+
+def restrip_shard(
+    shard: Shard,
+    cfg: BoilerplateConfig,
+    model_file: Path,
+    scope: RestripScope,
+    run_id: str,
+    tonight: frozenset[str],
+    out: Path,
+) -> dict[str, int]:
+    """Strip again the candidates among the shard's published documents of `scope.groups` (pages.restrip with
+    `scope`; `tonight`: source_uri of the night's pages, skipped) and write those whose text changes."""
+    models = load_models(model_file, cfg)
+    counts: Counter[str] = Counter()
+    with SpillWriter(part_file(Path(out) / RESTRIP_DIR, shard.index), STG_CLEAN) as writer:
+        for batch in shard.batches(CHUNK_ROWS, RESTRIP_COLUMNS):
+            docs = batch.cast(_RESTRIP_SCHEMA)
+            docs = docs.filter(
+                pa.array([of_groups(site, scope.groups) for site in docs.column("site").to_pylist()], pa.bool_())
+            )
+            part = restrip(pa.Table.from_batches([docs]), run_id, models, cfg, tonight, scope)
+            counts["read"] += docs.num_rows
+            counts["restripped"] += part.num_rows
+            writer.write(part)
+    return dict(counts)
+
+
+@task(name="strip-boilerplate-restrip-shard", cache_policy=NO_CACHE)
+def restrip_shard_task(
+    shard: Shard,
+    cfg: BoilerplateConfig,
+    model_file: Path,
+    scope: RestripScope,
+    run_id: str,
+    tonight: frozenset[str],
+    out: Path,
+    parallel: bool = True,
+) -> dict[str, int]:
+    return offload(restrip_shard, shard, cfg, model_file, scope, run_id, tonight, out, parallel=parallel)

@@ -2,42 +2,49 @@
 of changed groups stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
 
 `strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
-an unchanged page costs a hash), then is plan → map → reduce → map: the night's pages cut into shards, each shard's
-bottom-k sample per group (shards.sample_shard), the night's sample merged from them and the stored one and
-written to the model file, each shard stripped under it (shards.clean_shard, part files of kept rows and
-quarantine); then, in the flow, the published documents of changed groups stripped again (few: the groups whose
-model changed, changed.py) and the counters summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
-are the same work in one process (tests, bench scripts); both give the same rows and stats for any shard size.
+an unchanged page costs a hash), then is plan → map → reduce → map → map: the night's pages cut into shards,
+each shard's bottom-k sample per group (shards.sample_shard), the night's sample merged from them and the stored
+one and written to the model file, each shard stripped under it (shards.clean_shard, part files of kept rows and
+quarantine); then the published documents of the groups whose model changed, cut into shards of `shard_rows`
+documents, of which each shard strips again only the candidates (shards.restrip_shard: a line fingerprint
+whose evidence changed, changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate`
+and `strip_boilerplate_task` are the same work in one process (tests, bench scripts), stripping every published
+document of those groups again (the reference the candidate filter is tested against, tests/tasks/
+test_restrip_candidates.py); both give the same rows and stats for any shard size.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
-from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
+from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
-from tasks._warehouse import iter_current_where, read_current
-from tasks.strip_boilerplate.changed import groups_to_restrip
+from tasks._warehouse import iter_current_where, open_delta, read_current
+from tasks.strip_boilerplate.changed import RestripScope, groups_to_restrip, restrip_scope
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of
-from tasks.strip_boilerplate.pages import restrip, stage_stats, strip_rows
+from tasks.strip_boilerplate.model import PageSample
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, of_groups, restrip, stage_stats, strip_rows
 from tasks.strip_boilerplate.shards import (
     KEPT_DIR,
     QUARANTINE_DIR,
+    RESTRIP_DIR,
     clean_shard_task,
     load_models,
     merge_samples,
+    restrip_shard_task,
     sample_shard_task,
     write_model,
 )
@@ -132,9 +139,8 @@ def strip_stage(
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
     # the night's models, built at most once in this process (and not at all when no group changed)
     night_models = functools.partial(load_models, model_file, cfg)
-    groups = groups_to_restrip(stored, sample, night_models, cfg)
-    path = part_file(out / KEPT_DIR, len(shards))
-    restripped = _restrip_published(spill, warehouse, night_models, groups, cfg, path)
+    scope = restrip_scope(stored, sample, night_models, cfg)
+    restripped = _restrip_published(spill, warehouse, model_file, scope, cfg, shard_rows, out, len(shards))
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
@@ -148,29 +154,44 @@ def strip_stage(
 def _restrip_published(
     spill: Spill,
     warehouse,
-    night_models: Callable[[], TemplateModels],
-    groups: set[str],
+    model_file: Path,
+    scope: RestripScope,
     cfg: BoilerplateConfig,
-    path: Path,
+    shard_rows: int,
+    out: Path,
+    index: int,
 ) -> int:
-    """Write the published documents of `groups` (changed.groups_to_restrip), stripped again when their text
-    changes, to the last part file of the kept rows (`path`, written even when empty); returns their count."""
+    """Strip again the published documents of `scope` (changed.py) on shards of `shard_rows` documents, and
+    write those whose text changes, in the order of the documents' files, to the kept rows' part file `index`
+    (written even when empty); returns their count."""
     first = next(spill.batches(1, ["run_id"]), None)
     run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
-    restripped = 0
-    with SpillWriter(path, STG_CLEAN) as writer:
-        candidates = _published_uris(warehouse, groups, cfg) if run_id is not None else set()
-        if candidates:
-            tonight = _uris_among(spill, candidates)
-            models = night_models()
-            for docs in read_documents_of_groups(warehouse, groups, cfg):
-                part = restrip(docs, run_id, models, cfg, tonight)
-                restripped += part.num_rows
-                writer.write(part)
-    return restripped
+    shards = _plan_restrip(warehouse, scope.groups, shard_rows) if run_id is not None else []
+    tonight = frozenset(_uris_among(spill, _published_uris(warehouse, scope.groups, cfg))) if shards else frozenset()
+    manifests = map_shards(
+        restrip_shard_task, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
+    )
+    with SpillWriter(part_file(out / KEPT_DIR, index), STG_CLEAN) as writer:
+        for shard in shards:
+            writer.write(pq.read_table(part_file(out / RESTRIP_DIR, shard.index)))
+    return sum(m["restripped"] for m in manifests)
 
 
-def _published_uris(warehouse, groups: set[str], cfg: BoilerplateConfig) -> set[str]:
+def _plan_restrip(warehouse, groups: frozenset[str], shard_rows: int) -> list[Shard]:
+    """Shards of the published documents of `groups`: row ranges of the current `documents` data files, each
+    spanning at most `shard_rows` of those documents."""
+    dt = open_delta(warehouse, DOCUMENTS) if groups else None
+    shards: list[Shard] = []
+    for file in dt.file_uris() if dt is not None else ():
+        sites = pq.read_table(file, columns=["site"], schema=DOCUMENTS.arrow_schema).column("site")
+        wanted = pa.array([s for s in sites.unique().to_pylist() if of_groups(s, groups)], pa.string())
+        rows = np.flatnonzero(pc.is_in(sites, wanted).to_numpy(zero_copy_only=False))
+        for part in (rows[i : i + shard_rows] for i in range(0, len(rows), shard_rows)):
+            shards.append(Shard(len(shards), Path(file), int(part[0]), int(part[-1]) + 1))
+    return shards
+
+
+def _published_uris(warehouse, groups: frozenset[str], cfg: BoilerplateConfig) -> set[str]:
     """source_uri of the published documents of `groups`."""
     parts = read_documents_of_groups(warehouse, groups, cfg, ("source_uri",))
     return {uri for part in parts for uri in part.column("source_uri").to_pylist()}
@@ -186,21 +207,6 @@ def _uris_among(spill: Spill, wanted: set[str]) -> set[str]:
     return found
 
 
-RESTRIP_COLUMNS = (
-    "doc_id",
-    "url",
-    "site",
-    "source_uri",
-    "source_sha256",
-    "format",
-    "raw_title",
-    "raw_text",
-    "text",
-    "fetched_at",
-    "ingested_at",
-)
-
-
 def read_documents_of_groups(
     warehouse, groups: set[str], cfg: BoilerplateConfig, columns: Iterable[str] = RESTRIP_COLUMNS
 ) -> Iterator[pa.Table]:
@@ -208,5 +214,5 @@ def read_documents_of_groups(
     if not groups:
         return iter(())
     sites = read_current(warehouse, DOCUMENTS, ["site"]).column("site").unique().to_pylist()
-    wanted = [s for s in sites if s and (s in groups or domain_of(s) in groups)]
+    wanted = [s for s in sites if of_groups(s, groups)]
     return iter_current_where(warehouse, DOCUMENTS, tuple(columns), "site", wanted) if wanted else iter(())

@@ -1,6 +1,7 @@
 """Which groups' published documents are stripped again (tasks/strip_boilerplate/changed.py): a full sample
 that takes a page with the same template and evicts one changes nothing stripping reads; a page that changes a
-repeated line's count, or a sample that grows, does."""
+repeated line's count, or a sample that grows, does. Of a group, only pages carrying a line of a document that
+entered or left the sample (below "many") may strip differently; a growing sample makes every page a candidate."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pyarrow as pa
 from schemas import BOILERPLATE_PAGES
 from tasks._stage import content_hash
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
-from tasks.strip_boilerplate.changed import groups_to_restrip
+from tasks.strip_boilerplate.changed import groups_to_restrip, page_keys, restrip_scope
+from tasks.strip_boilerplate.lines import keys_of
 
 CFG = BoilerplateConfig(max_sample_pages=4)
 MENU = ["Home", "News", "Where we work", "Contact us"]
@@ -65,3 +67,34 @@ def test_a_new_repeated_line_or_a_growing_sample_changes_the_model():
     sample = PageSample(small, CFG)
     sample.add(_pages([_page(50)]))
     assert groups_to_restrip(small, sample, sample.models, CFG) == {"example.org", "domain:example.org"}
+
+
+def test_only_pages_carrying_a_touched_line_may_strip_differently():
+    cfg = BoilerplateConfig(max_sample_pages=8)  # 8 documents: the menu's count (8) is "many" (≥ 2 × 3)
+    texts = [_page(i) for i in range(16)]
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(_pages(texts))
+    stored = sample.all_rows()
+    keys = stored.column("page_key").to_pylist()
+    appeal = _smaller_key(keys, lambda i: _page(i, ["Donate now to the appeal for the flood"]))
+    sample = PageSample(stored, cfg)
+    sample.add(_pages([appeal]))
+    scope = restrip_scope(stored, sample, sample.models, cfg)
+    assert scope.whole == frozenset() and set(scope.touched) == {"example.org", "domain:example.org"}
+    menu = set().union(*(keys_of(line, cfg.prefix_words) for line in MENU))
+    assert scope.touched["example.org"].isdisjoint(menu)
+
+    def may_change(text: str) -> bool:
+        return scope.may_change("example.org", page_keys(text.splitlines(), cfg))
+
+    assert may_change(appeal) and may_change(_page(500, ["Donate now to the appeal for the flood"]))
+    assert not may_change(_page(500))  # menu, footer and a body of its own: strips as before
+
+
+def test_a_growing_sample_makes_every_page_of_the_group_a_candidate():
+    small = _stored([_page(i) for i in range(2)])
+    sample = PageSample(small, CFG)
+    sample.add(_pages([_page(50)]))
+    scope = restrip_scope(small, sample, sample.models, CFG)
+    assert scope.whole == {"example.org", "domain:example.org"}
+    assert scope.may_change("example.org", set())

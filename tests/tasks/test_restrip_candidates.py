@@ -1,0 +1,78 @@
+"""The re-strip's candidate filter (changed.RestripScope, issue #14): over nights of generated pages and of the
+corpus, stripping again only the candidates among the published documents of the re-stripped groups gives
+exactly the rows of stripping them all again (pages.restrip without a scope, the one-process stage's way), while
+most documents are left unread past their line fingerprints."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+
+import pyarrow as pa
+from _pipeline_corpus import PageStream, load_parts, write_raw
+from helpers import corpus_pages, ingest
+
+from schemas import BOILERPLATE_PAGES, STG_CLEAN
+from tasks.strip_boilerplate import BoilerplateConfig, PageSample
+from tasks.strip_boilerplate.changed import page_keys, restrip_scope
+from tasks.strip_boilerplate.model import page_group
+from tasks.strip_boilerplate.pages import of_groups, restrip, strip_rows
+
+
+def _pages(pages: list[dict], raw: Path, run_id: str) -> pa.Table:
+    write_raw(pages, "jsonl", raw)
+    return ingest(raw, run_id).kept
+
+
+def _candidates(docs: pa.Table, scope, cfg: BoilerplateConfig) -> int:
+    found = 0
+    for doc in docs.to_pylist():
+        lines = doc["raw_text"].splitlines()
+        found += scope.may_change(page_group(doc["url"], lines, cfg), page_keys(lines, cfg))
+    return found
+
+
+def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig) -> Counter[str]:
+    """Strip the nights one after the other (each night's pages published as stripped, re-stripped documents
+    replacing their text); on every night after the first, check that the re-strip of the candidates equals the
+    re-strip of every document of the re-stripped groups. Returns the documents read, candidates, re-stripped."""
+    stored, published = BOILERPLATE_PAGES.empty(), STG_CLEAN.empty()
+    totals: Counter[str] = Counter()
+    for night, pages in enumerate(nights):
+        sample = PageSample(stored, cfg)
+        sample.add(pages)
+        models = sample.models()
+        scope = restrip_scope(stored, sample, lambda m=models: m, cfg)
+        docs = published.filter(
+            pa.array([of_groups(s, scope.groups) for s in published["site"].to_pylist()], pa.bool_())
+        )
+        run_id = f"night-{night}"
+        every = restrip(docs, run_id, models, cfg, set())
+        assert restrip(docs, run_id, models, cfg, set(), scope).equals(every), night
+        totals.update(read=docs.num_rows, candidates=_candidates(docs, scope, cfg), restripped=every.num_rows)
+        again = {row["source_uri"]: row for row in every.to_pylist()}
+        kept = [again.get(row["source_uri"], row) for row in published.to_pylist()]
+        tonight = strip_rows(pages, models, cfg, Counter(), [])
+        published = pa.concat_tables([STG_CLEAN.conform(kept), tonight])
+        stored = pa.concat_tables([stored, BOILERPLATE_PAGES.conform(sample.new_rows())])
+    return totals
+
+
+def test_candidates_restrip_as_every_document_on_generated_nights(tmp_path):
+    stream = PageStream(load_parts(seed=7), seed=7)
+    sizes = (1500, 40, 40, 40)  # small samples fill up: pages enter, others leave, counts move
+    nights = [_pages(stream.take(n), tmp_path / f"raw{i}", f"night-{i}") for i, n in enumerate(sizes)]
+    totals = _run_nights(nights, BoilerplateConfig(max_sample_pages=30))
+    assert totals["restripped"] >= 3, totals
+    assert totals["candidates"] < totals["read"] // 2, totals
+
+
+def test_candidates_restrip_as_every_document_on_the_corpus(tmp_path):
+    pages = corpus_pages()
+    cuts = (0, 120, 170, 200, len(pages))
+    nights = [_pages(pages[a:b], tmp_path / f"raw{i}", f"night-{i}") for i, (a, b) in enumerate(pairwise(cuts))]
+    growing = _run_nights(nights, BoilerplateConfig())  # samples grow: every document is a candidate
+    assert growing["restripped"] >= 1 and growing["candidates"] == growing["read"], growing
+    full = _run_nights(nights, BoilerplateConfig(max_sample_pages=12))
+    assert full["restripped"] >= 1 and full["candidates"] < full["read"], full
