@@ -1,11 +1,12 @@
 """Dedupe's decisions over a night's rows (stage.py's docstring has the rules): one record per doc_id, the
 `unchanged` test, the exact pass by content_hash in canonical order, the near fold, and the `duplicates` each
-pass adds. Works on narrow columns and sketches; texts are read only for near candidates and re-delivered bodies.
+pass adds. Works on numpy identities and band keys (keys.py); strings are read only for the rows that become
+duplicates or candidates, texts only for near candidates and re-delivered bodies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -15,8 +16,9 @@ from schemas.duplicates import DUPLICATE_KINDS
 from tasks._spill import Rows, column
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.history import DedupeIndex
+from tasks.dedupe.keys import NightKeys, array_strings, join_exact, strings_of
+from tasks.dedupe.minhash import string_hashes
 from tasks.dedupe.near import fold_near
-from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import version_hashes
 
 
@@ -32,16 +34,30 @@ class Duplicate:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """The history's identities: content_hash by doc_id, and a doc_id by content_hash."""
+    """The history matched to tonight's rows: `doc[i]` the history row with row i's doc_id, `owner[i]` the last
+    history row with row i's content_hash (-1: none), `same_body[i]`: row i has its published document's body."""
 
-    hash_of: dict[str, str]
-    doc_of: dict[str, str]
+    history: pa.Table
+    doc: np.ndarray
+    owner: np.ndarray
+    same_body: np.ndarray
 
     @classmethod
-    def of(cls, history: pa.Table) -> Published:
-        ids, hashes = history.column("doc_id").to_pylist(), history.column("content_hash").to_pylist()
-        hash_of = dict(zip(ids, hashes, strict=False))
-        return cls(hash_of, {h: d for d, h in hash_of.items()})
+    def of(cls, history: pa.Table, keys: NightKeys, rows: Rows) -> Published:
+        ids, hashes = history.column("doc_id"), history.column("content_hash")
+        night_hashes = strings_of(rows, "content_hash")
+        doc = join_exact(
+            keys.doc_hash, strings_of(rows, "doc_id"), string_hashes(ids.combine_chunks()), array_strings(ids)
+        )
+        hash_codes = string_hashes(hashes.combine_chunks())
+        owner = join_exact(keys.body_hash, night_hashes, hash_codes, array_strings(hashes))
+        same_body = np.zeros(len(doc), bool)
+        has = np.flatnonzero(doc >= 0)
+        has = has[keys.body_hash[has] == hash_codes[doc[has]]]
+        if len(has):
+            equal = pc.equal(night_hashes(has), array_strings(hashes)(doc[has]))
+            same_body[has] = np.asarray(equal.fill_null(False), bool)
+        return cls(history, doc, owner, same_body)
 
 
 @dataclass(slots=True)
@@ -63,108 +79,82 @@ class Decisions:
         return {**stats, **self.near_stats}
 
 
-def order_table(pages: pa.Table, **extra: pa.Array) -> pa.Table:
-    """The sort keys of the canonical order: fetched_at (null first) then source_uri, after any `extra`."""
-    fetched = pc.fill_null(pages.column("fetched_at").cast(pa.int64()), 0)
-    return pa.table({**extra, "fetched": fetched, "source_uri": pages.column("source_uri")})
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """Rows folded into another document, in the order decided: the document is tonight's row `owner_row`, else
+    the history's row `owner_hist` (-1: not that side); `exact[i]`: same body as the owner (else superseded)."""
+
+    rows: np.ndarray
+    owner_row: np.ndarray
+    owner_hist: np.ndarray
+    exact: np.ndarray
 
 
-def latest_per_doc(pages: pa.Table, sk: Sketches) -> tuple[np.ndarray, list[Duplicate]]:
-    """One row per doc_id, the latest fetched copy (ties: smallest source_uri); the others are superseded, or
-    exact copies of it. Only rows, never their texts, pass through Python."""
-    by_latest = pc.sort_indices(
-        order_table(pages), sort_keys=[("fetched", "descending"), ("source_uri", "ascending")]
-    ).to_numpy()
-    ids, hashes = sk.doc_id, sk.content_hash
-    winner: dict[str, int] = {}
-    duplicates = []
-    for i in by_latest.tolist():
-        w = winner.setdefault(ids[i], i)
-        if w != i:
-            duplicates.append(Duplicate(i, ids[w], "exact" if hashes[w] == hashes[i] else "superseded"))
-    return np.fromiter(winner.values(), np.int64, len(winner)), duplicates
+def latest_per_doc(keys: NightKeys) -> tuple[np.ndarray, Folded]:
+    """One row per doc_id, the latest fetched copy (ties: smallest source_uri), in that order; the others are
+    superseded, or exact copies of it."""
+    order_keys = pa.table({"fetched": keys.fetched, "source_uri": keys.source_uri})
+    by_latest = np.asarray(
+        pc.sort_indices(order_keys, sort_keys=[("fetched", "descending"), ("source_uri", "ascending")]), np.int64
+    )
+    doc_in_order = keys.doc[by_latest]
+    _, first = np.unique(doc_in_order, return_index=True)
+    first.sort()
+    winner_of_doc = np.full(len(keys), -1, np.int64)
+    winner_of_doc[doc_in_order[first]] = by_latest[first]
+    winner = winner_of_doc[doc_in_order]
+    lost = winner != by_latest
+    rows, owners = by_latest[lost], winner[lost]
+    folded = Folded(rows, owners, np.full(len(rows), -1, np.int64), keys.body[rows] == keys.body[owners])
+    return by_latest[first], folded
 
 
-def canonical_order(pages: pa.Table, rows: np.ndarray, published: np.ndarray) -> np.ndarray:
+def canonical_order(keys: NightKeys, rows: np.ndarray, published: np.ndarray) -> np.ndarray:
     """`rows` in canonical order: records of published documents first, then by fetched_at, source_uri."""
-    keys = order_table(pages.select(["fetched_at", "source_uri"]).take(pa.array(rows)), new=pa.array(~published))
+    take = pa.array(rows, pa.int64())
+    order_keys = pa.table(
+        {"new": pa.array(~published), "fetched": keys.fetched[rows], "source_uri": keys.source_uri.take(take)}
+    )
     sort_keys = [("new", "ascending"), ("fetched", "ascending"), ("source_uri", "ascending")]
-    order = pc.sort_indices(keys, sort_keys=sort_keys)
-    return rows[order.to_numpy()]
+    return rows[np.asarray(pc.sort_indices(order_keys, sort_keys=sort_keys), np.int64)]
 
 
-def version_by_doc(history: pa.Table, needed: bool) -> dict[str, str | None]:
-    """{doc_id: version_hash} of the history; `needed`: some page re-delivers a published body."""
+def unchanged_rows(rows: np.ndarray, published: Published, full: Rows) -> np.ndarray:
+    """Which of `rows` have their doc_id's published body and published columns identical too (version.py)."""
+    same = rows[published.same_body[rows]]
+    history = published.history
+    out = np.zeros(len(rows), bool)
+    if not len(same):
+        return out
     if "version_hash" not in history.column_names:
-        if needed:
-            raise ValueError(
-                "dedupe history lacks version_hash: pass load_history()'s table, or published_history(documents)"
-            )
-        return {}
-    return dict(zip(history.column("doc_id").to_pylist(), history.column("version_hash").to_pylist(), strict=True))
+        raise ValueError(
+            "dedupe history lacks version_hash: pass load_history()'s table, or published_history(documents)"
+        )
+    stored = array_strings(history.column("version_hash"))(published.doc[same])
+    equal = np.asarray(pc.equal(pa.array(version_hashes(full, same), pa.string()), stored).fill_null(False), bool)
+    out[np.flatnonzero(published.same_body[rows])[equal]] = True
+    return out
 
 
-def unchanged_rows(rows: np.ndarray, sk: Sketches, history: pa.Table, published: Published, full: Rows) -> set[int]:
-    """Rows with their doc_id's published body whose published columns are identical too (version.py)."""
-    ids, hashes = sk.doc_id, sk.content_hash
-    same_body = [i for i in rows.tolist() if published.hash_of.get(ids[i]) == hashes[i]]
-    version = version_by_doc(history, bool(same_body))
-    pairs = zip(same_body, version_hashes(full, same_body), strict=True)
-    return {i for i, v in pairs if version[ids[i]] == v}
-
-
-@dataclass(slots=True)
-class ExactPass:
-    """The exact pass's result: rows still standing (canonical order), duplicates, and which doc_id went where."""
-
-    kept: list[int] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-    redirect: dict[str, str] = field(default_factory=dict)  # doc_id of a folded winner → where it went
-    n_unchanged: int = 0
-
-
-def fold_exact(ordered: np.ndarray, sk: Sketches, unchanged: set[int], published: Published) -> ExactPass:
-    """Walk the rows in canonical order: unchanged ones leave, a body already owned (tonight or published under
-    another doc_id) is an exact duplicate of its owner, the rest stay."""
-    result = ExactPass()
-    canonical_by_hash: dict[str, str] = {}
-    for i in ordered.tolist():
-        h, doc_id = sk.content_hash[i], sk.doc_id[i]
-        if i in unchanged:
-            result.n_unchanged += 1
-            continue
-        published_owner = published.doc_of.get(h)
-        owner = canonical_by_hash.get(h) or (published_owner if published_owner != doc_id else None)
-        if owner:
-            result.duplicates.append(Duplicate(i, owner, "exact"))
-            result.redirect[doc_id] = owner
-            continue
-        canonical_by_hash[h] = doc_id
-        result.kept.append(i)
-    return result
-
-
-def menu_keys_of(sk: Sketches, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in `at`, menu-free band keys) of the rows `at` that have menu-free keys."""
-    menu = sk.menu_of[at]
-    has = np.flatnonzero(menu >= 0)
-    return has, sk.menu_keys[menu[has]]
-
-
-def fold_near_rows(
-    kept: list[int], sk: Sketches, published: Published, full: Rows, index: DedupeIndex, cfg: DedupeConfig
-) -> tuple[list[Duplicate], np.ndarray, dict[str, int]]:
-    """The near fold (near.py) over the rows the exact pass kept (canonical order): their near and contained
-    duplicates, each row's is_update, and the fold's counters."""
-    at = np.array(kept, dtype=np.int64)
-    kept_ids = [sk.doc_id[i] for i in kept]
-    is_update = np.fromiter((d in published.hash_of for d in kept_ids), bool, len(kept_ids))
-    eligible = sk.n_shingles[at] > 0
-    menu = menu_keys_of(sk, at)
-    args = (column(full, "text"), at, is_update, sk.band_keys[at], eligible, menu, index.bands, index.texts)
-    matches, near_stats = fold_near(kept_ids, *args, cfg.sketcher, cfg.residue_rules)
-    duplicates = [Duplicate(kept[m.rank], m.canonical, m.kind, m.similarity) for m in matches]
-    return duplicates, is_update, near_stats
+def fold_exact(ordered: np.ndarray, keys: NightKeys, published: Published) -> tuple[np.ndarray, Folded]:
+    """The rows still standing (canonical order) and the exact duplicates: a body already owned (by a published
+    document of another doc_id, else by the first row of that body tonight) is an exact duplicate of its owner."""
+    body = keys.body[ordered]
+    owner_hist = published.owner[ordered]
+    _, first = np.unique(body, return_index=True)
+    is_first = np.zeros(len(ordered), bool)
+    is_first[first] = True
+    first_row = np.full(len(keys), -1, np.int64)
+    first_row[body[first]] = ordered[first]
+    has_owner = owner_hist >= 0
+    # a published owner keeps only its own record; else the body's first record stays
+    stays = np.where(has_owner, published.doc[ordered] == owner_hist, is_first)
+    lost = ~stays
+    owner_row = np.where(has_owner[lost], -1, first_row[body[lost]])
+    folded = Folded(
+        ordered[lost], owner_row, np.where(has_owner[lost], owner_hist[lost], -1), np.ones(int(lost.sum()), bool)
+    )
+    return ordered[stays], folded
 
 
 def published_root(doc_id: str, redirect: dict[str, str]) -> str:
@@ -177,22 +167,56 @@ def published_root(doc_id: str, redirect: dict[str, str]) -> str:
     return doc_id
 
 
+def folded_duplicates(
+    superseded: Folded, exact: Folded, near: list[Duplicate], history: pa.Table, rows: Rows
+) -> list[Duplicate]:
+    """The duplicates in the order decided (superseded and exact copies, then near): doc_ids are read for the
+    folded rows and their owners only; a copy of a folded record names the published one."""
+    needed = np.unique(np.concatenate([superseded.owner_row, exact.rows, exact.owner_row, [-1]]))[1:]
+    doc_of = dict(zip(needed.tolist(), strings_of(rows, "doc_id")(needed).to_pylist(), strict=True))
+    hist_rows = np.unique(np.concatenate([superseded.owner_hist, exact.owner_hist, [-1]]))[1:]
+    hist_ids = array_strings(history.column("doc_id"))(hist_rows).to_pylist() if len(hist_rows) else []
+    doc_of.update({-2 - h: d for h, d in zip(hist_rows.tolist(), hist_ids, strict=True)})  # history rows: -2 - row
+
+    def owners(folded: Folded) -> list[str]:
+        return [doc_of[r] for r in np.where(folded.owner_row >= 0, folded.owner_row, -2 - folded.owner_hist).tolist()]
+
+    exact_owners = owners(exact)
+    redirect = dict(zip((doc_of[r] for r in exact.rows.tolist()), exact_owners, strict=True))
+    redirect.update({own_id: d.of for d, own_id in near_docs(near, rows)})
+    early = []
+    for folded, of in ((superseded, owners(superseded)), (exact, exact_owners)):
+        kinds = np.where(folded.exact, "exact", "superseded").tolist()
+        early += [
+            Duplicate(r, published_root(o, redirect), k)
+            for r, o, k in zip(folded.rows.tolist(), of, kinds, strict=True)
+        ]
+    return early + near
+
+
+def near_docs(near: list[Duplicate], rows: Rows) -> list[tuple[Duplicate, str]]:
+    """Each near duplicate with its own doc_id."""
+    at = np.array([d.row for d in near], np.int64)
+    return list(zip(near, strings_of(rows, "doc_id")(at).to_pylist(), strict=True))
+
+
 def decide(
-    pages: pa.Table, history: pa.Table, cfg: DedupeConfig, index: DedupeIndex, sk: Sketches, full: Rows
+    rows: Rows, keys: NightKeys, history: pa.Table, cfg: DedupeConfig, index: DedupeIndex, full: Rows
 ) -> Decisions:
-    """Every decision of the night over `pages` (the narrow columns: source_uri, url, fetched_at, run_id) and
-    their sketches; `full` holds the texts, read for near candidates and re-delivered bodies only."""
-    published = Published.of(history)
-    latest, superseded = latest_per_doc(pages, sk)
-    is_published = np.fromiter((sk.doc_id[i] in published.hash_of for i in latest), bool, len(latest))
-    ordered = canonical_order(pages, latest, is_published)
-    exact = fold_exact(ordered, sk, unchanged_rows(latest, sk, history, published, full), published)
-    near, is_update, near_stats = fold_near_rows(exact.kept, sk, published, full, index, cfg)
-    redirect = {**exact.redirect, **{sk.doc_id[d.row]: d.of for d in near}}
-    # copies of a folded record name the published one
-    early = [replace(d, of=published_root(d.of, redirect)) for d in superseded + exact.duplicates]
-    at = np.array(exact.kept, dtype=np.int64)
-    stay = ~np.isin(at, np.array([d.row for d in near], np.int64))
-    at = at[stay]
+    """Every decision of the night over the sketch `rows` (their identities and band keys: `keys`); `full` holds
+    the texts, read for near candidates and re-delivered bodies only."""
+    published = Published.of(history, keys, rows)
+    latest, superseded = latest_per_doc(keys)
+    ordered = canonical_order(keys, latest, published.doc[latest] >= 0)
+    unchanged = unchanged_rows(ordered, published, full)
+    kept, exact = fold_exact(ordered[~unchanged], keys, published)
+    is_update = published.doc[kept] >= 0
+    doc_ids = strings_of(rows, "doc_id")
+    args = (column(full, "text"), index.bands, index.texts, cfg.sketcher, cfg.residue_rules)
+    matches, near_stats = fold_near(keys, kept, is_update, doc_ids, *args)
+    near = [Duplicate(int(kept[m.rank]), m.canonical, m.kind, m.similarity) for m in matches]
+    stay = ~np.isin(kept, np.array([d.row for d in near], np.int64))
+    at = kept[stay]
     in_order = np.argsort(at, kind="stable")  # published in input order (chunks of a spill are read in order)
-    return Decisions(at[in_order], is_update[stay][in_order], early + near, exact.n_unchanged, near_stats)
+    duplicates = folded_duplicates(superseded, exact, near, history, rows)
+    return Decisions(at[in_order], is_update[stay][in_order], duplicates, int(unchanged.sum()), near_stats)

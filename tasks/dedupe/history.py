@@ -5,7 +5,7 @@ follows tonight's batch, not the history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,10 +59,10 @@ def documents_matching(doc_files: Sequence[str], wanted: pa.Table, columns: Sequ
     return _query(sql, doc_files, empty, wanted=wanted)
 
 
-def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str]) -> dict[str, str]:
+def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str] | pa.Array) -> dict[str, str]:
     """{doc_id: version_hash} of these published documents, hashed by DuckDB from the published columns
     (version.py), so only 64 characters a document leave DuckDB."""
-    if not doc_ids:
+    if not len(doc_ids):
         return {}
     sql = f"SELECT d.doc_id, {VERSION_HASH_SQL} AS version_hash FROM read_parquet({{files}}) d "
     sql += "WHERE d.doc_id IN (SELECT doc_id FROM ids)"
@@ -85,31 +85,54 @@ def published_history(docs: pa.Table) -> pa.Table:
 
 def load_history(warehouse: Path, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
     """The part of the published history tonight's pages can match (filtered reads; see stage.py's docstring)."""
+    return history_from_files(*history_files(warehouse), sk)
+
+
+def history_files(warehouse: Path) -> tuple[list[str], list[str]]:
+    """The Parquet files of the current `documents` and `dedupe_bands` versions."""
 
     def files(table) -> list[str]:
         dt = open_delta(warehouse, table)
         return dt.file_uris() if dt is not None else []
 
-    return history_from_files(files(DOCUMENTS), files(DEDUPE_BANDS), sk)
+    return files(DOCUMENTS), files(DEDUPE_BANDS)
 
 
 def history_from_files(doc_files: list[str], band_files: list[str], sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
-    """`load_history` over explicit Parquet file lists of `documents` and `dedupe_bands` (the bench's history).
-    The history's version_hash is set for the documents tonight re-delivers with the same content_hash only."""
+    """`load_history` over explicit Parquet file lists of `documents` and `dedupe_bands` (the bench's history)."""
     wanted = pa.table({"doc_id": pa.array(sk.doc_id, pa.string()), "content_hash": pa.array(sk.content_hash)})
-    empty_docs = DOCUMENTS.empty().select(["doc_id", "content_hash"])
-    history = documents_matching(doc_files, wanted, ["doc_id", "content_hash"], empty_docs)
-    # version hashes only of the documents tonight re-delivers with their published body (the `unchanged` test)
-    tonight = set(zip(sk.doc_id, sk.content_hash, strict=True))
-    hist_ids = history.column("doc_id").to_pylist()
-    pairs = zip(hist_ids, history.column("content_hash").to_pylist(), strict=True)
-    versions = published_versions(doc_files, [d for d, h in pairs if (d, h) in tonight])
-    history = history.append_column("version_hash", pa.array([versions.get(d) for d in hist_ids], pa.string()))
-    all_keys = np.concatenate([sk.band_keys.ravel(), sk.menu_keys.ravel()])  # menu-free keys: a second source
-    keys = pa.table({"band_key": pa.array(np.unique(all_keys), pa.int64())})
-    bands = matching_bands(band_files, keys, DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
+    return read_history(doc_files, band_files, lambda: wanted, lambda: [sk.band_keys, sk.menu_keys])
+
+
+def read_history(
+    doc_files: list[str],
+    band_files: list[str],
+    wanted: Callable[[], pa.Table],
+    band_keys: Callable[[], list[np.ndarray]],
+) -> tuple[pa.Table, DedupeIndex]:
+    """The history tonight can match: documents sharing a doc_id or content_hash with a row of `wanted()` (doc_id,
+    content_hash: read only when there are documents), with version_hash set for the documents tonight
+    re-delivers with the same content_hash; band rows sharing one of `band_keys()` (menu-free keys too: a second
+    source), and the candidates' texts."""
+    history = DOCUMENTS.empty().select(["doc_id", "content_hash"])
+    history = history.append_column("version_hash", pa.array([], pa.string()))
+    if doc_files:
+        tonight = wanted()
+        history = documents_matching(doc_files, tonight, ["doc_id", "content_hash"], history.select([0, 1]))
+        # version hashes only of the documents tonight re-delivers with their published body (the `unchanged` test)
+        same_body = tonight.join(history, keys=["doc_id", "content_hash"], join_type="left semi").column("doc_id")
+        del tonight
+        versions = published_versions(doc_files, same_body.combine_chunks())
+        version = [versions.get(d) for d in history.column("doc_id").to_pylist()]
+        history = history.append_column("version_hash", pa.array(version, pa.string()))
+    bands = DEDUPE_BANDS.empty().select(["band_key", "doc_id"])
+    if band_files:
+        keys = pa.table({"band_key": pa.array(np.unique(np.concatenate([k.ravel() for k in band_keys()])), pa.int64())})
+        bands = matching_bands(band_files, keys, bands)
     candidate_ids = pc.unique(bands.column("doc_id"))
     ids = pa.table({"doc_id": candidate_ids, "content_hash": pa.nulls(len(candidate_ids), pa.string())})
-    texts = documents_matching(doc_files, ids, ["doc_id", "text"], DOCUMENTS.empty().select(["doc_id", "text"]))
+    texts = DOCUMENTS.empty().select(["doc_id", "text"])
+    if len(candidate_ids):
+        texts = documents_matching(doc_files, ids, ["doc_id", "text"], texts)
     text_by_id = dict(zip(texts.column("doc_id").to_pylist(), texts.column("text").to_pylist(), strict=True))
     return history, DedupeIndex(bands, text_by_id)

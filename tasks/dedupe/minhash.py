@@ -81,7 +81,7 @@ class Sketcher:
         if isinstance(words, pa.ChunkedArray):
             words = words.combine_chunks()
         vocab = pc.dictionary_encode(words.values)  # hash each distinct word once
-        h = _word_hashes(vocab.dictionary)[np.asarray(vocab.indices.fill_null(0), dtype=np.int64)]
+        h = string_hashes(vocab.dictionary)[np.asarray(vocab.indices.fill_null(0), dtype=np.int64)]
         word_off = np.asarray(words.offsets, dtype=np.int64) - words.offsets[0].as_py()
         n = self.shingle_words
         n_words = np.diff(word_off)
@@ -153,8 +153,8 @@ class Sketcher:
         return keys
 
 
-def _word_hashes(words: pa.Array) -> np.ndarray:
-    """64-bit hash of each string: polynomial over its first bytes, then mixed with its length."""
+def string_hashes(words: pa.Array) -> np.ndarray:
+    """64-bit hash of each string (null: as empty): polynomial over its first bytes, then mixed with its length."""
     if len(words) == 0:
         return np.zeros(0, np.uint64)
     off = np.frombuffer(words.buffers()[1], np.int32, len(words) + 1, words.offset).astype(np.int64)

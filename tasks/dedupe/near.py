@@ -1,17 +1,28 @@
 """Near-duplicate clusters among tonight's documents and against the published history: LSH candidate pairs,
 exact verification on template-free bodies (residue.py: Jaccard, or containment once a leading navigation run is
-dropped), union-find, one canonical document per cluster."""
+dropped), union-find, one canonical document per cluster.
+
+Candidates come from the band keys in numpy, a slice of the key space at a time (`key_buckets`): a pair of rows
+sharing a key, or a row and a published document's band row, are found by sorting that slice's (key, rank)
+entries, so memory follows the slice, not the night. Only candidates become Python objects.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
-from tasks.dedupe.minhash import Sketcher, shingle_sets
-from tasks.dedupe.residue import ResidueRules, verify_pair
+from tasks.dedupe.keys import NightKeys, Strings, array_strings, join_exact
+from tasks.dedupe.minhash import Sketcher, shingle_sets, string_hashes
+from tasks.dedupe.residue import ResidueRules, may_match, verify_pair
+
+MAX_BUCKET_KEYS = 1 << 20  # band-key entries sorted at once (a few arrays of 8 bytes each)
+_BLOCK_ROWS = 1 << 16  # rows of the key arrays scanned at a time for one bucket
+MAX_SEGMENT_TEXTS = 5000  # candidate texts (and their shingle sets) in memory at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,114 +36,243 @@ class NearMatch:
     kind: str = "near"
 
 
-def batch_pairs(keys: np.ndarray, ranks: np.ndarray) -> set[tuple[int, int]]:
-    """Candidate pairs (lower rank, higher rank) of rows sharing a band key. Linear in the rows: within a key's
-    group each row pairs with the group's first row and with its predecessor, never all pairs of a large group."""
-    if not len(ranks):
-        return set()
-    flat_key = keys.ravel()
-    flat_rank = np.repeat(ranks, keys.shape[1])
-    order = np.lexsort((flat_rank, flat_key))
-    k, r = flat_key[order], flat_rank[order]
+def batch_pairs(k: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Candidate pairs (lower rank, higher rank) of entries (key `k`, rank `r`) sharing a key. Linear in the
+    entries: within a key's group each rank pairs with the group's first and with its predecessor."""
+    if len(k) < 2:
+        return np.zeros((0, 2), np.int64)
+    order = np.lexsort((r, k))
+    k, r = k[order], r[order]
     same = k[1:] == k[:-1]
     start = np.where(np.concatenate([[True], ~same]), np.arange(len(k)), 0)
     first = np.maximum.accumulate(start)
     prev_pairs = np.stack([r[:-1][same], r[1:][same]], axis=1)
-    star = first[1:][same]
-    star_pairs = np.stack([r[star], r[1:][same]], axis=1)
+    star_pairs = np.stack([r[first[1:][same]], r[1:][same]], axis=1)
     pairs = np.unique(np.concatenate([prev_pairs, star_pairs]), axis=0)
-    return {(int(a), int(b)) for a, b in pairs if a != b}
+    return pairs[pairs[:, 0] != pairs[:, 1]]
 
 
-def history_pairs(keys: np.ndarray, ranks: np.ndarray, bands: pa.Table) -> set[tuple[int, str]]:
-    """Candidate pairs (rank, history doc_id) of rows whose band key is also a published document's."""
-    if not len(ranks) or not bands.num_rows:
+def key_buckets(n_entries: int) -> int:
+    """How many slices of the key space (a power of two) keep a slice's entries under MAX_BUCKET_KEYS."""
+    return 1 << max(0, int(np.ceil(np.log2(max(n_entries, 1) / MAX_BUCKET_KEYS))))
+
+
+def bucket_entries(
+    sources: list[tuple[np.ndarray, np.ndarray]], bucket: int, n_buckets: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(key, rank) of every entry whose key falls in the bucket; a source is (keys n × bands, rank per row, -1:
+    none), scanned a block of rows at a time."""
+    shift = np.uint64(64 - int(np.log2(n_buckets))) if n_buckets > 1 else None
+    ks, rs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for keys, ranks in sources:
+        for lo in range(0, len(keys), _BLOCK_ROWS):
+            block, block_ranks = keys[lo : lo + _BLOCK_ROWS], ranks[lo : lo + _BLOCK_ROWS]
+            inside = np.broadcast_to(block_ranks[:, None] >= 0, block.shape)
+            if shift is not None:
+                inside = inside & ((block.view(np.uint64) >> shift) == np.uint64(bucket))
+            row, _ = np.nonzero(inside)
+            ks.append(block[inside])
+            rs.append(block_ranks[row])
+    return np.concatenate(ks), np.concatenate(rs)
+
+
+def candidate_pairs(keys: NightKeys, at: np.ndarray, doc_ids: Strings, bands: pa.Table) -> set[tuple[Any, Any]]:
+    """Candidate pairs of kept rows `at` (ranks: positions in `at`): (rank, rank), and (rank, doc_id) of a kept
+    row with a published document sharing a band key. Rows without shingles search only their menu-free keys."""
+    rank_of_row = np.full(len(keys), -1, np.int64)
+    rank_of_row[at] = np.arange(len(at))
+    eligible = np.where(keys.n_shingles > 0, rank_of_row, -1)
+    menu_ranks = rank_of_row[keys.menu_of >= 0]  # menu_keys holds the rows with menu-free keys, in row order
+    sources = [(keys.band_keys, eligible), (keys.menu_keys, menu_ranks)]
+    n_entries = (int((eligible >= 0).sum()) + int((menu_ranks >= 0).sum())) * keys.band_keys.shape[1]
+    hist_keys = np.asarray(bands.column("band_key"), np.int64)
+    hist_order = np.argsort(hist_keys, kind="stable")
+    pairs: set[tuple[Any, Any]] = set()
+    hits = []
+    n_buckets = key_buckets(n_entries)
+    for bucket in range(n_buckets):
+        k, r = bucket_entries(sources, bucket, n_buckets)
+        pairs.update(map(tuple, batch_pairs(k, r).tolist()))
+        hits.append(history_hits(k, r, hist_keys[hist_order], hist_order))
+    rank_hist = np.concatenate(hits) if hits else np.zeros((0, 2), np.int64)
+    pairs.update(history_pairs(rank_hist, keys, at, doc_ids, bands))
+    return pairs
+
+
+def history_hits(k: np.ndarray, r: np.ndarray, sorted_keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """(rank, band row) of the entries whose key a published band row has."""
+    lo, hi = np.searchsorted(sorted_keys, k, "left"), np.searchsorted(sorted_keys, k, "right")
+    count = hi - lo
+    ranks = np.repeat(r, count)
+    band_rows = order[np.repeat(lo, count) + np.arange(len(ranks)) - np.repeat(np.cumsum(count) - count, count)]
+    return np.stack([ranks, band_rows], axis=1)
+
+
+def history_pairs(
+    rank_band: np.ndarray, keys: NightKeys, at: np.ndarray, doc_ids: Strings, bands: pa.Table
+) -> set[tuple[Any, Any]]:
+    """Pairs of the (rank, band row) hits: with tonight's version of the published document when tonight has one
+    (its text replaces the old), else with the published doc_id; never a row with its own document."""
+    if not len(rank_band):
         return set()
-    tonight = pa.table({"band_key": keys.ravel(), "rank": np.repeat(ranks, keys.shape[1])})
-    joined = tonight.join(bands.select(["band_key", "doc_id"]), "band_key", join_type="inner")
-    return set(zip(joined.column("rank").to_pylist(), joined.column("doc_id").to_pylist(), strict=True))
+    rank_band = np.unique(rank_band, axis=0)
+    band_rows = np.unique(rank_band[:, 1])
+    ids = bands.column("doc_id").take(pa.array(band_rows, pa.int64())).combine_chunks()
+    # the kept row holding each hit document's doc_id (-1: none)
+    tonight = join_exact(string_hashes(ids), array_strings(ids), keys.doc_hash[at], lambda r: doc_ids(at[r]))
+    other_of = dict(zip(band_rows.tolist(), tonight.tolist(), strict=True))
+    id_of = dict(zip(band_rows.tolist(), ids.to_pylist(), strict=True))
+    pairs: set[tuple[Any, Any]] = set()
+    for rank, row in rank_band.tolist():
+        other = other_of[row]
+        if other == rank:
+            continue
+        pairs.add((min(rank, other), max(rank, other)) if other >= 0 else (rank, id_of[row]))
+    return pairs
 
 
 class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[Any, Any] = {}
+    """Union-find over node numbers 0..n-1."""
 
-    def find(self, x: Any) -> Any:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n)
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
         return x
 
-    def union(self, a: Any, b: Any) -> None:
+    def union(self, a: int, b: int) -> None:
         self.parent[self.find(a)] = self.find(b)
 
 
 def fold_near(
-    doc_ids: list[str],
-    texts: pa.Array | pa.ChunkedArray,
+    keys: NightKeys,
     at: np.ndarray,
     is_update: np.ndarray,
-    keys: np.ndarray,
-    eligible: np.ndarray,
-    menu: tuple[np.ndarray, np.ndarray],
+    doc_ids: Strings,
+    texts: Any,
     bands: pa.Table,
     history_texts: dict[str, str],
     sketcher: Sketcher,
     rules: ResidueRules,
 ) -> tuple[list[NearMatch], dict[str, int]]:
-    """Near duplicates among the kept rows (in canonical order: published first, then fetched_at, source_uri).
+    """Near duplicates among the kept rows `at` (in canonical order: published first, then fetched_at, source_uri).
 
-    Per kept row: `doc_ids`, its text `texts[at[row]]`, `is_update`, `keys` (band keys), `eligible` (has
-    shingles); `menu`: (rows, keys) menu-free band keys of some kept rows (menu_run.py), a second candidate source
-    searched like the first. Returns the rows to fold and counters. Published documents (history, or rows
-    updating one) are never folded; they are canonical first. Only the texts of candidate rows are read.
+    Per kept row (its rank in `at`): `is_update`; `doc_ids` gives the doc_id of rows, `texts.take(rows)` their
+    texts (read for candidates only). Returns the rows to fold and counters. Published documents (history, or
+    rows updating one) are never folded; they are canonical first.
     """
-    ranks = np.flatnonzero(eligible)
-    pairs = candidate_pairs(doc_ids, np.concatenate([keys[ranks], menu[1]]), np.concatenate([ranks, menu[0]]), bands)
-    rows = sorted({n for p in pairs for n in p if isinstance(n, int)})
-    hist = sorted({n for p in pairs for n in p if isinstance(n, str)})
-    row_texts = texts.take(pa.array(at[rows], pa.int64()))
-    if isinstance(row_texts, pa.ChunkedArray):
-        row_texts = row_texts.combine_chunks()
-    node_texts = pa.concat_arrays(
-        [row_texts.cast(pa.string()), pa.array([history_texts.get(n) for n in hist], pa.string())]
-    )
-    nodes = rows + hist
-    sets = dict(zip(nodes, shingle_sets(sketcher, node_texts), strict=True))
+    pairs = candidate_pairs(keys, at, doc_ids, bands)
+    verdicts = verify_pairs(pairs, at, texts, history_texts, sketcher, rules)
+    nodes = sorted({n for p in verdicts for n in p}, key=str)
     at_node = {n: k for k, n in enumerate(nodes)}
-    uf, best = _UnionFind(), {}
-    n_verified = n_contained = 0
-    for a, b in sorted(pairs, key=str):  # a fixed order: ties between links never depend on set iteration
-        texts_ab = (node_texts[at_node[a]].as_py() or "", node_texts[at_node[b]].as_py() or "")
-        verdict = verify_pair(sets[a], sets[b], *texts_ab, sketcher, rules)
-        if verdict is None:
-            continue
-        kind, sim = verdict
-        n_verified += 1
-        n_contained += kind == "contained"
-        uf.union(a, b)
+    uf, best = _UnionFind(len(nodes)), {}
+    for a, b in sorted(verdicts, key=str):  # a fixed order: ties between links never depend on set iteration
+        kind, sim = verdicts[(a, b)]
+        uf.union(at_node[a], at_node[b])
         for n in (a, b):
             if sim > best.get(n, (0.0, ""))[0]:
                 best[n] = (sim, kind)
+    rows = np.array([n for n in nodes if isinstance(n, int)], np.int64)
+    row_ids = dict(zip(rows.tolist(), doc_ids(at[rows]).to_pylist(), strict=True))
+    matches = cluster_matches(uf, at_node, best, row_ids, is_update)
+    n_contained = sum(kind == "contained" for kind, _ in verdicts.values())
+    return matches, {"near_candidates": len(pairs), "near_verified": len(verdicts), "near_contained": n_contained}
 
-    matches = cluster_matches(uf, best, doc_ids, is_update)
-    return matches, {"near_candidates": len(pairs), "near_verified": n_verified, "near_contained": n_contained}
+
+class ShingleStore:
+    """The distinct shingle sets of candidate nodes, kept in an unnamed temporary file and read back one at a
+    time: a pass over the candidates' texts in row order computes them a slice at a time."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.where: dict[Any, tuple[int, int]] = {}
+
+    def add(self, nodes: list[Any], sets: list[np.ndarray]) -> None:
+        for node, values in zip(nodes, sets, strict=True):
+            self.where[node] = (self.file.tell(), len(values))
+            self.file.write(np.ascontiguousarray(values, np.uint64).tobytes())
+
+    def get(self, node: Any) -> np.ndarray:
+        start, count = self.where[node]
+        self.file.seek(start)
+        return np.frombuffer(self.file.read(count * 8), np.uint64)
 
 
-def candidate_pairs(doc_ids: list[str], keys: np.ndarray, ranks: np.ndarray, bands: pa.Table) -> set[tuple[Any, Any]]:
-    """Candidate pairs of kept rows (rank, rank) and of a kept row with a published document (rank, doc_id)."""
-    by_doc = {d: i for i, d in enumerate(doc_ids)}
-    pairs: set[tuple[Any, Any]] = set(batch_pairs(keys, ranks))
-    for rank, doc_id in history_pairs(keys, ranks, bands):
-        other = by_doc.get(doc_id, doc_id)  # tonight's version of a published document replaces its old text
-        if other != rank and doc_id != doc_ids[rank]:
-            pairs.add((min(rank, other), max(rank, other)) if isinstance(other, int) else (rank, other))
-    return pairs
+def node_texts(nodes: list[Any], at: np.ndarray, texts: Any, history_texts: dict[str, str]) -> pa.Array:
+    """The texts of candidate nodes (ranks: rows `at[rank]` read from `texts`; doc_ids: published texts)."""
+    ranks = [n for n in nodes if isinstance(n, int)]
+    row_texts = texts.take(pa.array(at[np.array(ranks, np.int64)], pa.int64()))
+    if isinstance(row_texts, pa.ChunkedArray):
+        row_texts = row_texts.combine_chunks()
+    hist = pa.array([history_texts.get(n) for n in nodes if isinstance(n, str)], pa.string())
+    return pa.concat_arrays([row_texts.cast(pa.string()), hist])
+
+
+def verify_pairs(
+    pairs: set[tuple[Any, Any]],
+    at: np.ndarray,
+    texts: Any,
+    history_texts: dict[str, str],
+    sketcher: Sketcher,
+    rules: ResidueRules,
+) -> dict[tuple[Any, Any], tuple[str, float]]:
+    """The verified candidate pairs and their verdict (kind, similarity), residue.py. Shingle sets are computed
+    once per candidate, MAX_SEGMENT_TEXTS texts at a time in row order, and kept on disk; a pair's texts are read
+    again only when its sets leave a verdict open (`may_match`): memory follows a segment, not the candidates."""
+    nodes = sorted({n for p in pairs for n in p}, key=lambda n: (1, 0, n) if isinstance(n, str) else (0, at[n], ""))
+    with tempfile.TemporaryFile() as file:
+        store = ShingleStore(file)
+        for lo in range(0, len(nodes), MAX_SEGMENT_TEXTS):
+            segment = nodes[lo : lo + MAX_SEGMENT_TEXTS]
+            store.add(segment, shingle_sets(sketcher, node_texts(segment, at, texts, history_texts)))
+        open_pairs = [(a, b) for a, b in pairs if may_match(store.get(a), store.get(b), rules)]
+    open_pairs.sort(key=lambda p: (int(at[p[0]]), str(p[1])))
+    verdicts: dict[tuple[Any, Any], tuple[str, float]] = {}
+    block: list[tuple[Any, Any]] = []
+    block_nodes: set[Any] = set()
+    for pair in [*open_pairs, None]:
+        if pair is None or (len(block_nodes | set(pair)) > MAX_SEGMENT_TEXTS and block):
+            verdicts.update(verify_block(block, block_nodes, at, texts, history_texts, sketcher, rules))
+            block, block_nodes = [], set()
+        if pair is not None:
+            block.append(pair)
+            block_nodes.update(pair)
+    return verdicts
+
+
+def verify_block(
+    block: list[tuple[Any, Any]],
+    nodes: set[Any],
+    at: np.ndarray,
+    texts: Any,
+    history_texts: dict[str, str],
+    sketcher: Sketcher,
+    rules: ResidueRules,
+) -> dict[tuple[Any, Any], tuple[str, float]]:
+    """`verify_pair` of each pair of a block, the texts of its nodes read once."""
+    ordered = sorted(nodes, key=lambda n: (1, 0, n) if isinstance(n, str) else (0, n, ""))
+    values = node_texts(ordered, at, texts, history_texts)
+    sets = shingle_sets(sketcher, values)
+    at_node = {n: k for k, n in enumerate(ordered)}
+    out = {}
+    for a, b in block:
+        na, nb = at_node[a], at_node[b]
+        verdict = verify_pair(sets[na], sets[nb], values[na].as_py() or "", values[nb].as_py() or "", sketcher, rules)
+        if verdict is not None:
+            out[(a, b)] = verdict
+    return out
 
 
 def cluster_matches(
-    uf: _UnionFind, best: dict[Any, tuple[float, str]], doc_ids: list[str], is_update: np.ndarray
+    uf: _UnionFind,
+    at_node: dict[Any, int],
+    best: dict[Any, tuple[float, str]],
+    row_ids: dict[int, str],
+    is_update: np.ndarray,
 ) -> list[NearMatch]:
     """Each verified cluster's canonical document (published first, then canonical order) and the new rows folded
     into it, with their best link."""
@@ -141,14 +281,14 @@ def cluster_matches(
         return isinstance(n, str) or bool(is_update[n])
 
     def order(n: Any) -> tuple:
-        return (0, n if isinstance(n, str) else doc_ids[n], 0) if published(n) else (1, "", n)
+        return (0, n if isinstance(n, str) else row_ids[n], 0) if published(n) else (1, "", n)
 
-    clusters: dict[Any, list[Any]] = {}
+    clusters: dict[int, list[Any]] = {}
     for n in best:
-        clusters.setdefault(uf.find(n), []).append(n)
+        clusters.setdefault(uf.find(at_node[n]), []).append(n)
     matches = []
     for members in clusters.values():
         canonical = min(members, key=order)
-        canonical_id = canonical if isinstance(canonical, str) else doc_ids[canonical]
+        canonical_id = canonical if isinstance(canonical, str) else row_ids[canonical]
         matches += [NearMatch(n, canonical_id, *best[n]) for n in members if n != canonical and not published(n)]
     return matches

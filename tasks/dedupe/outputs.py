@@ -11,32 +11,23 @@ import numpy as np
 import pyarrow as pa
 
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DUPLICATES
-from tasks._spill import CHUNK_ROWS, Spill, SpillWriter
+from tasks._spill import CHUNK_ROWS, Rows, Spill, SpillWriter
 from tasks._stage import with_columns
 from tasks.dedupe.decide import Duplicate
+from tasks.dedupe.keys import strings_of
 from tasks.dedupe.sketches import Sketches
 
 INDEX_TABLES = (DEDUPE_SIGNATURES, DEDUPE_BANDS)
 
 
-def duplicates_table(pages: pa.Table, sk: Sketches, duplicates: list[Duplicate]) -> pa.Table:
-    """`duplicates` rows of the decided duplicates (pages: the night's narrow columns)."""
-    at = [d.row for d in duplicates]
-    take = pa.array(at, pa.int64())
-    return DUPLICATES.conform(
-        pa.table(
-            {
-                "source_uri": pages.column("source_uri").take(take),
-                "doc_id": pa.array([sk.doc_id[i] for i in at], pa.string()),
-                "duplicate_of": pa.array([d.of for d in duplicates], pa.string()),
-                "kind": pa.array([d.kind for d in duplicates], pa.string()),
-                "similarity": pa.array([d.similarity for d in duplicates], pa.float64()),
-                "url": pages.column("url").take(take),
-                "content_hash": pa.array([sk.content_hash[i] for i in at], pa.string()),
-                "run_id": pages.column("run_id").take(take),
-            }
-        )
-    )
+def duplicates_table(rows: Rows, duplicates: list[Duplicate]) -> pa.Table:
+    """`duplicates` rows of the decided duplicates (`rows`: the night's sketch rows, read at those rows only)."""
+    at = np.array([d.row for d in duplicates], np.int64)
+    columns = {name: strings_of(rows, name)(at) for name in ("source_uri", "doc_id", "url", "content_hash", "run_id")}
+    columns["duplicate_of"] = pa.array([d.of for d in duplicates], pa.string())
+    columns["kind"] = pa.array([d.kind for d in duplicates], pa.string())
+    columns["similarity"] = pa.array([d.similarity for d in duplicates], pa.float64())
+    return DUPLICATES.conform(pa.table(columns))
 
 
 def kept_columns(rows: np.ndarray, is_update: np.ndarray, sk: Sketches) -> dict[str, pa.Array]:

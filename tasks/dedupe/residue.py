@@ -82,6 +82,12 @@ def without_shared_menu(text_a: str, text_b: str, max_nav_line_words: int) -> tu
     return "\n".join(a[n:]), "\n".join(b[n:])
 
 
+def may_match(set_a: np.ndarray, set_b: np.ndarray, rules: ResidueRules) -> bool:
+    """Whether `verify_pair` can accept the pair: its Jaccard or containment is high enough (else the verdict is
+    None without reading the texts)."""
+    return jaccard(set_a, set_b) >= rules.min_jaccard or containment(set_a, set_b) >= rules.min_containment
+
+
 def verify_pair(
     set_a: np.ndarray, set_b: np.ndarray, text_a: str, text_b: str, sketcher: Sketcher, rules: ResidueRules
 ) -> tuple[str, float] | None:

@@ -2,10 +2,10 @@
 
 `sketch_shard` writes the shard's sketch part (`out/sketches/part-NNNNN.parquet`): the narrow columns, identity
 (content_hash, doc_id) and MinHash sketch (signature, shingle count, band keys, menu-free band keys) of each page,
-~0.7 KB a page. The reduce (stage.py) reads the parts without their signatures and decides; it writes the kept
-rows as (shard, row, is_update) to `out/kept_rows.parquet`, and `write_shard` copies each shard's kept pages
-(`out/kept/`) and writes their index rows (`out/outputs/dedupe_signatures/`, `…/dedupe_bands/`), one part file
-per shard, so the outputs are spill folders read in shard order.
+~0.7 KB a page. The reduce (stage.py) reads the parts' identities and band keys as numpy arrays (keys.py) and
+decides; it writes the kept rows as (shard, row, is_update) to `out/kept_rows.parquet`, and `write_shard` copies
+each shard's kept pages (`out/kept/`) and writes their index rows (`out/outputs/dedupe_signatures/`,
+`…/dedupe_bands/`), one part file per shard, so the outputs are spill folders read in shard order.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_CLEAN, STG_UNIQUE
 from tasks._shards import Shard, fault_drill, offload
-from tasks._spill import CHUNK_ROWS, part_file, write_empty_parts, write_spill
+from tasks._spill import CHUNK_ROWS, Rows, Spill, part_file, write_empty_parts, write_spill
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.decide import Decisions
+from tasks.dedupe.keys import fixed_rows
 from tasks.dedupe.outputs import INDEX_TABLES, kept_columns, spill_index_rows, take_in_order
 from tasks.dedupe.sketches import Sketches, sketch_pages
 
@@ -87,14 +87,6 @@ def sketch_shard_task(shard: Shard, cfg: DedupeConfig, out: Path, parallel: bool
     return offload(sketch_shard, shard, cfg, out, parallel=parallel)
 
 
-def fixed_rows(values: pa.ChunkedArray | pa.Array, width: int, dtype: type) -> np.ndarray:
-    """A fixed-size list column as an (n × width) array (null rows hold zeros)."""
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    # Parquet gives a null list null children: fill them, so the values stay integers (never floats with NaN)
-    flat = np.asarray(pc.fill_null(array.values, 0).to_numpy(), dtype)
-    return flat[array.offset * width : (array.offset + len(array)) * width].reshape(len(array), width)
-
-
 def sketches_of(part: pa.Table, cfg: DedupeConfig) -> Sketches:
     """The Sketches held by sketch part rows (signatures n × 0 when the part was read without them)."""
     n = part.num_rows
@@ -115,12 +107,9 @@ def sketches_of(part: pa.Table, cfg: DedupeConfig) -> Sketches:
     )
 
 
-def read_sketch_parts(out: Path, n_shards: int, cfg: DedupeConfig) -> tuple[pa.Table, Sketches]:
-    """The night's narrow columns and sketches (without signatures) from the shards' sketch parts, in order."""
-    columns = [f.name for f in sketch_schema(cfg) if f.name != "signature"]
-    parts = [pq.read_table(part_file(Path(out) / SKETCHES_DIR, i), columns=columns) for i in range(n_shards)]
-    table = pa.concat_tables(parts) if parts else sketch_schema(cfg).empty_table().select(columns)
-    return table.select(list(NARROW_COLUMNS)), sketches_of(table, cfg)
+def sketch_rows(out: Path, n_shards: int, cfg: DedupeConfig) -> Rows:
+    """The night's sketch rows: the shards' sketch parts, in shard order (read on demand)."""
+    return Spill(Path(out) / SKETCHES_DIR) if n_shards else sketch_schema(cfg).empty_table()
 
 
 def write_kept_rows(out: Path, decided: Decisions, shard_rows: list[int]) -> Path:

@@ -48,15 +48,18 @@ large unstripped menu). Signatures are kept so the banding can change
 without re-reading texts. `history_from_files` is the same read over explicit file lists (the bench's history).
 Sharded (`dedupe_stage`, the flow's entry; shards.py): a map task per shard of tonight's pages writes its
 identity, sketch and narrow columns (NARROW_COLUMNS) to a part file (~0.7 KB a page); the reduce, in the flow,
-reads those part files without the signatures, loads the matching history and takes every decision (decide.py);
-texts are read back only for candidate pairs and re-delivered bodies; a second map writes each shard's kept rows
-and index rows, filtered by the kept-row file the reduce wrote. Results do not depend on the shard size.
-`dedupe_pages` is the same work in this process (tests, bench scripts).
+reads of those parts only numpy arrays (keys.py: 64-bit hashes of doc_id and content_hash, exact identities,
+fetched_at, band keys; source_uri as Arrow: ~0.3 KB a page), loads the matching history and takes every decision
+(decide.py); strings are read back only at the rows that need them (hash repeats and history matches, checked
+on the strings; duplicates; candidates), texts only for candidate pairs (shingled once, a segment at a time, sets
+kept in a temporary file: near.py) and re-delivered bodies; a second map writes each shard's kept rows and index
+rows, filtered by the kept-row file the reduce wrote. Results do not depend on the shard size. `dedupe_pages` is
+the same work in this process (tests, bench scripts): its sketches become the same sketch rows, in memory.
 
-Speed (bench/bench_dedupe.py): no Python per page beyond two hashlib calls and dict lookups on short strings.
+Speed (bench/bench_dedupe.py): no Python per page beyond two hashlib calls (the map); the reduce is numpy.
 content_hash uses str.split() (same whitespace set as re, ~10x re.sub); doc_ids canonicalises plain http(s) URLs
 with Arrow kernels (others: canonical_url row by row); MinHash is rensa over the numpy shingle buffer; rows pass
-through Python as indices, texts only for the LSH candidates that need exact Jaccard and for the pages
+through numpy as indices, texts only for the LSH candidates that need exact Jaccard and for the pages
 re-delivered with their published body (hashed, a chunk at a time, for the `unchanged` test).
 """
 
@@ -69,17 +72,19 @@ import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
 from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
-from tasks._spill import Rows, Spill, chunks, write_spill
+from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.decide import Decisions, decide
-from tasks.dedupe.history import DedupeIndex, load_history
+from tasks.dedupe.history import DedupeIndex, history_files, read_history
+from tasks.dedupe.keys import NightKeys, read_keys
 from tasks.dedupe.outputs import duplicates_table, index_rows, kept_columns, spill_index_rows, take_in_order
 from tasks.dedupe.shards import (
     NARROW_COLUMNS,
     STAGE,
     output_folders,
-    read_sketch_parts,
+    sketch_columns,
+    sketch_rows,
     sketch_shard_task,
     write_empty_outputs,
     write_kept_rows,
@@ -114,7 +119,8 @@ def dedupe_pages(
     """
     sk = sketches or sketch_pages(pages, cfg)
     full = pages if full is None else full
-    decided = decide(pages, history, cfg, index or DedupeIndex(), sk, full)
+    rows = sketch_columns(pages, sk, cfg)
+    decided = decide(rows, read_keys(rows, cfg.bands), history, cfg, index or DedupeIndex(), full)
     at, extra = decided.kept, kept_columns(decided.kept, decided.is_update, sk)
     run_ids = pages.column("run_id").take(pa.array(at, pa.int64()))
     if out is None:
@@ -124,7 +130,7 @@ def dedupe_pages(
         unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, take_in_order(chunks(full), at, extra))
         paths = {name: Path(out) / "outputs" / f"{name}.parquet" for name in ("dedupe_signatures", "dedupe_bands")}
         index_tables = spill_index_rows(at, extra["doc_id"], run_ids, sk, paths)
-    outputs = {"duplicates": duplicates_table(pages, sk, decided.duplicates), **index_tables}
+    outputs = {"duplicates": duplicates_table(rows, decided.duplicates), **index_tables}
     return stage_result(decided, unique, outputs, pages.num_rows)
 
 
@@ -142,11 +148,12 @@ def dedupe_stage(
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, shard_rows)
     shards = plan_shards(full, shard_rows)
     map_shards(sketch_shard_task, shards, cfg=cfg, out=out)
-    narrow, sk = read_sketch_parts(out, len(shards), cfg)
-    if narrow.num_rows != pages.num_rows:
-        raise AssertionError(f"dedupe shards sketched {narrow.num_rows} rows of {pages.num_rows}")
-    history, index = load_history(warehouse, sk)
-    decided = decide(narrow, history, cfg, index, sk, full)
+    rows = sketch_rows(out, len(shards), cfg)
+    if rows.num_rows != pages.num_rows:
+        raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {pages.num_rows}")
+    keys = read_keys(rows, cfg.bands)
+    history, index = night_history(warehouse, rows, keys)
+    decided = decide(rows, keys, history, cfg, index, full)
     kept_rows = write_kept_rows(out, decided, [s.rows for s in shards])
     manifests: list[dict[str, Any]] = map_shards(write_shard_task, shards, cfg=cfg, out=out, kept_rows=kept_rows)
     if not shards:
@@ -155,6 +162,13 @@ def dedupe_stage(
     if written != len(decided.kept):
         raise AssertionError(f"dedupe shards wrote {written} kept rows of {len(decided.kept)}")
     kept, signatures, bands = (Spill(f) for f in output_folders(out))
-    duplicates = duplicates_table(narrow, sk, decided.duplicates)
+    duplicates = duplicates_table(rows, decided.duplicates)
     outputs = {"duplicates": duplicates, "dedupe_signatures": signatures, "dedupe_bands": bands}
     return stage_result(decided, kept, outputs, pages.num_rows)
+
+
+def night_history(warehouse: Path, rows: Rows, keys: NightKeys) -> tuple[pa.Table, DedupeIndex]:
+    """`load_history` for the night's sketch rows: their doc_id and content_hash are read only when there are
+    published documents, their band keys taken from `keys`."""
+    wanted = lambda: read_columns(rows, ["doc_id", "content_hash"])  # noqa: E731
+    return read_history(*history_files(warehouse), wanted, lambda: [keys.band_keys, keys.menu_keys])
