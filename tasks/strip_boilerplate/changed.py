@@ -94,12 +94,17 @@ class RestripScope:
     touched: dict[str, frozenset[int]]
     known: frozenset[int]
 
-    def may_change(self, group: str, keys: set[int]) -> bool:
-        """Whether a page of `group` with fingerprints `keys` (`page_keys`) may strip differently tonight."""
+    def may_change(self, group: str, lines: list[str], cfg: BoilerplateConfig) -> bool:
+        """Whether a page of `group` (its `lines`) may strip differently tonight; its lines are fingerprinted only
+        when some line of its groups is touched."""
         own = (group, domain_of(group))
         if not self.whole.isdisjoint(own):
             return True
-        return not keys.isdisjoint(self.known) or any(not keys.isdisjoint(self.touched.get(g, ())) for g in own)
+        touched = [found for g in own if (found := self.touched.get(g))] + ([self.known] if self.known else [])
+        if not touched:
+            return False
+        keys = page_keys(lines, cfg)
+        return any(not keys.isdisjoint(found) for found in touched)
 
 
 def _known_changed(before: TemplateModels, after: TemplateModels, changed: set[str]) -> frozenset[int]:

@@ -12,7 +12,7 @@ import pyarrow as pa
 from schemas import STG_CLEAN, reasons
 from schemas.runs import RESTRIPPED, UNCHANGED
 from tasks._stage import quarantine_row, sha256_hex, url_site
-from tasks.strip_boilerplate.changed import RestripScope, page_keys
+from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import split_contact
@@ -111,7 +111,7 @@ def restrip(
             continue
         lines = doc["raw_text"].splitlines()
         group = page_group(doc["url"], lines, cfg)
-        if scope is not None and not scope.may_change(group, page_keys(lines, cfg)):
+        if scope is not None and not scope.may_change(group, lines, cfg):
             continue
         body, contact, n_removed, n_head, _ = clean_page(lines, group, models, cfg)
         text = "\n".join(body).strip()

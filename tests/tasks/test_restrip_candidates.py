@@ -15,7 +15,7 @@ from helpers import corpus_pages, ingest
 
 from schemas import BOILERPLATE_PAGES, STG_CLEAN
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
-from tasks.strip_boilerplate.changed import page_keys, restrip_scope
+from tasks.strip_boilerplate.changed import restrip_scope
 from tasks.strip_boilerplate.model import page_group
 from tasks.strip_boilerplate.pages import of_groups, restrip, strip_rows
 
@@ -29,7 +29,7 @@ def _candidates(docs: pa.Table, scope, cfg: BoilerplateConfig) -> int:
     found = 0
     for doc in docs.to_pylist():
         lines = doc["raw_text"].splitlines()
-        found += scope.may_change(page_group(doc["url"], lines, cfg), page_keys(lines, cfg))
+        found += scope.may_change(page_group(doc["url"], lines, cfg), lines, cfg)
     return found
 
 

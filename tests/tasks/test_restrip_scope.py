@@ -10,7 +10,7 @@ import pyarrow as pa
 from schemas import BOILERPLATE_PAGES
 from tasks._stage import content_hash
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
-from tasks.strip_boilerplate.changed import groups_to_restrip, page_keys, restrip_scope
+from tasks.strip_boilerplate.changed import groups_to_restrip, restrip_scope
 from tasks.strip_boilerplate.lines import keys_of
 
 CFG = BoilerplateConfig(max_sample_pages=4)
@@ -85,7 +85,7 @@ def test_only_pages_carrying_a_touched_line_may_strip_differently():
     assert scope.touched["example.org"].isdisjoint(menu)
 
     def may_change(text: str) -> bool:
-        return scope.may_change("example.org", page_keys(text.splitlines(), cfg))
+        return scope.may_change("example.org", text.splitlines(), cfg)
 
     assert may_change(appeal) and may_change(_page(500, ["Donate now to the appeal for the flood"]))
     assert not may_change(_page(500))  # menu, footer and a body of its own: strips as before
@@ -97,4 +97,4 @@ def test_a_growing_sample_makes_every_page_of_the_group_a_candidate():
     sample.add(_pages([_page(50)]))
     scope = restrip_scope(small, sample, sample.models, CFG)
     assert scope.whole == {"example.org", "domain:example.org"}
-    assert scope.may_change("example.org", set())
+    assert scope.may_change("example.org", [], CFG)
