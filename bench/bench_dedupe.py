@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_dedupe.py --quality-docs 3000 --docs 100000           # quality, one 100k batch
     .venv/bin/python bench/bench_dedupe.py --quality-docs 3000 --compare 20000 --docs   # rensa / numpy / datasketch
     .venv/bin/python bench/bench_dedupe.py --quality-docs 0 --docs --stream 1000000 --batch 50000 --new 10000
+    .venv/bin/python bench/bench_dedupe.py --quality-docs 0 --docs --reduce 100000 300000  # the stage's reduce
 
 A seeded corpus of ~3 KB pages of Zipf-distributed pseudo-words, generated per global row number (any batch
 of rows can be made alone, so memory follows the batch); every 11th row is a planted copy of an earlier base row
@@ -31,10 +32,13 @@ Figures (2 shared cores, load ~2.5 from other work; rensa, 20 bands x 5 rows, 2,
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import re
 import resource
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -49,8 +53,14 @@ from scipy.sparse.csgraph import connected_components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from schemas import DOCUMENTS, STG_CLEAN  # noqa: E402
+from tasks._shards import plan_shards  # noqa: E402
+from tasks._spill import write_spill  # noqa: E402
 from tasks.dedupe import DedupeConfig, Sketches, dedupe_pages, history_from_files, sketch_pages  # noqa: E402
+from tasks.dedupe.decide import decide  # noqa: E402
+from tasks.dedupe.keys import read_keys  # noqa: E402
 from tasks.dedupe.minhash import mix64  # noqa: E402
+from tasks.dedupe.shards import sketch_rows, sketch_shard, write_kept_rows  # noqa: E402
+from tasks.dedupe.stage import night_history  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 WORDS = 480
@@ -267,6 +277,49 @@ def stream(n: int, batch: int, new: int, cfg: DedupeConfig, work: Path) -> None:
         )
 
 
+class _PeakRss(threading.Thread):
+    """Samples this process's RSS every 10 ms; `peak` in MB."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self.running = _rss_mb(), True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, _rss_mb())
+            time.sleep(0.01)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def reduce_only(n: int, cfg: DedupeConfig, work: Path) -> None:
+    """The sharded stage's reduce alone (stage.py: sketch rows → keys → history → decide → kept rows), on n
+    generated pages sketched by the map beforehand: its peak RSS over the RSS before it, and its CPU seconds."""
+    spill = write_spill(work / "pages.parquet", STG_CLEAN, (pages(a, min(4000, n - a)) for a in range(0, n, 4000)))
+    shards = plan_shards(spill, 4000)
+    for shard in shards:
+        sketch_shard(shard, cfg, work)
+    gc.collect()
+    sampler = _PeakRss()
+    start, cpu = sampler.peak, time.process_time()
+    sampler.start()
+    rows = sketch_rows(work, len(shards), cfg)
+    keys = read_keys(rows, cfg.bands)
+    history, index = night_history(work / "warehouse", rows, keys)
+    decided = decide(rows, keys, history, cfg, index, spill)
+    write_kept_rows(work, decided, [s.rows for s in shards])
+    cpu = time.process_time() - cpu
+    sampler.running = False
+    sampler.join()
+    print(
+        f"reduce n={n:,}: CPU {cpu:.1f} s, peak RSS {sampler.peak - start:,.0f} MB over its start "
+        f"({(sampler.peak - start) * 2**20 / n:,.0f} B/page); duplicates {len(decided.duplicates):,}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quality-docs", type=int, default=3000)
@@ -278,6 +331,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=50_000)
     ap.add_argument("--new", type=int, default=10_000, help="new documents run against the streamed history")
     ap.add_argument("--work", type=Path, default=None, help="history directory (default: a temporary one)")
+    ap.add_argument("--reduce", type=int, nargs="*", default=[], help="pages for the sharded stage's reduce alone")
     args = ap.parse_args()
     cfg = DedupeConfig(threads=args.threads, engine=args.engine)
     if args.compare:
@@ -286,6 +340,9 @@ def main() -> None:
         quality(args.quality_docs, cfg)
     for n in args.docs:
         throughput(n, cfg)
+    for n in args.reduce:
+        with tempfile.TemporaryDirectory() as tmp:
+            reduce_only(n, cfg, Path(tmp))
     if args.stream:
         if args.work:
             stream(args.stream, args.batch, args.new, cfg, args.work)

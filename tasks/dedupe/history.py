@@ -123,8 +123,9 @@ def read_history(
         same_body = tonight.join(history, keys=["doc_id", "content_hash"], join_type="left semi").column("doc_id")
         del tonight
         versions = published_versions(doc_files, same_body.combine_chunks())
-        version = [versions.get(d) for d in history.column("doc_id").to_pylist()]
-        history = history.append_column("version_hash", pa.array(version, pa.string()))
+        at = pc.index_in(history.column("doc_id"), value_set=pa.array(list(versions), pa.string()))
+        version = pa.array(list(versions.values()), pa.string()).take(at)
+        history = history.append_column("version_hash", version)
     bands = DEDUPE_BANDS.empty().select(["band_key", "doc_id"])
     if band_files:
         keys = pa.table({"band_key": pa.array(np.unique(np.concatenate([k.ravel() for k in band_keys()])), pa.int64())})
