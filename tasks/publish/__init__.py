@@ -4,8 +4,11 @@ In: the validated tables and state rows of a run, plus its `runs` row. Out: one 
 the run changes, each commit tagged with the run id (commit metadata `docpipe.run_id`); tables the run does
 not change get no commit. State: every warehouse table.
 
-Writes are merges keyed on each table's declared key (plan.py: one rule per table; merge.py: the Delta writes),
-so a rerun on the same input changes nothing and commits nothing, and a rerun after a kill mid-publish re-merges
+Writes are merges keyed on each table's declared key (plan.py: one rule per table; merge.py: the Delta writes);
+into a table with data, rows whose keys it does not hold (or rows of an insert-only table) are appended as a
+stream instead, found by reading only the table's key columns a data file at a time (deltalake's merge reads every
+column of every file whose key statistics do not rule it out). So a rerun on the same input changes nothing and
+commits nothing, and a rerun after a kill mid-publish re-merges
 what was committed without duplicating a row. Atomic per run: tables are written in the fixed PLAN order, each
 commit tagged with the run id, then the `runs` row (merged on run_id) is the last commit and the marker of a
 complete version. Readers pin each table to the version listed in the last succeeded `runs` row

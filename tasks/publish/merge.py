@@ -1,4 +1,5 @@
-"""Delta Lake writes of publish: create or widen a table, and merge a run's rows into it on the declared key."""
+"""Delta Lake writes of publish: create or widen a table, and merge a run's rows into it on the declared key (or
+append those whose keys it does not hold)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, WriterProperties
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.schema import Field as DeltaField
 
 from schemas import Table
-from tasks._spill import Rows, Spill, chunks
-from tasks._warehouse import RUN_ID_KEY, open_delta, read_current, sql_list, table_path
+from tasks._spill import Rows, Spill, chunks, read_columns
+from tasks._warehouse import RUN_ID_KEY, open_delta, sql_list, table_path
 from tasks.publish.plan import TableWrite
 
 # Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
@@ -58,34 +60,93 @@ def _sql_type(table: Table, name: str) -> str:
     return {pa.int32(): "INT", pa.int64(): "BIGINT", pa.string(): "STRING"}[table.column(name).type]
 
 
-def merge_source(rows: Rows, table: Table) -> pa.Table | pa.RecordBatchReader:
-    """The merge source: a table in memory, or a spill streamed batch by batch (deltalake's streamed merge)."""
-    if isinstance(rows, Spill):
-        batches = (b for part in chunks(rows) for b in table.conform(part).to_batches())
+def merge_source(rows: Rows, table: Table, held: pa.Table | None = None) -> pa.Table | pa.RecordBatchReader:
+    """The merge source: a table in memory, or a spill streamed batch by batch (deltalake's streamed merge);
+    without the rows whose key is in `held` when given."""
+    if isinstance(rows, Spill) or held is not None:
+        parts = (without_keys(part, held, table) for part in chunks(rows))
+        batches = (b for part in parts for b in table.conform(part).to_batches())
         return pa.RecordBatchReader.from_batches(table.arrow_schema, batches)
     return table.conform(rows)
+
+
+def keys_in_target(dt: DeltaTable, table: Table, rows: Rows) -> pa.Table:
+    """The distinct keys of `rows` that the table already holds: only its key columns are read, one data file
+    at a time."""
+    key = list(table.key)
+    ours = read_columns(rows, key)
+    found = [
+        pq.read_table(f, columns=key, schema=table.arrow_schema).join(ours, key, join_type="left semi")
+        for f in dt.file_uris()
+    ]
+    held = pa.concat_tables(found) if found else ours.slice(0, 0)
+    return held.group_by(key).aggregate([])
+
+
+def without_keys(part: pa.Table, held: pa.Table | None, table: Table) -> pa.Table:
+    """The rows of `part` whose key is not in `held`, in their order."""
+    if held is None or not held.num_rows:
+        return part
+    row = "__docpipe_row"  # the join carries only keys and row numbers (Acero joins no list columns)
+    numbered = part.select(list(table.key)).append_column(row, pa.array(range(part.num_rows), pa.int64()))
+    kept = numbered.join(held, list(table.key), join_type="left anti").column(row)
+    return part.take(pc.take(kept, pc.sort_indices(kept)))
+
+
+def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
+    """How many of the rows have a key not in `held`."""
+    key = list(table.key)
+    return rows.num_rows - read_columns(rows, key).join(held, key, join_type="left semi").num_rows
 
 
 def stale_children_predicate(warehouse: Path, ours: pa.Array, write: TableWrite) -> str | None:
     """Delete predicate for the child rows of tonight's documents (`ours`: their doc_ids) that tonight no longer
     has (also when a document lost all its rows of this table). Only parents that already have rows in the
-    table can have stale ones, so the IN list stays short on a large first load."""
-    col = write.replace_children_of
-    theirs = read_current(warehouse, write.table, [col]).column(col)
-    parents = sorted(pc.filter(ours, pc.is_in(ours, theirs)).to_pylist())
-    return f"t.{col} IN ({sql_list(parents)})" if parents else None
+    table can have stale ones, so the IN list stays short on a large first load; the table's parent column is
+    read one data file at a time."""
+    col, dt = write.replace_children_of, open_delta(warehouse, write.table)
+    parents: set[str] = set()
+    for f in dt.file_uris() if dt is not None else []:
+        theirs = pq.read_table(f, columns=[col], schema=write.table.arrow_schema).column(col)
+        parents.update(pc.filter(ours, pc.is_in(ours, theirs)).to_pylist())
+    return f"t.{col} IN ({sql_list(sorted(parents))})" if parents else None
+
+
+def publish_rows(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, stale: str | None = None) -> None:
+    """Write `rows` into the table as `write` says (`stale`: delete target rows the source lacks), reading the
+    table's rows only when a merge must: deltalake's merge reads every column of every data file whose key
+    statistics do not rule it out (random ids: all of them; 1,000 new documents merged into 90,000: +750 MB).
+    Into a table with data, rows no target row can match (keys new to it), or whose match would do nothing
+    (insert-only tables), are appended as a stream instead (one commit, operation WRITE, +0 MB measured)."""
+    if not dt.file_uris() or not rows.num_rows:  # nothing to read (first load), or only stale rows to delete
+        merge_rows(dt, rows, write, run_id, stale)
+        return
+    held = keys_in_target(dt, write.table, rows)
+    if stale or (held.num_rows and write.update):
+        merge_rows(dt, rows, write, run_id, stale)
+    elif n_without_keys(rows, held, write.table):
+        write_deltalake(
+            dt,
+            merge_source(rows, write.table, held),
+            mode="append",
+            writer_properties=writer_properties(write.table),
+            commit_properties=commit_tag(run_id, write.table),
+        )
+
+
+def writer_properties(table: Table) -> WriterProperties | None:
+    return WriterProperties(max_row_group_size=TEXT_ROW_GROUP_ROWS) if table.text_columns else None
 
 
 def merge_rows(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, stale: str | None = None) -> None:
     """Merge `rows` into the table on its key as `write` says; `stale` deletes target rows the source lacks."""
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in write.table.key)
-    texts = WriterProperties(max_row_group_size=TEXT_ROW_GROUP_ROWS) if write.table.text_columns else None
     merger = dt.merge(
         merge_source(rows, write.table),
         predicate=predicate,
         source_alias="s",
         target_alias="t",
-        writer_properties=texts,
+        writer_properties=writer_properties(write.table),
         commit_properties=commit_tag(run_id, write.table),
     )
     if write.update:

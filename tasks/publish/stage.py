@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import DOCUMENTS, RUNS
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
-from tasks.publish.merge import ensure_table, merge_rows, stale_children_predicate
+from tasks.publish.merge import ensure_table, merge_rows, publish_rows, stale_children_predicate
 from tasks.publish.plan import PLAN, TableWrite
 
 STAGE = "publish"
@@ -35,7 +35,7 @@ def publish_tables(
         rows = tables.get(write.table.name, write.table.empty())
         stale = stale_children_predicate(warehouse, doc_ids, write) if write.replace_children_of else None
         if rows.num_rows or stale:
-            merge_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale)
+            publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale)
         if after_commit and current_version(warehouse, write.table) != before:
             after_commit(write.table.name)
     ensure_table(warehouse, RUNS, run_id)

@@ -21,6 +21,7 @@ from tasks.extract import ExtractConfig, extract_fields_task
 from tasks.history import History
 from tasks.ingest import IngestConfig, ingest_dumps_task
 from tasks.publish import PLAN, changed_tables, publish_tables, versions
+from tasks.publish.merge import ensure_table, merge_rows, stale_children_predicate
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task
 
 EDIT = "\n\nThis paragraph was added after the first crawl and must reach the published document."
@@ -132,3 +133,56 @@ def test_each_stage_reports_the_counters_declared_for_it(first_night):
     for stage, counters in stats.items():
         assert set(STAGE_COUNTERS[stage]) <= set(counters), (stage, sorted(counters))
     assert stats["dedupe"]["duplicates"] == first_night[2][DUPLICATES.name].num_rows > 0
+
+
+def _merged_everything(warehouse: Path, tables: dict[str, pa.Table], run_id: str) -> None:
+    """Publish as every night did before appends: one merge of each table's rows (the reference)."""
+    doc_ids = pc.unique(tables[DOCUMENTS.name].column("doc_id"))
+    for write in PLAN:
+        dt = ensure_table(warehouse, write.table, run_id)
+        rows = tables.get(write.table.name, write.table.empty())
+        stale = stale_children_predicate(warehouse, doc_ids, write) if write.replace_children_of else None
+        if rows.num_rows or stale:
+            merge_rows(dt, rows, write, run_id, stale)
+
+
+def _rows(warehouse: Path, table) -> list[tuple]:
+    return sorted(tuple(map(str, row.values())) for row in read_current(warehouse, table).to_pylist())
+
+
+def _new_page(page: dict) -> dict:
+    """A page of `page`'s site at a new address, with a body no published page has."""
+    body = "\n".join(f"Paragraph {i}: the mission visited district {i * 7}, met {i * 13} families." for i in range(40))
+    return {**page, "url": page["url"].rstrip("/") + "/new-report-2026", "title": "New report", "text": body}
+
+
+def test_a_night_of_new_and_edited_pages_appends_the_new_rows_and_writes_the_same_rows(first_night, tmp_path):
+    """Into tables with data, rows whose keys are new (and rows of insert-only tables) are appended without
+    reading the table's rows; a table with a matched update is merged. Same rows as merging everything."""
+    raw, warehouse = _copy(first_night, tmp_path / "appended")
+    reference = tmp_path / "reference"
+    shutil.copytree(warehouse, reference)
+    pages = corpus_pages()
+    edited = next(p for p in pages if "weblog.iom.int/prima-idf" in p["url"])
+    new = _new_page(pages[0])
+    _write_pages(raw, "recrawl.jsonl", [{**edited, "text": edited["text"] + EDIT}, new])
+    tables, stats = _tables(raw, warehouse, "night-2")
+    assert stats["dedupe"]["updates"] == 1 and tables[DOCUMENTS.name].num_rows == 2
+    publish_tables(warehouse, tables, "night-2")
+    _merged_everything(reference, tables, "night-2")
+    assert _commits(warehouse, DOCUMENTS, "night-2") == ["MERGE"]  # the edited page is an update
+    assert "WRITE" in {op for w in PLAN for op in _commits(warehouse, w.table, "night-2")}
+    for write in PLAN:
+        assert _rows(warehouse, write.table) == _rows(reference, write.table), write.table.name
+        assert len(_commits(warehouse, write.table, "night-2")) <= 1, write.table.name
+
+
+def test_only_new_documents_are_appended_in_one_commit(first_night, tmp_path):
+    raw, warehouse = _copy(first_night, tmp_path)
+    _write_pages(raw, "recrawl.jsonl", [_new_page(corpus_pages()[0])])
+    tables, _ = _tables(raw, warehouse, "night-2")
+    before = read_current(warehouse, DOCUMENTS, ["doc_id"]).num_rows
+    publish_tables(warehouse, tables, "night-2")
+    assert _commits(warehouse, DOCUMENTS, "night-2") == ["WRITE"]
+    assert tables[DOCUMENTS.name].num_rows == 1
+    assert read_current(warehouse, DOCUMENTS, ["doc_id"]).num_rows == before + 1
