@@ -77,11 +77,10 @@ def read_keys(rows: Rows, bands: int) -> NightKeys:
             empty, empty, hashes, hashes, empty, pa.array([], pa.string()), empty, bands_empty, empty, bands_empty
         )
     doc_hash, body_hash = np.concatenate(parts["doc"]), np.concatenate(parts["body"])
-    pa.default_memory_pool().release_unused()  # the decoded chunks' pages (~1 KB a page read) go back now
     has_menu = np.concatenate(parts["has_menu"])
     menu_of = np.full(len(has_menu), -1, np.int64)
     menu_of[has_menu] = np.arange(int(has_menu.sum()))
-    return NightKeys(
+    keys = NightKeys(
         identity(doc_hash, strings_of(rows, "doc_id")),
         identity(body_hash, strings_of(rows, "content_hash")),
         doc_hash,
@@ -93,6 +92,9 @@ def read_keys(rows: Rows, bands: int) -> NightKeys:
         menu_of,
         np.concatenate(parts["menu"]),
     )
+    del parts  # the chunks' arrays (views of Arrow's decoded buffers): Arrow's pool gives them back now
+    pa.default_memory_pool().release_unused()
+    return keys
 
 
 def fixed_rows(values: pa.ChunkedArray | pa.Array, width: int, dtype: type = np.int64) -> np.ndarray:
