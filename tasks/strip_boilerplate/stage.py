@@ -32,7 +32,7 @@ from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAG
 from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
-from tasks._warehouse import iter_current_where, open_delta, read_current
+from tasks.history import History
 from tasks.strip_boilerplate.changed import RestripScope, groups_to_restrip, restrip_scope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
@@ -109,28 +109,30 @@ def strip_chunks(
 
 
 @task(name="strip-boilerplate", cache_policy=NO_CACHE)
-def strip_boilerplate_task(pages: Rows, warehouse, cfg: BoilerplateConfig, out: Path | None = None) -> StageResult:
+def strip_boilerplate_task(
+    pages: Rows, history: History, cfg: BoilerplateConfig, out: Path | None = None
+) -> StageResult:
     """Two passes over the night's pages in this process: the first feeds the template sample, the second
     strips each chunk."""
-    stored = read_current(warehouse, BOILERPLATE_PAGES)
+    stored = history.read(BOILERPLATE_PAGES)
     sample = PageSample(stored, cfg)
     for part in chunks(pages, columns=["url", "raw_text", "raw_html", "run_id"]):
         sample.add(part)
-    published = read_documents_of_groups(warehouse, groups_to_restrip(stored, sample, sample.models, cfg), cfg)
+    published = read_documents_of_groups(history, groups_to_restrip(stored, sample, sample.models, cfg), cfg)
     return strip_chunks(chunks(pages), sample, cfg, published, out)
 
 
 def strip_stage(
-    pages: Rows, warehouse, cfg: BoilerplateConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
+    pages: Rows, history: History, cfg: BoilerplateConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
 ) -> StageResult:
     """The stage as the flow runs it: two maps of one shard task per ~`shard_rows` pages, the sample merge
     between them and the re-strip of published documents after them (module docstring)."""
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, shard_rows)
-    spill, unchanged = without_unchanged(delivered, warehouse, out / "changed.parquet")
+    spill, unchanged = without_unchanged(delivered, history, out / "changed.parquet")
     shards = plan_shards(spill, shard_rows)
     map_shards(sample_shard_task, shards, cfg=cfg, out=out)
-    stored = read_current(warehouse, BOILERPLATE_PAGES)
+    stored = history.read(BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
     model_file = write_model(sample, out)
     manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=model_file, out=out)
@@ -140,7 +142,7 @@ def strip_stage(
     # the night's models, built at most once in this process (and not at all when no group changed)
     night_models = functools.partial(load_models, model_file, cfg)
     scope = restrip_scope(stored, sample, night_models, cfg)
-    restripped = _restrip_published(spill, warehouse, model_file, scope, cfg, shard_rows, out, len(shards))
+    restripped = _restrip_published(spill, history, model_file, scope, cfg, shard_rows, out, len(shards))
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
@@ -153,7 +155,7 @@ def strip_stage(
 
 def _restrip_published(
     spill: Spill,
-    warehouse,
+    history: History,
     model_file: Path,
     scope: RestripScope,
     cfg: BoilerplateConfig,
@@ -166,8 +168,8 @@ def _restrip_published(
     (written even when empty); returns their count."""
     first = next(spill.batches(1, ["run_id"]), None)
     run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
-    shards = _plan_restrip(warehouse, scope.groups, shard_rows) if run_id is not None else []
-    tonight = frozenset(_uris_among(spill, _published_uris(warehouse, scope.groups, cfg))) if shards else frozenset()
+    shards = _plan_restrip(history, scope.groups, shard_rows) if run_id is not None else []
+    tonight = frozenset(_uris_among(spill, _published_uris(history, scope.groups, cfg))) if shards else frozenset()
     manifests = map_shards(
         restrip_shard_task, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
     )
@@ -177,12 +179,11 @@ def _restrip_published(
     return sum(m["restripped"] for m in manifests)
 
 
-def _plan_restrip(warehouse, groups: frozenset[str], shard_rows: int) -> list[Shard]:
+def _plan_restrip(history: History, groups: frozenset[str], shard_rows: int) -> list[Shard]:
     """Shards of the published documents of `groups`: row ranges of the current `documents` data files, each
     spanning at most `shard_rows` of those documents."""
-    dt = open_delta(warehouse, DOCUMENTS) if groups else None
     shards: list[Shard] = []
-    for file in dt.file_uris() if dt is not None else ():
+    for file in history.files(DOCUMENTS) if groups else ():
         sites = pq.read_table(file, columns=["site"], schema=DOCUMENTS.arrow_schema).column("site")
         wanted = pa.array([s for s in sites.unique().to_pylist() if of_groups(s, groups)], pa.string())
         rows = np.flatnonzero(pc.is_in(sites, wanted).to_numpy(zero_copy_only=False))
@@ -191,9 +192,9 @@ def _plan_restrip(warehouse, groups: frozenset[str], shard_rows: int) -> list[Sh
     return shards
 
 
-def _published_uris(warehouse, groups: frozenset[str], cfg: BoilerplateConfig) -> set[str]:
+def _published_uris(history: History, groups: frozenset[str], cfg: BoilerplateConfig) -> set[str]:
     """source_uri of the published documents of `groups`."""
-    parts = read_documents_of_groups(warehouse, groups, cfg, ("source_uri",))
+    parts = read_documents_of_groups(history, groups, cfg, ("source_uri",))
     return {uri for part in parts for uri in part.column("source_uri").to_pylist()}
 
 
@@ -208,11 +209,11 @@ def _uris_among(spill: Spill, wanted: set[str]) -> set[str]:
 
 
 def read_documents_of_groups(
-    warehouse, groups: set[str], cfg: BoilerplateConfig, columns: Iterable[str] = RESTRIP_COLUMNS
+    history: History, groups: set[str], cfg: BoilerplateConfig, columns: Iterable[str] = RESTRIP_COLUMNS
 ) -> Iterator[pa.Table]:
     """Published documents whose site (or registered domain) is one of `groups`, one data file at a time."""
     if not groups:
         return iter(())
-    sites = read_current(warehouse, DOCUMENTS, ["site"]).column("site").unique().to_pylist()
+    sites = history.read(DOCUMENTS, ["site"]).column("site").unique().to_pylist()
     wanted = [s for s in sites if of_groups(s, groups)]
-    return iter_current_where(warehouse, DOCUMENTS, tuple(columns), "site", wanted) if wanted else iter(())
+    return history.iter_where(DOCUMENTS, tuple(columns), "site", wanted) if wanted else iter(())

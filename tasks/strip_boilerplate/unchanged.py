@@ -28,7 +28,8 @@ import pyarrow.compute as pc
 
 from schemas import DOCUMENTS, STG_PAGES
 from tasks._spill import CHUNK_ROWS, Spill, write_spill
-from tasks._warehouse import open_delta, sql_list
+from tasks._warehouse import sql_list
+from tasks.history import History
 from tasks.identity import doc_ids
 
 HASH_CHARS = 16  # 64 bits of SHA-256: a chance collision among a night's re-delivered pages is ~1e-8 at 1M pages
@@ -83,13 +84,13 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
         con.close()
 
 
-def without_unchanged(spill: Spill, warehouse: Path, path: Path) -> tuple[Spill, int]:
+def without_unchanged(spill: Spill, history: History, path: Path) -> tuple[Spill, int]:
     """The night's records without the unchanged ones (written to `path` when any is found; else `spill` as it
     is), and how many were unchanged."""
-    dt = open_delta(warehouse, DOCUMENTS)
-    if dt is None or spill.num_rows == 0:
+    files = history.files(DOCUMENTS)
+    if not files or spill.num_rows == 0:
         return spill, 0
-    unchanged = published_matches(dt.file_uris(), candidates(night_keys(spill)))
+    unchanged = published_matches(files, candidates(night_keys(spill)))
     if not unchanged:
         return spill, 0
     drop = np.zeros(spill.num_rows, bool)

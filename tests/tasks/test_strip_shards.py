@@ -20,6 +20,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, STG_PAGES, reasons
 from tasks._shards import worker_processes
+from tasks.history import History
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task, strip_stage
 
 NIGHT_ONE_PAGES = 150  # of the corpus's 229, in a shuffled order; the others (and a menu-only page) are night two
@@ -35,7 +36,7 @@ def prefect_server():
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded_strip(pages, warehouse, shard_rows: int, out, processes: int):
     with worker_processes(processes):
-        return strip_stage(pages, warehouse, BoilerplateConfig(), shard_rows, out=out)
+        return strip_stage(pages, History.latest(warehouse), BoilerplateConfig(), shard_rows, out=out)
 
 
 def _menu_only_page() -> dict:
@@ -83,7 +84,7 @@ def night_two(request, tmp_path) -> tuple[pa.Table, Path]:
 
 def test_sharded_strip_equals_one_pass_in_any_cut_and_place(night_two, tmp_path):
     pages, warehouse = night_two
-    alone = strip_boilerplate_task.fn(pages, warehouse, BoilerplateConfig())
+    alone = strip_boilerplate_task.fn(pages, History.latest(warehouse), BoilerplateConfig())
     assert alone.stats["restripped"] >= 1, "night two re-strips some of night one's documents"
     assert [r["reason"] for r in alone.quarantined.to_pylist()] == [reasons.BOILERPLATE_EMPTY_BODY]
     assert alone.stats["boilerplate_lines"] > 0 and alone.outputs["boilerplate_pages"].num_rows > 0
