@@ -3,6 +3,7 @@ append those whose keys it does not hold)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from tasks.publish.plan import TableWrite
 # Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
 # default, ~1M rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
 TEXT_ROW_GROUP_ROWS = 4096
+KEY_BATCH_ROWS = 65_536  # key columns of the target read this many rows at a time (publish_rows)
 
 
 def commit_tag(run_id: str, table: Table) -> CommitProperties:
@@ -71,16 +73,23 @@ def merge_source(rows: Rows, table: Table, held: pa.Table | None = None) -> pa.T
 
 
 def keys_in_target(dt: DeltaTable, table: Table, rows: Rows) -> pa.Table:
-    """The distinct keys of `rows` that the table already holds: only its key columns are read, one data file
-    at a time."""
+    """The distinct keys of `rows` that the table already holds: only its key columns are read, a batch at a
+    time."""
     key = list(table.key)
     ours = read_columns(rows, key)
-    found = [
-        pq.read_table(f, columns=key, schema=table.arrow_schema).join(ours, key, join_type="left semi")
-        for f in dt.file_uris()
-    ]
+    found = [part.join(ours, key, join_type="left semi") for part in column_batches(dt, table, key)]
     held = pa.concat_tables(found) if found else ours.slice(0, 0)
     return held.group_by(key).aggregate([])
+
+
+def column_batches(dt: DeltaTable, table: Table, columns: list[str]) -> Iterator[pa.Table]:
+    """`columns` of the table's current rows, KEY_BATCH_ROWS at a time, as declared (deltalake writes string
+    views)."""
+    schema = pa.schema([table.arrow_schema.field(c) for c in columns])
+    for uri in dt.file_uris():
+        with pq.ParquetFile(uri, pre_buffer=False) as f:
+            for batch in f.iter_batches(batch_size=KEY_BATCH_ROWS, columns=columns):
+                yield pa.Table.from_batches([batch]).cast(schema)
 
 
 def without_keys(part: pa.Table, held: pa.Table | None, table: Table) -> pa.Table:
@@ -103,12 +112,11 @@ def stale_children_predicate(warehouse: Path, ours: pa.Array, write: TableWrite)
     """Delete predicate for the child rows of tonight's documents (`ours`: their doc_ids) that tonight no longer
     has (also when a document lost all its rows of this table). Only parents that already have rows in the
     table can have stale ones, so the IN list stays short on a large first load; the table's parent column is
-    read one data file at a time."""
+    read a batch at a time."""
     col, dt = write.replace_children_of, open_delta(warehouse, write.table)
     parents: set[str] = set()
-    for f in dt.file_uris() if dt is not None else []:
-        theirs = pq.read_table(f, columns=[col], schema=write.table.arrow_schema).column(col)
-        parents.update(pc.filter(ours, pc.is_in(ours, theirs)).to_pylist())
+    for part in column_batches(dt, write.table, [col]) if dt is not None else []:
+        parents.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
     return f"t.{col} IN ({sql_list(sorted(parents))})" if parents else None
 
 
