@@ -40,7 +40,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
             "ingest", ingest_dumps_task, cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at
         )
         pages = ledger.run("strip_boilerplate", strip_stage, pages, ledger.history, cfg.boilerplate, cfg.shard_rows)
-        unique = ledger.run("dedupe", dedupe_stage, pages, cfg.warehouse, cfg.dedupe, cfg.shard_rows)
+        unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.shard_rows)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
         documents = ledger.run("validate", validate_stage, ledger.tables(documents), cfg.validate, cfg.warehouse)
         return ledger.publish(publish_tables_task, documents)

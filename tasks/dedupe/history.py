@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -15,9 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import DEDUPE_BANDS, DOCUMENTS
-from tasks._warehouse import open_delta, sql_list
+from tasks._warehouse import sql_list
 from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
+from tasks.history import History
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +83,14 @@ def published_history(docs: pa.Table) -> pa.Table:
     )
 
 
-def load_history(warehouse: Path, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
+def load_history(history: History, sk: Sketches) -> tuple[pa.Table, DedupeIndex]:
     """The part of the published history tonight's pages can match (filtered reads; see stage.py's docstring)."""
-    return history_from_files(*history_files(warehouse), sk)
+    return history_from_files(*history_files(history), sk)
 
 
-def history_files(warehouse: Path) -> tuple[list[str], list[str]]:
-    """The Parquet files of the current `documents` and `dedupe_bands` versions."""
-
-    def files(table) -> list[str]:
-        dt = open_delta(warehouse, table)
-        return dt.file_uris() if dt is not None else []
-
-    return files(DOCUMENTS), files(DEDUPE_BANDS)
+def history_files(history: History) -> tuple[list[str], list[str]]:
+    """The Parquet files of the run's `documents` and `dedupe_bands` versions."""
+    return history.files(DOCUMENTS), history.files(DEDUPE_BANDS)
 
 
 def history_from_files(doc_files: list[str], band_files: list[str], sk: Sketches) -> tuple[pa.Table, DedupeIndex]:

@@ -91,6 +91,7 @@ from tasks.dedupe.shards import (
     write_shard_task,
 )
 from tasks.dedupe.sketches import Sketches, sketch_pages
+from tasks.history import History
 
 __all__ = ["NARROW_COLUMNS", "STAGE", "dedupe_pages", "dedupe_stage"]
 
@@ -141,7 +142,7 @@ def stage_result(decided: Decisions, unique: Rows, outputs: dict[str, Rows], n_i
 
 
 def dedupe_stage(
-    pages: Rows, warehouse: Path, cfg: DedupeConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
+    pages: Rows, history: History, cfg: DedupeConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
 ) -> StageResult:
     """The stage as the flow runs it: sketch shards (map), decide (reduce, here), write kept shards (map)."""
     out = Path(out)
@@ -152,8 +153,8 @@ def dedupe_stage(
     if rows.num_rows != pages.num_rows:
         raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {pages.num_rows}")
     keys = read_keys(rows, cfg.bands)
-    history, index = night_history(warehouse, rows, keys)
-    decided = decide(rows, keys, history, cfg, index, full)
+    published, index = night_history(history, rows, keys)
+    decided = decide(rows, keys, published, cfg, index, full)
     kept_rows = write_kept_rows(out, decided, [s.rows for s in shards])
     manifests: list[dict[str, Any]] = map_shards(write_shard_task, shards, cfg=cfg, out=out, kept_rows=kept_rows)
     if not shards:
@@ -167,8 +168,8 @@ def dedupe_stage(
     return stage_result(decided, kept, outputs, pages.num_rows)
 
 
-def night_history(warehouse: Path, rows: Rows, keys: NightKeys) -> tuple[pa.Table, DedupeIndex]:
+def night_history(history: History, rows: Rows, keys: NightKeys) -> tuple[pa.Table, DedupeIndex]:
     """`load_history` for the night's sketch rows: their doc_id and content_hash are read only when there are
     published documents, their band keys taken from `keys`."""
     wanted = lambda: read_columns(rows, ["doc_id", "content_hash"])  # noqa: E731
-    return read_history(*history_files(warehouse), wanted, lambda: [keys.band_keys, keys.menu_keys])
+    return read_history(*history_files(history), wanted, lambda: [keys.band_keys, keys.menu_keys])

@@ -135,6 +135,10 @@ def test_kill_after_the_registry_commit_then_rerun_from_ingest(tmp_path, clean):
     summary = nightly(str(raw), str(warehouse), RUN, from_stage="ingest")
     assert summary.status == "succeeded" and summary.row["n_read"] == 5
     assert _snapshot(warehouse) == clean
+    # the stages read the warehouse as it was before the run (tasks/history.py), not its own committed rows:
+    # its five pages are new, as in the uninterrupted run, not "unchanged" against themselves
+    counts = {k: summary.row[k] for k in ("n_new", "n_updated", "n_unchanged", "n_duplicates", "n_quarantined")}
+    assert counts == {"n_new": 5, "n_updated": 0, "n_unchanged": 0, "n_duplicates": 0, "n_quarantined": 0}
 
 
 def test_second_run_is_refused_while_another_holds_the_warehouse(tmp_path):

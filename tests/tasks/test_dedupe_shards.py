@@ -20,6 +20,7 @@ from schemas import DEDUPE_BANDS, DOCUMENTS, STG_CLEAN
 from schemas.documents import VERSION_COLUMNS
 from tasks._shards import worker_processes
 from tasks.dedupe import DedupeConfig, dedupe_pages, dedupe_stage, load_history, sketch_pages
+from tasks.history import History
 
 CFG = DedupeConfig()
 LABELS = corpus_labels()
@@ -60,11 +61,11 @@ def night_one(tmp_path_factory) -> pa.Table:
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded_dedupe(pages, warehouse: Path, shard_rows: int, out: Path, processes: int):
     with worker_processes(processes):
-        return dedupe_stage(pages, warehouse, CFG, shard_rows, out=out)
+        return dedupe_stage(pages, History.latest(warehouse), CFG, shard_rows, out=out)
 
 
 def _alone(pages: pa.Table, warehouse: Path):
-    history, index = load_history(warehouse, sketch_pages(pages, CFG))
+    history, index = load_history(History.latest(warehouse), sketch_pages(pages, CFG))
     return dedupe_pages(pages, history, CFG, index)
 
 

@@ -33,7 +33,7 @@ def _tables(raw: Path, warehouse: Path, run_id: str) -> tuple[dict[str, pa.Table
     stats: dict[str, dict] = {}
     ingested = ingest_dumps_task.fn(raw, History.latest(warehouse), IngestConfig(), run_id, NOW)
     stripped = strip_boilerplate_task.fn(ingested.kept, History.latest(warehouse), BoilerplateConfig())
-    history, index = load_history(warehouse, sketch_pages(stripped.kept, DedupeConfig()))
+    history, index = load_history(History.latest(warehouse), sketch_pages(stripped.kept, DedupeConfig()))
     unique = dedupe_pages(stripped.kept, history, DedupeConfig(), index)
     documents = extract_fields_task.fn(unique.kept, ExtractConfig())
     results = dict(zip(STAGES, (ingested, stripped, unique, documents), strict=False))
