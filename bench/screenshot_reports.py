@@ -25,11 +25,12 @@ def main() -> None:
     warehouse = parser.parse_args().warehouse.resolve()
     from screenshot_data_docs import seed_tables
 
+    from tasks.history import History
     from tasks.validate import ValidateConfig, load_history, validate_tables
 
     tables = seed_tables()
     cfg = ValidateConfig()
-    stats = validate_tables(tables, cfg, load_history(warehouse, cfg), warehouse).stats
+    stats = validate_tables(tables, cfg, load_history(History.latest(warehouse), cfg), warehouse).stats
     png = warehouse / "_reports" / "gx_index.png"
     screenshot(Path(stats["report"]), png, 1400, 1000, install=True)
     print(f"report: {stats['report']}\nscreenshot: {png}")

@@ -42,7 +42,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         pages = ledger.run("strip_boilerplate", strip_stage, pages, ledger.history, cfg.boilerplate, cfg.shard_rows)
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.shard_rows)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
-        documents = ledger.run("validate", validate_stage, ledger.tables(documents), cfg.validate, cfg.warehouse)
+        documents = ledger.run("validate", validate_stage, ledger.tables(documents), cfg.validate, ledger.history)
         return ledger.publish(publish_tables_task, documents)
     except StageFailed as exc:
         ledger.record_failure(exc)

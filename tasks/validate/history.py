@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -16,7 +15,8 @@ import pyarrow.compute as pc
 
 from schemas import DOCUMENTS, RUNS
 from tasks._spill import Rows, Spill
-from tasks._warehouse import open_delta, read_current, sql_list
+from tasks._warehouse import sql_list
+from tasks.history import History
 from tasks.validate.config import ValidateConfig, ValidationHistory
 
 TITLE_COLUMNS = ["doc_id", "site", "title"]
@@ -28,14 +28,14 @@ WHERE p.site IS NULL OR p.title IS NULL OR hash(p.site, p.title) IN (SELECT pair
 """
 
 
-def load_history(warehouse: Path, cfg: ValidateConfig) -> ValidationHistory:
-    """Recent succeeded runs' published document counts, and the current `documents` files (read later, filtered
-    to tonight's titles: `history_for_night`)."""
-    runs = read_current(warehouse, RUNS, ["started_at", "status", "n_new", "n_updated"])
+def load_history(history: History, cfg: ValidateConfig) -> ValidationHistory:
+    """Recent succeeded runs' published document counts, and the `documents` files of the run's history (read
+    later, filtered to tonight's titles: `history_for_night`)."""
+    runs = history.read(RUNS, ["started_at", "status", "n_new", "n_updated"])
     runs = runs.filter(pc.equal(runs["status"], "succeeded")).sort_by([("started_at", "descending")])
     counts = pc.add(runs["n_new"], runs["n_updated"]).to_pylist()[: cfg.max_history_runs]
-    dt = open_delta(warehouse, DOCUMENTS)
-    return ValidationHistory(tuple(counts), tuple(dt.file_uris()) if dt is not None else None)
+    files = history.files(DOCUMENTS)
+    return ValidationHistory(tuple(counts), tuple(files) if history.version(DOCUMENTS) is not None else None)
 
 
 def history_for_night(history: ValidationHistory, documents: Rows) -> ValidationHistory:

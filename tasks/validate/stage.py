@@ -26,6 +26,7 @@ from schemas.stg_pages import STG_DOCUMENTS
 from tasks._shards import as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
+from tasks.history import History
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
 from tasks.validate.history import history_for_night, load_history
 from tasks.validate.reduce import (
@@ -194,19 +195,21 @@ def new_and_updated(documents: Rows) -> dict[str, int]:
 
 
 def validate_stage(
-    tables: dict[str, Rows], cfg: ValidateConfig, warehouse: Path | None = None, *, out: Path
+    tables: dict[str, Rows], cfg: ValidateConfig, history: History | None = None, *, out: Path
 ) -> StageResult:
-    """The stage as the flow runs it: each table's shards mapped on the flow's task runner, then the reduce."""
+    """The stage as the flow runs it: each table's shards mapped on the flow's task runner, then the reduce.
+    `history`: the run's warehouse (recent runs, published titles; GX results and Data Docs are kept there)."""
     now = datetime.now(UTC)
-    history = load_history(Path(warehouse), cfg) if warehouse is not None else None
-    return validate_night(tables, cfg, history, warehouse, Path(out), now, _on_task_runner)
+    checks = load_history(history, cfg) if history is not None else None
+    warehouse = history.warehouse if history is not None else None
+    return validate_night(tables, cfg, checks, warehouse, Path(out), now, _on_task_runner)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_tables_task(
-    tables: dict[str, Rows], cfg: ValidateConfig, warehouse: Path | None = None, out: Path | None = None
+    tables: dict[str, Rows], cfg: ValidateConfig, history: History | None = None, out: Path | None = None
 ) -> StageResult:
     now = datetime.now(UTC)
-    if warehouse is None:
+    if history is None:
         return validate_tables(tables, cfg, out=out, run_time=now)
-    return validate_tables(tables, cfg, load_history(Path(warehouse), cfg), Path(warehouse), out, now)
+    return validate_tables(tables, cfg, load_history(history, cfg), history.warehouse, out, now)

@@ -12,6 +12,7 @@ from deltalake import write_deltalake
 
 from schemas import DOCUMENTS
 from tasks._spill import Spill
+from tasks.history import History
 from tasks.validate import ValidateConfig, ValidationHistory, load_history
 from tasks.validate.derived import DERIVED_COLUMNS, hashed_titles
 from tasks.validate.history import history_for_night
@@ -69,7 +70,7 @@ def test_history_read_from_files_of_the_warehouse_equals_the_table(tmp_path):
     full = DOCUMENTS.empty().select(["doc_id", "site", "title"])
     for start in range(0, published.num_rows, 2000):  # three commits: several data files
         write_deltalake(tmp_path / "documents", published.slice(start, 2000).cast(full.schema), mode="append")
-    history = load_history(tmp_path, CFG)
+    history = load_history(History.latest(tmp_path), CFG)
     assert len(history.published_titles) == 3 and history.recent_counts == ()
     tonight_spill = tmp_path / "tonight.parquet"
     pq.write_table(tonight, tonight_spill, row_group_size=100)
