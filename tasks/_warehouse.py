@@ -7,11 +7,10 @@ DeltaTable.to_pyarrow_table()/to_pandas(): those abort the interpreter at exit w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -78,27 +77,6 @@ def read_current(
         empty = table.empty()
         return empty if columns is None else empty.select(list(columns))
     return read_delta_files(dt, table.arrow_schema, columns)
-
-
-def iter_current_where(
-    warehouse: Path, table: Table, columns: Sequence[str], key: str, values: Sequence[str]
-) -> Iterator[pa.Table]:
-    """Current rows whose `key` is one of `values`, one data file at a time (`iter_files_where`)."""
-    dt = open_delta(warehouse, table)
-    return iter_files_where(dt.file_uris() if dt is not None else [], table, columns, key, values)
-
-
-def iter_files_where(
-    files: Sequence[str], table: Table, columns: Sequence[str], key: str, values: Sequence[str]
-) -> Iterator[pa.Table]:
-    """Rows of `files` whose `key` is one of `values`, a file at a time: each file's `key` column is read first,
-    the other columns only of files with a match (deltalake's Parquet stores strings as views, which
-    pyarrow's filter pushdown rejects)."""
-    wanted = pa.array(list(values), pa.string())
-    for f in files:
-        mask = pc.is_in(pq.read_table(f, columns=[key], schema=table.arrow_schema).column(key), wanted)
-        if pc.any(mask).as_py():
-            yield pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask)
 
 
 def current_version(warehouse: Path, table: Table | str) -> int | None:
