@@ -84,6 +84,15 @@ def ingest(raw: Path, run_id: str = "test-run", registry: pa.Table | None = None
     )
 
 
+def write_jsonl_dump(raw: Path, records: list[dict]) -> Path:
+    """`raw` (created) holding `records` as one JSON Lines dump, `dump.jsonl`."""
+    raw.mkdir(parents=True)
+    with (raw / "dump.jsonl").open("w") as fh:
+        for record in records:
+            fh.write(json.dumps(record) + "\n")
+    return raw
+
+
 def clean(pages: pa.Table, samples: pa.Table | None = None, **cfg):
     return strip_boilerplate(
         pages, samples if samples is not None else BOILERPLATE_PAGES.empty(), BoilerplateConfig(**cfg)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from helpers import NOW, clean, corpus_labels, corpus_pages, ingest
+from helpers import NOW, clean, corpus_labels, corpus_pages, ingest, write_jsonl_dump
 
 from schemas import STG_CLEAN
 from tasks.dedupe import (
@@ -67,12 +66,7 @@ def _variants() -> list[dict]:
 
 
 def _raw(tmp_path: Path, name: str, records: list[dict]) -> Path:
-    raw = tmp_path / name
-    raw.mkdir()
-    with (raw / "dump.jsonl").open("w") as fh:
-        for r in records:
-            fh.write(json.dumps(r) + "\n")
-    return raw
+    return write_jsonl_dump(tmp_path / name, records)
 
 
 def _index(result) -> DedupeIndex:

@@ -5,13 +5,11 @@ duplicates, index rows and counters when every string hash collides, and when bu
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from helpers import clean, corpus_labels, corpus_pages, ingest
+from helpers import clean, corpus_labels, corpus_pages, ingest, write_jsonl_dump
 
 from schemas import STG_CLEAN
 from tasks.dedupe import DedupeConfig, DedupeIndex, decide, dedupe_pages, keys, near, published_history
@@ -43,12 +41,7 @@ def _records() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def night_one(tmp_path_factory) -> pa.Table:
-    raw = tmp_path_factory.mktemp("reduce") / "raw"
-    raw.mkdir()
-    with (raw / "dump.jsonl").open("w") as fh:
-        for record in _records():
-            fh.write(json.dumps(record) + "\n")
-    return clean(ingest(raw).kept).kept
+    return clean(ingest(write_jsonl_dump(tmp_path_factory.mktemp("reduce") / "raw", _records())).kept).kept
 
 
 def _night_two(night_one: pa.Table) -> pa.Table:

@@ -5,14 +5,13 @@ history."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
-from helpers import clean, corpus_labels, corpus_pages, ingest
+from helpers import clean, corpus_labels, corpus_pages, ingest, write_jsonl_dump
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -50,12 +49,7 @@ def _night_one_records() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def night_one(tmp_path_factory) -> pa.Table:
-    raw = tmp_path_factory.mktemp("night1") / "raw"
-    raw.mkdir()
-    with (raw / "dump.jsonl").open("w") as fh:
-        for record in _night_one_records():
-            fh.write(json.dumps(record) + "\n")
-    return clean(ingest(raw).kept).kept
+    return clean(ingest(write_jsonl_dump(tmp_path_factory.mktemp("night1") / "raw", _night_one_records())).kept).kept
 
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
