@@ -61,6 +61,8 @@ from tasks.dedupe.keys import read_keys  # noqa: E402
 from tasks.dedupe.minhash import mix64  # noqa: E402
 from tasks.dedupe.shards import sketch_rows, sketch_shard, write_kept_rows  # noqa: E402
 from tasks.dedupe.stage import night_history  # noqa: E402
+from tasks.history import History  # noqa: E402
+from tasks.sizes import DEFAULT_SIZES  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 WORDS = 480
@@ -299,7 +301,7 @@ def reduce_only(n: int, cfg: DedupeConfig, work: Path) -> None:
     """The sharded stage's reduce alone (stage.py: sketch rows → keys → history → decide → kept rows), on n
     generated pages sketched by the map beforehand: its peak RSS over the RSS before it, and its CPU seconds."""
     spill = write_spill(work / "pages.parquet", STG_CLEAN, (pages(a, min(4000, n - a)) for a in range(0, n, 4000)))
-    shards = plan_shards(spill, 4000)
+    shards = plan_shards(spill, DEFAULT_SIZES.shard_rows, DEFAULT_SIZES.chunk_rows)
     for shard in shards:
         sketch_shard(shard, cfg, work)
     gc.collect()
@@ -307,9 +309,9 @@ def reduce_only(n: int, cfg: DedupeConfig, work: Path) -> None:
     start, cpu = sampler.peak, time.process_time()
     sampler.start()
     rows = sketch_rows(work, len(shards), cfg)
-    keys = read_keys(rows, cfg.bands)
-    history, index = night_history(work / "warehouse", rows, keys)
-    decided = decide(rows, keys, history, cfg, index, spill)
+    keys = read_keys(rows, cfg.bands, DEFAULT_SIZES.chunk_rows)
+    history, index = night_history(History.latest(work / "warehouse"), rows, keys)
+    decided = decide(rows, keys, history, cfg, index, spill, DEFAULT_SIZES.chunk_rows)
     write_kept_rows(work, decided, [s.rows for s in shards])
     cpu = time.process_time() - cpu
     sampler.running = False

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from schemas import INGESTED_FILES  # noqa: E402
 from tasks.ingest import IngestConfig, IngestTally, iter_ingest  # noqa: E402
+from tasks.sizes import DEFAULT_SIZES  # noqa: E402
 
 SEEDS = Path(os.environ.get("DOCPIPE_SHARED", ROOT.parent / "shared")) / "seeds"
 
@@ -54,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=1024, help="uncompressed dump size in MB (default 1024)")
     parser.add_argument("--gzip", action="store_true", help="write the dump as .jsonl.gz")
-    parser.add_argument("--batch-rows", type=int, default=IngestConfig().max_batch_rows)
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_SIZES.chunk_rows)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
@@ -70,11 +71,11 @@ def main() -> None:
         )
         rss_before = _peak_rss_mb()
 
-        cfg = IngestConfig(max_batch_rows=args.batch_rows)
+        cfg = IngestConfig()
         tally = IngestTally()
         n_batches, max_rows = 0, 0
         t0 = time.perf_counter()
-        for batch in iter_ingest(raw, INGESTED_FILES.empty(), cfg, "bench", datetime.now(UTC), tally):
+        for batch in iter_ingest(raw, INGESTED_FILES.empty(), cfg, "bench", datetime.now(UTC), tally, args.batch_rows):
             n_batches, max_rows = n_batches + 1, max(max_rows, batch.num_rows)
         seconds = time.perf_counter() - t0
 

@@ -6,7 +6,7 @@
 --spill writes the night as spill folders first (as extract leaves it), in a child process, so this process never
 holds the synthetic rows: the RSS after import is a clean baseline and peak RSS is validate's own (printed as the
 growth over that baseline).
-Shards (ValidateConfig.shard_rows, or --shard-rows) run one after another in this process; CPU seconds are
+Shard groups (Sizes.check_rows, or --shard-rows) run one after another in this process; CPU seconds are
 printed beside wall seconds (other benchmarks may share the machine).
 
 Two runs: in memory (ephemeral GX context), then with a warehouse folder (file context, results stored, Data Docs
@@ -33,6 +33,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from schemas import CONTACTS, DUPLICATES, PROJECTS  # noqa: E402
 from schemas.stg_pages import STG_DOCUMENTS  # noqa: E402
 from tasks._spill import Spill, part_file  # noqa: E402
+from tasks.sizes import Sizes  # noqa: E402
 
 NAV = "Who we are\nOur Work\nWhat We Do\nWhere We Work\nNews\nContact"
 BODY = " ".join(["Migration governance and border management support for member states."] * 20)
@@ -144,7 +145,7 @@ def main() -> None:
     parser.add_argument(
         "--spill", action="store_true", help="validate spill folders (as a run does) instead of in-memory tables"
     )
-    parser.add_argument("--shard-rows", type=int, default=None, help="rows a validate shard reads (default: config)")
+    parser.add_argument("--shard-rows", type=int, default=None, help="rows a validate task checks (default: Sizes)")
     args = parser.parse_args()
     t = time.perf_counter()
     if args.spill:
@@ -164,10 +165,11 @@ def main() -> None:
     baseline = rss_mb()
     print(f"import tasks.validate + great_expectations: {time.perf_counter() - t:.2f} s; RSS {baseline:.0f} MB")
     history = ValidationHistory(recent_counts=(args.docs,) * 5)
-    cfg = ValidateConfig() if args.shard_rows is None else ValidateConfig(shard_rows=args.shard_rows)
+    cfg = ValidateConfig()
+    sizes = Sizes() if args.shard_rows is None else Sizes(check_rows=args.shard_rows)
     for label, warehouse in (("in memory", None), ("file context + Data Docs", Path(tempfile.mkdtemp()))):
         t, cpu = time.perf_counter(), time.process_time()
-        result = validate_tables(tables, cfg, history, warehouse, out=Path(tempfile.mkdtemp()))
+        result = validate_tables(tables, cfg, history, warehouse, out=Path(tempfile.mkdtemp()), sizes=sizes)
         seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         n_rows = sum(tables[n].num_rows for n in ("documents", "projects", "contacts"))
         print(

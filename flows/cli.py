@@ -46,6 +46,9 @@ WorkersOpt = Annotated[
 ShardRowsOpt = Annotated[
     int | None, typer.Option("--shard-rows", min=1, help="Pages a shard task processes (default 4,000).")
 ]
+ChunkRowsOpt = Annotated[
+    int | None, typer.Option("--chunk-rows", min=1, help="Rows a stage holds at once (default 2,000).")
+]
 
 
 def _runner(runner: str, dask_address: str | None, workers: int | None = None) -> RunnerConfig:
@@ -112,6 +115,7 @@ def run(
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
     shard_rows: ShardRowsOpt = None,
+    chunk_rows: ChunkRowsOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
@@ -122,9 +126,13 @@ def run(
         raise typer.Exit(2)
     where = _runner(runner, dask_address, workers)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
-    _call_nightly(
-        warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full, shard_rows=shard_rows
-    )
+    sizes = _sizes(shard_rows, chunk_rows)
+    _call_nightly(warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full, **sizes)
+
+
+def _sizes(shard_rows: int | None, chunk_rows: int | None) -> dict[str, int]:
+    """The flow's size parameters given on the command line (the others keep RunConfig's defaults)."""
+    return {k: v for k, v in {"shard_rows": shard_rows, "chunk_rows": chunk_rows}.items() if v is not None}
 
 
 def _refused(message: str) -> typer.Exit:
@@ -206,6 +214,7 @@ def rerun(
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
     shard_rows: ShardRowsOpt = None,
+    chunk_rows: ChunkRowsOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
     """Resume a run: stages with a valid checkpoint are skipped, the failed stage and the later ones run again.
@@ -235,7 +244,7 @@ def rerun(
             run_id=run_id,
             full=False,
             from_stage=from_stage,
-            shard_rows=shard_rows,
+            **_sizes(shard_rows, chunk_rows),
         )
         return
     done = find_run(warehouse, run_id)
@@ -251,7 +260,7 @@ def rerun(
         run_id=run_id,
         full=manifest["full"],
         from_stage=from_stage,
-        shard_rows=shard_rows,
+        **_sizes(shard_rows, chunk_rows),
     )
 
 

@@ -19,10 +19,10 @@ from flows.settings import (
     resolve_raw,
     resolve_warehouse,
 )
-from tasks._shards import DEFAULT_SHARD_ROWS
 from tasks.dedupe import DedupeConfig
 from tasks.extract import ExtractConfig
 from tasks.ingest import IngestConfig
+from tasks.sizes import Sizes
 from tasks.strip_boilerplate import BoilerplateConfig
 from tasks.validate import ValidateConfig
 
@@ -43,7 +43,7 @@ class RunConfig:
     max_retries: int = 2  # Prefect retries of I/O stages on transient errors (flows/stages.py)
     retry_backoff_seconds: float = 2.0  # first retry delay; doubles each retry
     runner: RunnerConfig = field(default_factory=RunnerConfig)  # where shard tasks run (flows/runner.py)
-    shard_rows: int = DEFAULT_SHARD_ROWS  # pages a shard task processes
+    sizes: Sizes = field(default_factory=Sizes)  # rows a task takes and a stage holds at once (tasks/sizes.py)
 
     def fingerprint(self) -> str:
         """Hash of every stage config (paths, run id and run-control fields excluded) and the code version."""
@@ -68,7 +68,7 @@ _NOT_STAGE_CONFIG = (
     "max_retries",
     "retry_backoff_seconds",
     "runner",
-    "shard_rows",
+    "sizes",
 )
 
 
@@ -80,6 +80,7 @@ def build_config(
     from_stage: str | None = None,
     runner: RunnerConfig | None = None,
     shard_rows: int | None = None,
+    chunk_rows: int | None = None,
 ) -> RunConfig:
     """RunConfig from CLI flags (paths: see flows.settings.resolve_raw / resolve_warehouse)."""
     return RunConfig(
@@ -91,5 +92,11 @@ def build_config(
         fault=fault_injection(),
         retention_days=checkpoint_retention_days(),
         runner=runner or RunnerConfig(),
-        shard_rows=shard_rows or DEFAULT_SHARD_ROWS,
+        sizes=_sizes(shard_rows, chunk_rows),
     )
+
+
+def _sizes(shard_rows: int | None, chunk_rows: int | None) -> Sizes:
+    """The defaults of `Sizes`, with the sizes given on the command line."""
+    given = {"shard_rows": shard_rows, "chunk_rows": chunk_rows}
+    return Sizes(**{name: value for name, value in given.items() if value})

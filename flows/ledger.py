@@ -218,7 +218,7 @@ class RunLedger:
             self._inject_fault("publish")
             after_commit = self._kill_after_commit if cfg.fault.startswith(KILL_IN_PUBLISH) else None
             publish = with_retries(task, SPECS["publish"], cfg)
-            after = publish(cfg.warehouse, self.tables(documents), cfg.run_id, after_commit)
+            after = publish(cfg.warehouse, self.tables(documents), cfg.run_id, after_commit, cfg.sizes)
             changed = changed_tables(self.base_versions, after)  # by this run, earlier attempts included
             self.stats["publish"].update(
                 status="succeeded",

@@ -37,12 +37,13 @@ def run_pipeline(cfg: RunConfig) -> RunSummary:
 def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
     try:
         pages = ledger.run(
-            "ingest", ingest_dumps_task, cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at
+            "ingest", ingest_dumps_task, cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at, cfg.sizes
         )
-        pages = ledger.run("strip_boilerplate", strip_stage, pages, ledger.history, cfg.boilerplate, cfg.shard_rows)
-        unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.shard_rows)
-        documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.shard_rows)
-        documents = ledger.run("validate", validate_stage, ledger.tables(documents), cfg.validate, ledger.history)
+        pages = ledger.run("strip_boilerplate", strip_stage, pages, ledger.history, cfg.boilerplate, cfg.sizes)
+        unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)
+        documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.sizes)
+        tables = ledger.tables(documents)
+        documents = ledger.run("validate", validate_stage, tables, cfg.validate, ledger.history, cfg.sizes)
         return ledger.publish(publish_tables_task, documents)
     except StageFailed as exc:
         ledger.record_failure(exc)
@@ -65,13 +66,15 @@ def nightly(
     dask_address: str | None = None,
     shard_rows: int | None = None,
     workers: int | None = None,
+    chunk_rows: int | None = None,
 ) -> RunSummary:
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
     A flow run with an existing `run_id` (or a retry of the same flow run) resumes it; `from_stage` forces that
     stage and the later ones to run again. `runner`/`dask_address` say where shard tasks (of `shard_rows` pages)
-    run; the flow's task runner must match (`flows.runner.task_runner`, set by the CLI with
-    `nightly.with_options`, and for served nights from $DOCPIPE_RUNNER)."""
+    run, `chunk_rows` how many rows a stage holds at once (tasks/sizes.py); the flow's task runner must match
+    (`flows.runner.task_runner`, set by the CLI with `nightly.with_options`, and for served nights from
+    $DOCPIPE_RUNNER)."""
     cfg = build_config(
         Path(raw) if raw else None,
         Path(warehouse) if warehouse else None,
@@ -80,6 +83,7 @@ def nightly(
         from_stage,
         runner_config(runner, dask_address, workers),
         shard_rows,
+        chunk_rows,
     )
     with RunLock(cfg.warehouse, cfg.run_id):
         return run_pipeline(cfg)

@@ -37,24 +37,24 @@ T = TypeVar("T")
 # Fault drill, read where the shard runs (a worker's environment): `extract:2` SIGKILLs the process running
 # shard 2 of extract (a Dask worker, or a local worker process), every time it is tried.
 FAULT_SHARD_ENV = "DOCPIPE_FAULT_SHARD"
-DEFAULT_SHARD_ROWS = 4_000  # pages a shard task reads (extract: ~10 s of one core; Prefect costs ~0.2 s a task)
 
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """Rows [start, stop) of Parquet file `path`: the `index`-th shard of its stage."""
+    """Rows [start, stop) of Parquet file `path`, read `chunk_rows` at a time: the `index`-th shard of its stage."""
 
     index: int
     path: Path
     start: int
     stop: int
+    chunk_rows: int
 
     @property
     def rows(self) -> int:
         return self.stop - self.start
 
-    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        """The shard's rows in batches of at most `size`, reading only the row groups that hold them."""
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The shard's rows in batches of at most `chunk_rows`, reading only the row groups that hold them."""
         cols = list(columns) if columns else None
         with pq.ParquetFile(self.path, pre_buffer=False) as f:
             first = 0
@@ -63,7 +63,7 @@ class Shard:
                 lo, hi = max(self.start, first), min(self.stop, first + n)
                 if lo < hi:
                     at = first
-                    for batch in f.iter_batches(batch_size=size, row_groups=[g], columns=cols):
+                    for batch in f.iter_batches(batch_size=self.chunk_rows, row_groups=[g], columns=cols):
                         part = batch.slice(max(lo - at, 0), max(min(hi - at, batch.num_rows) - max(lo - at, 0), 0))
                         if part.num_rows:
                             yield part
@@ -71,14 +71,14 @@ class Shard:
                 first += n
 
 
-def plan_shards(rows: Spill, shard_rows: int) -> list[Shard]:
+def plan_shards(rows: Spill, shard_rows: int, chunk_rows: int) -> list[Shard]:
     """Consecutive ranges of `shard_rows` rows of each of the spill's files (a shard never spans two files), in
-    row order."""
+    row order, each read `chunk_rows` at a time."""
     shards: list[Shard] = []
     for file in rows.files:
         total = pq.ParquetFile(file).metadata.num_rows
         for start in range(0, total, shard_rows):
-            shards.append(Shard(len(shards), file, start, min(start + shard_rows, total)))
+            shards.append(Shard(len(shards), file, start, min(start + shard_rows, total), chunk_rows))
     return shards
 
 

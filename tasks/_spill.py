@@ -20,8 +20,6 @@ import pyarrow.parquet as pq
 from schemas import Table
 from tasks._progress import advance
 
-CHUNK_ROWS = 2_000  # rows a stage holds at once when it walks a spill (row-wise Python stages: ~40 KB a row)
-
 
 @dataclass(frozen=True, slots=True)
 class Spill:
@@ -143,10 +141,9 @@ def write_spill(path: Path, table: Table, parts: Iterable[pa.Table | pa.RecordBa
     return Spill(writer.path)
 
 
-def chunks(rows: Rows, size: int | None = None, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
-    """The rows as tables of at most `size` (default CHUNK_ROWS) rows, in order (only `columns` when given);
-    each chunk is reported to the run's progress (tasks/_progress.py) as it is handed out."""
-    size = size or CHUNK_ROWS
+def chunks(rows: Rows, size: int, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+    """The rows as tables of at most `size` rows (a stage's `Sizes.chunk_rows`), in order (only `columns` when
+    given); each chunk is reported to the run's progress (tasks/_progress.py) as it is handed out."""
     if isinstance(rows, Spill):
         for batch in rows.batches(size, columns):
             advance(batch.num_rows)
@@ -169,9 +166,9 @@ def materialise(rows: Rows) -> pa.Table:
     return rows.read() if isinstance(rows, Spill) else rows
 
 
-def filter_out(rows: Rows, drop: dict[str, Iterable], path: Path | None, table: Table) -> Rows:
+def filter_out(rows: Rows, drop: dict[str, Iterable], path: Path | None, table: Table, chunk_rows: int) -> Rows:
     """The rows except those whose column value is among `drop[column]` (for any of the columns); unchanged
-    when nothing is to be dropped; a spill in gives a spill written at `path` out."""
+    when nothing is to be dropped; a spill in gives a spill written at `path` out, `chunk_rows` at a time."""
     drop = {c: pa.array(sorted(set(v)), table.arrow_schema.field(c).type) for c, v in drop.items() if v}
     if not drop:
         return rows
@@ -185,4 +182,4 @@ def filter_out(rows: Rows, drop: dict[str, Iterable], path: Path | None, table: 
 
     if isinstance(rows, pa.Table) or path is None:
         return keep(materialise(rows))
-    return write_spill(path, table, (keep(part) for part in chunks(rows)))
+    return write_spill(path, table, (keep(part) for part in chunks(rows, chunk_rows)))

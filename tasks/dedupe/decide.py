@@ -119,7 +119,7 @@ def canonical_order(keys: NightKeys, rows: np.ndarray, published: np.ndarray) ->
     return rows[np.asarray(pc.sort_indices(order_keys, sort_keys=sort_keys), np.int64)]
 
 
-def unchanged_rows(rows: np.ndarray, published: Published, full: Rows) -> np.ndarray:
+def unchanged_rows(rows: np.ndarray, published: Published, full: Rows, chunk_rows: int) -> np.ndarray:
     """Which of `rows` have their doc_id's published body and published columns identical too (version.py)."""
     same = rows[published.same_body[rows]]
     history = published.history
@@ -131,7 +131,8 @@ def unchanged_rows(rows: np.ndarray, published: Published, full: Rows) -> np.nda
             "dedupe history lacks version_hash: pass load_history()'s table, or published_history(documents)"
         )
     stored = array_strings(history.column("version_hash"))(published.doc[same])
-    equal = np.asarray(pc.equal(pa.array(version_hashes(full, same), pa.string()), stored).fill_null(False), bool)
+    ours = pa.array(version_hashes(full, same, chunk_rows), pa.string())
+    equal = np.asarray(pc.equal(ours, stored).fill_null(False), bool)
     out[np.flatnonzero(published.same_body[rows])[equal]] = True
     return out
 
@@ -201,14 +202,14 @@ def near_docs(near: list[Duplicate], rows: Rows) -> list[tuple[Duplicate, str]]:
 
 
 def decide(
-    rows: Rows, keys: NightKeys, history: pa.Table, cfg: DedupeConfig, index: DedupeIndex, full: Rows
+    rows: Rows, keys: NightKeys, history: pa.Table, cfg: DedupeConfig, index: DedupeIndex, full: Rows, chunk_rows: int
 ) -> Decisions:
     """Every decision of the night over the sketch `rows` (their identities and band keys: `keys`); `full` holds
-    the texts, read for near candidates and re-delivered bodies only."""
+    the texts, read for near candidates and re-delivered bodies only (`chunk_rows` at a time)."""
     published = Published.of(history, keys, rows)
     latest, superseded = latest_per_doc(keys)
     ordered = canonical_order(keys, latest, published.doc[latest] >= 0)
-    unchanged = unchanged_rows(ordered, published, full)
+    unchanged = unchanged_rows(ordered, published, full, chunk_rows)
     kept, exact = fold_exact(ordered[~unchanged], keys, published)
     is_update = published.doc[kept] >= 0
     doc_ids = strings_of(rows, "doc_id")

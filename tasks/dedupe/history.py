@@ -18,6 +18,7 @@ from tasks._warehouse import sql_list
 from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
 from tasks.history import History
+from tasks.sizes import DEFAULT_SIZES
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str] | pa.Arr
 
 def published_history(docs: pa.Table) -> pa.Table:
     """The `history` dedupe_pages takes, (doc_id, content_hash, version_hash), of documents held in memory."""
-    versions = version_hashes(docs, range(docs.num_rows))
+    versions = version_hashes(docs, range(docs.num_rows), DEFAULT_SIZES.chunk_rows)
     return pa.table(
         {
             "doc_id": docs.column("doc_id"),

@@ -55,10 +55,10 @@ def strings_of(rows: Rows, name: str) -> Strings:
     return take
 
 
-def read_keys(rows: Rows, bands: int) -> NightKeys:
-    """The NightKeys of the sketch rows, read a chunk at a time (strings only of rows whose hashes repeat)."""
+def read_keys(rows: Rows, bands: int, chunk_rows: int) -> NightKeys:
+    """The NightKeys of the sketch rows, read `chunk_rows` at a time (strings only of rows whose hashes repeat)."""
     parts: dict[str, list] = {k: [] for k in ("doc", "body", "fetched", "uri", "n", "bands", "menu", "has_menu")}
-    for part in chunks(rows, columns=KEY_COLUMNS):
+    for part in chunks(rows, chunk_rows, KEY_COLUMNS):
         parts["doc"].append(string_hashes(part.column("doc_id").combine_chunks()))
         parts["body"].append(string_hashes(part.column("content_hash").combine_chunks()))
         parts["fetched"].append(np.asarray(pc.fill_null(part.column("fetched_at").cast(pa.int64()), 0), np.int64))

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from schemas import DEDUPE_BANDS, DEDUPE_SIGNATURES, DUPLICATES
-from tasks._spill import CHUNK_ROWS, Rows, Spill, SpillWriter
+from tasks._spill import Rows, Spill, SpillWriter
 from tasks._stage import with_columns
 from tasks.dedupe.decide import Duplicate
 from tasks.dedupe.keys import strings_of
@@ -70,11 +70,10 @@ def index_rows(at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches)
 
 
 def spill_index_rows(
-    at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches, paths: dict[str, Path]
+    at: np.ndarray, doc_id: pa.Array, run_id: pa.Array, sk: Sketches, paths: dict[str, Path], step: int
 ) -> dict[str, Spill]:
-    """`index_rows`, written to `paths[table name]` a slice of documents at a time (20 band rows a document)."""
+    """`index_rows`, written to `paths[table name]` `step` documents at a time (20 band rows a document)."""
     writers = {t.name: SpillWriter(paths[t.name], t) for t in INDEX_TABLES}
-    step = CHUNK_ROWS
     for lo in range(0, len(at), step):
         part = index_rows(at[lo : lo + step], doc_id.slice(lo, step), run_id.slice(lo, step), sk)
         for name, table in part.items():

@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_CLEAN, STG_UNIQUE
 from tasks._shards import Shard, fault_drill, offload
-from tasks._spill import CHUNK_ROWS, Rows, Spill, part_file, write_empty_parts, write_spill
+from tasks._spill import Rows, Spill, part_file, write_empty_parts, write_spill
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.decide import Decisions
 from tasks.dedupe.keys import fixed_rows
@@ -75,7 +75,7 @@ def sketch_shard(shard: Shard, cfg: DedupeConfig, out: Path) -> dict[str, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     with pq.ParquetWriter(path, sketch_schema(cfg)) as writer:
-        for batch in shard.batches(CHUNK_ROWS, ["text", *NARROW_COLUMNS]):
+        for batch in shard.batches(["text", *NARROW_COLUMNS]):
             pages = pa.Table.from_batches([batch])
             writer.write_table(sketch_columns(pages, sketch_pages(pages, cfg), cfg))
             rows += batch.num_rows
@@ -140,12 +140,12 @@ def write_shard(shard: Shard, cfg: DedupeConfig, out: Path, kept_rows: Path) -> 
     part = pq.read_table(part_file(Path(out) / SKETCHES_DIR, shard.index))
     sk = sketches_of(part, cfg)
     extra = kept_columns(rows, np.asarray(kept.column("is_update").to_numpy(zero_copy_only=False), bool), sk)
-    pages = (pa.Table.from_batches([b]) for b in shard.batches(CHUNK_ROWS))
+    pages = (pa.Table.from_batches([b]) for b in shard.batches())
     folders = output_folders(out)
     written = write_spill(part_file(folders[0], shard.index), STG_UNIQUE, take_in_order(pages, rows, extra))
     run_ids = part.column("run_id").take(pa.array(rows, pa.int64()))
     paths = {t.name: part_file(f, shard.index) for t, f in zip(INDEX_TABLES, folders[1:], strict=True)}
-    spill_index_rows(rows, extra["doc_id"], run_ids, sk, paths)
+    spill_index_rows(rows, extra["doc_id"], run_ids, sk, paths, shard.chunk_rows)
     return {"kept": written.num_rows}
 
 

@@ -87,7 +87,7 @@ def menu_free_keys(texts: pa.Array, n_shingles: np.ndarray, cfg: DedupeConfig) -
     return menu_of, cfg.sketcher.band_keys(sig[keep])
 
 
-def sketch_chunks(pages: Rows, cfg: DedupeConfig) -> Sketches:
-    """`sketch_pages` of every row, reading the texts one chunk at a time."""
-    parts = [sketch_pages(part, cfg) for part in chunks(pages, columns=["text", "url", "source_uri"])]
+def sketch_chunks(pages: Rows, cfg: DedupeConfig, chunk_rows: int) -> Sketches:
+    """`sketch_pages` of every row, reading the texts `chunk_rows` at a time."""
+    parts = [sketch_pages(part, cfg) for part in chunks(pages, chunk_rows, ["text", "url", "source_uri"])]
     return Sketches.concat(parts, cfg)

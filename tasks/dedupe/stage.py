@@ -71,7 +71,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
-from tasks._shards import DEFAULT_SHARD_ROWS, as_spill, map_shards, plan_shards
+from tasks._shards import as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
 from tasks.dedupe.config import DedupeConfig
@@ -92,6 +92,7 @@ from tasks.dedupe.shards import (
 )
 from tasks.dedupe.sketches import Sketches, sketch_pages
 from tasks.history import History
+from tasks.sizes import DEFAULT_SIZES, Sizes
 
 __all__ = ["NARROW_COLUMNS", "STAGE", "dedupe_pages", "dedupe_stage"]
 
@@ -104,6 +105,7 @@ def dedupe_pages(
     sketches: Sketches | None = None,
     full: Rows | None = None,
     out: Path | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
 ) -> StageResult:
     """Split pages into documents to publish, unchanged records and duplicates (exact or near) of documents.
 
@@ -117,20 +119,23 @@ def dedupe_pages(
             run_id): texts are then read only for near-duplicate candidates, and kept rows are copied from
             `full` chunk by chunk.
         out: folder for the spills of the kept rows and index rows (default: in memory).
+        sizes: `chunk_rows` of `full` read at once.
     """
     sk = sketches or sketch_pages(pages, cfg)
     full = pages if full is None else full
     rows = sketch_columns(pages, sk, cfg)
-    decided = decide(rows, read_keys(rows, cfg.bands), history, cfg, index or DedupeIndex(), full)
+    keys = read_keys(rows, cfg.bands, sizes.chunk_rows)
+    decided = decide(rows, keys, history, cfg, index or DedupeIndex(), full, sizes.chunk_rows)
     at, extra = decided.kept, kept_columns(decided.kept, decided.is_update, sk)
     run_ids = pages.column("run_id").take(pa.array(at, pa.int64()))
     if out is None:
         unique: Rows = STG_UNIQUE.conform(with_columns(full.take(pa.array(at, pa.int64())), extra))
         index_tables: dict[str, Rows] = index_rows(at, extra["doc_id"], run_ids, sk)
     else:
-        unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, take_in_order(chunks(full), at, extra))
+        parts = take_in_order(chunks(full, sizes.chunk_rows), at, extra)
+        unique = write_spill(Path(out) / "kept.parquet", STG_UNIQUE, parts)
         paths = {name: Path(out) / "outputs" / f"{name}.parquet" for name in ("dedupe_signatures", "dedupe_bands")}
-        index_tables = spill_index_rows(at, extra["doc_id"], run_ids, sk, paths)
+        index_tables = spill_index_rows(at, extra["doc_id"], run_ids, sk, paths, sizes.chunk_rows)
     outputs = {"duplicates": duplicates_table(rows, decided.duplicates), **index_tables}
     return stage_result(decided, unique, outputs, pages.num_rows)
 
@@ -142,19 +147,19 @@ def stage_result(decided: Decisions, unique: Rows, outputs: dict[str, Rows], n_i
 
 
 def dedupe_stage(
-    pages: Rows, history: History, cfg: DedupeConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
+    pages: Rows, history: History, cfg: DedupeConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path
 ) -> StageResult:
     """The stage as the flow runs it: sketch shards (map), decide (reduce, here), write kept shards (map)."""
     out = Path(out)
-    full = as_spill(pages, out / "input.parquet", STG_CLEAN, shard_rows)
-    shards = plan_shards(full, shard_rows)
+    full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
+    shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
     map_shards(sketch_shard_task, shards, cfg=cfg, out=out)
     rows = sketch_rows(out, len(shards), cfg)
     if rows.num_rows != pages.num_rows:
         raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {pages.num_rows}")
-    keys = read_keys(rows, cfg.bands)
+    keys = read_keys(rows, cfg.bands, sizes.chunk_rows)
     published, index = night_history(history, rows, keys)
-    decided = decide(rows, keys, published, cfg, index, full)
+    decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows)
     kept_rows = write_kept_rows(out, decided, [s.rows for s in shards])
     manifests: list[dict[str, Any]] = map_shards(write_shard_task, shards, cfg=cfg, out=out, kept_rows=kept_rows)
     if not shards:

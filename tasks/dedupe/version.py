@@ -29,14 +29,14 @@ def version_hash(values: Sequence[str | None]) -> str:
     return sha256_hex("".join(_NULL if v is None else sha256_hex(v) for v in values))
 
 
-def version_hashes(rows: Rows, at: Sequence[int]) -> list[str]:
-    """`version_hash` of the rows at positions `at` (any order), reading VERSION_COLUMNS one chunk at a time."""
+def version_hashes(rows: Rows, at: Sequence[int], chunk_rows: int) -> list[str]:
+    """`version_hash` of the rows at positions `at` (any order), reading VERSION_COLUMNS `chunk_rows` at a time."""
     wanted = np.asarray(at, np.int64)
     order = np.argsort(wanted, kind="stable")
     ascending = wanted[order]
     out = [""] * len(wanted)
     start = 0
-    for part in chunks(rows, columns=VERSION_COLUMNS) if len(wanted) else ():
+    for part in chunks(rows, chunk_rows, VERSION_COLUMNS) if len(wanted) else ():
         lo, hi = np.searchsorted(ascending, [start, start + part.num_rows])
         if hi > lo:
             taken = part.take(pa.array(ascending[lo:hi] - start))

@@ -12,4 +12,3 @@ class ExtractConfig:
     min_language_letters: int = 20  # shorter bodies get `und`
     language_trials: int = 3  # langdetect's random restarts (default 7): 3 loses nothing on the corpus
     min_prose_words: int = 8  # body lines this long that end like a sentence are read first for the language
-    batch_rows: int = 2_000  # pages converted to Python rows at once

@@ -16,27 +16,31 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_UNIQUE
-from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, fault_drill, map_shards, offload, plan_shards
+from tasks._shards import Shard, as_spill, fault_drill, map_shards, offload, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file, write_empty_parts
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.config import ExtractConfig
 from tasks.extract.records import OUTPUTS, extract_batch
+from tasks.sizes import DEFAULT_SIZES, Sizes
 
 STAGE = "extract"
 
 
-def extract_fields(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> StageResult:
-    """documents, projects, contacts and mentions rows for each page (order kept), in this process. With `out`,
-    the four tables are written as spills (documents: out/kept.parquet; the others: out/outputs/<name>.parquet)."""
+def extract_fields(
+    pages: Rows, cfg: ExtractConfig, out: Path | None = None, sizes: Sizes = DEFAULT_SIZES
+) -> StageResult:
+    """documents, projects, contacts and mentions rows for each page (order kept), in this process, a chunk at a
+    time. With `out`, the four tables are written as spills (documents: out/kept.parquet; the others:
+    out/outputs/<name>.parquet)."""
     if out is None:
-        parts = [extract_batch(chunk, cfg) for chunk in chunks(pages, cfg.batch_rows)]
+        parts = [extract_batch(chunk, cfg) for chunk in chunks(pages, sizes.chunk_rows)]
         tables: list[Rows] = [
             pa.concat_tables([p[i] for p in parts]) if parts else t.empty() for i, t in enumerate(OUTPUTS)
         ]
     else:
         paths = [Path(out) / "kept.parquet", *(Path(out) / "outputs" / f"{t.name}.parquet" for t in OUTPUTS[1:])]
         writers = [SpillWriter(path, t) for path, t in zip(paths, OUTPUTS, strict=True)]
-        for chunk in chunks(pages, cfg.batch_rows):
+        for chunk in chunks(pages, sizes.chunk_rows):
             for writer, part in zip(writers, extract_batch(chunk, cfg), strict=True):
                 writer.write(part)
         tables = [w.close() for w in writers]
@@ -53,7 +57,7 @@ def extract_shard(shard: Shard, cfg: ExtractConfig, out: Path) -> dict[str, int]
     fault_drill(STAGE, shard)
     folders = output_folders(out)
     writers = [SpillWriter(part_file(f, shard.index), t) for f, t in zip(folders, OUTPUTS, strict=True)]
-    for batch in shard.batches(cfg.batch_rows):
+    for batch in shard.batches():
         for writer, part in zip(writers, extract_batch(batch, cfg), strict=True):
             writer.write(part)
     return {t.name: w.close().num_rows for t, w in zip(OUTPUTS, writers, strict=True)}
@@ -64,9 +68,10 @@ def extract_shard_task(shard: Shard, cfg: ExtractConfig, out: Path, parallel: bo
     return offload(extract_shard, shard, cfg, out, parallel=parallel)
 
 
-def extract_stage(pages: Rows, cfg: ExtractConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path) -> StageResult:
-    """The stage as the flow runs it: one shard task per ~`shard_rows` pages on the flow's task runner."""
-    shards = plan_shards(as_spill(pages, Path(out) / "input.parquet", STG_UNIQUE, shard_rows), shard_rows)
+def extract_stage(pages: Rows, cfg: ExtractConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path) -> StageResult:
+    """The stage as the flow runs it: one shard task per ~`sizes.shard_rows` pages on the flow's task runner."""
+    spill = as_spill(pages, Path(out) / "input.parquet", STG_UNIQUE, sizes.shard_rows)
+    shards = plan_shards(spill, sizes.shard_rows, sizes.chunk_rows)
     manifests: list[dict[str, Any]] = map_shards(extract_shard_task, shards, cfg=cfg, out=Path(out))
     folders = output_folders(out)
     if not shards:
@@ -91,5 +96,7 @@ def _result(tables: list[Rows], n_in: int) -> StageResult:
 
 
 @task(name="extract", cache_policy=NO_CACHE)
-def extract_fields_task(pages: Rows, cfg: ExtractConfig, out: Path | None = None) -> StageResult:
-    return extract_fields(pages, cfg, out)
+def extract_fields_task(
+    pages: Rows, cfg: ExtractConfig, out: Path | None = None, sizes: Sizes = DEFAULT_SIZES
+) -> StageResult:
+    return extract_fields(pages, cfg, out, sizes)

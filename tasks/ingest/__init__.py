@@ -19,7 +19,7 @@ Formats (formats.py) are chosen by sniffing the first bytes, with the name only 
 JSON Lines, WARC; containers gzip, zip and tar (framing.py) are opened as streams, nested up to
 `max_nesting_depth`, never extracted to disk. Each format supplies a reader "stream → records"; opening,
 decompression, archive members, limits, provenance and quarantine are written once (framing.py, stage.py).
-Memory is bounded by `max_record_bytes` per record and `max_batch_rows`/`max_batch_bytes` per batch, not by
+Memory is bounded by `max_record_bytes` per record and `Sizes.chunk_rows`/`max_batch_bytes` per batch, not by
 the size of a dump.
 
 Provenance: `source_uri` = path relative to the raw root, then `#member=NAME` per archive level (`#`/`%` in

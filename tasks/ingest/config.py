@@ -14,6 +14,5 @@ class IngestConfig:
     max_expansion_ratio: float = 200.0  # decompressed / stored bytes above this: archive_bomb (text packs ≤ ~20)
     min_ratio_check_bytes: int = 1024**2  # the ratio is only judged past this many decompressed bytes
     max_nesting_depth: int = 4  # gzip/zip/tar layers inside one file (a .tar.gz is 2): deeper is archive_bomb
-    max_batch_rows: int = 4096  # stg_pages record batches are cut at this many rows…
-    max_batch_bytes: int = 32 * 1024**2  # … or this many payload bytes, whichever comes first
+    max_batch_bytes: int = 32 * 1024**2  # stg_pages batches are cut at this many payload bytes (or Sizes.chunk_rows)
     full: bool = False  # re-read files the registry lists as already ingested

@@ -26,6 +26,7 @@ from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import Record, Reject
 from tasks.ingest.framing import read_file
 from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
+from tasks.sizes import DEFAULT_SIZES, Sizes
 
 STAGE = "ingest"
 
@@ -90,8 +91,8 @@ def _registry_row(rel: str, st: os.stat_result, sha: str, n_records: int, run_id
 class _Batcher:
     """Collects page rows and quarantine rows of one run; cuts stg_pages batches at the configured bounds."""
 
-    def __init__(self, cfg: IngestConfig, run_id: str, now: datetime, tally: IngestTally) -> None:
-        self.cfg, self.run_id, self.now, self.tally = cfg, run_id, now, tally
+    def __init__(self, cfg: IngestConfig, run_id: str, now: datetime, tally: IngestTally, chunk_rows: int) -> None:
+        self.cfg, self.run_id, self.now, self.tally, self.chunk_rows = cfg, run_id, now, tally, chunk_rows
         self.rows: list[dict[str, Any]] = []
         self.n_bytes = 0
 
@@ -108,7 +109,7 @@ class _Batcher:
         self.n_bytes += item.size_bytes
         self.tally.n_pages += 1
         self.tally.n_payload_bytes += item.size_bytes
-        if len(self.rows) >= self.cfg.max_batch_rows or self.n_bytes >= self.cfg.max_batch_bytes:
+        if len(self.rows) >= self.chunk_rows or self.n_bytes >= self.cfg.max_batch_bytes:
             return self.flush()
         return None
 
@@ -160,15 +161,21 @@ def _read_entry(entry: RawEntry, seen: tuple[set, set], cfg: IngestConfig, out: 
 
 
 def iter_ingest(
-    root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, now: datetime, tally: IngestTally
+    root: Path,
+    registry: pa.Table,
+    cfg: IngestConfig,
+    run_id: str,
+    now: datetime,
+    tally: IngestTally,
+    chunk_rows: int = DEFAULT_SIZES.chunk_rows,
 ) -> Iterator[pa.RecordBatch]:
-    """stg_pages record batches (≤ max_batch_rows rows, ≈ max_batch_bytes payload) of every new or changed file
+    """stg_pages record batches (≤ chunk_rows rows, ≈ max_batch_bytes payload) of every new or changed file
     under `root`; quarantine and `ingested_files` rows and counters go to `tally`. Entries that must not be read
     (links, special files, names that are not UTF-8) are quarantined and registered by their own status."""
     if not Path(root).is_dir():
         raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
     seen_stat, seen_sha = _registry_index(registry) if not cfg.full else (set(), set())
-    out = _Batcher(cfg, run_id, now, tally)
+    out = _Batcher(cfg, run_id, now, tally, chunk_rows)
     for entry in list_raw_entries(Path(root)):
         if (entry.rel, entry.lstat.st_size, entry.lstat.st_mtime_ns) in seen_stat:
             tally.files_skipped += 1
@@ -182,14 +189,20 @@ def iter_ingest(
 
 
 def ingest_dumps(
-    root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
+    root: Path,
+    registry: pa.Table,
+    cfg: IngestConfig,
+    run_id: str,
+    now: datetime,
+    out: Path | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
 ) -> StageResult:
     """Read every new or changed file under `root` into stg_pages rows; bad input becomes quarantine rows.
 
     With `out`, the rows are written batch by batch to the spill `out/kept.parquet` (memory stays bounded by
     the batch size); without, they are returned in memory."""
     tally = IngestTally()
-    batches = iter_ingest(root, registry, cfg, run_id, now, tally)
+    batches = iter_ingest(root, registry, cfg, run_id, now, tally, sizes.chunk_rows)
     if out is None:
         kept: Rows = pa.Table.from_batches(list(batches), STG_PAGES.arrow_schema)
     else:
@@ -208,11 +221,17 @@ def ingest_dumps(
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_dumps_task(
-    root: Path, history: History, cfg: IngestConfig, run_id: str, now: datetime, out: Path | None = None
+    root: Path,
+    history: History,
+    cfg: IngestConfig,
+    run_id: str,
+    now: datetime,
+    sizes: Sizes = DEFAULT_SIZES,
+    out: Path | None = None,
 ) -> StageResult:
     """`ingest_dumps` against the file registry as it was before this run (tasks/history.py) without this run's
     own rows (which a later run's version can hold): a rerun of this run (`--from ingest` after a kill past the
     registry's commit) reads its own files again."""
     registry = history.read(INGESTED_FILES)
     registry = registry.filter(pc.not_equal(registry["run_id"], run_id))
-    return ingest_dumps(root, registry, cfg, run_id, now, out)
+    return ingest_dumps(root, registry, cfg, run_id, now, out, sizes)

@@ -4,7 +4,7 @@ In: the validated tables and state rows of a run, plus its `runs` row. Out: one 
 the run changes, each commit tagged with the run id (commit metadata `docpipe.run_id`); tables the run does
 not change get no commit. State: every warehouse table.
 
-Writes are merges keyed on each table's declared key (plan.py: one rule per table; merge.py: the Delta writes);
+Writes are merges keyed on each table's declared key (config.py: one rule per table; merge.py: the Delta writes);
 into a table with data, rows whose keys it does not hold (or rows of an insert-only table) are appended as a
 stream instead, found by reading only the table's key columns a batch at a time (deltalake's merge reads every
 column of every file whose key statistics do not rule it out). So a rerun on the same input changes nothing and
@@ -18,7 +18,7 @@ before it committed re-reads its files.
 """
 
 from tasks._warehouse import RUN_ID_KEY  # tests/flows/test_rerun.py reads it from here
-from tasks.publish.plan import PLAN
+from tasks.publish.config import PLAN
 from tasks.publish.stage import (
     changed_tables,
     publish_run_row,

@@ -15,12 +15,12 @@ from deltalake.schema import Field as DeltaField
 from schemas import Table
 from tasks._spill import Rows, Spill, chunks, read_columns
 from tasks._warehouse import RUN_ID_KEY, open_delta, sql_list, table_path
-from tasks.publish.plan import TableWrite
+from tasks.publish.config import TableWrite
+from tasks.sizes import DEFAULT_SIZES, Sizes
 
 # Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
 # default, ~1M rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
 TEXT_ROW_GROUP_ROWS = 4096
-KEY_BATCH_ROWS = 65_536  # key columns of the target read this many rows at a time (publish_rows)
 
 
 def commit_tag(run_id: str, table: Table) -> CommitProperties:
@@ -62,33 +62,35 @@ def _sql_type(table: Table, name: str) -> str:
     return {pa.int32(): "INT", pa.int64(): "BIGINT", pa.string(): "STRING"}[table.column(name).type]
 
 
-def merge_source(rows: Rows, table: Table, held: pa.Table | None = None) -> pa.Table | pa.RecordBatchReader:
-    """The merge source: a table in memory, or a spill streamed batch by batch (deltalake's streamed merge);
-    without the rows whose key is in `held` when given."""
+def merge_source(
+    rows: Rows, table: Table, chunk_rows: int, held: pa.Table | None = None
+) -> pa.Table | pa.RecordBatchReader:
+    """The merge source: a table in memory, or a spill streamed `chunk_rows` at a time (deltalake's streamed
+    merge); without the rows whose key is in `held` when given."""
     if isinstance(rows, Spill) or held is not None:
-        parts = (without_keys(part, held, table) for part in chunks(rows))
+        parts = (without_keys(part, held, table) for part in chunks(rows, chunk_rows))
         batches = (b for part in parts for b in table.conform(part).to_batches())
         return pa.RecordBatchReader.from_batches(table.arrow_schema, batches)
     return table.conform(rows)
 
 
-def keys_in_target(dt: DeltaTable, table: Table, rows: Rows) -> pa.Table:
-    """The distinct keys of `rows` that the table already holds: only its key columns are read, a batch at a
+def keys_in_target(dt: DeltaTable, table: Table, rows: Rows, key_rows: int) -> pa.Table:
+    """The distinct keys of `rows` that the table already holds: only its key columns are read, `key_rows` at a
     time."""
     key = list(table.key)
     ours = read_columns(rows, key)
-    found = [part.join(ours, key, join_type="left semi") for part in column_batches(dt, table, key)]
+    found = [part.join(ours, key, join_type="left semi") for part in column_batches(dt, table, key, key_rows)]
     held = pa.concat_tables(found) if found else ours.slice(0, 0)
     return held.group_by(key).aggregate([])
 
 
-def column_batches(dt: DeltaTable, table: Table, columns: list[str]) -> Iterator[pa.Table]:
-    """`columns` of the table's current rows, KEY_BATCH_ROWS at a time, as declared (deltalake writes string
+def column_batches(dt: DeltaTable, table: Table, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
+    """`columns` of the table's current rows, `batch_rows` at a time, as declared (deltalake writes string
     views)."""
     schema = pa.schema([table.arrow_schema.field(c) for c in columns])
     for uri in dt.file_uris():
         with pq.ParquetFile(uri, pre_buffer=False) as f:
-            for batch in f.iter_batches(batch_size=KEY_BATCH_ROWS, columns=columns):
+            for batch in f.iter_batches(batch_size=batch_rows, columns=columns):
                 yield pa.Table.from_batches([batch]).cast(schema)
 
 
@@ -108,34 +110,38 @@ def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
     return rows.num_rows - read_columns(rows, key).join(held, key, join_type="left semi").num_rows
 
 
-def stale_children_predicate(warehouse: Path, ours: pa.Array, write: TableWrite) -> str | None:
+def stale_children_predicate(
+    warehouse: Path, ours: pa.Array, write: TableWrite, sizes: Sizes = DEFAULT_SIZES
+) -> str | None:
     """Delete predicate for the child rows of tonight's documents (`ours`: their doc_ids) that tonight no longer
     has (also when a document lost all its rows of this table). Only parents that already have rows in the
     table can have stale ones, so the IN list stays short on a large first load; the table's parent column is
-    read a batch at a time."""
+    read `sizes.key_rows` at a time."""
     col, dt = write.replace_children_of, open_delta(warehouse, write.table)
     parents: set[str] = set()
-    for part in column_batches(dt, write.table, [col]) if dt is not None else []:
+    for part in column_batches(dt, write.table, [col], sizes.key_rows) if dt is not None else []:
         parents.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
     return f"t.{col} IN ({sql_list(sorted(parents))})" if parents else None
 
 
-def publish_rows(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, stale: str | None = None) -> None:
+def publish_rows(
+    dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, stale: str | None = None, sizes: Sizes = DEFAULT_SIZES
+) -> None:
     """Write `rows` into the table as `write` says (`stale`: delete target rows the source lacks), reading the
     table's rows only when a merge must: deltalake's merge reads every column of every data file whose key
     statistics do not rule it out (random ids: all of them; 1,000 new documents merged into 90,000: +750 MB).
     Into a table with data, rows no target row can match (keys new to it), or whose match would do nothing
     (insert-only tables), are appended as a stream instead (one commit, operation WRITE, +0 MB measured)."""
     if not dt.file_uris() or not rows.num_rows:  # nothing to read (first load), or only stale rows to delete
-        merge_rows(dt, rows, write, run_id, stale)
+        merge_rows(dt, rows, write, run_id, stale, sizes)
         return
-    held = keys_in_target(dt, write.table, rows)
+    held = keys_in_target(dt, write.table, rows, sizes.key_rows)
     if stale or (held.num_rows and write.update):
-        merge_rows(dt, rows, write, run_id, stale)
+        merge_rows(dt, rows, write, run_id, stale, sizes)
     elif n_without_keys(rows, held, write.table):
         write_deltalake(
             dt,
-            merge_source(rows, write.table, held),
+            merge_source(rows, write.table, sizes.chunk_rows, held),
             mode="append",
             writer_properties=writer_properties(write.table),
             commit_properties=commit_tag(run_id, write.table),
@@ -146,11 +152,13 @@ def writer_properties(table: Table) -> WriterProperties | None:
     return WriterProperties(max_row_group_size=TEXT_ROW_GROUP_ROWS) if table.text_columns else None
 
 
-def merge_rows(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, stale: str | None = None) -> None:
+def merge_rows(
+    dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, stale: str | None = None, sizes: Sizes = DEFAULT_SIZES
+) -> None:
     """Merge `rows` into the table on its key as `write` says; `stale` deletes target rows the source lacks."""
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in write.table.key)
     merger = dt.merge(
-        merge_source(rows, write.table),
+        merge_source(rows, write.table, sizes.chunk_rows),
         predicate=predicate,
         source_alias="s",
         target_alias="t",

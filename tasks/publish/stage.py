@@ -14,14 +14,19 @@ from prefect.cache_policies import NO_CACHE
 from schemas import DOCUMENTS, RUNS
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
+from tasks.publish.config import PLAN, TableWrite
 from tasks.publish.merge import ensure_table, merge_rows, publish_rows, stale_children_predicate
-from tasks.publish.plan import PLAN, TableWrite
+from tasks.sizes import DEFAULT_SIZES, Sizes
 
 STAGE = "publish"
 
 
 def publish_tables(
-    warehouse: Path, tables: dict[str, Rows], run_id: str, after_commit: Callable[[str], None] | None = None
+    warehouse: Path,
+    tables: dict[str, Rows],
+    run_id: str,
+    after_commit: Callable[[str], None] | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
 ) -> dict[str, int]:
     """Write each table of the run (no commit when nothing changes); return every table's version. Tables may
     be spills: they are merged as streams.
@@ -33,9 +38,9 @@ def publish_tables(
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_children_predicate(warehouse, doc_ids, write) if write.replace_children_of else None
+        stale = stale_children_predicate(warehouse, doc_ids, write, sizes) if write.replace_children_of else None
         if rows.num_rows or stale:
-            publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale)
+            publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
         if after_commit and current_version(warehouse, write.table) != before:
             after_commit(write.table.name)
     ensure_table(warehouse, RUNS, run_id)
@@ -69,6 +74,10 @@ def versions(warehouse: Path) -> dict[str, int | None]:
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_tables_task(
-    warehouse: Path, tables: dict[str, Rows], run_id: str, after_commit: Callable[[str], None] | None = None
+    warehouse: Path,
+    tables: dict[str, Rows],
+    run_id: str,
+    after_commit: Callable[[str], None] | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
 ) -> dict[str, int]:
-    return publish_tables(warehouse, tables, run_id, after_commit)
+    return publish_tables(warehouse, tables, run_id, after_commit, sizes)

@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN
 from tasks._shards import Shard, fault_drill, offload
-from tasks._spill import CHUNK_ROWS, SpillWriter, part_file, write_spill
+from tasks._spill import SpillWriter, part_file, write_spill
 from tasks._stage import quarantine_table
 from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
@@ -44,7 +44,7 @@ _RESTRIP_SCHEMA = pa.schema([DOCUMENTS.arrow_schema.field(c) for c in RESTRIP_CO
 def sample_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, int]:
     """Write the shard's own bottom-k sample of every group (the candidates for the night's sample)."""
     sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
-    for batch in shard.batches(CHUNK_ROWS, SAMPLE_COLUMNS):
+    for batch in shard.batches(SAMPLE_COLUMNS):
         sample.add(pa.Table.from_batches([batch]))
     rows = BOILERPLATE_PAGES.conform(sample.new_rows())
     write_spill(part_file(Path(out) / SAMPLES_DIR, shard.index), BOILERPLATE_PAGES, [rows])
@@ -89,7 +89,7 @@ def clean_shard(shard: Shard, cfg: BoilerplateConfig, model_file: Path, out: Pat
     counts: Counter[str] = Counter()
     rejects: list[dict[str, Any]] = []
     with SpillWriter(part_file(Path(out) / KEPT_DIR, shard.index), STG_CLEAN) as writer:
-        for batch in shard.batches(CHUNK_ROWS):
+        for batch in shard.batches():
             counts["in"] += batch.num_rows
             writer.write(strip_rows(batch, models, cfg, counts, rejects))
     write_spill(part_file(Path(out) / QUARANTINE_DIR, shard.index), QUARANTINE, [quarantine_table(rejects)])
@@ -117,7 +117,7 @@ def restrip_shard(
     models = load_models(model_file, cfg)
     counts: Counter[str] = Counter()
     with SpillWriter(part_file(Path(out) / RESTRIP_DIR, shard.index), STG_CLEAN) as writer:
-        for batch in shard.batches(CHUNK_ROWS, RESTRIP_COLUMNS):
+        for batch in shard.batches(RESTRIP_COLUMNS):
             docs = batch.cast(_RESTRIP_SCHEMA)
             docs = docs.filter(
                 pa.array([of_groups(site, scope.groups) for site in docs.column("site").to_pylist()], pa.bool_())

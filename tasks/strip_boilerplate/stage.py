@@ -5,7 +5,7 @@ of changed groups stripped again. The contract is in tasks/strip_boilerplate/__i
 an unchanged page costs a hash), then is plan → map → reduce → map → map: the night's pages cut into shards,
 each shard's bottom-k sample per group (shards.sample_shard), the night's sample merged from them and the stored
 one and written to the model file, each shard stripped under it (shards.clean_shard, part files of kept rows and
-quarantine); then the published documents of the groups whose model changed, cut into shards of `shard_rows`
+quarantine); then the published documents of the groups whose model changed, cut into shards of `Sizes.shard_rows`
 documents, of which each shard strips again only the candidates (shards.restrip_shard: a line fingerprint
 whose evidence changed, changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate`
 and `strip_boilerplate_task` are the same work in one process (tests, bench scripts), stripping every published
@@ -29,10 +29,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
-from tasks._shards import DEFAULT_SHARD_ROWS, Shard, as_spill, map_shards, plan_shards
+from tasks._shards import Shard, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
+from tasks.sizes import DEFAULT_SIZES, Sizes
 from tasks.strip_boilerplate.changed import RestripScope, groups_to_restrip, restrip_scope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
@@ -110,27 +111,27 @@ def strip_chunks(
 
 @task(name="strip-boilerplate", cache_policy=NO_CACHE)
 def strip_boilerplate_task(
-    pages: Rows, history: History, cfg: BoilerplateConfig, out: Path | None = None
+    pages: Rows, history: History, cfg: BoilerplateConfig, out: Path | None = None, sizes: Sizes = DEFAULT_SIZES
 ) -> StageResult:
-    """Two passes over the night's pages in this process: the first feeds the template sample, the second
-    strips each chunk."""
+    """Two passes over the night's pages in this process, `sizes.chunk_rows` at a time: the first feeds the
+    template sample, the second strips each chunk."""
     stored = history.read(BOILERPLATE_PAGES)
     sample = PageSample(stored, cfg)
-    for part in chunks(pages, columns=["url", "raw_text", "raw_html", "run_id"]):
+    for part in chunks(pages, sizes.chunk_rows, ["url", "raw_text", "raw_html", "run_id"]):
         sample.add(part)
     published = read_documents_of_groups(history, groups_to_restrip(stored, sample, sample.models, cfg), cfg)
-    return strip_chunks(chunks(pages), sample, cfg, published, out)
+    return strip_chunks(chunks(pages, sizes.chunk_rows), sample, cfg, published, out)
 
 
 def strip_stage(
-    pages: Rows, history: History, cfg: BoilerplateConfig, shard_rows: int = DEFAULT_SHARD_ROWS, *, out: Path
+    pages: Rows, history: History, cfg: BoilerplateConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path
 ) -> StageResult:
-    """The stage as the flow runs it: two maps of one shard task per ~`shard_rows` pages, the sample merge
+    """The stage as the flow runs it: two maps of one shard task per ~`sizes.shard_rows` pages, the sample merge
     between them and the re-strip of published documents after them (module docstring)."""
     out = Path(out)
-    delivered = as_spill(pages, out / "input.parquet", STG_PAGES, shard_rows)
-    spill, unchanged = without_unchanged(delivered, history, out / "changed.parquet")
-    shards = plan_shards(spill, shard_rows)
+    delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
+    spill, unchanged = without_unchanged(delivered, history, out / "changed.parquet", sizes.chunk_rows)
+    shards = plan_shards(spill, sizes.shard_rows, sizes.chunk_rows)
     map_shards(sample_shard_task, shards, cfg=cfg, out=out)
     stored = history.read(BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
@@ -142,7 +143,7 @@ def strip_stage(
     # the night's models, built at most once in this process (and not at all when no group changed)
     night_models = functools.partial(load_models, model_file, cfg)
     scope = restrip_scope(stored, sample, night_models, cfg)
-    restripped = _restrip_published(spill, history, model_file, scope, cfg, shard_rows, out, len(shards))
+    restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards))
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
@@ -159,17 +160,18 @@ def _restrip_published(
     model_file: Path,
     scope: RestripScope,
     cfg: BoilerplateConfig,
-    shard_rows: int,
+    sizes: Sizes,
     out: Path,
     index: int,
 ) -> int:
-    """Strip again the published documents of `scope` (changed.py) on shards of `shard_rows` documents, and
+    """Strip again the published documents of `scope` (changed.py) on shards of `sizes.shard_rows` documents, and
     write those whose text changes, in the order of the documents' files, to the kept rows' part file `index`
     (written even when empty); returns their count."""
     first = next(spill.batches(1, ["run_id"]), None)
     run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
-    shards = _plan_restrip(history, scope.groups, shard_rows) if run_id is not None else []
-    tonight = frozenset(_uris_among(spill, _published_uris(history, scope.groups, cfg))) if shards else frozenset()
+    shards = _plan_restrip(history, scope.groups, sizes) if run_id is not None else []
+    published = _published_uris(history, scope.groups, cfg) if shards else set()
+    tonight = frozenset(_uris_among(spill, published, sizes.key_rows)) if published else frozenset()
     manifests = map_shards(
         restrip_shard_task, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
     )
@@ -179,16 +181,17 @@ def _restrip_published(
     return sum(m["restripped"] for m in manifests)
 
 
-def _plan_restrip(history: History, groups: frozenset[str], shard_rows: int) -> list[Shard]:
+def _plan_restrip(history: History, groups: frozenset[str], sizes: Sizes) -> list[Shard]:
     """Shards of the published documents of `groups`: row ranges of the current `documents` data files, each
-    spanning at most `shard_rows` of those documents."""
+    spanning at most `sizes.shard_rows` of those documents."""
+    shard_rows = sizes.shard_rows
     shards: list[Shard] = []
     for file in history.files(DOCUMENTS) if groups else ():
         sites = pq.read_table(file, columns=["site"], schema=DOCUMENTS.arrow_schema).column("site")
         wanted = pa.array([s for s in sites.unique().to_pylist() if of_groups(s, groups)], pa.string())
         rows = np.flatnonzero(pc.is_in(sites, wanted).to_numpy(zero_copy_only=False))
         for part in (rows[i : i + shard_rows] for i in range(0, len(rows), shard_rows)):
-            shards.append(Shard(len(shards), Path(file), int(part[0]), int(part[-1]) + 1))
+            shards.append(Shard(len(shards), Path(file), int(part[0]), int(part[-1]) + 1, sizes.chunk_rows))
     return shards
 
 
@@ -198,11 +201,11 @@ def _published_uris(history: History, groups: frozenset[str], cfg: BoilerplateCo
     return {uri for part in parts for uri in part.column("source_uri").to_pylist()}
 
 
-def _uris_among(spill: Spill, wanted: set[str]) -> set[str]:
+def _uris_among(spill: Spill, wanted: set[str], batch_rows: int) -> set[str]:
     """The night's source_uri values that are among `wanted` (memory follows `wanted`, not the night)."""
     values = pa.array(sorted(wanted), pa.string())
     found: set[str] = set()
-    for batch in spill.batches(50_000, ["source_uri"]):
+    for batch in spill.batches(batch_rows, ["source_uri"]):
         uris = batch.column(0)
         found.update(uris.filter(pc.is_in(uris, values)).to_pylist())
     return found

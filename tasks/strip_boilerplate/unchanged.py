@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import DOCUMENTS, STG_PAGES
-from tasks._spill import CHUNK_ROWS, Spill, write_spill
+from tasks._spill import Spill, write_spill
 from tasks._warehouse import sql_list
 from tasks.history import History
 from tasks.identity import doc_ids
@@ -41,12 +41,12 @@ def raw_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
 
 
-def night_keys(spill: Spill) -> pa.Table:
-    """(row, doc_id, raw_key) of every record of the night, in spill order: doc_id null when known only from the
-    body, raw_key null for a record without raw_text."""
+def night_keys(spill: Spill, chunk_rows: int) -> pa.Table:
+    """(row, doc_id, raw_key) of every record of the night, in spill order (read `chunk_rows` at a time): doc_id
+    null when known only from the body, raw_key null for a record without raw_text."""
     ids: list[pa.Array] = []
     keys: list[pa.Array] = []
-    for batch in spill.batches(CHUNK_ROWS, _COLUMNS):
+    for batch in spill.batches(chunk_rows, _COLUMNS):
         ids.append(pa.array(doc_ids(batch.column("url"), None, batch.column("source_uri")), pa.string()))
         keys.append(pa.array([None if t is None else raw_key(t) for t in batch.column("raw_text").to_pylist()]))
     n = sum(len(a) for a in ids)
@@ -84,13 +84,13 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
         con.close()
 
 
-def without_unchanged(spill: Spill, history: History, path: Path) -> tuple[Spill, int]:
-    """The night's records without the unchanged ones (written to `path` when any is found; else `spill` as it
-    is), and how many were unchanged."""
+def without_unchanged(spill: Spill, history: History, path: Path, chunk_rows: int) -> tuple[Spill, int]:
+    """The night's records without the unchanged ones (written to `path`, `chunk_rows` at a time, when any is
+    found; else `spill` as it is), and how many were unchanged."""
     files = history.files(DOCUMENTS)
     if not files or spill.num_rows == 0:
         return spill, 0
-    unchanged = published_matches(files, candidates(night_keys(spill)))
+    unchanged = published_matches(files, candidates(night_keys(spill, chunk_rows)))
     if not unchanged:
         return spill, 0
     drop = np.zeros(spill.num_rows, bool)
@@ -98,7 +98,7 @@ def without_unchanged(spill: Spill, history: History, path: Path) -> tuple[Spill
 
     def kept_parts():
         start = 0
-        for batch in spill.batches(CHUNK_ROWS):
+        for batch in spill.batches(chunk_rows):
             yield batch.filter(pa.array(~drop[start : start + batch.num_rows]))
             start += batch.num_rows
 

@@ -25,7 +25,7 @@ expectation with `where` (schemas/_table.py) checks only the rows where that col
 the null share of documents.site is measured over pages with a URL, so a dump without URLs passes and a site
 lost on pages that have one still fails the night.
 
-Shards (consecutive shards of a table, `ValidateConfig.shard_rows` rows at most together; `validate_stage` maps
+Shards (consecutive shards of a table, `Sizes.check_rows` rows at most together; `validate_stage` maps
 them on the flow's task runner, `validate_tables` runs them in this process): each runs the row-level
 expectations except key uniqueness on its own rows, in an ephemeral GX context each process (thread) builds once
 with its suites (GX is asked for success first, then for the rows of the failed expectations only), and writes

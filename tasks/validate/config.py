@@ -25,7 +25,6 @@ class ValidateConfig:
     min_row_share_of_recent: float = 0.2  # fail below 20% of the recent median (a 90% drop fails)
     min_docs_repeated_title: int = 3  # a title shared by this many documents of a site is template
     max_template_chars: int = 2000  # head of raw_text/text searched for the title as a line
-    shard_rows: int = 20_000  # rows of one table a shard task validates (GX costs ~0.3 s a shard: bench_validate)
 
 
 @dataclass(frozen=True, slots=True)

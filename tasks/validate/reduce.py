@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import DOCUMENTS, DUPLICATES, Expect, Table
-from tasks._spill import CHUNK_ROWS, Rows, Spill
+from tasks._spill import Rows, Spill
 from tasks._stage import quarantine_row
 from tasks.validate.config import ValidateConfig, ValidationHistory
 from tasks.validate.derived import DERIVED_COLUMNS, KEY_HASH, PAIR_HASH, PAIR_NULL
@@ -212,10 +212,11 @@ def _run_with_docs(
     return [(b, results) for b, (_, results) in runs]
 
 
-def quarantine_rows(rejects: pa.Table, documents: Rows, run_id: str) -> list[dict[str, Any]]:
-    """The rejects in today's order (table, suite, expectation, row), each named by its document's source."""
+def quarantine_rows(rejects: pa.Table, documents: Rows, run_id: str, batch_rows: int) -> list[dict[str, Any]]:
+    """The rejects in today's order (table, suite, expectation, row), each named by its document's source
+    (documents' ids read `batch_rows` at a time)."""
     ordered = rejects.sort_by([(c, "ascending") for c in ("table", "batch", "expectation", "shard", ROW)])
-    sources = _sources(documents, set(ordered.column("parent").to_pylist()))
+    sources = _sources(documents, set(ordered.column("parent").to_pylist()), batch_rows)
     out = []
     for r in ordered.to_pylist():
         table = VALIDATED[r["table"]]
@@ -224,29 +225,29 @@ def quarantine_rows(rejects: pa.Table, documents: Rows, run_id: str) -> list[dic
     return out
 
 
-def _sources(documents: Rows, wanted: set[Any]) -> dict[Any, Any]:
+def _sources(documents: Rows, wanted: set[Any], batch_rows: int) -> dict[Any, Any]:
     """source_uri of the wanted documents (the last row of a repeated doc_id, as a dict built over all rows)."""
     found: dict[Any, Any] = {}
     if not wanted:
         return found
     values = pa.array(sorted(v for v in wanted if v is not None), pa.string())
-    for part in _column_batches(documents, ["doc_id", "source_uri"]):
+    for part in _column_batches(documents, ["doc_id", "source_uri"], batch_rows):
         hit = part.filter(pc.fill_null(pc.is_in(part.column("doc_id"), values), False))
         found.update(zip(hit.column("doc_id").to_pylist(), hit.column("source_uri").to_pylist(), strict=True))
     return found
 
 
-def _column_batches(rows: Rows, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """The rows' `columns` a chunk at a time (not reported as progress: the shards were)."""
+def _column_batches(rows: Rows, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows' `columns`, `batch_rows` at a time (not reported as progress: the shards were)."""
     if isinstance(rows, Spill):
-        yield from rows.batches(CHUNK_ROWS, columns)
+        yield from rows.batches(batch_rows, columns)
     else:
-        yield from rows.select(columns).to_batches(max_chunksize=CHUNK_ROWS)
+        yield from rows.select(columns).to_batches(max_chunksize=batch_rows)
 
 
-def first_run_id(documents: Rows) -> str:
+def first_run_id(documents: Rows, batch_rows: int) -> str:
     """The night's run id, as the first document carries it."""
-    for part in _column_batches(documents, ["run_id"]):
+    for part in _column_batches(documents, ["run_id"], batch_rows):
         if part.num_rows:
             return part.column("run_id")[0].as_py()
     return "no-run-id"

@@ -1,4 +1,4 @@
-"""Row-level validation of one shard group of a checked table (consecutive shards, `shard_rows` rows at most):
+"""Row-level validation of one shard group of a checked table (consecutive shards, `Sizes.check_rows` rows at most):
 its narrow frame through the row-level expectations (uniqueness excepted) in the process's reusable ephemeral
 GX context (suites/FrameChecker; success only, then the failed expectations again for their rows). Writes two
 part files into the stage's folder and returns a small manifest:
@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
 from tasks._progress import advance
 from tasks._shards import Shard, fault_drill, offload
-from tasks._spill import CHUNK_ROWS, part_file
+from tasks._spill import part_file
 from tasks._stage import with_columns
 from tasks.validate.config import ValidateConfig, ValidationHistory
 from tasks.validate.derived import (
@@ -68,7 +68,7 @@ REJECT_SCHEMA = pa.schema(
 
 @dataclass(frozen=True, slots=True)
 class ShardGroup:
-    """Consecutive shards one task validates, `shard_rows` rows at most together: the shards of small part files
+    """Consecutive shards one task validates, `Sizes.check_rows` rows at most together: the shards of small part files
     (extract writes one a shard of its own) share the GX runs, which cost mostly by the run, not by the row."""
 
     index: int
@@ -122,10 +122,10 @@ def narrow_table(group: ShardGroup, table: Table, history: ValidationHistory, cf
 
 
 def _batches(group: ShardGroup, columns: list[str], optional: set[str]) -> Iterator[pa.RecordBatch]:
-    """The group's rows, CHUNK_ROWS at a time: `columns`, and those of `optional` a part file has."""
+    """The group's rows, a chunk at a time (Shard.chunk_rows): `columns`, and those of `optional` a part file has."""
     for shard in group.parts:
         present = set(pq.read_schema(shard.path).names)
-        yield from shard.batches(CHUNK_ROWS, [*columns, *sorted(optional & present)])
+        yield from shard.batches([*columns, *sorted(optional & present)])
 
 
 def checked_per_shard(expect: Expect) -> bool:

@@ -27,6 +27,7 @@ from tasks._shards import as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
+from tasks.sizes import DEFAULT_SIZES, Sizes
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
 from tasks.validate.history import history_for_night, load_history
 from tasks.validate.reduce import (
@@ -62,12 +63,15 @@ def _on_task_runner(shards: list[ShardGroup], table_name: str, cfg: ValidateConf
     return map_shards(validate_shard_task, shards, table_name=table_name, cfg=cfg, out=out)
 
 
-def _validate_shards(given: dict[str, Rows], cfg: ValidateConfig, out: Path, run: ShardRunner) -> dict[str, Any]:
-    """Every checked table's shards through `run`; the night's rejects, failures and counts."""
+def _validate_shards(
+    given: dict[str, Rows], cfg: ValidateConfig, out: Path, run: ShardRunner, sizes: Sizes
+) -> dict[str, Any]:
+    """Every checked table's shard groups (`sizes.check_rows` rows each) through `run`; the night's rejects,
+    failures and counts."""
     rejects, failures, failed = [], [], {}
     for table in VALIDATED:
-        spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, cfg.shard_rows)
-        shards = group_shards(plan_shards(spill, cfg.shard_rows), cfg.shard_rows)
+        spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, sizes.check_rows)
+        shards = group_shards(plan_shards(spill, sizes.check_rows, sizes.chunk_rows), sizes.check_rows)
         for manifest in run(shards, table.name, cfg, out):
             failures.extend(manifest["table_failures"])
             for reason, n in manifest["failed"].items():
@@ -83,7 +87,9 @@ def _validate_shards(given: dict[str, Rows], cfg: ValidateConfig, out: Path, run
     return {"rejects": found_in_shards, "failures": failures, "failed": failed}
 
 
-def _without_rejected(given: dict[str, Rows], bad_keys: dict[str, set[Any]], out: Path | None) -> dict[str, Rows]:
+def _without_rejected(
+    given: dict[str, Rows], bad_keys: dict[str, set[Any]], out: Path | None, chunk_rows: int
+) -> dict[str, Rows]:
     """Each table without its rejected rows; a rejected document takes its child rows with it."""
     rejected_docs = bad_keys[DOCUMENTS.name]
     clean: dict[str, Rows] = {}
@@ -95,7 +101,7 @@ def _without_rejected(given: dict[str, Rows], bad_keys: dict[str, set[Any]], out
             drop["doc_id"] = drop.get("doc_id", set()) | rejected_docs
         name = "kept.parquet" if table is DOCUMENTS else f"outputs/{table.name}.parquet"
         written = STG_DOCUMENTS if table is DOCUMENTS and IS_UPDATE in column_names(given[table.name]) else table
-        clean[table.name] = filter_out(given[table.name], drop, Path(out) / name if out else None, written)
+        clean[table.name] = filter_out(given[table.name], drop, Path(out) / name if out else None, written, chunk_rows)
     return clean
 
 
@@ -115,6 +121,7 @@ def validate_tables(
     warehouse: Path | None = None,
     out: Path | None = None,
     run_time: datetime | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
 ) -> StageResult:
     """Drop rows that fail row-level expectations into quarantine; raise if a table-level one fails (shards run
     one after another in this process).
@@ -126,11 +133,12 @@ def validate_tables(
             None validates in memory only.
         out: folder for the spills of the tables without the rejected rows, and the shards' part files.
         run_time: when the validation ran (timezone-aware), GX's run_time for the stored results; default: now.
+        sizes: rows a shard group checks together, and read at once.
     """
     if out is not None:
-        return validate_night(given, cfg, history, warehouse, Path(out), run_time, _in_process)
+        return validate_night(given, cfg, history, warehouse, Path(out), run_time, _in_process, sizes)
     with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
-        return validate_night(given, cfg, history, warehouse, Path(scratch), run_time, _in_process, keep=False)
+        return validate_night(given, cfg, history, warehouse, Path(scratch), run_time, _in_process, sizes, keep=False)
 
 
 def validate_night(
@@ -141,16 +149,17 @@ def validate_night(
     out: Path,
     run_time: datetime | None,
     run: ShardRunner,
+    sizes: Sizes,
     keep: bool = True,
 ) -> StageResult:
     """Shards (through `run`), then the night-wide checks; `keep`: the kept tables may be spills in `out`."""
     history = history or ValidationHistory()
     if run_time is not None and run_time.utcoffset() is None:
         raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
-    night = _validate_shards(given, cfg, out, run)
+    night = _validate_shards(given, cfg, out, run, sizes)
     n_docs = given[DOCUMENTS.name].num_rows
     n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
-    run_id = first_run_id(given[DOCUMENTS.name])
+    run_id = first_run_id(given[DOCUMENTS.name], sizes.key_rows)
     summaries = summary_batches(night["failed"])
     history = history_for_night(history, given[DOCUMENTS.name])
     failures, failed = run_reduce_suites(
@@ -168,8 +177,8 @@ def validate_night(
     bad_keys = {
         t.name: set(rejects.filter(pc.equal(rejects["table"], i))["key"].to_pylist()) for i, t in enumerate(VALIDATED)
     }
-    clean = _without_rejected(given, bad_keys, out if keep else None)
-    rows = quarantine_rows(rejects, given[DOCUMENTS.name], run_id)
+    clean = _without_rejected(given, bad_keys, out if keep else None, sizes.chunk_rows)
+    rows = quarantine_rows(rejects, given[DOCUMENTS.name], run_id, sizes.key_rows)
     stats.update({"documents_rejected": len(bad_keys[DOCUMENTS.name]), "rows_quarantined": len(rows)})
     for row in rows:
         stats[f"quarantined.{row['reason']}"] = stats.get(f"quarantined.{row['reason']}", 0) + 1
@@ -195,21 +204,30 @@ def new_and_updated(documents: Rows) -> dict[str, int]:
 
 
 def validate_stage(
-    tables: dict[str, Rows], cfg: ValidateConfig, history: History | None = None, *, out: Path
+    tables: dict[str, Rows],
+    cfg: ValidateConfig,
+    history: History | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
+    *,
+    out: Path,
 ) -> StageResult:
     """The stage as the flow runs it: each table's shards mapped on the flow's task runner, then the reduce.
     `history`: the run's warehouse (recent runs, published titles; GX results and Data Docs are kept there)."""
     now = datetime.now(UTC)
     checks = load_history(history, cfg) if history is not None else None
     warehouse = history.warehouse if history is not None else None
-    return validate_night(tables, cfg, checks, warehouse, Path(out), now, _on_task_runner)
+    return validate_night(tables, cfg, checks, warehouse, Path(out), now, _on_task_runner, sizes)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_tables_task(
-    tables: dict[str, Rows], cfg: ValidateConfig, history: History | None = None, out: Path | None = None
+    tables: dict[str, Rows],
+    cfg: ValidateConfig,
+    history: History | None = None,
+    out: Path | None = None,
+    sizes: Sizes = DEFAULT_SIZES,
 ) -> StageResult:
     now = datetime.now(UTC)
     if history is None:
-        return validate_tables(tables, cfg, out=out, run_time=now)
-    return validate_tables(tables, cfg, load_history(history, cfg), history.warehouse, out, now)
+        return validate_tables(tables, cfg, out=out, run_time=now, sizes=sizes)
+    return validate_tables(tables, cfg, load_history(history, cfg), history.warehouse, out, now, sizes)

@@ -213,7 +213,7 @@ class FrameChecker:
     """An ephemeral GX context with one pandas data source, a whole-dataframe batch definition per frame name and
     the suites, built once and reused for every frame: building them took longer than validating a 10,000-row
     shard (bench/bench_validate.py). Results are returned, not stored (the night's summaries make the Data Docs).
-    GX's engine keeps the last frame of each name and its metrics: a shard group's, bounded by `shard_rows`."""
+    GX's engine keeps the last frame of each name and its metrics: a shard group's, bounded by `Sizes.check_rows`."""
 
     def __init__(self) -> None:
         self.gx = load_gx()

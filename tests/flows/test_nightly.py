@@ -94,7 +94,7 @@ def test_failing_stage_is_named_and_publishes_no_data(tmp_path, monkeypatch):
     from prefect import task
 
     @task(name="extract")
-    def broken_extract(pages, cfg, shard_rows, out=None):
+    def broken_extract(pages, cfg, sizes, out=None):
         raise RuntimeError("injected fault")
 
     monkeypatch.setattr("flows.nightly.extract_stage", broken_extract)

@@ -14,7 +14,6 @@ from helpers import CORPUS
 
 from flows.nightly import nightly
 from schemas import BOILERPLATE_PAGES, CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, PROJECTS
-from tasks import _spill
 from tasks._spill import Spill
 from tasks._warehouse import read_current
 
@@ -32,9 +31,8 @@ def _run(tmp_path, name: str, chunk_rows: int, monkeypatch):
     raw = tmp_path / name / "raw"
     raw.mkdir(parents=True)
     shutil.copy(CORPUS / "pages.jsonl", raw / "pages.jsonl")  # a temporary copy: ingest follows no link
-    monkeypatch.setattr(_spill, "CHUNK_ROWS", chunk_rows)
     warehouse = tmp_path / name / "warehouse"
-    summary = nightly(str(raw), str(warehouse), name, shard_rows=chunk_rows)
+    summary = nightly(str(raw), str(warehouse), name, shard_rows=chunk_rows, chunk_rows=chunk_rows)
     tables = {t.name: sorted(map(str, read_current(warehouse, t, cols).to_pylist())) for t, cols in COMPARED}
     return summary, tables, warehouse
 

@@ -20,6 +20,7 @@ from schemas.documents import VERSION_COLUMNS
 from tasks._shards import worker_processes
 from tasks.dedupe import DedupeConfig, dedupe_pages, dedupe_stage, load_history, sketch_pages
 from tasks.history import History
+from tasks.sizes import Sizes
 
 CFG = DedupeConfig()
 LABELS = corpus_labels()
@@ -55,7 +56,7 @@ def night_one(tmp_path_factory) -> pa.Table:
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded_dedupe(pages, warehouse: Path, shard_rows: int, out: Path, processes: int):
     with worker_processes(processes):
-        return dedupe_stage(pages, History.latest(warehouse), CFG, shard_rows, out=out)
+        return dedupe_stage(pages, History.latest(warehouse), CFG, Sizes(shard_rows=shard_rows), out=out)
 
 
 def _alone(pages: pa.Table, warehouse: Path):

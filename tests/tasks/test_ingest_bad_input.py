@@ -61,7 +61,7 @@ def test_ingest_never_writes_into_raw(dirs):
 def _drive(raw: Path, between) -> tuple[IngestTally, list]:
     """Reads `raw` one record per batch, calling `between()` after the first batch."""
     tally = IngestTally()
-    batches = iter_ingest(raw, INGESTED_FILES.empty(), IngestConfig(max_batch_rows=1), "test-run", NOW, tally)
+    batches = iter_ingest(raw, INGESTED_FILES.empty(), IngestConfig(), "test-run", NOW, tally, chunk_rows=1)
     rows = next(batches).to_pylist()
     between()
     rows += [r for b in batches for r in b.to_pylist()]

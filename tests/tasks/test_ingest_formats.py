@@ -313,12 +313,11 @@ def test_page_over_the_record_limit_inside_an_archive(raw):
 def test_iter_ingest_yields_bounded_batches_equal_to_the_table(raw):
     (raw / "a.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(25) + b"{broken\n"))
     (raw / "b.zip").write_bytes(zip_bytes({"c.jsonl": jsonl_bytes(12, start=100)}))
-    cfg = IngestConfig(max_batch_rows=10)
     tally = IngestTally()
-    batches = list(iter_ingest(raw, INGESTED_FILES.empty(), cfg, "test-run", NOW, tally))
+    batches = list(iter_ingest(raw, INGESTED_FILES.empty(), IngestConfig(), "test-run", NOW, tally, chunk_rows=10))
     assert [b.num_rows for b in batches] == [10, 10, 10, 7]
     assert all(b.schema == STG_PAGES.arrow_schema for b in batches)
-    whole = ingest(raw, max_batch_rows=10)
+    whole = ingest(raw)
     assert [r for b in batches for r in b.to_pylist()] == whole.kept.to_pylist()
     assert [q["reason"] for q in tally.quarantine] == [reasons.INGEST_BAD_JSON]
     assert {f["path"]: f["n_records"] for f in tally.files} == {"a.jsonl.gz": 26, "b.zip": 12}

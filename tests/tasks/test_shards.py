@@ -13,6 +13,7 @@ from schemas.stg_pages import STG_DOCUMENTS
 from tasks._shards import as_spill, plan_shards, worker_processes
 from tasks.dedupe import DedupeConfig, dedupe_pages
 from tasks.extract import ExtractConfig, extract_fields, extract_stage
+from tasks.sizes import Sizes
 
 
 def _unique_pages(raw):
@@ -24,7 +25,7 @@ def _unique_pages(raw):
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded_extract(pages, shard_rows: int, out, processes: int):
     with worker_processes(processes):
-        return extract_stage(pages, ExtractConfig(), shard_rows, out=out)
+        return extract_stage(pages, ExtractConfig(), Sizes(shard_rows=shard_rows), out=out)
 
 
 def test_sharded_extract_equals_one_pass_in_any_cut_and_place(seeds_raw, tmp_path):
@@ -54,8 +55,8 @@ def test_shards_cover_every_row_group_once_in_order(seeds_raw, tmp_path):
     pages = _unique_pages(seeds_raw)
     spill = as_spill(pages, tmp_path / "s.parquet", STG_UNIQUE, 2)  # row groups of 2, 2, 1
     for shard_rows, batch in ((3, 1), (3, 2), (1, 4), (2, 2), (5, 5), (9, 2)):
-        shards = plan_shards(spill, shard_rows)
+        shards = plan_shards(spill, shard_rows, batch)
         assert [s.rows for s in shards] == [min(shard_rows, 5 - i) for i in range(0, 5, shard_rows)]
-        ids = [r["doc_id"] for s in shards for b in s.batches(batch, ["doc_id"]) for r in b.to_pylist()]
+        ids = [r["doc_id"] for s in shards for b in s.batches(["doc_id"]) for r in b.to_pylist()]
         assert ids == pages.column("doc_id").to_pylist(), (shard_rows, batch)
-    assert plan_shards(as_spill(STG_UNIQUE.empty(), tmp_path / "e.parquet", STG_UNIQUE, 3), 4) == []
+    assert plan_shards(as_spill(STG_UNIQUE.empty(), tmp_path / "e.parquet", STG_UNIQUE, 3), 4, 2) == []

@@ -39,10 +39,10 @@ def test_spill_reads_back_in_chunks_and_at_chosen_rows(tmp_path):
 def test_filter_out_drops_rows_by_any_column_and_keeps_the_rest(tmp_path):
     rows = _rows(12)
     spill = write_spill(tmp_path / "s.parquet", DUPLICATES, [rows])
-    kept = filter_out(spill, {"doc_id": {"d1"}, "duplicate_of": {"d2"}}, tmp_path / "out.parquet", DUPLICATES)
+    kept = filter_out(spill, {"doc_id": {"d1"}, "duplicate_of": {"d2"}}, tmp_path / "out.parquet", DUPLICATES, 3)
     assert isinstance(kept, Spill)
     ids = read_columns(kept, ["doc_id"]).column("doc_id").to_pylist()
     assert ids == [f"d{i}" for i in range(12) if i != 1 and i % 3 != 2]
-    assert filter_out(spill, {"doc_id": set()}, tmp_path / "none.parquet", DUPLICATES) is spill
-    in_memory = filter_out(rows, {"doc_id": {"d0"}}, None, DUPLICATES)
+    assert filter_out(spill, {"doc_id": set()}, tmp_path / "none.parquet", DUPLICATES, 3) is spill
+    in_memory = filter_out(rows, {"doc_id": {"d0"}}, None, DUPLICATES, 3)
     assert in_memory.num_rows == 11

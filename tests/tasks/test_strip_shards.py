@@ -21,6 +21,7 @@ from prefect.testing.utilities import prefect_test_harness
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, STG_CLEAN, STG_PAGES, reasons
 from tasks._shards import worker_processes
 from tasks.history import History
+from tasks.sizes import Sizes
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task, strip_stage
 
 NIGHT_ONE_PAGES = 150  # of the corpus's 229, in a shuffled order; the others (and a menu-only page) are night two
@@ -36,7 +37,7 @@ def prefect_server():
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded_strip(pages, warehouse, shard_rows: int, out, processes: int):
     with worker_processes(processes):
-        return strip_stage(pages, History.latest(warehouse), BoilerplateConfig(), shard_rows, out=out)
+        return strip_stage(pages, History.latest(warehouse), BoilerplateConfig(), Sizes(shard_rows=shard_rows), out=out)
 
 
 def _menu_only_page() -> dict:

@@ -4,7 +4,6 @@ sees the whole night."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import pyarrow as pa
@@ -16,6 +15,7 @@ from validate_rows import seed_night, set_value, with_urls
 
 from tasks._shards import worker_processes
 from tasks._spill import Spill, materialise, part_file
+from tasks.sizes import Sizes
 from tasks.validate import TableExpectationFailed, ValidateConfig, validate_stage, validate_tables
 
 SHARD_SIZES = (1, 7, 10_000)
@@ -24,9 +24,9 @@ QUARANTINE_FIELDS = ("source_uri", "stage", "reason", "message", "run_id")
 
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
-def _sharded_validate(tables, cfg, out, processes: int):
+def _sharded_validate(tables, cfg, out, processes: int, check_rows: int):
     with worker_processes(processes):
-        return validate_stage(tables, cfg, out=out)
+        return validate_stage(tables, cfg, sizes=Sizes(check_rows=check_rows), out=out)
 
 
 def _copies(docs: pa.Table, n: int) -> pa.Table:
@@ -80,8 +80,7 @@ def test_every_shard_size_gives_the_same_rejects_and_tables(planted, tmp_path):
     assert sum(r[2] == "validate.documents.doc_id.not_unique" for r in _quarantine(alone)) == 2
     assert alone.kept.num_rows == 16 - 4  # nav title, bad email, both rows of the repeated doc_id
     for shard_rows in SHARD_SIZES:
-        cfg = dataclasses.replace(ValidateConfig(), shard_rows=shard_rows)
-        sharded = _sharded_validate(planted, cfg, tmp_path / f"cut-{shard_rows}", 2)
+        sharded = _sharded_validate(planted, ValidateConfig(), tmp_path / f"cut-{shard_rows}", 2, shard_rows)
         assert _quarantine(sharded) == _quarantine(alone), shard_rows
         assert materialise(sharded.kept).equals(alone.kept), shard_rows
         for name in ("projects", "contacts", "duplicates"):
@@ -92,9 +91,9 @@ def test_every_shard_size_gives_the_same_rejects_and_tables(planted, tmp_path):
 def test_a_table_level_failure_is_seen_across_shards(seed_tables, tmp_path):
     docs = with_urls(seed_tables["documents"], range(5))
     docs = set_value(set_value(docs, "site", 0, None), "site", 3, None)  # 3/5 sites among pages with a URL < mostly 0.8
-    cfg = dataclasses.replace(ValidateConfig(min_rows_for_share=5), shard_rows=1)  # no shard alone has 5 rows
+    cfg = ValidateConfig(min_rows_for_share=5)
     with pytest.raises(TableExpectationFailed, match="validate.documents.site.null_share") as failure:
-        _sharded_validate(dict(seed_tables, documents=docs), cfg, tmp_path / "cut", 2)
+        _sharded_validate(dict(seed_tables, documents=docs), cfg, tmp_path / "cut", 2, 1)  # no shard has 5 rows
     assert failure.value.stats["failed_expectations"] == ["validate.documents.site.null_share"]
 
 
@@ -110,8 +109,7 @@ def test_tables_in_several_part_files_give_the_same_rejects(planted, tmp_path):
             pq.write_table(table.slice(lo, hi - lo), part_file(folder, index))
         tables[name] = Spill(folder)
     assert len(tables["documents"].files) == 3
-    cfg = dataclasses.replace(ValidateConfig(), shard_rows=7)
-    sharded = _sharded_validate(tables, cfg, tmp_path / "cut", 2)
+    sharded = _sharded_validate(tables, ValidateConfig(), tmp_path / "cut", 2, 7)
     assert _quarantine(sharded) == _quarantine(alone)
     kept = materialise(sharded.kept)
     assert [(f.name, f.type) for f in kept.schema] == [(f.name, f.type) for f in alone.kept.schema]

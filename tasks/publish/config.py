@@ -1,4 +1,5 @@
-"""What publish writes and how: one merge rule per warehouse table, in commit order."""
+"""The publish stage's configuration, its plan: what it writes and how, one merge rule per warehouse table, in
+commit order (how many rows it reads at once comes with the run's `Sizes`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,24 @@
+"""Sizes: the run's one setting of how much work a task takes and how many rows a stage holds at once (not a
+stage). `RunConfig.sizes` carries it to every stage; a stage called without one (tests, bench scripts) gets
+`DEFAULT_SIZES`, declared here and nowhere else. Results do not depend on it (tests/tasks/test_*_shards.py cut
+the same night into shards of 1 row to 10,000 and compare); speed and memory do (bench/bench_pipeline.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    shard_rows: int = 4_000  # pages one shard task processes (extract: ~10 s of one core; Prefect ~0.2 s a task)
+    chunk_rows: int = 2_000  # rows a stage holds at once when it walks a spill or a shard (page texts: ~40 KB a row)
+    check_rows: int = 20_000  # rows one validate task checks together (GX costs ~0.3 s a run, by the run)
+
+    @property
+    def key_rows(self) -> int:
+        """Rows of key columns (a few short strings a row) read at once: 32 chunks' worth."""
+        return 32 * self.chunk_rows
+
+
+DEFAULT_SIZES = Sizes()
