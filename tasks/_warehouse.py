@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
@@ -40,6 +41,18 @@ def sql_string(text: str) -> str:
 def sql_list(values: Sequence[str]) -> str:
     """Comma-separated SQL string literals, for an `IN (...)` list or a DuckDB list `[...]`."""
     return ", ".join(sql_string(v) for v in values)
+
+
+def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
+    """`sql` run by a fresh in-memory DuckDB connection that sees `tables` under their names (Parquet files are
+    read with `read_parquet([...])` in the SQL); the result as Arrow, the connection closed."""
+    con = duckdb.connect()
+    try:
+        for name, table in tables.items():
+            con.register(name, table)
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
 
 
 def run_summaries(warehouse: Path) -> list[Path]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import DEDUPE_BANDS, DOCUMENTS
-from tasks._warehouse import sql_list
+from tasks._warehouse import query_arrow, sql_list
 from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
 from tasks.history import History
@@ -33,13 +32,7 @@ class DedupeIndex:
 def _query(sql: str, files: Sequence[str], empty: pa.Table, **tables: pa.Table) -> pa.Table:
     if not files:
         return empty
-    con = duckdb.connect()
-    try:
-        for name, table in tables.items():
-            con.register(name, table)
-        out = con.sql(sql.format(files=f"[{sql_list(files)}]")).to_arrow_table()
-    finally:
-        con.close()
+    out = query_arrow(sql.format(files=f"[{sql_list(files)}]"), **tables)
     return out.cast(empty.schema) if out.num_rows else empty
 
 

@@ -21,14 +21,13 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import DOCUMENTS, STG_PAGES
 from tasks._spill import Spill, write_spill
-from tasks._warehouse import sql_list
+from tasks._warehouse import query_arrow, sql_list
 from tasks.history import History
 from tasks.identity import doc_ids
 
@@ -76,12 +75,7 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
         f"SELECT w.row FROM read_parquet([{sql_list(doc_files)}]) d JOIN wanted w ON d.doc_id = w.doc_id "
         f"WHERE d.raw_text IS NOT NULL AND left(sha256(d.raw_text), {HASH_CHARS}) = w.raw_key"
     )
-    con = duckdb.connect()
-    try:
-        con.register("wanted", wanted)
-        return set(con.sql(sql).to_arrow_table().column("row").to_pylist())
-    finally:
-        con.close()
+    return set(query_arrow(sql, wanted=wanted).column("row").to_pylist())
 
 
 def without_unchanged(spill: Spill, history: History, path: Path, chunk_rows: int) -> tuple[Spill, int]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import DOCUMENTS, RUNS
 from tasks._spill import Rows, Spill
-from tasks._warehouse import sql_list
+from tasks._warehouse import query_arrow, sql_list
 from tasks.history import History
 from tasks.validate.config import ValidateConfig, ValidationHistory
 
@@ -49,20 +48,18 @@ def history_for_night(history: ValidationHistory, documents: Rows) -> Validation
 def published_titles_for(documents: Rows, published: pa.Table | Sequence[str]) -> pa.Table:
     """Published (doc_id, site, title) rows sharing a (site, title) with `documents` or having a null part;
     `published` is a table of those columns or the Parquet files of `documents`."""
-    con = duckdb.connect()
-    try:
-        tonight = _relation(con, "tonight_rows", documents)
-        source = _relation(con, "published_rows", published)
-        found = con.sql(_FILTER.format(tonight=tonight, published=source)).to_arrow_table()
-    finally:
-        con.close()
+    registered: dict[str, pa.Table] = {}
+    tonight = _relation(registered, "tonight_rows", documents)
+    source = _relation(registered, "published_rows", published)
+    found = query_arrow(_FILTER.format(tonight=tonight, published=source), **registered)
     return found.cast(pa.schema([(c, pa.string()) for c in TITLE_COLUMNS]))
 
 
-def _relation(con: duckdb.DuckDBPyConnection, name: str, rows: Rows | Sequence[str]) -> str:
-    """A FROM item over rows in memory (registered as `name`), a spill's files or a list of Parquet files."""
+def _relation(registered: dict[str, pa.Table], name: str, rows: Rows | Sequence[str]) -> str:
+    """A FROM item over rows in memory (added to `registered` as `name`), a spill's files or a list of Parquet
+    files."""
     if isinstance(rows, pa.Table):
-        con.register(name, rows.select([c for c in TITLE_COLUMNS if c in rows.column_names]))
+        registered[name] = rows.select([c for c in TITLE_COLUMNS if c in rows.column_names])
         return name
     files = [str(f) for f in rows.files] if isinstance(rows, Spill) else list(rows)
     return f"read_parquet([{sql_list(files)}])"
