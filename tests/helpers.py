@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -393,3 +394,18 @@ def tree_snapshot(root: Path) -> dict[str, tuple]:
             st = os.lstat(os.path.join(dirpath, name))
             out[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return out
+
+
+def with_column(pages: pa.Table, name: str, values: list) -> pa.Table:
+    """`pages` with column `name` replaced by `values` (strings)."""
+    return pages.set_column(pages.schema.get_field_index(name), name, pa.array(values, pa.string()))
+
+
+def night_two_of(night_one: pa.Table, n_again: int, edited: int, copies_of: str) -> tuple[pa.Table, pa.Table]:
+    """A second night: night one's first `n_again` pages again, the `edited`-th of them with a paragraph added
+    (an update), and the pages whose URL contains `copies_of` (mirror copies, to be re-delivered elsewhere)."""
+    again = night_one.slice(0, n_again)
+    texts = again.column("text").to_pylist()
+    texts[edited] += "\nA paragraph added after the first publication, long enough to change the body's hash."
+    copies = night_one.filter(pc.match_substring(pc.fill_null(night_one.column("url"), ""), copies_of))
+    return with_column(again, "text", texts), copies

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from helpers import clean, corpus_labels, corpus_pages, ingest, write_jsonl_dump
+from helpers import clean, corpus_labels, corpus_pages, ingest, night_two_of, with_column, write_jsonl_dump
 
 from schemas import STG_CLEAN
 from tasks.dedupe import DedupeConfig, DedupeIndex, decide, dedupe_pages, keys, near, published_history
@@ -46,13 +46,8 @@ def night_one(tmp_path_factory) -> pa.Table:
 
 def _night_two(night_one: pa.Table) -> pa.Table:
     """Night one's first 30 pages again (one edited: an update), and its mirror copies under new URLs."""
-    again = night_one.slice(0, 30)
-    texts = again.column("text").to_pylist()
-    texts[4] += "\nA paragraph added after the first publication, long enough to change the body's hash."
-    again = again.set_column(again.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
-    copies = night_one.filter(pc.match_substring(pc.fill_null(night_one.column("url"), ""), "example"))
-    urls = [u.replace("example", "elsewhere") for u in copies.column("url").to_pylist()]
-    copies = copies.set_column(copies.schema.get_field_index("url"), "url", pa.array(urls, pa.string()))
+    again, copies = night_two_of(night_one, 30, 4, "example")
+    copies = with_column(copies, "url", [u.replace("example", "elsewhere") for u in copies.column("url").to_pylist()])
     return pa.concat_tables([STG_CLEAN.conform(again), STG_CLEAN.conform(copies)])
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
-from helpers import clean, corpus_labels, corpus_pages, ingest, write_jsonl_dump
+from helpers import clean, corpus_labels, corpus_pages, ingest, night_two_of, write_jsonl_dump
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -83,11 +82,7 @@ def _publish(result, warehouse: Path) -> None:
 
 def _night_two(night_one: pa.Table) -> pa.Table:
     """Night one's first 20 pages again (unchanged), one of them edited (an update), and its near copies."""
-    again = night_one.slice(0, 20)
-    texts = again.column("text").to_pylist()
-    texts[2] += "\nA paragraph added after the first publication, long enough to change the body's hash."
-    again = again.set_column(again.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
-    copies = night_one.filter(pc.match_substring(pc.fill_null(night_one.column("url"), ""), "mirror.example.net"))
+    again, copies = night_two_of(night_one, 20, 2, "mirror.example.net")
     return pa.concat_tables([STG_CLEAN.conform(again), STG_CLEAN.conform(copies)])
 
 
