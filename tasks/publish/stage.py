@@ -72,12 +72,5 @@ def versions(warehouse: Path) -> dict[str, int | None]:
     return {t.name: current_version(warehouse, t) for t in (*(w.table for w in PLAN), RUNS)}
 
 
-@task(name="publish", cache_policy=NO_CACHE)
-def publish_tables_task(
-    warehouse: Path,
-    tables: dict[str, Rows],
-    run_id: str,
-    after_commit: Callable[[str], None] | None = None,
-    sizes: Sizes = DEFAULT_SIZES,
-) -> dict[str, int]:
-    return publish_tables(warehouse, tables, run_id, after_commit, sizes)
+# The flow's publish task: `publish_tables` itself (the ledger retries it on transient errors).
+publish_tables_task = task(name="publish", cache_policy=NO_CACHE)(publish_tables)
