@@ -39,7 +39,9 @@ from tasks._warehouse import RUN_ID_KEY, RUNS_DIR, open_delta, run_folder
 
 MANIFEST = "run.json"
 COMPLETE = "checkpoint.json"
-_SHARED_CODE = ("tasks/_stage.py", "tasks/_spill.py", "tasks/_warehouse.py", "schemas")
+# What every stage shares: the modules at the top of tasks/ (identity, history, spills, shards, sizes, …; a new
+# one is covered without being listed) and every schema.
+_SHARED_CODE = ("tasks", "schemas")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,12 +64,14 @@ def stage_source_files(module_name: str) -> list[Path]:
     return sorted(file.parent.rglob("*.py")) if file.name == "__init__.py" else [file]
 
 
+def shared_source_files() -> list[Path]:
+    """The source files every stage's fingerprint covers besides its own package."""
+    return [file for shared in _SHARED_CODE for file in sorted((_ROOT / shared).glob("*.py"))]
+
+
 def code_fingerprint(module_name: str) -> str:
     """Hash of the source of a stage (a package: all its files) and of the code every stage shares."""
-    files = stage_source_files(module_name)
-    for shared in _SHARED_CODE:
-        path = _ROOT / shared
-        files += sorted(path.glob("*.py")) if path.is_dir() else [path]
+    files = stage_source_files(module_name) + shared_source_files()
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode())

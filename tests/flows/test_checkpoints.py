@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.checkpoints import code_fingerprint, stage_source_files
+from flows.checkpoints import code_fingerprint, shared_source_files, stage_source_files
 from schemas.runs import STAGES
 
 
@@ -19,6 +19,16 @@ def test_every_stage_is_fingerprinted_by_all_its_files(stage):
     files = stage_source_files(f"tasks.{stage}.stage")
     assert Path(package.__file__).name == "__init__.py"
     assert files == sorted(Path(package.__file__).parent.rglob("*.py"))
+
+
+def test_every_shared_module_and_schema_is_fingerprinted():
+    """A stage also depends on the plumbing every stage imports (doc identity, history, spills, shards, sizes):
+    editing any module at the top of tasks/ or in schemas/ must invalidate the checkpoints."""
+    root = Path(__file__).resolve().parents[2]
+    shared = set(shared_source_files())
+    expected = set((root / "tasks").glob("*.py")) | set((root / "schemas").glob("*.py"))
+    assert {root / "tasks" / name for name in ("identity.py", "history.py", "sizes.py", "_shards.py")} <= shared
+    assert shared == expected
 
 
 def test_editing_a_rule_module_changes_the_stage_fingerprint(tmp_path, monkeypatch):
