@@ -115,6 +115,9 @@ def _known_changed(before: TemplateModels, after: TemplateModels, changed: set[s
     return frozenset(h for h in lines if before.known_in.get(h, empty) != after.known_in.get(h, empty) & changed)
 
 
+NOTHING_TO_RESTRIP = RestripScope(frozenset(), frozenset(), {}, frozenset())
+
+
 def restrip_scope(
     stored: pa.Table, sample: PageSample, night_models: Callable[[], TemplateModels], cfg: BoilerplateConfig
 ) -> RestripScope:
@@ -122,7 +125,7 @@ def restrip_scope(
     `night_models`: tonight's models (the re-strip uses them too: called only when a group's sample changed)."""
     changed = sample.changed_groups()
     if not changed:
-        return RestripScope(frozenset(), frozenset(), {}, frozenset())
+        return NOTHING_TO_RESTRIP
     before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)
     after = night_models()
     groups = frozenset(g for g in changed if _signature(before, g, cfg) != _signature(after, g, cfg))

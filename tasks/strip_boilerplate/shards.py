@@ -74,6 +74,11 @@ def _models_of_file(path: str, version: tuple[int, int], cfg: BoilerplateConfig)
     return sample_models(pq.read_table(path), cfg)
 
 
+def forget_models() -> None:
+    """Drop the models this process built (the run process keeps the rest of the night without them)."""
+    _models_of_file.cache_clear()
+
+
 def load_models(model_file: Path, cfg: BoilerplateConfig) -> TemplateModels:
     """The night's models, built once per process for a model file (a worker cleans many shards of a night;
     the file's mtime and size are in the key, so a rerun writing the same path builds them again)."""
