@@ -231,37 +231,26 @@ def rerun(
         raise typer.Exit(2)
     manifest = CheckpointStore(warehouse, run_id).manifest() if warehouse.is_dir() else None
     if manifest is None:
-        if raw is None:
-            _existing_warehouse(warehouse)
-            console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`; --raw starts it)")
-            raise typer.Exit(2)
-        console.print(f"run {run_id} was never recorded in {warehouse}: starting it over {resolve_raw(raw)}")
-        _call_nightly(
-            warehouse,
-            verbose,
-            where,
-            raw=str(resolve_raw(raw)),
-            run_id=run_id,
-            full=False,
-            from_stage=from_stage,
-            **_sizes(shard_rows, chunk_rows),
-        )
-        return
-    done = find_run(warehouse, run_id)
-    if done is not None and done["status"] == "succeeded":
-        console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
-        return
-    raw_dir = str(resolve_raw(raw)) if raw else manifest["raw"]
-    _call_nightly(
-        warehouse,
-        verbose,
-        where,
-        raw=raw_dir,
-        run_id=run_id,
-        full=manifest["full"],
-        from_stage=from_stage,
-        **_sizes(shard_rows, chunk_rows),
-    )
+        raw_dir, full = _never_recorded(warehouse, run_id, raw), False
+    else:
+        done = find_run(warehouse, run_id)
+        if done is not None and done["status"] == "succeeded":
+            console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
+            return
+        raw_dir, full = (str(resolve_raw(raw)) if raw else manifest["raw"]), manifest["full"]
+    sizes = _sizes(shard_rows, chunk_rows)
+    _call_nightly(warehouse, verbose, where, raw=raw_dir, run_id=run_id, full=full, from_stage=from_stage, **sizes)
+
+
+def _never_recorded(warehouse: Path, run_id: str, raw: Path | None) -> str:
+    """The raw folder a run id never recorded (killed before anything of it was written) starts over: --raw, or
+    exit 2 naming what is missing."""
+    if raw is None:
+        _existing_warehouse(warehouse)
+        console.print(f"[red]no run {run_id!r} in {warehouse}[/red] (see `docpipe runs`; --raw starts it)")
+        raise typer.Exit(2)
+    console.print(f"run {run_id} was never recorded in {warehouse}: starting it over {resolve_raw(raw)}")
+    return str(resolve_raw(raw))
 
 
 @app.command()
