@@ -126,13 +126,8 @@ def run(
         raise typer.Exit(2)
     where = _runner(runner, dask_address, workers)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
-    sizes = _sizes(shard_rows, chunk_rows)
+    sizes = {"shard_rows": shard_rows, "chunk_rows": chunk_rows}  # None: RunConfig's default (flows/config.py)
     _call_nightly(warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full, **sizes)
-
-
-def _sizes(shard_rows: int | None, chunk_rows: int | None) -> dict[str, int]:
-    """The flow's size parameters given on the command line (the others keep RunConfig's defaults)."""
-    return {k: v for k, v in {"shard_rows": shard_rows, "chunk_rows": chunk_rows}.items() if v is not None}
 
 
 def _refused(message: str) -> typer.Exit:
@@ -238,7 +233,7 @@ def rerun(
             console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
             return
         raw_dir, full = (str(resolve_raw(raw)) if raw else manifest["raw"]), manifest["full"]
-    sizes = _sizes(shard_rows, chunk_rows)
+    sizes = {"shard_rows": shard_rows, "chunk_rows": chunk_rows}
     _call_nightly(warehouse, verbose, where, raw=raw_dir, run_id=run_id, full=full, from_stage=from_stage, **sizes)
 
 
