@@ -172,8 +172,7 @@ def _restrip_published(
     (written even when empty); returns their count."""
     first = next(spill.batches(1, ["run_id"]), None)
     run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
-    shards = _plan_restrip(history, scope.groups, sizes) if run_id is not None else []
-    published = _published_uris(history, scope.groups, cfg) if shards else set()
+    shards, published = _plan_restrip(history, scope.groups, sizes) if run_id is not None else ([], set())
     tonight = frozenset(_uris_among(spill, published, sizes.key_rows)) if published else frozenset()
     manifests = map_shards(
         restrip_shard_task, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
@@ -184,24 +183,22 @@ def _restrip_published(
     return sum(m["restripped"] for m in manifests)
 
 
-def _plan_restrip(history: History, groups: frozenset[str], sizes: Sizes) -> list[Shard]:
-    """Shards of the published documents of `groups`: row ranges of the current `documents` data files, each
-    spanning at most `sizes.shard_rows` of those documents."""
+def _plan_restrip(history: History, groups: frozenset[str], sizes: Sizes) -> tuple[list[Shard], set[str]]:
+    """Shards of the published documents of `groups` (row ranges of the pinned `documents` data files, each
+    spanning at most `sizes.shard_rows` of those documents), and those documents' source_uri: one read of each
+    file's site and source_uri columns."""
     shard_rows = sizes.shard_rows
     shards: list[Shard] = []
+    uris: set[str] = set()
     for file in history.files(DOCUMENTS) if groups else ():
-        sites = pq.read_table(file, columns=["site"], schema=DOCUMENTS.arrow_schema).column("site")
+        docs = pq.read_table(file, columns=["site", "source_uri"], schema=DOCUMENTS.arrow_schema)
+        sites = docs.column("site")
         wanted = pa.array([s for s in sites.unique().to_pylist() if of_groups(s, groups)], pa.string())
         rows = np.flatnonzero(pc.is_in(sites, wanted).to_numpy(zero_copy_only=False))
+        uris.update(docs.column("source_uri").take(pa.array(rows, pa.int64())).to_pylist())
         for part in (rows[i : i + shard_rows] for i in range(0, len(rows), shard_rows)):
             shards.append(Shard(len(shards), Path(file), int(part[0]), int(part[-1]) + 1, sizes.chunk_rows))
-    return shards
-
-
-def _published_uris(history: History, groups: frozenset[str], cfg: BoilerplateConfig) -> set[str]:
-    """source_uri of the published documents of `groups`."""
-    parts = read_documents_of_groups(history, groups, cfg, ("source_uri",))
-    return {uri for part in parts for uri in part.column("source_uri").to_pylist()}
+    return shards, uris
 
 
 def _uris_among(spill: Spill, wanted: set[str], batch_rows: int) -> set[str]:
