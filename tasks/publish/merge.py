@@ -111,15 +111,15 @@ def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
 
 
 def stale_children_predicate(
-    warehouse: Path, ours: pa.Array, write: TableWrite, sizes: Sizes = DEFAULT_SIZES
+    dt: DeltaTable, ours: pa.Array, write: TableWrite, sizes: Sizes = DEFAULT_SIZES
 ) -> str | None:
     """Delete predicate for the child rows of tonight's documents (`ours`: their doc_ids) that tonight no longer
     has (also when a document lost all its rows of this table). Only parents that already have rows in the
     table can have stale ones, so the IN list stays short on a large first load; the table's parent column is
     read `sizes.key_rows` at a time."""
-    col, dt = write.replace_children_of, open_delta(warehouse, write.table)
+    col = write.replace_children_of
     parents: set[str] = set()
-    for part in column_batches(dt, write.table, [col], sizes.key_rows) if dt is not None else []:
+    for part in column_batches(dt, write.table, [col], sizes.key_rows):
         parents.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
     return f"t.{col} IN ({sql_list(sorted(parents))})" if parents else None
 

@@ -38,7 +38,7 @@ def publish_tables(
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_children_predicate(warehouse, doc_ids, write, sizes) if write.replace_children_of else None
+        stale = stale_children_predicate(dt, doc_ids, write, sizes) if write.replace_children_of else None
         if rows.num_rows or stale:
             publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
         if after_commit and current_version(warehouse, write.table) != before:

@@ -141,7 +141,7 @@ def _merged_everything(warehouse: Path, tables: dict[str, pa.Table], run_id: str
     for write in PLAN:
         dt = ensure_table(warehouse, write.table, run_id)
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_children_predicate(warehouse, doc_ids, write) if write.replace_children_of else None
+        stale = stale_children_predicate(dt, doc_ids, write) if write.replace_children_of else None
         if rows.num_rows or stale:
             merge_rows(dt, rows, write, run_id, stale)
 
