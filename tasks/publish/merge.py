@@ -21,6 +21,9 @@ from tasks.sizes import DEFAULT_SIZES, Sizes
 # Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
 # default, ~1M rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
 TEXT_ROW_GROUP_ROWS = 4096
+# Their codec: zstd instead of deltalake's default snappy (100k generated pages' documents: 631 -> 163 MB on disk,
+# merge +640 -> +580 MB and 5.6 -> 4.7 s; pandas, DuckDB and Spark read both).
+TEXT_COMPRESSION = "ZSTD"
 
 
 def commit_tag(run_id: str, table: Table) -> CommitProperties:
@@ -149,7 +152,9 @@ def publish_rows(
 
 
 def writer_properties(table: Table) -> WriterProperties | None:
-    return WriterProperties(max_row_group_size=TEXT_ROW_GROUP_ROWS) if table.text_columns else None
+    if not table.text_columns:
+        return None
+    return WriterProperties(max_row_group_size=TEXT_ROW_GROUP_ROWS, compression=TEXT_COMPRESSION)
 
 
 def merge_rows(
