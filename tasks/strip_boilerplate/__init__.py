@@ -31,9 +31,11 @@ last plain label before the prose is the page's heading and stays. Removed lines
 HTML pages: main content by html.py (trafilatura, readability-lxml as second opinion and fill, cleanup), title
 from the page's metadata; no line learning.
 
-Shards (#14): `strip_stage` maps a shard task that samples each shard (bottom-k per group), merges the samples with
-the stored one into the night's sample (the model file, `model.parquet` in the stage's folder), maps a shard task
-that strips each shard under it, then re-strips published documents; the same rows and stats for any shard size.
+Shards (#14): `strip_stage` maps a shard task that samples each shard (bottom-k page keys per group), merges the
+samples with the stored one into the night's sample, maps a shard task that fingerprints the night's sampled pages
+where they are (only those: a page outside the night's sample is never fingerprinted), writes the sample to the
+model file (`model.parquet` in the stage's folder), maps a shard task that strips each shard under it, then
+re-strips published documents; the same rows and stats for any shard size.
 
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
 blocks), copies (copies and variants of one body), model (groups, the page sample, line counts, cleaning a

@@ -282,25 +282,33 @@ class PageSample:
             self.rows.pop((group, keys.pop()), None)
         return True
 
-    def add(self, pages: pa.Table) -> None:
-        """Offer every text page of `pages` to its site's (and registered domain's) sample."""
+    def add(self, pages: pa.Table, first_row: int | None = None) -> None:
+        """Offer every text page of `pages` to its site's (and registered domain's) sample. With `first_row` (the
+        position of the first of `pages` in its file), an admitted row carries its page's position (`row`)
+        instead of its fingerprints, which `fill` adds once the night's sample is known: of a night's pages, only
+        those in that sample are fingerprinted."""
         cols = pages.select(["url", "raw_text", "raw_html", "run_id"]).to_pylist()
-        for row in cols:
+        for i, row in enumerate(cols):
             if row["raw_html"] and not row["raw_text"]:
                 continue
             lines = (row["raw_text"] or "").splitlines()
             group, key = page_group(row["url"], lines, self.cfg), content_hash("\n".join(lines))
-            hashes = None
+            found: dict[str, Any] | None = None
             for g in (group, domain_of(group)) if url_site(row["url"]) else (group,):
                 if self._admit(g, key):
-                    hashes = hashes or (page_line_hashes(lines, self.cfg), page_sketch(lines, self.cfg))
-                    self.rows[(g, key)] = {
-                        "site": g,
-                        "page_key": key,
-                        "line_hashes": hashes[0],
-                        "body_sketch": hashes[1],
-                        "run_id": row["run_id"],
-                    }
+                    found = found or (fingerprints(lines, self.cfg) if first_row is None else {"row": first_row + i})
+                    self.rows[(g, key)] = {"site": g, "page_key": key, **found, "run_id": row["run_id"]}
+
+    def unfilled(self) -> list[dict[str, Any]]:
+        """Rows admitted by position (`add` with `first_row`, or `merge` of such rows) still without fingerprints."""
+        return [row for row in self.rows.values() if "row" in row]
+
+    def fill(self, found: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Give every unfilled row its page's fingerprints: `found(row)`, from the row's position fields, which
+        are dropped."""
+        for row in self.unfilled():
+            place = {name: row.pop(name) for name in [n for n in row if n not in _SAMPLE_FIELDS]}
+            row.update(found(place))
 
     def new_rows(self) -> list[dict[str, Any]]:
         """`boilerplate_pages` rows that entered a sample tonight and are still in it."""
@@ -317,6 +325,14 @@ class PageSample:
 
     def models(self) -> TemplateModels:
         return _build_models(self.rows.values(), self.cfg)
+
+
+_SAMPLE_FIELDS = ("site", "page_key", "run_id")  # what a row admitted by position holds besides its position
+
+
+def fingerprints(lines: list[str], cfg: BoilerplateConfig) -> dict[str, list[int]]:
+    """What the sample keeps of a page besides its group and key: its line fingerprints and its body sketch."""
+    return {"line_hashes": page_line_hashes(lines, cfg), "body_sketch": page_sketch(lines, cfg)}
 
 
 def sample_models(sample: pa.Table, cfg: BoilerplateConfig) -> TemplateModels:

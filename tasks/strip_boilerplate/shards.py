@@ -1,8 +1,10 @@
 """strip_boilerplate's map tasks (tasks/_shards.py): per shard of the night's pages, the per-page work.
 
-`sample_shard` writes the shard's bottom-k sample of every template group (`out/samples/part-NNNNN.parquet`,
-`boilerplate_pages` rows: at most `max_sample_pages` a group, whatever the shard's size). The reduce (stage.py)
-merges them with the stored sample into the night's sample and writes it to `out/model.parquet`, the model file.
+`sample_shard` writes the shard's bottom-k sample of every template group by page key and position only
+(`out/samples/part-NNNNN.parquet`: at most `max_sample_pages` a group, whatever the shard's size). The reduce
+(stage.py) merges them with the stored sample into the night's sample; `fingerprint_shard` then fingerprints the
+shard's pages that are in it (`out/selected/` → `out/fingerprints/`: a page is fingerprinted only when it is in
+the night's sample, not in a shard's), and the filled sample is written to `out/model.parquet`, the model file.
 `clean_shard` builds the night's models from that file (once per process and file) and writes the shard's kept
 pages (`out/kept/part-NNNNN.parquet`) and quarantine rows (`out/quarantine/part-NNNNN.parquet`); its manifest
 carries the shard's counters (rows in, lines removed, contact blocks, removed lines by reason code).
@@ -24,30 +26,38 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN
-from tasks._shards import Shard, fault_drill, offload
+from tasks._shards import Shard, fault_drill, map_shards, offload
 from tasks._spill import SpillWriter, part_file, write_spill
 from tasks._stage import quarantine_table
 from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
-from tasks.strip_boilerplate.model import PageSample, TemplateModels, sample_models
+from tasks.strip_boilerplate.model import PageSample, TemplateModels, fingerprints, sample_models
 from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, of_groups, restrip, strip_rows
 
 SAMPLES_DIR = "samples"
+SELECTED_DIR = "selected"
+FINGERPRINTS_DIR = "fingerprints"
 KEPT_DIR = "kept"
 QUARANTINE_DIR = "quarantine"
 RESTRIP_DIR = "restrip"
 MODEL_FILE = "model.parquet"
 SAMPLE_COLUMNS = ("url", "raw_text", "raw_html", "run_id")  # what the sample needs of a page
 _RESTRIP_SCHEMA = pa.schema([DOCUMENTS.arrow_schema.field(c) for c in RESTRIP_COLUMNS])  # deltalake writes views
+_PAGES = BOILERPLATE_PAGES.arrow_schema
+_CANDIDATES = pa.schema([_PAGES.field("site"), _PAGES.field("page_key"), _PAGES.field("run_id"), ("row", pa.int64())])
+_FINGERPRINTS = pa.schema([("row", pa.int64()), _PAGES.field("line_hashes"), _PAGES.field("body_sketch")])
 
 
 def sample_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, int]:
-    """Write the shard's own bottom-k sample of every group (the candidates for the night's sample)."""
+    """Write the shard's own bottom-k sample of every group, pages by position (the candidates for the night's
+    sample)."""
     sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    first = shard.start
     for batch in shard.batches(SAMPLE_COLUMNS):
-        sample.add(pa.Table.from_batches([batch]))
-    rows = BOILERPLATE_PAGES.conform(sample.new_rows())
-    write_spill(part_file(Path(out) / SAMPLES_DIR, shard.index), BOILERPLATE_PAGES, [rows])
+        sample.add(pa.Table.from_batches([batch]), first_row=first)
+        first += batch.num_rows
+    rows = pa.Table.from_pylist(sample.new_rows(), schema=_CANDIDATES)
+    _write(rows, part_file(Path(out) / SAMPLES_DIR, shard.index))
     return {"sampled": rows.num_rows}
 
 
@@ -57,11 +67,53 @@ def sample_shard_task(shard: Shard, cfg: BoilerplateConfig, out: Path, parallel:
 
 
 def merge_samples(stored: pa.Table, out: Path, n_shards: int, cfg: BoilerplateConfig) -> PageSample:
-    """The night's sample: the stored sample, then each shard's sample in shard order (PageSample.merge)."""
+    """The night's sample: the stored sample, then each shard's sample in shard order (PageSample.merge); its
+    pages from tonight are still unfilled (`fingerprint_sample`)."""
     sample = PageSample(stored, cfg)
     for index in range(n_shards):
-        sample.merge(pq.read_table(part_file(Path(out) / SAMPLES_DIR, index)))
+        part = pq.read_table(part_file(Path(out) / SAMPLES_DIR, index))
+        sample.merge(part.append_column("shard", pa.array([index] * part.num_rows, pa.int64())))
     return sample
+
+
+def fingerprint_sample(sample: PageSample, shards: list[Shard], cfg: BoilerplateConfig, out: Path) -> None:
+    """Fingerprint tonight's pages of the night's sample on the shards holding them (a map), and fill the sample."""
+    wanted: dict[int, set[int]] = {}
+    for row in sample.unfilled():
+        wanted.setdefault(row["shard"], set()).add(row["row"])
+    for index, rows in wanted.items():
+        _write(pa.table({"row": pa.array(sorted(rows), pa.int64())}), part_file(Path(out) / SELECTED_DIR, index))
+    map_shards(fingerprint_shard_task, [shards[index] for index in sorted(wanted)], cfg=cfg, out=out)
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for index in sorted(wanted):
+        for row in pq.read_table(part_file(Path(out) / FINGERPRINTS_DIR, index)).to_pylist():
+            found[(index, row.pop("row"))] = row
+    sample.fill(lambda place: found[(place["shard"], place["row"])])
+
+
+def fingerprint_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, int]:
+    """Write the fingerprints of the shard's pages selected for the night's sample (`out/selected/`)."""
+    wanted = set(pq.read_table(part_file(Path(out) / SELECTED_DIR, shard.index)).column("row").to_pylist())
+    rows: list[dict[str, Any]] = []
+    first = shard.start
+    for batch in shard.batches(["raw_text"]):
+        for i, text in enumerate(batch.column(0).to_pylist()):
+            if first + i in wanted:
+                rows.append({"row": first + i, **fingerprints((text or "").splitlines(), cfg)})
+        first += batch.num_rows
+    _write(pa.Table.from_pylist(rows, schema=_FINGERPRINTS), part_file(Path(out) / FINGERPRINTS_DIR, shard.index))
+    return {"fingerprinted": len(rows)}
+
+
+@task(name="strip-boilerplate-fingerprint-shard", cache_policy=NO_CACHE)
+def fingerprint_shard_task(shard: Shard, cfg: BoilerplateConfig, out: Path, parallel: bool = True) -> dict[str, int]:
+    return offload(fingerprint_shard, shard, cfg, out, parallel=parallel)
+
+
+def _write(rows: pa.Table, path: Path) -> None:
+    """A scratch file of the stage's own (a shard's sample, selection or fingerprints)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(rows, path)
 
 
 def write_model(sample: PageSample, out: Path) -> Path:

@@ -2,10 +2,11 @@
 of changed groups stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
 
 `strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
-an unchanged page costs a hash), then is plan → map → reduce → map → map: the night's pages cut into shards,
-each shard's bottom-k sample per group (shards.sample_shard), the night's sample merged from them and the stored
-one and written to the model file, each shard stripped under it (shards.clean_shard, part files of kept rows and
-quarantine); then the published documents of the groups whose model changed, cut into shards of `Sizes.shard_rows`
+an unchanged page costs a hash), then is plan → map → reduce → map → reduce → map → map: the night's pages cut
+into shards, each shard's bottom-k sample per group by page key (shards.sample_shard), the night's sample merged
+from them and the stored one, its pages of tonight fingerprinted on the shards holding them (shards.
+fingerprint_shard) and the sample written to the model file, each shard stripped under it (shards.clean_shard,
+part files of kept rows and quarantine); then the published documents of the groups whose model changed, cut into shards of `Sizes.shard_rows`
 documents, of which each shard strips again only the candidates (shards.restrip_shard: a line fingerprint
 whose evidence changed, changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate`
 and `strip_boilerplate_task` are the same work in one process (tests, bench scripts), stripping every published
@@ -43,6 +44,7 @@ from tasks.strip_boilerplate.shards import (
     QUARANTINE_DIR,
     RESTRIP_DIR,
     clean_shard_task,
+    fingerprint_sample,
     forget_models,
     load_models,
     merge_samples,
@@ -136,6 +138,7 @@ def strip_stage(
     map_shards(sample_shard_task, shards, cfg=cfg, out=out)
     stored = history.read(BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
+    fingerprint_sample(sample, shards, cfg, out)
     model_file = write_model(sample, out)
     manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=model_file, out=out)
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())

@@ -99,6 +99,10 @@ def test_sharded_strip_equals_one_pass_in_any_cut_and_place(night_two, tmp_path)
         assert sharded.stats == alone.stats, shard_rows
         assert sharded.outputs["boilerplate_pages"].equals(alone.outputs["boilerplate_pages"]), shard_rows
         assert pq.read_table(out / "model.parquet").num_rows >= alone.outputs["boilerplate_pages"].num_rows
+        # a page is fingerprinted once, and only when it is in the night's sample (not for a shard's sample)
+        tonight = sharded.outputs["boilerplate_pages"]
+        fingerprinted = sum(pq.read_metadata(f).num_rows for f in (out / "fingerprints").glob("part-*.parquet"))
+        assert len(set(tonight.column("page_key").to_pylist())) <= fingerprinted <= tonight.num_rows, shard_rows
 
 
 def test_a_night_without_pages_leaves_an_empty_kept_spill(tmp_path):
