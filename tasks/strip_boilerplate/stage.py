@@ -4,14 +4,15 @@ of changed groups stripped again. The contract is in tasks/strip_boilerplate/__i
 `strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
 an unchanged page costs a hash), then is plan → map → reduce → map → reduce → map → map: the night's pages cut
 into shards, each shard's bottom-k sample per group by page key (shards.sample_shard), the night's sample merged
-from them and the stored one, its pages of tonight fingerprinted on the shards holding them (shards.
-fingerprint_shard) and the sample written to the model file, each shard stripped under it (shards.clean_shard,
-part files of kept rows and quarantine); then the published documents of the groups whose model changed, cut into shards of `Sizes.shard_rows`
-documents, of which each shard strips again only the candidates (shards.restrip_shard: a line fingerprint
-whose evidence changed, changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate`
-and `strip_boilerplate_task` are the same work in one process (tests, bench scripts), stripping every published
-document of those groups again (the reference the candidate filter is tested against, tests/tasks/
-test_restrip_candidates.py); both give the same rows and stats for any shard size.
+from them and the stored one, its pages of tonight fingerprinted on the shards holding them
+(shards.fingerprint_shard) and the sample written to the model file, each shard stripped under it
+(shards.clean_shard, part files of kept rows and quarantine); then the published documents of the groups whose
+model changed, cut into shards of `Sizes.shard_rows` documents, of which each shard strips again only the
+candidates (shards.restrip_shard: a line fingerprint whose evidence changed, changed.RestripScope); the counters
+are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task` are the same work in one process
+(tests, bench scripts), stripping every published document of those groups again (the reference the candidate
+filter is tested against, tests/tasks/test_restrip_candidates.py); both give the same rows and stats for any
+shard size.
 """
 
 from __future__ import annotations
