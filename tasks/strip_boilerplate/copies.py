@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 import operator
 import re
 from collections import Counter
@@ -56,16 +57,17 @@ def documents(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> list[list[d
     index look-ups, not n²/2 sketch comparisons."""
     docs: list[list[dict[str, Any]]] = []
     index: dict[int, list[int]] = {}  # sketch fingerprint → documents whose first page has it
+    firsts: list[frozenset[int]] = []  # per document: its first page's sketch
     unsketched: list[int] = []  # documents whose first page has no sketch (compared by line sets)
     for row in rows:
-        found = next(
-            (i for i in _copy_candidates(row, docs, index, unsketched, cfg) if are_copies(docs[i][0], row, cfg)), None
-        )
+        candidates = _copy_candidates(row, len(docs), index, firsts, unsketched, cfg)
+        found = next((i for i in candidates if are_copies(docs[i][0], row, cfg)), None)
         if found is not None:
             docs[found].append(row)
             continue
         docs.append([row])
         sketch = row.get("body_sketch")
+        firsts.append(frozenset(sketch or ()))
         if sketch is None:
             unsketched.append(len(docs) - 1)
         for h in sketch or ():
@@ -74,16 +76,25 @@ def documents(rows: list[dict[str, Any]], cfg: BoilerplateConfig) -> list[list[d
 
 
 def _copy_candidates(
-    row: dict[str, Any], docs: list[list[dict[str, Any]]], index: dict[int, list[int]], unsketched: list[int], cfg
+    row: dict[str, Any],
+    n_docs: int,
+    index: dict[int, list[int]],
+    firsts: list[frozenset[int]],
+    unsketched: list[int],
+    cfg: BoilerplateConfig,
 ) -> list[int]:
     """Documents (ascending) that can hold a copy of `row`: sketch similarity ≥ s needs at least
     s·min(k, |sketch|) shared fingerprints (the union's k smallest hold at least that many); documents without a
-    sketch, and every document for a page without one (or with an empty one), are always candidates."""
+    sketch, and every document for a page without one (or with an empty one), are always candidates. A document
+    sharing `need` of the page's n fingerprints shares one of any n - need + 1 of them, so only the documents
+    holding one of the rarest n - need + 1 are counted (template fingerprints are on every document)."""
     sketch = row.get("body_sketch")
     if not sketch:
-        return list(range(len(docs)))
-    shared = Counter(chain.from_iterable(index.get(h, ()) for h in sketch))
+        return list(range(n_docs))
     bound = cfg.min_copy_similarity * min(cfg.sketch_size, len(sketch)) - 1e-9
+    rarest = sorted([index.get(h, ()) for h in sketch], key=len)[: len(sketch) - max(math.ceil(bound), 1) + 1]
+    maybe = set(chain.from_iterable(rarest))
+    shared = {i: len(firsts[i].intersection(sketch)) for i in maybe}
     return sorted([i for i, n in shared.items() if n >= bound] + unsketched)
 
 
