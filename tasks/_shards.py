@@ -12,6 +12,7 @@ each (`worker_processes`): a stage's imports and caches do not stay resident for
 from __future__ import annotations
 
 import ctypes
+import functools
 import multiprocessing
 import os
 import signal
@@ -89,16 +90,17 @@ def as_spill(rows: Rows, path: Path, table: Table, group_rows: int) -> Spill:
     return write_spill(path, table, rows.to_batches(max_chunksize=max(1, group_rows)))
 
 
-def map_shards(task: Task, shards: Sequence[Shard], **shared: Any) -> list[dict[str, Any]]:
-    """Run `task(shard, **shared, parallel=…)` for every shard on the flow's task runner; each returns a small
-    manifest.
-    Results come back in shard order; progress advances by a shard's rows as it finishes."""
+def map_shards(work: Callable[..., dict[str, Any]], shards: Sequence[Shard], **shared: Any) -> list[dict[str, Any]]:
+    """Run `work(shard, **shared)` for every shard, one Prefect task run a shard (`shard_task`) on the flow's task
+    runner; each returns a small manifest. Results come back in shard order; progress advances by a shard's rows
+    as it finishes."""
     from prefect.futures import as_completed
+    from prefect.utilities.annotations import unmapped
 
     if not shards:
         return []
-    shared = {**shared, "parallel": len(shards) > 1}  # one shard: no worker process to start for it
-    futures = task.map(list(shards), **{k: _unmapped(v) for k, v in shared.items()})
+    parallel = len(shards) > 1  # one shard: no worker process to start for it
+    futures = shard_task(work).map(list(shards), unmapped(work), unmapped(shared), unmapped(parallel))
     index = {f.task_run_id: i for i, f in enumerate(futures)}
     manifests: list[dict[str, Any]] = [{}] * len(shards)
     for future in as_completed(futures):
@@ -108,10 +110,22 @@ def map_shards(task: Task, shards: Sequence[Shard], **shared: Any) -> list[dict[
     return manifests
 
 
-def _unmapped(value: Any) -> Any:
-    from prefect.utilities.annotations import unmapped
+@functools.cache
+def shard_task(work: Callable[..., Any]) -> Task:
+    """The Prefect task that runs `work` on one shard where `offload` puts it, named after it
+    (`tasks.strip_boilerplate.shards.clean_shard` → `strip-boilerplate-clean-shard`). `work` lives in a module
+    without Prefect (a stage's shards.py): a local worker process imports that module and what it needs, not
+    Prefect (1.1 s and ~60 MB a process)."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
 
-    return unmapped(value)
+    stage, name = stage_of(work).removeprefix("tasks."), work.__name__
+    label = name if name.startswith(stage) else f"{stage}_{name}"
+    return task(_run_shard, name=label.replace("_", "-"), cache_policy=NO_CACHE)
+
+
+def _run_shard(shard: Shard, work: Callable[..., T], shared: dict[str, Any], parallel: bool) -> T:
+    return offload(work, shard, parallel=parallel, **shared)
 
 
 @dataclass
@@ -176,8 +190,8 @@ def stage_of(fn: Callable[..., Any]) -> str:
     return ".".join((getattr(fn, "__module__", None) or "").split(".")[:2])
 
 
-def _submit(fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T] | None:
-    """`fn(*args)` submitted to the worker processes of `fn`'s stage (started here if need be); None when the
+def _submit(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Future[T] | None:
+    """`fn(*args, **kwargs)` submitted to the worker processes of `fn`'s stage (started here if need be); None when the
     run has no worker processes."""
     stage = stage_of(fn)
     with _workers.lock:
@@ -192,14 +206,14 @@ def _submit(fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T] | None:
             # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
             _workers.pool = ProcessPoolExecutor(_workers.count, mp_context=multiprocessing.get_context("spawn"))
         _workers.stage = stage
-        return _workers.pool.submit(_released, fn, *args)
+        return _workers.pool.submit(_released, fn, *args, **kwargs)
 
 
-def _released(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` in a worker process, then the memory its allocators keep for reuse handed back to the system
-    (an idle worker between shards: 630 → 500 MB after an extract shard; Arrow's pool kept ~100 MB of it)."""
+def _released(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` in a worker process, then the memory its allocators keep for reuse handed back to the
+    system (an idle worker between shards: 630 → 500 MB after an extract shard; Arrow's pool kept ~100 MB of it)."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     finally:
         pa.default_memory_pool().release_unused()
         _malloc_trim()
@@ -211,11 +225,11 @@ def _malloc_trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def offload(fn: Callable[..., T], *args: Any, parallel: bool = True) -> T:
-    """`fn(*args)` in a local worker process when the run has them and the stage has `parallel` shards,
+def offload(fn: Callable[..., T], *args: Any, parallel: bool = True, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` in a local worker process when the run has them and the stage has `parallel` shards,
     else here."""
-    future = _submit(fn, args) if parallel else None
-    return future.result() if future is not None else fn(*args)
+    future = _submit(fn, args, kwargs) if parallel else None
+    return future.result() if future is not None else fn(*args, **kwargs)
 
 
 def fault_drill(stage: str, shard: Shard) -> None:

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_CLEAN, STG_UNIQUE
-from tasks._shards import Shard, fault_drill, offload
+from tasks._shards import Shard, fault_drill
 from tasks._spill import Rows, Spill, part_file, write_empty_parts, write_spill
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.decide import Decisions
@@ -82,11 +80,6 @@ def sketch_shard(shard: Shard, cfg: DedupeConfig, out: Path) -> dict[str, int]:
     return {"rows": rows}
 
 
-@task(name="dedupe-sketch-shard", cache_policy=NO_CACHE)
-def sketch_shard_task(shard: Shard, cfg: DedupeConfig, out: Path, parallel: bool = True) -> dict[str, int]:
-    return offload(sketch_shard, shard, cfg, out, parallel=parallel)
-
-
 def sketches_of(part: pa.Table, cfg: DedupeConfig) -> Sketches:
     """The Sketches held by sketch part rows (signatures n × 0 when the part was read without them)."""
     n = part.num_rows
@@ -147,13 +140,6 @@ def write_shard(shard: Shard, cfg: DedupeConfig, out: Path, kept_rows: Path) -> 
     paths = {t.name: part_file(f, shard.index) for t, f in zip(INDEX_TABLES, folders[1:], strict=True)}
     spill_index_rows(rows, extra["doc_id"], run_ids, sk, paths, shard.chunk_rows)
     return {"kept": written.num_rows}
-
-
-@task(name="dedupe-write-shard", cache_policy=NO_CACHE)
-def write_shard_task(
-    shard: Shard, cfg: DedupeConfig, out: Path, kept_rows: Path, parallel: bool = True
-) -> dict[str, int]:
-    return offload(write_shard, shard, cfg, out, kept_rows, parallel=parallel)
 
 
 def write_empty_outputs(out: Path) -> None:

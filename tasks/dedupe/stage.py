@@ -85,10 +85,10 @@ from tasks.dedupe.shards import (
     output_folders,
     sketch_columns,
     sketch_rows,
-    sketch_shard_task,
+    sketch_shard,
     write_empty_outputs,
     write_kept_rows,
-    write_shard_task,
+    write_shard,
 )
 from tasks.dedupe.sketches import Sketches, sketch_pages
 from tasks.history import History
@@ -153,7 +153,7 @@ def dedupe_stage(
     out = Path(out)
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
     shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
-    map_shards(sketch_shard_task, shards, cfg=cfg, out=out)
+    map_shards(sketch_shard, shards, cfg=cfg, out=out)
     rows = sketch_rows(out, len(shards), cfg)
     if rows.num_rows != pages.num_rows:
         raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {pages.num_rows}")
@@ -161,7 +161,7 @@ def dedupe_stage(
     published, index = night_history(history, rows, keys)
     decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows)
     kept_rows = write_kept_rows(out, decided, [s.rows for s in shards])
-    manifests: list[dict[str, Any]] = map_shards(write_shard_task, shards, cfg=cfg, out=out, kept_rows=kept_rows)
+    manifests: list[dict[str, Any]] = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=kept_rows)
     if not shards:
         write_empty_outputs(out)
     written = sum(m["kept"] for m in manifests)

@@ -9,7 +9,10 @@ project_fields (IDF key/value pages), contact_fields (contact blocks), countries
 mentions (money, people counts, years with sentence offsets); records.py puts one page's rows together.
 """
 
-from tasks.extract.config import ExtractConfig
-from tasks.extract.stage import STAGE, extract_fields, extract_fields_task, extract_shard_task, extract_stage
+from tasks._stage import lazy_exports
+from tasks.extract.config import STAGE, ExtractConfig
 
-__all__ = ["STAGE", "ExtractConfig", "extract_fields", "extract_fields_task", "extract_shard_task", "extract_stage"]
+# stage.py's names are imported on first use (tasks/_stage.lazy_exports)
+__getattr__ = lazy_exports(__name__, "stage", ("extract_fields", "extract_fields_task", "extract_stage"))
+
+__all__ = ["STAGE", "ExtractConfig", "extract_fields", "extract_fields_task", "extract_stage"]

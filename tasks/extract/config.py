@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+STAGE = "extract"
+
 
 @dataclass(frozen=True, slots=True)
 class ExtractConfig:

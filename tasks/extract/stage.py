@@ -1,6 +1,6 @@
 """The extract stage: pages in, one `documents` row each, plus `projects`, `contacts` and `mentions` rows.
 
-`extract_stage` (the flow's entry) cuts the night's pages into shards and maps `extract_shard_task` over them
+`extract_stage` (the flow's entry) cuts the night's pages into shards and maps `extract_shard` over them
 with the flow's task runner; each shard writes its part of the four tables as `part-NNNNN.parquet` files, so
 the stage's outputs are spill folders and nothing but paths and counts travels between processes.
 `extract_fields` is the same work in this process (tests, bench scripts).
@@ -16,14 +16,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import STG_UNIQUE
-from tasks._shards import Shard, as_spill, fault_drill, map_shards, offload, plan_shards
-from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file, write_empty_parts
+from tasks._shards import as_spill, map_shards, plan_shards
+from tasks._spill import Rows, Spill, SpillWriter, chunks, write_empty_parts
 from tasks._stage import StageResult, quarantine_table
 from tasks.extract.config import ExtractConfig
 from tasks.extract.records import OUTPUTS, extract_batch
+from tasks.extract.shards import extract_shard, output_folders
 from tasks.sizes import DEFAULT_SIZES, Sizes
-
-STAGE = "extract"
 
 
 def extract_fields(
@@ -47,32 +46,11 @@ def extract_fields(
     return _result(tables, pages.num_rows)
 
 
-def output_folders(out: Path) -> list[Path]:
-    """Where the sharded stage writes each of OUTPUTS (documents: out/kept)."""
-    return [Path(out) / "kept", *(Path(out) / "outputs" / t.name for t in OUTPUTS[1:])]
-
-
-def extract_shard(shard: Shard, cfg: ExtractConfig, out: Path) -> dict[str, int]:
-    """Extract one shard into its part file of each output folder; returns the rows written per table."""
-    fault_drill(STAGE, shard)
-    folders = output_folders(out)
-    writers = [SpillWriter(part_file(f, shard.index), t) for f, t in zip(folders, OUTPUTS, strict=True)]
-    for batch in shard.batches():
-        for writer, part in zip(writers, extract_batch(batch, cfg), strict=True):
-            writer.write(part)
-    return {t.name: w.close().num_rows for t, w in zip(OUTPUTS, writers, strict=True)}
-
-
-@task(name="extract-shard", cache_policy=NO_CACHE)
-def extract_shard_task(shard: Shard, cfg: ExtractConfig, out: Path, parallel: bool = True) -> dict[str, int]:
-    return offload(extract_shard, shard, cfg, out, parallel=parallel)
-
-
 def extract_stage(pages: Rows, cfg: ExtractConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path) -> StageResult:
     """The stage as the flow runs it: one shard task per ~`sizes.shard_rows` pages on the flow's task runner."""
     spill = as_spill(pages, Path(out) / "input.parquet", STG_UNIQUE, sizes.shard_rows)
     shards = plan_shards(spill, sizes.shard_rows, sizes.chunk_rows)
-    manifests: list[dict[str, Any]] = map_shards(extract_shard_task, shards, cfg=cfg, out=Path(out))
+    manifests: list[dict[str, Any]] = map_shards(extract_shard, shards, cfg=cfg, out=Path(out))
     folders = output_folders(out)
     if not shards:
         write_empty_parts(folders, OUTPUTS)

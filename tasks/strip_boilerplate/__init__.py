@@ -44,15 +44,16 @@ published), changed (the groups to strip again), shards (the map tasks), stage (
 one-process task and the sharded stage); this file re-exports only.
 """
 
+from tasks._stage import lazy_exports
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
 from tasks.strip_boilerplate.pages import STAGE
-from tasks.strip_boilerplate.stage import (
-    read_documents_of_groups,
-    strip_boilerplate,
-    strip_boilerplate_task,
-    strip_chunks,
-    strip_stage,
+
+# stage.py's names are imported on first use (tasks/_stage.lazy_exports)
+__getattr__ = lazy_exports(
+    __name__,
+    "stage",
+    ("read_documents_of_groups", "strip_boilerplate", "strip_boilerplate_task", "strip_chunks", "strip_stage"),
 )
 
 __all__ = [

@@ -22,11 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN
-from tasks._shards import Shard, fault_drill, map_shards, offload
+from tasks._shards import Shard, fault_drill, map_shards
 from tasks._spill import SpillWriter, part_file, write_spill
 from tasks._stage import quarantine_table
 from tasks.strip_boilerplate.changed import RestripScope
@@ -61,11 +59,6 @@ def sample_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, i
     return {"sampled": rows.num_rows}
 
 
-@task(name="strip-boilerplate-sample-shard", cache_policy=NO_CACHE)
-def sample_shard_task(shard: Shard, cfg: BoilerplateConfig, out: Path, parallel: bool = True) -> dict[str, int]:
-    return offload(sample_shard, shard, cfg, out, parallel=parallel)
-
-
 def merge_samples(stored: pa.Table, out: Path, n_shards: int, cfg: BoilerplateConfig) -> PageSample:
     """The night's sample: the stored sample, then each shard's sample in shard order (PageSample.merge); its
     pages from tonight are still unfilled (`fingerprint_sample`)."""
@@ -83,7 +76,7 @@ def fingerprint_sample(sample: PageSample, shards: list[Shard], cfg: Boilerplate
         wanted.setdefault(row["shard"], set()).add(row["row"])
     for index, rows in wanted.items():
         _write(pa.table({"row": pa.array(sorted(rows), pa.int64())}), part_file(Path(out) / SELECTED_DIR, index))
-    map_shards(fingerprint_shard_task, [shards[index] for index in sorted(wanted)], cfg=cfg, out=out)
+    map_shards(fingerprint_shard, [shards[index] for index in sorted(wanted)], cfg=cfg, out=out)
     found: dict[tuple[int, int], dict[str, Any]] = {}
     for index in sorted(wanted):
         for row in pq.read_table(part_file(Path(out) / FINGERPRINTS_DIR, index)).to_pylist():
@@ -103,11 +96,6 @@ def fingerprint_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[s
         first += batch.num_rows
     _write(pa.Table.from_pylist(rows, schema=_FINGERPRINTS), part_file(Path(out) / FINGERPRINTS_DIR, shard.index))
     return {"fingerprinted": len(rows)}
-
-
-@task(name="strip-boilerplate-fingerprint-shard", cache_policy=NO_CACHE)
-def fingerprint_shard_task(shard: Shard, cfg: BoilerplateConfig, out: Path, parallel: bool = True) -> dict[str, int]:
-    return offload(fingerprint_shard, shard, cfg, out, parallel=parallel)
 
 
 def _write(rows: pa.Table, path: Path) -> None:
@@ -153,13 +141,6 @@ def clean_shard(shard: Shard, cfg: BoilerplateConfig, model_file: Path, out: Pat
     return dict(counts)
 
 
-@task(name="strip-boilerplate-clean-shard", cache_policy=NO_CACHE)
-def clean_shard_task(
-    shard: Shard, cfg: BoilerplateConfig, model_file: Path, out: Path, parallel: bool = True
-) -> dict[str, Any]:
-    return offload(clean_shard, shard, cfg, model_file, out, parallel=parallel)
-
-
 def restrip_shard(
     shard: Shard,
     cfg: BoilerplateConfig,
@@ -184,17 +165,3 @@ def restrip_shard(
             counts["restripped"] += part.num_rows
             writer.write(part)
     return dict(counts)
-
-
-@task(name="strip-boilerplate-restrip-shard", cache_policy=NO_CACHE)
-def restrip_shard_task(
-    shard: Shard,
-    cfg: BoilerplateConfig,
-    model_file: Path,
-    scope: RestripScope,
-    run_id: str,
-    tonight: frozenset[str],
-    out: Path,
-    parallel: bool = True,
-) -> dict[str, int]:
-    return offload(restrip_shard, shard, cfg, model_file, scope, run_id, tonight, out, parallel=parallel)

@@ -44,13 +44,13 @@ from tasks.strip_boilerplate.shards import (
     KEPT_DIR,
     QUARANTINE_DIR,
     RESTRIP_DIR,
-    clean_shard_task,
+    clean_shard,
     fingerprint_sample,
     forget_models,
     load_models,
     merge_samples,
-    restrip_shard_task,
-    sample_shard_task,
+    restrip_shard,
+    sample_shard,
     write_model,
 )
 from tasks.strip_boilerplate.unchanged import without_unchanged
@@ -136,12 +136,12 @@ def strip_stage(
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     spill, unchanged = without_unchanged(delivered, history, out / "changed.parquet", sizes.chunk_rows)
     shards = plan_shards(spill, sizes.shard_rows, sizes.chunk_rows)
-    map_shards(sample_shard_task, shards, cfg=cfg, out=out)
+    map_shards(sample_shard, shards, cfg=cfg, out=out)
     stored = history.read(BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
     fingerprint_sample(sample, shards, cfg, out)
     model_file = write_model(sample, out)
-    manifests = map_shards(clean_shard_task, shards, cfg=cfg, model_file=model_file, out=out)
+    manifests = map_shards(clean_shard, shards, cfg=cfg, model_file=model_file, out=out)
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
@@ -179,7 +179,7 @@ def _restrip_published(
     shards, published = _plan_restrip(history, scope.groups, sizes) if run_id is not None else ([], set())
     tonight = frozenset(_uris_among(spill, published, sizes.key_rows)) if published else frozenset()
     manifests = map_shards(
-        restrip_shard_task, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
+        restrip_shard, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
     )
     with SpillWriter(part_file(out / KEPT_DIR, index), STG_CLEAN) as writer:
         for shard in shards:

@@ -49,9 +49,12 @@ the quarantine rows), reports (GX run names, offline index of the Data Docs), hi
 runs: counts, the published titles tonight's can meet), stage (the stage functions).
 """
 
+from tasks._stage import lazy_exports
 from tasks.validate.config import TableExpectationFailed, ValidateConfig, ValidationHistory
 from tasks.validate.history import load_history
-from tasks.validate.stage import validate_stage, validate_tables, validate_tables_task
+
+# stage.py's names are imported on first use (tasks/_stage.lazy_exports)
+__getattr__ = lazy_exports(__name__, "stage", ("validate_stage", "validate_tables", "validate_tables_task"))
 
 __all__ = [
     "TableExpectationFailed",

@@ -19,12 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
 from tasks._progress import advance
-from tasks._shards import Shard, fault_drill, offload
+from tasks._shards import Shard, fault_drill
 from tasks._spill import part_file
 from tasks._stage import with_columns
 from tasks.validate.config import ValidateConfig, ValidationHistory
@@ -269,10 +267,3 @@ def _folder(out: Path, kind: str, table: Table) -> Path:
     folder = Path(out) / kind / table.name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@task(name="validate-shard", cache_policy=NO_CACHE)
-def validate_shard_task(
-    shard: ShardGroup, table_name: str, cfg: ValidateConfig, out: Path, parallel: bool = True
-) -> dict[str, Any]:
-    return offload(validate_shard, shard, table_name, cfg, out, parallel=parallel)

@@ -2,7 +2,7 @@
 that need the whole night (key uniqueness, table-level suites), the quarantine rows and the tables without the
 rows rejected (contract: tasks/validate/__init__.py).
 
-`validate_stage` (the flow's entry) maps `validate_shard_task` over the shards with the flow's task runner;
+`validate_stage` (the flow's entry) maps `validate_shard` over the shards with the flow's task runner;
 `validate_tables` is the same work in this process (tests, bench scripts).
 """
 
@@ -47,7 +47,6 @@ from tasks.validate.shards import (
     group_shards,
     release_memory,
     validate_shard,
-    validate_shard_task,
 )
 from tasks.validate.suites import REPORTS_DIR
 
@@ -60,7 +59,7 @@ def _in_process(shards: list[ShardGroup], table_name: str, cfg: ValidateConfig, 
 
 
 def _on_task_runner(shards: list[ShardGroup], table_name: str, cfg: ValidateConfig, out: Path) -> list[dict[str, Any]]:
-    return map_shards(validate_shard_task, shards, table_name=table_name, cfg=cfg, out=out)
+    return map_shards(validate_shard, shards, table_name=table_name, cfg=cfg, out=out)
 
 
 def _validate_shards(
