@@ -30,7 +30,7 @@ from flows.stages import SPECS, with_retries
 from handoff.analyst_db import refresh_analyst_db
 from schemas import QUARANTINE, RUNS
 from schemas.runs import RUN_COUNTS, RUN_OUTCOMES, run_counts
-from tasks._shards import retire_workers
+from tasks._shards import retire_workers, trim_memory
 from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
 from tasks.history import History
@@ -148,9 +148,9 @@ class RunLedger:
             raise
         finally:
             self.stats[name]["seconds"] = round(time.perf_counter() - start, 3)
-            # Arrow's allocator keeps freed memory for reuse; hand it back so the next stage starts low
-            # (after validate of a 2 GB night: 1.29 GB resident → 0.74 GB).
-            pa.default_memory_pool().release_unused()
+            # Arrow's allocator and glibc's keep freed memory for reuse; hand it back so the next stage starts low
+            # (after validate of a 2 GB night: 1.29 GB resident → 0.74 GB, Arrow's pool alone).
+            trim_memory()
             # the stage's worker processes leave with what they loaded (models, profiles, GX): not idle through
             # publish (bench_pipeline --n 10000: peak tree RSS 2,058 -> 1,706 MB); not waited for
             retire_workers(wait=False)

@@ -215,12 +215,13 @@ def _released(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     finally:
-        pa.default_memory_pool().release_unused()
-        _malloc_trim()
+        trim_memory()
 
 
-def _malloc_trim() -> None:
-    """glibc's malloc_trim(0): free heap pages back to the system (a no-op elsewhere)."""
+def trim_memory() -> None:
+    """Hand back to the system the memory Arrow's pool and glibc's allocator keep for reuse (malloc_trim is a
+    no-op off glibc)."""
+    pa.default_memory_pool().release_unused()
     with suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

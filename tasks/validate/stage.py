@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas import DOCUMENTS, MENTIONS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
-from tasks._shards import as_spill, map_shards, plan_shards
+from tasks._shards import as_spill, map_shards, plan_shards, retire_workers
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
@@ -80,6 +80,9 @@ def _validate_shards(
         for row in found:
             failed[row["reason"]] = failed.get(row["reason"], 0) + 1
         rejects.extend(found)
+    # every shard is checked: the worker processes (Great Expectations loaded, ~460 MB each) leave before the
+    # night-wide checks run here (1M pages: the tree's peak was those checks with both workers idle, 2,473 MB)
+    retire_workers()
     found_in_shards = shard_rejects(out)
     if rejects:
         found_in_shards = pa.concat_tables([found_in_shards, pa.Table.from_pylist(rejects, found_in_shards.schema)])
