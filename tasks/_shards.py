@@ -2,8 +2,9 @@
 run, wherever the flow's task runner puts it (a thread of this process handing the work to a local worker
 process, or a Dask worker). Tasks get paths and small manifests, never tables.
 
-`map_shards` is called by a stage's driver in the flow: it maps the stage's shard task over the shards with the
-flow's task runner and returns each shard's manifest in shard order, reporting progress as shards finish.
+`map_shards` is called by a stage's driver in the flow with the stage's shard function (a function of its
+Prefect-free shards.py): it maps one Prefect task run per shard over the flow's task runner (`shard_task`) and
+returns each shard's manifest in shard order, reporting progress as shards finish.
 `offload` runs a shard's CPU work in this run's local worker processes when there are any (`--runner local`),
 else in place (a Dask worker, or a test calling the function directly). Local worker processes serve one stage
 each (`worker_processes`): a stage's imports and caches do not stay resident for the rest of the night.
