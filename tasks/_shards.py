@@ -72,6 +72,13 @@ class Shard:
                         at += batch.num_rows
                 first += n
 
+    def placed_batches(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """`batches`, each with the position of its first row in the file."""
+        first = self.start
+        for batch in self.batches(columns):
+            yield first, batch
+            first += batch.num_rows
+
 
 def plan_shards(rows: Spill, shard_rows: int, chunk_rows: int) -> list[Shard]:
     """Consecutive ranges of `shard_rows` rows of each of the spill's files (a shard never spans two files), in

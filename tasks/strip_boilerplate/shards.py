@@ -50,10 +50,8 @@ def sample_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[str, i
     """Write the shard's own bottom-k sample of every group, pages by position (the candidates for the night's
     sample)."""
     sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
-    first = shard.start
-    for batch in shard.batches(SAMPLE_COLUMNS):
+    for first, batch in shard.placed_batches(SAMPLE_COLUMNS):
         sample.add(pa.Table.from_batches([batch]), first_row=first)
-        first += batch.num_rows
     rows = pa.Table.from_pylist(sample.new_rows(), schema=_CANDIDATES)
     _write(rows, part_file(Path(out) / SAMPLES_DIR, shard.index))
     return {"sampled": rows.num_rows}
@@ -88,12 +86,10 @@ def fingerprint_shard(shard: Shard, cfg: BoilerplateConfig, out: Path) -> dict[s
     """Write the fingerprints of the shard's pages selected for the night's sample (`out/selected/`)."""
     wanted = set(pq.read_table(part_file(Path(out) / SELECTED_DIR, shard.index)).column("row").to_pylist())
     rows: list[dict[str, Any]] = []
-    first = shard.start
-    for batch in shard.batches(["raw_text"]):
+    for first, batch in shard.placed_batches(["raw_text"]):
         for i, text in enumerate(batch.column(0).to_pylist()):
             if first + i in wanted:
                 rows.append({"row": first + i, **fingerprints((text or "").splitlines(), cfg)})
-        first += batch.num_rows
     _write(pa.Table.from_pylist(rows, schema=_FINGERPRINTS), part_file(Path(out) / FINGERPRINTS_DIR, shard.index))
     return {"fingerprinted": len(rows)}
 
