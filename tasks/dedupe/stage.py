@@ -65,13 +65,14 @@ re-delivered with their published body (hashed, a chunk at a time, for the `unch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
-from tasks._shards import as_spill, map_shards, plan_shards
+from tasks._shards import apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
 from tasks.dedupe.config import DedupeConfig
@@ -149,28 +150,56 @@ def stage_result(decided: Decisions, unique: Rows, outputs: dict[str, Rows], n_i
 def dedupe_stage(
     pages: Rows, history: History, cfg: DedupeConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path
 ) -> StageResult:
-    """The stage as the flow runs it: sketch shards (map), decide (reduce, here), write kept shards (map)."""
+    """The stage as the flow runs it: sketch shards (map), decide (reduce, in a process of its own when the run
+    has worker processes), write kept shards (map)."""
     out = Path(out)
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
     shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
     map_shards(sketch_shard, shards, cfg=cfg, out=out)
-    rows = sketch_rows(out, len(shards), cfg)
-    if rows.num_rows != pages.num_rows:
-        raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {pages.num_rows}")
-    keys = read_keys(rows, cfg.bands, sizes.chunk_rows)
-    published, index = night_history(history, rows, keys)
-    decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows)
-    kept_rows = write_kept_rows(out, decided, [s.rows for s in shards])
-    manifests: list[dict[str, Any]] = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=kept_rows)
+    night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
+    manifests: list[dict[str, Any]] = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
     if not shards:
         write_empty_outputs(out)
     written = sum(m["kept"] for m in manifests)
-    if written != len(decided.kept):
-        raise AssertionError(f"dedupe shards wrote {written} kept rows of {len(decided.kept)}")
+    if written != night.n_kept:
+        raise AssertionError(f"dedupe shards wrote {written} kept rows of {night.n_kept}")
     kept, signatures, bands = (Spill(f) for f in output_folders(out))
-    duplicates = duplicates_table(rows, decided.duplicates)
-    outputs = {"duplicates": duplicates, "dedupe_signatures": signatures, "dedupe_bands": bands}
-    return stage_result(decided, kept, outputs, pages.num_rows)
+    outputs = {"duplicates": night.duplicates, "dedupe_signatures": signatures, "dedupe_bands": bands}
+    return StageResult(
+        kept, quarantine_table([]), night.stats, outputs=outputs, n_in=pages.num_rows, n_dropped=night.n_dropped
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NightDecisions:
+    """The reduce's decisions as the flow carries them: the kept-row file the second map reads, the duplicates
+    rows, the counters."""
+
+    kept_rows: Path
+    n_kept: int
+    duplicates: pa.Table
+    stats: dict[str, int]
+    n_dropped: int  # unchanged records and duplicates
+
+
+def decide_night(
+    history: History, cfg: DedupeConfig, full: Spill, shard_rows: list[int], sizes: Sizes, out: Path
+) -> NightDecisions:
+    """The reduce over the sketch parts of the night's shards (`shard_rows` rows each, of `full`): load the
+    matching history, decide every row, write the kept-row file."""
+    rows = sketch_rows(out, len(shard_rows), cfg)
+    if rows.num_rows != sum(shard_rows):
+        raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {sum(shard_rows)}")
+    keys = read_keys(rows, cfg.bands, sizes.chunk_rows)
+    published, index = night_history(history, rows, keys)
+    decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows)
+    return NightDecisions(
+        write_kept_rows(out, decided, shard_rows),
+        len(decided.kept),
+        duplicates_table(rows, decided.duplicates),
+        decided.stats(),
+        decided.n_unchanged + len(decided.duplicates),
+    )
 
 
 def night_history(history: History, rows: Rows, keys: NightKeys) -> tuple[pa.Table, DedupeIndex]:

@@ -54,7 +54,7 @@ from tasks.validate.config import TableExpectationFailed, ValidateConfig, Valida
 from tasks.validate.history import load_history
 
 # stage.py's names are imported on first use (tasks/_stage.lazy_exports)
-__getattr__ = lazy_exports(__name__, "stage", ("validate_stage", "validate_tables", "validate_tables_task"))
+__getattr__ = lazy_exports(__name__, "stage", ("validate_stage", "validate_tables"))
 
 __all__ = [
     "TableExpectationFailed",
@@ -63,5 +63,4 @@ __all__ = [
     "load_history",
     "validate_stage",
     "validate_tables",
-    "validate_tables_task",
 ]

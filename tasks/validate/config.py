@@ -15,6 +15,9 @@ class TableExpectationFailed(RuntimeError):
         super().__init__(message)
         self.stats = stats
 
+    def __reduce__(self) -> tuple[type, tuple[str, dict[str, Any]]]:  # raised in another process, re-raised here
+        return type(self), (str(self), self.stats)
+
 
 @dataclass(frozen=True, slots=True)
 class ValidateConfig:

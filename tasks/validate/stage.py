@@ -17,13 +17,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, MENTIONS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
-from tasks._shards import as_spill, map_shards, plan_shards, retire_workers
+from tasks._shards import apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
@@ -80,9 +78,6 @@ def _validate_shards(
         for row in found:
             failed[row["reason"]] = failed.get(row["reason"], 0) + 1
         rejects.extend(found)
-    # every shard is checked: the worker processes (Great Expectations loaded, ~460 MB each) leave before the
-    # night-wide checks run here (1M pages: the tree's peak was those checks with both workers idle, 2,473 MB)
-    retire_workers()
     found_in_shards = shard_rejects(out)
     if rejects:
         found_in_shards = pa.concat_tables([found_in_shards, pa.Table.from_pylist(rejects, found_in_shards.schema)])
@@ -159,6 +154,24 @@ def validate_night(
     if run_time is not None and run_time.utcoffset() is None:
         raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
     night = _validate_shards(given, cfg, out, run, sizes)
+    # in a process of its own when the run has worker processes (tasks/_shards.apart); the shards' processes
+    # (Great Expectations loaded, ~460 MB each) leave first
+    return apart(check_night, given, night, cfg, history, warehouse, out, run_time, sizes, keep)
+
+
+def check_night(
+    given: dict[str, Rows],
+    night: dict[str, Any],
+    cfg: ValidateConfig,
+    history: ValidationHistory,
+    warehouse: Path | None,
+    out: Path,
+    run_time: datetime | None,
+    sizes: Sizes,
+    keep: bool,
+) -> StageResult:
+    """The night-wide checks over what the shards found (`night`): table-level suites, then the quarantine rows
+    and the tables without the rejected rows."""
     n_docs = given[DOCUMENTS.name].num_rows
     n_other = sum(given[n].num_rows for n in ("duplicates", "quarantine") if n in given)
     run_id = first_run_id(given[DOCUMENTS.name], sizes.key_rows)
@@ -219,17 +232,3 @@ def validate_stage(
     checks = load_history(history, cfg) if history is not None else None
     warehouse = history.warehouse if history is not None else None
     return validate_night(tables, cfg, checks, warehouse, Path(out), now, _on_task_runner, sizes)
-
-
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_tables_task(
-    tables: dict[str, Rows],
-    cfg: ValidateConfig,
-    history: History | None = None,
-    out: Path | None = None,
-    sizes: Sizes = DEFAULT_SIZES,
-) -> StageResult:
-    now = datetime.now(UTC)
-    if history is None:
-        return validate_tables(tables, cfg, out=out, run_time=now, sizes=sizes)
-    return validate_tables(tables, cfg, load_history(history, cfg), history.warehouse, out, now, sizes)

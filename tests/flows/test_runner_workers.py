@@ -12,7 +12,8 @@ import threading
 
 import pytest
 
-from tasks._shards import offload, prestart_workers, retire_workers, stage_of, worker_processes
+from tasks._shards import apart, offload, prestart_workers, retire_workers, stage_of, worker_processes
+from tasks.validate import TableExpectationFailed
 
 
 def _alive(pid: int) -> bool:
@@ -39,6 +40,28 @@ def test_a_stage_gets_new_processes_and_the_previous_ones_exit():
         assert offload(os.getpid, parallel=False) == os.getpid()  # one shard: in place
     assert not _alive(third)
     assert offload(os.getpid) == os.getpid()  # no worker processes outside the block
+
+
+def test_a_reduce_runs_apart_in_a_process_that_exits_after_it():
+    """`apart` (a stage's night-wide reduce): the stage's worker processes leave first, the reduce gets a process of
+    its own that is gone once it returns, and an error raised there is raised here with its data."""
+    with worker_processes(2):
+        mapped = {offload(os.getpid) for _ in range(4)}
+        reduced = apart(os.getpid)
+        assert reduced not in mapped | {os.getpid()}
+        assert not any(_alive(pid) for pid in mapped | {reduced})
+        with pytest.raises(TableExpectationFailed) as failed:
+            apart(_fail_table_checks)
+        assert failed.value.stats == {"failed_expectations": ["validate.documents.site.null_share"]}
+    assert apart(os.getpid) == os.getpid()  # no worker processes: in place
+    with worker_processes(1):
+        assert apart(os.getpid) == os.getpid()
+
+
+def _fail_table_checks() -> None:
+    raise TableExpectationFailed(
+        "table expectations failed", {"failed_expectations": ["validate.documents.site.null_share"]}
+    )
 
 
 def test_one_process_means_in_place():
@@ -76,11 +99,21 @@ def test_the_number_of_workers_comes_from_the_flag_else_the_environment(monkeypa
     assert runner_config().processes == 3 and runner_config(workers=1).processes == 1
 
 
-@pytest.mark.parametrize("stage", ["strip_boilerplate", "dedupe", "extract", "validate"])
-def test_a_worker_running_a_shard_imports_no_prefect(stage):
-    """A worker process imports the module of the shard work it runs (pickled by reference): each stage's
-    shards.py, and its package, run without Prefect (1.1 s and ~60 MB a worker process saved)."""
-    code = f"import sys, tasks.{stage}.shards; print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+@pytest.mark.parametrize(
+    "stage, module",
+    [
+        ("strip_boilerplate", "shards"),
+        ("dedupe", "shards"),
+        ("extract", "shards"),
+        ("validate", "shards"),
+        ("dedupe", "stage"),  # its reduce, `decide_night`, runs apart
+        ("validate", "stage"),  # `check_night`, likewise
+    ],
+)
+def test_a_worker_running_a_shard_imports_no_prefect(stage, module):
+    """A worker process imports the module of the shard work (or reduce) it runs (pickled by reference): each
+    stage's shards.py, and its package, run without Prefect (1.1 s and ~60 MB a worker process saved)."""
+    code = f"import sys, tasks.{stage}.{module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]", found.stdout
     code = f"import tasks.{stage} as p; print(callable(p.{STAGE_ENTRY[stage]}))"
