@@ -28,6 +28,7 @@ class TableWrite:
     table: Table
     update: str | None  # None = insert new keys only; "true" = update every matched row; else a predicate
     replace_children_of: str | None = None  # delete target rows of these parent keys that the source lacks
+    rewrites: bool = False  # updates rewrite the files holding changed rows instead of merging (rewrite.py)
 
 
 def any_column_differs(table: Table, columns: tuple[str, ...] | None = None) -> str:
@@ -48,6 +49,6 @@ PLAN: tuple[TableWrite, ...] = (
     TableWrite(PROJECTS, any_column_differs(PROJECTS)),
     TableWrite(CONTACTS, any_column_differs(CONTACTS), replace_children_of="doc_id"),
     TableWrite(MENTIONS, any_column_differs(MENTIONS), replace_children_of="doc_id"),
-    TableWrite(DOCUMENTS, any_column_differs(DOCUMENTS, ("content_hash", *VERSION_COLUMNS))),
+    TableWrite(DOCUMENTS, any_column_differs(DOCUMENTS, ("content_hash", *VERSION_COLUMNS)), rewrites=True),
     TableWrite(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
 )

@@ -16,6 +16,7 @@ from schemas import Table
 from tasks._spill import Rows, Spill, chunks, read_columns
 from tasks._warehouse import RUN_ID_KEY, open_delta, sql_list, table_path
 from tasks.publish.config import TableWrite
+from tasks.publish.rewrite import changed_documents, files_holding, rewrite_files, table_root
 from tasks.sizes import DEFAULT_SIZES, Sizes
 
 # Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
@@ -139,16 +140,41 @@ def publish_rows(
         merge_rows(dt, rows, write, run_id, stale, sizes)
         return
     held = keys_in_target(dt, write.table, rows, sizes.key_rows)
-    if stale or (held.num_rows and write.update):
+    if held.num_rows and write.update and write.rewrites and not stale:
+        update_by_rewrite(dt, rows, write, run_id, held, sizes)
+    elif stale or (held.num_rows and write.update):
         merge_rows(dt, rows, write, run_id, stale, sizes)
     elif n_without_keys(rows, held, write.table):
-        write_deltalake(
-            dt,
-            merge_source(rows, write.table, sizes.chunk_rows, held),
-            mode="append",
-            writer_properties=writer_properties(write.table),
-            commit_properties=commit_tag(run_id, write.table),
-        )
+        _append(dt, rows, write, run_id, held, sizes)
+
+
+def _append(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa.Table, sizes: Sizes) -> None:
+    """Append the rows whose key is not in `held` as a stream (one commit)."""
+    write_deltalake(
+        dt,
+        merge_source(rows, write.table, sizes.chunk_rows, held),
+        mode="append",
+        writer_properties=writer_properties(write.table),
+        commit_properties=commit_tag(run_id, write.table),
+    )
+
+
+def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa.Table, sizes: Sizes) -> None:
+    """Publish rows some of which the table holds without deltalake's merge (rewrite.py): the files holding a
+    changed row are rewritten, tonight's unchanged held rows left out, the rest appended; no commit when nothing
+    changed and nothing is new."""
+    ids = held.column(write.table.key[0]).combine_chunks()
+    files = files_holding(dt, ids, sizes.key_rows)
+    changed = changed_documents(table_root(dt), list(files), rows, ids, sizes.chunk_rows)
+    unchanged = pa.table({write.table.key[0]: pc.filter(ids, pc.invert(pc.is_in(ids, changed)))})
+    if not len(changed):
+        if n_without_keys(rows, unchanged, write.table):
+            _append(dt, rows, write, run_id, unchanged, sizes)
+        return
+    rewritten = {path: size for path, (size, found) in files.items() if pc.any(pc.is_in(found, changed)).as_py()}
+    tonight = merge_source(rows, write.table, sizes.chunk_rows, unchanged)
+    commit = commit_tag(run_id, write.table)
+    rewrite_files(dt, rewritten, changed, tonight, writer_properties(write.table), commit, sizes.chunk_rows)
 
 
 def writer_properties(table: Table) -> WriterProperties | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from helpers import NOW, corpus_pages
 
@@ -119,7 +120,7 @@ def test_an_edited_page_updates_its_document_in_place(first_night, tmp_path):
     before = versions(warehouse)
     after = publish_tables(warehouse, tables, "night-2")
     assert DOCUMENTS.name in changed_tables(before, after)
-    assert _commits(warehouse, DOCUMENTS, "night-2") == ["MERGE"]
+    assert _commits(warehouse, DOCUMENTS, "night-2") == ["WRITE"]  # the files holding it rewritten (rewrite.py)
     docs = read_current(warehouse, DOCUMENTS, ["doc_id", "url", "text"])
     assert docs.num_rows == before_docs.num_rows  # merged on doc_id, not appended
     edited = docs.filter(pc.equal(docs["url"], page["url"])).to_pylist()
@@ -158,7 +159,8 @@ def _new_page(page: dict) -> dict:
 
 def test_a_night_of_new_and_edited_pages_appends_the_new_rows_and_writes_the_same_rows(first_night, tmp_path):
     """Into tables with data, rows whose keys are new (and rows of insert-only tables) are appended without
-    reading the table's rows; a table with a matched update is merged. Same rows as merging everything."""
+    reading the table's rows; a table with a matched update is merged, `documents` rewrites the files holding
+    it. Same rows as merging everything."""
     raw, warehouse = _copy(first_night, tmp_path / "appended")
     reference = tmp_path / "reference"
     shutil.copytree(warehouse, reference)
@@ -170,7 +172,7 @@ def test_a_night_of_new_and_edited_pages_appends_the_new_rows_and_writes_the_sam
     assert stats["dedupe"]["updates"] == 1 and tables[DOCUMENTS.name].num_rows == 2
     publish_tables(warehouse, tables, "night-2")
     _merged_everything(reference, tables, "night-2")
-    assert _commits(warehouse, DOCUMENTS, "night-2") == ["MERGE"]  # the edited page is an update
+    assert _commits(warehouse, DOCUMENTS, "night-2") == ["WRITE"]  # the edited page: an update, by rewrite
     assert "WRITE" in {op for w in PLAN for op in _commits(warehouse, w.table, "night-2")}
     for write in PLAN:
         assert _rows(warehouse, write.table) == _rows(reference, write.table), write.table.name
@@ -186,3 +188,39 @@ def test_only_new_documents_are_appended_in_one_commit(first_night, tmp_path):
     assert _commits(warehouse, DOCUMENTS, "night-2") == ["WRITE"]
     assert tables[DOCUMENTS.name].num_rows == 1
     assert read_current(warehouse, DOCUMENTS, ["doc_id"]).num_rows == before + 1
+
+
+def test_an_update_rewrites_only_the_files_holding_a_changed_document(first_night, tmp_path):
+    """`documents` updates (tasks/publish/rewrite.py): one commit removes the data files holding a changed row and
+    adds their copies without it plus tonight's rows; the other files stay; the same rows as deltalake's merge;
+    publishing the night again adds no version; no scratch file is left in the table's folder."""
+    raw, warehouse = _copy(first_night, tmp_path / "rewritten")
+    new = _new_page(corpus_pages()[0])
+    _write_pages(raw, "night2.jsonl", [new])
+    publish_tables(warehouse, _tables(raw, warehouse, "night-2")[0], "night-2")  # appended: a second file
+    before = _data_files(warehouse)
+    assert len(before) == 2
+    reference = tmp_path / "reference"
+    shutil.copytree(warehouse, reference)
+    _write_pages(raw, "night3.jsonl", [{**new, "text": new["text"] + EDIT}])
+    tables, stats = _tables(raw, warehouse, "night-3")
+    assert stats["dedupe"]["updates"] == 1 and tables[DOCUMENTS.name].num_rows == 1
+    holding = {f for f in before if new["url"] in pq.read_table(warehouse / DOCUMENTS.name / f)["url"].to_pylist()}
+    assert len(holding) == 1
+    publish_tables(warehouse, tables, "night-3")
+    after = _data_files(warehouse)
+    assert before - after == holding and len(after) == 2  # the corpus's file untouched
+    assert _commits(warehouse, DOCUMENTS, "night-3") == ["WRITE"]
+    _merged_everything(reference, tables, "night-3")
+    assert _rows(warehouse, DOCUMENTS) == _rows(reference, DOCUMENTS)
+    docs = read_current(warehouse, DOCUMENTS, ["url", "text", "run_id"])
+    edited = docs.filter(pc.equal(docs["url"], new["url"])).to_pylist()
+    assert len(edited) == 1 and edited[0]["text"].endswith(EDIT.strip()) and edited[0]["run_id"] == "night-3"
+    version = open_delta(warehouse, DOCUMENTS).version()
+    publish_tables(warehouse, tables, "night-3")  # a rerun after a kill mid-publish: nothing changes
+    assert open_delta(warehouse, DOCUMENTS).version() == version
+    assert not list((warehouse / DOCUMENTS.name).glob("_docpipe_rewrite-*"))
+
+
+def _data_files(warehouse: Path) -> set[str]:
+    return {Path(uri).name for uri in open_delta(warehouse, DOCUMENTS).file_uris()}

@@ -1,0 +1,124 @@
+"""Updates of `documents` without deltalake's merge: the merge reads every column of every data file (random
+doc_ids: no file statistics rule one out), and held the 1M-document table in memory (+2 GB on a night of 1 %
+new pages). Here only the key column of each file is read to find the files holding tonight's published ids;
+a published row changes only when its content_hash or one of VERSION_COLUMNS differs from tonight's (the merge
+predicate of `documents`, compared as hashes: DuckDB hashes the published columns, tasks/dedupe/version.py);
+the files holding a changed row are copied without it a row group at a time, tonight's new and changed rows are
+appended, and one commit removes the copied files and adds the new ones. Memory follows a row group, not the
+table. A night whose held rows are all unchanged (a rerun after a kill mid-publish) commits nothing for them.
+
+The new files are written by deltalake's own writer into a scratch table beside the data (`_docpipe_rewrite-*`,
+hidden from Delta readers by its leading underscore), so their format and statistics are deltalake's; its add
+actions are moved into the table's commit (`create_write_transaction`, remove + add, operation WRITE).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake.transaction import AddAction, RemoveAction
+
+from schemas import DOCUMENTS
+from tasks._spill import Rows, read_columns
+from tasks._warehouse import query_arrow, sql_list
+from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
+
+SCRATCH_PREFIX = "_docpipe_rewrite-"
+
+
+def files_holding(dt: DeltaTable, keys: pa.Array, key_rows: int) -> dict[str, tuple[int, pa.Array]]:
+    """{path in the log: (size, the doc_ids of `keys` it holds)} of the data files holding one of `keys` (only
+    the doc_id column is read, `key_rows` rows at a time)."""
+    added = pa.table(dt.get_add_actions(flatten=True)).select(["path", "size_bytes"]).to_pylist()
+    found: dict[str, tuple[int, pa.Array]] = {}
+    for add in added:
+        with pq.ParquetFile(table_root(dt) / add["path"], pre_buffer=False) as f:
+            ids = [b.column(0).cast(pa.string()) for b in f.iter_batches(batch_size=key_rows, columns=["doc_id"])]
+        held = [pc.filter(part, pc.is_in(part, keys)) for part in ids]
+        if sum(len(part) for part in held):
+            found[add["path"]] = (add["size_bytes"], pa.concat_arrays(held))
+    return found
+
+
+def changed_documents(root: Path, files: list[str], rows: Rows, held: pa.Array, chunk_rows: int) -> pa.Array:
+    """The `held` doc_ids whose published row (in `files`) differs from tonight's in content_hash or
+    VERSION_COLUMNS (DuckDB hashes the published side; only the held rows leave it)."""
+    ours = read_columns(rows, ["doc_id", "content_hash"])
+    at = pc.indices_nonzero(pc.is_in(ours.column("doc_id"), held))
+    ours = ours.take(at).append_column("version_hash", pa.array(version_hashes(rows, at.to_pylist(), chunk_rows)))
+    sql = (
+        f"SELECT d.doc_id, d.content_hash, {VERSION_HASH_SQL} AS version_hash "
+        f"FROM read_parquet([{sql_list([str(root / f) for f in files])}]) d WHERE d.doc_id IN (SELECT doc_id FROM held)"
+    )
+    published = query_arrow(sql, held=pa.table({"doc_id": held}))
+    same = ours.join(published.cast(ours.schema), ["doc_id", "content_hash", "version_hash"], join_type="left semi")
+    return pc.unique(
+        pc.filter(ours.column("doc_id"), pc.invert(pc.is_in(ours.column("doc_id"), same.column("doc_id"))))
+    )
+
+
+def rewrite_files(
+    dt: DeltaTable,
+    files: dict[str, int],
+    changed: pa.Array,
+    tonight: pa.RecordBatchReader,
+    writer: WriterProperties | None,
+    commit: CommitProperties,
+    chunk_rows: int,
+) -> None:
+    """One commit: the data files `files` ({path: size}, holding a `changed` doc_id) replaced by copies without
+    those rows, and the `tonight` rows appended."""
+    root = table_root(dt)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))
+    try:
+        batches = _chain(_copies(root, list(files), changed, chunk_rows), tonight)
+        stream = pa.RecordBatchReader.from_batches(DOCUMENTS.arrow_schema, batches)
+        write_deltalake(str(scratch), stream, mode="overwrite", writer_properties=writer)
+        adds = [_moved(add, scratch, root) for add in _scratch_adds(scratch)]
+        now = int(time.time() * 1000)
+        removes = [RemoveAction(path, True, now, size, {}) for path, size in files.items()]
+        dt.create_write_transaction([*removes, *adds], "append", dt.schema(), commit_properties=commit)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def table_root(dt: DeltaTable) -> Path:
+    return Path(dt.table_uri.removeprefix("file://"))
+
+
+def _copies(root: Path, files: list[str], changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows of `files` whose doc_id is not `changed`, as declared, `chunk_rows` at a time."""
+    for name in files:
+        with pq.ParquetFile(root / name, pre_buffer=False) as f:
+            for batch in f.iter_batches(batch_size=chunk_rows):
+                part = DOCUMENTS.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
+                yield from part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed))).to_batches()
+
+
+def _chain(copies: Iterator[pa.RecordBatch], tonight: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    yield from copies
+    yield from tonight
+
+
+def _scratch_adds(scratch: Path) -> list[dict]:
+    """The add actions the scratch table's log holds (deltalake's file statistics with them)."""
+    adds = []
+    for log in sorted((scratch / "_delta_log").glob("*.json")):
+        adds += [entry["add"] for entry in map(json.loads, log.read_text().splitlines()) if "add" in entry]
+    return adds
+
+
+def _moved(add: dict, scratch: Path, root: Path) -> AddAction:
+    """The scratch file moved into the table's folder, as an add action of the table."""
+    (root / add["path"]).parent.mkdir(parents=True, exist_ok=True)
+    (scratch / add["path"]).rename(root / add["path"])
+    return AddAction(add["path"], add["size"], {}, add["modificationTime"], True, add.get("stats") or "")
