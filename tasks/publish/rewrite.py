@@ -75,15 +75,16 @@ def rewrite_files(
     commit: CommitProperties,
     chunk_rows: int,
 ) -> None:
-    """One commit: the data files `files` ({path: size}, holding a `changed` doc_id) replaced by copies without
-    those rows, and the `tonight` rows appended."""
+    """One commit: each data file of `files` ({path: size}, holding a `changed` doc_id) replaced by a copy without
+    those rows (a file's rows stay together: files of old nights that nothing changed in are never read), and
+    the `tonight` rows appended."""
     root = table_root(dt)
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))
     try:
-        batches = _chain(_copies(root, list(files), changed, chunk_rows), tonight)
-        stream = pa.RecordBatchReader.from_batches(DOCUMENTS.arrow_schema, batches)
-        write_deltalake(str(scratch), stream, mode="overwrite", writer_properties=writer)
-        adds = [_moved(add, scratch, root) for add in _scratch_adds(scratch)]
+        adds = []
+        for i, name in enumerate(files):
+            adds += _written(scratch / f"{i}", _copy(root / name, changed, chunk_rows), writer, root)
+        adds += _written(scratch / "tonight", tonight, writer, root)
         now = int(time.time() * 1000)
         removes = [RemoveAction(path, True, now, size, {}) for path, size in files.items()]
         dt.create_write_transaction([*removes, *adds], "append", dt.schema(), commit_properties=commit)
@@ -91,22 +92,26 @@ def rewrite_files(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _written(
+    scratch: Path, batches: Iterator[pa.RecordBatch] | pa.RecordBatchReader, writer: WriterProperties | None, root: Path
+) -> list[AddAction]:
+    """The batches written by deltalake into a scratch table, its files moved into the table's folder `root`: their
+    add actions, with deltalake's statistics."""
+    stream = pa.RecordBatchReader.from_batches(DOCUMENTS.arrow_schema, batches)
+    write_deltalake(str(scratch), stream, mode="overwrite", writer_properties=writer)
+    return [_moved(add, scratch, root) for add in _scratch_adds(scratch)]
+
+
 def table_root(dt: DeltaTable) -> Path:
     return Path(dt.table_uri.removeprefix("file://"))
 
 
-def _copies(root: Path, files: list[str], changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """The rows of `files` whose doc_id is not `changed`, as declared, `chunk_rows` at a time."""
-    for name in files:
-        with pq.ParquetFile(root / name, pre_buffer=False) as f:
-            for batch in f.iter_batches(batch_size=chunk_rows):
-                part = DOCUMENTS.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
-                yield from part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed))).to_batches()
-
-
-def _chain(copies: Iterator[pa.RecordBatch], tonight: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-    yield from copies
-    yield from tonight
+def _copy(file: Path, changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows of `file` whose doc_id is not `changed`, as declared, `chunk_rows` at a time."""
+    with pq.ParquetFile(file, pre_buffer=False) as f:
+        for batch in f.iter_batches(batch_size=chunk_rows):
+            part = DOCUMENTS.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
+            yield from part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed))).to_batches()
 
 
 def _scratch_adds(scratch: Path) -> list[dict]:
