@@ -47,8 +47,9 @@ scan of `dedupe_bands` per run (10M documents: 200M int64 keys, plus up to 20 me
 large unstripped menu). Signatures are kept so the banding can change
 without re-reading texts. `history_from_files` is the same read over explicit file lists (the bench's history).
 Sharded (`dedupe_stage`, the flow's entry; shards.py): a map task per shard of tonight's pages writes its
-identity, sketch and narrow columns (NARROW_COLUMNS) to a part file (~0.7 KB a page); the reduce, in the flow,
-reads of those parts only numpy arrays (keys.py: 64-bit hashes of doc_id and content_hash, exact identities,
+identity, sketch and narrow columns (NARROW_COLUMNS) to a part file (~0.7 KB a page); the reduce (`decide_night`,
+in a process of its own when the run has worker processes: tasks/_shards.apart) reads of those parts only numpy
+arrays (keys.py: 64-bit hashes of doc_id and content_hash, exact identities,
 fetched_at, band keys; source_uri as Arrow: ~0.3 KB a page), loads the matching history and takes every decision
 (decide.py); strings are read back only at the rows that need them (hash repeats and history matches, checked
 on the strings; duplicates; candidates), texts only for candidate pairs (shingled once, a segment at a time, sets

@@ -165,13 +165,15 @@ def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str
     changed and nothing is new."""
     ids = held.column(write.table.key[0]).combine_chunks()
     files = files_holding(dt, ids, sizes.key_rows)
-    changed = changed_documents(table_root(dt), list(files), rows, ids, sizes.chunk_rows)
+    changed = changed_documents(files, table_root(dt), rows, run_id, sizes.chunk_rows)
     unchanged = pa.table({write.table.key[0]: pc.filter(ids, pc.invert(pc.is_in(ids, changed)))})
     if not len(changed):
         if n_without_keys(rows, unchanged, write.table):
             _append(dt, rows, write, run_id, unchanged, sizes)
         return
-    rewritten = {path: size for path, (size, found) in files.items() if pc.any(pc.is_in(found, changed)).as_py()}
+    rewritten = {
+        path: size for path, (size, found) in files.items() if pc.any(pc.is_in(found["doc_id"], changed)).as_py()
+    }
     tonight = merge_source(rows, write.table, sizes.chunk_rows, unchanged)
     commit = commit_tag(run_id, write.table)
     rewrite_files(dt, rewritten, changed, tonight, writer_properties(write.table), commit, sizes.chunk_rows)

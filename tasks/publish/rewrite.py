@@ -1,14 +1,14 @@
 """Updates of `documents` without deltalake's merge: the merge reads every column of every data file (random
-doc_ids: no file statistics rule one out), and held the 1M-document table in memory (+2 GB on a night of 1 %
-new pages). Here only the key column of each file is read to find the files holding tonight's published ids;
-a published row changes only when its content_hash or one of VERSION_COLUMNS differs from tonight's (the merge
-predicate of `documents`, compared as hashes: DuckDB hashes the published columns, tasks/dedupe/version.py);
-the files holding a changed row are copied without it a row group at a time, tonight's new and changed rows are
-appended, and one commit removes the copied files and adds the new ones. Memory follows a row group, not the
-table. A night whose held rows are all unchanged (a rerun after a kill mid-publish) commits nothing for them.
+doc_ids: no file statistics rule one out) and held the 1M-document table in memory (+2 GB on a night of 1 %
+new pages). Here only the doc_id and run_id columns of each file are read to find the files holding tonight's
+published ids (`files_holding`); which of those rows change is decided without reading texts unless this run
+published them already (`changed_documents`); each file holding a changed row is copied without it a row group
+at a time, tonight's new and changed rows are appended, and one commit removes the copied files and adds the
+new ones. Memory follows a row group, not the table; files of earlier nights nothing changed in are not read.
+A night whose held rows are all unchanged (a rerun after a kill mid-publish) commits nothing for them.
 
-The new files are written by deltalake's own writer into a scratch table beside the data (`_docpipe_rewrite-*`,
-hidden from Delta readers by its leading underscore), so their format and statistics are deltalake's; its add
+The new files are written by deltalake's own writer into scratch tables beside the data (`_docpipe_rewrite-*`,
+hidden from Delta readers by its leading underscore), so their format and statistics are deltalake's; their add
 actions are moved into the table's commit (`create_write_transaction`, remove + add, operation WRITE).
 """
 
@@ -33,37 +33,63 @@ from tasks._warehouse import query_arrow, sql_list
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
 
 SCRATCH_PREFIX = "_docpipe_rewrite-"
+HELD_SCHEMA = pa.schema([("doc_id", pa.string()), ("run_id", pa.string())])
 
 
-def files_holding(dt: DeltaTable, keys: pa.Array, key_rows: int) -> dict[str, tuple[int, pa.Array]]:
-    """{path in the log: (size, the doc_ids of `keys` it holds)} of the data files holding one of `keys` (only
-    the doc_id column is read, `key_rows` rows at a time)."""
+def files_holding(dt: DeltaTable, keys: pa.Array, key_rows: int) -> dict[str, tuple[int, pa.Table]]:
+    """{path in the log: (size, its rows of `keys` as (doc_id, run_id))} of the data files holding one of `keys`
+    (only those two columns are read, `key_rows` rows at a time)."""
     added = pa.table(dt.get_add_actions(flatten=True)).select(["path", "size_bytes"]).to_pylist()
-    found: dict[str, tuple[int, pa.Array]] = {}
+    found: dict[str, tuple[int, pa.Table]] = {}
     for add in added:
         with pq.ParquetFile(table_root(dt) / add["path"], pre_buffer=False) as f:
-            ids = [b.column(0).cast(pa.string()) for b in f.iter_batches(batch_size=key_rows, columns=["doc_id"])]
-        held = [pc.filter(part, pc.is_in(part, keys)) for part in ids]
-        if sum(len(part) for part in held):
-            found[add["path"]] = (add["size_bytes"], pa.concat_arrays(held))
+            parts = [
+                pa.Table.from_batches([b]).cast(HELD_SCHEMA)
+                for b in f.iter_batches(batch_size=key_rows, columns=HELD_SCHEMA.names)
+            ]
+        held = _stacked([part.filter(pc.is_in(part["doc_id"], keys)) for part in parts])
+        if held.num_rows:
+            found[add["path"]] = (add["size_bytes"], held)
     return found
 
 
-def changed_documents(root: Path, files: list[str], rows: Rows, held: pa.Array, chunk_rows: int) -> pa.Array:
-    """The `held` doc_ids whose published row (in `files`) differs from tonight's in content_hash or
-    VERSION_COLUMNS (DuckDB hashes the published side; only the held rows leave it)."""
+def _stacked(parts: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(parts) if parts else HELD_SCHEMA.empty_table()
+
+
+def changed_documents(
+    files: dict[str, tuple[int, pa.Table]], root: Path, rows: Rows, run_id: str, chunk_rows: int
+) -> pa.Array:
+    """The held doc_ids (`files_holding`) whose published row is to be replaced by tonight's. A row another run
+    published is: dedupe passed tonight's row on because it differs from that one (an update), and runs do not
+    overlap. A row this run published already (a rerun after a kill mid-publish) is replaced only when it
+    differs from tonight's in content_hash or VERSION_COLUMNS (the merge predicate of `documents`; DuckDB hashes
+    the published side of those rows only)."""
+    held = _stacked([found for _, found in files.values()])
+    ours_before = pc.equal(held["run_id"], run_id)
+    others = pc.filter(held["doc_id"], pc.invert(ours_before))
+    again = pc.filter(held["doc_id"], ours_before)
+    if not len(again):
+        return others.combine_chunks()
+    again_files = [
+        str(root / path) for path, (_, found) in files.items() if pc.any(pc.equal(found["run_id"], run_id)).as_py()
+    ]
+    differing = _differing(again, again_files, rows, chunk_rows)
+    return pa.chunked_array([*others.chunks, *differing.chunks], pa.string()).combine_chunks()
+
+
+def _differing(ids: pa.ChunkedArray, files: list[str], rows: Rows, chunk_rows: int) -> pa.ChunkedArray:
+    """Of `ids`, those whose published row (in `files`) differs from tonight's in content_hash or VERSION_COLUMNS."""
     ours = read_columns(rows, ["doc_id", "content_hash"])
-    at = pc.indices_nonzero(pc.is_in(ours.column("doc_id"), held))
+    at = pc.indices_nonzero(pc.is_in(ours.column("doc_id"), ids))
     ours = ours.take(at).append_column("version_hash", pa.array(version_hashes(rows, at.to_pylist(), chunk_rows)))
     sql = (
         f"SELECT d.doc_id, d.content_hash, {VERSION_HASH_SQL} AS version_hash "
-        f"FROM read_parquet([{sql_list([str(root / f) for f in files])}]) d WHERE d.doc_id IN (SELECT doc_id FROM held)"
+        f"FROM read_parquet([{sql_list(files)}]) d WHERE d.doc_id IN (SELECT doc_id FROM ids)"
     )
-    published = query_arrow(sql, held=pa.table({"doc_id": held}))
+    published = query_arrow(sql, ids=pa.table({"doc_id": ids}))
     same = ours.join(published.cast(ours.schema), ["doc_id", "content_hash", "version_hash"], join_type="left semi")
-    return pc.unique(
-        pc.filter(ours.column("doc_id"), pc.invert(pc.is_in(ours.column("doc_id"), same.column("doc_id"))))
-    )
+    return pc.filter(ours["doc_id"], pc.invert(pc.is_in(ours["doc_id"], same["doc_id"])))
 
 
 def rewrite_files(

@@ -198,6 +198,7 @@ def test_an_update_rewrites_only_the_files_holding_a_changed_document(first_nigh
     new = _new_page(corpus_pages()[0])
     _write_pages(raw, "night2.jsonl", [new])
     publish_tables(warehouse, _tables(raw, warehouse, "night-2")[0], "night-2")  # appended: a second file
+    docs_before = read_current(warehouse, DOCUMENTS, ["doc_id"]).num_rows
     before = _data_files(warehouse)
     assert len(before) == 2
     reference = tmp_path / "reference"
@@ -219,6 +220,14 @@ def test_an_update_rewrites_only_the_files_holding_a_changed_document(first_nigh
     version = open_delta(warehouse, DOCUMENTS).version()
     publish_tables(warehouse, tables, "night-3")  # a rerun after a kill mid-publish: nothing changes
     assert open_delta(warehouse, DOCUMENTS).version() == version
+    # the same run publishing a different text for a row it wrote (its code changed between attempts): replaced
+    docs = tables[DOCUMENTS.name]
+    again = {**tables, DOCUMENTS.name: docs.set_column(docs.schema.get_field_index("text"), "text", pa.array(["v2"]))}
+    publish_tables(warehouse, again, "night-3")
+    assert open_delta(warehouse, DOCUMENTS).version() == version + 1
+    texts = read_current(warehouse, DOCUMENTS, ["url", "text"])
+    assert texts.filter(pc.equal(texts["url"], new["url"]))["text"].to_pylist() == ["v2"]
+    assert read_current(warehouse, DOCUMENTS, ["doc_id"]).num_rows == docs_before
     assert not list((warehouse / DOCUMENTS.name).glob("_docpipe_rewrite-*"))
 
 
