@@ -19,7 +19,8 @@ from tasks._warehouse import RUN_ID_KEY, current_version, open_delta, read_curre
 
 SUCCEEDED = "succeeded"
 
-# Delta operationMetrics names per operation: MERGE reports target rows, WRITE/DELETE report added/deleted rows.
+# Delta operationMetrics names per operation: MERGE reports target rows, WRITE/DELETE report added/deleted rows
+# (publish's rewrite of `documents` updates, a WRITE, reports added and updated rows: tasks/publish/rewrite.py).
 _ADDED = ("num_target_rows_inserted", "num_added_rows")
 _UPDATED = ("num_target_rows_updated", "num_updated_rows")
 _REMOVED = ("num_target_rows_deleted", "num_deleted_rows")

@@ -175,8 +175,8 @@ def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str
         path: size for path, (size, found) in files.items() if pc.any(pc.is_in(found["doc_id"], changed)).as_py()
     }
     tonight = merge_source(rows, write.table, sizes.chunk_rows, unchanged)
-    commit = commit_tag(run_id, write.table)
-    rewrite_files(dt, rewritten, changed, tonight, writer_properties(write.table), commit, sizes.chunk_rows)
+    tags = commit_tag(run_id, write.table).custom_metadata
+    rewrite_files(dt, rewritten, changed, tonight, writer_properties(write.table), tags, sizes.chunk_rows)
 
 
 def writer_properties(table: Table) -> WriterProperties | None:

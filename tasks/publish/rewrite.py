@@ -98,24 +98,37 @@ def rewrite_files(
     changed: pa.Array,
     tonight: pa.RecordBatchReader,
     writer: WriterProperties | None,
-    commit: CommitProperties,
+    tags: dict[str, str],
     chunk_rows: int,
 ) -> None:
-    """One commit: each data file of `files` ({path: size}, holding a `changed` doc_id) replaced by a copy without
-    those rows (a file's rows stay together: files of old nights that nothing changed in are never read), and
-    the `tonight` rows appended."""
+    """One commit (its metadata `tags`): each data file of `files` ({path: size}, holding a `changed` doc_id)
+    replaced by a copy without those rows (a file's rows stay together: files of old nights that nothing changed
+    in are never read), and the `tonight` rows appended. Its operationMetrics count rows as a merge's do: added
+    (new keys), updated, copied."""
     root = table_root(dt)
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))
     try:
-        adds = []
+        copies = []
         for i, name in enumerate(files):
-            adds += _written(scratch / f"{i}", _copy(root / name, changed, chunk_rows), writer, root)
-        adds += _written(scratch / "tonight", tonight, writer, root)
+            copies += _written(scratch / f"{i}", _copy(root / name, changed, chunk_rows), writer, root)
+        appended = _written(scratch / "tonight", tonight, writer, root)
         now = int(time.time() * 1000)
         removes = [RemoveAction(path, True, now, size, {}) for path, size in files.items()]
-        dt.create_write_transaction([*removes, *adds], "append", dt.schema(), commit_properties=commit)
+        metrics = {
+            "num_added_rows": _rows(appended) - len(changed),
+            "num_updated_rows": len(changed),
+            "num_copied_rows": _rows(copies),
+            "num_added_files": len(copies) + len(appended),
+            "num_removed_files": len(removes),
+        }
+        commit = CommitProperties(custom_metadata={**tags, "operationMetrics": metrics})
+        dt.create_write_transaction([*removes, *copies, *appended], "append", dt.schema(), commit_properties=commit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _rows(adds: list[AddAction]) -> int:
+    return sum(json.loads(add.stats)["numRecords"] for add in adds)
 
 
 def _written(

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import NOW, corpus_pages
 
+from handoff.versions import table_history
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE, RUNS
 from schemas.runs import STAGE_COUNTERS, STAGES
 from tasks._warehouse import RUN_ID_KEY, open_delta, read_current
@@ -212,6 +213,8 @@ def test_an_update_rewrites_only_the_files_holding_a_changed_document(first_nigh
     after = _data_files(warehouse)
     assert before - after == holding and len(after) == 2  # the corpus's file untouched
     assert _commits(warehouse, DOCUMENTS, "night-3") == ["WRITE"]
+    counted = table_history(warehouse, DOCUMENTS)[-1]  # what `docpipe versions` shows analysts
+    assert (counted.rows_added, counted.rows_updated, counted.rows_removed) == (0, 1, 0)
     _merged_everything(reference, tables, "night-3")
     assert _rows(warehouse, DOCUMENTS) == _rows(reference, DOCUMENTS)
     docs = read_current(warehouse, DOCUMENTS, ["url", "text", "run_id"])
