@@ -3,7 +3,7 @@ append those whose keys it does not hold)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,20 +16,26 @@ from schemas import Table
 from tasks._spill import Rows, Spill, chunks, read_columns
 from tasks._warehouse import RUN_ID_KEY, open_delta, sql_list, table_path
 from tasks.publish.config import TableWrite
-from tasks.publish.rewrite import changed_documents, files_holding, rewrite_files, table_root
+from tasks.publish.files import (
+    TEXT_COMPRESSION,
+    TEXT_ROW_GROUP_ROWS,
+    commit_files,
+    rows_in,
+    scratch_folder,
+    table_root,
+    written_files,
+)
+from tasks.publish.rewrite import changed_documents, files_holding, rewrite_files
 from tasks.sizes import DEFAULT_SIZES, Sizes
 
-# Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
-# default, ~1M rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
-TEXT_ROW_GROUP_ROWS = 4096
-# Their codec: zstd instead of deltalake's default snappy (100k generated pages' documents: 631 -> 163 MB on disk,
-# merge +640 -> +580 MB and 5.6 -> 4.7 s; pandas, DuckDB and Spark read both).
-TEXT_COMPRESSION = "ZSTD"
+
+def tags(run_id: str, table: Table) -> dict[str, str]:
+    """Commit metadata naming the run (and table) that wrote a version."""
+    return {RUN_ID_KEY: run_id, "docpipe.table": table.name}
 
 
 def commit_tag(run_id: str, table: Table) -> CommitProperties:
-    """Commit metadata naming the run (and table) that wrote a version."""
-    return CommitProperties(custom_metadata={RUN_ID_KEY: run_id, "docpipe.table": table.name})
+    return CommitProperties(custom_metadata=tags(run_id, table))
 
 
 def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> DeltaTable:
@@ -136,6 +142,9 @@ def publish_rows(
     statistics do not rule it out (random ids: all of them; 1,000 new documents merged into 90,000: +750 MB).
     Into a table with data, rows no target row can match (keys new to it), or whose match would do nothing
     (insert-only tables), are appended as a stream instead (one commit, operation WRITE, +0 MB measured)."""
+    if not dt.file_uris() and rows.num_rows and write.table.text_columns:  # a page-text table's first load
+        _append(dt, rows, write, run_id, None, sizes)
+        return
     if not dt.file_uris() or not rows.num_rows:  # nothing to read (first load), or only stale rows to delete
         merge_rows(dt, rows, write, run_id, stale, sizes)
         return
@@ -148,15 +157,20 @@ def publish_rows(
         _append(dt, rows, write, run_id, held, sizes)
 
 
-def _append(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa.Table, sizes: Sizes) -> None:
-    """Append the rows whose key is not in `held` as a stream (one commit)."""
-    write_deltalake(
-        dt,
-        merge_source(rows, write.table, sizes.chunk_rows, held),
-        mode="append",
-        writer_properties=writer_properties(write.table),
-        commit_properties=commit_tag(run_id, write.table),
-    )
+def _append(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa.Table | None, sizes: Sizes) -> None:
+    """Append the rows whose key is not in `held` as a stream (one commit); a page-text table's by pyarrow's
+    writer (files.py: deltalake's buffers far ahead, +1.5 GB for 1M documents)."""
+    source = merge_source(rows, write.table, sizes.chunk_rows, held)
+    if not write.table.text_columns:
+        write_deltalake(dt, source, mode="append", commit_properties=commit_tag(run_id, write.table))
+        return
+    with scratch_folder(dt) as scratch:
+        added = written_files(dt, scratch / "rows", _batches(source), write.table)
+        commit_files(dt, {}, added, tags(run_id, write.table), {"num_added_rows": rows_in(added)})
+
+
+def _batches(source: pa.Table | pa.RecordBatchReader) -> Iterable[pa.RecordBatch]:
+    return source.to_batches() if isinstance(source, pa.Table) else source
 
 
 def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa.Table, sizes: Sizes) -> None:
@@ -175,8 +189,7 @@ def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str
         path: size for path, (size, found) in files.items() if pc.any(pc.is_in(found["doc_id"], changed)).as_py()
     }
     tonight = merge_source(rows, write.table, sizes.chunk_rows, unchanged)
-    tags = commit_tag(run_id, write.table).custom_metadata
-    rewrite_files(dt, rewritten, changed, tonight, writer_properties(write.table), tags, sizes.chunk_rows)
+    rewrite_files(dt, rewritten, changed, _batches(tonight), tags(run_id, write.table), sizes.chunk_rows)
 
 
 def writer_properties(table: Table) -> WriterProperties | None:

@@ -7,32 +7,27 @@ at a time, tonight's new and changed rows are appended, and one commit removes t
 new ones. Memory follows a row group, not the table; files of earlier nights nothing changed in are not read.
 A night whose held rows are all unchanged (a rerun after a kill mid-publish) commits nothing for them.
 
-The new files are written by deltalake's own writer into scratch tables beside the data (`_docpipe_rewrite-*`,
-hidden from Delta readers by its leading underscore), so their format and statistics are deltalake's; their add
-actions are moved into the table's commit (`create_write_transaction`, remove + add, operation WRITE).
+The new files are written and committed as files.py writes every page-text table's files (one commit: remove +
+add, operation WRITE).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.transaction import AddAction, RemoveAction
+from deltalake import DeltaTable
 
 from schemas import DOCUMENTS
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import query_arrow, sql_list
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
+from tasks.publish.files import commit_files, rows_in, scratch_folder, table_root, written_files
 
-SCRATCH_PREFIX = "_docpipe_rewrite-"
 HELD_SCHEMA = pa.schema([("doc_id", pa.string()), ("run_id", pa.string())])
 
 
@@ -96,9 +91,8 @@ def rewrite_files(
     dt: DeltaTable,
     files: dict[str, int],
     changed: pa.Array,
-    tonight: pa.RecordBatchReader,
-    writer: WriterProperties | None,
-    tags: dict[str, str],
+    tonight: Iterable[pa.RecordBatch],
+    tags: dict[str, Any],
     chunk_rows: int,
 ) -> None:
     """One commit (its metadata `tags`): each data file of `files` ({path: size}, holding a `changed` doc_id)
@@ -106,43 +100,17 @@ def rewrite_files(
     in are never read), and the `tonight` rows appended. Its operationMetrics count rows as a merge's do: added
     (new keys), updated, copied."""
     root = table_root(dt)
-    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))
-    try:
+    with scratch_folder(dt) as scratch:
         copies = []
         for i, name in enumerate(files):
-            copies += _written(scratch / f"{i}", _copy(root / name, changed, chunk_rows), writer, root)
-        appended = _written(scratch / "tonight", tonight, writer, root)
-        now = int(time.time() * 1000)
-        removes = [RemoveAction(path, True, now, size, {}) for path, size in files.items()]
+            copies += written_files(dt, scratch / f"{i}", _copy(root / name, changed, chunk_rows), DOCUMENTS)
+        appended = written_files(dt, scratch / "tonight", tonight, DOCUMENTS)
         metrics = {
-            "num_added_rows": _rows(appended) - len(changed),
+            "num_added_rows": rows_in(appended) - len(changed),
             "num_updated_rows": len(changed),
-            "num_copied_rows": _rows(copies),
-            "num_added_files": len(copies) + len(appended),
-            "num_removed_files": len(removes),
+            "num_copied_rows": rows_in(copies),
         }
-        commit = CommitProperties(custom_metadata={**tags, "operationMetrics": metrics})
-        dt.create_write_transaction([*removes, *copies, *appended], "append", dt.schema(), commit_properties=commit)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _rows(adds: list[AddAction]) -> int:
-    return sum(json.loads(add.stats)["numRecords"] for add in adds)
-
-
-def _written(
-    scratch: Path, batches: Iterator[pa.RecordBatch] | pa.RecordBatchReader, writer: WriterProperties | None, root: Path
-) -> list[AddAction]:
-    """The batches written by deltalake into a scratch table, its files moved into the table's folder `root`: their
-    add actions, with deltalake's statistics."""
-    stream = pa.RecordBatchReader.from_batches(DOCUMENTS.arrow_schema, batches)
-    write_deltalake(str(scratch), stream, mode="overwrite", writer_properties=writer)
-    return [_moved(add, scratch, root) for add in _scratch_adds(scratch)]
-
-
-def table_root(dt: DeltaTable) -> Path:
-    return Path(dt.table_uri.removeprefix("file://"))
+        commit_files(dt, files, [*copies, *appended], tags, metrics)
 
 
 def _copy(file: Path, changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordBatch]:
@@ -151,18 +119,3 @@ def _copy(file: Path, changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordB
         for batch in f.iter_batches(batch_size=chunk_rows):
             part = DOCUMENTS.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
             yield from part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed))).to_batches()
-
-
-def _scratch_adds(scratch: Path) -> list[dict]:
-    """The add actions the scratch table's log holds (deltalake's file statistics with them)."""
-    adds = []
-    for log in sorted((scratch / "_delta_log").glob("*.json")):
-        adds += [entry["add"] for entry in map(json.loads, log.read_text().splitlines()) if "add" in entry]
-    return adds
-
-
-def _moved(add: dict, scratch: Path, root: Path) -> AddAction:
-    """The scratch file moved into the table's folder, as an add action of the table."""
-    (root / add["path"]).parent.mkdir(parents=True, exist_ok=True)
-    (scratch / add["path"]).rename(root / add["path"])
-    return AddAction(add["path"], add["size"], {}, add["modificationTime"], True, add.get("stats") or "")

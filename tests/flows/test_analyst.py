@@ -126,7 +126,7 @@ def test_diff_between_runs_lists_exactly_the_changed_page(two_runs, tmp_path):
 def test_versions_command_lists_each_run_commit(two_runs):
     result = CliRunner().invoke(app, ["versions", "documents", "--warehouse", str(two_runs)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "run-1" in result.output and "run-2" in result.output and "MERGE" in result.output
+    assert "run-1" in result.output and "run-2" in result.output and "WRITE" in result.output
 
 
 def test_export_command_quiet_and_bad_as_of(two_runs, tmp_path):
