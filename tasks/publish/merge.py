@@ -1,5 +1,6 @@
 """Delta Lake writes of publish: create or widen a table, and merge a run's rows into it on the declared key (or
-append those whose keys it does not hold)."""
+append those whose keys it does not hold; a page-text table's files are written by files.py, and `documents`
+updates rewrite only the files holding a changed row: rewrite.py)."""
 
 from __future__ import annotations
 
@@ -141,7 +142,9 @@ def publish_rows(
     table's rows only when a merge must: deltalake's merge reads every column of every data file whose key
     statistics do not rule it out (random ids: all of them; 1,000 new documents merged into 90,000: +750 MB).
     Into a table with data, rows no target row can match (keys new to it), or whose match would do nothing
-    (insert-only tables), are appended as a stream instead (one commit, operation WRITE, +0 MB measured)."""
+    (insert-only tables), are appended as a stream instead (one commit, operation WRITE, +0 MB measured). A
+    page-text table's first load and appends are files written by pyarrow (files.py); its updates, when the
+    table `rewrites`, rewrite the files holding a changed row (rewrite.py)."""
     if not dt.file_uris() and rows.num_rows and write.table.text_columns:  # a page-text table's first load
         _append(dt, rows, write, run_id, None, sizes)
         return
