@@ -32,8 +32,8 @@ from schemas import Table
 
 SCRATCH_PREFIX = "_docpipe_files-"
 TARGET_FILE_BYTES = 128 << 20  # a new file once this much is written (deltalake's default target is 100 MB)
-# Row groups of tables with page texts: deltalake's writer holds a row group in memory until it is full (its
-# default, ~1M rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
+# Row groups of tables with page texts: a writer holds one in memory until it is full (deltalake's default, ~1M
+# rows, made a 2 GB night's documents merge peak at 2.2 GB; 4,096 rows: 0.97 GB, and faster).
 TEXT_ROW_GROUP_ROWS = 4096
 # Their codec: zstd instead of deltalake's default snappy (100k generated pages' documents: 631 -> 163 MB on disk,
 # merge +640 -> +580 MB and 5.6 -> 4.7 s; pandas, DuckDB and Spark read both).
@@ -59,9 +59,7 @@ def written_files(dt: DeltaTable, folder: Path, batches: Iterable[pa.RecordBatch
     TEXT_COMPRESSION) in `folder` (a new subfolder of a `scratch_folder`), then moved into the table's folder:
     their add actions, with deltalake's statistics."""
     folder.mkdir(parents=True)
-    for _ in _parquet_files(folder, _row_groups(batches, TEXT_ROW_GROUP_ROWS), table.arrow_schema):
-        pass
-    if not any(folder.glob("*.parquet")):
+    if not _write_files(folder, _row_groups(batches, TEXT_ROW_GROUP_ROWS), table.arrow_schema):
         return []
     convert_to_deltalake(str(folder))
     root = table_root(dt)
@@ -83,25 +81,24 @@ def _row_groups(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Tab
         yield pa.Table.from_batches(held)
 
 
-def _parquet_files(folder: Path, groups: Iterable[pa.Table], schema: pa.Schema) -> Iterator[Path]:
-    """Write the row groups into files of about TARGET_FILE_BYTES each; yield each file once closed."""
+def _write_files(folder: Path, groups: Iterable[pa.Table], schema: pa.Schema) -> int:
+    """Write the row groups into files of about TARGET_FILE_BYTES each; how many files."""
     writer: pq.ParquetWriter | None = None
-    path = folder
+    path, n_files = folder, 0
     try:
         for group in groups:
             if writer is not None and path.stat().st_size >= TARGET_FILE_BYTES:
                 writer.close()
                 writer = None
-                yield path
             if writer is None:
                 path = folder / f"part-{uuid.uuid4()}.{TEXT_COMPRESSION.lower()}.parquet"
                 writer = pq.ParquetWriter(path, schema, compression=TEXT_COMPRESSION)
+                n_files += 1
             writer.write_table(group, row_group_size=group.num_rows)
     finally:
         if writer is not None:
             writer.close()
-    if writer is not None:
-        yield path
+    return n_files
 
 
 def _logged_adds(folder: Path) -> list[dict[str, Any]]:
