@@ -151,10 +151,11 @@ def publish_rows(
     if not dt.file_uris() or not rows.num_rows:  # nothing to read (first load), or only stale rows to delete
         merge_rows(dt, rows, write, run_id, stale, sizes)
         return
+    if write.rewrites and write.update and not stale:  # finds the held keys itself, with the files holding them
+        update_by_rewrite(dt, rows, write, run_id, sizes)
+        return
     held = keys_in_target(dt, write.table, rows, sizes.key_rows)
-    if held.num_rows and write.update and write.rewrites and not stale:
-        update_by_rewrite(dt, rows, write, run_id, held, sizes)
-    elif stale or (held.num_rows and write.update):
+    if stale or (held.num_rows and write.update):
         merge_rows(dt, rows, write, run_id, stale, sizes)
     elif n_without_keys(rows, held, write.table):
         _append(dt, rows, write, run_id, held, sizes)
@@ -176,14 +177,15 @@ def _batches(source: pa.Table | pa.RecordBatchReader) -> Iterable[pa.RecordBatch
     return source.to_batches() if isinstance(source, pa.Table) else source
 
 
-def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa.Table, sizes: Sizes) -> None:
-    """Publish rows some of which the table holds without deltalake's merge (rewrite.py): the files holding a
-    changed row are rewritten, tonight's unchanged held rows left out, the rest appended; no commit when nothing
-    changed and nothing is new."""
-    ids = held.column(write.table.key[0]).combine_chunks()
-    files = files_holding(dt, ids, sizes.key_rows)
+def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, sizes: Sizes) -> None:
+    """Publish rows into a table with data without deltalake's merge (rewrite.py): the files holding a changed
+    row are rewritten, tonight's unchanged held rows left out, the rest appended; no commit when nothing changed
+    and nothing is new. The held keys come from the one read of the table's key column that finds their files."""
+    (key,) = write.table.key
+    files = files_holding(dt, read_columns(rows, [key]).column(key).combine_chunks(), sizes.key_rows)
+    ids = pa.chunked_array([found[key] for _, found in files.values()], pa.string()).combine_chunks()
     changed = changed_documents(files, table_root(dt), rows, run_id, sizes.chunk_rows)
-    unchanged = pa.table({write.table.key[0]: pc.filter(ids, pc.invert(pc.is_in(ids, changed)))})
+    unchanged = pa.table({key: pc.filter(ids, pc.invert(pc.is_in(ids, changed)))})
     if not len(changed):
         if n_without_keys(rows, unchanged, write.table):
             _append(dt, rows, write, run_id, unchanged, sizes)
