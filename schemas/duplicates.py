@@ -12,7 +12,10 @@ DUPLICATES = Table(
     name="duplicates",
     grain="one row per raw record that was not published because it duplicates `duplicate_of`",
     key=("source_uri",),
-    description="Where else each story appeared: records folded into a published document.",
+    description=(
+        "Where else each story appeared: records folded into a published document. A record published on a later "
+        "night (re-delivered with a body of its own) leaves this table in that run."
+    ),
     columns=(
         Column(
             "source_uri",

@@ -139,7 +139,8 @@ def unchanged_rows(rows: np.ndarray, published: Published, full: Rows, chunk_row
 
 def fold_exact(ordered: np.ndarray, keys: NightKeys, published: Published) -> tuple[np.ndarray, Folded]:
     """The rows still standing (canonical order) and the exact duplicates: a body already owned (by a published
-    document of another doc_id, else by the first row of that body tonight) is an exact duplicate of its owner."""
+    document of another doc_id, else by the first row of that body tonight) is an exact duplicate of its owner.
+    A published document's own record always stands: given another page's body it is an update, never folded."""
     body = keys.body[ordered]
     owner_hist = published.owner[ordered]
     _, first = np.unique(body, return_index=True)
@@ -149,7 +150,7 @@ def fold_exact(ordered: np.ndarray, keys: NightKeys, published: Published) -> tu
     first_row[body[first]] = ordered[first]
     has_owner = owner_hist >= 0
     # a published owner keeps only its own record; else the body's first record stays
-    stays = np.where(has_owner, published.doc[ordered] == owner_hist, is_first)
+    stays = np.where(has_owner, published.doc[ordered] == owner_hist, is_first) | (published.doc[ordered] >= 0)
     lost = ~stays
     owner_row = np.where(has_owner[lost], -1, first_row[body[lost]])
     folded = Folded(

@@ -10,7 +10,9 @@ stream instead, found by reading only the table's key columns a batch at a time 
 column of every file whose key statistics do not rule it out). The page-text table's files (`documents`) are
 written by pyarrow's Parquet writer and committed with deltalake's statistics (files.py: one row group held,
 not the whole load), and its updates rewrite only the files holding a changed row, in one remove + add commit
-(rewrite.py). So a rerun on the same input changes nothing and
+(rewrite.py). Rows tonight's documents replace are deleted in the same merge (config.py `replaced_by_documents`):
+the contacts and mentions a re-published document no longer has, the `duplicates` row of a record published now.
+So a rerun on the same input changes nothing and
 commits nothing, and a rerun after a kill mid-publish re-merges
 what was committed without duplicating a row. Atomic per run: tables are written in the fixed PLAN order, each
 commit tagged with the run id, then the `runs` row (merged on run_id) is the last commit and the marker of a

@@ -27,7 +27,9 @@ class TableWrite:
 
     table: Table
     update: str | None  # None = insert new keys only; "true" = update every matched row; else a predicate
-    replace_children_of: str | None = None  # delete target rows of these parent keys that the source lacks
+    # A column of `documents`: target rows whose value in it is one of tonight's documents' and that tonight's rows
+    # lack are deleted (the children of a re-published document; the `duplicates` row of a record published now).
+    replaced_by_documents: str | None = None
     rewrites: bool = False  # updates rewrite the files holding changed rows instead of merging (rewrite.py)
 
 
@@ -43,12 +45,12 @@ def any_column_differs(table: Table, columns: tuple[str, ...] | None = None) -> 
 PLAN: tuple[TableWrite, ...] = (
     TableWrite(BOILERPLATE_PAGES, None),
     TableWrite(QUARANTINE, None),
-    TableWrite(DUPLICATES, None),
+    TableWrite(DUPLICATES, None, replaced_by_documents="source_uri"),  # a record is a duplicate or published
     TableWrite(DEDUPE_SIGNATURES, None),
     TableWrite(DEDUPE_BANDS, None),
     TableWrite(PROJECTS, any_column_differs(PROJECTS)),
-    TableWrite(CONTACTS, any_column_differs(CONTACTS), replace_children_of="doc_id"),
-    TableWrite(MENTIONS, any_column_differs(MENTIONS), replace_children_of="doc_id"),
+    TableWrite(CONTACTS, any_column_differs(CONTACTS), replaced_by_documents="doc_id"),
+    TableWrite(MENTIONS, any_column_differs(MENTIONS), replaced_by_documents="doc_id"),
     TableWrite(DOCUMENTS, any_column_differs(DOCUMENTS, ("content_hash", *VERSION_COLUMNS)), rewrites=True),
     TableWrite(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
 )

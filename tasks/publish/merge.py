@@ -121,18 +121,17 @@ def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
     return rows.num_rows - read_columns(rows, key).join(held, key, join_type="left semi").num_rows
 
 
-def stale_children_predicate(
-    dt: DeltaTable, ours: pa.Array, write: TableWrite, sizes: Sizes = DEFAULT_SIZES
-) -> str | None:
-    """Delete predicate for the child rows of tonight's documents (`ours`: their doc_ids) that tonight no longer
-    has (also when a document lost all its rows of this table). Only parents that already have rows in the
-    table can have stale ones, so the IN list stays short on a large first load; the table's parent column is
+def stale_rows_predicate(dt: DeltaTable, ours: pa.Array, write: TableWrite, sizes: Sizes = DEFAULT_SIZES) -> str | None:
+    """Delete predicate for the target rows tonight's documents replace (`ours`: their values of
+    `write.replaced_by_documents`) that tonight's rows lack: child rows of a re-published document (also when it
+    lost all its rows of this table), the `duplicates` row of a record published tonight. Only values the table
+    already holds can have such rows, so the IN list stays short on a large first load; the table's column is
     read `sizes.key_rows` at a time."""
-    col = write.replace_children_of
-    parents: set[str] = set()
+    col = write.replaced_by_documents
+    held: set[str] = set()
     for part in column_batches(dt, write.table, [col], sizes.key_rows):
-        parents.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
-    return f"t.{col} IN ({sql_list(sorted(parents))})" if parents else None
+        held.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
+    return f"t.{col} IN ({sql_list(sorted(held))})" if held else None
 
 
 def publish_rows(

@@ -73,6 +73,25 @@ def test_same_url_with_new_text_is_an_update_not_a_duplicate(seeds_raw):
     assert second.kept.column("doc_id").to_pylist() == first.kept.column("doc_id").to_pylist()
 
 
+def test_a_published_page_given_another_pages_text_is_an_update_not_a_duplicate(seeds_raw):
+    """A published document's file re-delivered with the body of another published page: its document is updated
+    (folding it would leave its old text published beside a `duplicates` row for the same record)."""
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    files = sorted(seeds_raw.iterdir())
+    shutil.copy(files[0], files[1])
+    second = _dedupe(clean(ingest(seeds_raw).kept).kept, published_history(first.kept))
+    assert second.outputs["duplicates"].num_rows == 0
+    kept = second.kept.select(["source_uri", "is_update"]).to_pylist()
+    assert kept == [{"source_uri": files[1].name, "is_update": True}]
+    assert second.stats["unchanged"] == 4
+    # a new file with that body is still an exact duplicate of the first document that has it
+    shutil.copy(files[0], seeds_raw / "zz_copy.txt")
+    third = _dedupe(clean(ingest(seeds_raw).kept).kept, published_history(first.kept))
+    dups = third.outputs["duplicates"].select(["source_uri", "kind"]).to_pylist()
+    assert dups == [{"source_uri": "zz_copy.txt", "kind": "exact"}]
+    assert third.kept.column("source_uri").to_pylist() == [files[1].name]
+
+
 def test_two_copies_of_one_url_in_a_batch_keep_the_latest(seeds_raw):
     pages = clean(ingest(seeds_raw).kept).kept.slice(0, 2)
     pages = _with_column(pages, "url", ["https://iom.int/news/a", "https://www.iom.int/news/a"])

@@ -23,7 +23,7 @@ from tasks.extract import ExtractConfig, extract_fields_task
 from tasks.history import History
 from tasks.ingest import IngestConfig, ingest_dumps_task
 from tasks.publish import PLAN, changed_tables, publish_tables, versions
-from tasks.publish.merge import ensure_table, merge_rows, stale_children_predicate
+from tasks.publish.merge import ensure_table, merge_rows, stale_rows_predicate
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task
 
 EDIT = "\n\nThis paragraph was added after the first crawl and must reach the published document."
@@ -130,6 +130,35 @@ def test_an_edited_page_updates_its_document_in_place(first_night, tmp_path):
     assert "added after the first crawl" in edited[0]["text"] and "added after" not in old[0]["text"]
 
 
+def test_a_duplicate_published_on_a_later_night_leaves_duplicates(tmp_path):
+    """A record folded into another document on night 1 (its `duplicates` row), re-delivered in the same file with
+    a body of its own: it is published, and its `duplicates` row is deleted in the same run, so each record stays
+    in one place."""
+    raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
+    pages = corpus_pages()
+    copy = {**pages[0], "url": pages[0]["url"].rstrip("/") + "/copy-elsewhere"}
+    _write_pages(raw, "corpus.jsonl", [*pages, copy])
+    publish_tables(warehouse, _tables(raw, warehouse, "night-1")[0], "night-1")
+    source = f"corpus.jsonl#line={len(pages) + 1}"
+    dups = read_current(warehouse, DUPLICATES, ["source_uri", "kind"]).to_pylist()
+    assert {"source_uri": source, "kind": "exact"} in dups
+    _write_pages(raw, "corpus.jsonl", [*pages, _new_page(pages[0]) | {"url": copy["url"]}])  # its line edited
+    tables, _ = _tables(raw, warehouse, "night-2")
+    assert tables[DOCUMENTS.name].column("source_uri").to_pylist() == [source]
+    publish_tables(warehouse, tables, "night-2")
+    assert _commits(warehouse, DUPLICATES, "night-2") == ["MERGE"]
+    documents = read_current(warehouse, DOCUMENTS, ["source_uri", "run_id"])
+    assert documents.filter(pc.equal(documents["source_uri"], source))["run_id"].to_pylist() == ["night-2"]
+    duplicates = read_current(warehouse, DUPLICATES, ["source_uri"]).column("source_uri").to_pylist()
+    assert source not in duplicates and len(duplicates) == len(dups) - 1
+    quarantined = read_current(warehouse, QUARANTINE, ["source_uri"]).column("source_uri").to_pylist()
+    every = [*documents["source_uri"].to_pylist(), *duplicates, *quarantined]
+    assert len(every) == len(set(every)) == len(pages) + 1
+    version = open_delta(warehouse, DUPLICATES).version()
+    publish_tables(warehouse, tables, "night-2")  # a rerun after a kill mid-publish: nothing left to delete
+    assert open_delta(warehouse, DUPLICATES).version() == version
+
+
 def test_each_stage_reports_the_counters_declared_for_it(first_night):
     stats = first_night[3]
     for stage, counters in stats.items():
@@ -139,11 +168,11 @@ def test_each_stage_reports_the_counters_declared_for_it(first_night):
 
 def _merged_everything(warehouse: Path, tables: dict[str, pa.Table], run_id: str) -> None:
     """Publish as every night did before appends: one merge of each table's rows (the reference)."""
-    doc_ids = pc.unique(tables[DOCUMENTS.name].column("doc_id"))
     for write in PLAN:
         dt = ensure_table(warehouse, write.table, run_id)
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_children_predicate(dt, doc_ids, write) if write.replace_children_of else None
+        col = write.replaced_by_documents
+        stale = stale_rows_predicate(dt, pc.unique(tables[DOCUMENTS.name].column(col)), write) if col else None
         if rows.num_rows or stale:
             merge_rows(dt, rows, write, run_id, stale)
 
