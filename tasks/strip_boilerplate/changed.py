@@ -123,7 +123,14 @@ def restrip_scope(
 ) -> RestripScope:
     """What to strip again tonight; `stored`: the sample as it was before tonight (`boilerplate_pages`);
     `night_models`: tonight's models (the re-strip uses them too: called only when a group's sample changed)."""
-    changed = sample.changed_groups()
+    return scope_of_changed(stored, sample.changed_groups(), night_models, cfg)
+
+
+def scope_of_changed(
+    stored: pa.Table, changed: set[str], night_models: Callable[[], TemplateModels], cfg: BoilerplateConfig
+) -> RestripScope:
+    """`restrip_scope` from the groups whose sample changed tonight (`PageSample.changed_groups`): what a process
+    of its own needs to be sent (tasks/_shards.apart), not the whole sample."""
     if not changed:
         return NOTHING_TO_RESTRIP
     before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)

@@ -7,7 +7,8 @@ into shards, each shard's bottom-k sample per group by page key (shards.sample_s
 from them and the stored one, its pages of tonight fingerprinted on the shards holding them
 (shards.fingerprint_shard) and the sample written to the model file, each shard stripped under it
 (shards.clean_shard, part files of kept rows and quarantine); then the published documents of the groups whose
-model changed, cut into shards of `Sizes.shard_rows` documents, of which each shard strips again only the
+model changed (changed.scope_of_changed: in a process of its own when the run has worker processes,
+tasks/_shards.apart), cut into shards of `Sizes.shard_rows` documents, of which each shard strips again only the
 candidates (shards.restrip_shard: a line fingerprint whose evidence changed, changed.RestripScope); the counters
 are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task` are the same work in one process
 (tests, bench scripts), stripping every published document of those groups again (the reference the candidate
@@ -31,12 +32,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
-from tasks._shards import Shard, as_spill, map_shards, plan_shards
+from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
 from tasks.sizes import DEFAULT_SIZES, Sizes
-from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, groups_to_restrip, restrip_scope
+from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, groups_to_restrip, scope_of_changed
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
 from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, of_groups, restrip, stage_stats, strip_rows
@@ -145,10 +146,13 @@ def strip_stage(
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
-    # the night's models, built at most once in this process, and only when published documents of a changed
-    # group may need them (a first night has none: 2.9 s and ~250 MB of this process saved at 300k pages)
+    # the before/after models of the changed groups, built only when published documents may need them (a first
+    # night has none), in a process of their own when the run has worker processes (tasks/_shards.apart): at 1M
+    # pages they took this process to 1 GB while both strip workers held their models
     night_models = functools.partial(load_models, model_file, cfg)
-    scope = restrip_scope(stored, sample, night_models, cfg) if history.files(DOCUMENTS) else NOTHING_TO_RESTRIP
+    scope = NOTHING_TO_RESTRIP
+    if history.files(DOCUMENTS):
+        scope = apart(scope_of_changed, stored, sample.changed_groups(), night_models, cfg)
     restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards))
     forget_models()
     return StageResult(
