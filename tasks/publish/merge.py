@@ -121,13 +121,18 @@ def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
     return rows.num_rows - read_columns(rows, key).join(held, key, join_type="left semi").num_rows
 
 
-def stale_rows_predicate(dt: DeltaTable, ours: pa.Array, write: TableWrite, sizes: Sizes = DEFAULT_SIZES) -> str | None:
-    """Delete predicate for the target rows tonight's documents replace (`ours`: their values of
-    `write.replaced_by_documents`) that tonight's rows lack: child rows of a re-published document (also when it
-    lost all its rows of this table), the `duplicates` row of a record published tonight. Only values the table
-    already holds can have such rows, so the IN list stays short on a large first load; the table's column is
-    read `sizes.key_rows` at a time."""
+def stale_rows_predicate(
+    dt: DeltaTable, documents: Rows, write: TableWrite, sizes: Sizes = DEFAULT_SIZES
+) -> str | None:
+    """Delete predicate for the target rows tonight's `documents` replace (by `write.replaced_by_documents`) that
+    tonight's rows lack: child rows of a re-published document (also when it lost all its rows of this table),
+    the `duplicates` row of a record published tonight. Only values the table already holds can have such rows,
+    so the IN list stays short, and a table without data reads nothing; the table's column is read
+    `sizes.key_rows` at a time."""
     col = write.replaced_by_documents
+    if col is None or not dt.file_uris():
+        return None
+    ours = pc.unique(read_columns(documents, [col]).column(col))
     held: set[str] = set()
     for part in column_batches(dt, write.table, [col], sizes.key_rows):
         held.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
