@@ -10,7 +10,6 @@ part files into the stage's folder and returns a small manifest:
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
 from tasks._progress import advance
-from tasks._shards import Shard, fault_drill
+from tasks._shards import Shard, fault_drill, trim_memory
 from tasks._spill import part_file
 from tasks._stage import with_columns
 from tasks.validate.config import ValidateConfig, ValidationHistory
@@ -231,7 +230,7 @@ def validate_shard(shard: ShardGroup, table_name: str, cfg: ValidateConfig, out:
     pq.write_table(pa.Table.from_pylist(rejects, REJECT_SCHEMA), part_file(_folder(out, REJECTS, table), shard.index))
     n_rows = narrow.num_rows
     del narrow, batches
-    release_memory()
+    trim_memory()
     return {"rows": n_rows, "rejects": len(rejects), "failed": failed, "table_failures": failures}
 
 
@@ -251,16 +250,6 @@ def failed_results(batch: Batch) -> list[Any]:
             reason = (res.expectation_config.meta or {}).get("reason", "validate.unknown")
             raise RuntimeError(f"{reason}: GX error {res.exception_info.get('exception_message')}")
     return [r for r in results if not r.success]
-
-
-def release_memory(collect: bool = False) -> None:
-    """Give the Arrow pool's freed pages back to the OS. Its allocator (mimalloc) keeps them for reuse, so a
-    process's RSS would keep the high-water mark of each shard group and of the night-wide arrays, and grow with
-    the night. `collect`: first free GX's cyclic garbage (a deleted data source's engine, which held the
-    night-wide frame and its metrics, waits for a full collection): ~0.25 s with GX loaded, so once a night."""
-    if collect:
-        gc.collect()
-    pa.default_memory_pool().release_unused()
 
 
 def _folder(out: Path, kind: str, table: Table) -> Path:

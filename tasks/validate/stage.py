@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from schemas import DOCUMENTS, MENTIONS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
-from tasks._shards import apart, as_spill, map_shards, plan_shards
+from tasks._shards import apart, as_spill, map_shards, plan_shards, trim_memory
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
@@ -43,7 +43,6 @@ from tasks.validate.shards import (
     VALIDATED,
     ShardGroup,
     group_shards,
-    release_memory,
     validate_shard,
 )
 from tasks.validate.suites import REPORTS_DIR
@@ -74,7 +73,7 @@ def _validate_shards(
             for reason, n in manifest["failed"].items():
                 failed[reason] = failed.get(reason, 0) + n
         found = unique_rejects(out, table, [s.index for s in shards])
-        release_memory()
+        trim_memory()
         for row in found:
             failed[row["reason"]] = failed.get(row["reason"], 0) + 1
         rejects.extend(found)
@@ -180,7 +179,7 @@ def check_night(
     failures, failed = run_reduce_suites(
         table_level_batches(out, n_other, history, cfg), summaries, run_id, warehouse, run_time, cfg
     )
-    release_memory(collect=True)  # the night-wide arrays are gone: their pages too, before the rewrite
+    trim_memory(collect=True)  # the night-wide arrays are gone: their pages too, before the rewrite
     failed = {**night["failed"], **failed}
     stats: dict[str, Any] = {"failed_expectations": sorted(failed), "report": _report(warehouse)}
     failures = night["failures"] + failures
