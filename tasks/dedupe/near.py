@@ -10,6 +10,7 @@ entries, so memory follows the slice, not the night. Only candidates become Pyth
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -155,7 +156,7 @@ def fold_near(
     doc_ids: Strings,
     texts: Any,
     bands: pa.Table,
-    history_texts: dict[str, str],
+    history_texts: Mapping[str, str],
     sketcher: Sketcher,
     rules: ResidueRules,
 ) -> tuple[list[NearMatch], dict[str, int]]:
@@ -202,7 +203,7 @@ class ShingleStore:
         return np.frombuffer(self.file.read(count * 8), np.uint64)
 
 
-def node_texts(nodes: list[Any], at: np.ndarray, texts: Any, history_texts: dict[str, str]) -> pa.Array:
+def node_texts(nodes: list[Any], at: np.ndarray, texts: Any, history_texts: Mapping[str, str]) -> pa.Array:
     """The texts of candidate nodes (ranks: rows `at[rank]` read from `texts`; doc_ids: published texts)."""
     ranks = [n for n in nodes if isinstance(n, int)]
     row_texts = texts.take(pa.array(at[np.array(ranks, np.int64)], pa.int64()))
@@ -216,7 +217,7 @@ def verify_pairs(
     pairs: set[tuple[Any, Any]],
     at: np.ndarray,
     texts: Any,
-    history_texts: dict[str, str],
+    history_texts: Mapping[str, str],
     sketcher: Sketcher,
     rules: ResidueRules,
 ) -> dict[tuple[Any, Any], tuple[str, float]]:
@@ -249,7 +250,7 @@ def verify_block(
     nodes: set[Any],
     at: np.ndarray,
     texts: Any,
-    history_texts: dict[str, str],
+    history_texts: Mapping[str, str],
     sketcher: Sketcher,
     rules: ResidueRules,
 ) -> dict[tuple[Any, Any], tuple[str, float]]:
