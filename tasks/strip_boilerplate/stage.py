@@ -2,7 +2,8 @@
 of changed groups stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
 
 `strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
-an unchanged page costs a hash), then is plan → map → reduce → map → reduce → map → map: the night's pages cut
+an unchanged page costs a hash; in a process of its own when the run has worker processes, tasks/_shards.apart),
+then is plan → map → reduce → map → reduce → map → map: the night's pages cut
 into shards, each shard's bottom-k sample per group by page key (shards.sample_shard), the night's sample merged
 from them and the stored one, its pages of tonight fingerprinted on the shards holding them
 (shards.fingerprint_shard) and the sample written to the model file, each shard stripped under it
@@ -141,7 +142,11 @@ def strip_stage(
     between them and the re-strip of published documents after them (module docstring)."""
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
-    spill, unchanged = without_unchanged(delivered, history, out / "changed.parquet", sizes.chunk_rows)
+    # night-wide (every record's hash, DuckDB hashing the published raw_text): apart, since the run process kept
+    # ~330 MB of it through the whole stage (100k pages, night 2); a first night has nothing to compare with
+    spill, unchanged = delivered, 0
+    if history.files(DOCUMENTS):
+        spill, unchanged = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows)
     shards = plan_shards(spill, sizes.shard_rows, sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
     stored = history.read(BOILERPLATE_PAGES)

@@ -109,6 +109,7 @@ def test_the_number_of_workers_comes_from_the_flag_else_the_environment(monkeypa
         ("dedupe", "stage"),  # its reduce, `decide_night`, runs apart
         ("validate", "stage"),  # `check_night`, likewise
         ("strip_boilerplate", "changed"),  # the re-strip's scope, `scope_of_changed`, likewise
+        ("strip_boilerplate", "unchanged"),  # `without_unchanged`, likewise
     ],
 )
 def test_a_worker_running_a_shard_imports_no_prefect(stage, module):
