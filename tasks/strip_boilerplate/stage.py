@@ -33,7 +33,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
-from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards
+from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
@@ -157,6 +157,11 @@ def strip_stage(
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
+    # a lone shard is cleaned here (map_shards): its models go before the re-strip's shards run on the workers
+    # (100k night 2: this process kept ~300 MB of models beside both workers' own); with no worker processes the
+    # re-strip builds them again
+    forget_models()
+    trim_memory()
     # the before/after models of the changed groups, built only when published documents may need them (a first
     # night has none), in a process of their own when the run has worker processes (tasks/_shards.apart): at 1M
     # pages they took this process to 1 GB while both strip workers held their models
