@@ -143,7 +143,7 @@ def strip_stage(
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     # night-wide (every record's hash, DuckDB hashing the published raw_text): apart, since the run process kept
-    # ~330 MB of it through the whole stage (100k pages, night 2); a first night has nothing to compare with
+    # ~100 MB of it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
     spill, unchanged = delivered, 0
     if history.files(DOCUMENTS):
         spill, unchanged = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows)
