@@ -4,7 +4,7 @@ updates rewrite only the files holding a changed row: rewrite.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -122,17 +122,17 @@ def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
 
 
 def stale_rows_predicate(
-    dt: DeltaTable, documents: Rows, write: TableWrite, sizes: Sizes = DEFAULT_SIZES
+    dt: DeltaTable, documents: Callable[[str], pa.Array], write: TableWrite, sizes: Sizes = DEFAULT_SIZES
 ) -> str | None:
-    """Delete predicate for the target rows tonight's `documents` replace (by `write.replaced_by_documents`) that
-    tonight's rows lack: child rows of a re-published document (also when it lost all its rows of this table),
-    the `duplicates` row of a record published tonight. Only values the table already holds can have such rows,
-    so the IN list stays short, and a table without data reads nothing; the table's column is read
-    `sizes.key_rows` at a time."""
+    """Delete predicate for the target rows tonight's documents replace (`documents(column)`: their distinct
+    values of `write.replaced_by_documents`) that tonight's rows lack: child rows of a re-published document
+    (also when it lost all its rows of this table), the `duplicates` row of a record published tonight. Only
+    values the table already holds can have such rows, so the IN list stays short, and for a table without data
+    nothing is read; the table's column is read `sizes.key_rows` at a time."""
     col = write.replaced_by_documents
     if col is None or not dt.file_uris():
         return None
-    ours = pc.unique(read_columns(documents, [col]).column(col))
+    ours = documents(col)
     held: set[str] = set()
     for part in column_batches(dt, write.table, [col], sizes.key_rows):
         held.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, RUNS
-from tasks._spill import Rows
+from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
 from tasks.publish.config import PLAN, TableWrite
 from tasks.publish.merge import ensure_table, merge_rows, publish_rows, stale_rows_predicate
@@ -32,11 +34,12 @@ def publish_tables(
 
     `after_commit(table_name)` is called after each table that got a new version (fault-injection drills)."""
     documents = tables.get(DOCUMENTS.name, DOCUMENTS.empty())
+    values = functools.cache(lambda column: pc.unique(read_columns(documents, [column]).column(column)))
     for write in PLAN:
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_rows_predicate(dt, documents, write, sizes)
+        stale = stale_rows_predicate(dt, values, write, sizes)
         if rows.num_rows or stale:
             publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
         if after_commit and current_version(warehouse, write.table) != before:

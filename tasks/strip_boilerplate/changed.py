@@ -126,11 +126,6 @@ def restrip_scope(
     return scope_of_changed(stored, sample.changed_groups(), night_models, cfg)
 
 
-def of_sites(stored: pa.Table, groups: set[str]) -> pa.Table:
-    """The stored sample's rows of `groups`."""
-    return stored.filter(pc.is_in(stored["site"], pa.array(sorted(groups), pa.string())))
-
-
 def scope_of_changed(
     stored: pa.Table, changed: set[str], night_models: Callable[[], TemplateModels], cfg: BoilerplateConfig
 ) -> RestripScope:
@@ -138,7 +133,7 @@ def scope_of_changed(
     of its own needs to be sent (tasks/_shards.apart), not the whole sample."""
     if not changed:
         return NOTHING_TO_RESTRIP
-    before = sample_models(of_sites(stored, changed), cfg)
+    before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)
     after = night_models()
     groups = frozenset(g for g in changed if _signature(before, g, cfg) != _signature(after, g, cfg))
     touched = {g: _touched_lines(before.groups.get(g), after.groups.get(g), cfg) for g in changed}

@@ -38,13 +38,7 @@ from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
 from tasks.sizes import DEFAULT_SIZES, Sizes
-from tasks.strip_boilerplate.changed import (
-    NOTHING_TO_RESTRIP,
-    RestripScope,
-    groups_to_restrip,
-    of_sites,
-    scope_of_changed,
-)
+from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, groups_to_restrip, scope_of_changed
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
 from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, of_groups, restrip, stage_stats, strip_rows
@@ -144,8 +138,9 @@ def strip_stage(
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     # night-wide (every record's hash, DuckDB hashing the published raw_text): apart, since the run process kept
     # ~100 MB of it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
+    has_documents = bool(history.files(DOCUMENTS))
     spill, unchanged = delivered, 0
-    if history.files(DOCUMENTS):
+    if has_documents:
         spill, unchanged = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows)
     shards = plan_shards(spill, sizes.shard_rows, sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
@@ -166,12 +161,8 @@ def strip_stage(
     # night has none), in a process of their own when the run has worker processes (tasks/_shards.apart): at 1M
     # pages they took this process to 1 GB while both strip workers held their models
     night_models = functools.partial(load_models, model_file, cfg)
-    changed = sample.changed_groups() if history.files(DOCUMENTS) else set()
-    scope = (
-        apart(scope_of_changed, of_sites(stored, changed), changed, night_models, cfg)
-        if changed
-        else NOTHING_TO_RESTRIP
-    )
+    changed = sample.changed_groups() if has_documents else set()
+    scope = apart(scope_of_changed, stored, changed, night_models, cfg) if changed else NOTHING_TO_RESTRIP
     restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards))
     forget_models()
     return StageResult(

@@ -171,7 +171,7 @@ def _merged_everything(warehouse: Path, tables: dict[str, pa.Table], run_id: str
     for write in PLAN:
         dt = ensure_table(warehouse, write.table, run_id)
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_rows_predicate(dt, tables[DOCUMENTS.name], write)
+        stale = stale_rows_predicate(dt, lambda col: pc.unique(tables[DOCUMENTS.name].column(col)), write)
         if rows.num_rows or stale:
             merge_rows(dt, rows, write, run_id, stale)
 
