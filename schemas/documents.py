@@ -182,6 +182,13 @@ DOCUMENTS = Table(
         Column("fetched_at", pa.timestamp("us", tz="UTC"), "When the scraper fetched the page, when known."),
         Column("ingested_at", pa.timestamp("us", tz="UTC"), "When the pipeline read the raw record.", nullable=False),
         Column("run_id", pa.string(), "Run that published this version of the row.", nullable=False),
+        Column(
+            "line_keys",
+            pa.list_(pa.int64()),
+            "Fingerprints of raw_text's lines (signed 64-bit, as in the template sample), sorted: what the "
+            "re-strip reads to find the documents a change of their site's template may touch. Null for HTML "
+            "pages and for rows published before docpipe stored them.",
+        ),
     ),
     expect=(row_count_vs_recent_runs(),),
 )

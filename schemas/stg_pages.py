@@ -44,6 +44,7 @@ STG_CLEAN = STG_PAGES.extend(
         Column("n_boilerplate_lines", pa.int32(), "Lines removed as site boilerplate.", nullable=False),
         Column("n_header_lines", pa.int32(), "Leading raw_text lines removed as the template header."),
         Column("title_hint", pa.string(), "Title found while stripping (HTML metadata or dump field)."),
+        DOCUMENTS.column("line_keys"),
     ),
 )
 

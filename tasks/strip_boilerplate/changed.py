@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -105,6 +106,26 @@ class RestripScope:
             return False
         keys = page_keys(lines, cfg)
         return any(not keys.isdisjoint(found) for found in touched)
+
+    def candidates(self, docs: pa.Table) -> pa.Array:
+        """`may_change` over published documents (`site`, `line_keys`) as one Arrow test on their stored
+        fingerprints, the stored site being the page's group (pages._strip_row writes both); a document without
+        them is kept (True), for `may_change` to decide on its lines."""
+        keys, sites = docs["line_keys"].combine_chunks(), docs["site"].combine_chunks()
+        unknown = pc.or_(pc.is_null(keys), pc.is_null(sites))
+        out = np.array(unknown.to_numpy(zero_copy_only=False), dtype=bool)
+        for site in pc.unique(sites.filter(pc.invert(unknown))).to_pylist():
+            own = (site, domain_of(site))
+            rows = np.flatnonzero(~out & pc.fill_null(pc.equal(sites, site), False).to_numpy(zero_copy_only=False))
+            if not self.whole.isdisjoint(own):
+                out[rows] = True
+                continue
+            found = set(self.known).union(*(self.touched.get(g, ()) for g in own))
+            if found:
+                part = keys.take(pa.array(rows, pa.int64()))
+                hit = pc.is_in(pc.list_flatten(part), pa.array(sorted(found), pa.int64()))
+                out[rows[np.unique(pc.list_parent_indices(part).filter(hit).to_numpy())]] = True
+        return pa.array(out, pa.bool_())
 
 
 def _known_changed(before: TemplateModels, after: TemplateModels, changed: set[str]) -> frozenset[int]:

@@ -8,20 +8,22 @@ from collections.abc import Collection
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas import STG_CLEAN, reasons
 from schemas.runs import RESTRIPPED, UNCHANGED
 from tasks._stage import quarantine_row, sha256_hex, url_site
-from tasks.strip_boilerplate.changed import RestripScope
+from tasks.strip_boilerplate.changed import RestripScope, page_keys
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
-from tasks.strip_boilerplate.lines import split_contact
+from tasks.strip_boilerplate.lines import sorted_ints, split_contact
 from tasks.strip_boilerplate.model import TemplateModels, clean_page, domain_of, page_group
 
 STAGE = "strip_boilerplate"
 COUNTERS = ("boilerplate_lines", "contact_blocks", *reasons.REMOVED_LINE_REASONS)  # summed over chunks and shards
 RESTRIP_COLUMNS = (  # what `restrip` reads of a published document
     "doc_id",
+    "line_keys",
     "url",
     "site",
     "source_uri",
@@ -60,6 +62,7 @@ def _strip_row(
     """The page as a stg_clean row, or None (and a quarantine row in `rejects`) when no body is left; the kept
     page's removed lines are counted by reason code in `removed_by_reason`."""
     why: Counter[str] = Counter()
+    keys = None
     if row["raw_html"] and not row["raw_text"]:
         text, title = html_to_text(row["raw_html"], row["url"])
         body, contact = split_contact(text.splitlines())
@@ -69,6 +72,7 @@ def _strip_row(
         group = page_group(row["url"], lines, cfg)
         body, contact, n_removed, n_head, why = clean_page(lines, group, models, cfg)
         title_hint = row["raw_title"]
+        keys = stored_keys(lines, cfg)  # its lines' keys were just computed (cached): ~20 µs a page
     text = "\n".join(body).strip()
     if not text:
         message = "no body text left after boilerplate removal"
@@ -84,7 +88,14 @@ def _strip_row(
         "n_boilerplate_lines": n_removed,
         "n_header_lines": n_head,
         "title_hint": title_hint,
+        "line_keys": keys,
     }
+
+
+def stored_keys(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
+    """A text page's `line_keys` (documents): its fingerprints as the re-strip's candidate test reads them
+    (changed.page_keys), sorted."""
+    return sorted_ints(page_keys(lines, cfg))
 
 
 def of_groups(site: str | None, groups: Collection[str]) -> bool:
@@ -105,23 +116,39 @@ def restrip(
     `scope`, only its candidates are stripped (changed.py: the others strip as they were published)."""
     if published is None or published.num_rows == 0 or run_id is None:
         return STG_CLEAN.empty()
+    docs = published.filter(_restrippable(published, tonight))
+    if scope is not None:
+        docs = docs.filter(scope.candidates(docs))
     out = []
-    for doc in published.to_pylist():
-        if doc["source_uri"] in tonight or not doc["raw_text"] or (not doc["url"] and "#" in doc["source_uri"]):
-            continue
+    for doc in docs.to_pylist():
         lines = doc["raw_text"].splitlines()
         group = page_group(doc["url"], lines, cfg)
-        if scope is not None and not scope.may_change(group, lines, cfg):
+        if scope is not None and doc["line_keys"] is None and not scope.may_change(group, lines, cfg):
             continue
         body, contact, n_removed, n_head, _ = clean_page(lines, group, models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:
-            out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head))
+            out.append(_restrip_row(doc, run_id, body, contact, n_removed, n_head, cfg))
     return STG_CLEAN.conform(out)
 
 
+def _restrippable(docs: pa.Table, tonight: Collection[str]) -> pa.Array:
+    """Documents that can be stripped again: with a raw_text, not among the night's pages (`tonight`: stripped as
+    such) and not identified by their body (no URL inside a multi-record dump: a new text would be a new id)."""
+    has_text = pc.fill_null(pc.greater(pc.utf8_length(docs["raw_text"]), 0), False)
+    not_tonight = pc.invert(pc.is_in(docs["source_uri"], pa.array(sorted(tonight), pa.string())))
+    by_url = pc.or_(pc.is_valid(docs["url"]), pc.invert(pc.match_substring(docs["source_uri"], "#")))
+    return pc.and_(pc.and_(has_text, not_tonight), by_url)
+
+
 def _restrip_row(
-    doc: dict[str, Any], run_id: str, body: list[str], contact: list[str], n_removed: int, n_head: int
+    doc: dict[str, Any],
+    run_id: str,
+    body: list[str],
+    contact: list[str],
+    n_removed: int,
+    n_head: int,
+    cfg: BoilerplateConfig,
 ) -> dict[str, Any]:
     """A published document as a stg_clean row again, with its text stripped under tonight's model."""
     raw = doc["raw_text"]
@@ -143,6 +170,7 @@ def _restrip_row(
         "n_boilerplate_lines": n_removed,
         "n_header_lines": n_head,
         "title_hint": doc["raw_title"],
+        "line_keys": doc["line_keys"] if doc["line_keys"] is not None else stored_keys(raw.splitlines(), cfg),
     }
 
 

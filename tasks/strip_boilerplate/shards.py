@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, Table
 from tasks._shards import Shard, fault_drill, map_shards
 from tasks._spill import SpillWriter, part_file, write_spill
 from tasks._stage import quarantine_table
@@ -40,7 +41,8 @@ QUARANTINE_DIR = "quarantine"
 RESTRIP_DIR = "restrip"
 MODEL_FILE = "model.parquet"
 SAMPLE_COLUMNS = ("url", "raw_text", "raw_html", "run_id")  # what the sample needs of a page
-_RESTRIP_SCHEMA = pa.schema([DOCUMENTS.arrow_schema.field(c) for c in RESTRIP_COLUMNS])  # deltalake writes views
+# what restrip_shard reads of a documents file, as declared (deltalake writes string views)
+_RESTRIP = Table("restrip", DOCUMENTS.grain, (), tuple(map(DOCUMENTS.column, RESTRIP_COLUMNS)), published=False)
 _PAGES = BOILERPLATE_PAGES.arrow_schema
 _CANDIDATES = pa.schema([_PAGES.field("site"), _PAGES.field("page_key"), _PAGES.field("run_id"), ("row", pa.int64())])
 _FINGERPRINTS = pa.schema([("row", pa.int64()), _PAGES.field("line_hashes"), _PAGES.field("body_sketch")])
@@ -150,13 +152,14 @@ def restrip_shard(
     `scope`; `tonight`: source_uri of the night's pages, skipped) and write those whose text changes."""
     models = load_models(model_file, cfg)
     counts: Counter[str] = Counter()
+    present = [c for c in RESTRIP_COLUMNS if c in pq.read_schema(shard.path).names]  # older files lack line_keys
     with SpillWriter(part_file(Path(out) / RESTRIP_DIR, shard.index), STG_CLEAN) as writer:
-        for batch in shard.batches(RESTRIP_COLUMNS):
-            docs = batch.cast(_RESTRIP_SCHEMA)
-            docs = docs.filter(
-                pa.array([of_groups(site, scope.groups) for site in docs.column("site").to_pylist()], pa.bool_())
-            )
-            part = restrip(pa.Table.from_batches([docs]), run_id, models, cfg, tonight, scope)
+        for batch in shard.batches(present):
+            docs = _RESTRIP.conform(pa.Table.from_batches([batch]))
+            sites = docs.column("site").unique().to_pylist()
+            wanted = pa.array([site for site in sites if of_groups(site, scope.groups)], pa.string())
+            docs = docs.filter(pc.is_in(docs.column("site"), wanted))
+            part = restrip(docs, run_id, models, cfg, tonight, scope)
             counts["read"] += docs.num_rows
             counts["restripped"] += part.num_rows
             writer.write(part)

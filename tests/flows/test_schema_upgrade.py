@@ -10,7 +10,7 @@ from deltalake import write_deltalake
 from helpers import seed_dir, seed_files
 
 from flows.nightly import nightly
-from schemas import BOILERPLATE_PAGES, PROJECTS
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, PROJECTS
 from tasks._warehouse import open_delta, read_current, table_path
 
 NEW_COLUMN = "body_sketch"
@@ -63,3 +63,38 @@ def test_projects_gain_start_year_and_end_year_beside_the_deprecated_date_names(
     years = ("start_year", "end_year", "start_date", "end_date")
     assert [before[c] for c in years] == [2014, 2016, 2014, 2016]
     assert (after["start_year"], after["end_year"]) == (after["start_date"], after["end_date"]) == (2010, 2012)
+
+
+def test_documents_without_stored_line_keys_are_restripped_by_their_lines(tmp_path):
+    """Issue #14: `documents` written before it stored `line_keys` takes a night whose template change re-strips
+    its documents: the column is added, the old rows are tested by their lines (the same re-strip as with stored
+    keys) and every row published tonight, the re-stripped one included, carries its keys."""
+    banner = (  # sentences, not navigation: template only by its repetition over the site's pages
+        "This website is maintained by the country office team and is updated every week with news from our "
+        "programmes. Opinions expressed in the stories published here are those of their authors and do not "
+        "necessarily reflect the views of the organisation, its member states or its donors."
+    )
+    raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
+    raw.mkdir()
+    first, *rest = seed_files()
+    (raw / first.name).write_text(banner + "\n" + first.read_text(encoding="utf-8"), encoding="utf-8")
+    assert nightly(str(raw), str(warehouse), "before-keys").status == "succeeded"
+    old = read_current(warehouse, DOCUMENTS)
+    assert old.column("line_keys").null_count == 0  # stored by tonight's strip
+    path = table_path(warehouse, DOCUMENTS)
+    shutil.rmtree(path)
+    write_deltalake(str(path), old.drop_columns(["line_keys"]))  # as an older docpipe wrote it
+    assert rows_of(warehouse)[first.name]["text"].startswith(banner)  # one page: not template yet
+    assert "line_keys" not in {f.name for f in open_delta(warehouse, DOCUMENTS).schema().to_arrow()}
+
+    for path in rest:
+        (raw / path.name).write_text(banner + "\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    summary = nightly(str(raw), str(warehouse), "after-keys")
+    assert summary.status == "succeeded" and summary.row["n_restripped"] == 1
+    rows = rows_of(warehouse)
+    assert not rows[first.name]["text"].startswith(banner)  # re-stripped by its lines
+    assert all(r["line_keys"] for r in rows.values()) and len(rows) == len(seed_files())
+
+
+def rows_of(warehouse) -> dict[str, dict]:
+    return {r["source_uri"]: r for r in read_current(warehouse, DOCUMENTS).to_pylist()}

@@ -1,7 +1,8 @@
 """The re-strip's candidate filter (changed.RestripScope, issue #14): over nights of generated pages and of the
 corpus, stripping again only the candidates among the published documents of the re-stripped groups gives
 exactly the rows of stripping them all again (pages.restrip without a scope, the one-process stage's way), while
-most documents are left unread past their line fingerprints."""
+most documents are left unread past their line fingerprints — those stored with the document (`line_keys`, one
+Arrow test, `RestripScope.candidates`) and, for documents published without them, their lines'."""
 
 from __future__ import annotations
 
@@ -26,11 +27,19 @@ def _pages(pages: list[dict], raw: Path, run_id: str) -> pa.Table:
 
 
 def _candidates(docs: pa.Table, scope, cfg: BoilerplateConfig) -> int:
-    found = 0
+    """The candidates by their lines (`may_change`), which the test on the stored `line_keys` must equal."""
+    found = []
     for doc in docs.to_pylist():
         lines = doc["raw_text"].splitlines()
-        found += scope.may_change(page_group(doc["url"], lines, cfg), lines, cfg)
-    return found
+        found.append(scope.may_change(page_group(doc["url"], lines, cfg), lines, cfg))
+    assert scope.candidates(docs).to_pylist() == found
+    return sum(found)
+
+
+def _without_stored_keys(docs: pa.Table) -> pa.Table:
+    """The documents as published before docpipe stored their line fingerprints."""
+    at = docs.schema.get_field_index("line_keys")
+    return docs.set_column(at, "line_keys", pa.nulls(docs.num_rows, docs.schema.field(at).type))
 
 
 def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig) -> Counter[str]:
@@ -50,6 +59,7 @@ def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig) -> Counter[str]:
         run_id = f"night-{night}"
         every = restrip(docs, run_id, models, cfg, set())
         assert restrip(docs, run_id, models, cfg, set(), scope).equals(every), night
+        assert restrip(_without_stored_keys(docs), run_id, models, cfg, set(), scope).equals(every), night
         totals.update(read=docs.num_rows, candidates=_candidates(docs, scope, cfg), restripped=every.num_rows)
         again = {row["source_uri"]: row for row in every.to_pylist()}
         kept = [again.get(row["source_uri"], row) for row in published.to_pylist()]
