@@ -24,8 +24,11 @@ from tasks.extract.page_fields import (
 from tasks.extract.project_fields import count_fields, project_row
 
 OUTPUTS = (STG_DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, documents (+ is_update) first
+# documents columns no field rule reads, carried as Arrow columns (~60 fingerprints a page: as Python ints they
+# cost more than the rules reading the row)
+CARRIED_AS_ARROW = ("line_keys",)
 # documents columns that come as they are from the page (stg_unique, is_update included): the rest is extracted here.
-CARRIED = tuple(c for c in STG_DOCUMENTS.column_names if c in STG_UNIQUE.column_names)
+CARRIED = tuple(c for c in STG_DOCUMENTS.column_names if c in STG_UNIQUE.column_names and c not in CARRIED_AS_ARROW)
 
 
 def page_rows(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list, list, str]:
@@ -68,18 +71,11 @@ def _languages(samples: list[str], cfg: ExtractConfig) -> list[tuple[str, float 
     )
 
 
-def document(row: dict[str, Any], cfg: ExtractConfig) -> tuple[dict[str, Any], dict | None, list[dict], list[dict]]:
-    """The page's documents row, projects row (or None), contacts rows and mentions rows."""
-    doc, project, people, numbers, sample = page_rows(row, cfg)
-    doc["language"], doc["language_confidence"] = _languages([sample], cfg)[0]
-    return doc, project, people, numbers
-
-
 def extract_batch(batch: pa.RecordBatch | pa.Table, cfg: ExtractConfig) -> tuple[pa.Table, ...]:
     """documents, projects, contacts and mentions of a batch of pages, as Arrow tables (in OUTPUTS order); the
     languages of the batch are detected at once (language.detect_languages)."""
     docs, projects, contacts, mentions, samples = [], [], [], [], []
-    for row in batch.to_pylist():
+    for row in batch.drop_columns(list(CARRIED_AS_ARROW)).to_pylist():
         doc, project, people, numbers, sample = page_rows(row, cfg)
         docs.append(doc)
         samples.append(sample)
@@ -89,4 +85,8 @@ def extract_batch(batch: pa.RecordBatch | pa.Table, cfg: ExtractConfig) -> tuple
         mentions.extend(numbers)
     for doc, (language, confidence) in zip(docs, _languages(samples, cfg), strict=True):
         doc["language"], doc["language_confidence"] = language, confidence
-    return tuple(t.conform(rows) for t, rows in zip(OUTPUTS, (docs, projects, contacts, mentions), strict=True))
+    tables = [t.conform(rows) for t, rows in zip(OUTPUTS, (docs, projects, contacts, mentions), strict=True)]
+    for name in CARRIED_AS_ARROW:  # one documents row a page, in the batch's order
+        at = tables[0].schema.get_field_index(name)
+        tables[0] = tables[0].set_column(at, tables[0].schema.field(at), batch.column(name))
+    return tuple(tables)
