@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -106,6 +107,14 @@ def column(rows: Rows, name: str) -> pa.ChunkedArray | SpillColumn:
     return SpillColumn(rows, name) if isinstance(rows, Spill) else rows.column(name)
 
 
+def spill_format(table: Table) -> dict[str, Any]:
+    """How spills are written: zstd at level 1, page texts without a dictionary. On a 3,897-row part of extract's
+    kept rows (27 MB in memory) against pyarrow's defaults (snappy, a dictionary tried on every column): written
+    in 0.088 s instead of 0.188, read in 0.028 s instead of 0.112, 6.8 MB instead of 14.6 (NOTES.md)."""
+    dictionary = [name for name in table.column_names if name not in table.text_columns]
+    return {"compression": "zstd", "compression_level": 1, "use_dictionary": dictionary}
+
+
 class SpillWriter:
     """Writes tables or batches of one declared table to a spill file (conformed to its schema); `close()`
     returns the Spill."""
@@ -114,7 +123,7 @@ class SpillWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.table = table
-        self._writer = pq.ParquetWriter(self.path, table.arrow_schema)
+        self._writer = pq.ParquetWriter(self.path, table.arrow_schema, **spill_format(table))
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         table = self.table.conform(pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data)
