@@ -26,7 +26,7 @@ from typing import Any
 
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import (
-    gram_hash,
+    gram_hashes,
     is_trivial,
     keys_of,
     sketch_similarity,
@@ -163,7 +163,7 @@ class PageGrams:
             start = len(words)
             words += _WORD.findall(x.casefold())
             words_at.append((start, len(words)))
-        grams = list(map(gram_hash, word_grams(words)))
+        grams = gram_hashes(word_grams(words))
         counts = Counter(grams)
         return cls(grams, words_at, counts, sorted_ints(counts), frozenset(counts), lines_of, frozenset(lines_of))
 
