@@ -149,7 +149,7 @@ class PageGrams:
     hash_set: frozenset[int]
     lines_of: dict[int, int]  # line fingerprint -> its window lines (bit j: window line j)
     key_set: frozenset[int]  # the line fingerprints
-    inside: dict[int, list[int]] = field(default_factory=dict)  # memo of `_inside`
+    inside: dict[int, tuple[list[int], frozenset[int]]] = field(default_factory=dict)  # memo of `_inside`
 
     @classmethod
     def of(cls, lines: list[str], cfg: BoilerplateConfig) -> PageGrams:
@@ -167,9 +167,9 @@ class PageGrams:
         counts = Counter(grams)
         return cls(grams, words_at, counts, sorted_ints(counts), frozenset(counts), lines_of, frozenset(lines_of))
 
-    def _inside(self, shared: int) -> list[int]:
+    def _inside(self, shared: int) -> tuple[list[int], frozenset[int]]:
         """The distinct 3-grams whose every occurrence has its three words on the window lines `shared`
-        (bit j: window line j), sorted."""
+        (bit j: window line j), sorted; and the others (the page's body against those lines), as a set."""
         found = self.inside.get(shared)
         if found is None:
             runs: list[list[int]] = []  # runs of consecutive words on shared lines: [first, past-last]
@@ -184,7 +184,8 @@ class PageGrams:
                 rest ^= low
             within = Counter(chain.from_iterable(self.grams[start : max(start, end - 2)] for start, end in runs))
             counts = self.counts
-            found = self.inside[shared] = sorted([h for h, n in within.items() if n == counts[h]])
+            inside = sorted([h for h, n in within.items() if n == counts[h]])
+            found = self.inside[shared] = (inside, self.hash_set.difference(inside))
         return found
 
     def body_containment(self, other: DocBody) -> float:
@@ -192,7 +193,7 @@ class PageGrams:
         fingerprint) found in that document: estimated on the 3-grams below the largest fingerprint of its sketch
         (the sketch holds every 3-gram of the document below it); the best of the document's pages."""
         shared = functools.reduce(operator.or_, map(self.lines_of.__getitem__, self.key_set & other.lines), 0)
-        inside = self._inside(shared) if shared else []
+        inside, body = self._inside(shared) if shared else ([], self.hash_set)
         best = 0.0
         for sketch in other.sketches:
             if sketch.limit is None:
@@ -200,6 +201,5 @@ class PageGrams:
             else:
                 n_body = bisect.bisect_right(self.hashes, sketch.limit) - bisect.bisect_right(inside, sketch.limit)
             if n_body:
-                found = len(sketch.hashes & self.hash_set) - len(sketch.hashes.intersection(inside))
-                best = max(best, found / n_body)
+                best = max(best, len(sketch.hashes & body) / n_body)
         return best
