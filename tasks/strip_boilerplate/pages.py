@@ -135,10 +135,14 @@ def restrip(
 def _restrippable(docs: pa.Table, tonight: Collection[str]) -> pa.Array:
     """Documents that can be stripped again: with a raw_text, not among the night's pages (`tonight`: stripped as
     such) and not identified by their body (no URL inside a multi-record dump: a new text would be a new id)."""
-    has_text = pc.fill_null(pc.greater(pc.utf8_length(docs["raw_text"]), 0), False)
     not_tonight = pc.invert(pc.is_in(docs["source_uri"], pa.array(sorted(tonight), pa.string())))
-    by_url = pc.or_(pc.is_valid(docs["url"]), pc.invert(pc.match_substring(docs["source_uri"], "#")))
-    return pc.and_(pc.and_(has_text, not_tonight), by_url)
+    by_url = pc.or_(_non_empty(docs["url"]), pc.invert(pc.match_substring(docs["source_uri"], "#")))
+    return pc.and_(pc.and_(_non_empty(docs["raw_text"]), not_tonight), by_url)
+
+
+def _non_empty(strings: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Neither null nor empty (Python's truth of the value)."""
+    return pc.fill_null(pc.greater(pc.utf8_length(strings), 0), False)
 
 
 def _restrip_row(
