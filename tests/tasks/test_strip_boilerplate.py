@@ -385,3 +385,35 @@ def test_a_trailing_navigation_block_goes(tmp_path):
     texts, stats = _lone_pages(tmp_path, [["A Title For The Story Here", _STORY, "Share", "Facebook", "English"]])
     assert texts[0] == ["A Title For The Story Here", _STORY]
     assert stats[reasons.BOILERPLATE_NAV_SHAPE] == 3
+
+
+def test_a_restrip_leaves_the_documents_it_must_not_strip_again(seeds_raw):
+    """pages.restrip strips again a published document whose text changes under tonight's model (a one-page file
+    without URL included), and leaves those without raw_text, those among the night's pages and those identified
+    by their body (no URL, null or empty, inside a multi-record dump: a new text would give them a new id)."""
+    from schemas import BOILERPLATE_PAGES, STG_CLEAN
+    from tasks.strip_boilerplate import BoilerplateConfig, PageSample
+    from tasks.strip_boilerplate.pages import restrip
+
+    banner = (  # sentences, longer than a site notice nav_shape takes on a lone page (max_banner_words)
+        "This website is maintained by the country office team and is updated every week with news from our "
+        "programmes. Opinions expressed in the stories published here are those of their authors and do not "
+        "necessarily reflect the views of the organisation, its member states or its donors."
+    )
+    for path in seeds_raw.glob("*.txt"):
+        path.write_text(banner + "\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    pages, cfg = ingest(seeds_raw).kept, BoilerplateConfig()
+    (doc,) = clean(pages.slice(0, 1)).kept.to_pylist()
+    assert doc["text"].startswith(banner) and doc["url"] is None  # one page: the banner is not template yet
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(pages)
+    published = [
+        doc,
+        {**doc, "source_uri": "dump.jsonl#line=1"},
+        {**doc, "source_uri": "dump.jsonl#line=2", "url": ""},
+        {**doc, "source_uri": "empty.txt", "raw_text": ""},
+        {**doc, "source_uri": "tonight.txt"},
+    ]
+    again = restrip(STG_CLEAN.conform(published), "later", sample.models(), cfg, {"tonight.txt"}).to_pylist()
+    assert [row["source_uri"] for row in again] == [doc["source_uri"]]
+    assert not again[0]["text"].startswith(banner) and again[0]["line_keys"] == doc["line_keys"]
