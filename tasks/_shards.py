@@ -147,6 +147,7 @@ class _Workers:
     pool: Executor | None = None
     stage: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    leaving: list[threading.Thread] = field(default_factory=list)  # shutting down retired pools (not waited for)
 
 
 _workers = _Workers()
@@ -169,13 +170,28 @@ def worker_processes(workers: int) -> Iterator[None]:
 
 
 def retire_workers(wait: bool = True) -> None:
-    """End the current worker processes after the work already given to them (`wait`: until they have exited);
+    """End the current worker processes after the work already given to them (`wait`: until they have exited;
+    else they exit while this process goes on, and the next pool starts only once they have: `_await_leaving`);
     the next `offload` starts new ones. A stage's end is the place: its processes do not idle through the
     next stage's in-process work (publish) holding what the stage loaded."""
     with _workers.lock:
         pool, _workers.pool = _workers.pool, None
-    if pool is not None:
-        pool.shutdown(wait=wait, cancel_futures=True)
+    if pool is not None and not wait:
+        leaving = threading.Thread(target=pool.shutdown, kwargs={"cancel_futures": True}, daemon=True)
+        leaving.start()
+        _workers.leaving.append(leaving)
+    elif pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if wait:
+        _await_leaving()
+
+
+def _await_leaving() -> None:
+    """Wait until the processes of pools retired without waiting have exited: a new pool never starts beside them
+    (the previous stage's two workers, ~400 MB each, were still up at the next stage's start: the night's peak
+    at 100k and 1M pages)."""
+    while _workers.leaving:
+        _workers.leaving.pop().join()
 
 
 def prestart_workers(workers: int) -> None:
@@ -213,6 +229,7 @@ def _submit(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any])
             _workers.pool.shutdown(wait=True)
             _workers.pool = None
         if _workers.pool is None:
+            _await_leaving()
             # spawn, not fork: the flow process runs threads (Prefect), which fork would copy mid-lock.
             _workers.pool = ProcessPoolExecutor(_workers.count, mp_context=multiprocessing.get_context("spawn"))
         _workers.stage = stage

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -40,6 +41,20 @@ def test_a_stage_gets_new_processes_and_the_previous_ones_exit():
         assert offload(os.getpid, parallel=False) == os.getpid()  # one shard: in place
     assert not _alive(third)
     assert offload(os.getpid) == os.getpid()  # no worker processes outside the block
+
+
+def test_processes_retired_without_waiting_exit_before_the_next_stage_starts_its_own():
+    """A stage's end retires its processes without waiting (flows/ledger.py); the next stage's processes start only
+    once they have exited, so the two sets are never resident together. One of the first processes is still busy
+    (`sleep`) when they are retired: the next stage's first shard finds none of them."""
+    with worker_processes(2):
+        first = {offload(os.getpid) for _ in range(4)}
+        busy = threading.Thread(target=offload, args=(os.system, "sleep 1.5"))  # os.*: the same stage
+        busy.start()
+        time.sleep(0.3)
+        retire_workers(wait=False)
+        assert not any(offload(os.path.exists, f"/proc/{pid}") for pid in first)  # os.path: the next stage
+        busy.join()
 
 
 def test_a_reduce_runs_apart_in_a_process_that_exits_after_it():
