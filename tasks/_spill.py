@@ -8,6 +8,7 @@ and returning pa.Table, one chunk at a time. `Rows` is what flows between stages
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,30 +50,39 @@ class Spill:
         return pa.concat_tables([pq.read_table(f, columns=cols) for f in self.files])
 
     def take(self, indices: Sequence[int], column: str) -> pa.Array:
-        """Values of one column at the given row positions, reading one row group at a time (only those
-        holding a wanted row), so memory follows the rows asked for, not the files."""
+        """Values of one column at the given row positions, reading only the row groups holding a wanted row (each
+        file opened once a call; the files' row-group sizes read once a file version), so memory follows the rows
+        asked for, not the files."""
         wanted = np.asarray(indices, np.int64)
-        groups = [(file, g, n) for file in self.files for g, n in enumerate(_row_group_sizes(file))]
+        groups = [(file, g, n) for file in self.files for g, n in enumerate(_row_group_sizes(*_version(file)))]
         starts = np.concatenate([[0], np.cumsum([n for _, _, n in groups])]).astype(np.int64)
         group_of = np.searchsorted(starts, wanted, side="right") - 1
         order = np.argsort(group_of, kind="stable")
         by_group, group_ids = wanted[order], group_of[order]
         parts = []
-        for g in np.unique(group_ids).tolist():
-            file, local_group, _ = groups[g]
-            local = by_group[group_ids == g] - starts[g]
+        needed = np.unique(group_ids).tolist()
+        for file in dict.fromkeys(groups[g][0] for g in needed):
             with pq.ParquetFile(file, pre_buffer=False) as f:
-                values = f.read_row_group(local_group, columns=[column]).column(column)
-            parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())
+                for g in (g for g in needed if groups[g][0] == file):
+                    local = by_group[group_ids == g] - starts[g]
+                    values = f.read_row_group(groups[g][1], columns=[column]).column(column)
+                    parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())
         if not parts:
             return pa.array([], pq.read_schema(self.files[0]).field(column).type)
         taken = pa.concat_arrays(parts)
         return taken.take(pa.array(np.argsort(order, kind="stable"), pa.int64()))
 
 
-def _row_group_sizes(file: Path) -> list[int]:
+def _version(file: Path) -> tuple[str, int, int]:
+    """A file and what tells its versions apart (a rerun rewrites the same path): modification time and size."""
+    stat = Path(file).stat()
+    return str(file), stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=4096)
+def _row_group_sizes(file: str, mtime_ns: int, size: int) -> tuple[int, ...]:
     meta = pq.ParquetFile(file).metadata
-    return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    return tuple(meta.row_group(g).num_rows for g in range(meta.num_row_groups))
 
 
 def part_file(folder: Path, index: int) -> Path:
