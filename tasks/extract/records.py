@@ -24,7 +24,7 @@ from tasks.extract.page_fields import (
 from tasks.extract.project_fields import count_fields, project_row
 
 OUTPUTS = (STG_DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, documents (+ is_update) first
-# documents columns no field rule reads, carried as Arrow columns (~60 fingerprints a page: as Python ints they
+# documents columns no field rule reads, carried as Arrow columns (~27 fingerprints a page: as Python ints they
 # cost more than the rules reading the row)
 CARRIED_AS_ARROW = ("line_keys",)
 # documents columns that come as they are from the page (stg_unique, is_update included): the rest is extracted here.

@@ -72,7 +72,7 @@ def _strip_row(
         group = page_group(row["url"], lines, cfg)
         body, contact, n_removed, n_head, why = clean_page(lines, group, models, cfg)
         title_hint = row["raw_title"]
-        keys = stored_keys(lines, cfg)  # its lines' keys were just computed (cached): ~20 µs a page
+        keys = stored_keys(lines, cfg)  # its lines' keys were just computed (cached): ~0.07 ms a page, profiled
     text = "\n".join(body).strip()
     if not text:
         message = "no body text left after boilerplate removal"
