@@ -30,9 +30,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from tasks._progress import listening
+from tasks._progress import RUN_LOGGER, listening
 
-LOGGER = "docpipe.run"
+LOGGER = RUN_LOGGER
 LOG_FILE = "run.log"
 PLAIN_EVERY_SECONDS = 30.0
 

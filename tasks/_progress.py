@@ -1,10 +1,15 @@
 """How far the running stage has got (not a stage): stages call `advance` with the records they have just read;
-the run bookkeeping in flows/ may listen (a progress bar, a log line). With nobody listening it costs a call."""
+the run bookkeeping in flows/ may listen (a progress bar, a log line). With nobody listening it costs a call.
+`note` writes a line of the run's log (flows/progress.py gives that logger its handlers: run.log, Prefect, the
+terminal)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+RUN_LOGGER = "docpipe.run"
 
 Listener = Callable[[int], None]
 _listeners: list[Listener] = []
@@ -24,3 +29,8 @@ def listening(listener: Listener) -> Iterator[None]:
         yield
     finally:
         _listeners.remove(listener)
+
+
+def note(message: str) -> None:
+    """A line in the run's log (e.g. what each of publish's commits took)."""
+    logging.getLogger(RUN_LOGGER).info("  %s", message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, RUNS
+from tasks._progress import note
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
 from tasks.publish.config import PLAN, TableWrite
@@ -36,13 +38,18 @@ def publish_tables(
     documents = tables.get(DOCUMENTS.name, DOCUMENTS.empty())
     values = functools.cache(lambda column: pc.unique(read_columns(documents, [column]).column(column)))
     for write in PLAN:
+        start = time.perf_counter()
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
         stale = stale_rows_predicate(dt, values, write, sizes)
         if rows.num_rows or stale:
             publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
-        if after_commit and current_version(warehouse, write.table) != before:
+        version = current_version(warehouse, write.table)
+        if version != before:
+            seconds = time.perf_counter() - start
+            note(f"{STAGE}: {write.table.name} version {version}, {rows.num_rows:,} rows in {seconds:.1f} s")
+        if after_commit and version != before:
             after_commit(write.table.name)
     ensure_table(warehouse, RUNS, run_id)
     return versions(warehouse)

@@ -5,6 +5,7 @@ warehouse is refused before Prefect starts, and errors are one clear message."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -37,7 +38,9 @@ def test_a_run_id_names_one_run_and_a_no_op_run_has_succeeded(tmp_path):
         "publish" in json.loads(_runs_rows(warehouse)[0]["stage_stats"])
         and "seconds" in json.loads(_runs_rows(warehouse)[0]["stage_stats"])["publish"]
     )
-    assert (warehouse / "_runs" / "night-a" / "run.log").read_text().count("✓ ") == 6
+    log = (warehouse / "_runs" / "night-a" / "run.log").read_text()
+    assert log.count("✓ ") == 6
+    assert re.search(r"publish: documents version \d+, 5 rows in [\d.]+ s", log)  # each table's commit, timed
     rows, version = _runs_rows(warehouse), current_version(warehouse, RUNS)
 
     again = _cli("run", *where, "--full", "--run-id", "night-a")  # reusing the id of a succeeded run
