@@ -190,8 +190,12 @@ def _await_leaving() -> None:
     """Wait until the processes of pools retired without waiting have exited: a new pool never starts beside them
     (the previous stage's two workers, ~400 MB each, were still up at the next stage's start: the night's peak
     at 100k and 1M pages)."""
-    while _workers.leaving:
-        _workers.leaving.pop().join()
+    while True:
+        try:
+            leaving = _workers.leaving.pop()  # atomic: callers on other threads never pop the same one
+        except IndexError:
+            return
+        leaving.join()
 
 
 def prestart_workers(workers: int) -> None:
