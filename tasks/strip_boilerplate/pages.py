@@ -103,6 +103,12 @@ def of_groups(site: str | None, groups: Collection[str]) -> bool:
     return bool(site) and (site in groups or domain_of(site) in groups)
 
 
+def in_groups(sites: pa.Array | pa.ChunkedArray, groups: Collection[str]) -> pa.Array | pa.ChunkedArray:
+    """`of_groups` over a column of sites (each distinct site judged once; a null site belongs to none)."""
+    wanted = [site for site in pc.unique(sites).to_pylist() if of_groups(site, groups)]
+    return pc.fill_null(pc.is_in(sites, pa.array(wanted, pa.string())), False)
+
+
 def restrip(
     published: pa.Table | None,
     run_id: str | None,

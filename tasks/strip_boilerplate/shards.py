@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, Table
@@ -31,7 +30,7 @@ from tasks._stage import quarantine_table
 from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample, TemplateModels, fingerprints, sample_models
-from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, of_groups, restrip, strip_rows
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, in_groups, restrip, strip_rows
 
 SAMPLES_DIR = "samples"
 SELECTED_DIR = "selected"
@@ -156,9 +155,7 @@ def restrip_shard(
     with SpillWriter(part_file(Path(out) / RESTRIP_DIR, shard.index), STG_CLEAN) as writer:
         for batch in shard.batches(present):
             docs = _RESTRIP.conform(pa.Table.from_batches([batch]))
-            sites = docs.column("site").unique().to_pylist()
-            wanted = pa.array([site for site in sites if of_groups(site, scope.groups)], pa.string())
-            docs = docs.filter(pc.is_in(docs.column("site"), wanted))
+            docs = docs.filter(in_groups(docs.column("site"), scope.groups))
             part = restrip(docs, run_id, models, cfg, tonight, scope)
             counts["read"] += docs.num_rows
             counts["restripped"] += part.num_rows

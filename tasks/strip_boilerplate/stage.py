@@ -41,7 +41,7 @@ from tasks.sizes import DEFAULT_SIZES, Sizes
 from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, groups_to_restrip, scope_of_changed
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
-from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, of_groups, restrip, stage_stats, strip_rows
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, in_groups, of_groups, restrip, stage_stats, strip_rows
 from tasks.strip_boilerplate.shards import (
     KEPT_DIR,
     QUARANTINE_DIR,
@@ -215,9 +215,7 @@ def _plan_restrip(
     tonight: set[str] = set()
     for file in history.files(DOCUMENTS):
         docs = pq.read_table(file, columns=["site", "source_uri"], schema=DOCUMENTS.arrow_schema)
-        sites = docs.column("site")
-        wanted = pa.array([s for s in sites.unique().to_pylist() if of_groups(s, groups)], pa.string())
-        rows = np.flatnonzero(pc.is_in(sites, wanted).to_numpy(zero_copy_only=False))
+        rows = np.flatnonzero(in_groups(docs.column("site"), groups).to_numpy(zero_copy_only=False))
         uris = docs.column("source_uri").take(pa.array(rows, pa.int64()))
         tonight.update(uris.filter(pc.is_in(uris, night)).to_pylist())
         for part in (rows[i : i + shard_rows] for i in range(0, len(rows), shard_rows)):
