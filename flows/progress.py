@@ -32,11 +32,10 @@ from rich.text import Text
 
 from tasks._progress import RUN_LOGGER, listening
 
-LOGGER = RUN_LOGGER
 LOG_FILE = "run.log"
 PLAIN_EVERY_SECONDS = 30.0
 
-log = logging.getLogger(LOGGER)
+log = logging.getLogger(RUN_LOGGER)
 log.setLevel(logging.INFO)
 log.propagate = False  # its own handlers: Prefect's console handler on the root logger would print it twice
 

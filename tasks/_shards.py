@@ -176,14 +176,15 @@ def retire_workers(wait: bool = True) -> None:
     next stage's in-process work (publish) holding what the stage loaded."""
     with _workers.lock:
         pool, _workers.pool = _workers.pool, None
-    if pool is not None and not wait:
-        leaving = threading.Thread(target=pool.shutdown, kwargs={"cancel_futures": True}, daemon=True)
-        leaving.start()
-        _workers.leaving.append(leaving)
-    elif pool is not None:
+    if not wait:
+        if pool is not None:
+            leaving = threading.Thread(target=pool.shutdown, kwargs={"cancel_futures": True}, daemon=True)
+            leaving.start()
+            _workers.leaving.append(leaving)
+        return
+    if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
-    if wait:
-        _await_leaving()
+    _await_leaving()
 
 
 def _await_leaving() -> None:

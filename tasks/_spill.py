@@ -9,6 +9,7 @@ and returning pa.Table, one chunk at a time. `Rows` is what flows between stages
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +61,9 @@ class Spill:
         order = np.argsort(group_of, kind="stable")
         by_group, group_ids = wanted[order], group_of[order]
         parts = []
-        needed = np.unique(group_ids).tolist()
-        for file in dict.fromkeys(groups[g][0] for g in needed):
+        for file, in_file in itertools.groupby(np.unique(group_ids).tolist(), key=lambda g: groups[g][0]):
             with pq.ParquetFile(file, pre_buffer=False) as f:
-                for g in (g for g in needed if groups[g][0] == file):
+                for g in in_file:
                     local = by_group[group_ids == g] - starts[g]
                     values = f.read_row_group(groups[g][1], columns=[column]).column(column)
                     parts.append(values.take(pa.array(local, pa.int64())).combine_chunks())

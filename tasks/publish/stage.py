@@ -49,8 +49,8 @@ def publish_tables(
         if version != before:
             seconds = time.perf_counter() - start
             note(f"{STAGE}: {write.table.name} version {version}, {rows.num_rows:,} rows in {seconds:.1f} s")
-        if after_commit and version != before:
-            after_commit(write.table.name)
+            if after_commit:
+                after_commit(write.table.name)
     ensure_table(warehouse, RUNS, run_id)
     return versions(warehouse)
 
