@@ -82,6 +82,17 @@ class Shard:
             first += batch.num_rows
 
 
+def spread_rows(total: int, shard_rows: int, least: int) -> int:
+    """Rows a shard: `shard_rows`, or fewer when a night of `total` rows would leave local worker processes idle
+    (one shard runs in the run process, on one core): as many shards as processes, of `least` rows at least.
+    For a stage whose pages cost milliseconds each (strip); results do not depend on shard sizes."""
+    with _workers.lock:
+        workers = _workers.count
+    if workers <= 1 or total >= shard_rows * workers:
+        return shard_rows
+    return max(least, -(-total // workers))
+
+
 def plan_shards(rows: Spill, shard_rows: int, chunk_rows: int) -> list[Shard]:
     """Consecutive ranges of `shard_rows` rows of each of the spill's files (a shard never spans two files), in
     row order, each read `chunk_rows` at a time."""
@@ -262,14 +273,16 @@ def trim_memory(collect: bool = False) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def apart(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def apart(fn: Callable[..., T], *args: Any, parallel: bool = True, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` in a process of its own that exits after it, when the run has local worker processes
-    (the stage's current ones leave first); else here. For a stage's night-wide reduce: what it allocates leaves
-    with that process instead of staying in the run process for the rest of the night (1M pages: the run
-    process kept 365 MB after dedupe's reduce and grew to 1.2 GB in validate's night-wide checks)."""
+    (the stage's current ones leave first) and the stage had `parallel` shards; else here. For a stage's
+    night-wide reduce: what it allocates leaves with that process instead of staying in the run process for the
+    rest of the night (1M pages: the run process kept 365 MB after dedupe's reduce and grew to 1.2 GB in
+    validate's night-wide checks). A stage whose lone shards ran here (`map_shards`) has its libraries loaded
+    here already, and its reduce is as small as its night."""
     with _workers.lock:
         local = _workers.count > 1
-    if not local:
+    if not local or not parallel:
         return fn(*args, **kwargs)
     retire_workers()
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:

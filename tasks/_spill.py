@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,28 +129,47 @@ def spill_format(table: Table) -> dict[str, Any]:
 
 class SpillWriter:
     """Writes tables or batches of one declared table to a spill file (conformed to its schema); `close()`
-    returns the Spill."""
+    returns the Spill. Each part is encoded and compressed on a thread of the writer's own while the caller
+    makes the next one (pyarrow releases the GIL there; ingest's JSON parsing and its zstd overlap); one part
+    at a time, so it holds one part more than a synchronous writer."""
 
     def __init__(self, path: Path, table: Table):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.table = table
         self._writer = pq.ParquetWriter(self.path, table.arrow_schema, **spill_format(table))
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="spill-writer")
+        self._pending: Future[None] | None = None
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         table = self.table.conform(pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data)
         if table.num_rows:
-            self._writer.write_table(table)
+            self._wait()
+            self._pending = self._thread.submit(self._writer.write_table, table)
+
+    def _wait(self) -> None:
+        """Until the part being written is on disk (its error, if any, raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def close(self) -> Spill:
-        self._writer.close()
+        try:
+            self._wait()
+        finally:
+            self._thread.shutdown()
+            self._writer.close()
         return Spill(self.path)
 
     def __enter__(self) -> SpillWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._writer.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with suppress(Exception):  # the error that left the block is the one to raise
+            self.close()
 
 
 def write_spill(path: Path, table: Table, parts: Iterable[pa.Table | pa.RecordBatch]) -> Spill:

@@ -13,7 +13,15 @@ import time
 
 import pytest
 
-from tasks._shards import apart, offload, prestart_workers, retire_workers, stage_of, worker_processes
+from tasks._shards import (
+    apart,
+    offload,
+    prestart_workers,
+    retire_workers,
+    spread_rows,
+    stage_of,
+    worker_processes,
+)
 from tasks.validate import TableExpectationFailed
 
 
@@ -68,9 +76,23 @@ def test_a_reduce_runs_apart_in_a_process_that_exits_after_it():
         with pytest.raises(TableExpectationFailed) as failed:
             apart(_fail_table_checks)
         assert failed.value.stats == {"failed_expectations": ["validate.documents.site.null_share"]}
+        assert apart(os.getpid, parallel=False) == os.getpid()  # the stage's lone shards ran here: so does its reduce
     assert apart(os.getpid) == os.getpid()  # no worker processes: in place
     with worker_processes(1):
         assert apart(os.getpid) == os.getpid()
+
+
+def test_a_small_night_is_spread_over_the_worker_processes():
+    """Fewer rows than a shard a process: as many shards as processes (one would run in the run process, on one
+    core), not below the floor; a large night, or no worker processes, keeps the configured shard size."""
+    assert spread_rows(3_518, 4_000, 1_000) == 4_000  # no worker processes
+    with worker_processes(2):
+        assert spread_rows(3_518, 4_000, 1_000) == 1_759
+        assert spread_rows(1_500, 4_000, 1_000) == 1_000  # two shards of 1,000 and 500
+        assert spread_rows(900, 4_000, 1_000) == 1_000  # one shard
+        assert spread_rows(8_000, 4_000, 1_000) == 4_000
+    with worker_processes(3):
+        assert spread_rows(9_000, 4_000, 1_000) == 3_000
 
 
 def _fail_table_checks() -> None:
