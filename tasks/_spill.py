@@ -129,23 +129,28 @@ def spill_format(table: Table) -> dict[str, Any]:
 
 class SpillWriter:
     """Writes tables or batches of one declared table to a spill file (conformed to its schema); `close()`
-    returns the Spill. Each part is encoded and compressed on a thread of the writer's own while the caller
-    makes the next one (pyarrow releases the GIL there; ingest's JSON parsing and its zstd overlap); one part
-    at a time, so it holds one part more than a synchronous writer."""
+    returns the Spill. `overlap`: each part is encoded and compressed on a thread of the writer's own while the
+    caller makes the next one (pyarrow releases the GIL there), holding one part more; for a producer alone on
+    its core (ingest's JSON parsing in the run process: 100k pages 3.7 → 2.7 s). Not in worker processes, whose
+    cores are busy with each other: there it cost ~11 s CPU a 100k night (bench_pipeline.py)."""
 
-    def __init__(self, path: Path, table: Table):
+    def __init__(self, path: Path, table: Table, overlap: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.table = table
         self._writer = pq.ParquetWriter(self.path, table.arrow_schema, **spill_format(table))
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="spill-writer")
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="spill-writer") if overlap else None
         self._pending: Future[None] | None = None
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         table = self.table.conform(pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data)
-        if table.num_rows:
-            self._wait()
-            self._pending = self._thread.submit(self._writer.write_table, table)
+        if not table.num_rows:
+            return
+        if self._thread is None:
+            self._writer.write_table(table)
+            return
+        self._wait()
+        self._pending = self._thread.submit(self._writer.write_table, table)
 
     def _wait(self) -> None:
         """Until the part being written is on disk (its error, if any, raised here)."""
@@ -157,7 +162,8 @@ class SpillWriter:
         try:
             self._wait()
         finally:
-            self._thread.shutdown()
+            if self._thread is not None:
+                self._thread.shutdown()
             self._writer.close()
         return Spill(self.path)
 
@@ -172,9 +178,9 @@ class SpillWriter:
             self.close()
 
 
-def write_spill(path: Path, table: Table, parts: Iterable[pa.Table | pa.RecordBatch]) -> Spill:
-    """Write every part to a spill at `path`."""
-    writer = SpillWriter(path, table)
+def write_spill(path: Path, table: Table, parts: Iterable[pa.Table | pa.RecordBatch], overlap: bool = False) -> Spill:
+    """Write every part to a spill at `path` (`overlap`: see `SpillWriter`)."""
+    writer = SpillWriter(path, table, overlap)
     with writer:
         for part in parts:
             writer.write(part)

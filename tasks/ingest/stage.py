@@ -206,7 +206,7 @@ def ingest_dumps(
     if out is None:
         kept: Rows = pa.Table.from_batches(list(batches), STG_PAGES.arrow_schema)
     else:
-        kept = write_spill(Path(out) / "kept.parquet", STG_PAGES, batches)
+        kept = write_spill(Path(out) / "kept.parquet", STG_PAGES, batches, overlap=True)  # parsing beside zstd
     quarantined = quarantine_table(tally.quarantine)
     stats: dict[str, Any] = {
         "files_read": len(tally.files),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from schemas import DUPLICATES
-from tasks._spill import Spill, chunks, column, filter_out, read_columns, write_spill
+from tasks._spill import Spill, SpillWriter, chunks, column, filter_out, read_columns, write_spill
 
 
 def _rows(n: int) -> pa.Table:
@@ -46,3 +47,22 @@ def test_filter_out_drops_rows_by_any_column_and_keeps_the_rest(tmp_path):
     assert filter_out(spill, {"doc_id": set()}, tmp_path / "none.parquet", DUPLICATES, 3) is spill
     in_memory = filter_out(rows, {"doc_id": {"d0"}}, None, DUPLICATES, 3)
     assert in_memory.num_rows == 11
+
+
+def test_an_overlapped_writer_writes_the_same_spill_and_raises_its_errors(tmp_path, monkeypatch):
+    """`overlap`: parts written on the writer's thread land in order, as the plain writer writes them; a part the
+    thread fails to write raises in the caller (at the next part or at the close), not silently."""
+    rows, parts = _rows(25), lambda: (_rows(25).slice(i, 6) for i in range(0, 25, 6))
+    plain = write_spill(tmp_path / "plain.parquet", DUPLICATES, parts())
+    overlapped = write_spill(tmp_path / "overlapped.parquet", DUPLICATES, parts(), overlap=True)
+    assert overlapped.read().equals(plain.read()) and overlapped.read().equals(rows)
+    assert pq.ParquetFile(overlapped.path).num_row_groups == 5
+
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError("No space left on device")
+
+    writer = SpillWriter(tmp_path / "full.parquet", DUPLICATES, overlap=True)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full)  # a fault on the writer's thread
+    writer.write(rows)
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
