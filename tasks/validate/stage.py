@@ -61,9 +61,9 @@ def _on_task_runner(shards: list[ShardGroup], table_name: str, cfg: ValidateConf
 
 def _validate_shards(
     given: dict[str, Rows], cfg: ValidateConfig, out: Path, run: ShardRunner, sizes: Sizes
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], bool]:
     """Every checked table's shard groups (`sizes.check_rows` rows each) through `run`; the night's rejects,
-    failures and counts, and whether a table had several groups (`parallel`: worker processes ran them)."""
+    failures and counts, and whether a table had several groups (worker processes ran them)."""
     rejects, failures, failed, parallel = [], [], {}, False
     for table in VALIDATED:
         spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, sizes.check_rows)
@@ -81,7 +81,7 @@ def _validate_shards(
     found_in_shards = shard_rejects(out)
     if rejects:
         found_in_shards = pa.concat_tables([found_in_shards, pa.Table.from_pylist(rejects, found_in_shards.schema)])
-    return {"rejects": found_in_shards, "failures": failures, "failed": failed, "parallel": parallel}
+    return {"rejects": found_in_shards, "failures": failures, "failed": failed}, parallel
 
 
 def _without_rejected(
@@ -153,10 +153,9 @@ def validate_night(
     history = history or ValidationHistory()
     if run_time is not None and run_time.utcoffset() is None:
         raise ValueError(f"run_time must be timezone-aware, not {run_time!r}")
-    night = _validate_shards(given, cfg, out, run, sizes)
+    night, parallel = _validate_shards(given, cfg, out, run, sizes)
     # in a process of its own when the shards ran on worker processes (tasks/_shards.apart; they leave first,
     # Great Expectations loaded, ~460 MB each); a night of lone shards ran them here, GX loaded (~3 s saved)
-    parallel = night.pop("parallel")
     return apart(check_night, given, night, cfg, history, warehouse, out, run_time, sizes, keep, parallel=parallel)
 
 
