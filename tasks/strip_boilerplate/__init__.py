@@ -53,14 +53,14 @@ from tasks.strip_boilerplate.pages import STAGE
 __getattr__ = lazy_exports(
     __name__,
     "stage",
-    ("read_documents_of_groups", "strip_boilerplate", "strip_boilerplate_task", "strip_chunks", "strip_stage"),
+    ("read_documents_in_scope", "strip_boilerplate", "strip_boilerplate_task", "strip_chunks", "strip_stage"),
 )
 
 __all__ = [
     "STAGE",
     "BoilerplateConfig",
     "PageSample",
-    "read_documents_of_groups",
+    "read_documents_in_scope",
     "strip_boilerplate",
     "strip_boilerplate_task",
     "strip_chunks",

@@ -1,33 +1,28 @@
-"""Which published documents are stripped again tonight: those of the groups whose model changed in what stripping
-reads of it, and of those only the documents carrying a line whose evidence changed.
+"""Which published documents are stripped again tonight: of the groups whose sample changed, the documents
+carrying a line whose evidence changed; of any group, those carrying a line whose known groups changed.
 
-Stripping a page reads of its group's model the frequency thresholds (from the number of sampled documents: as
-a site, as a registered domain, for known lines) and, per line, which side of a few boundaries its count is on:
-one document (never template), two (a line `seen twice`; a copy's rare lines are those on at most two), at least
-`min_known_pages`, at least a threshold (frequent); and, for frequent lines, the count itself up to twice the
-highest threshold (merging a page's variants lowers it by a few). So a group's *signature* is its thresholds and,
-per line on two or more documents, its count class: 2, 3 up to the lowest threshold, the exact count up to twice
-the highest, then "many". When a group's
-sample changes (a page with a smaller page_key enters, the largest leaves) and its signature does not, each page
-of the group strips as before and its published documents are not read again. This is what keeps an
-incremental night over a large warehouse cheap: a full sample of a big template group takes new pages every
-night without any change to its template lines.
+A published document can strip differently only through what stripping reads (`RestripScope`): of its site's
+and its domain's models, the document count (the thresholds, also at the fewer documents left once its variants
+are merged or its copies left out) and, for each fingerprint of its own lines (`page_keys`), the count, the
+documents carrying it (its variants and copies are found among them); and, of every group, whether a line is
+known there. When a group's document count stays, its counts and carriers can change only for the lines of the
+documents that entered, left or changed in its sample (*touched* lines). Of these, a line counted "many" (at
+least twice the highest threshold, `_GroupModel.many`) on both sides is read only as frequent: merging a page's
+variants lowers a count by at most the highest threshold (`_GroupModel.max_variants`). So a published document
+is a *candidate* when its group's document count changed (the whole group), or one of its fingerprints is a
+touched line counted below "many" on either side, or a line whose known groups changed (in any group); the others
+strip as they were published and are not stripped again. This keeps an incremental night over a large warehouse
+cheap: a full sample of a big template group takes new pages every night, and only the documents sharing a line
+with them below "many" (their copies, variants, pages of the same rare line) are stripped again.
 
-Of a group whose signature changed, a published document can strip differently only through what it reads
-(`RestripScope`): of its site's and its domain's models, the document count (the thresholds, also at the fewer
-documents left once its variants are merged or its copies left out) and, for each fingerprint of its own lines
-(`page_keys`), the count, the documents carrying it (its variants and copies are found among them) and whether it
-is known in another group. When a group's document count stays, those can change only for the lines of the
-documents that entered, left or changed in its sample; of these lines, those counted "many" (at least twice the
-highest threshold) on both sides are read only as frequent, as the signature reads them. So a document of the
-group is a *candidate* when its group's document count changed, or one of its fingerprints is such a *touched*
-line with a count below "many" on either side, or a line whose known groups changed; the others strip as they
-were published and are not stripped again.
+Of the known lines, a group's sample counts only its own (the known groups of a line are those where it is
+frequent); a group counting a line "many" on both sides keeps it known, so known changes are rare, but they reach
+documents of every group (a footer known from one site is stripped from the lone pages of its neighbours).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,38 +34,12 @@ from tasks.strip_boilerplate.lines import is_trivial, keys_of
 from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of, sample_models
 
 
-def _needs(model, cfg: BoilerplateConfig) -> tuple[int, int, int]:
-    """The group's thresholds: as a site, as a registered domain, for known lines."""
-    return (
-        model.need(cfg.min_site_pages, cfg.min_site_share),
-        model.need(cfg.min_domain_pages, cfg.min_domain_share),
-        model.need(cfg.min_known_pages, cfg.min_site_share),
-    )
-
-
-def _signature(models: TemplateModels, group: str, cfg: BoilerplateConfig) -> tuple | None:
-    """What stripping reads of a group's model (module docstring): its thresholds (as a site, as a registered
-    domain, for known lines) and its lines' count classes."""
-    model = models.groups.get(group)
-    if model is None:
-        return None
-    needs = _needs(model, cfg)
-    bounds, top = sorted({2, cfg.min_known_pages, *needs}), 2 * max(needs)
-
-    def count_class(n: int) -> int:
-        if n >= min(needs):
-            return min(n, top)  # exact from the lowest threshold, "many" from twice the highest
-        return max(b for b in bounds if b <= n)
-
-    return needs, frozenset((h, count_class(n)) for h, n in model.counts.items() if n >= 2)
-
-
 def _touched_lines(before, after, cfg: BoilerplateConfig) -> frozenset[int] | None:
     """Fingerprints whose evidence may have changed in a group's model (module docstring); None when every page
     of the group may strip differently (no model on one side, or another document count)."""
     if before is None or after is None or before.n_pages != after.n_pages:
         return None
-    top = 2 * max(_needs(after, cfg))
+    top = after.many(cfg)
     moved: set[int] = set()
     for key in before.pages.keys() | after.pages.keys():
         lines_before, lines_after = before.pages.get(key), after.pages.get(key)
@@ -84,16 +53,42 @@ def page_keys(lines: list[str], cfg: BoilerplateConfig) -> set[int]:
     return {k for x in lines if not is_trivial(x) for k in keys_of(x, cfg.prefix_words)}
 
 
+def of_groups(site: str | None, groups: Collection[str]) -> bool:
+    """Whether a published document of `site` belongs to one of `groups` (as a site or by its registered domain)."""
+    return bool(site) and (site in groups or domain_of(site) in groups)
+
+
+def in_groups(sites: pa.Array | pa.ChunkedArray, groups: Collection[str]) -> pa.Array | pa.ChunkedArray:
+    """`of_groups` over a column of sites (each distinct site judged once; a null site belongs to none)."""
+    wanted = [site for site in pc.unique(sites).to_pylist() if of_groups(site, groups)]
+    return pc.fill_null(pc.is_in(sites, pa.array(wanted, pa.string())), False)
+
+
 @dataclass(frozen=True, slots=True)
 class RestripScope:
-    """The published documents to strip again tonight: those of `groups` (signature changed), and of them the
-    candidates (`may_change`). `whole`: groups any page of which may strip differently; `touched`: per other
-    group whose sample changed, its touched lines; `known`: lines whose known groups changed."""
+    """The published documents to strip again tonight: the candidates (`may_change`) among those `read`. `whole`:
+    groups any page of which may strip differently; `touched`: per other group whose sample changed, its touched
+    lines; `known`: lines whose known groups changed (in any group)."""
 
-    groups: frozenset[str]
     whole: frozenset[str]
     touched: dict[str, frozenset[int]]
     known: frozenset[int]
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups whose documents may strip differently through their own models."""
+        return self.whole | frozenset(g for g, lines in self.touched.items() if lines)
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups and not self.known
+
+    def read(self, sites: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """Which published documents (their `site`) hold candidates: those of `groups`, every one when a known
+        line changed."""
+        if self.known:
+            return pa.array(np.ones(len(sites), dtype=bool), pa.bool_())
+        return in_groups(sites, self.groups)
 
     def may_change(self, group: str, lines: list[str], cfg: BoilerplateConfig) -> bool:
         """Whether a page of `group` (its `lines`) may strip differently tonight; its lines are fingerprinted only
@@ -136,7 +131,7 @@ def _known_changed(before: TemplateModels, after: TemplateModels, changed: set[s
     return frozenset(h for h in lines if before.known_in.get(h, empty) != after.known_in.get(h, empty) & changed)
 
 
-NOTHING_TO_RESTRIP = RestripScope(frozenset(), frozenset(), {}, frozenset())
+NOTHING_TO_RESTRIP = RestripScope(frozenset(), {}, frozenset())
 
 
 def restrip_scope(
@@ -156,16 +151,7 @@ def scope_of_changed(
         return NOTHING_TO_RESTRIP
     before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)
     after = night_models()
-    groups = frozenset(g for g in changed if _signature(before, g, cfg) != _signature(after, g, cfg))
     touched = {g: _touched_lines(before.groups.get(g), after.groups.get(g), cfg) for g in changed}
     whole = frozenset(g for g, lines in touched.items() if lines is None)
     lines = {g: found for g, found in touched.items() if found is not None}
-    return RestripScope(groups, whole, lines, _known_changed(before, after, changed))
-
-
-def groups_to_restrip(
-    stored: pa.Table, sample: PageSample, night_models: Callable[[], TemplateModels], cfg: BoilerplateConfig
-) -> set[str]:
-    """The groups whose sample changed tonight (`PageSample.changed_groups`) and whose model changed with it
-    (`restrip_scope`'s groups)."""
-    return set(restrip_scope(stored, sample, night_models, cfg).groups)
+    return RestripScope(whole, lines, _known_changed(before, after, changed))

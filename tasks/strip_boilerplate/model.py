@@ -57,6 +57,25 @@ class _GroupModel:
         """Documents a line must be on to be frequent (a group of fewer than `min_pages` learns nothing)."""
         return max(min_pages, math.ceil(min_share * self.n_pages)) if self.n_pages >= min_pages else 1 << 30
 
+    def needs(self, cfg: BoilerplateConfig) -> tuple[int, int, int]:
+        """The thresholds stripping reads of the model: as a site, as a registered domain, for known lines."""
+        return (
+            self.need(cfg.min_site_pages, cfg.min_site_share),
+            self.need(cfg.min_domain_pages, cfg.min_domain_share),
+            self.need(cfg.min_known_pages, cfg.min_site_share),
+        )
+
+    def many(self, cfg: BoilerplateConfig) -> int:
+        """The count from which a line is frequent under every threshold even once a page's variants are merged
+        (`max_variants`): twice the highest threshold."""
+        return 2 * max(self.needs(cfg))
+
+    def max_variants(self, cfg: BoilerplateConfig) -> int:
+        """The most documents a page's variants may be to be merged into one (`_without_variants`): merging them
+        lowers a count by at most the highest threshold, so a line counted `many` stays frequent. A body carried
+        by more sampled documents is the group's template, not one story's copies."""
+        return self.many(cfg) - max(self.needs(cfg)) + 1
+
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
         return self.counts.get(h, 0) >= self.need(min_pages, min_share)
 
@@ -88,13 +107,18 @@ class _GroupModel:
         model.n_pages += 1
         return model
 
-    def variants(self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], need: int) -> list[str]:
+    def variants(
+        self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], need: int, most: int
+    ) -> list[str]:
         """The documents carrying the page's body (`carries`: `PageGrams.body_containment` at least
         `min_variant_containment`; its own document too) among those carrying the frequent `lines`: enough to
         tell, line by line, whether the line stays on `need` documents once the page's variants count as one.
         Documents are looked at in key order and a line's search stops at `need` other documents, so the cost
-        follows `need`, not the group's size (and the documents looked at do not depend on the lines' order)."""
+        follows `need`, not the group's size (and the documents looked at do not depend on the lines' order).
+        Empty when more than `most` of the documents looked at carry the body (`max_variants`: then it is the
+        group's template, not one story's copies)."""
         verdict: dict[str, bool] = {}
+        found_variants = 0
         for h in lines:
             if self.counts.get(h, 0) < need:
                 continue
@@ -103,6 +127,9 @@ class _GroupModel:
                 found = verdict.get(key)
                 if found is None:
                     found = verdict[key] = own_key in self.members[key] or carries(self.bodies[key])
+                    found_variants += found
+                    if found_variants > most:
+                        return []
                 if not found:
                     others += 1
                     if others >= need:
@@ -209,9 +236,10 @@ def _without_variants(
     grams = functools.cache(lambda: PageGrams.of(lines, cfg))
     carries = functools.cache(lambda body: grams().body_containment(body) >= cfg.min_variant_containment)
     key = content_hash("\n".join(lines))
-    site_variants = site.variants(carries, key, removed, site.need(cfg.min_site_pages, cfg.min_site_share))
+    site_need = site.need(cfg.min_site_pages, cfg.min_site_share)
     domain_need = domain.need(cfg.min_domain_pages, cfg.min_domain_share)
-    domain_variants = domain.variants(carries, key, removed, domain_need)
+    site_variants = site.variants(carries, key, removed, site_need, site.max_variants(cfg))
+    domain_variants = domain.variants(carries, key, removed, domain_need, domain.max_variants(cfg))
     if len(site_variants) < 2 and len(domain_variants) < 2:
         return None
     site = site.merged(site_variants) if len(site_variants) >= 2 else site

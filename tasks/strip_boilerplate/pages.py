@@ -17,7 +17,7 @@ from tasks.strip_boilerplate.changed import RestripScope, page_keys
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import sorted_ints, split_contact
-from tasks.strip_boilerplate.model import TemplateModels, clean_page, domain_of, page_group
+from tasks.strip_boilerplate.model import TemplateModels, clean_page, page_group
 
 STAGE = "strip_boilerplate"
 COUNTERS = ("boilerplate_lines", "contact_blocks", *reasons.REMOVED_LINE_REASONS)  # summed over chunks and shards
@@ -96,17 +96,6 @@ def stored_keys(lines: list[str], cfg: BoilerplateConfig) -> list[int]:
     """A text page's `line_keys` (documents): its fingerprints as the re-strip's candidate test reads them
     (changed.page_keys), sorted."""
     return sorted_ints(page_keys(lines, cfg))
-
-
-def of_groups(site: str | None, groups: Collection[str]) -> bool:
-    """Whether a published document of `site` belongs to one of `groups` (as a site or by its registered domain)."""
-    return bool(site) and (site in groups or domain_of(site) in groups)
-
-
-def in_groups(sites: pa.Array | pa.ChunkedArray, groups: Collection[str]) -> pa.Array | pa.ChunkedArray:
-    """`of_groups` over a column of sites (each distinct site judged once; a null site belongs to none)."""
-    wanted = [site for site in pc.unique(sites).to_pylist() if of_groups(site, groups)]
-    return pc.fill_null(pc.is_in(sites, pa.array(wanted, pa.string())), False)
 
 
 def restrip(

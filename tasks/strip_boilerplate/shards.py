@@ -30,7 +30,7 @@ from tasks._stage import quarantine_table
 from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample, TemplateModels, fingerprints, sample_models
-from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, in_groups, restrip, strip_rows
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, restrip, strip_rows
 
 SAMPLES_DIR = "samples"
 SELECTED_DIR = "selected"
@@ -147,7 +147,7 @@ def restrip_shard(
     tonight: frozenset[str],
     out: Path,
 ) -> dict[str, int]:
-    """Strip again the candidates among the shard's published documents of `scope.groups` (pages.restrip with
+    """Strip again the candidates among the shard's published documents `scope` reads (pages.restrip with
     `scope`; `tonight`: source_uri of the night's pages, skipped) and write those whose text changes."""
     models = load_models(model_file, cfg)
     counts: Counter[str] = Counter()
@@ -155,7 +155,7 @@ def restrip_shard(
     with SpillWriter(part_file(Path(out) / RESTRIP_DIR, shard.index), STG_CLEAN) as writer:
         for batch in shard.batches(present):
             docs = _RESTRIP.conform(pa.Table.from_batches([batch]))
-            docs = docs.filter(in_groups(docs.column("site"), scope.groups))
+            docs = docs.filter(scope.read(docs.column("site")))
             part = restrip(docs, run_id, models, cfg, tonight, scope)
             counts["read"] += docs.num_rows
             counts["restripped"] += part.num_rows

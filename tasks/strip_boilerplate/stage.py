@@ -1,5 +1,5 @@
 """The strip_boilerplate stage proper: each page stripped under the night's template models, published documents
-of changed groups stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
+that may strip differently under them stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
 
 `strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
 an unchanged page costs a hash; in a process of its own when the run has worker processes, tasks/_shards.apart),
@@ -7,12 +7,12 @@ then is plan → map → reduce → map → reduce → map → map: the night's 
 into shards, each shard's bottom-k sample per group by page key (shards.sample_shard), the night's sample merged
 from them and the stored one, its pages of tonight fingerprinted on the shards holding them
 (shards.fingerprint_shard) and the sample written to the model file, each shard stripped under it
-(shards.clean_shard, part files of kept rows and quarantine); then the published documents of the groups whose
-model changed (changed.scope_of_changed: in a process of its own when the run has worker processes,
+(shards.clean_shard, part files of kept rows and quarantine); then the published documents whose models changed
+(changed.scope_of_changed: in a process of its own when the run has worker processes,
 tasks/_shards.apart), cut into shards of `Sizes.shard_rows` documents, of which each shard strips again only the
 candidates (shards.restrip_shard: a line fingerprint whose evidence changed, changed.RestripScope); the counters
 are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task` are the same work in one process
-(tests, bench scripts), stripping every published document of those groups again (the reference the candidate
+(tests, bench scripts), stripping every published document the scope reads again (the reference the candidate
 filter is tested against, tests/tasks/test_restrip_candidates.py); both give the same rows and stats for any
 shard size.
 """
@@ -38,10 +38,10 @@ from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
 from tasks.sizes import DEFAULT_SIZES, Sizes
-from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, groups_to_restrip, scope_of_changed
+from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, restrip_scope, scope_of_changed
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
-from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, in_groups, of_groups, restrip, stage_stats, strip_rows
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, restrip, stage_stats, strip_rows
 from tasks.strip_boilerplate.shards import (
     KEPT_DIR,
     QUARANTINE_DIR,
@@ -65,7 +65,7 @@ def strip_boilerplate(
 ) -> StageResult:
     """Remove template lines learned from `samples` plus this batch; cut contact blocks.
 
-    `published`: documents of the groups whose model changed tonight (changed.groups_to_restrip). Those
+    `published`: the documents tonight's re-strip reads (changed.restrip_scope, `read_documents_in_scope`). Those
     whose text comes out different under the new model are returned again (kept, counted in
     stats["restripped"]) so the rest of the run republishes them: results do not depend on how pages were
     spread over runs. Documents identified by their body (no URL, inside a multi-record dump) keep their text,
@@ -127,7 +127,7 @@ def strip_boilerplate_task(
     sample = PageSample(stored, cfg)
     for part in chunks(pages, sizes.chunk_rows, ["url", "raw_text", "raw_html", "run_id"]):
         sample.add(part)
-    published = read_documents_of_groups(history, groups_to_restrip(stored, sample, sample.models, cfg), cfg)
+    published = read_documents_in_scope(history, restrip_scope(stored, sample, sample.models, cfg))
     return strip_chunks(chunks(pages, sizes.chunk_rows), sample, cfg, published, out)
 
 
@@ -195,8 +195,8 @@ def _restrip_published(
     run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
     shards: list[Shard] = []
     tonight: frozenset[str] = frozenset()
-    if run_id is not None and scope.groups:
-        shards, tonight = _plan_restrip(history, scope.groups, _night_uris(spill, sizes.key_rows), sizes)
+    if run_id is not None and not scope.empty:
+        shards, tonight = _plan_restrip(history, scope, _night_uris(spill, sizes.key_rows), sizes)
     manifests = map_shards(
         restrip_shard, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
     )
@@ -207,9 +207,9 @@ def _restrip_published(
 
 
 def _plan_restrip(
-    history: History, groups: frozenset[str], night: pa.Array, sizes: Sizes
+    history: History, scope: RestripScope, night: pa.Array, sizes: Sizes
 ) -> tuple[list[Shard], frozenset[str]]:
-    """Shards of the published documents of `groups` (row ranges of the pinned `documents` data files, each
+    """Shards of the published documents `scope` reads (row ranges of the pinned `documents` data files, each
     spanning at most `sizes.shard_rows` of those documents), and which of those documents' source_uri are among
     the night's (`night`): one read of each file's site and source_uri columns, compared as Arrow arrays (1M
     published documents as a Python set took the run process +220 MB for the whole re-strip)."""
@@ -218,7 +218,7 @@ def _plan_restrip(
     tonight: set[str] = set()
     for file in history.files(DOCUMENTS):
         docs = pq.read_table(file, columns=["site", "source_uri"], schema=DOCUMENTS.arrow_schema)
-        rows = np.flatnonzero(in_groups(docs.column("site"), groups).to_numpy(zero_copy_only=False))
+        rows = np.flatnonzero(scope.read(docs.column("site")).to_numpy(zero_copy_only=False))
         uris = docs.column("source_uri").take(pa.array(rows, pa.int64()))
         tonight.update(uris.filter(pc.is_in(uris, night)).to_pylist())
         for part in (rows[i : i + shard_rows] for i in range(0, len(rows), shard_rows)):
@@ -232,12 +232,12 @@ def _night_uris(spill: Spill, batch_rows: int) -> pa.Array:
     return pa.chunked_array(parts, pa.string()).combine_chunks()
 
 
-def read_documents_of_groups(
-    history: History, groups: set[str], cfg: BoilerplateConfig, columns: Iterable[str] = RESTRIP_COLUMNS
+def read_documents_in_scope(
+    history: History, scope: RestripScope, columns: Iterable[str] = RESTRIP_COLUMNS
 ) -> Iterator[pa.Table]:
-    """Published documents whose site (or registered domain) is one of `groups`, one data file at a time."""
-    if not groups:
+    """Published documents whose site `scope` reads (`RestripScope.read`), one data file at a time."""
+    if scope.empty:
         return iter(())
-    sites = history.read(DOCUMENTS, ["site"]).column("site").unique().to_pylist()
-    wanted = [s for s in sites if of_groups(s, groups)]
+    sites = pc.unique(history.read(DOCUMENTS, ["site"]).column("site")).drop_null()
+    wanted = sites.filter(scope.read(sites)).to_pylist()
     return history.iter_where(DOCUMENTS, tuple(columns), "site", wanted) if wanted else iter(())

@@ -1,7 +1,7 @@
-"""Which groups' published documents are stripped again (tasks/strip_boilerplate/changed.py): a full sample
-that takes a page with the same template and evicts one changes nothing stripping reads; a page that changes a
-repeated line's count, or a sample that grows, does. Of a group, only pages carrying a line of a document that
-entered or left the sample (below "many") may strip differently; a growing sample makes every page a candidate."""
+"""Which published documents are stripped again (tasks/strip_boilerplate/changed.py): a full sample that takes a
+page with the same template and evicts one touches none of the template's lines (counted "many"), so no page of
+the template with a body of its own is stripped again; a page that changes a repeated line's count reaches the
+pages carrying that line; a sample that grows makes every page of the group a candidate."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pyarrow as pa
 from schemas import BOILERPLATE_PAGES
 from tasks._stage import content_hash
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
-from tasks.strip_boilerplate.changed import groups_to_restrip, restrip_scope
+from tasks.strip_boilerplate.changed import restrip_scope
 from tasks.strip_boilerplate.lines import keys_of
 
 CFG = BoilerplateConfig(max_sample_pages=4)
@@ -46,27 +46,42 @@ def _smaller_key(stored_keys: list[str], make) -> str:
     return next(t for t in map(make, range(100, 1000)) if content_hash(t) < max(stored_keys))
 
 
-def test_a_full_sample_taking_a_page_of_the_same_template_changes_no_model():
-    stored = _stored([_page(i) for i in range(8)])
+def _template_keys(cfg: BoilerplateConfig) -> set[int]:
+    return set().union(*(keys_of(line, cfg.prefix_words) for line in [*MENU, *FOOTER]))
+
+
+def test_a_full_sample_taking_a_page_of_the_same_template_reaches_no_other_page():
+    cfg = BoilerplateConfig(max_sample_pages=8)  # 8 documents: the template's count (8) is "many" (≥ 2 × 3)
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(_pages([_page(i) for i in range(16)]))
+    stored = sample.all_rows()
     keys = stored.column("page_key").to_pylist()
-    assert len(keys) == 2 * CFG.max_sample_pages  # the site's and its domain's samples, full
-    sample = PageSample(stored, CFG)
-    sample.add(_pages([_smaller_key(keys, _page)]))
+    assert len(keys) == 2 * cfg.max_sample_pages  # the site's and its domain's samples, full
+    sample = PageSample(stored, cfg)
+    entering = _smaller_key(keys, _page)
+    sample.add(_pages([entering]))
     assert sample.changed_groups() == {"example.org", "domain:example.org"}
-    assert groups_to_restrip(stored, sample, sample.models, CFG) == set()
+    scope = restrip_scope(stored, sample, sample.models, cfg)
+    assert scope.whole == frozenset() and scope.known == frozenset()
+    own = set().union(*(keys_of(line, cfg.prefix_words) for line in entering.splitlines()))
+    assert scope.touched["example.org"] & own and scope.touched["example.org"].isdisjoint(_template_keys(cfg))
+    assert scope.may_change("example.org", entering.splitlines(), cfg)  # a copy of it published before
+    assert not scope.may_change("example.org", _page(500).splitlines(), cfg)
 
 
-def test_a_new_repeated_line_or_a_growing_sample_changes_the_model():
+def test_a_changed_repeated_line_or_a_growing_sample_reaches_the_pages_carrying_it():
     stored = _stored([_page(i, ["Share this story"]) for i in range(8)])
     keys = stored.column("page_key").to_pylist()
     sample = PageSample(stored, CFG)
     sample.add(_pages([_smaller_key(keys, _page)]))  # no "Share this story": that line's count drops
-    assert groups_to_restrip(stored, sample, sample.models, CFG) == {"example.org", "domain:example.org"}
+    scope = restrip_scope(stored, sample, sample.models, CFG)
+    assert scope.groups == {"example.org", "domain:example.org"} and scope.whole == frozenset()
+    assert scope.may_change("example.org", _page(500, ["Share this story"]).splitlines(), CFG)
 
     small = _stored([_page(i) for i in range(2)])
     sample = PageSample(small, CFG)
     sample.add(_pages([_page(50)]))
-    assert groups_to_restrip(small, sample, sample.models, CFG) == {"example.org", "domain:example.org"}
+    assert restrip_scope(small, sample, sample.models, CFG).groups == {"example.org", "domain:example.org"}
 
 
 def test_only_pages_carrying_a_touched_line_may_strip_differently():
