@@ -40,7 +40,7 @@ re-strips published documents; the same rows and stats for any shard size.
 Modules: config (thresholds), lines (fingerprints, template runs, contact block), nav_shape (navigation-shaped
 blocks), copies (copies and variants of one body), model (groups, the page sample, line counts, cleaning a
 page), pages (a chunk of pages stripped, published documents re-stripped), unchanged (records re-delivered as
-published), changed (the groups to strip again), shards (the map tasks), stage (the pure function, the
+published), changed (the published documents to strip again), shards (the map tasks), stage (the pure function, the
 one-process task and the sharded stage); this file re-exports only.
 """
 
