@@ -15,9 +15,9 @@ strip as they were published and are not stripped again. This keeps an increment
 cheap: a full sample of a big template group takes new pages every night, and only the documents sharing a line
 with them below "many" (their copies, variants, pages of the same rare line) are stripped again.
 
-Of the known lines, a group's sample counts only its own (the known groups of a line are those where it is
-frequent); a group counting a line "many" on both sides keeps it known, so known changes are rare, but they reach
-documents of every group (a footer known from one site is stripped from the lone pages of its neighbours).
+A line frequent on at least `min_known_pages` documents of a group is known there, and known lines are stripped
+from the pages of every group: when a line's known groups change, every published document carrying it is a
+candidate, whatever its group (a footer known from one site is stripped from the lone pages of its neighbours).
 """
 
 from __future__ import annotations

@@ -71,9 +71,9 @@ class _GroupModel:
         return 2 * max(self.needs(cfg))
 
     def max_variants(self, cfg: BoilerplateConfig) -> int:
-        """The most documents a page's variants may be to be merged into one (`_without_variants`): merging them
-        lowers a count by at most the highest threshold, so a line counted `many` stays frequent. A body carried
-        by more sampled documents is the group's template, not one story's copies."""
+        """The most documents merged as one page's variants (`_without_variants`): merging them lowers a count by
+        at most the highest threshold, so a line counted `many` stays frequent. A body carried by more sampled
+        documents is the group's template, not one story's copies."""
         return self.many(cfg) - max(self.needs(cfg)) + 1
 
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
