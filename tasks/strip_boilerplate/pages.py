@@ -105,10 +105,12 @@ def restrip(
     cfg: BoilerplateConfig,
     tonight: set[str],
     scope: RestripScope | None = None,
+    counts: Counter[str] | None = None,
 ) -> pa.Table:
     """The published documents whose text changes under tonight's models, as stg_clean rows of run `run_id`;
     documents of `tonight`'s pages (source_uri) are skipped: they were stripped as pages of the night. With
-    `scope`, only its candidates are stripped (changed.py: the others strip as they were published)."""
+    `scope`, only its candidates are stripped (changed.py: the others strip as they were published); `counts`
+    gets the documents stripped again ("candidates")."""
     if published is None or published.num_rows == 0 or run_id is None:
         return STG_CLEAN.empty()
     docs = published.filter(_restrippable(published, tonight))
@@ -120,6 +122,8 @@ def restrip(
         group = page_group(doc["url"], lines, cfg)
         if scope is not None and doc["line_keys"] is None and not scope.may_change(group, lines, cfg):
             continue
+        if counts is not None:
+            counts["candidates"] += 1
         body, contact, n_removed, n_head, _ = clean_page(lines, group, models, cfg)
         text = "\n".join(body).strip()
         if text and text != doc["text"]:

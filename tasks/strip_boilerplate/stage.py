@@ -33,6 +33,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
+from tasks._progress import note
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
@@ -203,7 +204,13 @@ def _restrip_published(
     with SpillWriter(part_file(out / KEPT_DIR, index), STG_CLEAN) as writer:
         for shard in shards:
             writer.write(pq.read_table(part_file(out / RESTRIP_DIR, shard.index)))
-    return sum(m["restripped"] for m in manifests)
+    found: Counter[str] = sum((Counter(m) for m in manifests), Counter())
+    if shards:
+        note(
+            f"re-strip: published documents read {found['read']:,}, stripped again {found['candidates']:,}, "
+            f"changed {found['restripped']:,} (groups changed {len(scope.groups)}, known lines {len(scope.known)})"
+        )
+    return found["restripped"]
 
 
 def _plan_restrip(

@@ -55,6 +55,8 @@ def test_pages_spread_over_runs_equal_one_run(tmp_path):
     assert summary.row["n_new"] == 4 and summary.row["n_updated"] == 1
     runs = {r["run_id"]: r for r in read_current(split / "warehouse", RUNS).to_pylist()}
     assert runs["the-others"]["n_restripped"] == 1
+    log = (split / "warehouse" / "_runs" / "the-others" / "run.log").read_text()
+    assert "re-strip: published documents read 1, stripped again 1, changed 1 (" in log
     assert (
         read_current(split / "warehouse", PROJECTS).num_rows
         == read_current(tmp_path / "one" / "warehouse", PROJECTS).num_rows
