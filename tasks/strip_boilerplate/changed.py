@@ -16,8 +16,11 @@ cheap: a full sample of a big template group takes new pages every night, and on
 with them below "many" (their copies, variants, pages of the same rare line) are stripped again.
 
 A line frequent on at least `min_known_pages` documents of a group is known there, and known lines are stripped
-from the pages of every group: when a line's known groups change, every published document carrying it is a
-candidate, whatever its group (a footer known from one site is stripped from the lone pages of its neighbours).
+from the pages of every group: when a line becomes known or stops being known, every published document carrying
+it is a candidate, whatever its group (a footer known from one site is stripped from the lone pages of its
+neighbours). When it stays known but in other groups, a page reads that only as "known in a group other than
+its own" (after a merge of its variants), so the documents carrying it in the groups it is or was known in are
+candidates.
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def in_groups(sites: pa.Array | pa.ChunkedArray, groups: Collection[str]) -> pa.
 @dataclass(frozen=True, slots=True)
 class RestripScope:
     """The published documents to strip again tonight: the candidates (`may_change`) among those `read`. `whole`:
-    groups any page of which may strip differently; `touched`: per other group whose sample changed, its touched
-    lines; `known`: lines whose known groups changed (in any group)."""
+    groups any page of which may strip differently; `touched`: per other group, the lines whose evidence changed
+    there (touched in its sample, or known in it on either side with other known groups tonight); `known`: lines
+    known on one side only (in any group)."""
 
     whole: frozenset[str]
     touched: dict[str, frozenset[int]]
@@ -84,8 +88,8 @@ class RestripScope:
         return not self.groups and not self.known
 
     def read(self, sites: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-        """Which published documents (their `site`) hold candidates: those of `groups`, every one when a known
-        line changed."""
+        """Which published documents (their `site`) hold candidates: those of `groups`, every one when a line
+        became known or stopped being known."""
         if self.known:
             return pa.array(np.ones(len(sites), dtype=bool), pa.bool_())
         return in_groups(sites, self.groups)
@@ -123,12 +127,28 @@ class RestripScope:
         return pa.array(out, pa.bool_())
 
 
-def _known_changed(before: TemplateModels, after: TemplateModels, changed: set[str]) -> frozenset[int]:
-    """Lines whose known groups changed: `before` holds the models of the `changed` groups only, the others'
-    contributions are the same on both sides."""
-    lines = before.known_in.keys() | after.known_in.keys()
+def _known_changed(
+    before: TemplateModels, after: TemplateModels, changed: set[str]
+) -> tuple[frozenset[int], dict[str, set[int]]]:
+    """Lines whose known groups changed (`before` holds the models of the `changed` groups only, the others' are
+    the same on both sides): those known on one side only, which every page carrying them reads (`known`); and
+    per group, the lines known in it on either side whose known groups changed otherwise. Those a page reads only
+    as known in a group other than its own (`TemplateModels.known_elsewhere`), which changes only for the pages
+    of a group the line is or was known in."""
     empty: frozenset[str] = frozenset()
-    return frozenset(h for h in lines if before.known_in.get(h, empty) != after.known_in.get(h, empty) & changed)
+    flips: set[int] = set()
+    moves: dict[str, set[int]] = {}
+    for h in before.known_in.keys() | after.known_in.keys():
+        now = after.known_in.get(h, empty)
+        was = before.known_in.get(h, empty) | (now - changed)
+        if was == now:
+            continue
+        if not was or not now:
+            flips.add(h)
+            continue
+        for group in was | now:
+            moves.setdefault(group, set()).add(h)
+    return frozenset(flips), moves
 
 
 NOTHING_TO_RESTRIP = RestripScope(frozenset(), {}, frozenset())
@@ -153,5 +173,6 @@ def scope_of_changed(
     after = night_models()
     touched = {g: _touched_lines(before.groups.get(g), after.groups.get(g), cfg) for g in changed}
     whole = frozenset(g for g, lines in touched.items() if lines is None)
-    lines = {g: found for g, found in touched.items() if found is not None}
-    return RestripScope(whole, lines, _known_changed(before, after, changed))
+    known, moved = _known_changed(before, after, changed)
+    lines = {g: frozenset((touched.get(g) or frozenset()) | moved.get(g, set())) for g in changed | moved.keys()}
+    return RestripScope(whole, {g: found for g, found in lines.items() if g not in whole}, known)

@@ -132,3 +132,26 @@ def test_a_line_no_longer_known_is_stripped_again_in_every_group(tmp_path):
     assert known == [True, False]  # the premise: the footer is known after night 1, not after night 2
     totals = _run_nights(nights, cfg)
     assert totals["restripped other.org"] == 1, totals
+
+
+def test_a_line_still_known_elsewhere_reaches_only_the_groups_it_is_known_in(tmp_path):
+    """The network footer is known in example.org and in other.org; other.org's sample takes pages without it, so
+    it stays known (in example.org) but no longer in other.org. A lone page of lone.org reads only that the line
+    is known, which has not changed: its document is not even read; the groups the line was known in are."""
+    cfg = BoilerplateConfig(max_sample_pages=4)
+    footer = ["Privacy policy of the network", "Terms of use of the network", "Member sites of the network"]
+    first = [_news(site, i, footer) for site in ("example.org", "other.org") for i in range(4)]
+    first.append(_news("lone.org", 0, footer))
+    second = [_news("other.org", i, []) for i in range(100, 108)]
+    nights = [_pages(pages, tmp_path / f"raw{i}", f"night-{i}") for i, pages in enumerate((first, second))]
+    known_in = []
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    for pages in nights:
+        sample.add(pages)
+        known_in.append({frozenset(sample.models().known_in.get(k, ())) for k in page_keys(footer, cfg)})
+    assert known_in == [  # the premise: known in both sites (and domains), then in example.org's only
+        {frozenset({"example.org", "domain:example.org", "other.org", "domain:other.org"})},
+        {frozenset({"example.org", "domain:example.org"})},
+    ]
+    totals = _run_nights(nights, cfg)
+    assert totals["read"] == len(first) - 1, totals  # lone.org's document is not read
