@@ -6,9 +6,10 @@ and its domain's models, the document count (the thresholds, also at the fewer d
 are merged or its copies left out) and, for each fingerprint of its own lines (`page_keys`), the count, the
 documents carrying it (its variants and copies are found among them); and, of every group, whether a line is
 known there. When a group's document count stays, its counts and carriers can change only for the lines of the
-documents that entered, left or changed in its sample (*touched* lines). Of these, a line counted "many" (at
-least twice the highest threshold, `_GroupModel.many`) on both sides is read only as frequent: merging a page's
-variants lowers a count by at most the highest threshold (`_GroupModel.max_variants`). So a published document
+documents that entered, left or changed in its sample (*touched* lines). Of these, a line counted "many" on both
+sides (`_GroupModel.many`: the threshold stripping reads the group's model with, plus the most that merging a
+page's variants, `_GroupModel.max_variants`, or leaving out its copies lowers a count by) is read only as
+frequent; whether it is known is read from the unmerged counts (below). So a published document
 is a *candidate* when its group's document count changed (the whole group), or one of its fingerprints is a
 touched line counted below "many" on either side, or a line whose known groups changed (in any group); the others
 strip as they were published and are not stripped again. This keeps an incremental night over a large warehouse
@@ -34,15 +35,15 @@ import pyarrow.compute as pc
 
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import is_trivial, keys_of
-from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of, sample_models
+from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of, is_domain_group, sample_models
 
 
-def _touched_lines(before, after, cfg: BoilerplateConfig) -> frozenset[int] | None:
+def _touched_lines(group: str, before, after, cfg: BoilerplateConfig) -> frozenset[int] | None:
     """Fingerprints whose evidence may have changed in a group's model (module docstring); None when every page
     of the group may strip differently (no model on one side, or another document count)."""
     if before is None or after is None or before.n_pages != after.n_pages:
         return None
-    top = after.many(cfg)
+    top = after.many(cfg, is_domain_group(group))
     moved: set[int] = set()
     for key in before.pages.keys() | after.pages.keys():
         lines_before, lines_after = before.pages.get(key), after.pages.get(key)
@@ -171,7 +172,7 @@ def scope_of_changed(
         return NOTHING_TO_RESTRIP
     before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)
     after = night_models()
-    touched = {g: _touched_lines(before.groups.get(g), after.groups.get(g), cfg) for g in changed}
+    touched = {g: _touched_lines(g, before.groups.get(g), after.groups.get(g), cfg) for g in changed}
     whole = frozenset(g for g, lines in touched.items() if lines is None)
     known, moved = _known_changed(before, after, changed)
     lines = {g: frozenset((touched.get(g) or frozenset()) | moved.get(g, set())) for g in changed | moved.keys()}

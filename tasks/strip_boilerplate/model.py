@@ -31,6 +31,11 @@ def domain_of(site: str) -> str:
     return "domain:" + ".".join(parts[-keep:])
 
 
+def is_domain_group(group: str) -> bool:
+    """Whether a template group is a registered domain's (`domain_of`): its model is read as a page's domain's."""
+    return group.startswith("domain:")
+
+
 def _group_of(site: str | None, lines: list[str], cfg: BoilerplateConfig) -> str:
     """The site; for a page without URL, a fingerprint of its first lines, long ones by their first words (menu
     teasers vary at the end), so pages carrying one template share a group even when a title or date follows
@@ -65,16 +70,18 @@ class _GroupModel:
             self.need(cfg.min_known_pages, cfg.min_site_share),
         )
 
-    def many(self, cfg: BoilerplateConfig) -> int:
-        """The count from which a line is frequent under every threshold even once a page's variants are merged
-        (`max_variants`): twice the highest threshold."""
-        return 2 * max(self.needs(cfg))
-
     def max_variants(self, cfg: BoilerplateConfig) -> int:
-        """The most documents merged as one page's variants (`_without_variants`): merging them lowers a count by
-        at most the highest threshold, so a line counted `many` stays frequent. A body carried by more sampled
-        documents is the group's template, not one story's copies."""
-        return self.many(cfg) - max(self.needs(cfg)) + 1
+        """The most documents merged as one page's variants (`_without_variants`): one more than the highest
+        threshold. A body carried by more sampled documents is the group's template, not one story's copies."""
+        return max(self.needs(cfg)) + 1
+
+    def many(self, cfg: BoilerplateConfig, domain: bool) -> int:
+        """The count from which a line is frequent in this model as stripping reads it (a site's threshold, or a
+        registered domain's), whatever the page: merging a page's variants (at most `max_variants`) or leaving
+        out its copies (at most 2 / `min_copy_shared`: each line they share is on at most two documents) lowers
+        a count by less than the difference."""
+        need = self.needs(cfg)[1 if domain else 0]
+        return need + max(self.max_variants(cfg) - 1, math.floor(2 / cfg.min_copy_shared))
 
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
         return self.counts.get(h, 0) >= self.need(min_pages, min_share)

@@ -51,7 +51,8 @@ def _template_keys(cfg: BoilerplateConfig) -> set[int]:
 
 
 def test_a_full_sample_taking_a_page_of_the_same_template_reaches_no_other_page():
-    cfg = BoilerplateConfig(max_sample_pages=8)  # 8 documents: the template's count (8) is "many" (≥ 2 × 3)
+    # 8 documents: the template's count (8) is "many" (≥ 6 for the site, 7 for its domain: _GroupModel.many)
+    cfg = BoilerplateConfig(max_sample_pages=8)
     sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
     sample.add(_pages([_page(i) for i in range(16)]))
     stored = sample.all_rows()
@@ -85,7 +86,8 @@ def test_a_changed_repeated_line_or_a_growing_sample_reaches_the_pages_carrying_
 
 
 def test_only_pages_carrying_a_touched_line_may_strip_differently():
-    cfg = BoilerplateConfig(max_sample_pages=8)  # 8 documents: the menu's count (8) is "many" (≥ 2 × 3)
+    # 8 documents: the menu's count (8) is "many" (≥ 6 for the site, 7 for its domain: _GroupModel.many)
+    cfg = BoilerplateConfig(max_sample_pages=8)
     texts = [_page(i) for i in range(16)]
     sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
     sample.add(_pages(texts))
