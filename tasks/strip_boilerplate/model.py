@@ -80,7 +80,10 @@ class _GroupModel:
         registered domain's), whatever the page: merging a page's variants (at most `max_variants`) or leaving
         out its copies (at most 2 / `min_copy_shared`: each line they share is on at most two documents) lowers
         a count by less than the difference."""
-        need = self.needs(cfg)[1 if domain else 0]
+        if domain:
+            need = self.need(cfg.min_domain_pages, cfg.min_domain_share)
+        else:
+            need = self.need(cfg.min_site_pages, cfg.min_site_share)
         return need + max(self.max_variants(cfg) - 1, math.floor(2 / cfg.min_copy_shared))
 
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:

@@ -1,20 +1,19 @@
 """The strip_boilerplate stage proper: each page stripped under the night's template models, published documents
 that may strip differently under them stripped again. The contract is in tasks/strip_boilerplate/__init__.py.
 
-`strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py:
-an unchanged page costs a hash; in a process of its own when the run has worker processes, tasks/_shards.apart),
-then is plan → map → reduce → map → reduce → map → map: the night's pages cut
-into shards, each shard's bottom-k sample per group by page key (shards.sample_shard), the night's sample merged
-from them and the stored one, its pages of tonight fingerprinted on the shards holding them
-(shards.fingerprint_shard) and the sample written to the model file, each shard stripped under it
-(shards.clean_shard, part files of kept rows and quarantine); then the published documents whose models changed
-(changed.scope_of_changed: in a process of its own when the run has worker processes,
-tasks/_shards.apart), cut into shards of `Sizes.shard_rows` documents, of which each shard strips again only the
-candidates (shards.restrip_shard: a line fingerprint whose evidence changed, changed.RestripScope); the counters
-are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task` are the same work in one process
-(tests, bench scripts), stripping every published document the scope reads again (the reference the candidate
-filter is tested against, tests/tasks/test_restrip_candidates.py); both give the same rows and stats for any
-shard size.
+`strip_stage` (the flow's entry) first lets records re-delivered as published leave the night (unchanged.py: an
+unchanged page costs a hash; in a process of its own when the run has worker processes, tasks/_shards.apart), then
+is plan → map → reduce → map → reduce → map → map: the night's pages cut into shards, each shard's bottom-k sample
+per group by page key (shards.sample_shard), the night's sample merged from them and the stored one, its pages of
+tonight fingerprinted on the shards holding them (shards.fingerprint_shard) and the sample written to the model
+file, each shard stripped under it (shards.clean_shard, part files of kept rows and quarantine); then the published
+documents that may strip differently under the night's models (changed.scope_of_changed: in a process of its own
+when the run has worker processes, tasks/_shards.apart), cut into shards of `Sizes.shard_rows` documents, of which
+each shard strips again only the candidates (shards.restrip_shard: a line fingerprint whose evidence changed,
+changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
+are the same work in one process (tests, bench scripts), stripping every published document the scope reads again
+(the reference the candidate filter is tested against, tests/tasks/test_restrip_candidates.py); both give the same
+rows and stats for any shard size.
 """
 
 from __future__ import annotations
@@ -208,7 +207,8 @@ def _restrip_published(
     if shards:
         note(
             f"re-strip: published documents read {found['read']:,}, stripped again {found['candidates']:,}, "
-            f"changed {found['restripped']:,} (groups changed {len(scope.groups)}, known lines {len(scope.known)})"
+            f"changed {found['restripped']:,} (groups changed {len(scope.groups)}, "
+            f"lines newly known or no longer known {len(scope.known)})"
         )
     return found["restripped"]
 
