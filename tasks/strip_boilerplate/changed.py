@@ -175,5 +175,5 @@ def scope_of_changed(
     touched = {g: _touched_lines(g, before.groups.get(g), after.groups.get(g), cfg) for g in changed}
     whole = frozenset(g for g, lines in touched.items() if lines is None)
     known, moved = _known_changed(before, after, changed)
-    lines = {g: frozenset((touched.get(g) or frozenset()) | moved.get(g, set())) for g in changed | moved.keys()}
-    return RestripScope(whole, {g: found for g, found in lines.items() if g not in whole}, known)
+    lines = {g: frozenset(touched.get(g) or ()) | moved.get(g, set()) for g in (changed | moved.keys()) - whole}
+    return RestripScope(whole, lines, known)

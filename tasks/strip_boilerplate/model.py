@@ -62,11 +62,17 @@ class _GroupModel:
         """Documents a line must be on to be frequent (a group of fewer than `min_pages` learns nothing)."""
         return max(min_pages, math.ceil(min_share * self.n_pages)) if self.n_pages >= min_pages else 1 << 30
 
+    def strip_need(self, cfg: BoilerplateConfig, domain: bool) -> int:
+        """The threshold a page is stripped with under this model: as its site's, or as its registered domain's."""
+        if domain:
+            return self.need(cfg.min_domain_pages, cfg.min_domain_share)
+        return self.need(cfg.min_site_pages, cfg.min_site_share)
+
     def needs(self, cfg: BoilerplateConfig) -> tuple[int, int, int]:
         """The thresholds stripping reads of the model: as a site, as a registered domain, for known lines."""
         return (
-            self.need(cfg.min_site_pages, cfg.min_site_share),
-            self.need(cfg.min_domain_pages, cfg.min_domain_share),
+            self.strip_need(cfg, False),
+            self.strip_need(cfg, True),
             self.need(cfg.min_known_pages, cfg.min_site_share),
         )
 
@@ -80,11 +86,7 @@ class _GroupModel:
         registered domain's), whatever the page: merging a page's variants (at most `max_variants`) or leaving
         out its copies (at most 2 / `min_copy_shared`: each line they share is on at most two documents) lowers
         a count by less than the difference."""
-        if domain:
-            need = self.need(cfg.min_domain_pages, cfg.min_domain_share)
-        else:
-            need = self.need(cfg.min_site_pages, cfg.min_site_share)
-        return need + max(self.max_variants(cfg) - 1, math.floor(2 / cfg.min_copy_shared))
+        return self.strip_need(cfg, domain) + max(self.max_variants(cfg) - 1, math.floor(2 / cfg.min_copy_shared))
 
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
         return self.counts.get(h, 0) >= self.need(min_pages, min_share)
@@ -207,8 +209,8 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
 def _strip_with(
     lines: list[str], site: _GroupModel, domain: _GroupModel, is_known: Callable[[int], bool], cfg: BoilerplateConfig
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
-    site_need, site_count = site.need(cfg.min_site_pages, cfg.min_site_share), site.counts.get
-    domain_need, domain_count = domain.need(cfg.min_domain_pages, cfg.min_domain_share), domain.counts.get
+    site_need, site_count = site.strip_need(cfg, False), site.counts.get
+    domain_need, domain_count = domain.strip_need(cfg, True), domain.counts.get
 
     def reason_of(h: int) -> str | None:  # frequent in the site's or the domain's model, or known
         if site_count(h, 0) >= site_need or domain_count(h, 0) >= domain_need:
@@ -246,10 +248,8 @@ def _without_variants(
     grams = functools.cache(lambda: PageGrams.of(lines, cfg))
     carries = functools.cache(lambda body: grams().body_containment(body) >= cfg.min_variant_containment)
     key = content_hash("\n".join(lines))
-    site_need = site.need(cfg.min_site_pages, cfg.min_site_share)
-    domain_need = domain.need(cfg.min_domain_pages, cfg.min_domain_share)
-    site_variants = site.variants(carries, key, removed, site_need, site.max_variants(cfg))
-    domain_variants = domain.variants(carries, key, removed, domain_need, domain.max_variants(cfg))
+    site_variants = site.variants(carries, key, removed, site.strip_need(cfg, False), site.max_variants(cfg))
+    domain_variants = domain.variants(carries, key, removed, domain.strip_need(cfg, True), domain.max_variants(cfg))
     if len(site_variants) < 2 and len(domain_variants) < 2:
         return None
     site = site.merged(site_variants) if len(site_variants) >= 2 else site
