@@ -4,7 +4,8 @@ carrying a line whose evidence changed; of any group, those carrying a line whos
 A published document can strip differently only through what stripping reads (`RestripScope`): of its site's
 and its domain's models, the document count (the thresholds, also at the fewer documents left once its variants
 are merged or its copies left out) and, for each fingerprint of its own lines (`page_keys`), the count, the
-documents carrying it (its variants and copies are found among them); and, of every group, whether a line is
+documents carrying it (its copies are found among them, its variants among those of the lines counted below
+"many", `_GroupModel.in_doubt`); and, of every group, whether a line is
 known there. When a group's document count stays, its counts and carriers can change only for the lines of the
 documents that entered, left or changed in its sample (*touched* lines). Of these, a line counted "many" on both
 sides (`_GroupModel.many`: the threshold stripping reads the group's model with, plus the most that merging a

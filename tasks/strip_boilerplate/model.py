@@ -88,6 +88,12 @@ class _GroupModel:
         a count by less than the difference."""
         return self.strip_need(cfg, domain) + max(self.max_variants(cfg) - 1, math.floor(2 / cfg.min_copy_shared))
 
+    def in_doubt(self, lines: set[int], cfg: BoilerplateConfig, domain: bool) -> set[int]:
+        """Of `lines`, those frequent in this model (as stripping reads it) but counted less than `many`: the only
+        ones a merge of the page's variants can make infrequent, so the only ones its variants are looked for on."""
+        need, many, count = self.strip_need(cfg, domain), self.many(cfg, domain), self.counts.get
+        return {h for h in lines if need <= count(h, 0) < many}
+
     def frequent(self, h: int, min_pages: int, min_share: float) -> bool:
         return self.counts.get(h, 0) >= self.need(min_pages, min_share)
 
@@ -123,8 +129,8 @@ class _GroupModel:
         self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], need: int, most: int
     ) -> list[str]:
         """The documents carrying the page's body (`carries`: `PageGrams.body_containment` at least
-        `min_variant_containment`; its own document too) among those carrying the frequent `lines`: enough to
-        tell, line by line, whether the line stays on `need` documents once the page's variants count as one.
+        `min_variant_containment`; its own document too) among those carrying the frequent `lines` (`in_doubt`):
+        enough to tell, line by line, whether the line stays on `need` documents once the page's variants count as one.
         Documents are looked at in key order and a line's search stops at `need` other documents, so the cost
         follows `need`, not the group's size (and the documents looked at do not depend on the lines' order).
         Empty when more than `most` of the documents looked at carry the body (`max_variants`: then it is the
@@ -158,6 +164,13 @@ class TemplateModels:
     groups: dict[str, _GroupModel]
     known: frozenset[int]
     known_in: dict[int, frozenset[str]] = field(default_factory=dict)  # known line -> the groups it is known in
+
+    def of(self, group: str) -> tuple[_GroupModel, _GroupModel]:
+        """The models a page of `group` is stripped with: its group's and its registered domain's (empty ones when
+        there are none; a group of pages without URL has no domain)."""
+        empty = _GroupModel(Counter(), 0, {})
+        domain = self.groups.get(domain_of(group), empty) if not group.startswith("lead:") else empty
+        return self.groups.get(group, empty), domain
 
     def known_elsewhere(self, h: int, own: tuple[str, ...]) -> bool:
         """Known from a group other than `own` (a line known in the page's own groups is frequent there)."""
@@ -244,12 +257,18 @@ def _without_variants(
 ):
     """The page stripped again with its variants (documents carrying its body) counted as one document in its
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
-    are no template evidence."""
+    are no template evidence. Variants are looked for only on the removed lines in doubt (`in_doubt`): a line
+    counted `many` or more stays frequent whatever they are, and most pages remove no other (~2/3 of the pages of
+    a generated night; ~0.4 ms a page then instead of ~1.1, measured)."""
+    site_doubt, domain_doubt = site.in_doubt(removed, cfg, False), domain.in_doubt(removed, cfg, True)
+    if not site_doubt and not domain_doubt:
+        return None
     grams = functools.cache(lambda: PageGrams.of(lines, cfg))
     carries = functools.cache(lambda body: grams().body_containment(body) >= cfg.min_variant_containment)
     key = content_hash("\n".join(lines))
-    site_variants = site.variants(carries, key, removed, site.strip_need(cfg, False), site.max_variants(cfg))
-    domain_variants = domain.variants(carries, key, removed, domain.strip_need(cfg, True), domain.max_variants(cfg))
+    site_variants = site.variants(carries, key, site_doubt, site.strip_need(cfg, False), site.max_variants(cfg))
+    domain_most = domain.max_variants(cfg)
+    domain_variants = domain.variants(carries, key, domain_doubt, domain.strip_need(cfg, True), domain_most)
     if len(site_variants) < 2 and len(domain_variants) < 2:
         return None
     site = site.merged(site_variants) if len(site_variants) >= 2 else site
@@ -263,9 +282,7 @@ def clean_page(
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
     """(body, contact block, lines removed, header lines, removed lines by reason code) of one text page under
     the learned models; lines made frequent by variants of the page's own body are not template."""
-    empty = _GroupModel(Counter(), 0, {})
-    site_model = models.groups.get(group, empty)
-    domain_model = models.groups.get(domain_of(group), empty) if not group.startswith("lead:") else empty
+    site_model, domain_model = models.of(group)
     cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg)
     if cleaned[4].get(reasons.BOILERPLATE_REPEATED):
         removed = _removed_keys(lines, cleaned, cfg)

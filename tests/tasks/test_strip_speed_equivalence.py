@@ -8,10 +8,15 @@ import random
 import re
 import unicodedata
 
+import pyarrow as pa
+import pytest
+
+from schemas import BOILERPLATE_PAGES, reasons
 from tasks._stage import normalise_text
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.copies import PageGrams, intern_body
 from tasks.strip_boilerplate.lines import gram_hash, is_trivial, line_keys, page_line_hashes, page_sketch, sketch_window
+from tasks.strip_boilerplate.model import PageSample, _GroupModel, _removed_keys, _strip_with, clean_page, page_group
 from tasks.strip_boilerplate.nav_shape import _folded, _glued_to, _label
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -125,3 +130,51 @@ def test_glued_label_matches_reference_on_long_lines():
         if above and rng.random() < 0.5:
             line = above.upper().replace(" ", rng.choice(spaces)) + line
         assert _glued_to(line, above) == _ref_glued_to(line, above), (line, above)
+
+
+def _every_frequent_line(model: _GroupModel, lines: set[int], cfg: BoilerplateConfig, domain: bool) -> set[int]:
+    """The variant walk as first written: on every removed line frequent in the model, however often counted."""
+    return {h for h in lines if model.counts.get(h, 0) >= model.strip_need(cfg, domain)}
+
+
+def _night(shape: str, tmp_path) -> tuple[pa.Table, list[tuple[list[str], str]]]:
+    """A generated night of 3,000 3-KB pages with planted copies: its pages, and (lines, group) of each."""
+    from _pipeline_corpus import PageStream, load_parts, write_raw
+    from helpers import ingest
+
+    raw = tmp_path / shape
+    write_raw(PageStream(load_parts(seed=7), seed=7, page_kb=3.0).take(3_000), shape, raw)
+    pages = ingest(raw, "night-1").kept
+    cfg = BoilerplateConfig()
+    out = []
+    for row in pages.select(["url", "raw_text"]).to_pylist():
+        lines = (row["raw_text"] or "").splitlines()
+        out.append((lines, page_group(row["url"], lines, cfg)))
+    return pages, out
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "txt"])
+def test_variants_looked_for_on_lines_in_doubt_strip_as_when_looked_for_on_every_line(shape, tmp_path, monkeypatch):
+    """`_without_variants` looks for a page's variants only on its removed lines counted below `many`
+    (`_GroupModel.in_doubt`); looking on every removed frequent line gives the same bodies, on a generated night
+    with and without URLs. The data exercise both: most pages skip the walk, and on some the merge of their
+    variants keeps body lines."""
+    cfg = BoilerplateConfig()
+    pages, rows = _night(shape, tmp_path)
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(pages)
+    models = sample.models()
+    fast = [clean_page(lines, group, models, cfg)[0] for lines, group in rows]
+    unmerged, skipped = [], 0
+    for lines, group in rows:
+        site, domain = models.of(group)
+        cleaned = _strip_with(lines, site, domain, models.known.__contains__, cfg)
+        removed = _removed_keys(lines, cleaned, cfg)
+        unmerged.append(cleaned[0])
+        repeated = cleaned[4].get(reasons.BOILERPLATE_REPEATED)
+        skipped += bool(repeated) and not site.in_doubt(removed, cfg, False) and not domain.in_doubt(removed, cfg, True)
+    monkeypatch.setattr(_GroupModel, "in_doubt", _every_frequent_line)
+    slow = [clean_page(lines, group, models, cfg)[0] for lines, group in rows]
+    assert fast == slow
+    assert sum(a != b for a, b in zip(slow, unmerged, strict=True)) >= 3  # 6 (JSON Lines), 3 (.txt): bodies kept
+    assert skipped >= len(rows) // 3  # 1,424 and 2,192 of 2,997
