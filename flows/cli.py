@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from flows.settings import (
     resolve_warehouse,
 )
 from schemas.runs import RUN_COUNTS
+
+if TYPE_CHECKING:
+    from flows.prefect_server import ServerProcess
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="docpipe: raw page dumps → versioned Parquet.")
 console = Console()
@@ -158,6 +161,20 @@ def _call_nightly(warehouse: Path, verbose: bool, where: RunnerConfig, **params)
 
 
 def _run_flow(warehouse: Path, verbose: bool, where: RunnerConfig, params: dict) -> None:
+    from flows.prefect_server import launch_temporary_server
+
+    # Prefect's temporary server starts while the flow's modules import (flows/prefect_server.py)
+    server = launch_temporary_server() if not prefect_api_url() else None
+    try:
+        _run_flow_on(server, warehouse, verbose, where, params)
+    finally:
+        if server is not None:
+            server.stop(grace_seconds=5)
+
+
+def _run_flow_on(
+    server: ServerProcess | None, warehouse: Path, verbose: bool, where: RunnerConfig, params: dict
+) -> None:
     from flows.ledger import StageFailed  # Prefect loads here, after its environment is set
     from flows.nightly import nightly
     from flows.progress import LOG_FILE, show_on
@@ -171,7 +188,7 @@ def _run_flow(warehouse: Path, verbose: bool, where: RunnerConfig, params: dict)
         console.print("starting Prefect's temporary local server…", style="dim")
     try:
         flow = nightly.with_options(task_runner=task_runner(where))
-        with prefect_api(where):
+        with prefect_api(where, server):
             where_params = {"runner": where.kind, "dask_address": where.dask_address, "workers": where.workers}
             summary = flow(warehouse=str(warehouse), **where_params, **params)
     except StageFailed as exc:

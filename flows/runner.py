@@ -8,9 +8,9 @@ One execution path, two places. The flow maps the same shard tasks either way (t
   under the warehouse, so on several machines the warehouse must be on a filesystem every worker mounts at the
   same path, and every worker needs docpipe installed (same version).
 
-Task runs report to Prefect's API: `prefect_api` starts Prefect's temporary server from this process and points
-the run's settings at it when PREFECT_API_URL is unset (Dask workers on other machines need a server they can
-reach: set PREFECT_API_URL); a local run's worker processes start meanwhile.
+Task runs report to Prefect's API: `prefect_api` points the run's settings at Prefect's temporary server (started
+by this process, flows/prefect_server.py) when PREFECT_API_URL is unset (Dask workers on other machines need a
+server they can reach: set PREFECT_API_URL); a local run's worker processes start meanwhile.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from flows.settings import runner_from_env
 
 if TYPE_CHECKING:
     from prefect.task_runners import TaskRunner
+
+    from flows.prefect_server import ServerProcess
 
 RUNNERS = ("local", "dask")
 
@@ -74,25 +76,41 @@ def task_runner(cfg: RunnerConfig) -> TaskRunner:
 
 
 @contextmanager
-def prefect_api(cfg: RunnerConfig) -> Iterator[None]:
-    """For a run without PREFECT_API_URL: Prefect's temporary server, started here (the one Prefect itself would
-    start at the flow's first call, and stops at exit) and named in the settings every task run carries to its
-    worker (else each Dask worker would start a server of its own). A local run's worker processes start while
-    the server comes up (~10 s of its CPU on a fresh warehouse) instead of at the first shard."""
+def prefect_api(cfg: RunnerConfig, server: ServerProcess | None = None) -> Iterator[None]:
+    """For a run without PREFECT_API_URL: Prefect's temporary server (`server`, launched before the run imported
+    Prefect, flows/prefect_server.py; launched here when not given), named in the settings every task run carries
+    to its worker (else each Dask worker would start a server of its own), and stopped at the end. A local run's
+    worker processes start while the server comes up (~10 s of its CPU on a fresh warehouse) instead of at the
+    first shard."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if PREFECT_API_URL.value():
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
+    from flows.prefect_server import launch_temporary_server, temporary_server_url
     from tasks._shards import prestart_workers, retire_workers
 
+    if PREFECT_API_URL.value():  # set in Prefect's profile rather than the environment: that server
+        if server is not None:
+            server.stop(grace_seconds=5)
+        yield
+        return
     prestart_workers(cfg.local_processes)
     try:
-        server = SubprocessASGIServer()
-        server.start()
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
+        server, api_url = temporary_server_url(server or launch_temporary_server())
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            try:
+                yield
+            finally:
+                _send_what_is_queued()
     finally:
         retire_workers()
+        if server is not None:
+            server.stop(grace_seconds=5)
+
+
+def _send_what_is_queued() -> None:
+    """Let Prefect's log and event workers send what they hold before the server stops (as Prefect's own test
+    harness does): else they retry against a stopped server at exit (~80 s, measured) and lose it."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    EventsWorker.drain_all(timeout=5)

@@ -8,70 +8,15 @@ With PREFECT_API_URL set, the flow is served against that server. Teams with a w
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
-from flows.settings import local_server_env, point_prefect_at, prefect_api_url, prepare_prefect_env
+from flows.prefect_server import local_prefect_server
+from flows.settings import point_prefect_at, prefect_api_url, prepare_prefect_env
 
 DEPLOYMENT = "nightly"
 DEPLOYMENT_NAME = f"nightly/{DEPLOYMENT}"  # <flow name>/<deployment name>
-SERVER_STARTUP_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(api_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def stop_process_group(proc: subprocess.Popen, grace_seconds: float = 20) -> None:
-    """SIGTERM a process started in its own session (and its children), SIGKILL them if they linger."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-@contextmanager
-def local_prefect_server(warehouse: Path) -> Iterator[str]:
-    """A `prefect server start` on a free loopback port for the duration of the block; yields its API URL."""
-    port = free_port()
-    env = local_server_env(warehouse, port)
-    home = Path(env["PREFECT_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    api_url = f"http://127.0.0.1:{port}/api"
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with (home / "server.log").open("ab") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + SERVER_STARTUP_SECONDS
-        while not _healthy(api_url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local Prefect server did not start; see {home / 'server.log'}")
-            time.sleep(0.5)
-        yield api_url
-    finally:
-        stop_process_group(proc)
 
 
 def _exit_on_sigterm(signum, frame) -> None:

@@ -12,7 +12,7 @@ import time
 
 from helpers import ROOT, seed_files
 
-from flows.serve import stop_process_group
+from flows.prefect_server import stop_process_group
 from schemas import RUNS
 from tasks._warehouse import read_current
 

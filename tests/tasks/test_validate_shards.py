@@ -24,9 +24,12 @@ QUARANTINE_FIELDS = ("source_uri", "stage", "reason", "message", "run_id")
 
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
-def _sharded_validate(tables, cfg, out, processes: int, check_rows: int):
+def _sharded_validate(tables, cfg, out, processes: int, check_rows: int, local_check_rows: int = 0):
+    """validate_stage with shard groups of `check_rows`, on the task runner and `processes` worker processes unless
+    the night has at most `local_check_rows` documents (0, the default here: never checked in the run process)."""
+    sizes = Sizes(check_rows=check_rows, local_check_rows=local_check_rows)
     with worker_processes(processes):
-        return validate_stage(tables, cfg, sizes=Sizes(check_rows=check_rows), out=out)
+        return validate_stage(tables, cfg, sizes=sizes, out=out)
 
 
 def _copies(docs: pa.Table, n: int) -> pa.Table:
@@ -79,8 +82,10 @@ def test_every_shard_size_gives_the_same_rejects_and_tables(planted, tmp_path):
     }
     assert sum(r[2] == "validate.documents.doc_id.not_unique" for r in _quarantine(alone)) == 2
     assert alone.kept.num_rows == 16 - 4  # nav title, bad email, both rows of the repeated doc_id
-    for shard_rows in SHARD_SIZES:
-        sharded = _sharded_validate(planted, ValidateConfig(), tmp_path / f"cut-{shard_rows}", 2, shard_rows)
+    small_night = Sizes().local_check_rows  # checked in the run process, shard group after shard group
+    for shard_rows, local in [*((n, 0) for n in SHARD_SIZES), (7, small_night)]:
+        out = tmp_path / f"cut-{shard_rows}-{local}"
+        sharded = _sharded_validate(planted, ValidateConfig(), out, 2, shard_rows, local)
         assert _quarantine(sharded) == _quarantine(alone), shard_rows
         assert materialise(sharded.kept).equals(alone.kept), shard_rows
         for name in ("projects", "contacts", "duplicates"):

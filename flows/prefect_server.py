@@ -1,0 +1,136 @@
+"""Prefect servers this process starts on loopback: the real one `docpipe serve` supervises, and the temporary one
+a run reports to when PREFECT_API_URL is unset. Both are child processes started without importing Prefect here.
+
+The temporary server is the one Prefect itself would start at the flow's first call (`SubprocessASGIServer`: the
+same uvicorn command and environment, UI off, ephemeral services), launched before the run imports Prefect and
+its flow: its start (~6 s, ~11 s on a fresh warehouse's database) overlaps those imports instead of following
+them, and the run process does not import Prefect's server modules (~2.5 s) only to start it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.settings import local_server_env
+
+STARTUP_SECONDS = 120
+PORT_IN_USE = 3  # uvicorn's exit code when its port was taken meanwhile (Prefect relaunches on another)
+TEMPORARY_LOG = "temporary-server.log"
+# what Prefect's SubprocessASGIServer sets for its server (prefect/server/api/server.py)
+_TEMPORARY_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def stop_process_group(proc: subprocess.Popen, grace_seconds: float = 20) -> None:
+    """SIGTERM a process started in its own session (and its children), SIGKILL them if they linger."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@dataclass
+class ServerProcess:
+    """A Prefect server starting or started in a child process on loopback: in a session of its own (`docpipe
+    serve`'s, stopped with its children), or in this process's group (a run's temporary server, as Prefect starts
+    it: killing the run's process group takes it along)."""
+
+    proc: subprocess.Popen
+    api_url: str
+    log: Path
+    own_session: bool
+
+    @classmethod
+    def launch(cls, command: list[str], env: dict[str, str], port: int, log: Path, own_session: bool) -> ServerProcess:
+        """Start `command` (serving on `port`) without waiting for it; its output goes to `log`."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=own_session
+            )
+        return cls(proc, f"http://127.0.0.1:{port}/api", log, own_session)
+
+    def wait_healthy(self, seconds: float = STARTUP_SECONDS) -> str:
+        """Its API URL once it answers; RuntimeError when it exits or does not answer within `seconds` (then it is
+        stopped)."""
+        deadline = time.monotonic() + seconds
+        while not _healthy(self.api_url):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(grace_seconds=5)
+                raise RuntimeError(f"the local Prefect server did not start; see {self.log}")
+            time.sleep(0.1)
+        return self.api_url
+
+    def stop(self, grace_seconds: float = 20) -> None:
+        if self.own_session:
+            stop_process_group(self.proc, grace_seconds)
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=grace_seconds)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextmanager
+def local_prefect_server(warehouse: Path) -> Iterator[str]:
+    """A `prefect server start` on a free loopback port for the duration of the block; yields its API URL."""
+    port = free_port()
+    env = local_server_env(warehouse, port)
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    server = ServerProcess.launch(cmd, env, port, Path(env["PREFECT_HOME"]) / "server.log", own_session=True)
+    try:
+        yield server.wait_healthy()
+    finally:
+        server.stop()
+
+
+def launch_temporary_server() -> ServerProcess:
+    """Prefect's temporary server for this run (module docstring), started now; its settings are this process's
+    environment (`flows.settings.prepare_prefect_env`, called before), its output in PREFECT_HOME."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | _TEMPORARY_ENV
+    command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+    return ServerProcess.launch(command, env, port, Path(os.environ["PREFECT_HOME"]) / TEMPORARY_LOG, own_session=False)
+
+
+def temporary_server_url(server: ServerProcess) -> tuple[ServerProcess, str]:
+    """The server once it answers, and its API URL: relaunched on another port when its port was taken between
+    choosing it and binding it (as Prefect does)."""
+    while True:
+        try:
+            return server, server.wait_healthy()
+        except RuntimeError:
+            if server.proc.poll() != PORT_IN_USE:
+                raise
+            server = launch_temporary_server()
