@@ -125,11 +125,13 @@ def launch_temporary_server() -> ServerProcess:
 
 
 def temporary_server_url(server: ServerProcess) -> tuple[ServerProcess, str]:
-    """The server once it answers, and its API URL: relaunched on another port when its port was taken between
-    choosing it and binding it (as Prefect does)."""
+    """The server once it answers (within Prefect's PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, which the CLI
+    sets), and its API URL: relaunched on another port when its port was taken between choosing it and binding it
+    (as Prefect does)."""
+    seconds = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or STARTUP_SECONDS)
     while True:
         try:
-            return server, server.wait_healthy()
+            return server, server.wait_healthy(seconds)
         except RuntimeError:
             if server.proc.poll() != PORT_IN_USE:
                 raise
