@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,13 +46,18 @@ def _healthy(api_url: str) -> bool:
 
 def stop_process_group(proc: subprocess.Popen, grace_seconds: float = 20) -> None:
     """SIGTERM a process started in its own session (and its children), SIGKILL them if they linger."""
+    _stop(proc, grace_seconds, lambda sig: os.killpg(proc.pid, sig))
+
+
+def _stop(proc: subprocess.Popen, grace_seconds: float, send: Callable[[int], None]) -> None:
+    """`send` SIGTERM, then SIGKILL when the process has not exited within `grace_seconds`."""
     if proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
+    send(signal.SIGTERM)
     try:
         proc.wait(timeout=grace_seconds)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        send(signal.SIGKILL)
         proc.wait()
 
 
@@ -91,14 +96,8 @@ class ServerProcess:
     def stop(self, grace_seconds: float = 20) -> None:
         if self.own_session:
             stop_process_group(self.proc, grace_seconds)
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=grace_seconds)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        else:
+            _stop(self.proc, grace_seconds, self.proc.send_signal)
 
 
 @contextmanager

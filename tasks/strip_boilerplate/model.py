@@ -126,20 +126,20 @@ class _GroupModel:
         return model
 
     def variants(
-        self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], need: int, most: int
+        self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], cfg: BoilerplateConfig, domain: bool
     ) -> list[str]:
         """The documents carrying the page's body (`carries`: `PageGrams.body_containment` at least
-        `min_variant_containment`; its own document too) among those carrying the frequent `lines` (`in_doubt`):
-        enough to tell, line by line, whether the line stays on `need` documents once the page's variants count as one.
-        Documents are looked at in key order and a line's search stops at `need` other documents, so the cost
-        follows `need`, not the group's size (and the documents looked at do not depend on the lines' order).
-        Empty when more than `most` of the documents looked at carry the body (`max_variants`: then it is the
-        group's template, not one story's copies)."""
+        `min_variant_containment`; its own document too) among those carrying `lines` (`in_doubt`: each counted
+        at least the threshold the model is read with, `strip_need`): enough to tell, line by line, whether the
+        line stays on that many documents once the page's variants count as one. Documents are looked at in key
+        order and a line's search stops at that many other documents, so the cost follows the threshold, not the
+        group's size (and the documents looked at do not depend on the lines' order). Empty when more than
+        `max_variants` of the documents looked at carry the body (then it is the group's template, not one
+        story's copies)."""
+        need, most = self.strip_need(cfg, domain), self.max_variants(cfg)
         verdict: dict[str, bool] = {}
         found_variants = 0
         for h in lines:
-            if self.counts.get(h, 0) < need:
-                continue
             others = 0
             for key in self.carrying.get(h, ()):
                 found = verdict.get(key)
@@ -266,9 +266,8 @@ def _without_variants(
     grams = functools.cache(lambda: PageGrams.of(lines, cfg))
     carries = functools.cache(lambda body: grams().body_containment(body) >= cfg.min_variant_containment)
     key = content_hash("\n".join(lines))
-    site_variants = site.variants(carries, key, site_doubt, site.strip_need(cfg, False), site.max_variants(cfg))
-    domain_most = domain.max_variants(cfg)
-    domain_variants = domain.variants(carries, key, domain_doubt, domain.strip_need(cfg, True), domain_most)
+    site_variants = site.variants(carries, key, site_doubt, cfg, False)
+    domain_variants = domain.variants(carries, key, domain_doubt, cfg, True)
     if len(site_variants) < 2 and len(domain_variants) < 2:
         return None
     site = site.merged(site_variants) if len(site_variants) >= 2 else site

@@ -68,12 +68,12 @@ def _validate_shards(
     given: dict[str, Rows], cfg: ValidateConfig, out: Path, run: ShardRunner, sizes: Sizes
 ) -> tuple[dict[str, Any], bool]:
     """Every checked table's shard groups (`sizes.check_rows` rows each) through `run`; the night's rejects,
-    failures and counts, and whether a table had several groups (worker processes ran them)."""
+    failures and counts, and whether worker processes ran them (a table had several groups on the task runner)."""
     rejects, failures, failed, parallel = [], [], {}, False
     for table in VALIDATED:
         spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, sizes.check_rows)
         shards = group_shards(plan_shards(spill, sizes.check_rows, sizes.chunk_rows), sizes.check_rows)
-        parallel |= len(shards) > 1  # `map_shards` runs a lone shard here
+        parallel |= run is _on_task_runner and len(shards) > 1  # `map_shards` runs a lone shard here
         for manifest in run(shards, table.name, cfg, out):
             failures.extend(manifest["table_failures"])
             for reason, n in manifest["failed"].items():
@@ -161,7 +161,6 @@ def validate_night(
     night, parallel = _validate_shards(given, cfg, out, run, sizes)
     # in a process of its own when the shards ran on worker processes (tasks/_shards.apart; they leave first,
     # Great Expectations loaded, ~460 MB each); a night whose shards ran here has GX loaded here (~3 s saved)
-    parallel = parallel and run is not _in_process
     return apart(check_night, given, night, cfg, history, warehouse, out, run_time, sizes, keep, parallel=parallel)
 
 
