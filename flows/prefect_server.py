@@ -4,7 +4,8 @@ a run reports to when PREFECT_API_URL is unset. Both are child processes started
 The temporary server is the one Prefect itself would start at the flow's first call (`SubprocessASGIServer`: the
 same uvicorn command and environment, UI off, ephemeral services), launched before the run imports Prefect and
 its flow: its start (~6 s, ~11 s on a fresh warehouse's database) overlaps those imports instead of following
-them, and the run process does not import Prefect's server modules (~2.5 s) only to start it.
+them, and the run process does not import Prefect's server modules (~2.5 s) only to start it. A warehouse without a
+database gets a copy of an empty one Prefect migrated at install time (flows/prefect_template.py) first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.prefect_template import seed_database
 from flows.settings import local_server_env
 
 STARTUP_SECONDS = 120
@@ -105,6 +107,7 @@ def local_prefect_server(warehouse: Path) -> Iterator[str]:
     """A `prefect server start` on a free loopback port for the duration of the block; yields its API URL."""
     port = free_port()
     env = local_server_env(warehouse, port)
+    seed_database(Path(env["PREFECT_HOME"]))
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = ServerProcess.launch(cmd, env, port, Path(env["PREFECT_HOME"]) / "server.log", own_session=True)
     try:
@@ -117,6 +120,7 @@ def launch_temporary_server() -> ServerProcess:
     """Prefect's temporary server for this run (module docstring), started now; its settings are this process's
     environment (`flows.settings.prepare_prefect_env`, called before), its output in PREFECT_HOME."""
     port = free_port()
+    seed_database(Path(os.environ["PREFECT_HOME"]))
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | _TEMPORARY_ENV
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]

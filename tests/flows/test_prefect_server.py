@@ -1,14 +1,19 @@
 """Prefect's temporary server as a run starts it (flows/prefect_server.py): launched before Prefect is imported,
-with the run's settings, its database under the warehouse, stopped with the run."""
+with the run's settings, its database under the warehouse (on a new warehouse, a copy of the template Prefect
+migrated: flows/prefect_template.py), stopped with the run."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import urllib.request
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
 from flows.prefect_server import TEMPORARY_LOG, launch_temporary_server, temporary_server_url
+from flows.prefect_template import DATABASE, DATABASE_URL_SETTING, build_template, seed_database
 from flows.settings import prepare_prefect_env
 
 
@@ -45,3 +50,51 @@ def test_a_server_that_exits_before_answering_is_a_clear_error(prefect_env):
     server.proc.kill()
     with pytest.raises(RuntimeError, match=TEMPORARY_LOG):
         temporary_server_url(server)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return build_template(tmp_path_factory.mktemp("template") / "prefect.db")
+
+
+def _schema(database: Path) -> tuple[set[tuple], list[tuple]]:
+    """Every table, index and trigger of a database as SQLite stores its definition (the lines of each definition
+    as a set: Alembic's table rebuilds write a table's constraints in an order that differs between runs), and its
+    Alembic revision."""
+    query = "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    with closing(sqlite3.connect(database)) as db:
+        found = {
+            (*row[:3], frozenset(x.strip().rstrip(",") for x in (row[3] or "").splitlines()))
+            for row in db.execute(query)
+        }
+        return found, db.execute("SELECT version_num FROM alembic_version").fetchall()
+
+
+def test_the_template_is_the_database_a_server_migrates_on_a_new_warehouse(prefect_env, template):
+    home = prefect_env / "_prefect"
+    os.environ[DATABASE_URL_SETTING] = f"sqlite+aiosqlite:///{home / DATABASE}"  # a database set: nothing seeded
+    server, _ = temporary_server_url(launch_temporary_server())
+    server.stop(grace_seconds=5)
+    migrated = _schema(home / DATABASE)
+    assert len(migrated[0]) > 20 and migrated[1]  # Prefect's tables, at a revision
+    assert _schema(template) == migrated
+
+
+def test_a_new_warehouse_starts_from_the_template_and_an_existing_database_is_never_replaced(prefect_env, template):
+    home = prefect_env / "_prefect"
+    assert seed_database(home, template)
+    assert (home / DATABASE).read_bytes() == template.read_bytes()
+    server, api_url = temporary_server_url(launch_temporary_server())
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        server.stop(grace_seconds=5)
+    assert _schema(home / DATABASE) == _schema(template)  # the server's start-up migration found nothing to do
+    used = (home / DATABASE).read_bytes()
+    assert used != template.read_bytes()  # the server wrote to it (block types)
+    assert not seed_database(home, template)
+    assert (home / DATABASE).read_bytes() == used
+    os.environ[DATABASE_URL_SETTING] = "sqlite+aiosqlite:////elsewhere/prefect.db"
+    assert not seed_database(prefect_env / "other", template)
+    assert not (prefect_env / "other" / DATABASE).exists()
