@@ -39,7 +39,8 @@ def template_path() -> Path | None:
 
 def seed_database(home: Path, template: Path | None = None) -> bool:
     """Copy the template (default: `template_path()`) to `home`'s database when there is none yet and Prefect
-    uses its default one; True when copied. The copy is renamed into place, so a server never sees half a file."""
+    uses its default one; True when copied. The copy is linked into place only if the name is still free, so a
+    server never sees half a file and two runs starting at once never swap a database under each other."""
     template = template or template_path()
     target = Path(home) / DATABASE
     if os.environ.get(DATABASE_URL_SETTING) or template is None or not template.is_file() or target.exists():
@@ -47,7 +48,12 @@ def seed_database(home: Path, template: Path | None = None) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{DATABASE}.{os.getpid()}.partial")
     shutil.copyfile(template, partial)
-    os.replace(partial, target)
+    try:
+        os.link(partial, target)  # fails when the name was taken meanwhile
+    except FileExistsError:
+        return False
+    finally:
+        partial.unlink()
     return True
 
 
