@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flows import prefect_template
 from flows.prefect_server import TEMPORARY_LOG, launch_temporary_server, temporary_server_url
 from flows.prefect_template import DATABASE, DATABASE_URL_SETTING, build_template, seed_database
 from flows.settings import prepare_prefect_env
@@ -98,3 +99,20 @@ def test_a_new_warehouse_starts_from_the_template_and_an_existing_database_is_ne
     os.environ[DATABASE_URL_SETTING] = "sqlite+aiosqlite:////elsewhere/prefect.db"
     assert not seed_database(prefect_env / "other", template)
     assert not (prefect_env / "other" / DATABASE).exists()
+
+
+def test_a_database_created_while_the_template_is_copied_is_kept(tmp_path, monkeypatch):
+    """Two runs starting at once on a new warehouse: the one whose copy lands second leaves the first's alone."""
+    monkeypatch.delenv(DATABASE_URL_SETTING, raising=False)
+    template, home = tmp_path / "template.db", tmp_path / "home"
+    template.write_bytes(b"the template")
+    copy = prefect_template.shutil.copyfile
+
+    def copy_while_another_run_seeds(source, target):
+        (home / DATABASE).write_bytes(b"the other run's database")
+        return copy(source, target)
+
+    monkeypatch.setattr(prefect_template.shutil, "copyfile", copy_while_another_run_seeds)
+    assert not seed_database(home, template)
+    assert (home / DATABASE).read_bytes() == b"the other run's database"
+    assert [p.name for p in home.iterdir()] == [DATABASE]  # no partial copy left behind
