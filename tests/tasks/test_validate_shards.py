@@ -5,6 +5,10 @@ sees the whole night."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,7 +86,7 @@ def test_every_shard_size_gives_the_same_rejects_and_tables(planted, tmp_path):
     }
     assert sum(r[2] == "validate.documents.doc_id.not_unique" for r in _quarantine(alone)) == 2
     assert alone.kept.num_rows == 16 - 4  # nav title, bad email, both rows of the repeated doc_id
-    small_night = Sizes().local_check_rows  # checked in the run process, shard group after shard group
+    small_night = Sizes().local_check_rows  # checked in one process of its own, shard group after shard group
     for shard_rows, local in [*((n, 0) for n in SHARD_SIZES), (7, small_night)]:
         out = tmp_path / f"cut-{shard_rows}-{local}"
         sharded = _sharded_validate(planted, ValidateConfig(), out, 2, shard_rows, local)
@@ -120,3 +124,34 @@ def test_tables_in_several_part_files_give_the_same_rejects(planted, tmp_path):
     assert [(f.name, f.type) for f in kept.schema] == [(f.name, f.type) for f in alone.kept.schema]
     assert kept.to_pylist() == alone.kept.to_pylist()
     assert sharded.stats == alone.stats
+
+
+_SMALL_NIGHT_IN_A_RUN = """
+import sys
+from pathlib import Path
+from validate_rows import seed_night
+from tasks._shards import worker_processes
+from tasks.validate import ValidateConfig, validate_stage
+tables = seed_night(Path(sys.argv[1]))
+assert "great_expectations" not in sys.modules
+with worker_processes(2):
+    result = validate_stage(tables, ValidateConfig(), out=Path(sys.argv[1]) / "validate")
+print(result.kept.num_rows, "great_expectations" in sys.modules)
+"""
+
+
+def test_a_small_night_is_checked_without_loading_great_expectations_in_the_run_process(tmp_path):
+    """With worker processes, a small night's checks run in one process of their own: Great Expectations never
+    loads in the run process, which goes on to publish (1M night 2: GX resident there took publish's peak from
+    1,413 to 1,806 MB)."""
+    tests = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _SMALL_NIGHT_IN_A_RUN, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": f"{tests}:{tests.parent}"},
+    )
+    assert done.returncode == 0, done.stderr
+    kept, loaded = done.stdout.split()
+    assert int(kept) == 5 and loaded == "False"  # the five seed pages checked, GX loaded elsewhere only
