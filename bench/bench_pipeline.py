@@ -20,7 +20,10 @@ rewritten with the new pages appended; for txt, the new files beside the old one
 night 1's (#14's target: ≤ 5 %) and its stage figures. After each night the counts must reconcile: the run's
 equation (read + restripped = new + updated + unchanged + duplicates + quarantined) and every raw record
 delivered so far found by source_uri in `documents`, `duplicates` or `quarantine`; the script exits 1 otherwise.
-The last line is `N pages/s end to end` (night 1's records / wall seconds). `--n 2000` takes ~2 minutes on 2 cores.
+A fixed single-core workload is timed before night 1 and after the last night (`bench_run.host_calibration`):
+hosts of the same kind ran 1.9x apart on different days, so figures compare only between runs whose calibration
+is close (and a calibration that moved during the bench says something else ran). The last line is
+`N pages/s end to end` (night 1's records / wall seconds). `--n 2000` takes ~2 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
-from bench_run import CliRun, cpu_line, docpipe_command, peaks_line, run_cli
+from bench_run import CliRun, calibration_line, cpu_line, docpipe_command, peaks_line, run_cli
 
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE
 from schemas.runs import RUN_COUNTS, RUN_OUTCOMES
@@ -152,6 +155,7 @@ def main() -> None:
     shutil.rmtree(work / "warehouse", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     stream = PageStream(load_parts(args.seed), seed=args.seed, page_kb=args.page_kb)
+    print(calibration_line("before night 1"))
     first, stats1, ok = run_night(args, work, 1, stream.take(args.n))
     if stats1:
         print(planted_line(stream, stats1["stage_stats"]))
@@ -161,6 +165,7 @@ def main() -> None:
         if stats2:
             share = second.seconds / first.seconds
             print(f"night 2: {second.seconds:.1f} s = {share:.1%} of night 1's {first.seconds:.1f} s (target <= 5 %)")
+    print(calibration_line("after the last night"))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     if not stats1:

@@ -13,6 +13,7 @@ and its extraction workers) every 0.2 s and prints wall time, records/s, MB/s an
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,6 +165,32 @@ def cpu_line(cpu: dict[str, float]) -> str:
     return f"CPU {total:,.1f} s: " + ", ".join(f"{role} {s:,.1f} s" for role, s in sorted(cpu.items()))
 
 
+def host_calibration(repeats: int = 3) -> float:
+    """CPU seconds (best of `repeats`) of a fixed single-core workload in this process: NFKC, case folding,
+    blake2b and a word regex over 200,000 seeded lines, and a sort — the kind of work strip and extract do, written
+    here so that it never changes with docpipe. Hosts of the same kind measured 1.9x apart on different days
+    (NOTES.md): bench figures compare only between runs whose calibration is close."""
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyzéàü"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(5000)]
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 20))) for _ in range(40_000)]
+    word = re.compile(r"\w+")
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for line in lines * 5:
+            norm = " ".join(unicodedata.normalize("NFKC", line).casefold().split())
+            hashlib.blake2b(norm.encode(), digest_size=8).digest()
+            word.findall(norm)
+        sorted(lines)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def calibration_line(when: str) -> str:
+    return f"host calibration {when}: {host_calibration():.3f} s (bench_run.host_calibration; lower is faster)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=256, help="dump size in MB (default 256)")
@@ -177,6 +205,7 @@ def main() -> None:
     else:
         n, size = sum(1 for _ in dump.open("rb")), dump.stat().st_size
     print(f"dump: {size / 2**20:.0f} MB, {n:,} records ({dump})")
+    print(calibration_line("before the run"))
     shutil.rmtree(warehouse, ignore_errors=True)
     cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", "bench")
     run = run_cli(cmd, work / "run.out")
