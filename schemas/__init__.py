@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas._table import Column, Expect, Table
+from schemas._table import DOC_KEY, Column, Expect, Table
 from schemas.boilerplate_pages import BOILERPLATE_PAGES
 from schemas.contacts import CONTACTS
 from schemas.dedupe_index import DEDUPE_BANDS, DEDUPE_SIGNATURES
@@ -39,6 +39,7 @@ __all__ = [
     "CONTACTS",
     "DEDUPE_BANDS",
     "DEDUPE_SIGNATURES",
+    "DOC_KEY",
     "DOCUMENT_CHANGES",
     "DOCUMENTS",
     "DUPLICATES",

@@ -143,6 +143,7 @@ class Column:
     expect: tuple[Expect, ...] = ()
 
 
+DOC_KEY = "doc"  # the field metadata key of a column's description (Parquet footers, the Delta schema)
 PAGE_TEXT_COLUMNS = frozenset({"raw_text", "raw_html", "text", "contact_text"})
 
 
@@ -164,7 +165,7 @@ class Table:
     @property
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
-            [pa.field(c.name, c.type, nullable=c.nullable, metadata={"doc": c.doc}) for c in self.columns],
+            [pa.field(c.name, c.type, nullable=c.nullable, metadata={DOC_KEY: c.doc}) for c in self.columns],
             metadata={"table": self.name, "grain": self.grain},
         )
 

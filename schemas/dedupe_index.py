@@ -21,7 +21,12 @@ DEDUPE_SIGNATURES = Table(
             "MinHash signature: num_perm little-endian uint32 minima over the text's word-n-gram hashes.",
             nullable=False,
         ),
-        Column("n_shingles", pa.int32(), "Distinct word n-grams of the text.", nullable=False),
+        Column(
+            "n_shingles",
+            pa.int32(),
+            "Word n-grams of the text, repeats included (0: fewer words than one n-gram).",
+            nullable=False,
+        ),
         Column("run_id", pa.string(), "Run that published this version.", nullable=False),
     ),
 )

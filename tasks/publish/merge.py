@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.schema import Field as DeltaField
 
-from schemas import Table
+from schemas import DOC_KEY, Table
 from tasks._spill import Rows, Spill, chunks, read_columns
 from tasks._warehouse import RUN_ID_KEY, open_delta, sql_list, table_path
 from tasks.publish.config import TableWrite
@@ -41,7 +41,8 @@ def commit_tag(run_id: str, table: Table) -> CommitProperties:
 
 def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> DeltaTable:
     """Open the table, creating it empty with its declared schema on first use (a commit tagged with the run);
-    nullable columns declared since the table was created are added to it (one commit, tagged with the run)."""
+    nullable columns declared since the table was created are added to it (one commit, tagged with the run), and
+    a column whose description changed since gets the declared one (`redocument`)."""
     dt = open_delta(warehouse, table)
     commit = commit_tag(run_id, table) if run_id else None
     if dt is None:
@@ -58,7 +59,19 @@ def ensure_table(warehouse: Path, table: Table, run_id: str | None = None) -> De
             raise ValueError(f"{table.name}: new columns must be nullable to be added: {[f.name for f in added]}")
         dt.alter.add_columns([DeltaField.from_arrow(field) for field in added], commit_properties=commit)
         backfill_replacements(dt, table, {field.name for field in added}, commit)
+    redocument(dt, table, commit)
     return dt
+
+
+def redocument(dt: DeltaTable, table: Table, commit: CommitProperties | None) -> None:
+    """Give each column of the table the description its declaration has now (one commit a changed column). A
+    column's description is field metadata of the Delta schema, and deltalake refuses to write rows whose field
+    metadata differs from the table's ("Cannot merge metadata with different values for key doc"): without this,
+    an edit of the data dictionary made every later publish into an existing warehouse fail."""
+    stored = {field.name: field.metadata.get(DOC_KEY) for field in dt.schema().fields}
+    for column in table.columns:
+        if column.name in stored and stored[column.name] != column.doc:
+            dt.alter.set_column_metadata(column.name, {DOC_KEY: column.doc}, commit_properties=commit)
 
 
 def backfill_replacements(dt: DeltaTable, table: Table, added: set[str], commit: object) -> None:

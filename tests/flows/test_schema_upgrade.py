@@ -10,7 +10,7 @@ from deltalake import write_deltalake
 from helpers import seed_dir, seed_files
 
 from flows.nightly import nightly
-from schemas import BOILERPLATE_PAGES, DOCUMENTS, PROJECTS
+from schemas import BOILERPLATE_PAGES, DEDUPE_SIGNATURES, DOC_KEY, DOCUMENTS, PROJECTS
 from tasks._warehouse import open_delta, read_current, table_path
 
 NEW_COLUMN = "body_sketch"
@@ -98,3 +98,24 @@ def test_documents_without_stored_line_keys_are_restripped_by_their_lines(tmp_pa
 
 def rows_of(warehouse) -> dict[str, dict]:
     return {r["source_uri"]: r for r in read_current(warehouse, DOCUMENTS).to_pylist()}
+
+
+def test_a_column_whose_description_changed_takes_the_declared_one_and_the_night_publishes(tmp_path):
+    """A column's description is field metadata of the Delta schema, and deltalake refuses rows whose metadata
+    differs ("Cannot merge metadata with different values for key doc"): a warehouse written before a description
+    was edited takes the next night, and its columns then carry the declared descriptions."""
+    raw, warehouse = seed_dir(tmp_path), tmp_path / "warehouse"
+    last = raw / seed_files()[-1].name
+    last.unlink()  # delivered on the second night: rows for every table tonight
+    assert nightly(str(raw), str(warehouse), "before-edit").status == "succeeded"
+    older = [(DEDUPE_SIGNATURES, "n_shingles"), (DOCUMENTS, "text")]
+    for table, column in older:  # as an older docpipe described them
+        open_delta(warehouse, table).alter.set_column_metadata(column, {DOC_KEY: "An older description."})
+
+    shutil.copy(seed_files()[-1], last)
+    summary = nightly(str(raw), str(warehouse), "after-edit")
+    assert summary.status == "succeeded" and summary.row["n_new"] == 1
+    for table, column in older:
+        stored = {f.name: f.metadata.get(DOC_KEY) for f in open_delta(warehouse, table).schema().fields}
+        assert stored[column] == table.column(column).doc
+    assert len(rows_of(warehouse)) == len(seed_files())
