@@ -4,18 +4,17 @@ updates rewrite only the files holding a changed row: rewrite.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.schema import Field as DeltaField
 
 from schemas import DOC_KEY, Table
 from tasks._spill import Rows, Spill, chunks, read_columns
-from tasks._warehouse import RUN_ID_KEY, open_delta, sql_list, table_path
+from tasks._warehouse import RUN_ID_KEY, open_delta, query_arrow, sql_list, table_path
 from tasks.publish.config import TableWrite
 from tasks.publish.files import (
     TEXT_COMPRESSION,
@@ -98,24 +97,21 @@ def merge_source(
     return table.conform(rows)
 
 
-def keys_in_target(dt: DeltaTable, table: Table, rows: Rows, key_rows: int) -> pa.Table:
-    """The distinct keys of `rows` that the table already holds: only its key columns are read, `key_rows` at a
-    time."""
+def keys_in_target(dt: DeltaTable, table: Table, rows: Rows) -> pa.Table:
+    """The distinct keys of `rows` that the table already holds: DuckDB streams the key columns of the table's
+    files through a semi join with tonight's keys (its hash table holds only those). 1M-document warehouse,
+    `dedupe_bands` (20M rows) against a night's 245k rows: 0.43 s, against 3.36 s joining pyarrow batches."""
     key = list(table.key)
     ours = read_columns(rows, key)
-    found = [part.join(ours, key, join_type="left semi") for part in column_batches(dt, table, key, key_rows)]
-    held = pa.concat_tables(found) if found else ours.slice(0, 0)
-    return held.group_by(key).aggregate([])
+    match = " AND ".join(f"h.{c} = o.{c}" for c in key)
+    sql = f"SELECT DISTINCT {', '.join(f'h.{c}' for c in key)} FROM {_files_sql(dt)} h SEMI JOIN ours o ON {match}"
+    held = query_arrow(sql, ours=ours)
+    return held.cast(ours.schema) if held.num_rows else ours.slice(0, 0)
 
 
-def column_batches(dt: DeltaTable, table: Table, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
-    """`columns` of the table's current rows, `batch_rows` at a time, as declared (deltalake writes string
-    views)."""
-    schema = pa.schema([table.arrow_schema.field(c) for c in columns])
-    for uri in dt.file_uris():
-        with pq.ParquetFile(uri, pre_buffer=False) as f:
-            for batch in f.iter_batches(batch_size=batch_rows, columns=columns):
-                yield pa.Table.from_batches([batch]).cast(schema)
+def _files_sql(dt: DeltaTable) -> str:
+    """The table's current data files as a DuckDB `read_parquet` call."""
+    return f"read_parquet([{sql_list(dt.file_uris())}])"
 
 
 def without_keys(part: pa.Table, held: pa.Table | None, table: Table) -> pa.Table:
@@ -134,21 +130,18 @@ def n_without_keys(rows: Rows, held: pa.Table, table: Table) -> int:
     return rows.num_rows - read_columns(rows, key).join(held, key, join_type="left semi").num_rows
 
 
-def stale_rows_predicate(
-    dt: DeltaTable, documents: Callable[[str], pa.Array], write: TableWrite, sizes: Sizes = DEFAULT_SIZES
-) -> str | None:
+def stale_rows_predicate(dt: DeltaTable, documents: Callable[[str], pa.Array], write: TableWrite) -> str | None:
     """Delete predicate for the target rows tonight's documents replace (`documents(column)`: their distinct
     values of `write.replaced_by_documents`) that tonight's rows lack: child rows of a re-published document
     (also when it lost all its rows of this table), the `duplicates` row of a record published tonight. Only
     values the table already holds can have such rows, so the IN list stays short, and for a table without data
-    nothing is read; the table's column is read `sizes.key_rows` at a time."""
+    nothing is read; DuckDB streams the table's column through a semi join with tonight's values."""
     col = write.replaced_by_documents
     if col is None or not dt.file_uris():
         return None
-    ours = documents(col)
-    held: set[str] = set()
-    for part in column_batches(dt, write.table, [col], sizes.key_rows):
-        held.update(pc.filter(ours, pc.is_in(ours, part.column(col))).to_pylist())
+    ours = pa.table({col: documents(col)})
+    sql = f"SELECT DISTINCT h.{col} FROM {_files_sql(dt)} h SEMI JOIN ours o ON h.{col} = o.{col}"
+    held = query_arrow(sql, ours=ours).column(col).to_pylist()
     return f"t.{col} IN ({sql_list(sorted(held))})" if held else None
 
 
@@ -171,7 +164,7 @@ def publish_rows(
     if write.rewrites and write.update and not stale:  # finds the held keys itself, with the files holding them
         update_by_rewrite(dt, rows, write, run_id, sizes)
         return
-    held = keys_in_target(dt, write.table, rows, sizes.key_rows)
+    held = keys_in_target(dt, write.table, rows)
     if stale or (held.num_rows and write.update):
         merge_rows(dt, rows, write, run_id, stale, sizes)
     elif n_without_keys(rows, held, write.table):

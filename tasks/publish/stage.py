@@ -42,7 +42,7 @@ def publish_tables(
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_rows_predicate(dt, values, write, sizes)
+        stale = stale_rows_predicate(dt, values, write)
         if rows.num_rows or stale:
             publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
         version = current_version(warehouse, write.table)
