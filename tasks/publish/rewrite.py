@@ -13,7 +13,9 @@ add, operation WRITE).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
 from tasks.publish.files import commit_files, rows_in, scratch_folder, table_root, written_files
 
 HELD_SCHEMA = pa.schema([("doc_id", pa.string()), ("run_id", pa.string())])
+# Files copied at once: pyarrow reads, filters, compresses and writes without the GIL, so copies run side by side
+# on threads of the one committing process (each holds a row group).
+COPY_THREADS = min(os.cpu_count() or 1, 4)
 
 
 def files_holding(dt: DeltaTable, keys: pa.Array, key_rows: int) -> dict[str, tuple[int, pa.Table]]:
@@ -94,17 +99,21 @@ def rewrite_files(
     tonight: Iterable[pa.RecordBatch],
     tags: dict[str, Any],
     chunk_rows: int,
+    threads: int = COPY_THREADS,
 ) -> None:
     """One commit (its metadata `tags`): each data file of `files` ({path: size}, holding a `changed` doc_id)
     replaced by a copy without those rows (a file's rows stay together: files of old nights that nothing changed
-    in are never read), and the `tonight` rows appended. Its operationMetrics count rows as a merge's do: added
-    (new keys), updated, copied."""
+    in are never read; `threads` files copied at once), and the `tonight` rows appended. Its operationMetrics
+    count rows as a merge's do: added (new keys), updated, copied."""
     root = table_root(dt)
-    with scratch_folder(dt) as scratch:
-        copies = []
-        for i, name in enumerate(files):
-            copies += written_files(dt, scratch / f"{i}", _copy(root / name, changed, chunk_rows), DOCUMENTS)
+    with scratch_folder(dt) as scratch, ThreadPoolExecutor(threads) as pool:
+        copying = pool.map(
+            lambda i, name: written_files(dt, scratch / f"{i}", _copy(root / name, changed, chunk_rows), DOCUMENTS),
+            range(len(files)),
+            files,
+        )
         appended = written_files(dt, scratch / "tonight", tonight, DOCUMENTS)
+        copies = [add for copy in copying for add in copy]
         metrics = {
             "num_added_rows": rows_in(appended) - len(changed),
             "num_updated_rows": len(changed),
