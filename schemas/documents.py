@@ -189,6 +189,14 @@ DOCUMENTS = Table(
             "re-strip reads to find the documents a change of their site's template may touch. Null for HTML "
             "pages and for rows published before docpipe stored them.",
         ),
+        Column(
+            "raw_key",
+            pa.string(),
+            "First 16 hex digits of the SHA-256 of raw_text's UTF-8 bytes (DuckDB: left(sha256(raw_text), 16)): "
+            "how a re-delivered page is recognised unchanged without reading raw_text. Null without raw_text, and "
+            "for rows published before docpipe stored it until publish rewrites their file.",
+            expect=(matches("raw_key", r"^[0-9a-f]{16}$"),),
+        ),
     ),
     expect=(row_count_vs_recent_runs(),),
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,6 +23,28 @@ from tasks._spill import Rows
 def sha256_hex(data: str | bytes) -> str:
     """SHA-256 hex digest of bytes or UTF-8 text."""
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+RAW_KEY_CHARS = 16  # 64 bits of SHA-256: a chance collision among a night's re-delivered pages is ~1e-8 at 1M pages
+_OFFSETS = {pa.string(): np.int32, pa.large_string(): np.int64}
+
+
+def raw_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The first RAW_KEY_CHARS hex digits of the SHA-256 of each text's UTF-8 bytes (null for a null text), as
+    DuckDB's `left(sha256(text), RAW_KEY_CHARS)` gives them: documents.raw_key. Hashed from slices of the Arrow
+    data buffer, without making Python strings (3x faster on page texts)."""
+    if isinstance(texts, pa.ChunkedArray):
+        return pa.concat_arrays([raw_keys(chunk) for chunk in texts.chunks] or [pa.array([], pa.string())])
+    if texts.type not in _OFFSETS:
+        texts = texts.cast(pa.large_string())
+    _, offsets, data = texts.buffers()[:3]
+    ends = np.frombuffer(offsets, _OFFSETS[texts.type])[texts.offset : texts.offset + len(texts) + 1].tolist()
+    view = memoryview(data if data is not None else b"")
+    valid = texts.is_valid().to_pylist() if texts.null_count else [True] * len(texts)
+    sha = hashlib.sha256
+    spans = zip(ends[:-1], ends[1:], valid, strict=True)
+    keys = [sha(view[a:b]).hexdigest()[:RAW_KEY_CHARS] if ok else None for a, b, ok in spans]
+    return pa.array(keys, pa.string())
 
 
 def file_sha256(path: Path) -> str:

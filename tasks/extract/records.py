@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from schemas import CONTACTS, MENTIONS, PROJECTS, STG_UNIQUE
 from schemas.stg_pages import STG_DOCUMENTS
+from tasks._stage import raw_keys
 from tasks.extract.config import ExtractConfig
 from tasks.extract.contact_fields import parse_contacts
 from tasks.extract.countries import country_codes
@@ -27,6 +28,7 @@ OUTPUTS = (STG_DOCUMENTS, PROJECTS, CONTACTS, MENTIONS)  # what extract writes, 
 # documents columns no field rule reads, carried as Arrow columns (~27 fingerprints a page: as Python ints they
 # cost more than the rules reading the row)
 CARRIED_AS_ARROW = ("line_keys",)
+RAW_KEY = "raw_key"  # hashed from the batch's raw_text buffers (tasks/_stage.raw_keys)
 # documents columns that come as they are from the page (stg_unique, is_update included): the rest is extracted here.
 CARRIED = tuple(c for c in STG_DOCUMENTS.column_names if c in STG_UNIQUE.column_names and c not in CARRIED_AS_ARROW)
 
@@ -86,7 +88,8 @@ def extract_batch(batch: pa.RecordBatch | pa.Table, cfg: ExtractConfig) -> tuple
     for doc, (language, confidence) in zip(docs, _languages(samples, cfg), strict=True):
         doc["language"], doc["language_confidence"] = language, confidence
     tables = [t.conform(rows) for t, rows in zip(OUTPUTS, (docs, projects, contacts, mentions), strict=True)]
-    for name in CARRIED_AS_ARROW:  # one documents row a page, in the batch's order
+    columns = {**{name: batch.column(name) for name in CARRIED_AS_ARROW}, RAW_KEY: raw_keys(batch.column("raw_text"))}
+    for name, column in columns.items():  # one documents row a page, in the batch's order
         at = tables[0].schema.get_field_index(name)
-        tables[0] = tables[0].set_column(at, tables[0].schema.field(at), batch.column(name))
+        tables[0] = tables[0].set_column(at, tables[0].schema.field(at), column)
     return tuple(tables)

@@ -26,6 +26,7 @@ from deltalake import DeltaTable
 
 from schemas import DOCUMENTS
 from tasks._spill import Rows, read_columns
+from tasks._stage import raw_keys
 from tasks._warehouse import query_arrow, sql_list
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
 from tasks.publish.files import commit_files, rows_in, scratch_folder, table_root, written_files
@@ -127,4 +128,14 @@ def _copy(file: Path, changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordB
     with pq.ParquetFile(file, pre_buffer=False) as f:
         for batch in f.iter_batches(batch_size=chunk_rows):
             part = DOCUMENTS.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
-            yield from part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed))).to_batches()
+            part = part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed)))
+            yield from with_raw_keys(part).to_batches()
+
+
+def with_raw_keys(part: pa.Table) -> pa.Table:
+    """`part` with the raw_key of every row that has a raw_text (rows published before docpipe stored raw_key get
+    theirs as their file is copied, so the unchanged test reads keys, not texts, from then on)."""
+    if part.column("raw_key").null_count == part.column("raw_text").null_count:
+        return part
+    at = part.schema.get_field_index("raw_key")
+    return part.set_column(at, part.schema.field(at), raw_keys(part.column("raw_text")))

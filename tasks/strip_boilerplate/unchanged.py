@@ -9,35 +9,32 @@ the night here, counted in the stage's `unchanged`; the others go on. Not recogn
 path): HTML records (their raw_text is what stripping produces), records identified by their body (a JSON line
 or archive member without URL), and every record of a night delivering a doc_id twice.
 
-Tonight's side is hashed here (the first 16 hex digits of the SHA-256 of raw_text's UTF-8 bytes), the published
-side by DuckDB from the `documents` files of the current version, in one query; only the ids of the matches come
-back. Memory: ~60 bytes a record of the night (doc_id and hash as Arrow strings), released once the matches are
-known.
+Tonight's side is hashed here (`raw_keys`: the first 16 hex digits of the SHA-256 of raw_text's UTF-8 bytes). The
+published side is the stored `documents.raw_key`, the same hash taken when the row was extracted, so only the
+doc_id and raw_key columns are read; a data file written before docpipe stored raw_key (its statistics show keys
+missing) has DuckDB hash its raw_text instead, in the same query, until publish rewrites the file (rewrite.py fills
+the keys of the rows it copies). Only the ids of the matches come back. Memory: ~60 bytes a record of the night
+(doc_id and hash as Arrow strings), released once the matches are known.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from schemas import DOCUMENTS, STG_PAGES
 from tasks._spill import Spill, write_spill
+from tasks._stage import RAW_KEY_CHARS, raw_keys
 from tasks._warehouse import query_arrow, sql_list
 from tasks.history import History
 from tasks.identity import doc_ids
 
-HASH_CHARS = 16  # 64 bits of SHA-256: a chance collision among a night's re-delivered pages is ~1e-8 at 1M pages
 _COLUMNS = ("url", "source_uri", "raw_text")
-
-
-def raw_key(text: str) -> str:
-    """The hash compared with the published raw_text (DuckDB: `left(sha256(raw_text), HASH_CHARS)`)."""
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
 
 
 def night_keys(spill: Spill, chunk_rows: int) -> pa.Table:
@@ -47,7 +44,7 @@ def night_keys(spill: Spill, chunk_rows: int) -> pa.Table:
     keys: list[pa.Array] = []
     for batch in spill.batches(chunk_rows, _COLUMNS):
         ids.append(pa.array(doc_ids(batch.column("url"), None, batch.column("source_uri")), pa.string()))
-        keys.append(pa.array([None if t is None else raw_key(t) for t in batch.column("raw_text").to_pylist()]))
+        keys.append(raw_keys(batch.column("raw_text")))
     n = sum(len(a) for a in ids)
     return pa.table(
         {
@@ -67,15 +64,44 @@ def candidates(night: pa.Table) -> pa.Table:
     return night.filter(pc.and_(pc.and_(night["doc_id"].is_valid(), night["raw_key"].is_valid()), once))
 
 
+def keyed(file: str) -> bool:
+    """Whether every row of a `documents` data file with a raw_text has its raw_key (from the file's row-group
+    statistics; a file without them, or without the column, is not keyed)."""
+    meta = pq.read_metadata(file)
+    names = meta.schema.names
+    if "raw_key" not in names:
+        return False
+    key, text = names.index("raw_key"), names.index("raw_text")
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        key_stats, text_stats = group.column(key).statistics, group.column(text).statistics
+        if key_stats is None or text_stats is None or key_stats.null_count != text_stats.null_count:
+            return False
+    return True
+
+
 def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
-    """Rows of `wanted` (row, doc_id, raw_key) whose doc_id is published with the same raw_text."""
+    """Rows of `wanted` (row, doc_id, raw_key) whose doc_id is published with the same raw_text: compared by the
+    stored raw_key, or by hashing raw_text in files that do not hold every key (`keyed`)."""
     if not doc_files or wanted.num_rows == 0:
         return set()
-    sql = (
-        f"SELECT w.row FROM read_parquet([{sql_list(doc_files)}]) d JOIN wanted w ON d.doc_id = w.doc_id "
-        f"WHERE d.raw_text IS NOT NULL AND left(sha256(d.raw_text), {HASH_CHARS}) = w.raw_key"
-    )
-    return set(query_arrow(sql, wanted=wanted).column("row").to_pylist())
+    with_keys: list[str] = []
+    without: list[str] = []
+    for file in doc_files:
+        (with_keys if keyed(file) else without).append(file)
+    parts = []
+    if with_keys:
+        parts.append(
+            f"SELECT w.row FROM read_parquet([{sql_list(with_keys)}], union_by_name = true) d "
+            "JOIN wanted w ON d.doc_id = w.doc_id WHERE d.raw_key = w.raw_key"
+        )
+    if without:
+        parts.append(
+            f"SELECT w.row FROM read_parquet([{sql_list(without)}], union_by_name = true) d "
+            "JOIN wanted w ON d.doc_id = w.doc_id "
+            f"WHERE d.raw_text IS NOT NULL AND left(sha256(d.raw_text), {RAW_KEY_CHARS}) = w.raw_key"
+        )
+    return set(query_arrow(" UNION ALL ".join(parts), wanted=wanted).column("row").to_pylist())
 
 
 def without_unchanged(spill: Spill, history: History, path: Path, chunk_rows: int) -> tuple[Spill, int]:

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from helpers import corpus_pages, good_text
@@ -49,11 +50,11 @@ def nights(tmp_path_factory):
     (raw / "night1.jsonl").unlink()  # raw/ is the test's own folder
     _write(raw / "night2.jsonl", again)
     second = nightly(str(raw), str(warehouse), "night-2")
-    return pages, first, second, before, _documents(warehouse)
+    return pages, first, second, before, _documents(warehouse), warehouse
 
 
 def test_unchanged_records_leave_before_stripping(nights):
-    pages, first, second, before, _ = nights
+    pages, first, second, before, *_ = nights
     assert first.status == second.status == "succeeded"
     strip = json.loads(second.row["stage_stats"])["strip_boilerplate"]
     # every corpus page published on night 1 (not one folded into a duplicate or quarantined) whose doc_id comes
@@ -74,10 +75,22 @@ def test_unchanged_records_leave_before_stripping(nights):
 
 
 def test_the_warehouse_is_what_the_whole_path_gives(nights):
-    pages, _, _, before, after = nights
+    pages, _, _, before, after, _ = nights
     edited_url = pages[EDITED]["url"]
     changed = {d for d, doc in after.items() if doc != before.get(d)}
     assert {after[d]["url"] for d in changed} == {edited_url, NEW["url"]}
     (edited,) = [d for d in changed if after[d]["url"] == edited_url]
     assert after[edited]["run_id"] == "night-2" and before[edited]["run_id"] == "night-1"
     assert all(doc["run_id"] == "night-1" for d, doc in after.items() if d not in changed)
+
+
+def test_every_published_raw_text_carries_its_raw_key(nights):
+    """documents.raw_key is what the unchanged test reads instead of raw_text: DuckDB's hash of each row's
+    raw_text, on rows published on either night (the edited page's rewritten file included)."""
+    *_, after, warehouse = nights
+    rows = read_current(warehouse, DOCUMENTS, ["doc_id", "raw_text", "raw_key", "run_id"])
+    assert {r["run_id"] for r in rows.to_pylist()} == {"night-1", "night-2"} and rows.num_rows == len(after)
+    mismatched = duckdb.sql(
+        "SELECT count(*) FROM rows WHERE raw_key IS DISTINCT FROM left(sha256(raw_text), 16)"
+    ).fetchone()[0]
+    assert mismatched == 0 and rows.column("raw_key").null_count == rows.column("raw_text").null_count == 0

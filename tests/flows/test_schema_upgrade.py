@@ -3,6 +3,7 @@ working: the next run adds the column to the Delta table, old rows read it as nu
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pyarrow.compute as pc
@@ -11,7 +12,9 @@ from helpers import seed_dir, seed_files
 
 from flows.nightly import nightly
 from schemas import BOILERPLATE_PAGES, DEDUPE_SIGNATURES, DOC_KEY, DOCUMENTS, PROJECTS
+from tasks._stage import raw_keys
 from tasks._warehouse import open_delta, read_current, table_path
+from tasks.strip_boilerplate.unchanged import keyed
 
 NEW_COLUMN = "body_sketch"
 
@@ -119,3 +122,33 @@ def test_a_column_whose_description_changed_takes_the_declared_one_and_the_night
         stored = {f.name: f.metadata.get(DOC_KEY) for f in open_delta(warehouse, table).schema().fields}
         assert stored[column] == table.column(column).doc
     assert len(rows_of(warehouse)) == len(seed_files())
+
+
+def test_documents_without_stored_raw_keys_are_still_recognised_unchanged_and_gain_keys_when_rewritten(tmp_path):
+    """Issue #14: `documents` written before it stored `raw_key` takes a night re-delivering its pages (JSON lines
+    with URLs, in another file) with one edited: the untouched pages are recognised unchanged by hashing their
+    raw_text (no keys to read), and the file rewritten for the edited page carries every row's key from then on."""
+    raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
+    raw.mkdir()
+    pages = [
+        {"url": f"https://example.org/news/seed-{i}", "text": p.read_text(encoding="utf-8")}
+        for i, p in enumerate(seed_files())
+    ]
+    (raw / "night1.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
+    assert nightly(str(raw), str(warehouse), "before-raw-keys").status == "succeeded"
+    old = read_current(warehouse, DOCUMENTS)
+    path = table_path(warehouse, DOCUMENTS)
+    shutil.rmtree(path)
+    write_deltalake(str(path), old.drop_columns(["raw_key"]))  # as an older docpipe wrote it
+    assert not any(keyed(f) for f in open_delta(warehouse, DOCUMENTS).file_uris())
+
+    pages[0]["text"] = pages[0]["text"].replace(" the ", " a ", 1)
+    (raw / "night1.jsonl").unlink()  # raw/ is the test's own folder
+    (raw / "night2.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
+    summary = nightly(str(raw), str(warehouse), "after-raw-keys")
+    assert summary.status == "succeeded" and summary.row["n_updated"] == 1
+    assert json.loads(summary.row["stage_stats"])["strip_boilerplate"]["unchanged"] == len(pages) - 1
+    rows = read_current(warehouse, DOCUMENTS, ["raw_text", "raw_key", "run_id"])
+    assert rows.column("run_id").to_pylist().count("after-raw-keys") == 1 and rows.num_rows == len(pages)
+    assert rows.column("raw_key").to_pylist() == raw_keys(rows.column("raw_text")).to_pylist()
+    assert all(keyed(f) for f in open_delta(warehouse, DOCUMENTS).file_uris())

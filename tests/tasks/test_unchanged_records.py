@@ -1,23 +1,42 @@
 """Recognising re-delivered records before stripping (tasks/strip_boilerplate/unchanged.py): a doc_id known
-before stripping, delivered once, published (in any of the table's files) with the same raw_text."""
+before stripping, delivered once, published (in any of the table's files) with the same raw_text, compared by the
+stored raw_key where a file holds every key and by DuckDB's hash of raw_text where it does not."""
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from helpers import seed_files
 
-from tasks.strip_boilerplate.unchanged import candidates, published_matches, raw_key
+from tasks._stage import raw_keys
+from tasks.strip_boilerplate.unchanged import candidates, keyed, published_matches
 
 
 def _night(ids: list[str | None], texts: list[str | None]) -> pa.Table:
-    keys = [None if t is None else raw_key(t) for t in texts]
     return pa.table(
         {
             "row": pa.array(range(len(ids)), pa.int64()),
             "doc_id": pa.array(ids, pa.string()),
-            "raw_key": pa.array(keys, pa.string()),
+            "raw_key": raw_keys(pa.array(texts, pa.string())),
         }
     )
+
+
+def test_raw_keys_are_duckdbs_sha256_prefix_of_the_utf8_bytes():
+    texts = [p.read_text(encoding="utf-8") for p in seed_files()] + ["", None, "Côte d’Ivoire – 移民", "x" * 5000]
+    expected = duckdb.sql(
+        "SELECT left(sha256(t), 16) AS k FROM (SELECT unnest($texts) AS t, generate_subscripts($texts, 1) AS i) "
+        "ORDER BY i",
+        params={"texts": texts},
+    ).fetchall()
+    assert [k for (k,) in expected][-2] is not None
+    for kind in (pa.string(), pa.large_string(), pa.string_view()):
+        array = pa.array(texts, pa.string()).cast(kind)
+        assert raw_keys(array).to_pylist() == [k for (k,) in expected]
+        assert raw_keys(array.slice(3, 4)).to_pylist() == [k for (k,) in expected][3:7]  # offsets of a slice
+    chunked = pa.chunked_array([texts[:2], texts[2:]], pa.string())
+    assert raw_keys(chunked).to_pylist() == [k for (k,) in expected]
 
 
 def test_candidates_are_known_ids_delivered_once_with_a_raw_text():
@@ -33,3 +52,23 @@ def test_published_matches_read_every_file_and_compare_raw_text(tmp_path):
     night = _night(["a", "b", "d", "e"], ["x", "new", "w", "v"])
     assert published_matches(files, candidates(night)) == {0, 2}
     assert published_matches([], candidates(night)) == set()
+
+
+def test_files_that_hold_every_key_are_matched_by_key_the_others_by_raw_text(tmp_path):
+    def write(name: str, ids: list[str], texts: list[str | None], keys: list[str | None] | None) -> str:
+        columns = {"doc_id": pa.array(ids, pa.string()), "raw_text": pa.array(texts, pa.string())}
+        if keys is not None:
+            columns["raw_key"] = pa.array(keys, pa.string())
+        pq.write_table(pa.table(columns), tmp_path / name)
+        return str(tmp_path / name)
+
+    night = _night(["a", "b", "c", "d", "e"], ["x", "y", "z", "w", "v"])
+    x, _, z = raw_keys(pa.array(["x", "y", "z"])).to_pylist()
+    full = write("full.parquet", ["a", "q"], ["x", None], [x, None])  # a row without raw_text needs no key
+    no_column = write("old.parquet", ["b"], ["y"], None)  # written before raw_key was stored
+    partial = write("partial.parquet", ["c", "d"], ["z", "old"], [None, raw_keys(pa.array(["old"]))[0].as_py()])
+    assert [keyed(f) for f in (full, no_column, partial)] == [True, False, False]
+    assert published_matches([full, no_column, partial], candidates(night)) == {0, 1, 2}
+    # a keyed file is compared by its keys alone: a stored key that is not raw_text's hash decides
+    stale = write("stale.parquet", ["e"], ["v"], [z])
+    assert keyed(stale) and published_matches([stale], candidates(night)) == set()
