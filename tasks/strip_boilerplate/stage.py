@@ -19,6 +19,7 @@ rows and stats for any shard size.
 from __future__ import annotations
 
 import functools
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -138,12 +139,15 @@ def strip_stage(
     between them and the re-strip of published documents after them (module docstring)."""
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
-    # night-wide (every record's hash, DuckDB hashing the published raw_text): apart, since the run process kept
-    # ~100 MB of it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
+    # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
+    # it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
     has_documents = bool(history.files(DOCUMENTS))
     spill, unchanged = delivered, 0
     if has_documents:
+        started = time.perf_counter()
         spill, unchanged = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows)
+        took = time.perf_counter() - started
+        note(f"unchanged: {unchanged:,} of {delivered.num_rows:,} records re-delivered as published ({took:.1f} s)")
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
