@@ -66,7 +66,8 @@ def candidates(night: pa.Table) -> pa.Table:
 
 def keyed(file: str) -> bool:
     """Whether every row of a `documents` data file with a raw_text has its raw_key (from the file's row-group
-    statistics; a file without them, or without the column, is not keyed)."""
+    statistics; a file without them, or without the column, is not keyed). A speed choice only: a row whose key is
+    missing from a file taken as keyed takes the whole path, and dedupe finds it unchanged."""
     meta = pq.read_metadata(file)
     names = meta.schema.names
     if "raw_key" not in names:
@@ -75,7 +76,8 @@ def keyed(file: str) -> bool:
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
         key_stats, text_stats = group.column(key).statistics, group.column(text).statistics
-        if key_stats is None or text_stats is None or key_stats.null_count != text_stats.null_count:
+        counted = key_stats is not None and text_stats is not None and key_stats.has_null_count
+        if not counted or not text_stats.has_null_count or key_stats.null_count != text_stats.null_count:
             return False
     return True
 
