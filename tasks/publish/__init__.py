@@ -10,8 +10,10 @@ stream instead, found by reading only the table's key columns a batch at a time 
 column of every file whose key statistics do not rule it out). The page-text table's files (`documents`) are
 written by pyarrow's Parquet writer and committed with deltalake's statistics (files.py: one row group held,
 not the whole load), and its updates rewrite only the files holding a changed row, in one remove + add commit
-(rewrite.py). Rows tonight's documents replace are deleted in the same merge (config.py `replaced_by_documents`):
-the contacts and mentions a re-published document no longer has, the `duplicates` row of a record published now.
+(rewrite.py). Rows tonight's documents replace go in the same commit (config.py `replaced_by_documents`): the
+contacts and mentions of a re-published document are replaced together, by rewriting the files holding one of
+them (merge.replace_by_rewrite: deltalake's merge read the whole table); the `duplicates` row of a record
+published now is deleted in the merge.
 So a rerun on the same input changes nothing and
 commits nothing, and a rerun after a kill mid-publish re-merges
 what was committed without duplicating a row. Atomic per run: tables are written in the fixed PLAN order, each

@@ -30,7 +30,9 @@ class TableWrite:
     # A column of `documents`: target rows whose value in it is one of tonight's documents' and that tonight's rows
     # lack are deleted (the children of a re-published document; the `duplicates` row of a record published now).
     replaced_by_documents: str | None = None
-    rewrites: bool = False  # updates rewrite the files holding changed rows instead of merging (rewrite.py)
+    # updates rewrite the files holding changed rows instead of merging (rewrite.py); with `replaced_by_documents`,
+    # the files holding a row of one of tonight's documents (merge.replace_by_rewrite)
+    rewrites: bool = False
 
 
 def any_column_differs(table: Table, columns: tuple[str, ...] | None = None) -> str:
@@ -49,8 +51,8 @@ PLAN: tuple[TableWrite, ...] = (
     TableWrite(DEDUPE_SIGNATURES, None),
     TableWrite(DEDUPE_BANDS, None),
     TableWrite(PROJECTS, any_column_differs(PROJECTS)),
-    TableWrite(CONTACTS, any_column_differs(CONTACTS), replaced_by_documents="doc_id"),
-    TableWrite(MENTIONS, any_column_differs(MENTIONS), replaced_by_documents="doc_id"),
+    TableWrite(CONTACTS, any_column_differs(CONTACTS), replaced_by_documents="doc_id", rewrites=True),
+    TableWrite(MENTIONS, any_column_differs(MENTIONS), replaced_by_documents="doc_id", rewrites=True),
     TableWrite(DOCUMENTS, any_column_differs(DOCUMENTS, ("content_hash", *VERSION_COLUMNS)), rewrites=True),
     TableWrite(INGESTED_FILES, None),  # last data commit: files count as read only once the data is in
 )

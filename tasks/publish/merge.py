@@ -161,7 +161,7 @@ def publish_rows(
     if not dt.file_uris() or not rows.num_rows:  # nothing to read (first load), or only stale rows to delete
         merge_rows(dt, rows, write, run_id, stale, sizes)
         return
-    if write.rewrites and write.update and not stale:  # finds the held keys itself, with the files holding them
+    if write.rewrites and write.update and not stale and not write.replaced_by_documents:  # documents
         update_by_rewrite(dt, rows, write, run_id, sizes)
         return
     held = keys_in_target(dt, write.table, rows)
@@ -205,6 +205,32 @@ def update_by_rewrite(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str
     }
     tonight = merge_source(rows, write.table, sizes.chunk_rows, unchanged)
     rewrite_files(dt, rewritten, changed, _batches(tonight), tags(run_id, write.table), sizes.chunk_rows)
+
+
+def replace_by_rewrite(
+    dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, documents: pa.Array, sizes: Sizes
+) -> None:
+    """Publish a table whose rows of a document are replaced together (`replaced_by_documents` = doc_id: contacts,
+    mentions) into a table with data, without deltalake's merge (it reads the whole table): the files holding a
+    row of one of tonight's `documents` are rewritten without those rows and tonight's rows appended, one commit
+    (rewrite.py); nothing is committed when there is nothing to replace or add. When this run's rows are in
+    already (a rerun after a kill past this table's commit) the rows are merged, so only rows that differ change."""
+    if write.replaced_by_documents != "doc_id":
+        raise ValueError(f"{write.table.name}: rows are replaced by doc_id only, not {write.replaced_by_documents}")
+    files = files_holding(dt, documents, sizes.key_rows)
+    held = [found for _, found in files.values()]
+    if any(pc.any(pc.equal(found["run_id"], run_id)).as_py() for found in held):
+        stale = stale_rows_predicate(dt, lambda _: documents, write)
+        merge_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
+        return
+    n_held = sum(found.num_rows for found in held)
+    if not (n_held or rows.num_rows):
+        return
+    changed = pc.unique(pa.chunked_array([found["doc_id"] for found in held], pa.string()))
+    tonight = _batches(merge_source(rows, write.table, sizes.chunk_rows))
+    held_files = {path: size for path, (size, _) in files.items()}
+    commit = tags(run_id, write.table)
+    rewrite_files(dt, held_files, changed, tonight, commit, sizes.chunk_rows, table=write.table, replaced=n_held)
 
 
 def writer_properties(table: Table) -> WriterProperties | None:

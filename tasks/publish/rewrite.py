@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from schemas import DOCUMENTS
+from schemas import DOCUMENTS, Table
 from tasks._spill import Rows, read_columns
 from tasks._stage import raw_keys
 from tasks._warehouse import query_arrow, sql_list
@@ -101,35 +101,37 @@ def rewrite_files(
     tags: dict[str, Any],
     chunk_rows: int,
     threads: int = COPY_THREADS,
+    table: Table = DOCUMENTS,
+    replaced: int | None = None,
 ) -> None:
     """One commit (its metadata `tags`): each data file of `files` ({path: size}, holding a `changed` doc_id)
     replaced by a copy without those rows (a file's rows stay together: files of old nights that nothing changed
     in are never read; `threads` files copied at once), and the `tonight` rows appended. Its operationMetrics
-    count rows as a merge's do: added (new keys), updated, copied."""
+    count rows as a merge's do: for `documents`, added (new keys), updated, copied; for a table whose rows of a
+    document are replaced together (`replaced` rows left out), added, deleted, copied."""
     root = table_root(dt)
     with scratch_folder(dt) as scratch, ThreadPoolExecutor(threads) as pool:
         copying = pool.map(
-            lambda i, name: written_files(dt, scratch / f"{i}", _copy(root / name, changed, chunk_rows), DOCUMENTS),
+            lambda i, name: written_files(dt, scratch / f"{i}", _copy(root / name, changed, chunk_rows, table), table),
             range(len(files)),
             files,
         )
-        appended = written_files(dt, scratch / "tonight", tonight, DOCUMENTS)
+        appended = written_files(dt, scratch / "tonight", tonight, table)
         copies = [add for copy in copying for add in copy]
-        metrics = {
-            "num_added_rows": rows_in(appended) - len(changed),
-            "num_updated_rows": len(changed),
-            "num_copied_rows": rows_in(copies),
-        }
-        commit_files(dt, files, [*copies, *appended], tags, metrics)
+        if replaced is None:
+            counts = {"num_added_rows": rows_in(appended) - len(changed), "num_updated_rows": len(changed)}
+        else:
+            counts = {"num_added_rows": rows_in(appended), "num_deleted_rows": replaced}
+        commit_files(dt, files, [*copies, *appended], tags, {**counts, "num_copied_rows": rows_in(copies)})
 
 
-def _copy(file: Path, changed: pa.Array, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """The rows of `file` whose doc_id is not `changed`, as declared, `chunk_rows` at a time."""
+def _copy(file: Path, changed: pa.Array, chunk_rows: int, table: Table) -> Iterator[pa.RecordBatch]:
+    """The rows of `file` whose doc_id is not `changed`, as `table` declares them, `chunk_rows` at a time."""
     with pq.ParquetFile(file, pre_buffer=False) as f:
         for batch in f.iter_batches(batch_size=chunk_rows):
-            part = DOCUMENTS.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
+            part = table.conform(pa.Table.from_batches([batch]))  # as declared: deltalake writes string views
             part = part.filter(pc.invert(pc.is_in(part.column("doc_id"), changed)))
-            yield from with_raw_keys(part).to_batches()
+            yield from (with_raw_keys(part) if table is DOCUMENTS else part).to_batches()
 
 
 def with_raw_keys(part: pa.Table) -> pa.Table:

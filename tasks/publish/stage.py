@@ -18,7 +18,7 @@ from tasks._progress import note
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
 from tasks.publish.config import PLAN, TableWrite
-from tasks.publish.merge import ensure_table, merge_rows, publish_rows, stale_rows_predicate
+from tasks.publish.merge import ensure_table, merge_rows, publish_rows, replace_by_rewrite, stale_rows_predicate
 from tasks.sizes import DEFAULT_SIZES, Sizes
 
 STAGE = "publish"
@@ -42,8 +42,9 @@ def publish_tables(
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        stale = stale_rows_predicate(dt, values, write)
-        if rows.num_rows or stale:
+        if write.rewrites and write.replaced_by_documents and dt.file_uris():
+            replace_by_rewrite(dt, rows, write, run_id, values(write.replaced_by_documents), sizes)
+        elif (stale := stale_rows_predicate(dt, values, write)) or rows.num_rows:
             publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
         version = current_version(warehouse, write.table)
         if version != before:

@@ -15,7 +15,7 @@ import pytest
 from helpers import NOW, corpus_pages
 
 from handoff.versions import table_history
-from schemas import DOCUMENTS, DUPLICATES, QUARANTINE, RUNS
+from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, QUARANTINE, RUNS
 from schemas.runs import STAGE_COUNTERS, STAGES
 from tasks._warehouse import RUN_ID_KEY, open_delta, read_current
 from tasks.dedupe import DedupeConfig, dedupe_pages, load_history, sketch_pages
@@ -264,3 +264,56 @@ def test_an_update_rewrites_only_the_files_holding_a_changed_document(first_nigh
 
 def _data_files(warehouse: Path) -> set[str]:
     return {Path(uri).name for uri in open_delta(warehouse, DOCUMENTS).file_uris()}
+
+
+def _mention_files(warehouse: Path) -> set[str]:
+    return {Path(uri).name for uri in open_delta(warehouse, MENTIONS).file_uris()}
+
+
+def _mention_ids(warehouse: Path, doc_id: str) -> list[str]:
+    rows = read_current(warehouse, MENTIONS, ["doc_id", "mention_id"])
+    return sorted(rows.filter(pc.equal(rows["doc_id"], doc_id))["mention_id"].to_pylist())
+
+
+def test_a_republished_documents_mentions_replace_its_old_ones_by_rewriting_only_the_files_holding_them(
+    first_night, tmp_path
+):
+    """contacts and mentions (merge.replace_by_rewrite): tonight's rows of a re-published document replace all the
+    rows the table held of it, in one commit that removes only the files holding one of them (deltalake's merge
+    read the whole table); the same rows as the merge; a rerun after a kill past the commit merges, so it adds no
+    version, and the same run publishing other rows for it replaces them."""
+    raw, warehouse = _copy(first_night, tmp_path / "rewritten")
+    new = _new_page(corpus_pages()[0])
+    _write_pages(raw, "night2.jsonl", [new])
+    publish_tables(warehouse, _tables(raw, warehouse, "night-2")[0], "night-2")
+    assert _commits(warehouse, MENTIONS, "night-2") == ["WRITE"]  # the new page's mentions: a second file
+    before = _mention_files(warehouse)
+    assert len(before) == 2
+    reference = tmp_path / "reference"
+    shutil.copytree(warehouse, reference)
+    edited = {**new, "text": new["text"].replace("met 13 families", "met 1,300 families").replace("met 26 ", "met ")}
+    _write_pages(raw, "night3.jsonl", [edited])
+    tables, stats = _tables(raw, warehouse, "night-3")
+    assert stats["dedupe"]["updates"] == 1
+    (doc_id,) = tables[DOCUMENTS.name]["doc_id"].to_pylist()
+    old, tonight = _mention_ids(warehouse, doc_id), tables[MENTIONS.name]
+    assert old and tonight.num_rows and old != sorted(tonight["mention_id"].to_pylist())
+    publish_tables(warehouse, tables, "night-3")
+    after = _mention_files(warehouse)
+    holding = {f for f in before if doc_id in pq.read_table(warehouse / MENTIONS.name / f)["doc_id"].to_pylist()}
+    assert before - after == holding and len(holding) == 1 and len(after) == 2  # the corpus's file untouched
+    assert _commits(warehouse, MENTIONS, "night-3") == ["WRITE"]
+    counted = table_history(warehouse, MENTIONS)[-1]
+    assert (counted.rows_added, counted.rows_removed) == (tonight.num_rows, len(old))
+    _merged_everything(reference, tables, "night-3")
+    for table in (MENTIONS, CONTACTS):
+        assert _rows(warehouse, table) == _rows(reference, table), table.name
+    assert _mention_ids(warehouse, doc_id) == sorted(tonight["mention_id"].to_pylist())
+    version = open_delta(warehouse, MENTIONS).version()
+    publish_tables(warehouse, tables, "night-3")  # a rerun after a kill mid-publish: nothing changes
+    assert open_delta(warehouse, MENTIONS).version() == version
+    fewer = {**tables, MENTIONS.name: tonight.slice(1)}  # the same run, its code changed between attempts
+    publish_tables(warehouse, fewer, "night-3")
+    assert open_delta(warehouse, MENTIONS).version() == version + 1
+    assert _mention_ids(warehouse, doc_id) == sorted(tonight.slice(1)["mention_id"].to_pylist())
+    assert not list((warehouse / MENTIONS.name).glob("_docpipe_rewrite-*"))
