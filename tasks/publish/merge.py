@@ -217,7 +217,7 @@ def replace_by_rewrite(
     already (a rerun after a kill past this table's commit) the rows are merged, so only rows that differ change."""
     if write.replaced_by_documents != "doc_id":
         raise ValueError(f"{write.table.name}: rows are replaced by doc_id only, not {write.replaced_by_documents}")
-    files = files_holding(dt, documents, sizes.key_rows)
+    files = files_holding(dt, documents, sizes.key_rows) if len(documents) else {}  # a night without documents
     held = [found for _, found in files.values()]
     if any(pc.any(pc.equal(found["run_id"], run_id)).as_py() for found in held):
         stale = stale_rows_predicate(dt, lambda _: documents, write)
