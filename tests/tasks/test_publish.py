@@ -262,12 +262,8 @@ def test_an_update_rewrites_only_the_files_holding_a_changed_document(first_nigh
     assert not list((warehouse / DOCUMENTS.name).glob("_docpipe_rewrite-*"))
 
 
-def _data_files(warehouse: Path) -> set[str]:
-    return {Path(uri).name for uri in open_delta(warehouse, DOCUMENTS).file_uris()}
-
-
-def _mention_files(warehouse: Path) -> set[str]:
-    return {Path(uri).name for uri in open_delta(warehouse, MENTIONS).file_uris()}
+def _data_files(warehouse: Path, table=DOCUMENTS) -> set[str]:
+    return {Path(uri).name for uri in open_delta(warehouse, table).file_uris()}
 
 
 def _mention_ids(warehouse: Path, doc_id: str) -> list[str]:
@@ -287,7 +283,7 @@ def test_a_republished_documents_mentions_replace_its_old_ones_by_rewriting_only
     _write_pages(raw, "night2.jsonl", [new])
     publish_tables(warehouse, _tables(raw, warehouse, "night-2")[0], "night-2")
     assert _commits(warehouse, MENTIONS, "night-2") == ["WRITE"]  # the new page's mentions: a second file
-    before = _mention_files(warehouse)
+    before = _data_files(warehouse, MENTIONS)
     assert len(before) == 2
     reference = tmp_path / "reference"
     shutil.copytree(warehouse, reference)
@@ -299,7 +295,7 @@ def test_a_republished_documents_mentions_replace_its_old_ones_by_rewriting_only
     old, tonight = _mention_ids(warehouse, doc_id), tables[MENTIONS.name]
     assert old and tonight.num_rows and old != sorted(tonight["mention_id"].to_pylist())
     publish_tables(warehouse, tables, "night-3")
-    after = _mention_files(warehouse)
+    after = _data_files(warehouse, MENTIONS)
     holding = {f for f in before if doc_id in pq.read_table(warehouse / MENTIONS.name / f)["doc_id"].to_pylist()}
     assert before - after == holding and len(holding) == 1 and len(after) == 2  # the corpus's file untouched
     assert _commits(warehouse, MENTIONS, "night-3") == ["WRITE"]
