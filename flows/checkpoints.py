@@ -1,7 +1,7 @@
 """Per-run stage checkpoints under warehouse/_runs/<run_id>/, so `docpipe rerun` resumes where a run stopped.
 
 Layout of a run folder:
-    run.json                     parameters of the run (raw, full, started_at): a rerun reuses them
+    run.json                     parameters of the run (raw, full, restrip, started_at): a rerun reuses them
     <stage>/kept.parquet         the rows the stage passed on (large ones written there by the stage as it went)
     <stage>/quarantine.parquet   the rows it quarantined
     <stage>/outputs/<name>.parquet  its extra outputs (state rows, child tables)
@@ -33,6 +33,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from schemas.runs import RESTRIP_AUTO
 from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
 from tasks._warehouse import RUN_ID_KEY, RUNS_DIR, open_delta, run_folder
@@ -128,9 +129,9 @@ class CheckpointStore:
         self.root.mkdir(parents=True, exist_ok=True)
         _write_json(self.root / MANIFEST, params)
 
-    def record(self, raw: Path, full: bool, now: datetime) -> dict[str, Any]:
-        """Record the run (id, raw folder and its listing's hash, --full, first start time) unless it already is:
-        from then on `docpipe rerun <id>` can resume it, whenever it is killed. Returns the manifest."""
+    def record(self, raw: Path, full: bool, now: datetime, restrip: str = RESTRIP_AUTO) -> dict[str, Any]:
+        """Record the run (id, raw folder and its listing's hash, --full, --restrip, first start time) unless it
+        already is: from then on `docpipe rerun <id>` can resume it, whenever it is killed. Returns the manifest."""
         manifest = self.manifest()
         if manifest is None:
             manifest = {
@@ -138,6 +139,7 @@ class CheckpointStore:
                 "raw": str(raw),
                 "raw_listing": raw_fingerprint(raw),
                 "full": full,
+                "restrip": restrip,
                 "started_at": now.isoformat(),
                 "attempts": 0,
             }

@@ -22,7 +22,7 @@ from flows.settings import (
     resolve_raw,
     resolve_warehouse,
 )
-from schemas.runs import RUN_COUNTS
+from schemas.runs import RESTRIP_AUTO, RESTRIP_MODES, RUN_COUNTS
 
 if TYPE_CHECKING:
     from flows.prefect_server import ServerProcess
@@ -52,6 +52,24 @@ ShardRowsOpt = Annotated[
 ChunkRowsOpt = Annotated[
     int | None, typer.Option("--chunk-rows", min=1, help="Rows a stage holds at once (default 2,000).")
 ]
+
+RestripOpt = Annotated[
+    str,
+    typer.Option(
+        "--restrip",
+        help="When published documents are stripped again under a changed template model: auto (tonight, those "
+        "the change may move; every one after a deferred run), defer (none tonight: the next auto run strips "
+        "every one again), all (every one tonight).",
+    ),
+]
+
+
+def _restrip(value: str) -> str:
+    """--restrip checked; exit 2 naming the modes."""
+    if value not in RESTRIP_MODES:
+        console.print(f"[red]unknown --restrip {value!r}[/red]; one of: {', '.join(RESTRIP_MODES)}")
+        raise typer.Exit(2)
+    return value
 
 
 def _runner(runner: str, dask_address: str | None, workers: int | None = None) -> RunnerConfig:
@@ -120,6 +138,7 @@ def run(
     shard_rows: ShardRowsOpt = None,
     chunk_rows: ChunkRowsOpt = None,
     workers: WorkersOpt = None,
+    restrip: RestripOpt = RESTRIP_AUTO,
 ) -> None:
     """Run the whole pipeline once over the raw dumps; exit 1 naming the stage that failed, 2 if another run
     holds the warehouse or the run id already names a succeeded run."""
@@ -127,10 +146,11 @@ def run(
     if not raw.is_dir():
         console.print(f"[red]no raw folder:[/red] {raw} does not exist (or is not a folder); nothing was run")
         raise typer.Exit(2)
-    where = _runner(runner, dask_address, workers)
+    where, restrip = _runner(runner, dask_address, workers), _restrip(restrip)
     prepare_prefect_env(warehouse, verbose)  # before anything imports Prefect
     sizes = {"shard_rows": shard_rows, "chunk_rows": chunk_rows}  # None: RunConfig's default (flows/config.py)
-    _call_nightly(warehouse, verbose, where, raw=str(raw), run_id=run_id or new_run_id(), full=full, **sizes)
+    params = {"raw": str(raw), "run_id": run_id or new_run_id(), "full": full, "restrip": restrip}
+    _call_nightly(warehouse, verbose, where, **params, **sizes)
 
 
 def _refused(message: str) -> typer.Exit:
@@ -154,7 +174,8 @@ def _call_nightly(warehouse: Path, verbose: bool, where: RunnerConfig, **params)
         raise _refused(str(exc)) from None
     try:
         # recorded before Prefect starts: a run killed at any moment from here on can be resumed by its id
-        CheckpointStore(warehouse, run_id).record(Path(params["raw"]), params["full"], datetime.now(UTC))
+        store = CheckpointStore(warehouse, run_id)
+        store.record(Path(params["raw"]), params["full"], datetime.now(UTC), params["restrip"])
         _run_flow(warehouse, verbose, where, params)
     finally:
         lock.release()
@@ -243,15 +264,17 @@ def rerun(
         raise typer.Exit(2)
     manifest = CheckpointStore(warehouse, run_id).manifest() if warehouse.is_dir() else None
     if manifest is None:
-        raw_dir, full = _never_recorded(warehouse, run_id, raw), False
+        raw_dir, full, restrip = _never_recorded(warehouse, run_id, raw), False, RESTRIP_AUTO
     else:
         done = find_run(warehouse, run_id)
         if done is not None and done["status"] == "succeeded":
             console.print(f"run {run_id} already succeeded ({status_label(done)}): nothing to resume, nothing changed")
             return
         raw_dir, full = (str(resolve_raw(raw)) if raw else manifest["raw"]), manifest["full"]
+        restrip = manifest.get("restrip", RESTRIP_AUTO)  # runs recorded before --restrip re-stripped (auto)
     sizes = {"shard_rows": shard_rows, "chunk_rows": chunk_rows}
-    _call_nightly(warehouse, verbose, where, raw=raw_dir, run_id=run_id, full=full, from_stage=from_stage, **sizes)
+    params = {"raw": raw_dir, "run_id": run_id, "full": full, "restrip": restrip, "from_stage": from_stage}
+    _call_nightly(warehouse, verbose, where, **params, **sizes)
 
 
 def _never_recorded(warehouse: Path, run_id: str, raw: Path | None) -> str:
@@ -275,14 +298,23 @@ def serve(
     runner: RunnerOpt = "local",
     dask_address: DaskAddressOpt = None,
     workers: WorkersOpt = None,
+    restrip: RestripOpt = RESTRIP_AUTO,
+    restrip_cron: Annotated[
+        str | None,
+        typer.Option(
+            "--restrip-cron",
+            help="A second schedule whose runs take --restrip auto: with --restrip defer, when the deferred "
+            "re-strip is caught up (e.g. '0 3 * * 0', Sundays at 3).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the nightly flow on a schedule (starts a local Prefect server unless PREFECT_API_URL is set)."""
     from flows.serve import serve_nightly
 
-    where = _runner(runner, dask_address, workers)
+    where, restrip = _runner(runner, dask_address, workers), _restrip(restrip)
     # the served nights load the flow afresh and read their runner there
     export_runner(where.kind, where.dask_address, where.workers)
-    serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone)
+    serve_nightly(resolve_raw(raw), resolve_warehouse(warehouse), cron, timezone, restrip, restrip_cron or "")
 
 
 @app.command()

@@ -19,6 +19,7 @@ from flows.settings import (
     resolve_raw,
     resolve_warehouse,
 )
+from schemas.runs import RESTRIP_AUTO
 from tasks.dedupe import DedupeConfig
 from tasks.extract import ExtractConfig
 from tasks.ingest import IngestConfig
@@ -81,6 +82,7 @@ def build_config(
     runner: RunnerConfig | None = None,
     shard_rows: int | None = None,
     chunk_rows: int | None = None,
+    restrip: str | None = None,
 ) -> RunConfig:
     """RunConfig from CLI flags (paths: see flows.settings.resolve_raw / resolve_warehouse)."""
     return RunConfig(
@@ -88,6 +90,7 @@ def build_config(
         warehouse=resolve_warehouse(warehouse),
         run_id=run_id or new_run_id(),
         ingest=IngestConfig(full=full),
+        boilerplate=BoilerplateConfig(restrip=restrip or RESTRIP_AUTO),
         from_stage=from_stage or "",
         fault=fault_injection(),
         retention_days=checkpoint_retention_days(),

@@ -29,7 +29,7 @@ from flows.settings import code_version, new_run_id
 from flows.stages import SPECS, with_retries
 from handoff.analyst_db import refresh_analyst_db
 from schemas import QUARANTINE, RUNS
-from schemas.runs import RUN_COUNTS, RUN_OUTCOMES, run_counts
+from schemas.runs import RESTRIP, RUN_COUNTS, RUN_OUTCOMES, run_counts
 from tasks._shards import retire_workers, trim_memory
 from tasks._spill import Rows, Spill
 from tasks._stage import StageResult
@@ -115,10 +115,12 @@ class RunLedger:
         raw listing, the code version, and each table's version before this run committed anything."""
         refuse_succeeded(cfg.warehouse, cfg.run_id)
         store = CheckpointStore(cfg.warehouse, cfg.run_id)
-        manifest = store.record(cfg.raw, cfg.ingest.full, datetime.now(UTC))  # the CLI recorded it already
+        restrip = cfg.boilerplate.restrip
+        manifest = store.record(cfg.raw, cfg.ingest.full, datetime.now(UTC), restrip)  # the CLI recorded it already
         started_at = datetime.fromisoformat(manifest["started_at"])
         attempt = manifest.get("attempts", 0) + 1
-        store.write_manifest({**manifest, "raw": str(cfg.raw), "full": cfg.ingest.full, "attempts": attempt})
+        params = {"raw": str(cfg.raw), "full": cfg.ingest.full, "restrip": restrip, "attempts": attempt}
+        store.write_manifest({**manifest, **params})
         tables = [*(w.table for w in PLAN), RUNS]
         base = {t.name: base_version(cfg.warehouse, t, cfg.run_id) for t in tables}
         root = chain("", raw_fingerprint(cfg.raw), {k: v for k, v in base.items() if k != RUNS.name}, code_version())
@@ -291,6 +293,7 @@ class RunLedger:
             "table_versions": list((table_versions or {}).items()) or None,
             "config_fingerprint": self.cfg.fingerprint(),
             "code_version": code_version(),
+            "restrip": self.stats.get("strip_boilerplate", {}).get(RESTRIP),
         }
 
     def _artifact(self, row: dict[str, Any], report: Path | None) -> None:

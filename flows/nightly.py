@@ -39,7 +39,8 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         pages = ledger.run(
             "ingest", ingest_dumps_task, cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at, cfg.sizes
         )
-        pages = ledger.run("strip_boilerplate", strip_stage, pages, ledger.history, cfg.boilerplate, cfg.sizes)
+        strip_args = (pages, ledger.history, cfg.boilerplate, cfg.sizes, cfg.run_id)
+        pages = ledger.run("strip_boilerplate", strip_stage, *strip_args)
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.sizes)
         tables = ledger.tables(documents)
@@ -67,6 +68,7 @@ def nightly(
     shard_rows: int | None = None,
     workers: int | None = None,
     chunk_rows: int | None = None,
+    restrip: str | None = None,
 ) -> RunSummary:
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
@@ -74,7 +76,8 @@ def nightly(
     stage and the later ones to run again. `runner`/`dask_address` say where shard tasks (of `shard_rows` pages)
     run, `chunk_rows` how many rows a stage holds at once (tasks/sizes.py); the flow's task runner must match
     (`flows.runner.task_runner`, set by the CLI with `nightly.with_options`, and for served nights from
-    $DOCPIPE_RUNNER)."""
+    $DOCPIPE_RUNNER); `restrip` when published documents are stripped again under a changed template model
+    (tasks/strip_boilerplate/config.py RESTRIP_MODES; default auto)."""
     cfg = build_config(
         Path(raw) if raw else None,
         Path(warehouse) if warehouse else None,
@@ -84,6 +87,7 @@ def nightly(
         runner_config(runner, dask_address, workers),
         shard_rows,
         chunk_rows,
+        restrip,
     )
     with RunLock(cfg.warehouse, cfg.run_id):
         return run_pipeline(cfg)

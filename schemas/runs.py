@@ -15,6 +15,17 @@ STAGES = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publi
 # quarantined (plus `quarantined.<reason>` per code); these are the stage-specific ones the `runs` counts read.
 IN, KEPT, QUARANTINED = "in", "kept", "quarantined"
 RESTRIPPED = "restripped"  # strip_boilerplate: published documents stripped again under a changed template model
+# `docpipe run --restrip`: when the published documents a changed template model may strip differently are
+# stripped again (tasks/strip_boilerplate/stage.py `_night_restrip`; BoilerplateConfig.restrip)
+RESTRIP_AUTO = "auto"  # tonight, those the model change may move; every document after a deferred run
+RESTRIP_DEFER = "defer"  # not tonight: published documents keep their text until a run that re-strips
+RESTRIP_ALL = "all"  # tonight, every published document (the reference the scoped re-strip is tested against)
+RESTRIP_MODES = (RESTRIP_AUTO, RESTRIP_DEFER, RESTRIP_ALL)
+# strip_boilerplate's `restrip` (a word, not a counter; `runs.restrip`): how the run kept published texts current
+# with the template model (`docpipe run --restrip`)
+RESTRIP = "restrip"
+RESTRIPPED_SCOPED, RESTRIPPED_ALL, RESTRIPPED_DEFERRED = "scoped", "all", "deferred"
+RESTRIP_RECORDS = (RESTRIPPED_SCOPED, RESTRIPPED_ALL, RESTRIPPED_DEFERRED)
 # strip_boilerplate (re-delivered as published, recognised by raw text) and dedupe (by body and version): records
 # identical to their document; dedupe: records folded into a document
 UNCHANGED, DUPLICATES = "unchanged", "duplicates"
@@ -80,5 +91,15 @@ RUNS = Table(
         Column("table_versions", pa.map_(pa.string(), pa.int64()), "Delta version of each table after this run."),
         Column("config_fingerprint", pa.string(), "Hash of the run configuration.", nullable=False),
         Column("code_version", pa.string(), "docpipe version that ran.", nullable=False),
+        Column(
+            "restrip",
+            pa.string(),
+            "How the run kept published texts current with the template model (docpipe run --restrip): scoped "
+            "(the published documents its model change could move were stripped again), all (every published "
+            "document was), deferred (none was: they keep the texts of older models until a later run strips "
+            "every one again). Empty for failed runs that stopped before stripping and runs recorded before "
+            "the column.",
+            expect=(in_set("restrip", RESTRIP_RECORDS),),
+        ),
     ),
 )

@@ -74,11 +74,14 @@ class RestripScope:
     """The published documents to strip again tonight: the candidates (`may_change`) among those `read`. `whole`:
     groups any page of which may strip differently; `touched`: per other group, the lines whose evidence changed
     there (touched in its sample, or known in it on either side with other known groups tonight); `known`: lines
-    known on one side only (in any group)."""
+    known on one side only (in any group); `every`: every published document is a candidate (`EVERY_DOCUMENT`:
+    after runs that deferred their re-strip, published documents were stripped under older models than the
+    stored sample's)."""
 
     whole: frozenset[str]
     touched: dict[str, frozenset[int]]
     known: frozenset[int]
+    every: bool = False
 
     @property
     def groups(self) -> frozenset[str]:
@@ -87,12 +90,12 @@ class RestripScope:
 
     @property
     def empty(self) -> bool:
-        return not self.groups and not self.known
+        return not self.every and not self.groups and not self.known
 
     def read(self, sites: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         """Which published documents (their `site`) hold candidates: those of `groups`, every one when a line
-        became known or stopped being known."""
-        if self.known:
+        became known or stopped being known (or with `every`)."""
+        if self.known or self.every:
             return pa.array(np.ones(len(sites), dtype=bool), pa.bool_())
         return in_groups(sites, self.groups)
 
@@ -100,7 +103,7 @@ class RestripScope:
         """Whether a page of `group` (its `lines`) may strip differently tonight; its lines are fingerprinted only
         when some line of its groups is touched."""
         own = (group, domain_of(group))
-        if not self.whole.isdisjoint(own):
+        if self.every or not self.whole.isdisjoint(own):
             return True
         touched = [found for g in own if (found := self.touched.get(g))] + ([self.known] if self.known else [])
         if not touched:
@@ -112,6 +115,8 @@ class RestripScope:
         """`may_change` over published documents (`site`, `line_keys`) as one Arrow test on their stored
         fingerprints, the stored site being the page's group (pages._strip_row writes both); a document without
         them is kept (True), for `may_change` to decide on its lines."""
+        if self.every:
+            return pa.array(np.ones(docs.num_rows, dtype=bool), pa.bool_())
         keys, sites = docs["line_keys"].combine_chunks(), docs["site"].combine_chunks()
         unknown = pc.or_(pc.is_null(keys), pc.is_null(sites))
         out = np.array(unknown.to_numpy(zero_copy_only=False), dtype=bool)
@@ -154,6 +159,7 @@ def _known_changed(
 
 
 NOTHING_TO_RESTRIP = RestripScope(frozenset(), {}, frozenset())
+EVERY_DOCUMENT = RestripScope(frozenset(), {}, frozenset(), every=True)
 
 
 def restrip_scope(

@@ -1,8 +1,11 @@
-"""BoilerplateConfig: the thresholds of template learning, measured on the corpus (bench/eval_boilerplate.py)."""
+"""BoilerplateConfig: the thresholds of template learning, measured on the corpus (bench/eval_boilerplate.py), and
+when published documents are stripped again under a changed template model (`restrip`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from schemas.runs import RESTRIP_AUTO, RESTRIP_MODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,11 @@ class BoilerplateConfig:
     min_nav_block_lines: int = 2  # a navigation block without frequent lines needs this many text lines
     min_nav_title_words: int = 3  # the last plain label of a leading block this long is the page's heading
     max_banner_words: int = 40  # sentences above a leading navigation block (a site notice) this short go with it
+    restrip: str = RESTRIP_AUTO  # one of RESTRIP_MODES
+
+    def __post_init__(self) -> None:
+        if self.restrip not in RESTRIP_MODES:
+            raise ValueError(f"restrip must be one of {', '.join(RESTRIP_MODES)}, not {self.restrip!r}")
 
 
 # "For more information please contact: …" opens a contact block that runs to the end of the page (the corpus

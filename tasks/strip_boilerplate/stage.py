@@ -32,14 +32,29 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, STG_PAGES
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, RUNS, STG_CLEAN, STG_PAGES
+from schemas.runs import (
+    RESTRIP,
+    RESTRIP_ALL,
+    RESTRIP_AUTO,
+    RESTRIP_DEFER,
+    RESTRIPPED_ALL,
+    RESTRIPPED_DEFERRED,
+    RESTRIPPED_SCOPED,
+)
 from tasks._progress import note
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
 from tasks.sizes import DEFAULT_SIZES, Sizes
-from tasks.strip_boilerplate.changed import NOTHING_TO_RESTRIP, RestripScope, restrip_scope, scope_of_changed
+from tasks.strip_boilerplate.changed import (
+    EVERY_DOCUMENT,
+    NOTHING_TO_RESTRIP,
+    RestripScope,
+    restrip_scope,
+    scope_of_changed,
+)
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
 from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, restrip, stage_stats, strip_rows
@@ -133,10 +148,18 @@ def strip_boilerplate_task(
 
 
 def strip_stage(
-    pages: Rows, history: History, cfg: BoilerplateConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path
+    pages: Rows,
+    history: History,
+    cfg: BoilerplateConfig,
+    sizes: Sizes = DEFAULT_SIZES,
+    run_id: str | None = None,
+    *,
+    out: Path,
 ) -> StageResult:
     """The stage as the flow runs it: two maps of one shard task per ~`sizes.shard_rows` pages, the sample merge
-    between them and the re-strip of published documents after them (module docstring)."""
+    between them and the re-strip of published documents after them (module docstring). `run_id`: the run the
+    re-stripped documents are republished by (default: the night's pages'; a night of no pages re-strips only
+    with it)."""
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
@@ -164,22 +187,57 @@ def strip_stage(
     # re-strip builds them again
     forget_models()
     trim_memory()
-    # the before/after models of the changed groups, built only when published documents may need them (a first
-    # night has none), in a process of their own when the run has worker processes (tasks/_shards.apart): at 1M
-    # pages they took this process to 1 GB while both strip workers held their models
-    night_models = functools.partial(load_models, model_file, cfg)
     changed = sample.changed_groups() if has_documents else set()
-    scope = apart(scope_of_changed, stored, changed, night_models, cfg) if changed else NOTHING_TO_RESTRIP
-    restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards))
+    done, scope = _night_restrip(cfg, history, has_documents, changed, stored, model_file)
+    restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards), run_id)
     forget_models()
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
-        stage_stats(counts, restripped, unchanged),
+        {**stage_stats(counts, restripped, unchanged), RESTRIP: done},
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
         n_in=delivered.num_rows + restripped,
         n_dropped=unchanged,
     )
+
+
+def _night_restrip(
+    cfg: BoilerplateConfig,
+    history: History,
+    has_documents: bool,
+    changed: set[str],
+    stored: pa.Table,
+    model_file: Path,
+) -> tuple[str, RestripScope]:
+    """How tonight keeps published texts current with the template model (`cfg.restrip`), as `runs.restrip`
+    records it, and the published documents it strips again. Nothing published yet: nothing to strip again.
+    `all`, or `auto` after a run that deferred (changed.py compares tonight's models with the stored sample's,
+    and the deferred nights' documents were stripped under older ones): every published document ("all").
+    `defer`: nothing tonight ("deferred", kept from the last run, or when a group's sample changed). No group's
+    sample changed: nothing to strip again. Otherwise the documents tonight's model change may move ("scoped")."""
+    if not has_documents:
+        return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
+    behind = last_deferred(history)
+    if cfg.restrip == RESTRIP_ALL or (cfg.restrip == RESTRIP_AUTO and behind):
+        return RESTRIPPED_ALL, EVERY_DOCUMENT
+    if cfg.restrip == RESTRIP_DEFER and (changed or behind):
+        return RESTRIPPED_DEFERRED, NOTHING_TO_RESTRIP
+    if not changed:
+        return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
+    # the before/after models of the changed groups, in a process of their own when the run has worker processes
+    # (tasks/_shards.apart): at 1M pages they took this process to 1 GB while both strip workers held their models
+    night_models = functools.partial(load_models, model_file, cfg)
+    return RESTRIPPED_SCOPED, apart(scope_of_changed, stored, changed, night_models, cfg)
+
+
+def last_deferred(history: History) -> bool:
+    """Whether the last run that succeeded before this one deferred its re-strip (`runs.restrip`; runs recorded
+    before the column have none: they re-stripped)."""
+    runs = history.read(RUNS, ["status", "finished_at", "restrip"])
+    done = runs.filter(pc.equal(runs["status"], "succeeded"))
+    if not done.num_rows:
+        return False
+    return done.sort_by([("finished_at", "descending")])["restrip"][0].as_py() == RESTRIPPED_DEFERRED
 
 
 def _restrip_published(
@@ -191,12 +249,14 @@ def _restrip_published(
     sizes: Sizes,
     out: Path,
     index: int,
+    run_id: str | None,
 ) -> int:
     """Strip again the published documents of `scope` (changed.py) on shards of `sizes.shard_rows` documents, and
     write those whose text changes, in the order of the documents' files, to the kept rows' part file `index`
     (written even when empty); returns their count."""
-    first = next(spill.batches(1, ["run_id"]), None)
-    run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
+    if run_id is None:
+        first = next(spill.batches(1, ["run_id"]), None)
+        run_id = first.column(0)[0].as_py() if first is not None and first.num_rows else None
     shards: list[Shard] = []
     tonight: frozenset[str] = frozenset()
     if run_id is not None and not scope.empty:

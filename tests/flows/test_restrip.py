@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import seed_files
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.nightly import nightly
+from flows.settings import FAULT_ENV
 from schemas import DOCUMENTS, PROJECTS, RUNS
 from tasks._warehouse import read_current
 
@@ -61,3 +64,57 @@ def test_pages_spread_over_runs_equal_one_run(tmp_path):
         read_current(split / "warehouse", PROJECTS).num_rows
         == read_current(tmp_path / "one" / "warehouse", PROJECTS).num_rows
     )
+
+
+def test_a_deferred_restrip_keeps_published_texts_until_the_next_auto_run_strips_every_document(tmp_path):
+    one = tmp_path / "one" / "raw"
+    one.mkdir(parents=True)
+    for path in seed_files():
+        _bannered(path, one)
+    nightly(str(one), str(tmp_path / "one" / "warehouse"), "all-at-once")
+
+    warehouse, raw = tmp_path / "split" / "warehouse", tmp_path / "split" / "raw"
+    raw.mkdir(parents=True)
+    first, *rest = seed_files()
+    _bannered(first, raw)
+    nightly(str(raw), str(warehouse), "first-page")
+    for path in rest:
+        _bannered(path, raw)
+    deferred = nightly(str(raw), str(warehouse), "the-others", restrip="defer")
+    assert deferred.row["n_restripped"] == 0 and deferred.row["n_updated"] == 0
+    assert _texts(warehouse)[first.name][1].startswith(BANNER)  # learned tonight, not applied to it yet
+    assert _texts(warehouse) != _texts(tmp_path / "one" / "warehouse")
+
+    caught_up = nightly(str(raw), str(warehouse), "catch-up")  # nothing new delivered: auto strips every document
+    assert caught_up.row["n_read"] == 0 and caught_up.row["n_restripped"] == 1 and caught_up.row["n_updated"] == 1
+    assert _texts(warehouse) == _texts(tmp_path / "one" / "warehouse")
+    runs = {r["run_id"]: r["restrip"] for r in read_current(warehouse, RUNS).to_pylist()}
+    assert runs == {"first-page": "scoped", "the-others": "deferred", "catch-up": "all"}
+    log = (warehouse / "_runs" / "catch-up" / "run.log").read_text()
+    assert "re-strip: published documents read 5, stripped again 5, changed 1 (" in log
+
+
+def test_rerun_keeps_the_restrip_mode_the_run_was_started_with(tmp_path, monkeypatch):
+    warehouse, raw = tmp_path / "warehouse", tmp_path / "raw"
+    raw.mkdir()
+    first, *rest = seed_files()
+    _bannered(first, raw)
+    nightly(str(raw), str(warehouse), "first-page")
+    for path in rest:
+        _bannered(path, raw)
+    args = ["--raw", str(raw), "--warehouse", str(warehouse)]
+    bad = CliRunner().invoke(app, ["run", *args, "--restrip", "sometimes"])
+    assert bad.exit_code == 2 and "unknown --restrip 'sometimes'" in bad.output, bad.output
+
+    monkeypatch.setenv(FAULT_ENV, "extract")
+    failed = CliRunner().invoke(app, ["run", *args, "--run-id", "the-others", "--restrip", "defer"])
+    assert failed.exit_code == 1, failed.output
+    monkeypatch.delenv(FAULT_ENV)
+    # strip runs again (not from its checkpoint): with the mode recorded for the run, not the default (auto)
+    resumed = CliRunner().invoke(
+        app, ["rerun", "the-others", "--warehouse", str(warehouse), "--from", "strip_boilerplate"]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    (row,) = [r for r in read_current(warehouse, RUNS).to_pylist() if r["run_id"] == "the-others"]
+    assert (row["status"], row["restrip"], row["n_restripped"]) == ("succeeded", "deferred", 0)
+    assert _texts(warehouse)[first.name][1].startswith(BANNER)

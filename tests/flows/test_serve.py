@@ -1,5 +1,6 @@
 """`docpipe serve` in its own process: starts a local Prefect server, registers the nightly deployment with its
-cron schedule (read back through Prefect's client), and stops cleanly, server included, on SIGTERM."""
+cron schedules (read back through Prefect's client: nights deferring their re-strip, a weekly catch-up), and stops
+cleanly, server included, on SIGTERM."""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ import urllib.request
 from helpers import ROOT
 
 
-def _deployment_schedule(api_url: str):
+def _deployment(api_url: str):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        return client.read_deployment_by_name("nightly/nightly").schedules[0].schedule
+        return client.read_deployment_by_name("nightly/nightly")
 
 
 def test_serve_registers_the_schedule_and_stops_on_sigterm(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     cmd = [sys.executable, "-m", "flows", "serve", "--cron", "0 2 * * *", "--timezone", "Europe/Paris"]
+    cmd += ["--restrip", "defer", "--restrip-cron", "0 3 * * 0"]  # nights defer their re-strip, Sundays catch up
     cmd += ["--raw", str(tmp_path / "raw"), "--warehouse", str(tmp_path / "warehouse")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
     try:
@@ -36,12 +38,14 @@ def test_serve_registers_the_schedule_and_stops_on_sigterm(tmp_path):
         deadline = time.monotonic() + 120
         while True:
             try:
-                schedule = _deployment_schedule(api_url)
+                deployment = _deployment(api_url)
                 break
             except Exception:
                 assert time.monotonic() < deadline and proc.poll() is None, "deployment never registered"
                 time.sleep(1)
-        assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Europe/Paris")
+        schedules = {(s.schedule.cron, s.schedule.timezone, s.parameters.get("restrip")) for s in deployment.schedules}
+        assert schedules == {("0 2 * * *", "Europe/Paris", None), ("0 3 * * 0", "Europe/Paris", "auto")}
+        assert deployment.parameters["restrip"] == "defer"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, "".join(output)
     finally:
