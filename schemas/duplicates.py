@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas._table import Column, Table, between, in_set, unique
+from schemas._table import Column, Table, between, in_set, matches, unique
 
 DUPLICATE_KINDS = ("exact", "near", "contained", "superseded")
 
@@ -45,5 +45,14 @@ DUPLICATES = Table(
         Column("url", pa.string(), "URL of the duplicate record, when known."),
         Column("content_hash", pa.string(), "SHA-256 of the record's normalised body.", nullable=False),
         Column("run_id", pa.string(), "Run that found the duplicate.", nullable=False),
+        Column(
+            "raw_key",
+            pa.string(),
+            "First 16 hex digits of the SHA-256 of the raw_text the record was deduplicated with (UTF-8; HTML: "
+            "the text extracted from it), as documents.raw_key: a record re-delivered with it on a night that "
+            "defers its re-strip keeps this row (docpipe run --restrip defer). Empty in rows written before the "
+            "column.",
+            expect=(matches("raw_key", r"^[0-9a-f]{16}$"),),
+        ),
     ),
 )

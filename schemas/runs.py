@@ -27,13 +27,14 @@ RESTRIP = "restrip"
 RESTRIPPED_SCOPED, RESTRIPPED_ALL, RESTRIPPED_DEFERRED = "scoped", "all", "deferred"
 RESTRIP_RECORDS = (RESTRIPPED_SCOPED, RESTRIPPED_ALL, RESTRIPPED_DEFERRED)
 # strip_boilerplate (re-delivered as published, recognised by raw text) and dedupe (by body and version): records
-# identical to their document; dedupe: records folded into a document
+# identical to their document; dedupe: records folded into a document, and strip_boilerplate on a night that
+# defers its re-strip: records re-delivered as their recorded duplicate (same source_uri and raw text)
 UNCHANGED, DUPLICATES = "unchanged", "duplicates"
 DOCUMENTS_REJECTED = "documents_rejected"  # validate: documents a row-level expectation rejected
 NEW, UPDATED = "new", "updated"  # validate: kept documents new tonight / published before (dedupe's is_update)
 STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "ingest": (IN, KEPT, QUARANTINED),
-    "strip_boilerplate": (IN, KEPT, QUARANTINED, RESTRIPPED, UNCHANGED),
+    "strip_boilerplate": (IN, KEPT, QUARANTINED, RESTRIPPED, UNCHANGED, DUPLICATES),
     "dedupe": (IN, KEPT, QUARANTINED, UNCHANGED, DUPLICATES),
     "extract": (IN, KEPT, QUARANTINED),
     "validate": (IN, KEPT, QUARANTINED, DOCUMENTS_REJECTED, NEW, UPDATED),
@@ -47,7 +48,7 @@ RUN_COUNT_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "n_new": (("validate", NEW),),
     "n_updated": (("validate", UPDATED),),
     "n_unchanged": (("strip_boilerplate", UNCHANGED), ("dedupe", UNCHANGED)),
-    "n_duplicates": (("dedupe", DUPLICATES),),
+    "n_duplicates": (("strip_boilerplate", DUPLICATES), ("dedupe", DUPLICATES)),
     "n_quarantined": (("ingest", QUARANTINED), ("strip_boilerplate", QUARANTINED), ("validate", DOCUMENTS_REJECTED)),
 }
 RUN_COUNTS = tuple(RUN_COUNT_SOURCES)
@@ -85,7 +86,13 @@ RUNS = Table(
         Column("n_new", pa.int64(), "Documents published for the first time.", nullable=False),
         Column("n_updated", pa.int64(), "Documents republished with changed content.", nullable=False),
         Column("n_unchanged", pa.int64(), "Records identical to their published document.", nullable=False),
-        Column("n_duplicates", pa.int64(), "Records folded into another document.", nullable=False),
+        Column(
+            "n_duplicates",
+            pa.int64(),
+            "Records folded into another document (with --restrip defer, also records re-delivered as their "
+            "recorded duplicate: same source_uri and raw text).",
+            nullable=False,
+        ),
         Column("n_quarantined", pa.int64(), "Records held back in quarantine.", nullable=False),
         Column("stage_stats", pa.string(), "Per-stage counters and durations, JSON.", nullable=False),
         Column("table_versions", pa.map_(pa.string(), pa.int64()), "Delta version of each table after this run."),

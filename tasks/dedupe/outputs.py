@@ -23,7 +23,8 @@ INDEX_TABLES = (DEDUPE_SIGNATURES, DEDUPE_BANDS)
 def duplicates_table(rows: Rows, duplicates: list[Duplicate]) -> pa.Table:
     """`duplicates` rows of the decided duplicates (`rows`: the night's sketch rows, read at those rows only)."""
     at = np.array([d.row for d in duplicates], np.int64)
-    columns = {name: strings_of(rows, name)(at) for name in ("source_uri", "doc_id", "url", "content_hash", "run_id")}
+    names = ("source_uri", "doc_id", "url", "content_hash", "run_id", "raw_key")
+    columns = {name: strings_of(rows, name)(at) for name in names}
     columns["duplicate_of"] = pa.array([d.of for d in duplicates], pa.string())
     columns["kind"] = pa.array([d.kind for d in duplicates], pa.string())
     columns["similarity"] = pa.array([d.similarity for d in duplicates], pa.float64())

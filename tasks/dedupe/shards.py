@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from schemas import STG_CLEAN, STG_UNIQUE
 from tasks._shards import Shard, fault_drill
 from tasks._spill import Rows, Spill, part_file, write_empty_parts, write_spill
+from tasks._stage import raw_keys
 from tasks.dedupe.config import DedupeConfig
 from tasks.dedupe.decide import Decisions
 from tasks.dedupe.keys import fixed_rows
@@ -43,6 +44,7 @@ def sketch_schema(cfg: DedupeConfig) -> pa.Schema:
             pa.field("band_keys", pa.list_(pa.int64(), cfg.bands)),
             pa.field("menu_keys", pa.list_(pa.int64(), cfg.bands)),
             pa.field("signature", pa.list_(pa.uint32(), cfg.num_perm)),
+            pa.field("raw_key", pa.string()),
         ]
     )
 
@@ -63,6 +65,7 @@ def sketch_columns(batch: pa.Table, sk: Sketches, cfg: DedupeConfig) -> pa.Table
     )
     signature = np.ascontiguousarray(sk.signatures, np.uint32).ravel()
     columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(signature), cfg.num_perm)
+    columns["raw_key"] = raw_keys(batch.column("raw_text"))  # a duplicate's, kept in `duplicates` (outputs.py)
     return pa.table(columns, schema=sketch_schema(cfg))
 
 
@@ -73,7 +76,7 @@ def sketch_shard(shard: Shard, cfg: DedupeConfig, out: Path) -> dict[str, int]:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     with pq.ParquetWriter(path, sketch_schema(cfg)) as writer:
-        for batch in shard.batches(["text", *NARROW_COLUMNS]):
+        for batch in shard.batches(["text", "raw_text", *NARROW_COLUMNS]):
             pages = pa.Table.from_batches([batch])
             writer.write_table(sketch_columns(pages, sketch_pages(pages, cfg), cfg))
             rows += batch.num_rows

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import STG_CLEAN, reasons
-from schemas.runs import RESTRIPPED, UNCHANGED
+from schemas.runs import DUPLICATES, RESTRIPPED, UNCHANGED
 from tasks._stage import quarantine_row, sha256_hex, url_site
 from tasks.strip_boilerplate.changed import RestripScope, page_keys
 from tasks.strip_boilerplate.config import BoilerplateConfig
@@ -177,7 +177,8 @@ def _restrip_row(
     }
 
 
-def stage_stats(counts: Counter[str], restripped: int, unchanged: int = 0) -> dict[str, int]:
+def stage_stats(counts: Counter[str], restripped: int, unchanged: int = 0, duplicates: int = 0) -> dict[str, int]:
     """The stage's counters from the summed COUNTERS, the re-stripped documents and the records that left as
-    unchanged (unchanged.py)."""
-    return {**{name: counts[name] for name in COUNTERS}, RESTRIPPED: restripped, UNCHANGED: unchanged}
+    unchanged or as a recorded duplicate (unchanged.py)."""
+    left = {UNCHANGED: unchanged, DUPLICATES: duplicates}
+    return {**{name: counts[name] for name in COUNTERS}, RESTRIPPED: restripped, **left}

@@ -165,12 +165,16 @@ def strip_stage(
     # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
     # it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
     has_documents = bool(history.files(DOCUMENTS))
-    spill, unchanged = delivered, 0
+    spill, unchanged, duplicates = delivered, 0, 0
     if has_documents:
         started = time.perf_counter()
-        spill, unchanged = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows)
+        deferred = cfg.restrip == RESTRIP_DEFER  # a re-delivered duplicate keeps its recorded row (unchanged.py)
+        found = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows, deferred)
+        spill, unchanged, duplicates = found
         took = time.perf_counter() - started
-        note(f"unchanged: {unchanged:,} of {delivered.num_rows:,} records re-delivered as published ({took:.1f} s)")
+        also = f", {duplicates:,} as a recorded duplicate" if deferred else ""
+        delivered_as = f"{unchanged:,} of {delivered.num_rows:,} records re-delivered as published{also}"
+        note(f"unchanged: {delivered_as} ({took:.1f} s)")
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
@@ -194,10 +198,10 @@ def strip_stage(
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
-        {**stage_stats(counts, restripped, unchanged), RESTRIP: done},
+        {**stage_stats(counts, restripped, unchanged, duplicates), RESTRIP: done},
         outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
         n_in=delivered.num_rows + restripped,
-        n_dropped=unchanged,
+        n_dropped=unchanged + duplicates,
     )
 
 

@@ -3,18 +3,30 @@
 A text record is *unchanged* when its doc_id (canonical URL, or a one-page file's path: tasks/identity.py) is
 published with the same `raw_text` and no other record of the night has that doc_id. Its published text was
 stripped from that raw_text under the model of its group and is kept current by the re-strip (a group whose
-model changes has its published documents stripped again, these included), so stripping it again would give the
-published text back, and dedupe would call it `unchanged` (same doc_id, body and version). Such records leave
-the night here, counted in the stage's `unchanged`; the others go on. Not recognised here (they take the whole
-path): HTML records (their raw_text is what stripping produces), records identified by their body (a JSON line
-or archive member without URL), and every record of a night delivering a doc_id twice.
+model changes has its published documents stripped again, these included; on nights that defer the re-strip,
+`docpipe run --restrip defer`, it waits with the other published documents for the next run that strips every
+one again), so stripping it again would give the published text back, and dedupe would call it `unchanged` (same
+doc_id, body and version). Such records leave the night here, counted in the stage's `unchanged`; the others go
+on.
+
+On a night that defers its re-strip, a record re-delivered as a recorded duplicate leaves too, counted in the
+stage's `duplicates`, its `duplicates` row kept as it is: the row of its source_uri has its raw_key (so its
+stripped body is the one decided on, models being deferred), is not `superseded`, and its `duplicate_of` is no
+doc_id of the night's other records (the document it was folded into comes unchanged or not at all); its own
+doc_id, when known before stripping, comes once and is not published (else it would be that document's update).
+Nights that do not defer decide every re-delivered duplicate again, under the night's models.
+
+Not recognised as unchanged here (they take the whole path): HTML records (their raw_text is what stripping
+produces), records identified by their body (a JSON line or archive member without URL), and every record of a
+night delivering a doc_id twice.
 
 Tonight's side is hashed here (`raw_keys`: the first 16 hex digits of the SHA-256 of raw_text's UTF-8 bytes). The
 published side is the stored `documents.raw_key`, the same hash taken when the row was extracted, so only the
 doc_id and raw_key columns are read; a data file written before docpipe stored raw_key (its statistics show keys
 missing) has DuckDB hash its raw_text instead, in the same query, until publish rewrites the file (rewrite.py fills
-the keys of the rows it copies). Only the ids of the matches come back. Memory: ~60 bytes a record of the night
-(doc_id and hash as Arrow strings), released once the matches are known.
+the keys of the rows it copies). A recorded duplicate is matched on the `duplicates` columns source_uri, raw_key,
+kind and duplicate_of. Only the ids of the matches come back. Memory: ~110 bytes a record of the night (doc_id,
+hash and source_uri as Arrow strings), released once the matches are known.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import DOCUMENTS, STG_PAGES
+from schemas import DOCUMENTS, DUPLICATES, STG_PAGES
 from tasks._spill import Spill, write_spill
 from tasks._stage import RAW_KEY_CHARS, raw_keys
 from tasks._warehouse import query_arrow, sql_list
@@ -38,30 +50,38 @@ _COLUMNS = ("url", "source_uri", "raw_text")
 
 
 def night_keys(spill: Spill, chunk_rows: int) -> pa.Table:
-    """(row, doc_id, raw_key) of every record of the night, in spill order (read `chunk_rows` at a time): doc_id
-    null when known only from the body, raw_key null for a record without raw_text."""
+    """(row, doc_id, raw_key, source_uri) of every record of the night, in spill order (read `chunk_rows` at a
+    time): doc_id null when known only from the body, raw_key null for a record without raw_text."""
     ids: list[pa.Array] = []
     keys: list[pa.Array] = []
+    uris: list[pa.Array] = []
     for batch in spill.batches(chunk_rows, _COLUMNS):
         ids.append(pa.array(doc_ids(batch.column("url"), None, batch.column("source_uri")), pa.string()))
         keys.append(raw_keys(batch.column("raw_text")))
+        uris.append(batch.column("source_uri"))
     n = sum(len(a) for a in ids)
     return pa.table(
         {
             "row": pa.array(np.arange(n, dtype=np.int64)),
             "doc_id": pa.chunked_array(ids, pa.string()),
             "raw_key": pa.chunked_array(keys, pa.string()),
+            "source_uri": pa.chunked_array(uris, pa.string()),
         }
     )
+
+
+def _delivered_once(night: pa.Table) -> pa.Array:
+    """Whether each record's doc_id (when known before stripping) is no other record's tonight."""
+    counts = night.filter(night["doc_id"].is_valid()).group_by("doc_id").aggregate([("row", "count")])
+    repeated = counts.filter(pc.greater(counts["row_count"], 1))["doc_id"]
+    return pc.invert(pc.is_in(night["doc_id"], repeated))
 
 
 def candidates(night: pa.Table) -> pa.Table:
     """The records that may be unchanged: a doc_id known before stripping and delivered once tonight, with a
     raw_text."""
-    counts = night.filter(night["doc_id"].is_valid()).group_by("doc_id").aggregate([("row", "count")])
-    repeated = counts.filter(pc.greater(counts["row_count"], 1))["doc_id"]
-    once = pc.invert(pc.is_in(night["doc_id"], repeated))
-    return night.filter(pc.and_(pc.and_(night["doc_id"].is_valid(), night["raw_key"].is_valid()), once))
+    known = pc.and_(night["doc_id"].is_valid(), night["raw_key"].is_valid())
+    return night.filter(pc.and_(known, _delivered_once(night))).select(["row", "doc_id", "raw_key"])
 
 
 def keyed(file: str) -> bool:
@@ -106,17 +126,48 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
     return set(query_arrow(" UNION ALL ".join(parts), wanted=wanted).column("row").to_pylist())
 
 
-def without_unchanged(spill: Spill, history: History, path: Path, chunk_rows: int) -> tuple[Spill, int]:
-    """The night's records without the unchanged ones (written to `path`, `chunk_rows` at a time, when any is
-    found; else `spill` as it is), and how many were unchanged."""
+def recorded_duplicates(
+    dup_files: Sequence[str], doc_files: Sequence[str], night: pa.Table, left: set[int]
+) -> set[int]:
+    """Rows of `night` re-delivered as a recorded duplicate (module docstring; `left`: the rows found unchanged):
+    a `duplicates` row of its source_uri and raw_key, not `superseded`, whose duplicate_of is no doc_id of the
+    night's other records; its own doc_id, when known before stripping, delivered once and not published."""
+    dup_files = [f for f in dup_files if "raw_key" in pq.read_schema(f).names]  # rows written before: no key
+    if not dup_files or night.num_rows == 0:
+        return set()
+    still = pc.invert(pc.is_in(night["row"], pa.array(sorted(left), pa.int64())))  # the rows not unchanged
+    rest = night.filter(still)
+    changed = pa.table({"doc_id": pc.unique(rest["doc_id"].drop_null())})
+    wanted = rest.filter(pc.and_(rest["raw_key"].is_valid(), _delivered_once(night).filter(still)))
+    if wanted.num_rows == 0:
+        return set()
+    sql = (
+        f"SELECT w.row FROM read_parquet([{sql_list(dup_files)}], union_by_name = true) d "
+        "JOIN wanted w ON d.source_uri = w.source_uri AND d.raw_key = w.raw_key "
+        "WHERE d.kind <> 'superseded' AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = d.duplicate_of)"
+    )
+    if doc_files:
+        published = f"read_parquet([{sql_list(doc_files)}], union_by_name = true)"
+        sql += f" AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = w.doc_id)"
+    return set(query_arrow(sql, wanted=wanted, changed=changed).column("row").to_pylist())
+
+
+def without_unchanged(
+    spill: Spill, history: History, path: Path, chunk_rows: int, duplicates_too: bool = False
+) -> tuple[Spill, int, int]:
+    """The night's records without the unchanged ones, and with `duplicates_too` (a night that defers its
+    re-strip) without those re-delivered as a recorded duplicate (written to `path`, `chunk_rows` at a time,
+    when any is found; else `spill` as it is), and how many of each left."""
     files = history.files(DOCUMENTS)
     if not files or spill.num_rows == 0:
-        return spill, 0
-    unchanged = published_matches(files, candidates(night_keys(spill, chunk_rows)))
-    if not unchanged:
-        return spill, 0
+        return spill, 0, 0
+    night = night_keys(spill, chunk_rows)
+    unchanged = published_matches(files, candidates(night))
+    duplicates = recorded_duplicates(history.files(DUPLICATES), files, night, unchanged) if duplicates_too else set()
+    if not unchanged and not duplicates:
+        return spill, 0, 0
     drop = np.zeros(spill.num_rows, bool)
-    drop[list(unchanged)] = True
+    drop[list(unchanged | duplicates)] = True
 
     def kept_parts():
         start = 0
@@ -124,4 +175,4 @@ def without_unchanged(spill: Spill, history: History, path: Path, chunk_rows: in
             yield batch.filter(pa.array(~drop[start : start + batch.num_rows]))
             start += batch.num_rows
 
-    return write_spill(path, STG_PAGES, kept_parts()), len(unchanged)
+    return write_spill(path, STG_PAGES, kept_parts()), len(unchanged), len(duplicates)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from helpers import seed_files
 
 from tasks._stage import raw_keys
-from tasks.strip_boilerplate.unchanged import candidates, keyed, published_matches
+from tasks.strip_boilerplate.unchanged import candidates, keyed, published_matches, recorded_duplicates
 
 
 def _night(ids: list[str | None], texts: list[str | None]) -> pa.Table:
@@ -72,3 +72,30 @@ def test_files_that_hold_every_key_are_matched_by_key_the_others_by_raw_text(tmp
     # a keyed file is compared by its keys alone: a stored key that is not raw_text's hash decides
     stale = write("stale.parquet", ["e"], ["v"], [z])
     assert keyed(stale) and published_matches([stale], candidates(night)) == set()
+
+
+def test_a_recorded_duplicate_is_its_row_re_delivered_while_its_document_stays(tmp_path):
+    """recorded_duplicates (nights that defer their re-strip): same source_uri and raw text as a `duplicates` row
+    that is not `superseded`, whose document no other record of the night brings, the record's own doc_id
+    delivered once and not published; rows written before the raw_key column match nothing."""
+    uris = [f"dump.jsonl#line={i}" for i in range(7)]
+    texts = ["copy", "copy of b", "copy of c", "older copy", "mine", "copy of b", "changed c"]
+    night = _night(["n0", "n1", "n2", "n3", "n4", "n1", "c"], texts).append_column("source_uri", pa.array(uris))
+    dups = str(tmp_path / "dups.parquet")
+    rows = {
+        "source_uri": uris[:5] + [uris[5]],
+        "raw_key": raw_keys(pa.array([*texts[:3], texts[3], texts[4], texts[5]])),
+        "kind": ["exact", "near", "near", "superseded", "exact", "near"],
+        "duplicate_of": ["a", "b", "c", "n3", "a", "b"],
+    }
+    pq.write_table(pa.table(rows), dups)
+    docs = str(tmp_path / "docs.parquet")
+    pq.write_table(pa.table({"doc_id": ["a", "b", "c", "n3", "n4"]}), docs)
+    # row 0 kept as recorded; 1 and 5: doc_id n1 twice tonight; 2: its document c comes changed (row 6);
+    # 3: superseded; 4: its own doc_id is published (an update of it, not a duplicate)
+    assert recorded_duplicates([dups], [docs], night, set()) == {0}
+    assert recorded_duplicates([dups], [docs], night, {6}) == {0, 2}  # c re-delivered unchanged
+    old = str(tmp_path / "old.parquet")
+    pq.write_table(pa.table({k: v for k, v in rows.items() if k != "raw_key"}), old)
+    assert recorded_duplicates([old], [docs], night, set()) == set()
+    assert recorded_duplicates([old, dups], [docs], night, set()) == {0}
