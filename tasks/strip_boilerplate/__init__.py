@@ -4,9 +4,12 @@ In: stg_pages (schemas/stg_pages.py). Out: stg_clean — same rows plus `site`, 
 `n_boilerplate_lines`, `title_hint`. Quarantines: boilerplate.empty_body.
 State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned), and
 the published documents of groups whose model changed tonight (changed.py; read; returned re-stripped when their
-text changes, so the first pages of a new site lose their template once enough pages are seen); `documents`
-(doc_id, raw_text hash) of tonight's records (unchanged.py: a record re-delivered as published is counted
-`unchanged` and goes no further).
+text changes, so the first pages of a new site lose their template once enough pages are seen; `restrip` in
+BoilerplateConfig, `docpipe run --restrip`: none on a night that defers, every one on the next run that does not,
+stage.py `_night_restrip`); `documents` (doc_id, raw_text hash) of tonight's records (unchanged.py: a record
+re-delivered as published is counted `unchanged` and goes no further; on a night that defers, one re-delivered as
+its recorded `duplicates` row is counted `duplicates` and goes no further either); `runs.restrip` of the last
+run (whether it deferred).
 
 Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
 www.), or of its registered domain (IOM country sites share variants of one menu), or when it is a *known*

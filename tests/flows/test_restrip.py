@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import seed_files
 from typer.testing import CliRunner
 
@@ -33,61 +34,57 @@ def _bannered(path: Path, folder: Path) -> None:
     (folder / path.name).write_text(BANNER + "\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
 
 
-def test_pages_spread_over_runs_equal_one_run(tmp_path):
-    one = tmp_path / "one" / "raw"
-    one.mkdir(parents=True)
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory) -> Path:
+    """The warehouse of the five bannered seeds published in one run."""
+    base = tmp_path_factory.mktemp("one")
+    raw = base / "raw"
+    raw.mkdir()
     for path in seed_files():
-        _bannered(path, one)
-    nightly(str(one), str(tmp_path / "one" / "warehouse"), "all-at-once")
-
-    split = tmp_path / "split"
-    raw = split / "raw"
-    raw.mkdir(parents=True)
-    first, *rest = seed_files()
-    _bannered(first, raw)
-    nightly(str(raw), str(split / "warehouse"), "first-page")
-    alone = _texts(split / "warehouse")[first.name][1]
-    assert alone.startswith(BANNER)  # one page of a new site: its banner cannot be known as template yet
-    for path in rest:
         _bannered(path, raw)
-    summary = nightly(str(raw), str(split / "warehouse"), "the-others")
-
-    assert _texts(split / "warehouse") == _texts(tmp_path / "one" / "warehouse")
-    assert not any(text.startswith(BANNER) for _, text in _texts(split / "warehouse").values())
-    assert summary.row["n_read"] == 4 and summary.row["n_restripped"] == 1
-    assert summary.row["n_new"] == 4 and summary.row["n_updated"] == 1
-    runs = {r["run_id"]: r for r in read_current(split / "warehouse", RUNS).to_pylist()}
-    assert runs["the-others"]["n_restripped"] == 1
-    log = (split / "warehouse" / "_runs" / "the-others" / "run.log").read_text()
-    assert "re-strip: published documents read 1, stripped again 1, changed 1 (" in log
-    assert (
-        read_current(split / "warehouse", PROJECTS).num_rows
-        == read_current(tmp_path / "one" / "warehouse", PROJECTS).num_rows
-    )
+    nightly(str(raw), str(base / "warehouse"), "all-at-once")
+    return base / "warehouse"
 
 
-def test_a_deferred_restrip_keeps_published_texts_until_the_next_auto_run_strips_every_document(tmp_path):
-    one = tmp_path / "one" / "raw"
-    one.mkdir(parents=True)
-    for path in seed_files():
-        _bannered(path, one)
-    nightly(str(one), str(tmp_path / "one" / "warehouse"), "all-at-once")
-
-    warehouse, raw = tmp_path / "split" / "warehouse", tmp_path / "split" / "raw"
+def _first_page_alone(root: Path) -> tuple[Path, Path, Path, list[Path]]:
+    """raw/ and warehouse/ under `root` where the first bannered seed was published alone (run `first-page`),
+    the first seed, and the others, delivered to raw/ (not yet run)."""
+    raw, warehouse = root / "raw", root / "warehouse"
     raw.mkdir(parents=True)
     first, *rest = seed_files()
     _bannered(first, raw)
     nightly(str(raw), str(warehouse), "first-page")
     for path in rest:
         _bannered(path, raw)
+    return raw, warehouse, first, rest
+
+
+def test_pages_spread_over_runs_equal_one_run(tmp_path, one_run):
+    raw, warehouse, first, _ = _first_page_alone(tmp_path / "split")
+    assert _texts(warehouse)[first.name][1].startswith(BANNER)  # a new site's banner is not known as template yet
+    summary = nightly(str(raw), str(warehouse), "the-others")
+
+    assert _texts(warehouse) == _texts(one_run)
+    assert not any(text.startswith(BANNER) for _, text in _texts(warehouse).values())
+    assert summary.row["n_read"] == 4 and summary.row["n_restripped"] == 1
+    assert summary.row["n_new"] == 4 and summary.row["n_updated"] == 1
+    runs = {r["run_id"]: r for r in read_current(warehouse, RUNS).to_pylist()}
+    assert runs["the-others"]["n_restripped"] == 1
+    log = (warehouse / "_runs" / "the-others" / "run.log").read_text()
+    assert "re-strip: published documents read 1, stripped again 1, changed 1 (" in log
+    assert read_current(warehouse, PROJECTS).num_rows == read_current(one_run, PROJECTS).num_rows
+
+
+def test_a_deferred_restrip_keeps_published_texts_until_the_next_auto_run_strips_every_document(tmp_path, one_run):
+    raw, warehouse, first, _ = _first_page_alone(tmp_path / "split")
     deferred = nightly(str(raw), str(warehouse), "the-others", restrip="defer")
     assert deferred.row["n_restripped"] == 0 and deferred.row["n_updated"] == 0
     assert _texts(warehouse)[first.name][1].startswith(BANNER)  # learned tonight, not applied to it yet
-    assert _texts(warehouse) != _texts(tmp_path / "one" / "warehouse")
+    assert _texts(warehouse) != _texts(one_run)
 
     caught_up = nightly(str(raw), str(warehouse), "catch-up")  # nothing new delivered: auto strips every document
     assert caught_up.row["n_read"] == 0 and caught_up.row["n_restripped"] == 1 and caught_up.row["n_updated"] == 1
-    assert _texts(warehouse) == _texts(tmp_path / "one" / "warehouse")
+    assert _texts(warehouse) == _texts(one_run)
     runs = {r["run_id"]: r["restrip"] for r in read_current(warehouse, RUNS).to_pylist()}
     assert runs == {"first-page": "scoped", "the-others": "deferred", "catch-up": "all"}
     log = (warehouse / "_runs" / "catch-up" / "run.log").read_text()
@@ -95,13 +92,7 @@ def test_a_deferred_restrip_keeps_published_texts_until_the_next_auto_run_strips
 
 
 def test_rerun_keeps_the_restrip_mode_the_run_was_started_with(tmp_path, monkeypatch):
-    warehouse, raw = tmp_path / "warehouse", tmp_path / "raw"
-    raw.mkdir()
-    first, *rest = seed_files()
-    _bannered(first, raw)
-    nightly(str(raw), str(warehouse), "first-page")
-    for path in rest:
-        _bannered(path, raw)
+    raw, warehouse, first, _ = _first_page_alone(tmp_path)
     args = ["--raw", str(raw), "--warehouse", str(warehouse)]
     bad = CliRunner().invoke(app, ["run", *args, "--restrip", "sometimes"])
     assert bad.exit_code == 2 and "unknown --restrip 'sometimes'" in bad.output, bad.output
