@@ -96,7 +96,7 @@ def test_sharded_strip_equals_one_pass_in_any_cut_and_place(night_two, tmp_path)
         assert len(list((out / "kept").glob("part-*.parquet"))) == n_shards + 1, "a part a shard + the re-strip"
         assert sharded.kept.read().equals(alone.kept), shard_rows
         assert sharded.quarantined.equals(alone.quarantined), shard_rows
-        assert sharded.stats == alone.stats, shard_rows
+        assert sharded.stats == {**alone.stats, "restrip": "scoped"}, shard_rows  # the flow's stage records its mode
         assert sharded.outputs["boilerplate_pages"].equals(alone.outputs["boilerplate_pages"]), shard_rows
         assert pq.read_table(out / "model.parquet").num_rows >= alone.outputs["boilerplate_pages"].num_rows
         # a page is fingerprinted once, and only when it is in the night's sample (not for a shard's sample)
