@@ -13,7 +13,9 @@ each shard strips again only the candidates (shards.restrip_shard: a line finger
 changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
 are the same work in one process (tests, bench scripts), stripping every published document the scope reads again
 (the reference the candidate filter is tested against, tests/tasks/test_restrip_candidates.py); both give the same
-rows and stats for any shard size.
+rows and stats for any shard size, the stage's stats adding how it re-stripped (`restrip`). The one-process path
+always re-strips as `auto` after a run that re-stripped: `cfg.restrip` and the runs history are read only by
+`strip_stage` (`_night_restrip`).
 """
 
 from __future__ import annotations
