@@ -19,7 +19,7 @@ from tasks._shards import worker_processes
 from tasks._warehouse import run_folder
 from tasks.dedupe import dedupe_stage
 from tasks.extract import extract_stage
-from tasks.ingest import ingest_dumps_task
+from tasks.ingest import ingest_stage
 from tasks.publish import publish_tables_task
 from tasks.strip_boilerplate import strip_stage
 from tasks.validate import validate_stage
@@ -36,9 +36,8 @@ def run_pipeline(cfg: RunConfig) -> RunSummary:
 
 def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
     try:
-        pages = ledger.run(
-            "ingest", ingest_dumps_task, cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at, cfg.sizes
-        )
+        ingest_args = (cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at, cfg.sizes)
+        pages = ledger.run("ingest", ingest_stage, *ingest_args)
         strip_args = (pages, ledger.history, cfg.boilerplate, cfg.sizes, cfg.run_id)
         pages = ledger.run("strip_boilerplate", strip_stage, *strip_args)
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)

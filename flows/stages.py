@@ -7,7 +7,11 @@ concurrent Delta commit). A code fault (KeyError, AssertionError, a failed expec
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from deltalake.exceptions import CommitFailedError
 from prefect import Task
@@ -58,12 +62,28 @@ def retry_on_transient(task: Task, task_run: TaskRun, state: State) -> bool:
     return isinstance(error, BaseException) and is_transient(error)
 
 
-def with_retries(task: Task, spec: StageSpec, cfg: RunConfig) -> Task:
-    """The stage's task, with Prefect retries and exponential backoff when it does I/O."""
+def with_retries(task: Task | Callable[..., Any], spec: StageSpec, cfg: RunConfig) -> Task | Callable[..., Any]:
+    """The stage's task, with Prefect retries and exponential backoff when it does I/O; a stage function that
+    maps shard tasks itself (ingest) is retried here, on the same condition and delays."""
     if not spec.io or cfg.max_retries <= 0:
         return task
+    if not isinstance(task, Task):
+        delays = exponential_backoff(backoff_factor=cfg.retry_backoff_seconds)(cfg.max_retries)
+        return functools.partial(_retried, task, delays)
     return task.with_options(
         retries=cfg.max_retries,
         retry_delay_seconds=exponential_backoff(backoff_factor=cfg.retry_backoff_seconds),
         retry_condition_fn=retry_on_transient,
     )
+
+
+def _retried(stage: Callable[..., Any], delays: list[float], *args: Any, **kwargs: Any) -> Any:
+    """`stage(*args, **kwargs)`, called again after each delay while it fails with a transient error."""
+    for delay in delays:
+        try:
+            return stage(*args, **kwargs)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            time.sleep(delay)
+    return stage(*args, **kwargs)

@@ -7,7 +7,7 @@ import pyarrow as pa
 from schemas._table import Column, Table
 from schemas.documents import DOCUMENTS
 
-STG_PAGES = Table(
+_RECORDS = Table(
     name="stg_pages",
     grain="one row per raw record read (a file, a JSON line, a WARC record, an archive member)",
     key=("record_id",),
@@ -35,7 +35,20 @@ STG_PAGES = Table(
     ),
 )
 
-STG_CLEAN = STG_PAGES.extend(
+# what ingest reads, plus the key of its raw_text, taken where the text is read (ingest's shards) so strip's
+# unchanged test reads 16 characters a record instead of the page; stripped rows do not carry it
+STG_PAGES = _RECORDS.extend(
+    "stg_pages",
+    (
+        Column(
+            "raw_key",
+            pa.string(),
+            "First 16 hex digits of the SHA-256 of raw_text (documents.raw_key), null without raw_text.",
+        ),
+    ),
+)
+
+STG_CLEAN = _RECORDS.extend(
     "stg_clean",
     (
         Column("site", pa.string(), "Template group: host without www., or a fingerprint of the leading lines."),

@@ -25,7 +25,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,6 +82,17 @@ class Shard:
             first += batch.num_rows
 
 
+class Work(Protocol):
+    """What `map_shards` and `fault_drill` need of a shard: its place, and its size in rows (0 when it cannot be
+    known before the shard runs: ingest's, planned in bytes)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def rows(self) -> int: ...
+
+
 def spread_rows(total: int, shard_rows: int, least: int) -> int:
     """Rows a shard: `shard_rows`, or fewer when a night of `total` rows would leave local worker processes idle
     (one shard runs in the run process, on one core): as many shards as processes, of `least` rows at least.
@@ -111,10 +122,10 @@ def as_spill(rows: Rows, path: Path, table: Table, group_rows: int) -> Spill:
     return write_spill(path, table, rows.to_batches(max_chunksize=max(1, group_rows)))
 
 
-def map_shards(work: Callable[..., dict[str, Any]], shards: Sequence[Shard], **shared: Any) -> list[dict[str, Any]]:
+def map_shards(work: Callable[..., dict[str, Any]], shards: Sequence[Work], **shared: Any) -> list[dict[str, Any]]:
     """Run `work(shard, **shared)` for every shard, one Prefect task run a shard (`shard_task`) on the flow's task
     runner; each returns a small manifest. Results come back in shard order; progress advances by a shard's rows
-    as it finishes."""
+    as it finishes (by the `records` its manifest counts, for a shard that cannot know them before: ingest's)."""
     from prefect.futures import as_completed
     from prefect.utilities.annotations import unmapped
 
@@ -127,7 +138,7 @@ def map_shards(work: Callable[..., dict[str, Any]], shards: Sequence[Shard], **s
     for future in as_completed(futures):
         i = index[future.task_run_id]
         manifests[i] = future.result()
-        advance(shards[i].rows)
+        advance(manifests[i].get("records", shards[i].rows))
     return manifests
 
 
@@ -145,7 +156,7 @@ def shard_task(work: Callable[..., Any]) -> Task:
     return task(_run_shard, name=label.replace("_", "-"), cache_policy=NO_CACHE)
 
 
-def _run_shard(shard: Shard, work: Callable[..., T], shared: dict[str, Any], parallel: bool) -> T:
+def _run_shard(shard: Work, work: Callable[..., T], shared: dict[str, Any], parallel: bool) -> T:
     return offload(work, shard, parallel=parallel, **shared)
 
 
@@ -296,7 +307,7 @@ def offload(fn: Callable[..., T], *args: Any, parallel: bool = True, **kwargs: A
     return future.result() if future is not None else fn(*args, **kwargs)
 
 
-def fault_drill(stage: str, shard: Shard) -> None:
+def fault_drill(stage: str, shard: Work) -> None:
     """Kill this process when $DOCPIPE_FAULT_SHARD names the stage's shard (drills of a worker dying)."""
     if os.environ.get(FAULT_SHARD_ENV) == f"{stage}:{shard.index}":
         os.kill(os.getpid(), signal.SIGKILL)

@@ -22,6 +22,13 @@ decompression, archive members, limits, provenance and quarantine are written on
 Memory is bounded by `max_record_bytes` per record and `Sizes.chunk_rows`/`max_batch_bytes` per batch, not by
 the size of a dump.
 
+The flow runs `ingest_stage`: files in shards of ~`Sizes.shard_bytes` (shards.py), one shard task each where the
+task runner puts it; a plain JSON Lines file larger than a shard is hashed and cut into line-aligned slices in one
+read by the run process (slices.py), each slice its own shard, and registered once every slice is in.
+`ingest_dumps` is the same work in one process (tests, bench scripts): both give the same rows, quarantine,
+registry rows and stats. Every row carries `raw_key`, the key of its raw_text (strip's unchanged test reads it
+instead of the text).
+
 Provenance: `source_uri` = path relative to the raw root, then `#member=NAME` per archive level (`#`/`%` in
 names percent-encoded), then `#line=N` (JSON Lines, 1-based physical line) or `#offset=N` (WARC: byte offset of
 the record in the uncompressed WARC stream); `source_sha256` of the raw file; `fetched_at` from the dump
@@ -36,10 +43,11 @@ warc_record_id and http_status. Undecodable UTF-8 is decoded with charset detect
 falling back to UTF-8 with replacement characters; the choice is recorded in `decode_note`.
 """
 
+from tasks.ingest.batches import IngestTally, iter_ingest
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import READERS, Record, Reject, decode_bytes, sniff_format
 from tasks.ingest.listing import list_raw_files
-from tasks.ingest.stage import IngestTally, ingest_dumps, ingest_dumps_task, iter_ingest
+from tasks.ingest.stage import ingest_dumps, ingest_dumps_task, ingest_stage
 
 __all__ = [
     "READERS",
@@ -50,6 +58,7 @@ __all__ = [
     "decode_bytes",
     "ingest_dumps",
     "ingest_dumps_task",
+    "ingest_stage",
     "iter_ingest",
     "list_raw_files",
     "sniff_format",

@@ -205,9 +205,10 @@ def read_html(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
         yield Record(html=html, url=html_page_url(html), size_bytes=len(data), decode_note=note, format="html")
 
 
-def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line) pairs; an over-long line is drained and given as None, so memory stays bounded."""
-    number = 0
+def _lines(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) pairs, numbered from `first_line`; an over-long line is drained and given as None, so
+    memory stays bounded."""
+    number = first_line - 1
     while line := stream.readline(max_bytes + 1):
         number += 1
         if len(line) > max_bytes and not line.endswith(b"\n"):
@@ -223,8 +224,10 @@ def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None
 _JSONL_FIELDS = ("url", "text", "html", "title", "fetched_at")
 
 
-def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
-    for number, line in _lines(stream, max_bytes):
+def read_jsonl(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterator[Record | Reject]:
+    """Records of a JSON Lines stream whose first line is line `first_line` of its file (a slice of the file:
+    framing.read_jsonl_slice)."""
+    for number, line in _lines(stream, max_bytes, first_line):
         locator = f"#line={number}"
         if line is None:
             yield Reject(locator, reasons.INGEST_TOO_LARGE, f"line {number} over max_record_bytes={max_bytes}")

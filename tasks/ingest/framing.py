@@ -25,7 +25,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from schemas import reasons
 from tasks.ingest.config import IngestConfig
-from tasks.ingest.formats import READERS, Record, Reject, sniff_format
+from tasks.ingest.formats import READERS, Record, Reject, read_jsonl, sniff_format
 from tasks.ingest.listing import printable_path
 
 _SNIFF_BYTES = 8192
@@ -305,3 +305,36 @@ def read_file(fh: BinaryIO, name: str, size: int, cfg: IngestConfig) -> Iterator
         yield Reject("", reasons.INGEST_TOO_LARGE, f"{size} bytes > max_file_bytes={cfg.max_file_bytes}")
         return
     yield from read_payload(fh, _Payload(name, "", size, True), cfg)
+
+
+# ---- a slice of a JSON Lines file: what one ingest shard reads of a file too large for one (shards.py) ---------
+
+
+class _Window(io.RawIOBase):
+    """The next `size` bytes of a file open for reading, as a stream of its own."""
+
+    def __init__(self, fh: BinaryIO, size: int):
+        self._fh, self._left = fh, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self._fh.readinto(memoryview(buf)[: min(len(buf), self._left)]) if self._left else 0
+        self._left -= n
+        return n
+
+
+def read_jsonl_slice(
+    fh: BinaryIO, start: int, stop: int, first_line: int, cfg: IngestConfig
+) -> Iterator[Record | Reject]:
+    """Records of bytes [start, stop) of a JSON Lines file (both at a line start; `first_line` the number of the
+    slice's first line), as `read_file` gives them for those lines; a read error ends the slice with a Reject."""
+    fh.seek(start)
+    lines = io.BufferedReader(_Window(fh, stop - start), _BUFFER_BYTES)
+    try:
+        for item in read_jsonl(lines, cfg.max_record_bytes, first_line):
+            yield _record_problem(item, cfg) or item
+    except _STREAM_ERRORS as exc:
+        reason, message = _stream_error(exc)
+        yield Reject("", reason, f"{message} (in bytes {start}-{stop})")

@@ -20,7 +20,8 @@ Not recognised as unchanged here (they take the whole path): HTML records (their
 produces), records identified by their body (a JSON line or archive member without URL), and every record of a
 night delivering a doc_id twice.
 
-Tonight's side is hashed here (`raw_keys`: the first 16 hex digits of the SHA-256 of raw_text's UTF-8 bytes). The
+Tonight's side is the stg_pages `raw_key` ingest took while reading (`raw_keys`: the first 16 hex digits of the
+SHA-256 of raw_text's UTF-8 bytes), hashed here only for a spill that does not hold every key (`keyed`). The
 published side is the stored `documents.raw_key`, the same hash taken when the row was extracted, so only the
 doc_id and raw_key columns are read; a data file written before docpipe stored raw_key (its statistics show keys
 missing) has DuckDB hash its raw_text instead, in the same query, until publish rewrites the file (rewrite.py fills
@@ -31,7 +32,7 @@ hash and source_uri as Arrow strings), released once the matches are known.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +52,15 @@ _COLUMNS = ("url", "source_uri", "raw_text")
 
 def night_keys(spill: Spill, chunk_rows: int) -> pa.Table:
     """(row, doc_id, raw_key, source_uri) of every record of the night, in spill order (read `chunk_rows` at a
-    time): doc_id null when known only from the body, raw_key null for a record without raw_text."""
+    time): doc_id null when known only from the body, raw_key null for a record without raw_text. The raw_key is
+    the one ingest stored when every file holds it (`keyed`), so raw_text is not read; else it is hashed here."""
+    stored = all(keyed(str(file)) for file in spill.files)
     ids: list[pa.Array] = []
     keys: list[pa.Array] = []
     uris: list[pa.Array] = []
-    for batch in spill.batches(chunk_rows, _COLUMNS):
+    for batch in spill.batches(chunk_rows, ("url", "source_uri", "raw_key" if stored else "raw_text")):
         ids.append(pa.array(doc_ids(batch.column("url"), None, batch.column("source_uri")), pa.string()))
-        keys.append(raw_keys(batch.column("raw_text")))
+        keys.append(batch.column("raw_key") if stored else raw_keys(batch.column("raw_text")))
         uris.append(batch.column("source_uri"))
     n = sum(len(a) for a in ids)
     return pa.table(
@@ -85,9 +88,9 @@ def candidates(night: pa.Table) -> pa.Table:
 
 
 def keyed(file: str) -> bool:
-    """Whether every row of a `documents` data file with a raw_text has its raw_key (from the file's row-group
-    statistics; a file without them, or without the column, is not keyed). A speed choice only: a row whose key is
-    missing from a file taken as keyed takes the whole path, and dedupe finds it unchanged."""
+    """Whether every row of a `documents` data file or a stg_pages spill with a raw_text has its raw_key (from the
+    file's row-group statistics; a file without them, or without the column, is not keyed). A speed choice only: a
+    row whose key is missing from a file taken as keyed takes the whole path, and dedupe finds it unchanged."""
     meta = pq.read_metadata(file)
     names = meta.schema.names
     if "raw_key" not in names:
@@ -168,11 +171,20 @@ def without_unchanged(
         return spill, 0, 0
     drop = np.zeros(spill.num_rows, bool)
     drop[list(unchanged | duplicates)] = True
+    return write_spill(path, STG_PAGES, _kept_parts(spill, drop, chunk_rows)), len(unchanged), len(duplicates)
 
-    def kept_parts():
-        start = 0
-        for batch in spill.batches(chunk_rows):
-            yield batch.filter(pa.array(~drop[start : start + batch.num_rows]))
-            start += batch.num_rows
 
-    return write_spill(path, STG_PAGES, kept_parts()), len(unchanged), len(duplicates)
+def _kept_parts(spill: Spill, drop: np.ndarray, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """The spill's rows not in `drop`, `chunk_rows` at a time; a row group none of whose rows stays is not read
+    (a re-delivered crawl whose new pages come together reads little more than them)."""
+    start = 0
+    for file in spill.files:
+        with pq.ParquetFile(file, pre_buffer=False) as f:
+            for group in range(f.metadata.num_row_groups):
+                stop = start + f.metadata.row_group(group).num_rows
+                if not drop[start:stop].all():
+                    at = start
+                    for batch in f.iter_batches(batch_size=chunk_rows, row_groups=[group]):
+                        yield batch.filter(pa.array(~drop[at : at + batch.num_rows]))
+                        at += batch.num_rows
+                start = stop

@@ -1,0 +1,160 @@
+"""Ingest's shards (Prefect-free: a local worker process imports this module, not Prefect): the night's files to
+read, in listing order, cut into shards of about `Sizes.shard_bytes` — small files grouped, a JSON Lines file too
+large for one shard cut into line-aligned slices (slices.py) — and one shard read into its part files.
+
+`plan_ingest` runs in the run process: the listing, the registry's skips, the entries that must not be read, and
+the cut of large JSON Lines files (hashed in the same pass). `ingest_shard` reads one shard where the task runner
+puts it and writes part `index` of the kept rows, of quarantine and of the registry rows of the files it read
+whole; a sliced file's registry row is the stage's, once every slice is read (stage.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import INGESTED_FILES, QUARANTINE, STG_PAGES
+from tasks._shards import fault_drill, spread_rows
+from tasks._spill import part_file, write_spill
+from tasks._stage import quarantine_row, quarantine_table, sha256_hex
+from tasks.ingest.batches import STAGE, Batcher, IngestTally, read_entry, read_slice, registry_index, registry_row
+from tasks.ingest.config import IngestConfig
+from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
+from tasks.ingest.slices import FileSlice, cut_lines, cuttable
+
+KEPT_DIR = "kept"
+QUARANTINE_DIR = "quarantine"
+REGISTRY_DIR = "registry"
+LEAST_SLICE_BYTES = 1 << 20  # a night of a few MB is not cut finer than this to fill idle worker processes
+
+Piece = RawEntry | FileSlice  # a file read whole, or a slice of one
+
+
+@dataclass(frozen=True, slots=True)
+class IngestShard:
+    """Pieces read by one shard task, in listing order; `seen`: the registry rows of its whole files' paths
+    ((path, size, mtime) and (path, sha256)), so a file registered under its content is skipped there."""
+
+    index: int
+    pieces: tuple[Piece, ...]
+    seen: tuple[frozenset, frozenset] = (frozenset(), frozenset())
+
+    @property
+    def rows(self) -> int:
+        """Unknown before it is read: the stage reports the records a shard read (its manifest's `records`)."""
+        return 0
+
+
+@dataclass(slots=True)
+class IngestPlan:
+    """The night's shards, the large files cut into slices (with their status when cut), and what the listing
+    alone decided (quarantine and registry rows of entries that must not be read, files skipped)."""
+
+    shards: list[IngestShard]
+    sliced: dict[str, tuple[RawEntry, os.stat_result, str, int]] = field(default_factory=dict)  # (entry, st, sha, n)
+    tally: IngestTally = field(default_factory=IngestTally)
+
+
+def plan_ingest(root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, shard_bytes: int) -> IngestPlan:
+    """The shards of every new or changed file under `root` (iter_ingest's order and skips)."""
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
+    seen_stat, seen_sha = registry_index(registry) if not cfg.full else (set(), set())
+    plan = IngestPlan([])
+    tally = plan.tally
+    to_read: list[RawEntry] = []
+    for entry in list_raw_entries(Path(root)):
+        if (entry.rel, entry.lstat.st_size, entry.lstat.st_mtime_ns) in seen_stat:
+            tally.files_skipped += 1
+        elif entry.problem is not None:
+            reason, message = entry.problem
+            tally.quarantine.append(_reject(entry.rel, reason, message, run_id, tally))
+            tally.files.append(registry_row(entry.rel, entry.lstat, sha256_hex(message), 1, run_id))
+        else:
+            to_read.append(entry)
+    slice_bytes = spread_rows(sum(e.lstat.st_size for e in to_read), shard_bytes, LEAST_SLICE_BYTES)
+    pieces: list[Piece] = []
+    for entry in to_read:
+        pieces.extend(_pieces(entry, slice_bytes, cfg, seen_sha, plan))
+    plan.shards = _group(pieces, slice_bytes, seen_stat, seen_sha)
+    return plan
+
+
+def _reject(rel: str, reason: str, message: str, run_id: str, tally: IngestTally) -> dict[str, Any]:
+    tally.reasons[reason] += 1
+    return quarantine_row(rel, STAGE, reason, message, run_id)
+
+
+def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, seen_sha: set, plan: IngestPlan) -> list[Piece]:
+    """The entry whole, or its slices when it is plain JSON Lines larger than a slice (hashed and cut here);
+    none when its content is registered."""
+    if entry.lstat.st_size <= slice_bytes:
+        return [entry]
+    try:
+        fh = open_regular(entry.path)
+    except OSError:
+        return [entry]  # the shard reading it whole quarantines it, as a one-process run does
+    with fh:
+        before = os.fstat(fh.fileno())
+        if not cuttable(fh, entry.path.name, before.st_size, slice_bytes, cfg):
+            return [entry]
+        sha, slices = cut_lines(fh, entry, slice_bytes)
+    if (entry.rel, sha) in seen_sha:
+        plan.tally.files_skipped += 1
+        return []
+    plan.sliced[entry.rel] = (entry, before, sha, len(slices))
+    return list(slices)
+
+
+def _group(pieces: list[Piece], slice_bytes: int, seen_stat: set, seen_sha: set) -> list[IngestShard]:
+    """Consecutive pieces in shards of about `slice_bytes` (a slice is a shard of its own)."""
+    groups: list[list[Piece]] = []
+    size = slice_bytes
+    for piece in pieces:
+        piece_size = piece.size if isinstance(piece, FileSlice) else piece.lstat.st_size
+        if size + piece_size > slice_bytes and (not groups or groups[-1]):
+            groups.append([])
+            size = 0
+        groups[-1].append(piece)
+        size += piece_size
+    shards = []
+    for i, group in enumerate(groups):
+        paths = {p.rel for p in group if isinstance(p, RawEntry)}
+        seen = (frozenset(s for s in seen_stat if s[0] in paths), frozenset(s for s in seen_sha if s[0] in paths))
+        shards.append(IngestShard(i, tuple(group), seen))
+    return shards
+
+
+def ingest_shard(
+    shard: IngestShard, cfg: IngestConfig, run_id: str, now: datetime, chunk_rows: int, out: Path
+) -> dict[str, Any]:
+    """Read one shard into part `shard.index` of `out`'s kept rows, quarantine and registry rows (rewritten
+    whole when the shard runs again); the manifest counts records, skipped files and each slice's items."""
+    fault_drill("ingest", shard)
+    out = Path(out)
+    tally = IngestTally()
+    batcher = Batcher(cfg, run_id, now, tally, chunk_rows, progress=False)
+    write_spill(part_file(out / KEPT_DIR, shard.index), STG_PAGES, _batches(shard, cfg, batcher))
+    write_spill(part_file(out / QUARANTINE_DIR, shard.index), QUARANTINE, [quarantine_table(tally.quarantine)])
+    write_spill(part_file(out / REGISTRY_DIR, shard.index), INGESTED_FILES, [INGESTED_FILES.conform(tally.files)])
+    return {
+        "records": tally.n_pages,
+        "files_skipped": tally.files_skipped,
+        "slices": [[rel, index, n] for (rel, index), n in tally.slices.items()],
+    }
+
+
+def _batches(shard: IngestShard, cfg: IngestConfig, batcher: Batcher) -> Iterator[pa.RecordBatch]:
+    for piece in shard.pieces:
+        if isinstance(piece, FileSlice):
+            yield from read_slice(piece, cfg, batcher)
+        else:
+            yield from read_entry(piece, (set(shard.seen[0]), set(shard.seen[1])), cfg, batcher)
+    if (batch := batcher.flush()) is not None:
+        yield batch

@@ -1,0 +1,133 @@
+"""Ingest in shards (tasks/ingest/shards.py, the flow's `ingest_stage`) against the one-process reference
+(`ingest_dumps`): the same rows, quarantine, registry rows and stats for any shard size, on the corpus as JSON
+Lines, the seeds as .txt, and every kind of bad input; large JSON Lines files cut into line-aligned slices. Real
+Prefect flow (a temporary server), real worker processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from helpers import CORPUS, SEEDS, build_bad_inputs
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.testing.utilities import prefect_test_harness
+
+from schemas import INGESTED_FILES, reasons
+from tasks._shards import worker_processes
+from tasks.history import History
+from tasks.ingest import IngestConfig, ingest_dumps, ingest_stage
+from tasks.ingest.shards import ingest_shard, plan_ingest
+from tasks.ingest.stage import _sliced_files
+from tasks.sizes import Sizes
+
+NOW = datetime(2026, 12, 4, tzinfo=UTC)
+RUN = "night"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+def _sharded(raw: Path, registry_of: Path, shard_bytes: int, out: Path, processes: int):
+    with worker_processes(processes):
+        return ingest_stage(
+            raw, History.latest(registry_of), IngestConfig(), RUN, NOW, Sizes(shard_bytes=shard_bytes), out=out
+        )
+
+
+def _raw(tmp_path: Path) -> Path:
+    """The corpus as one JSON Lines dump, the seeds as .txt files, and every kind of bad input."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "corpus.jsonl").write_bytes((CORPUS / "pages.jsonl").read_bytes())
+    for seed in sorted(SEEDS.glob("*.txt")):
+        (raw / "seeds").mkdir(exist_ok=True)
+        (raw / "seeds" / seed.name).write_bytes(seed.read_bytes())
+    (tmp_path / "outside").mkdir()
+    build_bad_inputs(raw, tmp_path / "outside")
+    return raw
+
+
+def _quarantined(result) -> list[tuple[str, str]]:
+    return sorted(
+        zip(result.quarantined["source_uri"].to_pylist(), result.quarantined["reason"].to_pylist(), strict=True)
+    )
+
+
+def _registered(result) -> list[tuple]:
+    files = result.outputs["ingested_files"].select(["path", "size_bytes", "mtime_ns", "sha256", "n_records"])
+    return sorted(tuple(r.values()) for r in files.to_pylist())
+
+
+def test_shards_read_what_one_process_reads_in_any_cut(tmp_path):
+    raw = _raw(tmp_path)
+    alone = ingest_dumps(raw, INGESTED_FILES.empty(), IngestConfig(), RUN, NOW)
+    assert alone.stats["read"] > 229 and alone.quarantined.num_rows > 20, "the corpus, the seeds and the bad input"
+    corpus_bytes = (raw / "corpus.jsonl").stat().st_size
+    for shard_bytes, processes in ((4_096, 2), (corpus_bytes // 3, 2), (1 << 30, 1)):
+        out = tmp_path / f"cut-{shard_bytes}"
+        sharded = _sharded(raw, tmp_path / "warehouse", shard_bytes, out, processes)
+        assert sharded.kept.read().equals(alone.kept), shard_bytes
+        assert _quarantined(sharded) == _quarantined(alone), shard_bytes
+        assert _registered(sharded) == _registered(alone), shard_bytes
+        assert sharded.stats == alone.stats, shard_bytes
+        parts = len(list((out / "kept").glob("part-*.parquet")))
+        assert parts > (1 if shard_bytes < corpus_bytes else 0), shard_bytes
+    slices = -(-corpus_bytes // 4_096)
+    assert len(list((tmp_path / "cut-4096" / "kept").glob("part-*.parquet"))) >= slices // 2, "the dump was cut"
+
+
+def test_each_row_carries_the_key_of_its_raw_text(tmp_path):
+    raw = _raw(tmp_path)
+    pages = _sharded(raw, tmp_path / "warehouse", 8_192, tmp_path / "out", 2).kept.read()
+    for row in pages.select(["raw_text", "raw_key"]).to_pylist():
+        want = hashlib.sha256(row["raw_text"].encode()).hexdigest()[:16] if row["raw_text"] is not None else None
+        assert row["raw_key"] == want
+    assert pc.sum(pc.is_valid(pages["raw_key"])).as_py() >= 229
+
+
+def test_a_registered_dump_is_skipped_by_its_content_even_when_touched(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "corpus.jsonl").write_bytes((CORPUS / "pages.jsonl").read_bytes())
+    first = _sharded(raw, tmp_path / "warehouse", 16_384, tmp_path / "one", 2)
+    registry = first.outputs["ingested_files"]
+    assert registry["n_records"].to_pylist() == [229]
+    os.utime(raw / "corpus.jsonl", ns=(1, 1))  # same bytes, another mtime: the planner hashes it and skips it
+    plan = plan_ingest(raw, registry, IngestConfig(), RUN, 16_384)
+    assert plan.shards == [] and plan.tally.files_skipped == 1
+    with (raw / "corpus.jsonl").open("a") as dump:
+        dump.write(json.dumps({"url": "https://example.org/new", "text": "A new page.\nWith a body."}) + "\n")
+    plan = plan_ingest(raw, registry, IngestConfig(), RUN, 16_384)
+    assert len(plan.shards) > 1 and plan.tally.files_skipped == 0
+
+
+def test_a_dump_that_changes_after_it_was_cut_keeps_its_records_and_is_not_registered(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    dump = raw / "corpus.jsonl"
+    dump.write_bytes((CORPUS / "pages.jsonl").read_bytes())
+    plan = plan_ingest(raw, INGESTED_FILES.empty(), IngestConfig(), RUN, 65_536)
+    assert len(plan.shards) >= 3
+    manifests = [ingest_shard(s, IngestConfig(), RUN, NOW, 500, tmp_path / "out") for s in plan.shards]
+    for manifest in manifests:
+        plan.tally.slices.update({(rel, i): n for rel, i, n in manifest["slices"]})
+    with dump.open("a") as f:
+        f.write("\n")
+    assert _sliced_files(plan, RUN).num_rows == 0
+    (row,) = plan.tally.quarantine
+    assert (row["source_uri"], row["reason"]) == ("corpus.jsonl", reasons.INGEST_FILE_CHANGED)
+    kept = pa.concat_tables(pq.read_table(p) for p in sorted((tmp_path / "out" / "kept").glob("part-*.parquet")))
+    assert kept.num_rows == 229, "the records read stay"
+    assert kept["source_uri"].to_pylist() == [f"corpus.jsonl#line={n}" for n in range(1, 230)]
