@@ -152,13 +152,18 @@ def dedupe_stage(
     pages: Rows, history: History, cfg: DedupeConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path
 ) -> StageResult:
     """The stage as the flow runs it: sketch shards (map), decide (reduce, in a process of its own when the run
-    has worker processes), write kept shards (map)."""
+    has worker processes), write kept shards (map). A night of at most `sizes.local_dedupe_rows` pages runs all
+    three in this process: sketching already uses two threads (`Sketcher.threads`) and costs less than starting
+    worker processes twice and a reduce process (1M warehouse, a night of 9,990 pages: 7.5 s here, 12.2 s with
+    two worker processes; NOTES.md)."""
     out = Path(out)
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
     shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
-    map_shards(sketch_shard, shards, cfg=cfg, out=out)
-    night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
-    manifests: list[dict[str, Any]] = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
+    here = full.num_rows <= sizes.local_dedupe_rows
+    map_shards(sketch_shard, shards, here=here, cfg=cfg, out=out)
+    night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out, parallel=not here)
+    kept_rows = night.kept_rows
+    manifests: list[dict[str, Any]] = map_shards(write_shard, shards, here=here, cfg=cfg, out=out, kept_rows=kept_rows)
     if not shards:
         write_empty_outputs(out)
     written = sum(m["kept"] for m in manifests)

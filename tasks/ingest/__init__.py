@@ -27,7 +27,10 @@ task runner puts it; a plain JSON Lines file larger than a shard is hashed and c
 read by the run process (slices.py), each slice its own shard, and registered once every slice is in.
 `ingest_dumps` is the same work in one process (tests, bench scripts): both give the same rows, quarantine,
 registry rows and stats. Every row carries `raw_key`, the key of its raw_text (strip's unchanged test reads it
-instead of the text).
+instead of the text). A plain JSON Lines file that grew by appending to a version the registry holds (its first
+bytes hash to that version's sha256, and that version ended at a line end) is read from where the version ended
+only, line numbers counting on, and registered with both parts' records (`files_appended`); `ingest_dumps` reads
+it whole.
 
 Provenance: `source_uri` = path relative to the raw root, then `#member=NAME` per archive level (`#`/`%` in
 names percent-encoded), then `#line=N` (JSON Lines, 1-based physical line) or `#offset=N` (WARC: byte offset of

@@ -37,6 +37,7 @@ class IngestTally:
     n_pages: int = 0
     n_payload_bytes: int = 0
     files_skipped: int = 0
+    files_appended: int = 0  # read from the end of a registered version they grew from (shards.py)
     reasons: Counter = field(default_factory=Counter)
     slices: dict[tuple[str, int], int] = field(default_factory=dict)  # (file, slice index) → items read
 

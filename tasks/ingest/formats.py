@@ -19,9 +19,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+import orjson
 from charset_normalizer import from_bytes
 from warcio.archiveiterator import ArchiveIterator
 
@@ -224,6 +225,21 @@ def _lines(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterator[tu
 _JSONL_FIELDS = ("url", "text", "html", "title", "fetched_at")
 
 
+def _json_value(line: bytes) -> tuple[Any, str | None]:
+    """The JSON value of one line and how its bytes were decoded (`decode_note`): orjson reads a line of valid
+    UTF-8 and strict JSON (~4x faster than the json module); any other line is read as before, by the json module
+    (non-UTF-8 bytes through charset detection, NaN, surrogates, big numbers), whose error message is quarantined."""
+    try:
+        return orjson.loads(line), None
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(line), None
+    except UnicodeDecodeError:
+        text, note = decode_bytes(line)
+        return json.loads(text), note
+
+
 def read_jsonl(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterator[Record | Reject]:
     """Records of a JSON Lines stream whose first line is line `first_line` of its file (a slice of the file:
     framing.read_jsonl_slice)."""
@@ -234,13 +250,8 @@ def read_jsonl(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterato
             continue
         if not line.strip():
             continue
-        note = None
         try:
-            try:
-                obj = json.loads(line)
-            except UnicodeDecodeError:
-                text, note = decode_bytes(line)
-                obj = json.loads(text)
+            obj, note = _json_value(line)
         except json.JSONDecodeError as exc:
             yield Reject(locator, reasons.INGEST_BAD_JSON, f"line {number} is not valid JSON: {exc}")
             continue

@@ -26,7 +26,7 @@ from tasks._stage import quarantine_row, quarantine_table, sha256_hex
 from tasks.ingest.batches import STAGE, Batcher, IngestTally, read_entry, read_slice, registry_index, registry_row
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
-from tasks.ingest.slices import FileSlice, cut_lines, cuttable
+from tasks.ingest.slices import FileSlice, after, cut_lines, cuttable
 
 KEPT_DIR = "kept"
 QUARANTINE_DIR = "quarantine"
@@ -57,7 +57,8 @@ class IngestPlan:
     alone decided (quarantine and registry rows of entries that must not be read, files skipped)."""
 
     shards: list[IngestShard]
-    sliced: dict[str, tuple[RawEntry, os.stat_result, str, int]] = field(default_factory=dict)  # (entry, st, sha, n)
+    # rel → (entry, status when cut, sha256, slices, records of the registered version it grew from)
+    sliced: dict[str, tuple[RawEntry, os.stat_result, str, int, int]] = field(default_factory=dict)
     tally: IngestTally = field(default_factory=IngestTally)
 
 
@@ -79,9 +80,10 @@ def plan_ingest(root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, 
         else:
             to_read.append(entry)
     slice_bytes = spread_rows(sum(e.lstat.st_size for e in to_read), shard_bytes, LEAST_SLICE_BYTES)
+    known = _Known.of(registry, cfg.full)
     pieces: list[Piece] = []
     for entry in to_read:
-        pieces.extend(_pieces(entry, slice_bytes, cfg, seen_sha, plan))
+        pieces.extend(_pieces(entry, slice_bytes, cfg, known, plan))
     plan.shards = _group(pieces, slice_bytes, seen_stat, seen_sha)
     return plan
 
@@ -91,10 +93,12 @@ def _reject(rel: str, reason: str, message: str, run_id: str, tally: IngestTally
     return quarantine_row(rel, STAGE, reason, message, run_id)
 
 
-def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, seen_sha: set, plan: IngestPlan) -> list[Piece]:
-    """The entry whole, or its slices when it is plain JSON Lines larger than a slice (hashed and cut here);
-    none when its content is registered."""
-    if entry.lstat.st_size <= slice_bytes:
+def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: _Known, plan: IngestPlan) -> list[Piece]:
+    """The entry whole, or its slices when it is plain JSON Lines larger than a slice or grown from a registered
+    version (hashed and cut here): of a dump grown by appending to a registered version that ended at a line end,
+    only the slices of what was appended; none when its content is registered."""
+    earlier = {size: row for size, row in known.versions.get(entry.rel, {}).items() if size < entry.lstat.st_size}
+    if entry.lstat.st_size <= slice_bytes and not earlier:
         return [entry]
     try:
         fh = open_regular(entry.path)
@@ -102,14 +106,39 @@ def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, seen_sha: set,
         return [entry]  # the shard reading it whole quarantines it, as a one-process run does
     with fh:
         before = os.fstat(fh.fileno())
-        if not cuttable(fh, entry.path.name, before.st_size, slice_bytes, cfg):
+        if not cuttable(fh, entry.path.name, before.st_size, 0 if earlier else slice_bytes, cfg):
             return [entry]
-        sha, slices = cut_lines(fh, entry, slice_bytes)
-    if (entry.rel, sha) in seen_sha:
+        sha, slices, prefixes = cut_lines(fh, entry, slice_bytes, frozenset(earlier))
+    if (entry.rel, sha) in known.shas:
         plan.tally.files_skipped += 1
         return []
-    plan.sliced[entry.rel] = (entry, before, sha, len(slices))
+    grown = [p for p in prefixes.values() if p.at_line_end and earlier[p.size][0] == p.sha256]
+    n_known = 0
+    if grown:
+        prefix = max(grown, key=lambda p: p.size)
+        slices, n_known = after(slices, prefix), earlier[prefix.size][1]
+        plan.tally.files_appended += 1
+    plan.sliced[entry.rel] = (entry, before, sha, len(slices), n_known)
     return list(slices)
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """The registry as the planner reads it: every (path, sha256) registered, and each path's registered sizes
+    with their sha256 and record count (none with `--full`)."""
+
+    shas: set[tuple[str, str]]
+    versions: dict[str, dict[int, tuple[str, int]]]
+
+    @classmethod
+    def of(cls, registry: pa.Table, full: bool) -> _Known:
+        versions: dict[str, dict[int, tuple[str, int]]] = {}
+        if full:
+            return cls(set(), versions)
+        rows = registry.select(["path", "size_bytes", "sha256", "n_records"]).to_pylist()
+        for row in rows:
+            versions.setdefault(row["path"], {})[row["size_bytes"]] = (row["sha256"], row["n_records"])
+        return cls({(r["path"], r["sha256"]) for r in rows}, versions)
 
 
 def _group(pieces: list[Piece], slice_bytes: int, seen_stat: set, seen_sha: set) -> list[IngestShard]:

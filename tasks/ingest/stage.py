@@ -54,6 +54,7 @@ def _result(kept: Rows, quarantined: pa.Table, files: pa.Table, tally: IngestTal
     stats: dict[str, Any] = {
         "files_read": files.num_rows,
         "files_skipped": tally.files_skipped,
+        "files_appended": tally.files_appended,
         "read": tally.n_pages + quarantined.num_rows,
     }
     found = Counter(quarantined["reason"].to_pylist())
@@ -122,15 +123,15 @@ def _sliced_files(plan: IngestPlan, run_id: str) -> pa.Table:
     slice could not open, is quarantined instead (ingest.file_changed; its records read stay, as in
     `ingest_dumps`), and one that gave no item is reported empty."""
     rows, tally = [], plan.tally
-    for rel, (entry, before, sha, n_slices) in plan.sliced.items():
+    for rel, (entry, before, sha, n_slices, n_known) in plan.sliced.items():
         items = [tally.slices[(rel, i)] for i in range(n_slices)]
         try:
             after = os.stat(entry.path, follow_symlinks=False)
             same = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
         except OSError:
             same = False
-        n_records = sum(n for n in items if n > 0)
-        if not same or min(items) < 0:
+        n_records = n_known + sum(n for n in items if n > 0)
+        if not same or min(items, default=0) < 0:
             message = (
                 f"changed while read (read in {n_slices} slices): the {n_records} items read stay, the file is not"
                 " registered, so the next run reads it again"

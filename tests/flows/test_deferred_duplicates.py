@@ -68,7 +68,8 @@ def test_a_deferred_night_keeps_re_delivered_duplicates_as_recorded(tmp_path):
 
     new = {"url": "https://example.org/news/new-on-night-two", "text": corpus_pages()[N_PAGES]["text"]}
     _deliver(raw, "crawl.jsonl", [*records, new])  # the same file grown by a line: same source_uri
-    second = nightly(str(raw), str(warehouse), "night-2", restrip="defer")
+    # read whole (`--full`; without it only the appended line would be read: tasks/ingest/slices.py)
+    second = nightly(str(raw), str(warehouse), "night-2", full=True, restrip="defer")
     strip = json.loads(second.row["stage_stats"])["strip_boilerplate"]
     dedupe = json.loads(second.row["stage_stats"])["dedupe"]
     assert strip["duplicates"] == len(COPIED) and dedupe["in"] == 1  # only the new page goes on
@@ -96,6 +97,6 @@ def test_a_duplicate_is_decided_again_when_its_document_changes_or_the_night_doe
 
     new = {"url": "https://example.org/news/new-on-night-three", "text": good_text(3)}
     _deliver(raw, "crawl.jsonl", [*changed, new])
-    auto = nightly(str(raw), str(warehouse), "night-3")
+    auto = nightly(str(raw), str(warehouse), "night-3", full=True)  # every line read again, not only the new one
     assert json.loads(auto.row["stage_stats"])["strip_boilerplate"]["duplicates"] == 0
     assert {uri[copy], uri[other]} <= _stripped(warehouse, "night-3")  # both decided again tonight

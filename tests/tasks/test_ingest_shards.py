@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from deltalake import write_deltalake
 from helpers import CORPUS, SEEDS, build_bad_inputs
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -39,11 +40,17 @@ def prefect_server():
 
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
-def _sharded(raw: Path, registry_of: Path, shard_bytes: int, out: Path, processes: int):
+def _sharded(raw: Path, registry_of: Path, shard_bytes: int, out: Path, processes: int, run_id: str = RUN):
     with worker_processes(processes):
-        return ingest_stage(
-            raw, History.latest(registry_of), IngestConfig(), RUN, NOW, Sizes(shard_bytes=shard_bytes), out=out
-        )
+        history = History.latest(registry_of)
+        return ingest_stage(raw, history, IngestConfig(), run_id, NOW, Sizes(shard_bytes=shard_bytes), out=out)
+
+
+def _sharded_against(raw: Path, registry: pa.Table, shard_bytes: int, out: Path):
+    """`ingest_stage` on a warehouse whose `ingested_files` holds `registry` (what earlier nights registered)."""
+    warehouse = out.with_name(out.name + "-warehouse")
+    write_deltalake(str(warehouse / INGESTED_FILES.name), INGESTED_FILES.conform(registry))
+    return _sharded(raw, warehouse, shard_bytes, out, 2, run_id=f"after-{out.name}")
 
 
 def _raw(tmp_path: Path) -> Path:
@@ -107,10 +114,52 @@ def test_a_registered_dump_is_skipped_by_its_content_even_when_touched(tmp_path)
     os.utime(raw / "corpus.jsonl", ns=(1, 1))  # same bytes, another mtime: the planner hashes it and skips it
     plan = plan_ingest(raw, registry, IngestConfig(), RUN, 16_384)
     assert plan.shards == [] and plan.tally.files_skipped == 1
-    with (raw / "corpus.jsonl").open("a") as dump:
-        dump.write(json.dumps({"url": "https://example.org/new", "text": "A new page.\nWith a body."}) + "\n")
-    plan = plan_ingest(raw, registry, IngestConfig(), RUN, 16_384)
-    assert len(plan.shards) > 1 and plan.tally.files_skipped == 0
+
+
+def _new_lines(first: int, n: int) -> str:
+    return "".join(
+        json.dumps({"url": f"https://example.org/new/{i}", "text": f"Page {i}.\nA body."}) + "\n"
+        for i in range(first, first + n)
+    )
+
+
+@pytest.mark.parametrize("shard_bytes", [4_096, 1 << 30])
+def test_a_dump_grown_by_appending_is_read_from_where_it_was_registered(tmp_path, shard_bytes):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    dump = raw / "corpus.jsonl"
+    dump.write_bytes((CORPUS / "pages.jsonl").read_bytes())
+    registry = _sharded(raw, tmp_path / "warehouse", shard_bytes, tmp_path / "one", 2).outputs["ingested_files"]
+    with dump.open("a") as f:
+        f.write(_new_lines(0, 40) + "not json\n")
+    grown = _sharded_against(raw, registry, shard_bytes, tmp_path / "two")
+    assert grown.stats["files_appended"] == 1 and grown.stats["read"] == 41
+    whole = ingest_dumps(raw, INGESTED_FILES.empty(), IngestConfig(), RUN, NOW)
+    appended = whole.kept.slice(229).drop_columns(["run_id"])
+    got = grown.kept.read().drop_columns(["run_id"])
+    assert got.equals(appended), "the rows a whole read gives for the appended lines, line numbers too"
+    assert grown.kept.read()["source_uri"][0].as_py() == "corpus.jsonl#line=230"
+    assert [(r["source_uri"], r["reason"]) for r in grown.quarantined.to_pylist()] == [
+        ("corpus.jsonl#line=270", reasons.INGEST_BAD_JSON)
+    ]
+    (row,) = grown.outputs["ingested_files"].to_pylist()
+    assert row["n_records"] == 229 + 41 and row["sha256"] == hashlib.sha256(dump.read_bytes()).hexdigest()
+    assert row["size_bytes"] == dump.stat().st_size
+
+
+def test_a_dump_rewritten_or_grown_from_a_cut_line_is_read_whole(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    dump = raw / "corpus.jsonl"
+    lines = (CORPUS / "pages.jsonl").read_text().splitlines(keepends=True)
+    dump.write_text("".join(lines[:100]) + lines[100].rstrip("\n"))  # the last line cut short of its end
+    registry = _sharded(raw, tmp_path / "warehouse", 8_192, tmp_path / "one", 2).outputs["ingested_files"]
+    dump.write_text("".join(lines[:100]) + lines[100] + _new_lines(0, 3))  # the cut line completed: it changed
+    grown = _sharded_against(raw, registry, 8_192, tmp_path / "two")
+    assert grown.stats["files_appended"] == 0 and grown.stats["read"] == 104
+    dump.write_text("".join(reversed(lines)) + _new_lines(0, 3))  # rewritten in another order, then grown
+    rewritten = _sharded_against(raw, grown.outputs["ingested_files"], 8_192, tmp_path / "three")
+    assert rewritten.stats["files_appended"] == 0 and rewritten.stats["read"] == 232
 
 
 def test_a_dump_that_changes_after_it_was_cut_keeps_its_records_and_is_not_registered(tmp_path):
