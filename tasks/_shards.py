@@ -122,19 +122,16 @@ def as_spill(rows: Rows, path: Path, table: Table, group_rows: int) -> Spill:
     return write_spill(path, table, rows.to_batches(max_chunksize=max(1, group_rows)))
 
 
-def map_shards(
-    work: Callable[..., dict[str, Any]], shards: Sequence[Work], *, here: bool = False, **shared: Any
-) -> list[dict[str, Any]]:
+def map_shards(work: Callable[..., dict[str, Any]], shards: Sequence[Work], **shared: Any) -> list[dict[str, Any]]:
     """Run `work(shard, **shared)` for every shard, one Prefect task run a shard (`shard_task`) on the flow's task
     runner; each returns a small manifest. Results come back in shard order; progress advances by a shard's rows
-    as it finishes (by the `records` its manifest counts, for a shard that cannot know them before: ingest's).
-    `here`: not in local worker processes but in this one (a night too small to pay for starting them)."""
+    as it finishes (by the `records` its manifest counts, for a shard that cannot know them before: ingest's)."""
     from prefect.futures import as_completed
     from prefect.utilities.annotations import unmapped
 
     if not shards:
         return []
-    parallel = len(shards) > 1 and not here  # one shard: no worker process to start for it
+    parallel = len(shards) > 1  # one shard: no worker process to start for it
     futures = shard_task(work).map(list(shards), unmapped(work), unmapped(shared), unmapped(parallel))
     index = {f.task_run_id: i for i, f in enumerate(futures)}
     manifests: list[dict[str, Any]] = [{}] * len(shards)

@@ -15,7 +15,7 @@ class Sizes:
     shard_bytes: int = 256 << 20  # raw bytes one ingest shard reads (~70k pages of JSON Lines, ~10 s of one core)
     chunk_rows: int = 2_000  # rows a stage holds at once when it walks a spill or a shard (page texts: ~40 KB a row)
     check_rows: int = 20_000  # rows one validate task checks together (GX costs ~0.3 s a run, by the run)
-    local_dedupe_rows: int = 50_000  # dedupe runs a night of at most this many pages in the run process
+    local_dedupe_rows: int = 50_000  # dedupe runs a night of at most this many pages in one process
     local_check_rows: int = 200_000  # validate checks a night of at most this many documents in the run process
 
     @property

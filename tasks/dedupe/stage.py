@@ -73,7 +73,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
-from tasks._shards import apart, as_spill, map_shards, plan_shards
+from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
 from tasks.dedupe.config import DedupeConfig
@@ -152,18 +152,19 @@ def dedupe_stage(
     pages: Rows, history: History, cfg: DedupeConfig, sizes: Sizes = DEFAULT_SIZES, *, out: Path
 ) -> StageResult:
     """The stage as the flow runs it: sketch shards (map), decide (reduce, in a process of its own when the run
-    has worker processes), write kept shards (map). A night of at most `sizes.local_dedupe_rows` pages runs all
-    three in this process: sketching already uses two threads (`Sketcher.threads`) and costs less than starting
-    worker processes twice and a reduce process (1M warehouse, a night of 9,990 pages: 7.5 s here, 12.2 s with
-    two worker processes; NOTES.md)."""
+    has worker processes), write kept shards (map). A night of at most `sizes.local_dedupe_rows` pages takes all
+    three steps in that one process (`small_night`): its sketching already uses two threads (`Sketcher.threads`),
+    and starting worker processes twice and a reduce process cost more than the work (1M warehouse, a night of
+    9,990 pages; NOTES.md), while the run process does not keep what dedupe allocated (~280 MB, measured)."""
     out = Path(out)
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
     shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
-    here = full.num_rows <= sizes.local_dedupe_rows
-    map_shards(sketch_shard, shards, here=here, cfg=cfg, out=out)
-    night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out, parallel=not here)
-    kept_rows = night.kept_rows
-    manifests: list[dict[str, Any]] = map_shards(write_shard, shards, here=here, cfg=cfg, out=out, kept_rows=kept_rows)
+    if full.num_rows <= sizes.local_dedupe_rows:
+        night, manifests = apart(small_night, history, cfg, full, shards, sizes, out)
+    else:
+        map_shards(sketch_shard, shards, cfg=cfg, out=out)
+        night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
+        manifests = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
     if not shards:
         write_empty_outputs(out)
     written = sum(m["kept"] for m in manifests)
@@ -206,6 +207,16 @@ def decide_night(
         decided.stats(),
         decided.n_unchanged + len(decided.duplicates),
     )
+
+
+def small_night(
+    history: History, cfg: DedupeConfig, full: Spill, shards: list[Shard], sizes: Sizes, out: Path
+) -> tuple[NightDecisions, list[dict[str, Any]]]:
+    """The map, the reduce and the second map of a small night, one shard after the other in this process."""
+    for shard in shards:
+        sketch_shard(shard, cfg=cfg, out=out)
+    night = decide_night(history, cfg, full, [s.rows for s in shards], sizes, out)
+    return night, [write_shard(shard, cfg=cfg, out=out, kept_rows=night.kept_rows) for shard in shards]
 
 
 def night_history(history: History, rows: Rows, keys: NightKeys) -> tuple[pa.Table, DedupeIndex]:

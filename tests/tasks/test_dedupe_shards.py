@@ -54,7 +54,8 @@ def night_one(tmp_path_factory) -> pa.Table:
 
 @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded_dedupe(pages, warehouse: Path, shard_rows: int, out: Path, processes: int):
-    """In worker processes when `shard_rows` is odd, else (a night of at most `Sizes.local_dedupe_rows`) here."""
+    """Mapped over worker processes when `shard_rows` is odd, else (a night of at most `Sizes.local_dedupe_rows`)
+    every step in one process of its own (`small_night`)."""
     sizes = Sizes(shard_rows=shard_rows, local_dedupe_rows=0 if shard_rows % 2 else Sizes().local_dedupe_rows)
     with worker_processes(processes):
         return dedupe_stage(pages, History.latest(warehouse), CFG, sizes, out=out)
