@@ -46,11 +46,15 @@ warc_record_id and http_status. Undecodable UTF-8 is decoded with charset detect
 falling back to UTF-8 with replacement characters; the choice is recorded in `decode_note`.
 """
 
+from tasks._stage import lazy_exports
 from tasks.ingest.batches import IngestTally, iter_ingest
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import READERS, Record, Reject, decode_bytes, sniff_format
 from tasks.ingest.listing import list_raw_files
-from tasks.ingest.stage import ingest_dumps, ingest_dumps_task, ingest_stage
+
+# stage.py's names are imported on first use (tasks/_stage.lazy_exports): a worker process reading a shard
+# (shards.py) imports this package without Prefect (0.6 s a process, measured)
+__getattr__ = lazy_exports(__name__, "stage", ("ingest_dumps", "ingest_dumps_task", "ingest_stage"))
 
 __all__ = [
     "READERS",

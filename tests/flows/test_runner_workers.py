@@ -139,6 +139,7 @@ def test_the_number_of_workers_comes_from_the_flag_else_the_environment(monkeypa
 @pytest.mark.parametrize(
     "stage, module",
     [
+        ("ingest", "shards"),
         ("strip_boilerplate", "shards"),
         ("dedupe", "shards"),
         ("extract", "shards"),
@@ -161,6 +162,7 @@ def test_a_worker_running_a_shard_imports_no_prefect(stage, module):
 
 
 STAGE_ENTRY = {
+    "ingest": "ingest_stage",
     "strip_boilerplate": "strip_stage",
     "dedupe": "dedupe_stage",
     "extract": "extract_stage",
