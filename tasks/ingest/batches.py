@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,10 @@ class IngestTally:
     files_appended: int = 0  # read from the end of a registered version they grew from (shards.py)
     reasons: Counter = field(default_factory=Counter)
     slices: dict[tuple[str, int], int] = field(default_factory=dict)  # (file, slice index) → items read
+
+    def reject(self, source_uri: str, reason: str, message: str, run_id: str) -> None:
+        self.quarantine.append(quarantine_row(source_uri, STAGE, reason, message, run_id))
+        self.reasons[reason] += 1
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -107,8 +111,7 @@ class Batcher:
         self.n_bytes = 0
 
     def reject(self, source_uri: str, reason: str, message: str) -> None:
-        self.tally.quarantine.append(quarantine_row(source_uri, STAGE, reason, message, self.run_id))
-        self.tally.reasons[reason] += 1
+        self.tally.reject(source_uri, reason, message, self.run_id)
 
     def add(self, item: Record | Reject, rel: str, file_sha: str) -> pa.RecordBatch | None:
         """Takes one item of a file; returns a full batch when one is due."""
@@ -133,7 +136,7 @@ class Batcher:
         return batch.set_column(batch.schema.get_field_index("raw_key"), "raw_key", raw_keys(batch["raw_text"]))
 
 
-def read_entry(entry: RawEntry, seen: tuple[set, set], cfg: IngestConfig, out: Batcher) -> Iterator[pa.RecordBatch]:
+def read_entry(entry: RawEntry, seen: tuple[Set, Set], cfg: IngestConfig, out: Batcher) -> Iterator[pa.RecordBatch]:
     """Batches due while reading one regular file; its registry row goes to the tally unless the file changed
     while it was read (then it is read again by the next run) or could not be opened."""
     seen_stat, seen_sha = seen
@@ -171,6 +174,22 @@ def read_entry(entry: RawEntry, seen: tuple[set, set], cfg: IngestConfig, out: B
     out.tally.files.append(registry_row(entry.rel, before, file_sha, n_records, out.run_id))
 
 
+def entries_to_read(root: Path, seen_stat: Set, tally: IngestTally, run_id: str) -> Iterator[RawEntry]:
+    """The entries under `root` to read, in listing order: one the registry holds by path, size and mtime is
+    counted skipped; one that must not be read (a link, a special file, a name that is not UTF-8) is quarantined
+    and registered by its own status, in `tally`."""
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
+    for entry in list_raw_entries(Path(root)):
+        if (entry.rel, entry.lstat.st_size, entry.lstat.st_mtime_ns) in seen_stat:
+            tally.files_skipped += 1
+        elif entry.problem is not None:
+            tally.reject(entry.rel, *entry.problem, run_id)
+            tally.files.append(registry_row(entry.rel, entry.lstat, sha256_hex(entry.problem[1]), 1, run_id))
+        else:
+            yield entry
+
+
 def iter_ingest(
     root: Path,
     registry: pa.Table,
@@ -181,20 +200,11 @@ def iter_ingest(
     chunk_rows: int = DEFAULT_SIZES.chunk_rows,
 ) -> Iterator[pa.RecordBatch]:
     """stg_pages record batches (≤ chunk_rows rows, ≈ max_batch_bytes payload) of every new or changed file
-    under `root`; quarantine and `ingested_files` rows and counters go to `tally`. Entries that must not be read
-    (links, special files, names that are not UTF-8) are quarantined and registered by their own status."""
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
+    under `root`; quarantine and `ingested_files` rows and counters go to `tally` (`entries_to_read`)."""
     seen_stat, seen_sha = registry_index(registry) if not cfg.full else (set(), set())
     out = Batcher(cfg, run_id, now, tally, chunk_rows)
-    for entry in list_raw_entries(Path(root)):
-        if (entry.rel, entry.lstat.st_size, entry.lstat.st_mtime_ns) in seen_stat:
-            tally.files_skipped += 1
-        elif entry.problem is not None:
-            out.reject(entry.rel, *entry.problem)
-            tally.files.append(registry_row(entry.rel, entry.lstat, sha256_hex(entry.problem[1]), 1, run_id))
-        else:
-            yield from read_entry(entry, (seen_stat, seen_sha), cfg, out)
+    for entry in entries_to_read(root, seen_stat, tally, run_id):
+        yield from read_entry(entry, (seen_stat, seen_sha), cfg, out)
     if (batch := out.flush()) is not None:
         yield batch
 

@@ -11,7 +11,7 @@ whole; a sliced file's registry row is the stage's, once every slice is read (st
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,10 +22,10 @@ import pyarrow as pa
 from schemas import INGESTED_FILES, QUARANTINE, STG_PAGES
 from tasks._shards import fault_drill, spread_rows
 from tasks._spill import part_file, write_spill
-from tasks._stage import quarantine_row, quarantine_table, sha256_hex
-from tasks.ingest.batches import STAGE, Batcher, IngestTally, read_entry, read_slice, registry_index, registry_row
+from tasks._stage import quarantine_table
+from tasks.ingest.batches import Batcher, IngestTally, entries_to_read, read_entry, read_slice, registry_index
 from tasks.ingest.config import IngestConfig
-from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
+from tasks.ingest.listing import RawEntry, open_regular
 from tasks.ingest.slices import FileSlice, after, cut_lines, cuttable
 
 KEPT_DIR = "kept"
@@ -64,40 +64,35 @@ class IngestPlan:
 
 def plan_ingest(root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, shard_bytes: int) -> IngestPlan:
     """The shards of every new or changed file under `root` (iter_ingest's order and skips)."""
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"raw folder {root} does not exist (or is not a folder)")
     seen_stat, seen_sha = registry_index(registry) if not cfg.full else (set(), set())
     plan = IngestPlan([])
-    tally = plan.tally
-    to_read: list[RawEntry] = []
-    for entry in list_raw_entries(Path(root)):
-        if (entry.rel, entry.lstat.st_size, entry.lstat.st_mtime_ns) in seen_stat:
-            tally.files_skipped += 1
-        elif entry.problem is not None:
-            reason, message = entry.problem
-            tally.quarantine.append(_reject(entry.rel, reason, message, run_id, tally))
-            tally.files.append(registry_row(entry.rel, entry.lstat, sha256_hex(message), 1, run_id))
-        else:
-            to_read.append(entry)
+    to_read = list(entries_to_read(root, seen_stat, plan.tally, run_id))
     slice_bytes = spread_rows(sum(e.lstat.st_size for e in to_read), shard_bytes, LEAST_SLICE_BYTES)
-    known = _Known.of(registry, cfg.full)
+    versions = registered_versions(registry) if not cfg.full else {}
     pieces: list[Piece] = []
     for entry in to_read:
-        pieces.extend(_pieces(entry, slice_bytes, cfg, known, plan))
+        pieces.extend(_pieces(entry, slice_bytes, cfg, (seen_sha, versions), plan))
     plan.shards = _group(pieces, slice_bytes, seen_stat, seen_sha)
     return plan
 
 
-def _reject(rel: str, reason: str, message: str, run_id: str, tally: IngestTally) -> dict[str, Any]:
-    tally.reasons[reason] += 1
-    return quarantine_row(rel, STAGE, reason, message, run_id)
+def registered_versions(registry: pa.Table) -> dict[str, dict[int, tuple[str, int]]]:
+    """Each registered path's sizes, with their sha256 and record count."""
+    versions: dict[str, dict[int, tuple[str, int]]] = {}
+    for row in registry.select(["path", "size_bytes", "sha256", "n_records"]).to_pylist():
+        versions.setdefault(row["path"], {})[row["size_bytes"]] = (row["sha256"], row["n_records"])
+    return versions
 
 
-def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: _Known, plan: IngestPlan) -> list[Piece]:
+def _pieces(
+    entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: tuple[Set, dict], plan: IngestPlan
+) -> list[Piece]:
     """The entry whole, or its slices when it is plain JSON Lines larger than a slice or grown from a registered
     version (hashed and cut here): of a dump grown by appending to a registered version that ended at a line end,
-    only the slices of what was appended; none when its content is registered."""
-    earlier = {size: row for size, row in known.versions.get(entry.rel, {}).items() if size < entry.lstat.st_size}
+    only the slices of what was appended; none when its content is registered (`known`: the registered (path,
+    sha256) pairs and `registered_versions`)."""
+    seen_sha, versions = known
+    earlier = {size: row for size, row in versions.get(entry.rel, {}).items() if size < entry.lstat.st_size}
     if entry.lstat.st_size <= slice_bytes and not earlier:
         return [entry]
     try:
@@ -109,7 +104,7 @@ def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: _Known,
         if not cuttable(fh, entry.path.name, before.st_size, 0 if earlier else slice_bytes, cfg):
             return [entry]
         sha, slices, prefixes = cut_lines(fh, entry, slice_bytes, frozenset(earlier))
-    if (entry.rel, sha) in known.shas:
+    if (entry.rel, sha) in seen_sha:
         plan.tally.files_skipped += 1
         return []
     grown = [p for p in prefixes.values() if p.at_line_end and earlier[p.size][0] == p.sha256]
@@ -120,25 +115,6 @@ def _pieces(entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: _Known,
         plan.tally.files_appended += 1
     plan.sliced[entry.rel] = (entry, before, sha, len(slices), n_known)
     return list(slices)
-
-
-@dataclass(frozen=True, slots=True)
-class _Known:
-    """The registry as the planner reads it: every (path, sha256) registered, and each path's registered sizes
-    with their sha256 and record count (none with `--full`)."""
-
-    shas: set[tuple[str, str]]
-    versions: dict[str, dict[int, tuple[str, int]]]
-
-    @classmethod
-    def of(cls, registry: pa.Table, full: bool) -> _Known:
-        versions: dict[str, dict[int, tuple[str, int]]] = {}
-        if full:
-            return cls(set(), versions)
-        rows = registry.select(["path", "size_bytes", "sha256", "n_records"]).to_pylist()
-        for row in rows:
-            versions.setdefault(row["path"], {})[row["size_bytes"]] = (row["sha256"], row["n_records"])
-        return cls({(r["path"], r["sha256"]) for r in rows}, versions)
 
 
 def _group(pieces: list[Piece], slice_bytes: int, seen_stat: set, seen_sha: set) -> list[IngestShard]:
@@ -152,10 +128,14 @@ def _group(pieces: list[Piece], slice_bytes: int, seen_stat: set, seen_sha: set)
             size = 0
         groups[-1].append(piece)
         size += piece_size
+    by_path: dict[str, tuple[list, list]] = {}  # each path's registry rows: a shard takes its files' rows directly
+    for kind, rows in enumerate((seen_stat, seen_sha)):
+        for row in rows:
+            by_path.setdefault(row[0], ([], []))[kind].append(row)
     shards = []
     for i, group in enumerate(groups):
-        paths = {p.rel for p in group if isinstance(p, RawEntry)}
-        seen = (frozenset(s for s in seen_stat if s[0] in paths), frozenset(s for s in seen_sha if s[0] in paths))
+        rows = [by_path.get(p.rel, ([], [])) for p in group if isinstance(p, RawEntry)]
+        seen = (frozenset(r for stat, _ in rows for r in stat), frozenset(r for _, sha in rows for r in sha))
         shards.append(IngestShard(i, tuple(group), seen))
     return shards
 
@@ -184,6 +164,6 @@ def _batches(shard: IngestShard, cfg: IngestConfig, batcher: Batcher) -> Iterato
         if isinstance(piece, FileSlice):
             yield from read_slice(piece, cfg, batcher)
         else:
-            yield from read_entry(piece, (set(shard.seen[0]), set(shard.seen[1])), cfg, batcher)
+            yield from read_entry(piece, shard.seen, cfg, batcher)
     if (batch := batcher.flush()) is not None:
         yield batch
