@@ -185,14 +185,15 @@ class PageStream:
         return {"url": url, "text": blob, "bad": kind}
 
 
-def write_raw(pages: list[dict], shape: str, raw: Path) -> dict[str, int]:
-    """Deliver `pages` into the folder `raw`; returns source_uri → page index (as bench/_shapes.py)."""
+def write_raw(pages: list[dict], shape: str, raw: Path, name: str = "pages.jsonl") -> dict[str, int]:
+    """Deliver `pages` into the folder `raw` (JSON Lines: as the file `name`); returns source_uri → page index (as
+    bench/_shapes.py)."""
     raw.mkdir(parents=True, exist_ok=True)
     if shape != "jsonl":  # a file holding a cut JSON line is sniffed as a one-line dump: ingest locates it by line
         index = write_delivery(pages, shape, raw)
         return {(f"{uri}#line=1" if pages[i].get("bad") == "cut_json" else uri): i for uri, i in index.items()}
-    with (raw / "pages.jsonl").open("w", encoding="utf-8", newline="") as fh:
+    with (raw / name).open("w", encoding="utf-8", newline="") as fh:
         for page in pages:  # cut and binary lines go as they are; an empty text is a valid record
             verbatim = page.get("bad") in ("cut_json", "binary")
             fh.write((page["text"] if verbatim else json.dumps({"url": page["url"], "text": page["text"]})) + "\n")
-    return {f"pages.jsonl#line={i + 1}": i for i in range(len(pages))}
+    return {f"{name}#line={i + 1}": i for i in range(len(pages))}

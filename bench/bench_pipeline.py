@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py --n N [--new-fraction F] [--runner local|dask] [--page-kb 3]
         [--shape jsonl|txt] [--shard-rows ROWS] [--workers W] [--keep DIR] [--seed S]
-        [--restrip auto|defer|all] [--new-first] [--catch-up]
+        [--restrip auto|defer|all] [--new-first] [--new-file] [--catch-up]
 
 The crawl (bench/_pipeline_corpus.py, seeded): pages of ~`--page-kb` KB of text under the menus of real corpus
 sites with a footer, bodies in the page's language (en/fr/es), ~2 % project pages in the seeds' layout,
@@ -18,14 +18,17 @@ stage, between stages and after the last (from the run's log). Every sample goes
 work folder (seconds, pid, role, RSS MB, CPU s: keep it with --keep).
 With `--new-fraction F`, night 2 over night 1's warehouse: the crawl re-delivered with F·N new pages (the JSONL
 rewritten with the new pages appended, so ingest reads only what follows the registered dump, or with
-`--new-first` in front, so it reads every line again; for txt, the new files beside the old ones), its wall time
+`--new-first` in front, so it reads every line again; with `--new-file` as a second file beside night 1's,
+which stays registered and unread, so every record comes under a new source_uri; for txt, the new files beside
+the old ones), its wall time
 as a share of night 1's (#14's target: ≤ 5 %) and its stage figures; `--restrip` is night 2's (`defer`:
 published documents are not stripped again tonight), and `--catch-up` adds a night 3 re-delivering night 2's
 records with `--restrip auto` (after a deferred night 2, the run that strips every published document again).
 After each night the
 counts must reconcile: the run's equation (read + restripped = new + updated + unchanged + duplicates +
-quarantined) and every raw record delivered so far found by source_uri in `documents`, `duplicates` or
-`quarantine`; the script exits 1 otherwise.
+quarantined) and every raw record delivered that night found by source_uri in `documents`, `duplicates` or
+`quarantine`, or else (re-delivered unchanged at a new source_uri) published under its doc_id with its raw text;
+the script exits 1 otherwise.
 A fixed single-core workload is timed before night 1 and after the last night (`bench_run.host_calibration`):
 hosts of the same kind ran 1.9x apart on different days, so figures compare only between runs whose calibration
 is close (and a calibration that moved during the bench says something else ran). The last line is
@@ -42,12 +45,15 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
 from bench_run import CliRun, calibration_line, cpu_line, docpipe_command, peaks_line, run_cli
 
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE
 from schemas.runs import RUN_COUNTS, RUN_OUTCOMES
+from tasks._stage import raw_keys
 from tasks._warehouse import read_current, summary_path
+from tasks.identity import doc_ids
 
 RECONCILED_TABLES = (DOCUMENTS, DUPLICATES, QUARANTINE)
 
@@ -88,8 +94,23 @@ def phases_line(run: CliRun, times: list[float], summary: dict) -> str:
     return f"outside stages: before {before:.1f} s, between {times[-1] - times[0] - staged:.1f} s, after {after:.1f} s"
 
 
-def reconcile(warehouse: Path, summary: dict, uris: set[str]) -> tuple[bool, list[str]]:
-    """The run's count equation, and every delivered source_uri found in documents, duplicates or quarantine."""
+def unchanged_by_id(warehouse: Path, pages: list[dict]) -> set[int]:
+    """Indexes of `pages` whose doc_id is published with their raw text (re-delivered unchanged at another
+    source_uri: the night counts them in n_unchanged and writes no row)."""
+    if not pages:
+        return set()
+    urls, texts = pa.array([p["url"] for p in pages], pa.string()), pa.array([p["text"] for p in pages], pa.string())
+    night = pa.table({"doc_id": pa.array(doc_ids(urls, None, pa.array(["x#1"] * len(pages))), pa.string())})
+    night = night.append_column("raw_key", raw_keys(texts)).append_column("i", pa.array(range(len(pages))))
+    published = read_current(warehouse, DOCUMENTS, ["doc_id", "raw_key"])
+    return set(night.join(published, ["doc_id", "raw_key"], join_type="inner")["i"].to_pylist())
+
+
+def reconcile(warehouse: Path, summary: dict, delivered: dict[str, dict]) -> tuple[bool, list[str]]:
+    """The run's count equation, and every delivered record (source_uri → page) found by source_uri in documents,
+    duplicates or quarantine, or else published unchanged under its doc_id (a crawl delivered again as a new
+    file)."""
+    uris = set(delivered)
     counts = {c: int(summary[c] or 0) for c in RUN_COUNTS}  # the runs row, as `docpipe runs --json` shows it
     left = counts["n_read"] + counts["n_restripped"]
     right = sum(counts[c] for c in RUN_OUTCOMES)
@@ -98,24 +119,31 @@ def reconcile(warehouse: Path, summary: dict, uris: set[str]) -> tuple[bool, lis
     found: dict[str, set[str]] = {}
     for table in RECONCILED_TABLES:
         found[table.name] = set(read_current(warehouse, table, ["source_uri"]).column("source_uri").to_pylist())
-    missing = uris - set().union(*found.values())
+    missing = sorted(uris - set().union(*found.values()))
+    unchanged = unchanged_by_id(warehouse, [delivered[uri] for uri in missing])
+    missing = [uri for i, uri in enumerate(missing) if i not in unchanged]
     doubled = found[DOCUMENTS.name] & found[DUPLICATES.name]
     where = ", ".join(f"{name} {len(uris & seen):,}" for name, seen in found.items())
     lines.append(
-        f"tables: {len(uris):,} raw records delivered; by source_uri in {where}; "
-        f"missing {len(missing):,}; in both documents and duplicates {len(doubled):,}"
+        f"tables: {len(uris):,} raw records delivered; by source_uri in {where}; else unchanged by doc_id "
+        f"{len(unchanged):,}; missing {len(missing):,}; in both documents and duplicates {len(doubled):,}"
     )
-    lines += [f"  missing: {sorted(missing)[:5]}"] if missing else []
+    lines += [f"  missing: {missing[:5]}"] if missing else []
     return left == right and not missing and not doubled, lines
 
 
 def run_night(
-    args: argparse.Namespace, work: Path, night: int, pages: list[dict], restrip: str = "auto"
+    args: argparse.Namespace, work: Path, night: int, pages: list[dict], restrip: str = "auto", beside: bool = False
 ) -> tuple[CliRun, dict, bool]:
-    """Deliver `pages` into a new raw folder, run the CLI on the warehouse, print the night's figures."""
+    """Deliver `pages` into a new raw folder (`beside`: as a second JSONL file beside night 1's, which is copied
+    as it was and not read again), run the CLI on the warehouse, print the night's figures."""
     raw, warehouse = work / f"raw{night}", work / "warehouse"
     shutil.rmtree(raw, ignore_errors=True)
-    uris = set(write_raw(pages, args.shape, raw))
+    if beside:
+        raw.mkdir(parents=True)
+        shutil.copy2(work / "raw1" / "pages.jsonl", raw / "pages.jsonl")
+    index = write_raw(pages, args.shape, raw, f"pages-{night}.jsonl" if beside else "pages.jsonl")
+    delivered = {uri: pages[i] for uri, i in index.items()}
     cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", f"night{night}")
     cmd += ["--runner", args.runner] + (["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])
     cmd += ["--workers", str(args.workers)] if args.workers else []
@@ -132,7 +160,7 @@ def run_night(
     print("\n".join(stage_table(summary["stage_stats"], run.seconds)))
     print(f"wall {run.seconds:.1f} s; peak tree RSS {run.peak_mb:,.0f} MB; {peaks_line(run.peaks)}")
     print(f"{cpu_line(run.cpu)}; {phases_line(run, run_log_times(warehouse, f'night{night}'), summary)}")
-    ok, lines = reconcile(warehouse, summary, uris)
+    ok, lines = reconcile(warehouse, summary, delivered)
     print("\n".join(lines))
     return run, summary, ok
 
@@ -166,6 +194,12 @@ def parse_args() -> argparse.Namespace:
         "of it, so every line is read again; default: appended, and ingest reads only what follows)",
     )
     parser.add_argument(
+        "--new-file",
+        action="store_true",
+        help="night 2's JSONL as a second file (pages-2.jsonl) beside night 1's, which stays: the crawl delivered "
+        "again under new source_uris, every line read (JSONL only)",
+    )
+    parser.add_argument(
         "--catch-up",
         action="store_true",
         help="a night 3 re-delivering night 2's records with --restrip auto (after --restrip defer: every "
@@ -187,7 +221,7 @@ def main() -> None:
     if ok and args.new_fraction > 0:
         new = stream.take(round(args.n * args.new_fraction))
         delivered = new + stream.pages[: -len(new) or None] if args.new_first else stream.pages
-        second, stats2, ok = run_night(args, work, 2, delivered, args.restrip)
+        second, stats2, ok = run_night(args, work, 2, delivered, args.restrip, args.new_file)
         if stats2:
             share = second.seconds / first.seconds
             print(f"night 2: {second.seconds:.1f} s = {share:.1%} of night 1's {first.seconds:.1f} s (target <= 5 %)")

@@ -31,7 +31,7 @@ from handoff.analyst_db import refresh_analyst_db
 from schemas import QUARANTINE, RUNS
 from schemas.runs import RESTRIP, RUN_COUNTS, RUN_OUTCOMES, run_counts
 from tasks._shards import retire_workers, trim_memory
-from tasks._spill import Rows, Spill
+from tasks._spill import Rows, Spill, joined
 from tasks._stage import StageResult
 from tasks.history import History
 from tasks.publish import PLAN, changed_tables, publish_run_row, publish_run_summary, versions
@@ -202,7 +202,8 @@ class RunLedger:
         self.stats.setdefault(name, {}).update(result.stats)
         if result.quarantined.num_rows:
             self.quarantine.append(result.quarantined)
-        self.outputs.update(result.outputs)
+        for table, rows in result.outputs.items():  # two stages may give rows of one table (duplicates)
+            self.outputs[table] = joined(self.outputs[table], rows) if table in self.outputs else rows
         return result.kept
 
     def tables(self, documents: Rows) -> dict[str, Rows]:

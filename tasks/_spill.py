@@ -212,6 +212,11 @@ def materialise(rows: Rows) -> pa.Table:
     return rows.read() if isinstance(rows, Spill) else rows
 
 
+def joined(first: Rows, second: Rows) -> pa.Table:
+    """Two stages' rows of one table in one table (small tables only: the rows are read into memory)."""
+    return pa.concat_tables([materialise(first), materialise(second)])
+
+
 def filter_out(rows: Rows, drop: dict[str, Iterable], path: Path | None, table: Table, chunk_rows: int) -> Rows:
     """The rows except those whose column value is among `drop[column]` (for any of the columns); unchanged
     when nothing is to be dropped; a spill in gives a spill written at `path` out, `chunk_rows` at a time."""

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, RUNS, STG_CLEAN, STG_PAGES
+from schemas import BOILERPLATE_PAGES, DOCUMENTS, DUPLICATES, QUARANTINE, RUNS, STG_CLEAN, STG_PAGES
 from schemas.runs import (
     RESTRIP,
     RESTRIP_ALL,
@@ -73,7 +73,7 @@ from tasks.strip_boilerplate.shards import (
     sample_shard,
     write_model,
 )
-from tasks.strip_boilerplate.unchanged import without_unchanged
+from tasks.strip_boilerplate.unchanged import Leaving, without_unchanged
 
 SPREAD_LEAST_ROWS = 1_000  # a worker process builds the night's models (~2 s) for its shard: worth it from here
 
@@ -167,16 +167,17 @@ def strip_stage(
     # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
     # it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
     has_documents = bool(history.files(DOCUMENTS))
-    spill, unchanged, duplicates = delivered, 0, 0
+    left = Leaving(delivered)
     if has_documents:
         started = time.perf_counter()
         deferred = cfg.restrip == RESTRIP_DEFER  # a re-delivered duplicate keeps its recorded row (unchanged.py)
-        found = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows, deferred)
-        spill, unchanged, duplicates = found
+        left = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows, deferred)
         took = time.perf_counter() - started
-        also = f", {duplicates:,} as a recorded duplicate" if deferred else ""
-        delivered_as = f"{unchanged:,} of {delivered.num_rows:,} records re-delivered as published{also}"
+        moved = f" ({left.moved.num_rows:,} at another source_uri)" if left.moved.num_rows else ""
+        also = f", {left.duplicates:,} as a recorded duplicate{moved}" if deferred else ""
+        delivered_as = f"{left.unchanged:,} of {delivered.num_rows:,} records re-delivered as published{also}"
         note(f"unchanged: {delivered_as} ({took:.1f} s)")
+    spill = left.spill
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
@@ -200,10 +201,13 @@ def strip_stage(
     return StageResult(
         Spill(out / KEPT_DIR),
         Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
-        {**stage_stats(counts, restripped, unchanged, duplicates), RESTRIP: done},
-        outputs={"boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows())},
+        {**stage_stats(counts, restripped, left.unchanged, left.duplicates), RESTRIP: done},
+        outputs={
+            "boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows()),
+            **({DUPLICATES.name: left.moved} if left.moved.num_rows else {}),  # dedupe's rows join them (ledger)
+        },
         n_in=delivered.num_rows + restripped,
-        n_dropped=unchanged + duplicates,
+        n_dropped=left.unchanged + left.duplicates,
     )
 
 

@@ -10,10 +10,15 @@ doc_id, body and version). Such records leave the night here, counted in the sta
 on.
 
 On a night that defers its re-strip, a record re-delivered as a recorded duplicate leaves too, counted in the
-stage's `duplicates`, its `duplicates` row kept as it is: the row of its source_uri has its raw_key (so its
-stripped body is the one decided on, models being deferred), is not `superseded`, and its `duplicate_of` is no
-doc_id of the night's other records (the document it was folded into comes unchanged or not at all); its own
-doc_id, when known before stripping, comes once and is not published (else it would be that document's update).
+stage's `duplicates`: a `duplicates` row with its raw_key (so its stripped body is the one decided on, models being
+deferred), not `superseded`, whose `duplicate_of` is no doc_id of the night's other records (the document it was
+folded into comes unchanged or not at all), and its own doc_id, when known before stripping, comes once and is not
+published (else it would be that document's update). The row is the one of its source_uri, kept as it is; else
+(the crawl delivered again as a new file, or its lines moved) one of its doc_id, or for a record known only by its
+body and alone tonight with its raw text, a body-identified row of that raw_key: the decision is carried to a new
+row under the record's source_uri, url and run_id (`Leaving.moved`, which strip returns among its outputs), the
+row dedupe would write for it. A moved record whose new source_uri already names a recorded row or a published
+document (a dump rewritten in another order: its line numbers named other records) takes the whole path.
 Nights that do not defer decide every re-delivered duplicate again, under the night's models.
 
 Not recognised as unchanged here (they take the whole path): HTML records (their raw_text is what stripping
@@ -25,14 +30,16 @@ SHA-256 of raw_text's UTF-8 bytes), hashed here only for a spill that does not h
 published side is the stored `documents.raw_key`, the same hash taken when the row was extracted, so only the
 doc_id and raw_key columns are read; a data file written before docpipe stored raw_key (its statistics show keys
 missing) has DuckDB hash its raw_text instead, in the same query, until publish rewrites the file (rewrite.py fills
-the keys of the rows it copies). A recorded duplicate is matched on the `duplicates` columns source_uri, raw_key,
-kind and duplicate_of. Only the ids of the matches come back. Memory: ~110 bytes a record of the night (doc_id,
+the keys of the rows it copies). A recorded duplicate is matched on the `duplicates` columns source_uri or doc_id,
+url, raw_key, kind and duplicate_of. Only the ids of the matches come back, and the decisions of the moved ones
+(their url and run_id are read from the spill at those rows). Memory: ~110 bytes a record of the night (doc_id,
 hash and source_uri as Arrow strings), released once the matches are known.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -131,47 +138,101 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
 
 def recorded_duplicates(
     dup_files: Sequence[str], doc_files: Sequence[str], night: pa.Table, left: set[int]
-) -> set[int]:
-    """Rows of `night` re-delivered as a recorded duplicate (module docstring; `left`: the rows found unchanged):
-    a `duplicates` row of its source_uri and raw_key, not `superseded`, whose duplicate_of is no doc_id of the
-    night's other records; its own doc_id, when known before stripping, delivered once and not published."""
+) -> tuple[set[int], pa.Table]:
+    """Rows of `night` re-delivered as a recorded duplicate (module docstring; `left`: the rows found unchanged),
+    and of those re-delivered at another source_uri, the recorded row (`_RECORDED` columns) under its `row`."""
     dup_files = [f for f in dup_files if "raw_key" in pq.read_schema(f).names]  # rows written before: no key
     if not dup_files or night.num_rows == 0:
-        return set()
+        return set(), _NO_MOVES
     still = pc.invert(pc.is_in(night["row"], pa.array(sorted(left), pa.int64())))  # the rows not unchanged
     rest = night.filter(still)
     changed = pa.table({"doc_id": pc.unique(rest["doc_id"].drop_null())})
     wanted = rest.filter(pc.and_(rest["raw_key"].is_valid(), _delivered_once(night).filter(still)))
     if wanted.num_rows == 0:
-        return set()
-    sql = (
-        f"SELECT w.row FROM read_parquet([{sql_list(dup_files)}], union_by_name = true) d "
-        "JOIN wanted w ON d.source_uri = w.source_uri AND d.raw_key = w.raw_key "
-        "WHERE d.kind <> 'superseded' AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = d.duplicate_of)"
+        return set(), _NO_MOVES
+    recorded = f"read_parquet([{sql_list(dup_files)}], union_by_name = true)"
+    published = f"read_parquet([{sql_list(doc_files)}], union_by_name = true)" if doc_files else None
+    found = query_arrow(_recorded_sql(recorded, published), wanted=_with_lone_bodies(wanted), changed=changed)
+    moved = found.filter(pc.invert(found["same"]))
+    return set(found["row"].to_pylist()), moved.select(["row", *_RECORDED])
+
+
+_RECORDED = ("doc_id", "duplicate_of", "kind", "similarity", "content_hash", "raw_key")
+_NO_MOVES = pa.schema([("row", pa.int64()), *(DUPLICATES.arrow_schema.field(c) for c in _RECORDED)]).empty_table()
+
+
+def _with_lone_bodies(wanted: pa.Table) -> pa.Table:
+    """`wanted` with `lone_body`: a record known only by its body whose raw_key no other such record has tonight
+    (two equal raw texts without URL would be the same document twice, which dedupe decides)."""
+    bodies = wanted.filter(wanted["doc_id"].is_null())
+    counts = bodies.group_by("raw_key").aggregate([("row", "count")])
+    once = counts.filter(pc.equal(counts["row_count"], 1))["raw_key"]
+    lone = pc.and_(wanted["doc_id"].is_null(), pc.is_in(wanted["raw_key"], once))
+    return wanted.append_column("lone_body", lone)
+
+
+def _recorded_sql(recorded: str, published: str | None) -> str:
+    """The query behind `recorded_duplicates`: each wanted record's recorded row (its own source_uri first; else,
+    moved, one of its doc_id, or, for a lone body, a body-identified row with its raw_key). A moved record leaves
+    only when its new source_uri names no recorded row and no published document (the line numbers of a dump
+    rewritten in another order: such a record takes the whole path, as before)."""
+    free_uri = f"NOT EXISTS (SELECT 1 FROM {recorded} o WHERE o.source_uri = m.new_uri)"
+    own_id = ""
+    if published:
+        free_uri += f" AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.source_uri = m.new_uri)"
+        own_id = f"AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = w.doc_id)"
+    columns = ", ".join(f"d.{c}" for c in _RECORDED)
+    return (
+        f"WITH d AS (SELECT * FROM {recorded} WHERE raw_key IS NOT NULL AND kind <> 'superseded' "
+        "AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = duplicate_of)), "
+        "m AS (SELECT w.row, d.source_uri = w.source_uri AS same, w.source_uri AS new_uri, "
+        f"d.source_uri AS recorded_uri, {columns} FROM wanted w JOIN d ON d.raw_key = w.raw_key "
+        "WHERE (d.source_uri = w.source_uri OR d.doc_id = w.doc_id "
+        f"OR (w.lone_body AND d.url IS NULL AND contains(d.source_uri, '#'))) {own_id} "
+        "QUALIFY row_number() OVER (PARTITION BY w.row ORDER BY same DESC, recorded_uri) = 1) "
+        f"SELECT * EXCLUDE (new_uri, recorded_uri) FROM m WHERE same OR ({free_uri})"
     )
-    if doc_files:
-        published = f"read_parquet([{sql_list(doc_files)}], union_by_name = true)"
-        sql += f" AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = w.doc_id)"
-    return set(query_arrow(sql, wanted=wanted, changed=changed).column("row").to_pylist())
+
+
+@dataclass(frozen=True, slots=True)
+class Leaving:
+    """What `without_unchanged` took out of the night: the records that go on, how many left as unchanged and as
+    recorded duplicates, and the `duplicates` rows of those re-delivered at another source_uri."""
+
+    spill: Spill
+    unchanged: int = 0
+    duplicates: int = 0
+    moved: pa.Table = field(default_factory=DUPLICATES.empty)
 
 
 def without_unchanged(
     spill: Spill, history: History, path: Path, chunk_rows: int, duplicates_too: bool = False
-) -> tuple[Spill, int, int]:
+) -> Leaving:
     """The night's records without the unchanged ones, and with `duplicates_too` (a night that defers its
     re-strip) without those re-delivered as a recorded duplicate (written to `path`, `chunk_rows` at a time,
-    when any is found; else `spill` as it is), and how many of each left."""
+    when any is found; else `spill` as it is)."""
     files = history.files(DOCUMENTS)
     if not files or spill.num_rows == 0:
-        return spill, 0, 0
+        return Leaving(spill)
     night = night_keys(spill, chunk_rows)
     unchanged = published_matches(files, candidates(night))
-    duplicates = recorded_duplicates(history.files(DUPLICATES), files, night, unchanged) if duplicates_too else set()
+    duplicates, moved = set(), _NO_MOVES
+    if duplicates_too:
+        duplicates, moved = recorded_duplicates(history.files(DUPLICATES), files, night, unchanged)
     if not unchanged and not duplicates:
-        return spill, 0, 0
+        return Leaving(spill)
     drop = np.zeros(spill.num_rows, bool)
     drop[list(unchanged | duplicates)] = True
-    return write_spill(path, STG_PAGES, _kept_parts(spill, drop, chunk_rows)), len(unchanged), len(duplicates)
+    kept = write_spill(path, STG_PAGES, _kept_parts(spill, drop, chunk_rows))
+    return Leaving(kept, len(unchanged), len(duplicates), moved_rows(spill, moved))
+
+
+def moved_rows(spill: Spill, moved: pa.Table) -> pa.Table:
+    """`duplicates` rows of the records re-delivered at another source_uri: the recorded decision, under the
+    record's own source_uri, url and run_id."""
+    at = moved["row"].to_pylist()
+    night = {name: spill.take(at, name) for name in ("source_uri", "url", "run_id")}
+    return DUPLICATES.conform(pa.table({**night, **{name: moved[name] for name in _RECORDED}}))
 
 
 def _kept_parts(spill: Spill, drop: np.ndarray, chunk_rows: int) -> Iterator[pa.RecordBatch]:

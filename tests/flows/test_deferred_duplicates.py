@@ -8,6 +8,7 @@ The real nightly flow on corpus pages as JSON lines with URLs, two of them deliv
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -100,3 +101,38 @@ def test_a_duplicate_is_decided_again_when_its_document_changes_or_the_night_doe
     auto = nightly(str(raw), str(warehouse), "night-3", full=True)  # every line read again, not only the new one
     assert json.loads(auto.row["stage_stats"])["strip_boilerplate"]["duplicates"] == 0
     assert {uri[copy], uri[other]} <= _stripped(warehouse, "night-3")  # both decided again tonight
+
+
+def _night_two_as_a_new_file(raw: Path, warehouse: Path, records: list[dict], restrip: str) -> dict:
+    """Night 2: the crawl delivered again as a second file beside night 1's (which stays, registered and not
+    read), its records in reverse order, with a new page and a new copy of a published page (decided tonight)."""
+    pages = corpus_pages()
+    new = [pages[N_PAGES], _copy(pages[20])]
+    (raw / "crawl-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*new, *records[::-1]]), "utf-8")
+    night = nightly(str(raw), str(warehouse), "night-2", restrip=restrip)
+    assert night.status == "succeeded"
+    return night.row
+
+
+def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new_source_uri(tmp_path):
+    raw, warehouse, records = _night_one(tmp_path)
+    before = _duplicates(warehouse)
+    auto = tmp_path / "auto"  # the same night 2 deciding every re-delivered duplicate again, for comparison
+    shutil.copytree(tmp_path, auto, ignore=shutil.ignore_patterns("auto"))
+    row = _night_two_as_a_new_file(raw, warehouse, records, "defer")
+    stats = json.loads(row["stage_stats"])
+    assert stats["strip_boilerplate"]["duplicates"] == len(COPIED) and stats["dedupe"]["in"] == 2
+    assert row["n_duplicates"] == len(COPIED) + 1 and row["n_new"] == 1 and row["n_unchanged"] == N_PAGES
+    tonight = {d["source_uri"]: d for d in read_current(warehouse, DUPLICATES).to_pylist() if d["run_id"] == "night-2"}
+    assert len(tonight) == len(COPIED) + 1 and all(uri.startswith("crawl-2.jsonl#") for uri in tonight)
+    carried = {d["url"]: d for d in tonight.values() if d["url"] in before}
+    decision = ("doc_id", "duplicate_of", "kind", "similarity", "content_hash", "raw_key")
+    for url, old in before.items():  # night 1's rows stay; tonight's carry their decision
+        assert {k: carried[url][k] for k in decision} == {k: old[k] for k in decision}
+    assert {d["url"]: d for d in read_current(warehouse, DUPLICATES).to_pylist() if d["run_id"] == "night-1"} == before
+
+    decided = _night_two_as_a_new_file(auto / "raw", auto / "warehouse", records, "auto")
+    assert json.loads(decided["stage_stats"])["dedupe"]["in"] == len(COPIED) + 2
+    assert read_current(auto / "warehouse", DUPLICATES).sort_by("source_uri") == read_current(
+        warehouse, DUPLICATES
+    ).sort_by("source_uri")

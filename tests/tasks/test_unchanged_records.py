@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from helpers import seed_files
 
+from schemas import DUPLICATES
 from tasks._stage import raw_keys
 from tasks.strip_boilerplate.unchanged import candidates, keyed, published_matches, recorded_duplicates
 
@@ -74,6 +75,14 @@ def test_files_that_hold_every_key_are_matched_by_key_the_others_by_raw_text(tmp
     assert keyed(stale) and published_matches([stale], candidates(night)) == set()
 
 
+def _recorded(path, rows: dict[str, list]) -> str:
+    """A `duplicates` data file of these columns (the others: placeholders, url null), as publish writes it."""
+    n = len(rows["source_uri"])
+    defaults = {"similarity": [1.0] * n, "content_hash": ["h"] * n, "run_id": ["r1"] * n}
+    pq.write_table(DUPLICATES.conform(pa.table({**defaults, **rows})), path)
+    return str(path)
+
+
 def test_a_recorded_duplicate_is_its_row_re_delivered_while_its_document_stays(tmp_path):
     """recorded_duplicates (nights that defer their re-strip): same source_uri and raw text as a `duplicates` row
     that is not `superseded`, whose document no other record of the night brings, the record's own doc_id
@@ -81,21 +90,64 @@ def test_a_recorded_duplicate_is_its_row_re_delivered_while_its_document_stays(t
     uris = [f"dump.jsonl#line={i}" for i in range(7)]
     texts = ["copy", "copy of b", "copy of c", "older copy", "mine", "copy of b", "changed c"]
     night = _night(["n0", "n1", "n2", "n3", "n4", "n1", "c"], texts).append_column("source_uri", pa.array(uris))
-    dups = str(tmp_path / "dups.parquet")
     rows = {
         "source_uri": uris[:5] + [uris[5]],
+        "doc_id": ["n0", "n1", "n2", "n3", "n4", "n1"],
         "raw_key": raw_keys(pa.array([*texts[:3], texts[3], texts[4], texts[5]])),
         "kind": ["exact", "near", "near", "superseded", "exact", "near"],
         "duplicate_of": ["a", "b", "c", "n3", "a", "b"],
     }
-    pq.write_table(pa.table(rows), dups)
+    dups = _recorded(tmp_path / "dups.parquet", rows)
     docs = str(tmp_path / "docs.parquet")
-    pq.write_table(pa.table({"doc_id": ["a", "b", "c", "n3", "n4"]}), docs)
+    published = {"doc_id": ["a", "b", "c", "n3", "n4"], "source_uri": ["x0", "x1", "x2", "x3", "x4"]}
+    pq.write_table(pa.table(published), docs)
     # row 0 kept as recorded; 1 and 5: doc_id n1 twice tonight; 2: its document c comes changed (row 6);
     # 3: superseded; 4: its own doc_id is published (an update of it, not a duplicate)
-    assert recorded_duplicates([dups], [docs], night, set()) == {0}
-    assert recorded_duplicates([dups], [docs], night, {6}) == {0, 2}  # c re-delivered unchanged
-    old = str(tmp_path / "old.parquet")
-    pq.write_table(pa.table({k: v for k, v in rows.items() if k != "raw_key"}), old)
-    assert recorded_duplicates([old], [docs], night, set()) == set()
-    assert recorded_duplicates([old, dups], [docs], night, set()) == {0}
+    assert recorded_duplicates([dups], [docs], night, set())[0] == {0}
+    left, moved = recorded_duplicates([dups], [docs], night, {6})
+    assert left == {0, 2} and moved.num_rows == 0  # c re-delivered unchanged; both at their recorded source_uri
+    old = _recorded(tmp_path / "old.parquet", {k: v for k, v in rows.items() if k != "raw_key"})
+    pq.write_table(pq.read_table(old).drop(["raw_key"]), old)  # written before the column
+    assert recorded_duplicates([old], [docs], night, set())[0] == set()
+    assert recorded_duplicates([old, dups], [docs], night, set())[0] == {0}
+
+
+def test_a_recorded_duplicate_re_delivered_at_another_source_uri_carries_its_row(tmp_path):
+    """A dump delivered again as a new file (or with its lines moved): a record whose doc_id (or, known only by
+    its body, whose raw text alone tonight) is a recorded duplicate's with the same raw text leaves with that
+    decision, to be written under its new source_uri; not when that source_uri already names a recorded row or a
+    published document (a dump rewritten in another order), nor a body repeated tonight."""
+    recorded = {
+        "source_uri": ["old.jsonl#line=1", "old.jsonl#line=2", "old.jsonl#line=3", "old.jsonl#line=4"],
+        "doc_id": ["u1", "body-x", "u3", "u4"],
+        "url": ["https://a.org/1", None, "https://a.org/3", "https://a.org/4"],
+        "raw_key": raw_keys(pa.array(["page 1", "page x", "page 3", "page 4"])),
+        "kind": ["near", "exact", "exact", "exact"],
+        "duplicate_of": ["d1", "dx", "d3", "d4"],
+        "similarity": [0.8, 1.0, 1.0, 1.0],
+        "content_hash": ["h1", "hx", "h3", "h4"],
+    }
+    dups = _recorded(tmp_path / "dups.parquet", recorded)
+    docs = str(tmp_path / "docs.parquet")
+    published = {"doc_id": ["d1", "dx", "d3", "d4"], "source_uri": ["a#1", "a#2", "taken", "a#4"]}
+    pq.write_table(pa.table(published), docs)
+    uris = ["new.jsonl#line=1", "new.jsonl#line=2", "taken", "old.jsonl#line=1", "new.jsonl#line=5"]
+    texts = ["page 1", "page x", "page 3", "page 4", "page 1 edited"]
+    night = _night(["u1", None, "u3", "u4", "u1b"], texts).append_column("source_uri", pa.array(uris))
+    left, moved = recorded_duplicates([dups], [docs], night, set())
+    # 0 by its doc_id, 1 by its lone body; 2's new source_uri is a published document's, 3's a recorded row's;
+    # 4 is no recorded raw text
+    assert left == {0, 1}
+    assert moved.sort_by("row").to_pydict() == {
+        "row": [0, 1],
+        "doc_id": ["u1", "body-x"],
+        "duplicate_of": ["d1", "dx"],
+        "kind": ["near", "exact"],
+        "similarity": [0.8, 1.0],
+        "content_hash": ["h1", "hx"],
+        "raw_key": recorded["raw_key"].to_pylist()[:2],
+    }
+    again = _night([None], ["page x"]).append_column("source_uri", pa.array(["new.jsonl#line=9"]))
+    twice = pa.concat_tables([night, again])
+    twice = twice.set_column(0, "row", pa.array(range(twice.num_rows), pa.int64()))
+    assert recorded_duplicates([dups], [docs], twice, set())[0] == {0}  # the body x comes twice tonight
