@@ -108,6 +108,7 @@ class RunLedger:
     failed_stage: str | None = None
     error: str | None = None
     executing: bool = False  # once a stage executes, every later stage executes too
+    handed: bool = False  # the run's tables went to validate: a stage's outputs replace them from then on
 
     @classmethod
     def open(cls, cfg: RunConfig) -> RunLedger:
@@ -202,12 +203,16 @@ class RunLedger:
         self.stats.setdefault(name, {}).update(result.stats)
         if result.quarantined.num_rows:
             self.quarantine.append(result.quarantined)
-        for table, rows in result.outputs.items():  # two stages may give rows of one table (duplicates)
-            self.outputs[table] = joined(self.outputs[table], rows) if table in self.outputs else rows
+        for table, rows in result.outputs.items():
+            # rows of one table from two stages join (strip's and dedupe's duplicates); the stage handed the run's
+            # tables (validate) returns them checked, in their place
+            more = table in self.outputs and not self.handed
+            self.outputs[table] = joined(self.outputs[table], rows) if more else rows
         return result.kept
 
     def tables(self, documents: Rows) -> dict[str, Rows]:
-        """Everything publish writes for this run."""
+        """Everything publish writes for this run (handed to validate, then to publish)."""
+        self.handed = True
         quarantined = pa.concat_tables(self.quarantine) if self.quarantine else QUARANTINE.empty()
         return {**self.outputs, "documents": documents, "quarantine": quarantined}
 

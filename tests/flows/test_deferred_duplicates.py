@@ -123,7 +123,9 @@ def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new
     stats = json.loads(row["stage_stats"])
     assert stats["strip_boilerplate"]["duplicates"] == len(COPIED) and stats["dedupe"]["in"] == 2
     assert row["n_duplicates"] == len(COPIED) + 1 and row["n_new"] == 1 and row["n_unchanged"] == N_PAGES
-    tonight = {d["source_uri"]: d for d in read_current(warehouse, DUPLICATES).to_pylist() if d["run_id"] == "night-2"}
+    rows = read_current(warehouse, DUPLICATES).to_pylist()
+    tonight = {d["source_uri"]: d for d in rows if d["run_id"] == "night-2"}
+    assert len(rows) == len({d["source_uri"] for d in rows}) == len(before) + len(tonight)  # each row once
     assert len(tonight) == len(COPIED) + 1 and all(uri.startswith("crawl-2.jsonl#") for uri in tonight)
     carried = {d["url"]: d for d in tonight.values() if d["url"] in before}
     decision = ("doc_id", "duplicate_of", "kind", "similarity", "content_hash", "raw_key")
