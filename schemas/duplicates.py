@@ -14,7 +14,9 @@ DUPLICATES = Table(
     key=("source_uri",),
     description=(
         "Where else each story appeared: records folded into a published document. A record published on a later "
-        "night (re-delivered with a body of its own) leaves this table in that run."
+        "night (re-delivered with a body of its own) leaves this table in that run; one decided otherwise on a "
+        "later night (or a line of a dump rewritten in another order that now holds another record) gets that "
+        "night's row."
     ),
     columns=(
         Column(

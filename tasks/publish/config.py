@@ -42,12 +42,16 @@ def any_column_differs(table: Table, columns: tuple[str, ...] | None = None) -> 
     return " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in names)
 
 
+DECISION_COLUMNS = ("doc_id", "duplicate_of", "kind", "similarity", "url", "content_hash", "raw_key")
+
 # Fixed order; `runs` is written separately and last. A document is rewritten only when what it publishes from its
 # page changed (dedupe passes updates with an unchanged body too: an edit after the contact block).
 PLAN: tuple[TableWrite, ...] = (
     TableWrite(BOILERPLATE_PAGES, None),
     TableWrite(QUARANTINE, None),
-    TableWrite(DUPLICATES, None, replaced_by_documents="source_uri"),  # a record is a duplicate or published
+    # a record is a duplicate or published; tonight's decision for a source_uri replaces a different one (a dump
+    # rewritten in another order: the row of the record a line held before), an equal one stays with its run_id
+    TableWrite(DUPLICATES, any_column_differs(DUPLICATES, DECISION_COLUMNS), replaced_by_documents="source_uri"),
     TableWrite(DEDUPE_SIGNATURES, None),
     TableWrite(DEDUPE_BANDS, None),
     TableWrite(PROJECTS, any_column_differs(PROJECTS)),

@@ -42,3 +42,26 @@ def test_a_grown_dump_is_read_from_where_it_was_registered_and_every_line_is_acc
     files = read_current(warehouse, INGESTED_FILES).to_pylist()
     latest = next(f for f in files if f["run_id"] == "night-2")
     assert latest["n_records"] == len(grown) and latest["size_bytes"] == (raw / "crawl.jsonl").stat().st_size
+
+
+def test_a_dump_rewritten_in_another_order_has_tonights_decision_at_each_line(tmp_path):
+    """A dump rewritten with its lines moved is read whole; a duplicate at a line where the registered version
+    had another duplicate replaces that row (a row a line no longer holds), so every line has its own row."""
+    raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
+    raw.mkdir()
+    pages = corpus_pages()[:N_PAGES]
+    copy_a, copy_b = ({**pages[i], "url": pages[i]["url"] + f"/copy-{i}"} for i in (0, 1))
+    _write(raw / "crawl.jsonl", [*pages, copy_a])
+    assert nightly(str(raw), str(warehouse), "night-1").status == "succeeded"
+    last = f"crawl.jsonl#line={N_PAGES + 1}"
+    assert {d["source_uri"]: d["url"] for d in read_current(warehouse, DUPLICATES).to_pylist()} == {last: copy_a["url"]}
+
+    _write(raw / "crawl.jsonl", [*pages, copy_b, copy_a])  # copy b where copy a was, copy a one line down
+    night = nightly(str(raw), str(warehouse), "night-2")
+    assert night.row["n_read"] == N_PAGES + 2 and night.row["n_duplicates"] == 2
+    rows = read_current(warehouse, DUPLICATES).to_pylist()
+    moved = f"crawl.jsonl#line={N_PAGES + 2}"
+    assert {d["source_uri"]: (d["url"], d["run_id"]) for d in rows} == {
+        last: (copy_b["url"], "night-2"),
+        moved: (copy_a["url"], "night-2"),
+    }
