@@ -17,8 +17,8 @@ published (else it would be that document's update). The row is the one of its s
 (the crawl delivered again as a new file, or its lines moved) one of its doc_id, or for a record known only by its
 body and alone tonight with its raw text, a body-identified row of that raw_key: the decision is carried to a new
 row under the record's source_uri, url and run_id (`Leaving.moved`, which strip returns among its outputs), the
-row dedupe would write for it. A moved record whose new source_uri already names a recorded row or a published
-document (a dump rewritten in another order: its line numbers named other records) takes the whole path.
+row dedupe would write for it (where its new source_uri names another record's row, a line of a dump rewritten
+in another order, publish puts it in that row's place, as it does dedupe's).
 Nights that do not defer decide every re-delivered duplicate again, under the night's models.
 
 Not recognised as unchanged here (they take the whole path): HTML records (their raw_text is what stripping
@@ -172,25 +172,18 @@ def _with_lone_bodies(wanted: pa.Table) -> pa.Table:
 
 
 def _recorded_sql(recorded: str, published: str | None) -> str:
-    """The query behind `recorded_duplicates`: each wanted record's recorded row (its own source_uri first; else,
-    moved, one of its doc_id, or, for a lone body, a body-identified row with its raw_key). A moved record leaves
-    only when its new source_uri names no recorded row and no published document (the line numbers of a dump
-    rewritten in another order: such a record takes the whole path, as before)."""
-    free_uri = f"NOT EXISTS (SELECT 1 FROM {recorded} o WHERE o.source_uri = m.new_uri)"
-    own_id = ""
-    if published:
-        free_uri += f" AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.source_uri = m.new_uri)"
-        own_id = f"AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = w.doc_id)"
+    """The query behind `recorded_duplicates`: each wanted record's recorded row (`d`: those that may be
+    re-delivered), its own source_uri's first; else, moved, one of its doc_id, or for a lone body, a
+    body-identified row of its raw_key."""
+    own_id = f"AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = w.doc_id)" if published else ""
     columns = ", ".join(f"d.{c}" for c in _RECORDED)
     return (
         f"WITH d AS (SELECT * FROM {recorded} WHERE raw_key IS NOT NULL AND kind <> 'superseded' "
-        "AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = duplicate_of)), "
-        "m AS (SELECT w.row, d.source_uri = w.source_uri AS same, w.source_uri AS new_uri, "
-        f"d.source_uri AS recorded_uri, {columns} FROM wanted w JOIN d ON d.raw_key = w.raw_key "
+        "AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = duplicate_of)) "
+        f"SELECT w.row, d.source_uri = w.source_uri AS same, {columns} FROM wanted w JOIN d ON d.raw_key = w.raw_key "
         "WHERE (d.source_uri = w.source_uri OR d.doc_id = w.doc_id "
         f"OR (w.lone_body AND d.url IS NULL AND contains(d.source_uri, '#'))) {own_id} "
-        "QUALIFY row_number() OVER (PARTITION BY w.row ORDER BY same DESC, recorded_uri) = 1) "
-        f"SELECT * EXCLUDE (new_uri, recorded_uri) FROM m WHERE same OR ({free_uri})"
+        "QUALIFY row_number() OVER (PARTITION BY w.row ORDER BY same DESC, d.source_uri) = 1"
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from helpers import corpus_pages
 
 from flows.nightly import nightly
@@ -44,9 +45,11 @@ def test_a_grown_dump_is_read_from_where_it_was_registered_and_every_line_is_acc
     assert latest["n_records"] == len(grown) and latest["size_bytes"] == (raw / "crawl.jsonl").stat().st_size
 
 
-def test_a_dump_rewritten_in_another_order_has_tonights_decision_at_each_line(tmp_path):
+@pytest.mark.parametrize("restrip", ["auto", "defer"])
+def test_a_dump_rewritten_in_another_order_has_tonights_decision_at_each_line(tmp_path, restrip):
     """A dump rewritten with its lines moved is read whole; a duplicate at a line where the registered version
-    had another duplicate replaces that row (a row a line no longer holds), so every line has its own row."""
+    had another duplicate replaces that row (a row a line no longer holds), so every line has its own row: decided
+    again, or on a deferred night carried from the row the moved record had."""
     raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
     raw.mkdir()
     pages = corpus_pages()[:N_PAGES]
@@ -57,8 +60,10 @@ def test_a_dump_rewritten_in_another_order_has_tonights_decision_at_each_line(tm
     assert {d["source_uri"]: d["url"] for d in read_current(warehouse, DUPLICATES).to_pylist()} == {last: copy_a["url"]}
 
     _write(raw / "crawl.jsonl", [*pages, copy_b, copy_a])  # copy b where copy a was, copy a one line down
-    night = nightly(str(raw), str(warehouse), "night-2")
+    night = nightly(str(raw), str(warehouse), "night-2", restrip=restrip)
     assert night.row["n_read"] == N_PAGES + 2 and night.row["n_duplicates"] == 2
+    carried = json.loads(night.row["stage_stats"])["strip_boilerplate"]["duplicates"]
+    assert carried == (1 if restrip == "defer" else 0)  # copy a, one line down
     rows = read_current(warehouse, DUPLICATES).to_pylist()
     moved = f"crawl.jsonl#line={N_PAGES + 2}"
     assert {d["source_uri"]: (d["url"], d["run_id"]) for d in rows} == {

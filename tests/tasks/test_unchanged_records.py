@@ -115,8 +115,8 @@ def test_a_recorded_duplicate_is_its_row_re_delivered_while_its_document_stays(t
 def test_a_recorded_duplicate_re_delivered_at_another_source_uri_carries_its_row(tmp_path):
     """A dump delivered again as a new file (or with its lines moved): a record whose doc_id (or, known only by
     its body, whose raw text alone tonight) is a recorded duplicate's with the same raw text leaves with that
-    decision, to be written under its new source_uri; not when that source_uri already names a recorded row or a
-    published document (a dump rewritten in another order), nor a body repeated tonight."""
+    decision, to be written under its new source_uri, also one that names another record's row (a dump rewritten
+    in another order); not a body repeated tonight, nor another raw text."""
     recorded = {
         "source_uri": ["old.jsonl#line=1", "old.jsonl#line=2", "old.jsonl#line=3", "old.jsonl#line=4"],
         "doc_id": ["u1", "body-x", "u3", "u4"],
@@ -135,19 +135,19 @@ def test_a_recorded_duplicate_re_delivered_at_another_source_uri_carries_its_row
     texts = ["page 1", "page x", "page 3", "page 4", "page 1 edited"]
     night = _night(["u1", None, "u3", "u4", "u1b"], texts).append_column("source_uri", pa.array(uris))
     left, moved = recorded_duplicates([dups], [docs], night, set())
-    # 0 by its doc_id, 1 by its lone body; 2's new source_uri is a published document's, 3's a recorded row's;
-    # 4 is no recorded raw text
-    assert left == {0, 1}
+    # 0 by its doc_id, 1 by its lone body; 2 and 3 too, at a source_uri a published document or a recorded row
+    # had (publish puts tonight's decision in its place); 4 is no recorded raw text
+    assert left == {0, 1, 2, 3}
     assert moved.sort_by("row").to_pydict() == {
-        "row": [0, 1],
-        "doc_id": ["u1", "body-x"],
-        "duplicate_of": ["d1", "dx"],
-        "kind": ["near", "exact"],
-        "similarity": [0.8, 1.0],
-        "content_hash": ["h1", "hx"],
-        "raw_key": recorded["raw_key"].to_pylist()[:2],
+        "row": [0, 1, 2, 3],
+        "doc_id": ["u1", "body-x", "u3", "u4"],
+        "duplicate_of": ["d1", "dx", "d3", "d4"],
+        "kind": ["near", "exact", "exact", "exact"],
+        "similarity": [0.8, 1.0, 1.0, 1.0],
+        "content_hash": ["h1", "hx", "h3", "h4"],
+        "raw_key": recorded["raw_key"].to_pylist(),
     }
     again = _night([None], ["page x"]).append_column("source_uri", pa.array(["new.jsonl#line=9"]))
     twice = pa.concat_tables([night, again])
     twice = twice.set_column(0, "row", pa.array(range(twice.num_rows), pa.int64()))
-    assert recorded_duplicates([dups], [docs], twice, set())[0] == {0}  # the body x comes twice tonight
+    assert recorded_duplicates([dups], [docs], twice, set())[0] == {0, 2, 3}  # the body x comes twice tonight
