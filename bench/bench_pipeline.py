@@ -143,7 +143,7 @@ def run_night(
         raw.mkdir(parents=True)
         shutil.copy2(work / "raw1" / "pages.jsonl", raw / "pages.jsonl")
     index = write_raw(pages, args.shape, raw, f"pages-{night}.jsonl" if beside else "pages.jsonl")
-    delivered = {uri: pages[i] for uri, i in index.items()}
+    records = {uri: pages[i] for uri, i in index.items()}
     cmd = docpipe_command("run", "--raw", str(raw), "--warehouse", str(warehouse), "--run-id", f"night{night}")
     cmd += ["--runner", args.runner] + (["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])
     cmd += ["--workers", str(args.workers)] if args.workers else []
@@ -160,7 +160,7 @@ def run_night(
     print("\n".join(stage_table(summary["stage_stats"], run.seconds)))
     print(f"wall {run.seconds:.1f} s; peak tree RSS {run.peak_mb:,.0f} MB; {peaks_line(run.peaks)}")
     print(f"{cpu_line(run.cpu)}; {phases_line(run, run_log_times(warehouse, f'night{night}'), summary)}")
-    ok, lines = reconcile(warehouse, summary, delivered)
+    ok, lines = reconcile(warehouse, summary, records)
     print("\n".join(lines))
     return run, summary, ok
 
