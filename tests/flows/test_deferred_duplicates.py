@@ -14,13 +14,17 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 from helpers import corpus_pages, good_text
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.nightly import nightly
+from flows.settings import FAULT_ENV
 from schemas import DOCUMENTS, DUPLICATES
 from tasks._warehouse import read_current
 
 N_PAGES = 40
 COPIED = (5, 11)  # corpus pages (by position) delivered twice, the copy under another URL
+DEFER = ("--restrip", "defer")
 
 
 def _copy(page: dict) -> dict:
@@ -103,22 +107,27 @@ def test_a_duplicate_is_decided_again_when_its_document_changes_or_the_night_doe
     assert {uri[copy], uri[other]} <= _stripped(warehouse, "night-3")  # both decided again tonight
 
 
-def _night_two_as_a_new_file(raw: Path, warehouse: Path, records: list[dict], restrip: str) -> dict:
-    """Night 2: the crawl delivered again as a second file beside night 1's (which stays, registered and not
-    read), its records in reverse order, with a new page and a new copy of a published page (decided tonight)."""
+def _deliver_as_a_new_file(raw: Path, records: list[dict]) -> None:
+    """Night 2's crawl: delivered again as a second file beside night 1's (which stays, registered and not read),
+    its records in reverse order, with a new page and a new copy of a published page (decided tonight)."""
     pages = corpus_pages()
     new = [pages[N_PAGES], _copy(pages[20])]
     (raw / "crawl-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*new, *records[::-1]]), "utf-8")
+
+
+def _night_two_as_a_new_file(raw: Path, warehouse: Path, records: list[dict], restrip: str) -> dict:
+    _deliver_as_a_new_file(raw, records)
     night = nightly(str(raw), str(warehouse), "night-2", restrip=restrip)
     assert night.status == "succeeded"
     return night.row
 
 
-def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new_source_uri(tmp_path):
+def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new_source_uri(tmp_path, monkeypatch):
     raw, warehouse, records = _night_one(tmp_path)
     before = _duplicates(warehouse)
-    auto = tmp_path / "auto"  # the same night 2 deciding every re-delivered duplicate again, for comparison
-    shutil.copytree(tmp_path, auto, ignore=shutil.ignore_patterns("auto"))
+    auto, resumed = tmp_path / "auto", tmp_path / "resumed"  # the same night 2 decided again, and resumed
+    for copy in (auto, resumed):
+        shutil.copytree(tmp_path, copy, ignore=shutil.ignore_patterns("auto", "resumed"))
     row = _night_two_as_a_new_file(raw, warehouse, records, "defer")
     stats = json.loads(row["stage_stats"])
     assert stats["strip_boilerplate"]["duplicates"] == len(COPIED) and stats["dedupe"]["in"] == 2
@@ -136,5 +145,17 @@ def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new
     decided = _night_two_as_a_new_file(auto / "raw", auto / "warehouse", records, "auto")
     assert json.loads(decided["stage_stats"])["dedupe"]["in"] == len(COPIED) + 2
     assert read_current(auto / "warehouse", DUPLICATES).sort_by("source_uri") == read_current(
+        warehouse, DUPLICATES
+    ).sort_by("source_uri")
+
+    # failed at validate and resumed: strip's carried rows come back from its checkpoint, joined to dedupe's once
+    _deliver_as_a_new_file(resumed / "raw", records)
+    args = ["--warehouse", str(resumed / "warehouse")]
+    monkeypatch.setenv(FAULT_ENV, "validate")
+    failed = CliRunner().invoke(app, ["run", "--raw", str(resumed / "raw"), *args, "--run-id", "night-2", *DEFER])
+    assert failed.exit_code == 1, failed.output
+    monkeypatch.delenv(FAULT_ENV)
+    assert CliRunner().invoke(app, ["rerun", "night-2", *args]).exit_code == 0
+    assert read_current(resumed / "warehouse", DUPLICATES).sort_by("source_uri") == read_current(
         warehouse, DUPLICATES
     ).sort_by("source_uri")
