@@ -205,7 +205,10 @@ def parse_args() -> argparse.Namespace:
         help="a night 3 re-delivering night 2's records with --restrip auto (after --restrip defer: every "
         "published document stripped again)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.new_file and args.shape != "jsonl":
+        parser.error("--new-file delivers a second JSON Lines file: it needs --shape jsonl")
+    return args
 
 
 def main() -> None:

@@ -104,11 +104,11 @@ class RunLedger:
     fingerprint: str = ""
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[pa.Table] = field(default_factory=list)
-    outputs: dict[str, Rows] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Rows]] = field(default_factory=dict)  # per stage, in stage order
     failed_stage: str | None = None
     error: str | None = None
     executing: bool = False  # once a stage executes, every later stage executes too
-    handed: bool = False  # the run's tables went to validate: a stage's outputs replace them from then on
+    checked_by: str | None = None  # the stage the run's tables were handed to: its outputs are those tables
 
     @classmethod
     def open(cls, cfg: RunConfig) -> RunLedger:
@@ -203,18 +203,21 @@ class RunLedger:
         self.stats.setdefault(name, {}).update(result.stats)
         if result.quarantined.num_rows:
             self.quarantine.append(result.quarantined)
-        for table, rows in result.outputs.items():
-            # rows of one table from two stages join (strip's and dedupe's duplicates); the stage handed the run's
-            # tables (validate) returns them checked, in their place
-            more = table in self.outputs and not self.handed
-            self.outputs[table] = joined(self.outputs[table], rows) if more else rows
+        self.outputs[name] = dict(result.outputs)
         return result.kept
 
-    def tables(self, documents: Rows) -> dict[str, Rows]:
-        """Everything publish writes for this run (handed to validate, then to publish)."""
-        self.handed = True
+    def tables(self, documents: Rows, checked_by: str | None = None) -> dict[str, Rows]:
+        """Everything publish writes for this run: each table's rows from the stages that gave them, joined
+        (strip's and dedupe's `duplicates`), but those the stage they were handed to returns (checked) in place
+        of the others'. `checked_by`: the stage they are handed to now (validate)."""
+        given: dict[str, Rows] = {}
+        for stage, outputs in self.outputs.items():
+            for table, rows in outputs.items():
+                more = table in given and stage != self.checked_by
+                given[table] = joined(given[table], rows) if more else rows
+        self.checked_by = checked_by or self.checked_by
         quarantined = pa.concat_tables(self.quarantine) if self.quarantine else QUARANTINE.empty()
-        return {**self.outputs, "documents": documents, "quarantine": quarantined}
+        return {**given, "documents": documents, "quarantine": quarantined}
 
     def publish(self, task: Task, documents: Rows) -> RunSummary:
         """Publish the run's tables, then its `runs` row (only when a table changed); summary, artifact, and

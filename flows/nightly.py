@@ -42,7 +42,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         pages = ledger.run("strip_boilerplate", strip_stage, *strip_args)
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.sizes)
-        tables = ledger.tables(documents)
+        tables = ledger.tables(documents, checked_by="validate")
         documents = ledger.run("validate", validate_stage, tables, cfg.validate, ledger.history, cfg.sizes)
         return ledger.publish(publish_tables_task, documents)
     except StageFailed as exc:

@@ -7,6 +7,8 @@ import pyarrow as pa
 from schemas._table import Column, Table, between, in_set, matches, unique
 
 DUPLICATE_KINDS = ("exact", "near", "contained", "superseded")
+# what dedupe decided about a record (every column but its source_uri key and the run_id that wrote the row)
+DECISION_COLUMNS = ("doc_id", "duplicate_of", "kind", "similarity", "url", "content_hash", "raw_key")
 
 DUPLICATES = Table(
     name="duplicates",
@@ -52,8 +54,8 @@ DUPLICATES = Table(
             pa.string(),
             "First 16 hex digits of the SHA-256 of the raw_text the record was deduplicated with (UTF-8; HTML: "
             "the text extracted from it), as documents.raw_key: a record re-delivered with it on a night that "
-            "defers its re-strip keeps this row (docpipe run --restrip defer). Empty in rows written before the "
-            "column.",
+            "defers its re-strip keeps this decision (docpipe run --restrip defer): this row, or at another "
+            "source_uri a new row. Empty in rows written before the column.",
             expect=(matches("raw_key", r"^[0-9a-f]{16}$"),),
         ),
     ),

@@ -19,6 +19,7 @@ from schemas import (
     Table,
 )
 from schemas.documents import VERSION_COLUMNS
+from schemas.duplicates import DECISION_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +42,6 @@ def any_column_differs(table: Table, columns: tuple[str, ...] | None = None) -> 
     names = columns or tuple(c for c in table.column_names if c not in table.key)
     return " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in names)
 
-
-DECISION_COLUMNS = ("doc_id", "duplicate_of", "kind", "similarity", "url", "content_hash", "raw_key")
 
 # Fixed order; `runs` is written separately and last. A document is rewritten only when what it publishes from its
 # page changed (dedupe passes updates with an unchanged body too: an edit after the contact block).

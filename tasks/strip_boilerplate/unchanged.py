@@ -47,7 +47,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import DOCUMENTS, DUPLICATES, STG_PAGES
+from schemas import DOCUMENTS, DUPLICATES, RUNS, STG_PAGES
+from schemas.duplicates import DECISION_COLUMNS
 from tasks._spill import Spill, write_spill
 from tasks._stage import RAW_KEY_CHARS, raw_keys
 from tasks._warehouse import query_arrow, sql_list
@@ -137,10 +138,11 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
 
 
 def recorded_duplicates(
-    dup_files: Sequence[str], doc_files: Sequence[str], night: pa.Table, left: set[int]
+    dup_files: Sequence[str], doc_files: Sequence[str], night: pa.Table, left: set[int], run_files: Sequence[str] = ()
 ) -> tuple[set[int], pa.Table]:
-    """Rows of `night` re-delivered as a recorded duplicate (module docstring; `left`: the rows found unchanged),
-    and of those re-delivered at another source_uri, the recorded row (`_RECORDED` columns) under its `row`."""
+    """Rows of `night` re-delivered as a recorded duplicate (module docstring; `left`: the rows found unchanged;
+    `run_files`: the `runs` table's, to know the latest row), and of those re-delivered at another source_uri,
+    the recorded decision (`_RECORDED` columns) under its `row`."""
     dup_files = [f for f in dup_files if "raw_key" in pq.read_schema(f).names]  # rows written before: no key
     if not dup_files or night.num_rows == 0:
         return set(), _NO_MOVES
@@ -150,15 +152,18 @@ def recorded_duplicates(
     wanted = rest.filter(pc.and_(rest["raw_key"].is_valid(), _delivered_once(night).filter(still)))
     if wanted.num_rows == 0:
         return set(), _NO_MOVES
-    recorded = f"read_parquet([{sql_list(dup_files)}], union_by_name = true)"
-    published = f"read_parquet([{sql_list(doc_files)}], union_by_name = true)" if doc_files else None
-    found = query_arrow(_recorded_sql(recorded, published), wanted=_with_lone_bodies(wanted), changed=changed)
+    sql = _recorded_sql(_parquet(dup_files), _parquet(doc_files), _parquet(run_files))
+    found = query_arrow(sql, wanted=_with_lone_bodies(wanted), changed=changed)
     moved = found.filter(pc.invert(found["same"]))
     return set(found["row"].to_pylist()), moved.select(["row", *_RECORDED])
 
 
-_RECORDED = ("doc_id", "duplicate_of", "kind", "similarity", "content_hash", "raw_key")
+_RECORDED = tuple(c for c in DECISION_COLUMNS if c != "url")  # a moved record's url is its own
 _NO_MOVES = pa.schema([("row", pa.int64()), *(DUPLICATES.arrow_schema.field(c) for c in _RECORDED)]).empty_table()
+
+
+def _parquet(files: Sequence[str]) -> str | None:
+    return f"read_parquet([{sql_list(files)}], union_by_name = true)" if files else None
 
 
 def _with_lone_bodies(wanted: pa.Table) -> pa.Table:
@@ -171,20 +176,25 @@ def _with_lone_bodies(wanted: pa.Table) -> pa.Table:
     return wanted.append_column("lone_body", lone)
 
 
-def _recorded_sql(recorded: str, published: str | None) -> str:
-    """The query behind `recorded_duplicates`: each wanted record's recorded row (`d`: those that may be
-    re-delivered), its own source_uri's first; else, moved, one of its doc_id, or for a lone body, a
-    body-identified row of its raw_key."""
-    own_id = f"AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = w.doc_id)" if published else ""
+def _recorded_sql(recorded: str, published: str | None, runs: str | None) -> str:
+    """The query behind `recorded_duplicates`. A record's rows are those of its raw_key and its identity (its
+    doc_id, or known by its body: a body-identified row, at its own source_uri or, for a lone body, anywhere);
+    the one that decides is its own source_uri's, else the latest run's. The record leaves when that row is not
+    superseded, its document comes unchanged or not at all, and the record's own doc_id is not published."""
     columns = ", ".join(f"d.{c}" for c in _RECORDED)
-    return (
-        f"WITH d AS (SELECT * FROM {recorded} WHERE raw_key IS NOT NULL AND kind <> 'superseded' "
-        "AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = duplicate_of)) "
-        f"SELECT w.row, d.source_uri = w.source_uri AS same, {columns} FROM wanted w JOIN d ON d.raw_key = w.raw_key "
-        "WHERE (d.source_uri = w.source_uri OR d.doc_id = w.doc_id "
-        f"OR (w.lone_body AND d.url IS NULL AND contains(d.source_uri, '#'))) {own_id} "
-        "QUALIFY row_number() OVER (PARTITION BY w.row ORDER BY same DESC, d.source_uri) = 1"
+    latest = f"(SELECT max(r.started_at) FROM {runs} r WHERE r.run_id = d.run_id) DESC NULLS LAST, " if runs else ""
+    body = "w.doc_id IS NULL AND d.url IS NULL AND contains(d.source_uri, '#')"
+    sql = (
+        f"WITH m AS (SELECT w.row, w.doc_id AS own_id, d.source_uri = w.source_uri AS same, {columns} "
+        f"FROM wanted w JOIN {recorded} d ON d.raw_key = w.raw_key "
+        f"WHERE d.doc_id = w.doc_id OR ({body} AND (d.source_uri = w.source_uri OR w.lone_body)) "
+        f"QUALIFY row_number() OVER (PARTITION BY w.row ORDER BY same DESC, {latest}d.run_id DESC, d.source_uri) = 1) "
+        "SELECT * EXCLUDE (own_id) FROM m WHERE kind <> 'superseded' "
+        "AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.doc_id = m.duplicate_of)"
     )
+    if published:
+        sql += f" AND NOT EXISTS (SELECT 1 FROM {published} p WHERE p.doc_id = coalesce(m.own_id, m.doc_id))"
+    return sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,16 +221,17 @@ def without_unchanged(
     unchanged = published_matches(files, candidates(night))
     duplicates, moved = set(), _NO_MOVES
     if duplicates_too:
-        duplicates, moved = recorded_duplicates(history.files(DUPLICATES), files, night, unchanged)
+        recorded, runs = history.files(DUPLICATES), history.files(RUNS)
+        duplicates, moved = recorded_duplicates(recorded, files, night, unchanged, runs)
     if not unchanged and not duplicates:
         return Leaving(spill)
     drop = np.zeros(spill.num_rows, bool)
     drop[list(unchanged | duplicates)] = True
     kept = write_spill(path, STG_PAGES, _kept_parts(spill, drop, chunk_rows))
-    return Leaving(kept, len(unchanged), len(duplicates), moved_rows(spill, moved))
+    return Leaving(kept, len(unchanged), len(duplicates), _moved_rows(spill, moved))
 
 
-def moved_rows(spill: Spill, moved: pa.Table) -> pa.Table:
+def _moved_rows(spill: Spill, moved: pa.Table) -> pa.Table:
     """`duplicates` rows of the records re-delivered at another source_uri: the recorded decision, under the
     record's own source_uri, url and run_id."""
     at = moved["row"].to_pylist()

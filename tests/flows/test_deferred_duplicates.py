@@ -1,6 +1,7 @@
 """A night that defers its re-strip (`docpipe run --restrip defer`) lets records re-delivered as their recorded
-duplicate leave before stripping (tasks/strip_boilerplate/unchanged.py), keeping their `duplicates` row; a
-duplicate whose document changes tonight, and every duplicate on a night that does not defer, is decided again.
+duplicate leave before stripping (tasks/strip_boilerplate/unchanged.py), keeping their `duplicates` decision (the
+row, or at another source_uri a new row); a duplicate whose document changes tonight, and every duplicate on a
+night that does not defer, is decided again.
 
 The real nightly flow on corpus pages as JSON lines with URLs, two of them delivered again under other URLs
 (exact copies: `duplicates` rows)."""
@@ -19,7 +20,8 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.nightly import nightly
 from flows.settings import FAULT_ENV
-from schemas import DOCUMENTS, DUPLICATES
+from schemas import DOCUMENTS, DUPLICATES, RUNS
+from schemas.duplicates import DECISION_COLUMNS
 from tasks._warehouse import read_current
 
 N_PAGES = 40
@@ -137,7 +139,7 @@ def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new
     assert len(rows) == len({d["source_uri"] for d in rows}) == len(before) + len(tonight)  # each row once
     assert len(tonight) == len(COPIED) + 1 and all(uri.startswith("crawl-2.jsonl#") for uri in tonight)
     carried = {d["url"]: d for d in tonight.values() if d["url"] in before}
-    decision = ("doc_id", "duplicate_of", "kind", "similarity", "content_hash", "raw_key")
+    decision = [c for c in DECISION_COLUMNS if c != "url"]  # the url is the record's own
     for url, old in before.items():  # night 1's rows stay; tonight's carry their decision
         assert {k: carried[url][k] for k in decision} == {k: old[k] for k in decision}
     assert {d["url"]: d for d in read_current(warehouse, DUPLICATES).to_pylist() if d["run_id"] == "night-1"} == before
@@ -156,6 +158,9 @@ def test_a_duplicate_re_delivered_in_a_new_file_keeps_its_decision_under_its_new
     assert failed.exit_code == 1, failed.output
     monkeypatch.delenv(FAULT_ENV)
     assert CliRunner().invoke(app, ["rerun", "night-2", *args]).exit_code == 0
+    (resumed_row,) = [r for r in read_current(resumed / "warehouse", RUNS).to_pylist() if r["run_id"] == "night-2"]
+    reused = json.loads(resumed_row["stage_stats"])
+    assert [reused[s].get("checkpoint") for s in ("strip_boilerplate", "dedupe", "validate")] == ["reused"] * 2 + [None]
     assert read_current(resumed / "warehouse", DUPLICATES).sort_by("source_uri") == read_current(
         warehouse, DUPLICATES
     ).sort_by("source_uri")

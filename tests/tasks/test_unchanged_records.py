@@ -4,6 +4,8 @@ stored raw_key where a file holds every key and by DuckDB's hash of raw_text whe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -151,3 +153,43 @@ def test_a_recorded_duplicate_re_delivered_at_another_source_uri_carries_its_row
     twice = pa.concat_tables([night, again])
     twice = twice.set_column(0, "row", pa.array(range(twice.num_rows), pa.int64()))
     assert recorded_duplicates([dups], [docs], twice, set())[0] == {0, 2, 3}  # the body x comes twice tonight
+
+
+def test_the_row_that_decides_is_the_records_own_else_the_latest_runs(tmp_path):
+    """Of a record's recorded rows (its raw_key and identity), its own source_uri's decides, else the latest
+    run's (by `runs.started_at`); when that row may not be carried (superseded, its document changed tonight,
+    the record's own id published) the record goes on, whatever older rows say. A row at the record's
+    source_uri but of another identity (a rewritten dump's line that held another record) is not its row."""
+    key = raw_keys(pa.array(["story"])).to_pylist()[0]
+    recorded = {
+        "source_uri": ["a.jsonl#line=1", "b.jsonl#line=1", "c.jsonl#line=1", "c.jsonl#line=2", "d.jsonl#line=7"],
+        "doc_id": ["x", "x", "y", "y", "body-z"],
+        "url": ["https://a.org/x", "https://a.org/x", "https://a.org/y", "https://a.org/y", None],
+        "raw_key": [key] * 5,
+        "kind": ["near", "exact", "near", "superseded", "exact"],
+        "duplicate_of": ["q-old", "q-new", "q", "q", "dz"],
+        "run_id": ["r1", "r2", "r1", "r2", "r1"],
+    }
+    dups = _recorded(tmp_path / "dups.parquet", recorded)
+    runs = str(tmp_path / "runs.parquet")
+    started = [datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)]
+    pq.write_table(pa.table({"run_id": ["r2", "r1"], "started_at": started[::-1]}), runs)  # r2 is the later
+    docs = str(tmp_path / "docs.parquet")
+    pq.write_table(pa.table({"doc_id": ["q-old", "q-new", "q", "dz"], "source_uri": ["p1", "p2", "p3", "p4"]}), docs)
+
+    def leaving(ids: list, uris: list, changed_tonight: list = (), published: str = docs) -> tuple[set, pa.Table]:
+        night = _night([*ids, *changed_tonight], ["story"] * len(ids) + ["edited"] * len(changed_tonight))
+        night = night.append_column("source_uri", pa.array([*uris, *(f"e#{i}" for i in changed_tonight)]))
+        return recorded_duplicates([dups], [published], night, set(), [runs])
+
+    left, moved = leaving(["x"], ["new.jsonl#line=1"])  # moved: the latest run's row (r2's), not a.jsonl's
+    assert left == {0} and moved["duplicate_of"].to_pylist() == ["q-new"]
+    assert leaving(["x"], ["new.jsonl#line=1"], ["q-new"])[0] == set()  # its latest document changed: goes on
+    assert leaving(["y"], ["new.jsonl#line=1"])[0] == set()  # the latest row is superseded: goes on
+    assert leaving(["y"], ["c.jsonl#line=1"])[1].num_rows == 0  # its own row (r1's) decides, kept as it is
+    assert leaving(["other"], ["a.jsonl#line=1"])[0] == set()  # another record at a.jsonl's line 1
+    left, moved = leaving([None], ["new.jsonl#line=9"])  # a lone body, by its raw_key among body rows
+    assert left == {0} and moved["doc_id"].to_pylist() == ["body-z"]
+    owned = str(tmp_path / "owned.parquet")  # the body's own doc_id is published now: not a duplicate
+    pq.write_table(pa.table({"doc_id": ["dz", "body-z"], "source_uri": ["p4", "p5"]}), owned)
+    assert leaving([None], ["new.jsonl#line=9"], published=owned)[0] == set()
