@@ -81,11 +81,15 @@ def night_keys(spill: Spill, chunk_rows: int) -> pa.Table:
     )
 
 
+def _repeated(values: pa.ChunkedArray) -> pa.Array:
+    """The values (nulls aside) that appear more than once."""
+    counts = pc.value_counts(values.drop_null())
+    return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+
+
 def _delivered_once(night: pa.Table) -> pa.Array:
     """Whether each record's doc_id (when known before stripping) is no other record's tonight."""
-    counts = night.filter(night["doc_id"].is_valid()).group_by("doc_id").aggregate([("row", "count")])
-    repeated = counts.filter(pc.greater(counts["row_count"], 1))["doc_id"]
-    return pc.invert(pc.is_in(night["doc_id"], repeated))
+    return pc.invert(pc.is_in(night["doc_id"], _repeated(night["doc_id"])))
 
 
 def candidates(night: pa.Table) -> pa.Table:
@@ -125,12 +129,12 @@ def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
     parts = []
     if with_keys:
         parts.append(
-            f"SELECT w.row FROM read_parquet([{sql_list(with_keys)}], union_by_name = true) d "
+            f"SELECT w.row FROM {_parquet(with_keys)} d "
             "JOIN wanted w ON d.doc_id = w.doc_id WHERE d.raw_key = w.raw_key"
         )
     if without:
         parts.append(
-            f"SELECT w.row FROM read_parquet([{sql_list(without)}], union_by_name = true) d "
+            f"SELECT w.row FROM {_parquet(without)} d "
             "JOIN wanted w ON d.doc_id = w.doc_id "
             f"WHERE d.raw_text IS NOT NULL AND left(sha256(d.raw_text), {RAW_KEY_CHARS}) = w.raw_key"
         )
@@ -142,7 +146,7 @@ def recorded_duplicates(
 ) -> tuple[set[int], pa.Table]:
     """Rows of `night` re-delivered as a recorded duplicate (module docstring; `left`: the rows found unchanged;
     `run_files`: the `runs` table's, to know the latest row), and of those re-delivered at another source_uri,
-    the recorded decision (`_RECORDED` columns) under its `row`."""
+    the recorded decision (`_RECORDED` columns) under its `row` and its source_uri."""
     dup_files = [f for f in dup_files if "raw_key" in pq.read_schema(f).names]  # rows written before: no key
     if not dup_files or night.num_rows == 0:
         return set(), _NO_MOVES
@@ -155,11 +159,13 @@ def recorded_duplicates(
     sql = _recorded_sql(_parquet(dup_files), _parquet(doc_files), _parquet(run_files))
     found = query_arrow(sql, wanted=_with_lone_bodies(wanted), changed=changed)
     moved = found.filter(pc.invert(found["same"]))
-    return set(found["row"].to_pylist()), moved.select(["row", *_RECORDED])
+    return set(found["row"].to_pylist()), moved.select(["row", "source_uri", *_RECORDED])
 
 
 _RECORDED = tuple(c for c in DECISION_COLUMNS if c != "url")  # a moved record's url is its own
-_NO_MOVES = pa.schema([("row", pa.int64()), *(DUPLICATES.arrow_schema.field(c) for c in _RECORDED)]).empty_table()
+_NO_MOVES = pa.schema(
+    [("row", pa.int64()), *(DUPLICATES.arrow_schema.field(c) for c in ("source_uri", *_RECORDED))]
+).empty_table()
 
 
 def _parquet(files: Sequence[str]) -> str | None:
@@ -169,11 +175,9 @@ def _parquet(files: Sequence[str]) -> str | None:
 def _with_lone_bodies(wanted: pa.Table) -> pa.Table:
     """`wanted` with `lone_body`: a record known only by its body whose raw_key no other such record has tonight
     (two equal raw texts without URL would be the same document twice, which dedupe decides)."""
-    bodies = wanted.filter(wanted["doc_id"].is_null())
-    counts = bodies.group_by("raw_key").aggregate([("row", "count")])
-    once = counts.filter(pc.equal(counts["row_count"], 1))["raw_key"]
-    lone = pc.and_(wanted["doc_id"].is_null(), pc.is_in(wanted["raw_key"], once))
-    return wanted.append_column("lone_body", lone)
+    body = wanted["doc_id"].is_null()
+    repeated = _repeated(wanted.filter(body)["raw_key"])
+    return wanted.append_column("lone_body", pc.and_(body, pc.invert(pc.is_in(wanted["raw_key"], repeated))))
 
 
 def _recorded_sql(recorded: str, published: str | None, runs: str | None) -> str:
@@ -185,7 +189,7 @@ def _recorded_sql(recorded: str, published: str | None, runs: str | None) -> str
     latest = f"(SELECT max(r.started_at) FROM {runs} r WHERE r.run_id = d.run_id) DESC NULLS LAST, " if runs else ""
     body = "w.doc_id IS NULL AND d.url IS NULL AND contains(d.source_uri, '#')"
     sql = (
-        f"WITH m AS (SELECT w.row, w.doc_id AS own_id, d.source_uri = w.source_uri AS same, {columns} "
+        f"WITH m AS (SELECT w.row, w.doc_id AS own_id, d.source_uri = w.source_uri AS same, w.source_uri, {columns} "
         f"FROM wanted w JOIN {recorded} d ON d.raw_key = w.raw_key "
         f"WHERE d.doc_id = w.doc_id OR ({body} AND (d.source_uri = w.source_uri OR w.lone_body)) "
         f"QUALIFY row_number() OVER (PARTITION BY w.row ORDER BY same DESC, {latest}d.run_id DESC, d.source_uri) = 1) "
@@ -233,10 +237,10 @@ def without_unchanged(
 
 def _moved_rows(spill: Spill, moved: pa.Table) -> pa.Table:
     """`duplicates` rows of the records re-delivered at another source_uri: the recorded decision, under the
-    record's own source_uri, url and run_id."""
+    record's own source_uri, url and run_id (these two read from the spill at its row)."""
     at = moved["row"].to_pylist()
-    night = {name: spill.take(at, name) for name in ("source_uri", "url", "run_id")}
-    return DUPLICATES.conform(pa.table({**night, **{name: moved[name] for name in _RECORDED}}))
+    night = {name: spill.take(at, name) for name in ("url", "run_id")}
+    return DUPLICATES.conform(pa.table({**night, **{name: moved[name] for name in ("source_uri", *_RECORDED)}}))
 
 
 def _kept_parts(spill: Spill, drop: np.ndarray, chunk_rows: int) -> Iterator[pa.RecordBatch]:

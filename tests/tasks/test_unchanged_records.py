@@ -142,6 +142,7 @@ def test_a_recorded_duplicate_re_delivered_at_another_source_uri_carries_its_row
     assert left == {0, 1, 2, 3}
     assert moved.sort_by("row").to_pydict() == {
         "row": [0, 1, 2, 3],
+        "source_uri": uris[:4],
         "doc_id": ["u1", "body-x", "u3", "u4"],
         "duplicate_of": ["d1", "dx", "d3", "d4"],
         "kind": ["near", "exact", "exact", "exact"],
