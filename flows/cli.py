@@ -175,10 +175,22 @@ def _call_nightly(warehouse: Path, verbose: bool, where: RunnerConfig, **params)
     try:
         # recorded before Prefect starts: a run killed at any moment from here on can be resumed by its id
         store = CheckpointStore(warehouse, run_id)
-        store.record(Path(params["raw"]), params["full"], datetime.now(UTC), params["restrip"])
+        manifest = store.record(Path(params["raw"]), params["full"], datetime.now(UTC), params["restrip"])
+        if manifest["attempts"] == 0:
+            _cut_ahead(warehouse, params, where.local_processes)
         _run_flow(warehouse, verbose, where, params)
     finally:
         lock.release()
+
+
+def _cut_ahead(warehouse: Path, params: dict, workers: int) -> None:
+    """A new run's large JSON Lines dumps are hashed and cut while Prefect starts (tasks/ingest/ahead.py)."""
+    from tasks.ingest.ahead import cut_ahead
+    from tasks.ingest.config import IngestConfig
+    from tasks.sizes import DEFAULT_SIZES
+
+    cfg = IngestConfig(full=params["full"])
+    cut_ahead(Path(params["raw"]), warehouse, params["run_id"], cfg, DEFAULT_SIZES.shard_bytes, workers)
 
 
 def _run_flow(warehouse: Path, verbose: bool, where: RunnerConfig, params: dict) -> None:

@@ -93,12 +93,14 @@ class Work(Protocol):
     def rows(self) -> int: ...
 
 
-def spread_rows(total: int, shard_rows: int, least: int) -> int:
+def spread_rows(total: int, shard_rows: int, least: int, workers: int | None = None) -> int:
     """Rows a shard: `shard_rows`, or fewer when a night of `total` rows would leave local worker processes idle
     (one shard runs in the run process, on one core): as many shards as processes, of `least` rows at least.
-    For a stage whose pages cost milliseconds each (strip); results do not depend on shard sizes."""
-    with _workers.lock:
-        workers = _workers.count
+    For a stage whose pages cost milliseconds each (strip); results do not depend on shard sizes. `workers`: the
+    run's local worker processes, when asked before they are set (`worker_processes`)."""
+    if workers is None:
+        with _workers.lock:
+            workers = _workers.count
     if workers <= 1 or total >= shard_rows * workers:
         return shard_rows
     return max(least, -(-total // workers))

@@ -11,11 +11,11 @@ whole; a sliced file's registry row is the stage's, once every slice is read (st
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -23,10 +23,11 @@ from schemas import INGESTED_FILES, QUARANTINE, STG_PAGES
 from tasks._shards import fault_drill, spread_rows
 from tasks._spill import part_file, write_spill
 from tasks._stage import quarantine_table
+from tasks.ingest.ahead import cut_once
 from tasks.ingest.batches import Batcher, IngestTally, entries_to_read, read_entry, read_slice, registry_index
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.listing import RawEntry, open_regular
-from tasks.ingest.slices import FileSlice, after, cut_lines, cuttable
+from tasks.ingest.slices import Cut, FileSlice, after, cuttable
 
 KEPT_DIR = "kept"
 QUARANTINE_DIR = "quarantine"
@@ -62,16 +63,29 @@ class IngestPlan:
     tally: IngestTally = field(default_factory=IngestTally)
 
 
-def plan_ingest(root: Path, registry: pa.Table, cfg: IngestConfig, run_id: str, shard_bytes: int) -> IngestPlan:
-    """The shards of every new or changed file under `root` (iter_ingest's order and skips)."""
+Cutter = Callable[[BinaryIO, RawEntry, int, frozenset[int]], Cut]
+
+
+def plan_ingest(
+    root: Path,
+    registry: pa.Table,
+    cfg: IngestConfig,
+    run_id: str,
+    shard_bytes: int,
+    cut: Cutter = cut_once,
+    workers: int | None = None,
+) -> IngestPlan:
+    """The shards of every new or changed file under `root` (iter_ingest's order and skips); `cut` cuts a large
+    JSON Lines file (slices.cut_lines, or the cut made ahead of the flow: ahead.py); `workers`: the run's local
+    worker processes when planned before they are set (`spread_rows`)."""
     seen_stat, seen_sha = registry_index(registry) if not cfg.full else (set(), set())
     plan = IngestPlan([])
     to_read = list(entries_to_read(root, seen_stat, plan.tally, run_id))
-    slice_bytes = spread_rows(sum(e.lstat.st_size for e in to_read), shard_bytes, LEAST_SLICE_BYTES)
+    slice_bytes = spread_rows(sum(e.lstat.st_size for e in to_read), shard_bytes, LEAST_SLICE_BYTES, workers)
     versions = registered_versions(registry) if not cfg.full else {}
     pieces: list[Piece] = []
     for entry in to_read:
-        pieces.extend(_pieces(entry, slice_bytes, cfg, (seen_sha, versions), plan))
+        pieces.extend(_pieces(entry, slice_bytes, cfg, (seen_sha, versions), plan, cut))
     plan.shards = _group(pieces, slice_bytes, seen_stat, seen_sha)
     return plan
 
@@ -85,7 +99,7 @@ def registered_versions(registry: pa.Table) -> dict[str, dict[int, tuple[str, in
 
 
 def _pieces(
-    entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: tuple[Set, dict], plan: IngestPlan
+    entry: RawEntry, slice_bytes: int, cfg: IngestConfig, known: tuple[Set, dict], plan: IngestPlan, cut: Cutter
 ) -> list[Piece]:
     """The entry whole, or its slices when it is plain JSON Lines larger than a slice or grown from a registered
     version (hashed and cut here): of a dump grown by appending to a registered version that ended at a line end,
@@ -103,7 +117,7 @@ def _pieces(
         before = os.fstat(fh.fileno())
         if not cuttable(fh, entry.path.name, before.st_size, 0 if earlier else slice_bytes, cfg):
             return [entry]
-        sha, slices, prefixes = cut_lines(fh, entry, slice_bytes, frozenset(earlier))
+        sha, slices, prefixes = cut(fh, entry, slice_bytes, frozenset(earlier))
     if (entry.rel, sha) in seen_sha:
         plan.tally.files_skipped += 1
         return []

@@ -22,6 +22,7 @@ from tasks._shards import map_shards
 from tasks._spill import Rows, Spill, write_empty_parts, write_spill
 from tasks._stage import StageResult, quarantine_row, quarantine_table
 from tasks.history import History
+from tasks.ingest.ahead import forget_cuts
 from tasks.ingest.batches import STAGE, IngestTally, iter_ingest, registry_row
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.shards import KEPT_DIR, QUARANTINE_DIR, REGISTRY_DIR, IngestPlan, ingest_shard, plan_ingest
@@ -100,6 +101,7 @@ def ingest_stage(
     for folder in (KEPT_DIR, QUARANTINE_DIR, REGISTRY_DIR):  # an earlier attempt's parts (a retry) do not stay
         shutil.rmtree(out / folder, ignore_errors=True)
     plan = plan_ingest(root, _registry_before(history, run_id), cfg, run_id, sizes.shard_bytes)
+    forget_cuts()  # any cut made ahead and not taken
     manifests = map_shards(
         ingest_shard, plan.shards, cfg=cfg, run_id=run_id, now=now, chunk_rows=sizes.chunk_rows, out=out
     )
