@@ -83,6 +83,7 @@ def build_config(
     shard_rows: int | None = None,
     chunk_rows: int | None = None,
     restrip: str | None = None,
+    shard_bytes: int | None = None,
 ) -> RunConfig:
     """RunConfig from CLI flags (paths: see flows.settings.resolve_raw / resolve_warehouse)."""
     return RunConfig(
@@ -95,11 +96,11 @@ def build_config(
         fault=fault_injection(),
         retention_days=checkpoint_retention_days(),
         runner=runner or RunnerConfig(),
-        sizes=_sizes(shard_rows, chunk_rows),
+        sizes=_sizes(shard_rows, chunk_rows, shard_bytes),
     )
 
 
-def _sizes(shard_rows: int | None, chunk_rows: int | None) -> Sizes:
-    """The defaults of `Sizes`, with the sizes given on the command line."""
-    given = {"shard_rows": shard_rows, "chunk_rows": chunk_rows}
+def _sizes(shard_rows: int | None, chunk_rows: int | None, shard_bytes: int | None = None) -> Sizes:
+    """The defaults of `Sizes`, with the sizes given on the command line (or to the flow)."""
+    given = {"shard_rows": shard_rows, "chunk_rows": chunk_rows, "shard_bytes": shard_bytes}
     return Sizes(**{name: value for name, value in given.items() if value})

@@ -38,7 +38,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
     try:
         ingest_args = (cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at, cfg.sizes)
         pages = ledger.run("ingest", ingest_stage, *ingest_args)
-        strip_args = (pages, ledger.history, cfg.boilerplate, cfg.sizes, cfg.run_id)
+        strip_args = (pages, ledger.history, cfg.boilerplate, cfg.sizes, cfg.run_id, cfg.raw)
         pages = ledger.run("strip_boilerplate", strip_stage, *strip_args)
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.sizes)
@@ -68,12 +68,14 @@ def nightly(
     workers: int | None = None,
     chunk_rows: int | None = None,
     restrip: str | None = None,
+    shard_bytes: int | None = None,
 ) -> RunSummary:
     """Ingest → strip boilerplate → dedupe → extract → validate → publish, over the dumps in `raw`.
 
     A flow run with an existing `run_id` (or a retry of the same flow run) resumes it; `from_stage` forces that
     stage and the later ones to run again. `runner`/`dask_address` say where shard tasks (of `shard_rows` pages)
-    run, `chunk_rows` how many rows a stage holds at once (tasks/sizes.py); the flow's task runner must match
+    run, `shard_bytes` how many raw bytes an ingest shard reads, `chunk_rows` how many rows a stage holds at once
+    (tasks/sizes.py); the flow's task runner must match
     (`flows.runner.task_runner`, set by the CLI with `nightly.with_options`, and for served nights from
     $DOCPIPE_RUNNER); `restrip` when published documents are stripped again under a changed template model
     (tasks/strip_boilerplate/config.py RESTRIP_MODES; default auto)."""
@@ -87,6 +89,7 @@ def nightly(
         shard_rows,
         chunk_rows,
         restrip,
+        shard_bytes,
     )
     with RunLock(cfg.warehouse, cfg.run_id):
         return run_pipeline(cfg)

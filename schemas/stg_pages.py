@@ -43,7 +43,14 @@ STG_PAGES = _RECORDS.extend(
         Column(
             "raw_key",
             pa.string(),
-            "First 16 hex digits of the SHA-256 of raw_text (documents.raw_key), null without raw_text.",
+            "First 16 hex digits of the SHA-256 of raw_text (documents.raw_key), null without raw_text (unless it was"
+            " left out: raw_offset).",
+        ),
+        Column(
+            "raw_offset",
+            pa.int64(),
+            "Byte offset of the record's line in its JSON Lines file when ingest left raw_text out, its raw_key being"
+            " published (strip reads the line again unless the record is unchanged: tasks/ingest/elide.py); else null.",
         ),
     ),
 )

@@ -13,12 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas import STG_PAGES, reasons
 from tasks._progress import advance
 from tasks._stage import quarantine_row, raw_keys, sha256_hex
 from tasks.ingest.config import IngestConfig
+from tasks.ingest.elide import known_among, text_key
 from tasks.ingest.formats import Record, Reject
 from tasks.ingest.framing import read_file, read_jsonl_slice
 from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
@@ -35,6 +38,7 @@ class IngestTally:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     n_pages: int = 0
+    n_elided: int = 0  # pages whose raw_text was left out, published (elide.py)
     n_payload_bytes: int = 0
     files_skipped: int = 0
     files_appended: int = 0  # read from the end of a registered version they grew from (shards.py)
@@ -104,20 +108,26 @@ class Batcher:
         tally: IngestTally,
         chunk_rows: int,
         progress: bool = True,
+        known: np.ndarray | None = None,
     ) -> None:
         self.cfg, self.run_id, self.now, self.tally, self.chunk_rows = cfg, run_id, now, tally, chunk_rows
         self.progress = progress
         self.rows: list[dict[str, Any]] = []
         self.n_bytes = 0
+        self.known = known if known is not None and len(known) else None  # published raw_keys (elide.py)
+        self.keyed: list[tuple[int, str, int, int]] = []  # (row, raw_key, its 64 bits, line offset) of the batch
 
     def reject(self, source_uri: str, reason: str, message: str) -> None:
         self.tally.reject(source_uri, reason, message, self.run_id)
 
-    def add(self, item: Record | Reject, rel: str, file_sha: str) -> pa.RecordBatch | None:
-        """Takes one item of a file; returns a full batch when one is due."""
+    def add(self, item: Record | Reject, rel: str, file_sha: str, elide: bool = False) -> pa.RecordBatch | None:
+        """Takes one item of a file; returns a full batch when one is due. `elide`: the item is a line of a plain
+        JSON Lines file, whose raw_text is left out when its key is published (elide.py)."""
         if isinstance(item, Reject):
             self.reject(rel + item.locator, item.reason, item.message)
             return None
+        if elide and self.known is not None and item.offset is not None and item.text and not item.html:
+            self.keyed.append((len(self.rows), *text_key(item.text), item.offset))
         self.rows.append(_page_row(item, rel + item.locator, file_sha, self.now, self.run_id))
         self.n_bytes += item.size_bytes
         self.tally.n_pages += 1
@@ -131,9 +141,25 @@ class Batcher:
             return None
         if self.progress:
             advance(len(self.rows))
+        left_out = self._leave_out_known()
         batch = pa.RecordBatch.from_pylist(self.rows, schema=STG_PAGES.arrow_schema)
         self.rows, self.n_bytes = [], 0
-        return batch.set_column(batch.schema.get_field_index("raw_key"), "raw_key", raw_keys(batch["raw_text"]))
+        keys = pc.coalesce(raw_keys(batch["raw_text"]), pa.array(left_out, pa.string()))
+        return batch.set_column(batch.schema.get_field_index("raw_key"), "raw_key", keys)
+
+    def _leave_out_known(self) -> list[str | None]:
+        """Leave out the raw_text of the batch's keyed rows whose key is published (their raw_offset set); their
+        raw_keys, by row (None for the others)."""
+        left_out: list[str | None] = [None] * len(self.rows)
+        if self.keyed:
+            found = known_among(self.known, [k for _, _, k, _ in self.keyed])
+            for (row, key, _, offset), hit in zip(self.keyed, found.tolist(), strict=True):
+                if hit:
+                    self.rows[row].update(raw_text=None, raw_offset=offset)
+                    left_out[row] = key
+                    self.tally.n_elided += 1
+            self.keyed = []
+        return left_out
 
 
 def read_entry(entry: RawEntry, seen: tuple[Set, Set], cfg: IngestConfig, out: Batcher) -> Iterator[pa.RecordBatch]:
@@ -223,6 +249,6 @@ def read_slice(piece: FileSlice, cfg: IngestConfig, out: Batcher) -> Iterator[pa
     with fh:
         for item in read_jsonl_slice(fh, piece.start, piece.stop, piece.first_line, out.cfg):
             n_items += 1
-            if (batch := out.add(item, piece.entry.rel, piece.sha256)) is not None:
+            if (batch := out.add(item, piece.entry.rel, piece.sha256, elide=True)) is not None:
                 yield batch
     out.tally.slices[key] = n_items

@@ -43,6 +43,7 @@ class Record:
     size_bytes: int = 0
     decode_note: str | None = None
     format: str = "txt"
+    offset: int | None = None  # a JSON line's byte offset in its stream (read_jsonl)
 
 
 @dataclass(slots=True)
@@ -206,20 +207,25 @@ def read_html(stream: BinaryIO, max_bytes: int) -> Iterator[Record | Reject]:
         yield Record(html=html, url=html_page_url(html), size_bytes=len(data), decode_note=note, format="html")
 
 
-def _lines(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line) pairs, numbered from `first_line`; an over-long line is drained and given as None, so
-    memory stays bounded."""
-    number = first_line - 1
+def _lines(
+    stream: BinaryIO, max_bytes: int, first_line: int = 1, first_offset: int = 0
+) -> Iterator[tuple[int, int, bytes | None]]:
+    """(line number, byte offset, line) triples, numbered from `first_line` and counted from `first_offset`; an
+    over-long line is drained and given as None, so memory stays bounded."""
+    number, offset = first_line - 1, first_offset
     while line := stream.readline(max_bytes + 1):
-        number += 1
+        number, start = number + 1, offset
+        offset += len(line)
         if len(line) > max_bytes and not line.endswith(b"\n"):
-            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
-                pass
-            yield number, None
+            while rest := stream.readline(1 << 20):
+                offset += len(rest)
+                if rest.endswith(b"\n"):
+                    break
+            yield number, start, None
         else:
             if not line.endswith(b"\n"):
                 stream.read(1)  # at a cut stream this raises now, so the cut line is not taken for a bad one
-            yield number, line
+            yield number, start, line
 
 
 _JSONL_FIELDS = ("url", "text", "html", "title", "fetched_at")
@@ -240,10 +246,12 @@ def _json_value(line: bytes) -> tuple[Any, str | None]:
         return json.loads(text), note
 
 
-def read_jsonl(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterator[Record | Reject]:
-    """Records of a JSON Lines stream whose first line is line `first_line` of its file (a slice of the file:
-    framing.read_jsonl_slice)."""
-    for number, line in _lines(stream, max_bytes, first_line):
+def read_jsonl(
+    stream: BinaryIO, max_bytes: int, first_line: int = 1, first_offset: int = 0
+) -> Iterator[Record | Reject]:
+    """Records of a JSON Lines stream whose first line is line `first_line` of its file, at byte `first_offset`
+    (a slice of the file: framing.read_jsonl_slice)."""
+    for number, offset, line in _lines(stream, max_bytes, first_line, first_offset):
         locator = f"#line={number}"
         if line is None:
             yield Reject(locator, reasons.INGEST_TOO_LARGE, f"line {number} over max_record_bytes={max_bytes}")
@@ -267,7 +275,13 @@ def read_jsonl(stream: BinaryIO, max_bytes: int, first_line: int = 1) -> Iterato
             if k not in _JSONL_FIELDS
         }
         yield Record(
-            locator=locator, meta=meta or None, size_bytes=len(line), decode_note=note, format="jsonl", **fields
+            locator=locator,
+            meta=meta or None,
+            size_bytes=len(line),
+            decode_note=note,
+            format="jsonl",
+            offset=offset,
+            **fields,
         )
 
 

@@ -333,7 +333,7 @@ def read_jsonl_slice(
     fh.seek(start)
     lines = io.BufferedReader(_Window(fh, stop - start), _BUFFER_BYTES)
     try:
-        for item in read_jsonl(lines, cfg.max_record_bytes, first_line):
+        for item in read_jsonl(lines, cfg.max_record_bytes, first_line, start):
             yield _record_problem(item, cfg) or item
     except _STREAM_ERRORS as exc:
         reason, message = _stream_error(exc)

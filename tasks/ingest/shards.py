@@ -26,6 +26,7 @@ from tasks._stage import quarantine_table
 from tasks.ingest.ahead import cut_once
 from tasks.ingest.batches import Batcher, IngestTally, entries_to_read, read_entry, read_slice, registry_index
 from tasks.ingest.config import IngestConfig
+from tasks.ingest.elide import load_known
 from tasks.ingest.listing import RawEntry, open_regular
 from tasks.ingest.slices import Cut, FileSlice, after, cuttable
 
@@ -155,19 +156,27 @@ def _group(pieces: list[Piece], slice_bytes: int, seen_stat: set, seen_sha: set)
 
 
 def ingest_shard(
-    shard: IngestShard, cfg: IngestConfig, run_id: str, now: datetime, chunk_rows: int, out: Path
+    shard: IngestShard,
+    cfg: IngestConfig,
+    run_id: str,
+    now: datetime,
+    chunk_rows: int,
+    out: Path,
+    known: Path | None = None,
 ) -> dict[str, Any]:
     """Read one shard into part `shard.index` of `out`'s kept rows, quarantine and registry rows (rewritten
-    whole when the shard runs again); the manifest counts records, skipped files and each slice's items."""
+    whole when the shard runs again), leaving out the raw_text of slices' records whose raw_key is in `known`
+    (elide.py); the manifest counts records, texts left out, skipped files and each slice's items."""
     fault_drill("ingest", shard)
     out = Path(out)
     tally = IngestTally()
-    batcher = Batcher(cfg, run_id, now, tally, chunk_rows, progress=False)
+    batcher = Batcher(cfg, run_id, now, tally, chunk_rows, progress=False, known=load_known(known))
     write_spill(part_file(out / KEPT_DIR, shard.index), STG_PAGES, _batches(shard, cfg, batcher))
     write_spill(part_file(out / QUARANTINE_DIR, shard.index), QUARANTINE, [quarantine_table(tally.quarantine)])
     write_spill(part_file(out / REGISTRY_DIR, shard.index), INGESTED_FILES, [INGESTED_FILES.conform(tally.files)])
     return {
         "records": tally.n_pages,
+        "texts_left_out": tally.n_elided,
         "files_skipped": tally.files_skipped,
         "slices": [[rel, index, n] for (rel, index), n in tally.slices.items()],
     }

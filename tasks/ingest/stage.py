@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import INGESTED_FILES, QUARANTINE, STG_PAGES, reasons
+from schemas import DOCUMENTS, DUPLICATES, INGESTED_FILES, QUARANTINE, STG_PAGES, reasons
 from tasks._shards import map_shards
 from tasks._spill import Rows, Spill, write_empty_parts, write_spill
 from tasks._stage import StageResult, quarantine_row, quarantine_table
@@ -25,6 +25,7 @@ from tasks.history import History
 from tasks.ingest.ahead import forget_cuts
 from tasks.ingest.batches import STAGE, IngestTally, iter_ingest, registry_row
 from tasks.ingest.config import IngestConfig
+from tasks.ingest.elide import KNOWN_FILE, write_known_keys
 from tasks.ingest.shards import KEPT_DIR, QUARANTINE_DIR, REGISTRY_DIR, IngestPlan, ingest_shard, plan_ingest
 from tasks.sizes import DEFAULT_SIZES, Sizes
 
@@ -58,6 +59,8 @@ def _result(kept: Rows, quarantined: pa.Table, files: pa.Table, tally: IngestTal
         "files_appended": tally.files_appended,
         "read": tally.n_pages + quarantined.num_rows,
     }
+    if tally.n_elided:
+        stats["texts_left_out"] = tally.n_elided
     found = Counter(quarantined["reason"].to_pylist())
     stats.update({f"quarantined.{reason}": n for reason, n in sorted(found.items())})
     return StageResult(kept, quarantined, stats, outputs={"ingested_files": files}, n_in=stats["read"])
@@ -102,8 +105,9 @@ def ingest_stage(
         shutil.rmtree(out / folder, ignore_errors=True)
     plan = plan_ingest(root, _registry_before(history, run_id), cfg, run_id, sizes.shard_bytes)
     forget_cuts()  # any cut made ahead and not taken
+    known = _known_keys(history, plan, out / KNOWN_FILE)
     manifests = map_shards(
-        ingest_shard, plan.shards, cfg=cfg, run_id=run_id, now=now, chunk_rows=sizes.chunk_rows, out=out
+        ingest_shard, plan.shards, cfg=cfg, run_id=run_id, now=now, chunk_rows=sizes.chunk_rows, out=out, known=known
     )
     if not plan.shards:
         write_empty_parts(
@@ -112,12 +116,21 @@ def ingest_stage(
     tally = plan.tally
     for manifest in manifests:
         tally.n_pages += manifest["records"]
+        tally.n_elided += manifest["texts_left_out"]
         tally.files_skipped += manifest["files_skipped"]
         tally.slices.update({(rel, index): n for rel, index, n in manifest["slices"]})
     sliced = _sliced_files(plan, run_id)
     quarantined = pa.concat_tables([quarantine_table(tally.quarantine), Spill(out / QUARANTINE_DIR).read()])
     files = pa.concat_tables([INGESTED_FILES.conform(tally.files), Spill(out / REGISTRY_DIR).read(), sliced])
     return _result(Spill(out / KEPT_DIR), quarantined, files, tally)
+
+
+def _known_keys(history: History, plan: IngestPlan, path: Path) -> Path | None:
+    """The published raw_keys (elide.py), when the night reads a JSON Lines file in slices and there are
+    published documents."""
+    if not plan.sliced or not (documents := history.files(DOCUMENTS)):
+        return None
+    return write_known_keys(documents, history.files(DUPLICATES), path)
 
 
 def _sliced_files(plan: IngestPlan, run_id: str) -> pa.Table:

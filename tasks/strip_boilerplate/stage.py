@@ -49,6 +49,7 @@ from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, sprea
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, quarantine_table
 from tasks.history import History
+from tasks.ingest.elide import restore_texts
 from tasks.sizes import DEFAULT_SIZES, Sizes
 from tasks.strip_boilerplate.changed import (
     EVERY_DOCUMENT,
@@ -155,13 +156,14 @@ def strip_stage(
     cfg: BoilerplateConfig,
     sizes: Sizes = DEFAULT_SIZES,
     run_id: str | None = None,
+    raw: Path | None = None,
     *,
     out: Path,
 ) -> StageResult:
     """The stage as the flow runs it: two maps of one shard task per ~`sizes.shard_rows` pages, the sample merge
     between them and the re-strip of published documents after them (module docstring). `run_id`: the run the
     re-stripped documents are republished by (default: the night's pages'; a night of no pages re-strips only
-    with it)."""
+    with it). `raw`: the raw folder, where the raw texts ingest left out are read again (tasks/ingest/elide.py)."""
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
@@ -177,7 +179,7 @@ def strip_stage(
         also = f", {left.duplicates:,} as a recorded duplicate{moved}" if deferred else ""
         delivered_as = f"{left.unchanged:,} of {delivered.num_rows:,} records re-delivered as published{also}"
         note(f"unchanged: {delivered_as} ({took:.1f} s)")
-    spill = left.spill
+    spill = restore_texts(left.spill, raw, out / "restored.parquet", sizes.chunk_rows)
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)

@@ -54,6 +54,7 @@ from tasks._stage import RAW_KEY_CHARS, raw_keys
 from tasks._warehouse import query_arrow, sql_list
 from tasks.history import History
 from tasks.identity import doc_ids
+from tasks.ingest.elide import OFFSET
 
 _COLUMNS = ("url", "source_uri", "raw_text")
 
@@ -108,11 +109,14 @@ def keyed(file: str) -> bool:
     if "raw_key" not in names:
         return False
     key, text = names.index("raw_key"), names.index("raw_text")
+    offset = names.index(OFFSET) if OFFSET in names else None  # a row whose raw_text ingest left out has its key
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
-        key_stats, text_stats = group.column(key).statistics, group.column(text).statistics
-        counted = key_stats is not None and text_stats is not None and key_stats.has_null_count
-        if not counted or not text_stats.has_null_count or key_stats.null_count != text_stats.null_count:
+        stats = [group.column(c).statistics for c in (key, text, offset) if c is not None]
+        if not all(s is not None and s.has_null_count for s in stats):
+            return False
+        left_out = group.num_rows - stats[2].null_count if offset is not None else 0
+        if stats[0].null_count != stats[1].null_count - left_out:
             return False
     return True
 
