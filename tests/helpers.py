@@ -22,11 +22,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from schemas import BOILERPLATE_PAGES, INGESTED_FILES, reasons
-from tasks.ingest import IngestConfig, ingest_dumps
+from tasks._shards import worker_processes
+from tasks.history import History
+from tasks.ingest import IngestConfig, ingest_dumps, ingest_stage
+from tasks.sizes import Sizes
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +82,17 @@ def corpus_pages() -> list[dict]:
 def corpus_labels() -> list[dict]:
     with (need_shared() / "corpus" / "labels.jsonl").open() as fh:
         return [json.loads(line) for line in fh]
+
+
+@flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+def ingest_in_shards(
+    raw: Path, warehouse: Path, shard_bytes: int, out: Path, processes: int = 2, run_id: str = "night"
+):
+    """The flow's ingest stage on `processes` worker processes, against the warehouse's registry and tables (the
+    caller runs a Prefect server: prefect_test_harness)."""
+    with worker_processes(processes):
+        history = History.latest(warehouse)
+        return ingest_stage(raw, history, IngestConfig(), run_id, NOW, Sizes(shard_bytes=shard_bytes), out=out)
 
 
 def ingest(raw: Path, run_id: str = "test-run", registry: pa.Table | None = None, **cfg):

@@ -5,28 +5,21 @@ is a clear error, never a wrong text. Real Prefect flow (a temporary server), re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
-from helpers import CORPUS
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
+from helpers import CORPUS, NOW, ingest_in_shards
 from prefect.testing.utilities import prefect_test_harness
 
 from schemas import INGESTED_FILES
-from tasks._shards import worker_processes
 from tasks._spill import Spill
 from tasks._stage import raw_keys
-from tasks.history import History
-from tasks.ingest import IngestConfig, ingest_dumps, ingest_stage
+from tasks.ingest import IngestConfig, ingest_dumps
 from tasks.ingest.elide import RawTextChanged, restore_texts
-from tasks.sizes import Sizes
 
-NOW = datetime(2026, 12, 4, tzinfo=UTC)
 RUN = "night-2"
 
 
@@ -34,13 +27,6 @@ RUN = "night-2"
 def prefect_server():
     with prefect_test_harness(server_startup_timeout=120):
         yield
-
-
-@flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
-def _ingest(raw: Path, warehouse: Path, out: Path):
-    with worker_processes(2):
-        history = History.latest(warehouse)
-        return ingest_stage(raw, history, IngestConfig(), RUN, NOW, Sizes(shard_bytes=65_536), out=out)
 
 
 def _published(tmp_path: Path, keys: list[str]) -> Path:
@@ -62,7 +48,7 @@ def night(tmp_path_factory):
     (raw / "corpus.jsonl").write_bytes((CORPUS / "pages.jsonl").read_bytes())
     alone = ingest_dumps(raw, INGESTED_FILES.empty(), IngestConfig(), RUN, NOW, None).kept
     published = raw_keys(alone.column("raw_text")).to_pylist()[::2]
-    sharded = _ingest(raw, _published(tmp_path, published), tmp_path / "out")
+    sharded = ingest_in_shards(raw, _published(tmp_path, published), 65_536, tmp_path / "out", run_id=RUN)
     return raw, alone, sharded, set(published), tmp_path
 
 

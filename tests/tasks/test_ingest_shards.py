@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,20 +15,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
-from helpers import CORPUS, SEEDS, build_bad_inputs
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
+from helpers import CORPUS, NOW, SEEDS, build_bad_inputs, ingest_in_shards
 from prefect.testing.utilities import prefect_test_harness
 
 from schemas import INGESTED_FILES, reasons
-from tasks._shards import worker_processes
-from tasks.history import History
-from tasks.ingest import IngestConfig, ingest_dumps, ingest_stage
+from tasks.ingest import IngestConfig, ingest_dumps
 from tasks.ingest.shards import ingest_shard, plan_ingest
 from tasks.ingest.stage import _sliced_files
-from tasks.sizes import Sizes
 
-NOW = datetime(2026, 12, 4, tzinfo=UTC)
 RUN = "night"
 
 
@@ -39,11 +32,8 @@ def prefect_server():
         yield
 
 
-@flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
 def _sharded(raw: Path, registry_of: Path, shard_bytes: int, out: Path, processes: int, run_id: str = RUN):
-    with worker_processes(processes):
-        history = History.latest(registry_of)
-        return ingest_stage(raw, history, IngestConfig(), run_id, NOW, Sizes(shard_bytes=shard_bytes), out=out)
+    return ingest_in_shards(raw, registry_of, shard_bytes, out, processes, run_id)
 
 
 def _sharded_against(raw: Path, registry: pa.Table, shard_bytes: int, out: Path):
