@@ -1,7 +1,7 @@
 """Whole-pipeline benchmark (#14): `docpipe run` on a generated crawl of N pages, per-stage figures, peak tree RSS.
 
     .venv/bin/python bench/bench_pipeline.py --n N [--new-fraction F] [--runner local|dask] [--page-kb 3]
-        [--shape jsonl|txt] [--shard-rows ROWS] [--workers W] [--keep DIR] [--seed S]
+        [--shape jsonl|txt] [--shard-rows ROWS] [--workers W] [--cpus C] [--keep DIR] [--seed S]
         [--restrip auto|defer|all] [--new-first] [--new-file] [--catch-up]
 
 The crawl (bench/_pipeline_corpus.py, seeded): pages of ~`--page-kb` KB of text under the menus of real corpus
@@ -15,7 +15,10 @@ is sampled every 0.2 s. Printed: each stage's records in, seconds and records/s 
 wall time; Prefect's share (wall − the stages' seconds: start-up, task bookkeeping, shut-down); peak tree RSS;
 CPU seconds by process role (a busy machine inflates wall seconds, not these); the wall seconds before the first
 stage, between stages and after the last (from the run's log). Every sample goes to `night<N>.rss.tsv` in the
-work folder (seconds, pid, role, RSS MB, CPU s: keep it with --keep).
+work folder (seconds, pid, role, RSS MB, CPU s: keep it with --keep). `--cpus C` runs that process tree on the
+first C cores only (`os.sched_setaffinity`): `--workers 1 --cpus 1` against the default run is the scaling figure
+between one core and two (`--workers 1` alone still lets DuckDB, the sketcher's threads and Prefect's server use
+the other core).
 With `--new-fraction F`, night 2 over night 1's warehouse: the crawl re-delivered with F·N new pages (the JSONL
 rewritten with the new pages appended, so ingest reads only what follows the registered dump, or with
 `--new-first` in front, so it reads every line again; with `--new-file` as a second file beside night 1's,
@@ -148,7 +151,7 @@ def run_night(
     cmd += ["--runner", args.runner] + (["--shard-rows", str(args.shard_rows)] if args.shard_rows else [])
     cmd += ["--workers", str(args.workers)] if args.workers else []
     cmd += ["--restrip", restrip]
-    run = run_cli(cmd, work / f"night{night}.log", work / f"night{night}.rss.tsv")
+    run = run_cli(cmd, work / f"night{night}.log", work / f"night{night}.rss.tsv", args.cpus)
     delivered = f"{len(pages):,} records delivered ({args.shape}, --restrip {restrip})"
     print(f"\nnight {night}: {delivered}, exit {run.returncode}")
     path = summary_path(warehouse, f"night{night}")
@@ -180,6 +183,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runner", choices=("local", "dask"), default="local")
     parser.add_argument("--shard-rows", type=int, default=0, help="pages a shard task processes (default: the CLI's)")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    parser.add_argument(
+        "--cpus",
+        type=int,
+        default=0,
+        help="run the CLI's process tree on the first CPUS cores only (with --workers 1 --cpus 1: the one-core run "
+        "of the scaling figure; default: every core)",
+    )
     parser.add_argument("--page-kb", type=float, default=3.0, help="text size of a page in KB (default 3)")
     parser.add_argument("--shape", choices=("jsonl", "txt"), default="jsonl")
     parser.add_argument("--seed", type=int, default=7)

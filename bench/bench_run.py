@@ -132,14 +132,16 @@ def docpipe_command(*args: str) -> list[str]:
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "flows", *args]
 
 
-def run_cli(cmd: list[str], log: Path, timeline: Path | None = None) -> CliRun:
+def run_cli(cmd: list[str], log: Path, timeline: Path | None = None, cpus: int = 0) -> CliRun:
     """Run `cmd` in a child process (output to `log`), sampling its process tree's RSS and CPU every 0.2 s;
-    with `timeline`, every sample of every process as a TSV line: seconds since start, pid, role, RSS MB, CPU s."""
+    with `timeline`, every sample of every process as a TSV line: seconds since start, pid, role, RSS MB, CPU s;
+    with `cpus`, the process tree runs on the first `cpus` CPUs only (its children inherit the affinity)."""
+    pin = (lambda: os.sched_setaffinity(0, range(cpus))) if cpus else None
     started, start = time.time(), time.perf_counter()
     cpu: dict[int, tuple[str, float]] = {}
     with log.open("w") as out, (timeline or Path(os.devnull)).open("w") as tsv:
         tsv.write("t\tpid\trole\trss_mb\tcpu_s\n")
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, preexec_fn=pin)
         peak, peaks = 0.0, {}
         while proc.poll() is None:
             samples, t = tree_sample(proc.pid), time.perf_counter() - start
