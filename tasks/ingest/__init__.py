@@ -25,14 +25,15 @@ the size of a dump.
 The flow runs `ingest_stage`: files in shards of ~`Sizes.shard_bytes` (shards.py), one shard task each where the
 task runner puts it; a plain JSON Lines file larger than a shard is hashed and cut into line-aligned slices in one
 read by the run process (slices.py), each slice its own shard, and registered once every slice is in.
-`ingest_dumps` is the same work in one process (tests, bench scripts): both give the same rows, quarantine,
-registry rows and stats. Every row carries `raw_key`, the key of its raw_text (strip's unchanged test reads it
-instead of the text). A slice's record whose raw_key the warehouse holds has its raw_text left out, with the byte
-offset of its line (`raw_offset`; elide.py): strip reads it again if the record is not unchanged. Large dumps are
-hashed and cut by the CLI while Prefect starts (ahead.py). A plain JSON Lines file that grew by appending to a
-version the registry holds (its first bytes hash to that version's sha256, and that version ended at a line end)
-is read from where the version ended only, line numbers counting on, and registered with both parts' records
-(`files_appended`); `ingest_dumps` reads it whole.
+`ingest_dumps` is the same work in one process (tests, bench scripts): both give the same rows, quarantine, registry
+rows and stats (but for the raw texts the flow leaves out, below, and its `texts_left_out`). Every row carries
+`raw_key`, the key of its raw_text (strip's unchanged test reads it instead of the text). A slice's record with a
+URL whose raw_key the warehouse holds has its raw_text left out, with the byte offset of its line (`raw_offset`;
+elide.py): strip reads it again if the record is not unchanged. Large dumps are hashed and cut by the CLI while
+Prefect starts (ahead.py). A plain JSON Lines file that grew by appending to a version the registry holds (its first
+bytes hash to that version's sha256, and that version ended at a line end) is read from where the version ended
+only, line numbers counting on, and registered with both parts' records (`files_appended`); `ingest_dumps` reads it
+whole.
 
 Provenance: `source_uri` = path relative to the raw root, then `#member=NAME` per archive level (`#`/`%` in
 names percent-encoded), then `#line=N` (JSON Lines, 1-based physical line) or `#offset=N` (WARC: byte offset of

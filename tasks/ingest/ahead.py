@@ -18,14 +18,15 @@ from tasks.ingest.config import IngestConfig
 from tasks.ingest.listing import RawEntry
 from tasks.ingest.slices import Cut, cut_lines
 
-CutKey = tuple[str, int, int, int, int, int, frozenset[int]]
+CutKey = tuple[str, int, int, int, int, int, int, frozenset[int]]
 _cuts: dict[CutKey, Future[Cut]] = {}
 _lock = threading.Lock()
+_ahead: list[threading.Thread] = []  # the thread planning ahead, if any
 
 
 def _key(fh: BinaryIO, entry: RawEntry, slice_bytes: int, marks: frozenset[int]) -> CutKey:
     st = os.fstat(fh.fileno())
-    return (str(entry.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, slice_bytes, marks)
+    return (str(entry.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, slice_bytes, marks)
 
 
 def cut_once(fh: BinaryIO, entry: RawEntry, slice_bytes: int, marks: frozenset[int]) -> Cut:
@@ -72,7 +73,15 @@ def cut_ahead(
 
     thread = threading.Thread(target=plan, name="ingest-cut-ahead", daemon=True)
     thread.start()
+    _ahead.append(thread)
     return thread
+
+
+def wait_for_cuts() -> None:
+    """Until the thread planning ahead is done (the flow's plan then takes its cuts, and never cuts a file at the
+    same time as it)."""
+    while _ahead:
+        _ahead.pop().join()
 
 
 def cuts_waiting() -> int:

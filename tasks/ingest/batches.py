@@ -122,11 +122,12 @@ class Batcher:
 
     def add(self, item: Record | Reject, rel: str, file_sha: str, elide: bool = False) -> pa.RecordBatch | None:
         """Takes one item of a file; returns a full batch when one is due. `elide`: the item is a line of a plain
-        JSON Lines file, whose raw_text is left out when its key is published (elide.py)."""
+        JSON Lines file, whose raw_text is left out when it has a URL and its key is published (elide.py: a record
+        without URL is not recognised unchanged before stripping, so its text would only be read again)."""
         if isinstance(item, Reject):
             self.reject(rel + item.locator, item.reason, item.message)
             return None
-        if elide and self.known is not None and item.offset is not None and item.text and not item.html:
+        if elide and self.known is not None and item.offset is not None and item.url and item.text and not item.html:
             self.keyed.append((len(self.rows), *text_key(item.text), item.offset))
         self.rows.append(_page_row(item, rel + item.locator, file_sha, self.now, self.run_id))
         self.n_bytes += item.size_bytes

@@ -2,7 +2,7 @@
 unchanged: strip's unchanged test drops it by its raw_key, so ingest copying its text into the spill (1M pages:
 3.7 GB through Arrow and zstd) is work for nothing. The run process writes the raw_keys the warehouse holds
 (`documents` and `duplicates`, the history's versions) to `known_keys.npy`; a shard reading a slice of a plain JSON
-Lines file leaves out the raw_text of a text record whose key is among them, keeping its raw_key and the byte
+Lines file leaves out the raw_text of a text record with a URL whose key is among them, keeping its raw_key and the byte
 offset of its line (`raw_offset`). Strip reads those lines again for the records its unchanged test keeps
 (`restore_texts`), with the reader that read them, and checks each against its raw_key: a raw file changed since
 ingest read it fails the stage with a clear error (nothing is lost: a rerun from ingest reads it again).
@@ -17,6 +17,7 @@ import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -25,10 +26,12 @@ import pyarrow.parquet as pq
 
 from schemas import STG_PAGES
 from tasks._spill import Spill, write_spill
+from tasks.ingest.config import IngestConfig
 from tasks.ingest.formats import Record, read_jsonl
 from tasks.ingest.listing import open_regular
 
 KNOWN_FILE = "known_keys.npy"
+_MAX_LINE = IngestConfig().max_record_bytes + 1  # a line ingest read is within its limit
 OFFSET = "raw_offset"
 _LINE = "#line="
 
@@ -51,7 +54,7 @@ def write_known_keys(doc_files: Sequence[str], duplicate_files: Sequence[str], p
     )
     keys = query_arrow(sql).column("k").to_numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, keys.astype(np.uint64))
+    np.save(path, keys.astype(np.uint64, copy=False))
     return path
 
 
@@ -114,21 +117,27 @@ def _restored(batch: pa.RecordBatch, raw: Path) -> pa.RecordBatch:
 
 
 def _read_again(raw: Path, uris: list[str], offsets: list[int], keys: list[str]) -> Iterator[str]:
-    """The text of each record's line (`source_uri` `file#line=N` at byte `offset`; the whole line, which ingest
-    read within its limits), checked against its raw_key."""
-    for uri, offset, key in zip(uris, offsets, keys, strict=True):
-        rel, _, number = uri.rpartition(_LINE)
-        record = None
-        try:
-            with open_regular(raw / rel) as fh:
-                fh.seek(offset)
-                line = fh.readline()
-            record = next(read_jsonl(io.BytesIO(line), len(line) + 1, int(number), offset), None)
-        except (OSError, ValueError):
-            pass
-        if not isinstance(record, Record) or not record.text or text_key(record.text)[0] != key:
-            raise RawTextChanged(
-                f"{uri}: the raw file changed after ingest read it (the line at byte {offset} is not the record "
-                "read there); run the night again from ingest: docpipe rerun RUN_ID --from-stage ingest"
-            )
-        yield record.text
+    """The text of each record's line (`source_uri` `file#line=N` at byte `offset`), checked against its raw_key;
+    each file opened once a batch."""
+    files: dict[str, BinaryIO] = {}
+    try:
+        for uri, offset, key in zip(uris, offsets, keys, strict=True):
+            rel, _, number = uri.rpartition(_LINE)
+            record = None
+            try:
+                if rel not in files:
+                    files[rel] = open_regular(raw / rel)
+                files[rel].seek(offset)
+                line = files[rel].readline(_MAX_LINE)
+                record = next(read_jsonl(io.BytesIO(line), _MAX_LINE, int(number), offset), None)
+            except (OSError, ValueError):
+                pass
+            if not isinstance(record, Record) or not record.text or text_key(record.text)[0] != key:
+                raise RawTextChanged(
+                    f"{uri}: the raw file changed after ingest read it (the line at byte {offset} is not the record "
+                    "read there); run the night again from ingest: docpipe rerun RUN_ID --from ingest"
+                )
+            yield record.text
+    finally:
+        for fh in files.values():
+            fh.close()

@@ -22,7 +22,7 @@ from tasks._shards import map_shards
 from tasks._spill import Rows, Spill, write_empty_parts, write_spill
 from tasks._stage import StageResult, quarantine_row, quarantine_table
 from tasks.history import History
-from tasks.ingest.ahead import forget_cuts
+from tasks.ingest.ahead import forget_cuts, wait_for_cuts
 from tasks.ingest.batches import STAGE, IngestTally, iter_ingest, registry_row
 from tasks.ingest.config import IngestConfig
 from tasks.ingest.elide import KNOWN_FILE, write_known_keys
@@ -103,6 +103,7 @@ def ingest_stage(
     out = Path(out)
     for folder in (KEPT_DIR, QUARANTINE_DIR, REGISTRY_DIR):  # an earlier attempt's parts (a retry) do not stay
         shutil.rmtree(out / folder, ignore_errors=True)
+    wait_for_cuts()  # made ahead of the flow by `docpipe run` (ahead.py)
     plan = plan_ingest(root, _registry_before(history, run_id), cfg, run_id, sizes.shard_bytes)
     forget_cuts()  # any cut made ahead and not taken
     known = _known_keys(history, plan, out / KNOWN_FILE)

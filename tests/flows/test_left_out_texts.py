@@ -62,7 +62,7 @@ def test_texts_are_left_out_and_read_again_only_where_needed(nights):
     left_out = stats["sliced"]["ingest"]["texts_left_out"]
     assert left_out >= 220, "every re-delivered text the warehouse holds (all but the edited and new pages)"
     restored = sliced / "_runs" / "night-2" / "strip_boilerplate" / "restored.parquet"
-    assert restored.is_file(), "the records the unchanged test keeps (twice delivered, copy, no URL) were read again"
+    assert restored.is_file(), "the records the unchanged test keeps (delivered twice, the copy) were read again"
     kept = stats["sliced"]["strip_boilerplate"]
     assert kept == {**stats["whole"]["strip_boilerplate"], "seconds": kept["seconds"]}
 
