@@ -6,6 +6,7 @@ one that is still valid (flows/checkpoints.py); one run at a time per warehouse 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from prefect import flow
@@ -19,7 +20,7 @@ from tasks._shards import worker_processes
 from tasks._warehouse import run_folder
 from tasks.dedupe import dedupe_stage
 from tasks.extract import extract_stage
-from tasks.ingest import ingest_stage
+from tasks.ingest import ingest_stage, restore_texts
 from tasks.publish import publish_tables_task
 from tasks.strip_boilerplate import strip_stage
 from tasks.validate import validate_stage
@@ -38,7 +39,9 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
     try:
         ingest_args = (cfg.raw, ledger.history, cfg.ingest, cfg.run_id, ledger.started_at, cfg.sizes)
         pages = ledger.run("ingest", ingest_stage, *ingest_args)
-        strip_args = (pages, ledger.history, cfg.boilerplate, cfg.sizes, cfg.run_id, cfg.raw)
+        # the raw texts ingest left out are read again by ingest's own reader (only ingest reads raw/)
+        restore = functools.partial(restore_texts, raw=cfg.raw, chunk_rows=cfg.sizes.chunk_rows, run_id=cfg.run_id)
+        strip_args = (pages, ledger.history, cfg.boilerplate, cfg.sizes, cfg.run_id, restore)
         pages = ledger.run("strip_boilerplate", strip_stage, *strip_args)
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.sizes)

@@ -35,6 +35,8 @@ _RECORDS = Table(
     ),
 )
 
+RAW_OFFSET = "raw_offset"  # set where ingest left raw_text out (tasks/ingest/elide.py)
+
 # what ingest reads, plus the key of its raw_text, taken where the text is read (ingest's shards) so strip's
 # unchanged test reads 16 characters a record instead of the page; stripped rows do not carry it
 STG_PAGES = _RECORDS.extend(
@@ -47,7 +49,7 @@ STG_PAGES = _RECORDS.extend(
             " left out: raw_offset).",
         ),
         Column(
-            "raw_offset",
+            RAW_OFFSET,
             pa.int64(),
             "Byte offset of the record's line in its JSON Lines file when ingest left raw_text out, its raw_key being"
             " published (strip reads the line again unless the record is unchanged: tasks/ingest/elide.py); else null.",

@@ -87,6 +87,22 @@ def _row_group_sizes(file: str, mtime_ns: int, size: int) -> tuple[int, ...]:
     return tuple(meta.row_group(g).num_rows for g in range(meta.num_row_groups))
 
 
+def non_null_counts(meta: pq.FileMetaData, column: str) -> list[int] | None:
+    """Each row group's count of non-null values in `column`, from the file's statistics (`meta`: its footer);
+    None when the file lacks the column or a row group lacks a null count."""
+    names = meta.schema.names
+    if column not in names:
+        return None
+    at, counts = names.index(column), []
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = group.column(at).statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        counts.append(group.num_rows - stats.null_count)
+    return counts
+
+
 def part_file(folder: Path, index: int) -> Path:
     """The part file of shard `index` in a spill folder (names sort in shard order)."""
     return Path(folder) / f"part-{index:05d}.parquet"

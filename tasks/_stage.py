@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from schemas import QUARANTINE
-from tasks._spill import Rows
+from schemas.stg_pages import RAW_OFFSET
+from tasks._spill import Rows, Spill, non_null_counts
 
 
 def sha256_hex(data: str | bytes) -> str:
@@ -45,6 +47,24 @@ def raw_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     spans = zip(ends[:-1], ends[1:], valid, strict=True)
     keys = [sha(view[a:b]).hexdigest()[:RAW_KEY_CHARS] if ok else None for a, b, ok in spans]
     return pa.array(keys, pa.string())
+
+
+def raw_key(text: str) -> str:
+    """One text's raw_key (`raw_keys`)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RAW_KEY_CHARS]
+
+
+def has_left_out(spill: Spill) -> bool:
+    """Whether some row of a stg_pages spill has its raw_text left out by ingest (`raw_offset`; from the footers'
+    statistics): such a spill goes through ingest's `restore_texts` before strip reads its texts."""
+    for file in spill.files:
+        meta = pq.read_metadata(file)
+        if RAW_OFFSET not in meta.schema.names:
+            continue
+        counts = non_null_counts(meta, RAW_OFFSET)
+        if counts is None or sum(counts):  # without statistics: taken as holding some
+            return True
+    return False
 
 
 def file_sha256(path: Path) -> str:

@@ -52,6 +52,7 @@ falling back to UTF-8 with replacement characters; the choice is recorded in `de
 from tasks._stage import lazy_exports
 from tasks.ingest.batches import IngestTally, iter_ingest
 from tasks.ingest.config import IngestConfig
+from tasks.ingest.elide import restore_texts
 from tasks.ingest.formats import READERS, Record, Reject, decode_bytes, sniff_format
 from tasks.ingest.listing import list_raw_files
 
@@ -71,5 +72,6 @@ __all__ = [
     "ingest_stage",
     "iter_ingest",
     "list_raw_files",
+    "restore_texts",
     "sniff_format",
 ]

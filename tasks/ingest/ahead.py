@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import Future
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,10 +36,8 @@ def cut_once(fh: BinaryIO, entry: RawEntry, slice_bytes: int, marks: frozenset[i
     with _lock:
         ahead = _cuts.pop(_key(fh, entry, slice_bytes, marks), None)
     if ahead is not None:
-        try:
+        with suppress(Exception):  # the cut ahead failed (the file changed or vanished; it read its own handle)
             return ahead.result()
-        except Exception:  # noqa: BLE001 - the cut ahead failed (the file changed or vanished): cut it here
-            fh.seek(0)
     return cut_lines(fh, entry, slice_bytes, marks)
 
 

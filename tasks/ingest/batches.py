@@ -19,16 +19,14 @@ import pyarrow.compute as pc
 
 from schemas import STG_PAGES, reasons
 from tasks._progress import advance
-from tasks._stage import quarantine_row, raw_keys, sha256_hex
-from tasks.ingest.config import IngestConfig
-from tasks.ingest.elide import known_among, text_key
+from tasks._stage import quarantine_row, raw_key, raw_keys, sha256_hex
+from tasks.ingest.config import STAGE, IngestConfig
+from tasks.ingest.elide import known_among
 from tasks.ingest.formats import Record, Reject
 from tasks.ingest.framing import read_file, read_jsonl_slice
 from tasks.ingest.listing import RawEntry, list_raw_entries, open_regular
 from tasks.ingest.slices import FileSlice
 from tasks.sizes import DEFAULT_SIZES
-
-STAGE = "ingest"
 
 
 @dataclass(slots=True)
@@ -128,7 +126,8 @@ class Batcher:
             self.reject(rel + item.locator, item.reason, item.message)
             return None
         if elide and self.known is not None and item.offset is not None and item.url and item.text and not item.html:
-            self.keyed.append((len(self.rows), *text_key(item.text), item.offset))
+            key = raw_key(item.text)
+            self.keyed.append((len(self.rows), key, int(key, 16), item.offset))
         self.rows.append(_page_row(item, rel + item.locator, file_sha, self.now, self.run_id))
         self.n_bytes += item.size_bytes
         self.tally.n_pages += 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+STAGE = "ingest"  # the stage of its quarantine rows
+
 
 @dataclass(frozen=True, slots=True)
 class IngestConfig:

@@ -4,8 +4,9 @@ unchanged: strip's unchanged test drops it by its raw_key, so ingest copying its
 (`documents` and `duplicates`, the history's versions) to `known_keys.npy`; a shard reading a slice of a plain JSON
 Lines file leaves out the raw_text of a text record with a URL whose key is among them, keeping its raw_key and the byte
 offset of its line (`raw_offset`). Strip reads those lines again for the records its unchanged test keeps
-(`restore_texts`), with the reader that read them, and checks each against its raw_key: a raw file changed since
-ingest read it fails the stage with a clear error (nothing is lost: a rerun from ingest reads it again).
+(`restore_texts`, handed to strip by the flow: only ingest reads raw/), with the reader that read them, and checks
+each against its raw_key. A record whose line changed since ingest read it (raw/ rewritten during the run) is
+quarantined as ingest.file_changed, never given a wrong text; the next run reads the changed file again.
 
 Only the flow's shards leave texts out (`ingest_stage`); `ingest_dumps`, the one-process reference, and a file
 read whole (small, compressed or archived) keep every text.
@@ -13,31 +14,27 @@ read whole (small, compressed or archived) keep every text.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import STG_PAGES
+from schemas import QUARANTINE, STG_PAGES, reasons
+from schemas.stg_pages import RAW_OFFSET
 from tasks._spill import Spill, write_spill
-from tasks.ingest.config import IngestConfig
+from tasks._stage import has_left_out, quarantine_row, quarantine_table, raw_key
+from tasks.ingest.config import STAGE, IngestConfig
 from tasks.ingest.formats import Record, read_jsonl
 from tasks.ingest.listing import open_regular
 
 KNOWN_FILE = "known_keys.npy"
 _MAX_LINE = IngestConfig().max_record_bytes + 1  # a line ingest read is within its limit
-OFFSET = "raw_offset"
 _LINE = "#line="
-
-
-class RawTextChanged(RuntimeError):
-    """A record's line no longer holds the text ingest read there."""
 
 
 def write_known_keys(doc_files: Sequence[str], duplicate_files: Sequence[str], path: Path) -> Path | None:
@@ -62,12 +59,6 @@ def load_known(path: Path | None) -> np.ndarray | None:
     return None if path is None else np.load(path, mmap_mode="r")
 
 
-def text_key(text: str) -> tuple[str, int]:
-    """A text's raw_key (tasks/_stage.raw_keys) and the same 64 bits as an integer."""
-    digest = hashlib.sha256(text.encode("utf-8")).digest()[:8]
-    return digest.hex(), int.from_bytes(digest, "big")
-
-
 def known_among(known: np.ndarray, keys: Sequence[int]) -> np.ndarray:
     """Which of `keys` are in the sorted array `known`."""
     wanted = np.asarray(keys, np.uint64)
@@ -75,69 +66,61 @@ def known_among(known: np.ndarray, keys: Sequence[int]) -> np.ndarray:
     return (at < len(known)) & (np.asarray(known[np.minimum(at, len(known) - 1)]) == wanted)
 
 
-def elided_rows(spill: Spill) -> int:
-    """How many rows of the spill have their raw_text left out (from the footers' null counts)."""
-    n = 0
-    for file in spill.files:
-        meta = pq.read_metadata(file)
-        if OFFSET not in meta.schema.names:
-            continue
-        column = meta.schema.names.index(OFFSET)
-        for i in range(meta.num_row_groups):
-            group = meta.row_group(i)
-            stats = group.column(column).statistics
-            n += group.num_rows - (stats.null_count if stats is not None and stats.has_null_count else 0)
-    return n
+def restore_texts(spill: Spill, path: Path, *, raw: Path, chunk_rows: int, run_id: str) -> tuple[Spill, pa.Table]:
+    """The spill with every left-out raw_text read again from its line under `raw` (written to `path`; the spill
+    itself when none was left out), and the quarantine rows of the records whose line no longer holds their text
+    (ingest.file_changed: the raw file changed after ingest read it; the next run reads it again)."""
+    if not has_left_out(spill):
+        return spill, QUARANTINE.empty()
+    lost: list[dict[str, Any]] = []
+    batches = (_restored(batch, raw, lost, run_id) for batch in spill.batches(chunk_rows))
+    return write_spill(path, STG_PAGES, batches), quarantine_table(lost)
 
 
-def restore_texts(spill: Spill, raw: Path | None, path: Path, chunk_rows: int) -> Spill:
-    """The spill with every left-out raw_text read again from its line under `raw` (written to `path`); the spill
-    itself when none was left out."""
-    if not elided_rows(spill):
-        return spill
-    if raw is None:
-        raise ValueError("the night's records hold raw texts left out by ingest: strip needs the raw folder")
-    return write_spill(path, STG_PAGES, (_restored(batch, raw) for batch in spill.batches(chunk_rows)))
-
-
-def _restored(batch: pa.RecordBatch, raw: Path) -> pa.RecordBatch:
+def _restored(batch: pa.RecordBatch, raw: Path, lost: list[dict[str, Any]], run_id: str) -> pa.Table:
+    """The batch with its left-out texts put back; the rows whose line changed go to `lost` instead."""
     table = STG_PAGES.conform(pa.Table.from_batches([batch]))
-    offsets = table.column(OFFSET)
+    offsets = table.column(RAW_OFFSET).combine_chunks()
     if offsets.null_count == table.num_rows:
         return table
-    at = pc.indices_nonzero(offsets.is_valid()).to_pylist()
-    uris = table.column("source_uri").take(at).to_pylist()
-    keys = table.column("raw_key").take(at).to_pylist()
-    texts = table.column("raw_text").to_pylist()
-    for row, text in zip(at, _read_again(raw, uris, offsets.take(at).to_pylist(), keys), strict=True):
-        texts[row] = text
-    table = table.set_column(table.schema.get_field_index("raw_text"), "raw_text", pa.array(texts, pa.string()))
-    nulls = pa.nulls(table.num_rows, pa.int64())
-    return table.set_column(table.schema.get_field_index(OFFSET), OFFSET, nulls)
+    left_out = offsets.is_valid()
+    at = pc.indices_nonzero(left_out)
+    uris, where = table.column("source_uri").take(at).to_pylist(), offsets.take(at).to_pylist()
+    texts = list(_read_again(raw, uris, where, table.column("raw_key").take(at).to_pylist()))
+    for uri, offset, text in zip(uris, where, texts, strict=True):
+        if text is None:
+            message = (
+                f"the raw file changed after ingest read it: the line at byte {offset} no longer holds this record;"
+                " the file is read again by the next run"
+            )
+            lost.append(quarantine_row(uri, STAGE, reasons.INGEST_FILE_CHANGED, message, run_id))
+    restored = pc.replace_with_mask(table.column("raw_text").combine_chunks(), left_out, pa.array(texts, pa.string()))
+    table = table.set_column(table.schema.get_field_index("raw_text"), "raw_text", restored)
+    table = table.set_column(table.schema.get_field_index(RAW_OFFSET), RAW_OFFSET, pa.nulls(table.num_rows, pa.int64()))
+    return table.filter(pc.or_(pc.invert(left_out), table.column("raw_text").is_valid()))
 
 
-def _read_again(raw: Path, uris: list[str], offsets: list[int], keys: list[str]) -> Iterator[str]:
-    """The text of each record's line (`source_uri` `file#line=N` at byte `offset`), checked against its raw_key;
-    each file opened once a batch."""
-    files: dict[str, BinaryIO] = {}
+def _read_again(raw: Path, uris: list[str], offsets: list[int], keys: list[str]) -> Iterator[str | None]:
+    """The text of each record's line (`source_uri` `file#line=N` at byte `offset`) if it still has its raw_key,
+    else None; each file opened once a batch."""
+    files: dict[str, BinaryIO | None] = {}
     try:
         for uri, offset, key in zip(uris, offsets, keys, strict=True):
             rel, _, number = uri.rpartition(_LINE)
             record = None
             try:
                 if rel not in files:
+                    files[rel] = None
                     files[rel] = open_regular(raw / rel)
-                files[rel].seek(offset)
-                line = files[rel].readline(_MAX_LINE)
-                record = next(read_jsonl(io.BytesIO(line), _MAX_LINE, int(number), offset), None)
+                if (fh := files[rel]) is not None:
+                    fh.seek(offset)
+                    line = fh.readline(_MAX_LINE)
+                    record = next(read_jsonl(io.BytesIO(line), _MAX_LINE, int(number), offset), None)
             except (OSError, ValueError):
                 pass
-            if not isinstance(record, Record) or not record.text or text_key(record.text)[0] != key:
-                raise RawTextChanged(
-                    f"{uri}: the raw file changed after ingest read it (the line at byte {offset} is not the record "
-                    "read there); run the night again from ingest: docpipe rerun RUN_ID --from ingest"
-                )
-            yield record.text
+            ok = isinstance(record, Record) and record.text and raw_key(record.text) == key
+            yield record.text if ok else None
     finally:
         for fh in files.values():
-            fh.close()
+            if fh is not None:
+                fh.close()

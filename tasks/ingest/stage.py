@@ -23,8 +23,8 @@ from tasks._spill import Rows, Spill, write_empty_parts, write_spill
 from tasks._stage import StageResult, quarantine_row, quarantine_table
 from tasks.history import History
 from tasks.ingest.ahead import forget_cuts, wait_for_cuts
-from tasks.ingest.batches import STAGE, IngestTally, iter_ingest, registry_row
-from tasks.ingest.config import IngestConfig
+from tasks.ingest.batches import IngestTally, iter_ingest, registry_row
+from tasks.ingest.config import STAGE, IngestConfig
 from tasks.ingest.elide import KNOWN_FILE, write_known_keys
 from tasks.ingest.shards import KEPT_DIR, QUARANTINE_DIR, REGISTRY_DIR, IngestPlan, ingest_shard, plan_ingest
 from tasks.sizes import DEFAULT_SIZES, Sizes

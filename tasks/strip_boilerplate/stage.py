@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,8 @@ from schemas.runs import (
 from tasks._progress import note
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
-from tasks._stage import StageResult, quarantine_table
+from tasks._stage import StageResult, has_left_out, quarantine_table
 from tasks.history import History
-from tasks.ingest.elide import restore_texts
 from tasks.sizes import DEFAULT_SIZES, Sizes
 from tasks.strip_boilerplate.changed import (
     EVERY_DOCUMENT,
@@ -156,14 +155,16 @@ def strip_stage(
     cfg: BoilerplateConfig,
     sizes: Sizes = DEFAULT_SIZES,
     run_id: str | None = None,
-    raw: Path | None = None,
+    restore: Callable[[Spill, Path], tuple[Spill, pa.Table]] | None = None,
     *,
     out: Path,
 ) -> StageResult:
     """The stage as the flow runs it: two maps of one shard task per ~`sizes.shard_rows` pages, the sample merge
     between them and the re-strip of published documents after them (module docstring). `run_id`: the run the
     re-stripped documents are republished by (default: the night's pages'; a night of no pages re-strips only
-    with it). `raw`: the raw folder, where the raw texts ingest left out are read again (tasks/ingest/elide.py)."""
+    with it). `restore`: ingest's `restore_texts` (the flow passes it; a stage imports no other): the spill of the
+    records that go on with the raw texts ingest left out read again, into the path it is given, and the quarantine
+    rows of those whose raw line changed since; None when no text was left out."""
     out = Path(out)
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
@@ -179,7 +180,9 @@ def strip_stage(
         also = f", {left.duplicates:,} as a recorded duplicate{moved}" if deferred else ""
         delivered_as = f"{left.unchanged:,} of {delivered.num_rows:,} records re-delivered as published{also}"
         note(f"unchanged: {delivered_as} ({took:.1f} s)")
-    spill = restore_texts(left.spill, raw, out / "restored.parquet", sizes.chunk_rows)
+    if restore is None and has_left_out(left.spill):
+        raise ValueError("the night's records hold raw texts left out by ingest: strip needs ingest's restore_texts")
+    spill, lost = restore(left.spill, out / "restored.parquet") if restore else (left.spill, QUARANTINE.empty())
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
@@ -200,9 +203,10 @@ def strip_stage(
     done, scope = _night_restrip(cfg, history, has_documents, changed, stored, model_file)
     restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards), run_id)
     forget_models()
+    quarantined = Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty()
     return StageResult(
         Spill(out / KEPT_DIR),
-        Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty(),
+        pa.concat_tables([lost, quarantined]) if lost.num_rows else quarantined,
         {**stage_stats(counts, restripped, left.unchanged, left.duplicates), RESTRIP: done},
         outputs={
             "boilerplate_pages": BOILERPLATE_PAGES.conform(sample.new_rows()),

@@ -49,12 +49,12 @@ import pyarrow.parquet as pq
 
 from schemas import DOCUMENTS, DUPLICATES, RUNS, STG_PAGES
 from schemas.duplicates import DECISION_COLUMNS
-from tasks._spill import Spill, write_spill
+from schemas.stg_pages import RAW_OFFSET
+from tasks._spill import Spill, non_null_counts, write_spill
 from tasks._stage import RAW_KEY_CHARS, raw_keys
 from tasks._warehouse import query_arrow, sql_list
 from tasks.history import History
 from tasks.identity import doc_ids
-from tasks.ingest.elide import OFFSET
 
 _COLUMNS = ("url", "source_uri", "raw_text")
 
@@ -105,20 +105,12 @@ def keyed(file: str) -> bool:
     file's row-group statistics; a file without them, or without the column, is not keyed). A speed choice only: a
     row whose key is missing from a file taken as keyed takes the whole path, and dedupe finds it unchanged."""
     meta = pq.read_metadata(file)
-    names = meta.schema.names
-    if "raw_key" not in names:
+    keys, texts = non_null_counts(meta, "raw_key"), non_null_counts(meta, "raw_text")
+    # a row whose raw_text ingest left out has its key (tasks/ingest/elide.py)
+    left_out = non_null_counts(meta, RAW_OFFSET) if RAW_OFFSET in meta.schema.names else [0] * len(keys or [])
+    if keys is None or texts is None or left_out is None:
         return False
-    key, text = names.index("raw_key"), names.index("raw_text")
-    offset = names.index(OFFSET) if OFFSET in names else None  # a row whose raw_text ingest left out has its key
-    for i in range(meta.num_row_groups):
-        group = meta.row_group(i)
-        stats = [group.column(c).statistics for c in (key, text, offset) if c is not None]
-        if not all(s is not None and s.has_null_count for s in stats):
-            return False
-        left_out = group.num_rows - stats[2].null_count if offset is not None else 0
-        if stats[0].null_count != stats[1].null_count - left_out:
-            return False
-    return True
+    return all(k == t + o for k, t, o in zip(keys, texts, left_out, strict=True))
 
 
 def published_matches(doc_files: Sequence[str], wanted: pa.Table) -> set[int]:
