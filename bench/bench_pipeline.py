@@ -14,7 +14,9 @@ process tree (the run, Prefect's server, the run's worker processes, a Dask Loca
 is sampled every 0.2 s. Printed: each stage's records in, seconds and records/s from the run's summary.json;
 wall time; Prefect's share (wall − the stages' seconds: start-up, task bookkeeping, shut-down); peak tree RSS;
 CPU seconds by process role (a busy machine inflates wall seconds, not these); the wall seconds before the first
-stage, between stages and after the last (from the run's log). Every sample goes to `night<N>.rss.tsv` in the
+stage, between stages and after the last (from the run's log); the core-seconds left idle before the first stage,
+in each stage and after the last (cores × wall − the tree's CPU seconds: where the run fails to use every core).
+Every sample goes to `night<N>.rss.tsv` in the
 work folder (seconds, pid, role, RSS MB, CPU s: keep it with --keep). `--cpus C` runs that process tree on the
 first C cores only (`os.sched_setaffinity`): `--workers 1 --cpus 1` against the default run is the scaling figure
 between one core and two (`--workers 1` alone still lets DuckDB, the sketcher's threads and Prefect's server use
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -50,7 +53,16 @@ from pathlib import Path
 
 import pyarrow as pa
 from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
-from bench_run import CliRun, calibration_line, cpu_line, docpipe_command, peaks_line, run_cli
+from bench_run import (
+    CliRun,
+    calibration_line,
+    cpu_line,
+    docpipe_command,
+    idle_line,
+    peaks_line,
+    run_cli,
+    tree_cpu,
+)
 
 from schemas import DOCUMENTS, DUPLICATES, QUARANTINE
 from schemas.runs import RUN_COUNTS, RUN_OUTCOMES
@@ -85,6 +97,25 @@ def run_log_times(warehouse: Path, run_id: str) -> list[float]:
         if line[24:].startswith(("INFO ▶", "INFO ✓")):
             times.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp())
     return times
+
+
+def run_log_phases(warehouse: Path, run_id: str, run: CliRun) -> list[tuple[str, float, float]]:
+    """The run's phases in seconds since the CLI started: before the first stage, each stage (its ▶ to its ✓
+    line in the run's log), after the last."""
+    phases, start, name, last = [], None, "", 0.0
+    for line in (warehouse / "_runs" / run_id / "run.log").read_text(encoding="utf-8").splitlines():
+        text = line[24:]
+        if not text.startswith(("INFO ▶", "INFO ✓")):
+            continue
+        at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() - run.started
+        if text.startswith("INFO ▶"):
+            if not phases:
+                phases.append(("before", 0.0, at))
+            start, name = at, text.split()[2].rstrip(":")
+        elif start is not None:
+            phases.append((name, start, at))
+            start, last = None, at
+    return [*phases, ("after", last, run.seconds)] if phases else []
 
 
 def phases_line(run: CliRun, times: list[float], summary: dict) -> str:
@@ -163,6 +194,9 @@ def run_night(
     print("\n".join(stage_table(summary["stage_stats"], run.seconds)))
     print(f"wall {run.seconds:.1f} s; peak tree RSS {run.peak_mb:,.0f} MB; {peaks_line(run.peaks)}")
     print(f"{cpu_line(run.cpu)}; {phases_line(run, run_log_times(warehouse, f'night{night}'), summary)}")
+    cores = args.cpus or len(os.sched_getaffinity(0))
+    phases = run_log_phases(warehouse, f"night{night}", run)
+    print(idle_line(tree_cpu(work / f"night{night}.rss.tsv"), phases, cores))
     ok, lines = reconcile(warehouse, summary, records)
     print("\n".join(lines))
     return run, summary, ok

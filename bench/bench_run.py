@@ -13,6 +13,7 @@ and its extraction workers) every 0.2 s and prints wall time, records/s, MB/s an
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import json
 import os
@@ -155,6 +156,38 @@ def run_cli(cmd: list[str], log: Path, timeline: Path | None = None, cpus: int =
     for role, seconds in cpu.values():
         by_role[role] = by_role.get(role, 0.0) + seconds
     return CliRun(proc.returncode, time.perf_counter() - start, peak, peaks, by_role, started)
+
+
+def tree_cpu(timeline: Path) -> list[tuple[float, float]]:
+    """(seconds since start, CPU seconds the process tree has used so far) at each sample of a `run_cli` timeline;
+    a process that exited counts with its last sample."""
+    last: dict[str, float] = {}
+    points: list[tuple[float, float]] = []
+    for line in timeline.read_text().splitlines()[1:]:
+        t, pid, _role, _rss, cpu = line.split("\t")
+        last[pid] = float(cpu)
+        if points and points[-1][0] == float(t):
+            points[-1] = (float(t), sum(last.values()))
+        else:
+            points.append((float(t), sum(last.values())))
+    return points
+
+
+def idle_line(points: list[tuple[float, float]], phases: list[tuple[str, float, float]], cores: int) -> str:
+    """Core-seconds left idle in each phase (name, start, end in seconds since start): `cores` × wall − the
+    tree's CPU seconds between the samples nearest its ends. Where a run fails to use every core."""
+    times = [t for t, _ in points]
+
+    def cpu_at(t: float) -> float:
+        i = max(bisect.bisect_right(times, t) - 1, 0)
+        return points[i][1] if points else 0.0
+
+    parts, total = [], 0.0
+    for name, start, end in phases:
+        idle = cores * (end - start) - (cpu_at(end) - cpu_at(start))
+        total += idle
+        parts.append(f"{name} {idle:.1f} ({cpu_at(end) - cpu_at(start):.1f} CPU s in {end - start:.1f} s)")
+    return f"idle core-seconds on {cores} cores: {total:.1f}: " + ", ".join(parts)
 
 
 def peaks_line(peaks: dict[str, float]) -> str:

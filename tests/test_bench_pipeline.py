@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
+from bench_run import idle_line, tree_cpu
 from helpers import ingest
 
 from schemas import reasons
@@ -60,3 +61,19 @@ def test_bad_records_are_quarantined_by_ingest(stream, shape, tmp_path: Path):
     }[shape]
     assert {i: reasons_by_page[i] for i in bad} == {i: expected[kind] for i, kind in bad.items()}
     assert result.kept.num_rows == N_PAGES - len(bad)
+
+
+def test_idle_core_seconds_by_phase_from_a_timeline(tmp_path: Path):
+    """bench_run.idle_line: cores × wall − the tree's CPU seconds in each phase, a process that exited counting with
+    its last sample (the run process and a worker that leaves half-way)."""
+    timeline = tmp_path / "night1.rss.tsv"
+    rows = [(0.0, 1, 0.0), (0.0, 2, 0.0), (2.0, 1, 1.0), (2.0, 2, 2.0), (4.0, 1, 3.0), (6.0, 1, 5.0)]
+    timeline.write_text(
+        "t\tpid\trole\trss_mb\tcpu_s\n" + "".join(f"{t}\t{pid}\trun\t100\t{cpu}\n" for t, pid, cpu in rows)
+    )
+    points = tree_cpu(timeline)
+    assert points == [(0.0, 0.0), (2.0, 3.0), (4.0, 5.0), (6.0, 7.0)]
+    line = idle_line(points, [("before", 0.0, 2.0), ("strip", 2.0, 6.0)], cores=2)
+    assert line == (
+        "idle core-seconds on 2 cores: 5.0: before 1.0 (3.0 CPU s in 2.0 s), strip 4.0 (4.0 CPU s in 4.0 s)"
+    ), line
