@@ -90,28 +90,30 @@ def stage_table(stats: dict[str, dict], wall: float) -> list[str]:
     return lines
 
 
-def run_log_times(warehouse: Path, run_id: str) -> list[float]:
-    """Epoch seconds of the stage lines (▶ start, ✓ end) of the run's log, in order."""
-    times = []
+def stage_lines(warehouse: Path, run_id: str) -> list[tuple[float, str]]:
+    """The stage lines (▶ start, ✓ end) of the run's log, in order: epoch seconds and the text after the level."""
+    lines = []
     for line in (warehouse / "_runs" / run_id / "run.log").read_text(encoding="utf-8").splitlines():
         if line[24:].startswith(("INFO ▶", "INFO ✓")):
-            times.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp())
-    return times
+            lines.append((datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp(), line[29:]))
+    return lines
+
+
+def run_log_times(warehouse: Path, run_id: str) -> list[float]:
+    """Epoch seconds of the stage lines (▶ start, ✓ end) of the run's log, in order."""
+    return [at for at, _ in stage_lines(warehouse, run_id)]
 
 
 def run_log_phases(warehouse: Path, run_id: str, run: CliRun) -> list[tuple[str, float, float]]:
     """The run's phases in seconds since the CLI started: before the first stage, each stage (its ▶ to its ✓
     line in the run's log), after the last."""
     phases, start, name, last = [], None, "", 0.0
-    for line in (warehouse / "_runs" / run_id / "run.log").read_text(encoding="utf-8").splitlines():
-        text = line[24:]
-        if not text.startswith(("INFO ▶", "INFO ✓")):
-            continue
-        at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() - run.started
-        if text.startswith("INFO ▶"):
+    for epoch, text in stage_lines(warehouse, run_id):
+        at = epoch - run.started
+        if text.startswith("▶"):
             if not phases:
                 phases.append(("before", 0.0, at))
-            start, name = at, text.split()[2].rstrip(":")
+            start, name = at, text.split()[1].rstrip(":")
         elif start is not None:
             phases.append((name, start, at))
             start, last = None, at
