@@ -19,7 +19,7 @@ from tasks.dedupe.history import DedupeIndex
 from tasks.dedupe.keys import NightKeys, array_strings, join_exact, strings_of
 from tasks.dedupe.minhash import string_hashes
 from tasks.dedupe.near import fold_near
-from tasks.dedupe.version import version_hashes
+from tasks.dedupe.version import keys_hashes, version_hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,8 @@ def canonical_order(keys: NightKeys, rows: np.ndarray, published: np.ndarray) ->
 
 
 def unchanged_rows(rows: np.ndarray, published: Published, full: Rows, chunk_rows: int) -> np.ndarray:
-    """Which of `rows` have their doc_id's published body and published columns identical too (version.py)."""
+    """Which of `rows` have their doc_id's published body and published columns identical too, and line keys the
+    document stores (none stored: any; version.py)."""
     same = rows[published.same_body[rows]]
     history = published.history
     out = np.zeros(len(rows), bool)
@@ -133,6 +134,10 @@ def unchanged_rows(rows: np.ndarray, published: Published, full: Rows, chunk_row
     stored = array_strings(history.column("version_hash"))(published.doc[same])
     ours = pa.array(version_hashes(full, same, chunk_rows), pa.string())
     equal = np.asarray(pc.equal(ours, stored).fill_null(False), bool)
+    if "keys_hash" in history.column_names:
+        stored_keys = array_strings(history.column("keys_hash"))(published.doc[same])
+        our_keys = pa.array(keys_hashes(full, same, chunk_rows), pa.string())
+        equal &= np.asarray(pc.or_kleene(pc.is_null(stored_keys), pc.equal(our_keys, stored_keys)).fill_null(False))
     out[np.flatnonzero(published.same_body[rows])[equal]] = True
     return out
 

@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from schemas import DEDUPE_BANDS, DOCUMENTS
 from tasks._warehouse import query_arrow, sql_list
 from tasks.dedupe.sketches import Sketches
-from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
+from tasks.dedupe.version import KEYS, KEYS_HASH_SQL, VERSION_HASH_SQL, keys_hashes, version_hashes
 from tasks.history import History
 from tasks.sizes import DEFAULT_SIZES
+
+HASHES = ("version_hash", "keys_hash")  # the `unchanged` test's columns of the history (version.py)
 
 
 class PublishedTexts(Mapping[str, str]):
@@ -71,26 +74,32 @@ def documents_matching(doc_files: Sequence[str], wanted: pa.Table, columns: Sequ
     return _query(sql, doc_files, empty, wanted=wanted)
 
 
-def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str] | pa.Array) -> dict[str, str]:
-    """{doc_id: version_hash} of these published documents, hashed by DuckDB from the published columns
-    (version.py), so only 64 characters a document leave DuckDB."""
+def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str] | pa.Array) -> dict[str, tuple[str, str]]:
+    """{doc_id: (version_hash, keys_hash)} of these published documents, hashed by DuckDB from the published
+    columns (version.py), so only two hashes a document leave DuckDB. Files written before `documents` had
+    line_keys give null keys (`union_by_name`; none of them: no column to read)."""
     if not len(doc_ids):
         return {}
-    sql = f"SELECT d.doc_id, {VERSION_HASH_SQL} AS version_hash FROM read_parquet({{files}}) d "
-    sql += "WHERE d.doc_id IN (SELECT doc_id FROM ids)"
-    empty = pa.table({"doc_id": pa.array([], pa.string()), "version_hash": pa.array([], pa.string())})
+    keys = KEYS_HASH_SQL if any(KEYS in pq.read_schema(f).names for f in doc_files) else "NULL"
+    sql = f"SELECT d.doc_id, {VERSION_HASH_SQL} AS version_hash, {keys} AS keys_hash "
+    sql += "FROM read_parquet({files}, union_by_name=true) d WHERE d.doc_id IN (SELECT doc_id FROM ids)"
+    empty = pa.table({name: pa.array([], pa.string()) for name in ("doc_id", *HASHES)})
     out = _query(sql, doc_files, empty, ids=pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
-    return dict(zip(out.column("doc_id").to_pylist(), out.column("version_hash").to_pylist(), strict=True))
+    hashes = zip(*(out.column(c).to_pylist() for c in HASHES), strict=True)
+    return dict(zip(out.column("doc_id").to_pylist(), hashes, strict=True))
 
 
 def published_history(docs: pa.Table) -> pa.Table:
-    """The `history` dedupe_pages takes, (doc_id, content_hash, version_hash), of documents held in memory."""
-    versions = version_hashes(docs, range(docs.num_rows), DEFAULT_SIZES.chunk_rows)
+    """The `history` dedupe_pages takes, (doc_id, content_hash, version_hash, keys_hash), of documents held in
+    memory."""
+    at = range(docs.num_rows)
+    keys = keys_hashes(docs, at, DEFAULT_SIZES.chunk_rows) if KEYS in docs.column_names else [None] * len(at)
     return pa.table(
         {
             "doc_id": docs.column("doc_id"),
             "content_hash": docs.column("content_hash"),
-            "version_hash": pa.array(versions, pa.string()),
+            "version_hash": pa.array(version_hashes(docs, at, DEFAULT_SIZES.chunk_rows), pa.string()),
+            "keys_hash": pa.array(keys, pa.string()),
         }
     )
 
@@ -118,11 +127,12 @@ def read_history(
     band_keys: Callable[[], list[np.ndarray]],
 ) -> tuple[pa.Table, DedupeIndex]:
     """The history tonight can match: documents sharing a doc_id or content_hash with a row of `wanted()` (doc_id,
-    content_hash: read only when there are documents), with version_hash set for the documents tonight
-    re-delivers with the same content_hash; band rows sharing one of `band_keys()` (menu-free keys too: a second
+    content_hash: read only when there are documents), with version_hash and keys_hash set for the documents
+    tonight re-delivers with the same content_hash; band rows sharing one of `band_keys()` (menu-free keys too: a second
     source), and the candidates' texts."""
     history = DOCUMENTS.empty().select(["doc_id", "content_hash"])
-    history = history.append_column("version_hash", pa.array([], pa.string()))
+    for name in HASHES:
+        history = history.append_column(name, pa.array([], pa.string()))
     if doc_files:
         tonight = wanted()
         history = documents_matching(doc_files, tonight, ["doc_id", "content_hash"], history.select([0, 1]))
@@ -131,8 +141,8 @@ def read_history(
         del tonight
         versions = published_versions(doc_files, same_body.combine_chunks())
         at = pc.index_in(history.column("doc_id"), value_set=pa.array(list(versions), pa.string()))
-        version = pa.array(list(versions.values()), pa.string()).take(at)
-        history = history.append_column("version_hash", version)
+        for i, name in enumerate(HASHES):
+            history = history.append_column(name, pa.array([v[i] for v in versions.values()], pa.string()).take(at))
     bands = DEDUPE_BANDS.empty().select(["band_key", "doc_id"])
     if band_files:
         keys = pa.table({"band_key": pa.array(np.unique(np.concatenate([k.ravel() for k in band_keys()])), pa.int64())})

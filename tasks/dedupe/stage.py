@@ -12,9 +12,11 @@ host without www., no fragment or trailing slash); else, for a one-page file (.t
 raw/; else of the normalised body. The same
 URL (or file) with new text is an update of that document, not a duplicate — also when its text is merely
 similar to its published version. A page is `unchanged` only when its doc_id is published with the same
-content_hash and the same version hash (version.py: raw_text, text and contact_text, exact), so an edit that
-leaves the normalised body alone (after the contact block, case, spacing) is still an update; the version hash
-is computed only for pages that reach that test, and the published one by DuckDB from the published columns.
+content_hash and the same version hash (version.py: raw_text, text and contact_text, exact, and the line
+fingerprints strip read), so an edit that leaves the normalised body alone (after the contact block, case,
+spacing) is still an update, and so is the same text cleaned through other fingerprints (its stored ones are
+what the re-strip tests); the version hash is computed only for pages that reach that test, and the published
+one by DuckDB from the published columns.
 
 Exact duplicates share `content_hash` = SHA-256 of the normalised body (NFKC, case-folded, whitespace collapsed).
 Near duplicates (minhash.py, near.py): MinHash over word n-grams of the clean text (`shingle_words`,

@@ -220,17 +220,26 @@ def _build_models(samples: Iterable[dict[str, Any]], cfg: BoilerplateConfig) -> 
 
 
 def _strip_with(
-    lines: list[str], site: _GroupModel, domain: _GroupModel, is_known: Callable[[int], bool], cfg: BoilerplateConfig
+    lines: list[str],
+    site: _GroupModel,
+    domain: _GroupModel,
+    is_known: Callable[[int], bool],
+    cfg: BoilerplateConfig,
+    read: set[int] | None = None,
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
+    """`strip_lines` under the two models; every fingerprint it looks up goes into `read`."""
     site_need, site_count = site.strip_need(cfg, False), site.counts.get
     domain_need, domain_count = domain.strip_need(cfg, True), domain.counts.get
+    note = (set() if read is None else read).add
 
     def reason_of(h: int) -> str | None:  # frequent in the site's or the domain's model, or known
+        note(h)
         if site_count(h, 0) >= site_need or domain_count(h, 0) >= domain_need:
             return reasons.BOILERPLATE_REPEATED
         return reasons.BOILERPLATE_KNOWN_TEMPLATE if is_known(h) else None
 
     def seen_twice(h: int) -> bool:
+        note(h)
         return site_count(h, 0) >= 2 or domain_count(h, 0) >= 2
 
     return strip_lines(lines, reason_of, seen_twice, cfg)
@@ -253,7 +262,14 @@ def _removed_keys(lines: list[str], cleaned: tuple[list[str], list[str], int, in
 
 
 def _without_variants(
-    lines: list[str], group: str, site: _GroupModel, domain: _GroupModel, models: TemplateModels, cfg, removed: set[int]
+    lines: list[str],
+    group: str,
+    site: _GroupModel,
+    domain: _GroupModel,
+    models: TemplateModels,
+    cfg,
+    removed: set[int],
+    read: set[int],
 ):
     """The page stripped again with its variants (documents carrying its body) counted as one document in its
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
@@ -273,27 +289,35 @@ def _without_variants(
     site = site.merged(site_variants) if len(site_variants) >= 2 else site
     domain = domain.merged(domain_variants) if len(domain_variants) >= 2 else domain
     own = (group, domain_of(group))
-    return _strip_with(lines, site, domain, lambda h: models.known_elsewhere(h, own), cfg)
+    return _strip_with(lines, site, domain, lambda h: models.known_elsewhere(h, own), cfg, read)
 
 
 def clean_page(
-    lines: list[str], group: str, models: TemplateModels, cfg: BoilerplateConfig
+    lines: list[str], group: str, models: TemplateModels, cfg: BoilerplateConfig, read: set[int] | None = None
 ) -> tuple[list[str], list[str], int, int, Counter[str]]:
     """(body, contact block, lines removed, header lines, removed lines by reason code) of one text page under
-    the learned models; lines made frequent by variants of the page's own body are not template."""
+    the learned models; lines made frequent by variants of the page's own body are not template.
+
+    `read` receives every fingerprint whose evidence the cleaning looked at (its count, its carriers, whether it
+    is known): the page's `line_keys`. Cleaning is a function of those look-ups (and of its groups' document
+    counts), so under another model whose answers for them are the same it strips the page the same way
+    (changed.py: which published documents are stripped again)."""
+    read = set() if read is None else read
     site_model, domain_model = models.of(group)
-    cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg)
+    cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg, read)
     if cleaned[4].get(reasons.BOILERPLATE_REPEATED):
         removed = _removed_keys(lines, cleaned, cfg)
-        cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, removed) or cleaned
+        read |= removed  # their counts decide whether variants are looked for, and on whose carriers
+        cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, removed, read) or cleaned
     if _gutted(lines, cleaned[0], cfg):
         key, line_keys = content_hash("\n".join(lines)), frozenset(page_line_hashes(lines, cfg))
+        read |= line_keys  # a copy shares them with the page (their counts and carriers)
         copies = site_model.copies_of(line_keys, key, cfg.min_copy_shared) + domain_model.copies_of(
             line_keys, key, cfg.min_copy_shared
         )
         if copies:
             known = models.known.__contains__
-            cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), known, cfg)
+            cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), known, cfg, read)
     return cleaned
 
 

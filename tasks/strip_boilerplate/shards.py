@@ -148,7 +148,8 @@ def restrip_shard(
     out: Path,
 ) -> dict[str, int]:
     """Strip again the candidates among the shard's published documents `scope` reads (pages.restrip with
-    `scope`; `tonight`: source_uri of the night's pages, skipped) and write those whose text changes."""
+    `scope`; `tonight`: source_uri of the night's pages, skipped) and write those whose text or fingerprints
+    change."""
     models = load_models(model_file, cfg)
     counts: Counter[str] = Counter()
     present = [c for c in RESTRIP_COLUMNS if c in pq.read_schema(shard.path).names]  # older files lack line_keys

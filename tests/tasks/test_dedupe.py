@@ -176,10 +176,12 @@ def test_history_read_from_parquet_hashes_versions_like_python(seeds_raw, tmp_pa
     the contact block is an update."""
     first = _dedupe(clean(ingest(seeds_raw).kept).kept)
     assert first.kept.column("contact_text").null_count >= 1
-    pq.write_table(first.kept.select(["doc_id", "content_hash", *VERSION_COLUMNS]), tmp_path / "documents.parquet")
+    columns = ["doc_id", "content_hash", *VERSION_COLUMNS, "line_keys"]
+    pq.write_table(first.kept.select(columns), tmp_path / "documents.parquet")
     docs = [str(tmp_path / "documents.parquet")]
     python = published_history(first.kept).to_pydict()
-    expected = dict(zip(python["doc_id"], python["version_hash"], strict=True))
+    expected = dict(zip(python["doc_id"], zip(python["version_hash"], python["keys_hash"], strict=True), strict=True))
+    assert all(keys for _, keys in expected.values())
     assert published_versions(docs, python["doc_id"]) == expected
     for edit, unchanged in ((False, 5), (True, 4)):
         if edit:
@@ -189,6 +191,34 @@ def test_history_read_from_parquet_hashes_versions_like_python(seeds_raw, tmp_pa
         history, index = history_from_files(docs, [], sk)
         second = dedupe_pages(pages, history, DedupeConfig(), index, sk)
         assert second.stats["unchanged"] == unchanged and second.stats["updates"] == 5 - unchanged
+
+
+def test_same_text_cleaned_through_other_fingerprints_is_an_update(seeds_raw, tmp_path):
+    """Issue #14: a page re-delivered with its published text is unchanged only when its document stores every
+    line fingerprint tonight's cleaning read (strip_boilerplate/changed.py tests stored keys only), else it is
+    published again with them; a table written before documents stored fingerprints holds none: any match."""
+    first = _dedupe(clean(ingest(seeds_raw).kept).kept)
+    keys = first.kept.column("line_keys").to_pylist()
+    stale = pa.array([k[1:] if i == 0 else k for i, k in enumerate(keys)], pa.list_(pa.int64()))
+    at = first.kept.schema.get_field_index("line_keys")
+    written = {
+        "stale": first.kept.set_column(at, "line_keys", stale),
+        "older": first.kept.drop_columns(["line_keys"]),
+    }
+    pages = clean(ingest(seeds_raw).kept).kept
+    sk = sketch_pages(pages, DedupeConfig())
+    for name, table in written.items():
+        path = tmp_path / f"{name}.parquet"
+        kept = ["doc_id", "content_hash", *VERSION_COLUMNS, "line_keys"]
+        pq.write_table(table.select([c for c in kept if c in table.column_names]), path)
+        history, index = history_from_files([str(path)], [], sk)
+        second = dedupe_pages(pages, history, DedupeConfig(), index, sk)
+        updated = second.kept.column("doc_id").to_pylist()
+        if name == "stale":
+            assert updated == [first.kept.column("doc_id")[0].as_py()] and second.stats["unchanged"] == 4
+            assert second.kept.column("line_keys").to_pylist() == keys[:1]
+        else:
+            assert updated == [] and second.stats["unchanged"] == 5
 
 
 def test_history_without_version_hashes_is_refused(seeds_raw):
