@@ -185,9 +185,10 @@ DOCUMENTS = Table(
         Column(
             "line_keys",
             pa.list_(pa.int64()),
-            "Fingerprints of raw_text's lines (signed 64-bit, as in the template sample), sorted: what the "
-            "re-strip reads to find the documents a change of their site's template may touch. Null for HTML "
-            "pages and for rows published before docpipe stored them.",
+            "Fingerprints of the raw_text lines the boilerplate strip looked up in its template models (signed "
+            "64-bit, as in the template sample), sorted: what the re-strip reads to find the documents a change "
+            "of their site's template may touch. Null for HTML pages and for rows published before docpipe "
+            "stored them (rows written by an earlier docpipe hold every line's: more than it reads).",
         ),
         Column(
             "raw_key",

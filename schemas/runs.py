@@ -14,7 +14,7 @@ STAGES = ("ingest", "strip_boilerplate", "dedupe", "extract", "validate", "publi
 # Counters in a stage's stats (`stage_stats`, StageResult.stats): every stage counts records in, kept and
 # quarantined (plus `quarantined.<reason>` per code); these are the stage-specific ones the `runs` counts read.
 IN, KEPT, QUARANTINED = "in", "kept", "quarantined"
-RESTRIPPED = "restripped"  # strip_boilerplate: published documents stripped again under a changed template model
+RESTRIPPED = "restripped"  # strip_boilerplate: published documents republished by a re-strip (changed.py)
 # `docpipe run --restrip`: when the published documents a changed template model may strip differently are
 # stripped again (tasks/strip_boilerplate/stage.py `_night_restrip`; BoilerplateConfig.restrip)
 RESTRIP_AUTO = "auto"  # tonight, those the model change may move; every document after a deferred run
@@ -80,11 +80,17 @@ RUNS = Table(
         Column(
             "n_restripped",
             pa.int64(),
-            "Published documents stripped again because their site's template model changed "
+            "Published documents republished because their site's template model changed: their text changed, or "
+            "it stayed but its cleaning looked up other line fingerprints (documents.line_keys) "
             "(read + restripped = new + updated + unchanged + duplicates + quarantined).",
         ),
         Column("n_new", pa.int64(), "Documents published for the first time.", nullable=False),
-        Column("n_updated", pa.int64(), "Documents republished with changed content.", nullable=False),
+        Column(
+            "n_updated",
+            pa.int64(),
+            "Documents republished with changed content (or re-stripped to the same text: n_restripped).",
+            nullable=False,
+        ),
         Column("n_unchanged", pa.int64(), "Records identical to their published document.", nullable=False),
         Column(
             "n_duplicates",

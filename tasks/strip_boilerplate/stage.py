@@ -287,8 +287,8 @@ def _restrip_published(
     if shards:
         note(
             f"re-strip: published documents read {found['read']:,}, stripped again {found['candidates']:,}, "
-            f"republished {found['restripped']:,}, {found['rekeyed']:,} of them with their text but other "
-            f"fingerprints (groups changed {len(scope.groups)}, "
+            f"changed {found['restripped']:,} ({found['rekeyed']:,} of them only in the line fingerprints read; "
+            f"groups changed {len(scope.groups)}, "
             f"lines newly known or no longer known {len(scope.known)})"
         )
     return found["restripped"]

@@ -88,9 +88,11 @@ def test_candidates_restrip_as_every_document_on_generated_nights(tmp_path):
     sizes = (1500, 40, 40, 40)  # small samples fill up: pages enter, others leave, counts move
     nights = [_pages(stream.take(n), tmp_path / f"raw{i}", f"night-{i}") for i, n in enumerate(sizes)]
     totals = _run_nights(nights, BoilerplateConfig(max_sample_pages=30))
-    print(totals)
     assert totals["restripped"] >= 3, totals
     assert totals["candidates"] < totals["read"] // 2, totals
+    # the fingerprints cleaning read rule out documents that every line's would not; one document cleaned to
+    # the same text through a fingerprint it did not store is published again with it (the next night tests it)
+    assert totals["candidates"] < totals["by_lines"] and totals["rekeyed"] >= 1, totals
 
 
 def test_candidates_restrip_as_every_document_on_short_pages_under_long_menus(tmp_path):
@@ -101,7 +103,6 @@ def test_candidates_restrip_as_every_document_on_short_pages_under_long_menus(tm
     sizes = (800, 40, 40, 40, 40)
     nights = [_pages(stream.take(n), tmp_path / f"raw{i}", f"night-{i}") for i, n in enumerate(sizes)]
     totals = _run_nights(nights, BoilerplateConfig(max_sample_pages=60))
-    print(totals)
     assert totals["restripped"] >= 24, totals
 
 
@@ -112,7 +113,6 @@ def test_candidates_restrip_as_every_document_on_the_corpus(tmp_path):
     growing = _run_nights(nights, BoilerplateConfig())  # samples grow: every document of their groups is a candidate
     assert growing["restripped"] >= 1 and growing["whole"] >= growing["read"] // 2, growing
     full = _run_nights(nights, BoilerplateConfig(max_sample_pages=12))
-    print(growing, full)
     assert full["restripped"] >= 1 and full["candidates"] < full["read"], full
 
 
