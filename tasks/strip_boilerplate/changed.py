@@ -25,6 +25,12 @@ the 100k bench's night 2, none of the documents that change missed). When a cand
 text through a fingerprint it does not store, it is published again with its new ones (`pages._covered`; dedupe
 lets it through: `version.keys_hash`), so the stored ones always cover the cleaning that gave the published text.
 Documents stored without them (published before docpipe kept them) are tested on all their lines (`page_keys`).
+Of the touched lines, those counted below `least_read` on both sides (below "seen twice" and every threshold: 0
+or 1) get the same answer from every look-up but the copy check's, which asks which pages carry them; so they
+make candidates only of the documents whose cleaning checked them for copies (a page left gutted by its
+template), told by the mark `model.NO_COPY_CHECK` that every other cleaning stores (`RestripScope.rare`; a
+document stored without the mark is read as checked). A candidate whose check changes either way is cleaned
+through other look-ups, so it is re-keyed like any other (`pages._covered`).
 
 A line frequent on at least `min_known_pages` documents of a group is known there, and known lines are stripped
 from the pages of every group: when a line becomes known or stops being known, every published document carrying
@@ -37,7 +43,7 @@ candidates.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -45,21 +51,31 @@ import pyarrow.compute as pc
 
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import is_trivial, keys_of
-from tasks.strip_boilerplate.model import PageSample, TemplateModels, domain_of, is_domain_group, sample_models
+from tasks.strip_boilerplate.model import (
+    NO_COPY_CHECK,
+    PageSample,
+    TemplateModels,
+    domain_of,
+    is_domain_group,
+    sample_models,
+)
 
 
-def _touched_lines(group: str, before, after, cfg: BoilerplateConfig) -> frozenset[int] | None:
-    """Fingerprints whose evidence may have changed in a group's model (module docstring); None when every page
-    of the group may strip differently (no model on one side, or another document count)."""
+def _touched_lines(group: str, before, after, cfg: BoilerplateConfig) -> tuple[frozenset[int], frozenset[int]] | None:
+    """Fingerprints whose evidence may have changed in a group's model (module docstring), as those any cleaning
+    may read and those counted below `least_read` on both sides (read only when the page is checked for copies);
+    None when every page of the group may strip differently (no model on one side, or another document count)."""
     if before is None or after is None or before.n_pages != after.n_pages:
         return None
-    top = after.many(cfg, is_domain_group(group))
+    top, least = after.many(cfg, is_domain_group(group)), after.least_read(cfg)
     moved: set[int] = set()
     for key in before.pages.keys() | after.pages.keys():
         lines_before, lines_after = before.pages.get(key), after.pages.get(key)
         if lines_before != lines_after or before.members.get(key) != after.members.get(key):
             moved.update(lines_before or (), lines_after or ())
-    return frozenset(h for h in moved if min(before.counts.get(h, 0), after.counts.get(h, 0)) < top)
+    counts = {h: (before.counts.get(h, 0), after.counts.get(h, 0)) for h in moved}
+    rare = frozenset(h for h, (b, a) in counts.items() if max(b, a) < least)
+    return frozenset(h for h, (b, a) in counts.items() if min(b, a) < top) - rare, rare
 
 
 def page_keys(lines: list[str], cfg: BoilerplateConfig) -> set[int]:
@@ -83,19 +99,22 @@ class RestripScope:
     """The published documents to strip again tonight: the candidates (`may_change`) among those `read`. `whole`:
     groups any page of which may strip differently; `touched`: per other group, the lines whose evidence changed
     there (touched in its sample, or known in it on either side with other known groups tonight); `known`: lines
-    known on one side only (in any group); `every`: every published document is a candidate (`EVERY_DOCUMENT`:
-    after runs that deferred their re-strip, published documents were stripped under older models than the
-    stored sample's)."""
+    known on one side only (in any group); `rare`: per group, touched lines counted below `least_read` on both
+    sides, which only a page checked for copies reads (stored without `model.NO_COPY_CHECK`); `every`: every
+    published document is a candidate (`EVERY_DOCUMENT`: after runs that deferred their re-strip, published
+    documents were stripped under older models than the stored sample's)."""
 
     whole: frozenset[str]
     touched: dict[str, frozenset[int]]
     known: frozenset[int]
     every: bool = False
+    rare: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def groups(self) -> frozenset[str]:
         """The groups whose documents may strip differently through their own models."""
-        return self.whole | frozenset(g for g, lines in self.touched.items() if lines)
+        lines = (self.touched, self.rare)
+        return self.whole | frozenset(g for found in lines for g, keys in found.items() if keys)
 
     @property
     def empty(self) -> bool:
@@ -109,22 +128,27 @@ class RestripScope:
         return in_groups(sites, self.groups)
 
     def may_change(self, group: str, lines: list[str], cfg: BoilerplateConfig) -> bool:
-        """Whether a page of `group` (its `lines`) may strip differently tonight; its lines are fingerprinted only
-        when some line of its groups is touched."""
+        """Whether a page of `group` (its `lines`) may strip differently tonight, whether or not its cleaning checks
+        it for copies (its rare lines count too); its lines are fingerprinted only when some line of its groups is
+        touched."""
         own = (group, domain_of(group))
         if self.every or not self.whole.isdisjoint(own):
             return True
-        touched = [found for g in own if (found := self.touched.get(g))] + ([self.known] if self.known else [])
+        touched = [found for g in own if (found := self._lines_of(g))] + ([self.known] if self.known else [])
         if not touched:
             return False
         keys = page_keys(lines, cfg)
         return any(not keys.isdisjoint(found) for found in touched)
 
+    def _lines_of(self, group: str) -> frozenset[int]:
+        return self.touched.get(group, frozenset()) | self.rare.get(group, frozenset())
+
     def candidates(self, docs: pa.Table) -> pa.Array:
         """The candidates among published documents (`site`, `line_keys`) as one Arrow test on their stored
         fingerprints (those cleaning read: among `may_change`'s), the stored site being the page's group
-        (pages._strip_row writes both); a document without them is kept (True), for `may_change` to decide on
-        its lines."""
+        (pages._strip_row writes both): one of them touched, or one of the rare lines when `NO_COPY_CHECK` is not
+        among them (documents stored before the mark existed are read as checked for copies). A document without
+        them is kept (True), for `may_change` to decide on its lines."""
         if self.every:
             return pa.array(np.ones(docs.num_rows, dtype=bool), pa.bool_())
         keys, sites = docs["line_keys"].combine_chunks(), docs["site"].combine_chunks()
@@ -137,11 +161,23 @@ class RestripScope:
                 out[rows] = True
                 continue
             found = set(self.known).union(*(self.touched.get(g, ()) for g in own))
-            if found:
+            rare = set().union(*(self.rare.get(g, ()) for g in own))
+            if found or rare:
                 part = keys.take(pa.array(rows, pa.int64()))
-                hit = pc.is_in(pc.list_flatten(part), pa.array(sorted(found), pa.int64()))
-                out[rows[np.unique(pc.list_parent_indices(part).filter(hit).to_numpy())]] = True
+                hit = _carrying(part, found)
+                if rare:
+                    hit |= _carrying(part, rare) & ~_carrying(part, {NO_COPY_CHECK})
+                out[rows[hit]] = True
         return pa.array(out, pa.bool_())
+
+
+def _carrying(keys: pa.ListArray, wanted: set[int]) -> np.ndarray:
+    """Which of the lists `keys` hold one of `wanted` (a boolean per list)."""
+    out = np.zeros(len(keys), dtype=bool)
+    if wanted:
+        hit = pc.is_in(pc.list_flatten(keys), pa.array(sorted(wanted), pa.int64()))
+        out[pc.list_parent_indices(keys).filter(hit).to_numpy()] = True
+    return out
 
 
 def _known_changed(
@@ -190,7 +226,9 @@ def scope_of_changed(
     before = sample_models(stored.filter(pc.is_in(stored["site"], pa.array(sorted(changed), pa.string()))), cfg)
     after = night_models()
     touched = {g: _touched_lines(g, before.groups.get(g), after.groups.get(g), cfg) for g in changed}
-    whole = frozenset(g for g, lines in touched.items() if lines is None)
+    whole = frozenset(g for g, found in touched.items() if found is None)
     known, moved = _known_changed(before, after, changed)
-    lines = {g: frozenset(touched.get(g) or ()) | moved.get(g, set()) for g in (changed | moved.keys()) - whole}
-    return RestripScope(whole, lines, known)
+    read = {g: found[0] for g, found in touched.items() if found is not None}
+    lines = {g: read.get(g, frozenset()) | moved.get(g, set()) for g in (changed | moved.keys()) - whole}
+    rare = {g: found[1] - lines[g] for g, found in touched.items() if found is not None and found[1]}
+    return RestripScope(whole, lines, known, rare=rare)

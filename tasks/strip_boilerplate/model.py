@@ -19,7 +19,19 @@ from schemas import BOILERPLATE_PAGES, reasons
 from tasks._stage import content_hash, sha256_hex, url_site
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.copies import DocBody, PageGrams, documents, intern_body
-from tasks.strip_boilerplate.lines import is_trivial, keys_of, line_keys, page_line_hashes, page_sketch, strip_lines
+from tasks.strip_boilerplate.lines import (
+    is_trivial,
+    keys_of,
+    line_hash,
+    line_keys,
+    page_line_hashes,
+    page_sketch,
+    strip_lines,
+)
+
+# a pseudo-line's fingerprint (no text line normalises to it) that `clean_page` reads when it does not look for the
+# page's copies: then no count below `_GroupModel.least_read` is told from zero, nor whose page carries such a line
+NO_COPY_CHECK = line_hash("\x00no copy check")
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
 
@@ -75,6 +87,11 @@ class _GroupModel:
             self.strip_need(cfg, True),
             self.need(cfg.min_known_pages, cfg.min_site_share),
         )
+
+    def least_read(self, cfg: BoilerplateConfig) -> int:
+        """The lowest count cleaning tells from zero outside the copy check: its thresholds, and "seen twice".
+        Lines counted less are only ever read by the copy check (`copies_of`: which pages carry them)."""
+        return min(2, *self.needs(cfg))
 
     def max_variants(self, cfg: BoilerplateConfig) -> int:
         """The most documents merged as one page's variants (`_without_variants`): one more than the highest
@@ -301,7 +318,8 @@ def clean_page(
     `read` receives every fingerprint whose evidence the cleaning looked at (its count, its carriers, whether it
     is known): the page's `line_keys`. Cleaning is a function of those look-ups (and of its groups' document
     counts), so under another model whose answers for them are the same it strips the page the same way
-    (changed.py: which published documents are stripped again)."""
+    (changed.py: which published documents are stripped again). A page not checked for copies also gets
+    `NO_COPY_CHECK`: of its lines counted below `least_read`, nothing but the count being below was read."""
     read = set() if read is None else read
     site_model, domain_model = models.of(group)
     cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg, read)
@@ -318,6 +336,8 @@ def clean_page(
         if copies:
             known = models.known.__contains__
             cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), known, cfg, read)
+    else:
+        read.add(NO_COPY_CHECK)
     return cleaned
 
 

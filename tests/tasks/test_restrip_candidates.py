@@ -17,8 +17,8 @@ from helpers import corpus_pages, ingest
 
 from schemas import BOILERPLATE_PAGES, STG_CLEAN
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
-from tasks.strip_boilerplate.changed import of_groups, page_keys, restrip_scope
-from tasks.strip_boilerplate.model import page_group
+from tasks.strip_boilerplate.changed import RestripScope, of_groups, page_keys, restrip_scope
+from tasks.strip_boilerplate.model import NO_COPY_CHECK, clean_page, page_group
 from tasks.strip_boilerplate.pages import restrip, strip_rows
 
 
@@ -27,10 +27,11 @@ def _pages(pages: list[dict], raw: Path, run_id: str) -> pa.Table:
     return ingest(raw, run_id).kept
 
 
-def _candidates(docs: pa.Table, scope, cfg: BoilerplateConfig) -> tuple[int, int, int]:
-    """The candidates by the stored `line_keys` (the fingerprints cleaning read: one Arrow test), by all their
-    lines (`may_change`, for documents stored without keys), which the first must be among, and the documents of
-    whole groups (every one a candidate)."""
+def _candidates(docs: pa.Table, scope: RestripScope, cfg: BoilerplateConfig) -> tuple[int, int, int, int]:
+    """The candidates by the stored `line_keys` (the fingerprints cleaning read: one Arrow test), by those keys
+    with every touched line read (rare ones too, as if each page had been checked for copies), by all their lines
+    (`may_change`, for documents stored without keys), each among the next, and the documents of whole groups
+    (every one a candidate)."""
     by_lines, whole = [], 0
     for doc in docs.to_pylist():
         lines = doc["raw_text"].splitlines()
@@ -39,8 +40,11 @@ def _candidates(docs: pa.Table, scope, cfg: BoilerplateConfig) -> tuple[int, int
             whole += 1
             assert by_lines[-1], doc["source_uri"]
     stored = scope.candidates(docs).to_pylist()
-    assert all(lines for keys, lines in zip(stored, by_lines, strict=True) if keys)
-    return sum(stored), sum(by_lines), whole
+    rare = {g: scope.touched.get(g, frozenset()) | lines for g, lines in scope.rare.items()}
+    checked = RestripScope(scope.whole, {**scope.touched, **rare}, scope.known).candidates(docs).to_pylist()
+    assert all(wide for keys, wide in zip(stored, checked, strict=True) if keys)
+    assert all(lines for keys, lines in zip(checked, by_lines, strict=True) if keys)
+    return sum(stored), sum(checked), sum(by_lines), whole
 
 
 def _without_stored_keys(docs: pa.Table) -> pa.Table:
@@ -70,9 +74,10 @@ def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig) -> Counter[str]:
         changed = [was[row["source_uri"]] != row["text"] for row in every.to_pylist()]
         new_text = every.filter(pa.array(changed, pa.bool_()))
         assert restrip(_without_stored_keys(docs), run_id, models, cfg, set(), scope).equals(new_text), night
-        candidates, by_lines, whole = _candidates(docs, scope, cfg)
+        candidates, checked, by_lines, whole = _candidates(docs, scope, cfg)
         rekeyed = every.num_rows - new_text.num_rows
-        totals.update(read=docs.num_rows, candidates=candidates, by_lines=by_lines, whole=whole, rekeyed=rekeyed)
+        totals.update(read=docs.num_rows, candidates=candidates, checked=checked, by_lines=by_lines, whole=whole)
+        totals.update(rekeyed=rekeyed)
         totals.update(restripped=every.num_rows)
         totals.update(f"restripped {site}" for site in every["site"].to_pylist())
         again = {row["source_uri"]: row for row in every.to_pylist()}
@@ -92,7 +97,9 @@ def test_candidates_restrip_as_every_document_on_generated_nights(tmp_path):
     assert totals["candidates"] < totals["read"] // 2, totals
     # the fingerprints cleaning read rule out documents that every line's would not; one document cleaned to
     # the same text through a fingerprint it did not store is published again with it (the next night tests it)
-    assert totals["candidates"] < totals["by_lines"] and totals["rekeyed"] >= 1, totals
+    assert totals["checked"] < totals["by_lines"] and totals["rekeyed"] >= 1, totals
+    # lines counted below "seen twice" on both sides reach only the documents checked for copies
+    assert totals["candidates"] < totals["checked"], totals
 
 
 def test_candidates_restrip_as_every_document_on_short_pages_under_long_menus(tmp_path):
@@ -166,3 +173,41 @@ def test_a_line_still_known_elsewhere_reaches_only_the_groups_it_is_known_in(tmp
     ]
     totals = _run_nights(nights, cfg)
     assert totals["read"] == len(first) - 1, totals  # lone.org's document is not read
+
+
+def test_lines_counted_once_reach_only_the_documents_checked_for_copies(tmp_path):
+    """A line counted below "seen twice" on both sides of a model change is read only by the copy check: a news
+    page is not checked (its cleaning stores `NO_COPY_CHECK`) and is no candidate for such lines; a page left
+    gutted by its template (an index page) is checked for copies and is one. The same lines as touched lines
+    reach both."""
+    cfg = BoilerplateConfig()
+    menu = ["example.org home", "Our work", "Where we work", "Media centre"]
+    footer = [f"Footer link number {i} of the network" for i in range(10)]
+    words = ["families", "village", "season", "harvest", "water", "school", "road", "market", "clinic", "river"]
+    body = [[" ".join(f"{word}{i}x{n}" for word in words * 3) for n in range(5)] for i in range(6)]  # no copies
+    pages = [{"url": f"https://example.org/news/{i}", "text": "\n".join([*menu, *body[i], *footer])} for i in range(6)]
+    index = [*menu, "A list of every story this site published over the years", *footer]
+    pages.append({"url": "https://example.org/index", "text": "\n".join(index)})
+    table = _pages(pages, tmp_path / "raw", "night-0")
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(table)
+    models = sample.models()
+    reads = []
+    for row in table.to_pylist():
+        lines, read = row["raw_text"].splitlines(), set()
+        clean_page(lines, page_group(row["url"], lines, cfg), models, cfg, read)
+        reads.append(read)
+    marked = [NO_COPY_CHECK in read for read in reads]
+    assert marked == [True] * 6 + [False]  # the index page keeps 1 line of 15: checked for copies
+    docs = pa.table(
+        {"site": ["example.org"] * len(reads), "line_keys": [sorted(read) for read in reads]},
+        schema=pa.schema([("site", pa.string()), ("line_keys", pa.list_(pa.int64()))]),
+    )
+    lines = frozenset().union(*reads) - {NO_COPY_CHECK}
+    rare = RestripScope(frozenset(), {}, frozenset(), rare={"example.org": lines})
+    assert rare.candidates(docs).to_pylist() == [False] * 6 + [True]
+    touched = RestripScope(frozenset(), {"example.org": lines}, frozenset())
+    assert touched.candidates(docs).to_pylist() == [True] * 7
+    # stored without the mark (an earlier docpipe's keys), a document is read as checked for copies
+    unmarked = docs.set_column(1, "line_keys", pa.array([sorted(read - {NO_COPY_CHECK}) for read in reads]))
+    assert rare.candidates(unmarked).to_pylist() == [True] * 7
