@@ -17,7 +17,7 @@ CPU seconds by process role (a busy machine inflates wall seconds, not these); t
 stage, between stages and after the last (from the run's log); the core-seconds left idle before the first stage,
 in each stage and after the last (cores × wall − the tree's CPU seconds: where the run fails to use every core).
 Every sample goes to `night<N>.rss.tsv` in the
-work folder (seconds, pid, role, RSS MB, CPU s: keep it with --keep). `--cpus C` runs that process tree on the
+work folder (seconds, pid, role, RSS MB, CPU s, epoch: keep it with --keep). `--cpus C` runs that process tree on the
 first C cores only (`os.sched_setaffinity`): `--workers 1 --cpus 1` against the default run is the scaling figure
 between one core and two (`--workers 1` alone still lets DuckDB, the sketcher's threads and Prefect's server use
 the other core).
@@ -48,6 +48,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -56,6 +57,7 @@ from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
 from bench_run import (
     CliRun,
     calibration_line,
+    clock_map,
     cpu_line,
     docpipe_command,
     idle_line,
@@ -104,12 +106,14 @@ def run_log_times(warehouse: Path, run_id: str) -> list[float]:
     return [at for at, _ in stage_lines(warehouse, run_id)]
 
 
-def run_log_phases(warehouse: Path, run_id: str, run: CliRun) -> list[tuple[str, float, float]]:
-    """The run's phases in seconds since the CLI started: before the first stage, each stage (its ▶ to its ✓
-    line in the run's log), after the last."""
+def run_log_phases(
+    warehouse: Path, run_id: str, run: CliRun, since_start: Callable[[float], float]
+) -> list[tuple[str, float, float]]:
+    """The run's phases in seconds since the CLI started (`since_start` of the log's epochs, bench_run.clock_map):
+    before the first stage, each stage (its ▶ to its ✓ line in the run's log), after the last."""
     phases, start, name, last = [], None, "", 0.0
     for epoch, text in stage_lines(warehouse, run_id):
-        at = epoch - run.started
+        at = since_start(epoch)
         if text.startswith("▶"):
             if not phases:
                 phases.append(("before", 0.0, at))
@@ -120,14 +124,17 @@ def run_log_phases(warehouse: Path, run_id: str, run: CliRun) -> list[tuple[str,
     return [*phases, ("after", last, run.seconds)] if phases else []
 
 
-def phases_line(run: CliRun, times: list[float], summary: dict) -> str:
+def phases_line(run: CliRun, times: list[float], summary: dict, since_start: Callable[[float], float]) -> str:
     """Wall seconds outside the stages: before the first stage starts (CLI, Prefect's server, flow run), between
-    stages (checkpoints, bookkeeping), after the last ends (runs row, report, shut-down)."""
+    stages (checkpoints, bookkeeping), after the last ends (runs row, report, shut-down); the log's epochs placed
+    by `since_start` (bench_run.clock_map)."""
     if not times:
         return "no stage lines in the run's log"
     staged = sum(float(s.get("seconds", 0.0)) for s in summary["stage_stats"].values())
-    before, after = times[0] - run.started, run.started + run.seconds - times[-1]
-    return f"outside stages: before {before:.1f} s, between {times[-1] - times[0] - staged:.1f} s, after {after:.1f} s"
+    first, last = since_start(times[0]), since_start(times[-1])
+    return (
+        f"outside stages: before {first:.1f} s, between {last - first - staged:.1f} s, after {run.seconds - last:.1f} s"
+    )
 
 
 def unchanged_by_id(warehouse: Path, pages: list[dict]) -> set[int]:
@@ -195,9 +202,11 @@ def run_night(
     summary["stage_stats"] = json.loads(summary["stage_stats"])
     print("\n".join(stage_table(summary["stage_stats"], run.seconds)))
     print(f"wall {run.seconds:.1f} s; peak tree RSS {run.peak_mb:,.0f} MB; {peaks_line(run.peaks)}")
-    print(f"{cpu_line(run.cpu)}; {phases_line(run, run_log_times(warehouse, f'night{night}'), summary)}")
+    since_start = clock_map(work / f"night{night}.rss.tsv", run.started)
+    times = run_log_times(warehouse, f"night{night}")
+    print(f"{cpu_line(run.cpu)}; {phases_line(run, times, summary, since_start)}")
     cores = args.cpus or len(os.sched_getaffinity(0))
-    phases = run_log_phases(warehouse, f"night{night}", run)
+    phases = run_log_phases(warehouse, f"night{night}", run, since_start)
     print(idle_line(tree_cpu(work / f"night{night}.rss.tsv"), phases, cores))
     ok, lines = reconcile(warehouse, summary, records)
     print("\n".join(lines))

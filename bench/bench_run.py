@@ -16,6 +16,7 @@ import argparse
 import bisect
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,22 +137,23 @@ def docpipe_command(*args: str) -> list[str]:
 
 def run_cli(cmd: list[str], log: Path, timeline: Path | None = None, cpus: int = 0) -> CliRun:
     """Run `cmd` in a child process (output to `log`), sampling its process tree's RSS and CPU every 0.2 s;
-    with `timeline`, every sample of every process as a TSV line: seconds since start, pid, role, RSS MB, CPU s;
+    with `timeline`, every sample of every process as a TSV line: seconds since start, pid, role, RSS MB, CPU s,
+    the wall clock's epoch seconds (`clock_map`);
     with `cpus`, the process tree runs on the first `cpus` CPUs only (its children inherit the affinity)."""
     pin = (lambda: os.sched_setaffinity(0, range(cpus))) if cpus else None
     started, start = time.time(), time.perf_counter()
     cpu: dict[int, tuple[str, float]] = {}
     with log.open("w") as out, (timeline or Path(os.devnull)).open("w") as tsv:
-        tsv.write("t\tpid\trole\trss_mb\tcpu_s\n")
+        tsv.write("t\tpid\trole\trss_mb\tcpu_s\tepoch\n")
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, preexec_fn=pin)
         peak, peaks = 0.0, {}
         while proc.poll() is None:
-            samples, t = tree_sample(proc.pid), time.perf_counter() - start
+            samples, t, epoch = tree_sample(proc.pid), time.perf_counter() - start, time.time()
             peak = max(peak, sum(s.rss_mb for s in samples))
             for s in samples:
                 peaks[s.role] = max(peaks.get(s.role, 0.0), s.rss_mb)
                 cpu[s.pid] = (s.role, s.cpu_s)
-                tsv.write(f"{t:.1f}\t{s.pid}\t{s.role}\t{s.rss_mb:.0f}\t{s.cpu_s:.2f}\n")
+                tsv.write(f"{t:.1f}\t{s.pid}\t{s.role}\t{s.rss_mb:.0f}\t{s.cpu_s:.2f}\t{epoch:.2f}\n")
             time.sleep(0.2)
     by_role: dict[str, float] = {}
     for role, seconds in cpu.values():
@@ -164,13 +167,37 @@ def tree_cpu(timeline: Path) -> list[tuple[float, float]]:
     last: dict[str, float] = {}
     points: list[tuple[float, float]] = []
     for line in timeline.read_text().splitlines()[1:]:
-        t, pid, _role, _rss, cpu = line.split("\t")
+        t, pid, _role, _rss, cpu, *_epoch = line.split("\t")
         last[pid] = float(cpu)
         if points and points[-1][0] == float(t):
             points[-1] = (float(t), sum(last.values()))
         else:
             points.append((float(t), sum(last.values())))
     return points
+
+
+def clock_map(timeline: Path, started: float) -> Callable[[float], float]:
+    """Seconds since the start of a run (`CliRun.started`, its epoch) of a wall-clock instant (the run log's
+    timestamps), read off a `run_cli` timeline whose samples hold both clocks: the sample last at or before the
+    instant, plus the rest (at most up to the next sample). When the host's clock steps forward during a run, the
+    log's timestamps step with the samples', so a phase keeps its monotonic length (to a sample, 0.2 s) where
+    `epoch − started` would add the step to it. Without samples holding the epoch (a timeline written before
+    them): `epoch − started`."""
+    points: list[tuple[float, float]] = []
+    for line in timeline.read_text().splitlines()[1:]:
+        t, *rest = line.split("\t")
+        if len(rest) == 5 and (not points or points[-1][0] != float(t)):
+            points.append((float(t), float(rest[-1])))
+    epochs = [e for _, e in points]
+
+    def since_start(at: float) -> float:
+        i = bisect.bisect_right(epochs, at) - 1
+        if i < 0:
+            return at - started
+        later = points[i + 1][0] if i + 1 < len(points) else math.inf
+        return min(points[i][0] + at - epochs[i], later)
+
+    return since_start
 
 
 def idle_line(points: list[tuple[float, float]], phases: list[tuple[str, float, float]], cores: int) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from _pipeline_corpus import BAD_KINDS, PageStream, load_parts, write_raw
-from bench_run import idle_line, tree_cpu
+from bench_run import clock_map, idle_line, tree_cpu
 from helpers import ingest
 
 from schemas import reasons
@@ -77,3 +77,20 @@ def test_idle_core_seconds_by_phase_from_a_timeline(tmp_path: Path):
     assert line == (
         "idle core-seconds on 2 cores: 5.0: before 1.0 (3.0 CPU s in 2.0 s), strip 4.0 (4.0 CPU s in 4.0 s)"
     ), line
+
+
+def test_phases_keep_their_monotonic_length_when_the_clock_steps(tmp_path: Path):
+    """bench_run.clock_map: the host's clock steps 60 s forward between the samples at 1.0 and 2.0 s; a run log
+    line written after the step is placed at its monotonic time, not 60 s later. A timeline without the epoch
+    column falls back to epoch − start."""
+    timeline = tmp_path / "night2.rss.tsv"
+    rows = [(0.0, 1000.0), (1.0, 1001.0), (2.0, 1062.0), (3.0, 1063.0)]
+    timeline.write_text(
+        "t\tpid\trole\trss_mb\tcpu_s\tepoch\n" + "".join(f"{t}\t1\trun\t100\t0.5\t{e}\n" for t, e in rows)
+    )
+    since_start = clock_map(timeline, started=1000.0)
+    assert [since_start(at) for at in (1000.5, 1001.5, 1062.5, 1063.2)] == pytest.approx([0.5, 1.5, 2.5, 3.2])
+    assert tree_cpu(timeline) == [(0.0, 0.5), (1.0, 0.5), (2.0, 0.5), (3.0, 0.5)]  # reads the epoch column too
+    old = tmp_path / "night1.rss.tsv"
+    old.write_text("t\tpid\trole\trss_mb\tcpu_s\n0.0\t1\trun\t100\t0.5\n")
+    assert clock_map(old, started=1000.0)(1062.5) == 62.5
