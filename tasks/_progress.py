@@ -1,11 +1,12 @@
 """How far the running stage has got (not a stage): stages call `advance` with the records they have just read;
 the run bookkeeping in flows/ may listen (a progress bar, a log line). With nobody listening it costs a call.
 `note` writes a line of the run's log (flows/progress.py gives that logger its handlers: run.log, Prefect, the
-terminal)."""
+terminal); `Laps` times a stage's steps for one such line."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -34,3 +35,21 @@ def listening(listener: Listener) -> Iterator[None]:
 def note(message: str) -> None:
     """A line in the run's log (e.g. what each of publish's commits took)."""
     logging.getLogger(RUN_LOGGER).info("  %s", message)
+
+
+class Laps:
+    """Seconds a stage spends in each of its steps (monotonic), for one line of the run's log: where a long
+    stage's time goes, night after night."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._since = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        """The time since the last lap (or the start) goes to `step` (added up when a step recurs)."""
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self._since
+        self._since = now
+
+    def line(self, stage: str) -> str:
+        return f"{stage} steps: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.seconds.items())

@@ -21,7 +21,6 @@ always re-strips as `auto` after a run that re-stripped: `cfg.restrip` and the r
 from __future__ import annotations
 
 import functools
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -44,7 +43,7 @@ from schemas.runs import (
     RESTRIPPED_DEFERRED,
     RESTRIPPED_SCOPED,
 )
-from tasks._progress import note
+from tasks._progress import Laps, note
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, has_left_out, quarantine_table
@@ -59,7 +58,7 @@ from tasks.strip_boilerplate.changed import (
 )
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
-from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, restrip, stage_stats, strip_rows
+from tasks.strip_boilerplate.pages import RESTRIP_COLUMNS, STAGE, restrip, stage_stats, strip_rows
 from tasks.strip_boilerplate.shards import (
     KEPT_DIR,
     QUARANTINE_DIR,
@@ -165,32 +164,37 @@ def strip_stage(
     with it). `restore`: ingest's `restore_texts` (the flow passes it; a stage imports no other): the spill of the
     records that go on with the raw texts ingest left out read again, into the path it is given, and the quarantine
     rows of those whose raw line changed since; None when no text was left out."""
-    out = Path(out)
+    out, laps = Path(out), Laps()
     delivered = as_spill(pages, out / "input.parquet", STG_PAGES, sizes.shard_rows)
     # night-wide (every record's hash against the published raw_key): apart, since the run process kept ~100 MB of
     # it through the whole stage (100k pages, night 2, replayed); a first night has nothing to compare with
     has_documents = bool(history.files(DOCUMENTS))
     left = Leaving(delivered)
+    laps.lap("spill")
     if has_documents:
-        started = time.perf_counter()
         deferred = cfg.restrip == RESTRIP_DEFER  # a re-delivered duplicate keeps its recorded row (unchanged.py)
         left = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows, deferred)
-        took = time.perf_counter() - started
+        laps.lap("unchanged")
         moved = f" ({left.moved.num_rows:,} at another source_uri)" if left.moved.num_rows else ""
         also = f", {left.duplicates:,} as a recorded duplicate{moved}" if deferred else ""
         delivered_as = f"{left.unchanged:,} of {delivered.num_rows:,} records re-delivered as published{also}"
-        note(f"unchanged: {delivered_as} ({took:.1f} s)")
+        note(f"unchanged: {delivered_as} ({laps.seconds['unchanged']:.1f} s)")
     if restore is None and has_left_out(left.spill):
         raise ValueError("the night's records hold raw texts left out by ingest: strip needs ingest's restore_texts")
     spill, lost = restore(left.spill, out / "restored.parquet") if restore else (left.spill, QUARANTINE.empty())
+    laps.lap("restore")
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
     map_shards(sample_shard, shards, cfg=cfg, out=out)
+    laps.lap("sample")
     stored = history.read(BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
+    laps.lap("merge")
     fingerprint_sample(sample, shards, cfg, out)
     model_file = write_model(sample, out)
+    laps.lap("fingerprint")
     manifests = map_shards(clean_shard, shards, cfg=cfg, model_file=model_file, out=out)
+    laps.lap("clean")
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
         raise AssertionError(f"strip_boilerplate shards read {counts['in']} pages of {spill.num_rows}")
@@ -201,8 +205,11 @@ def strip_stage(
     trim_memory()
     changed = sample.changed_groups() if has_documents else set()
     done, scope = _night_restrip(cfg, history, has_documents, changed, stored, model_file)
+    laps.lap("scope")
     restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards), run_id)
     forget_models()
+    laps.lap("re-strip")
+    note(laps.line(STAGE))
     quarantined = Spill(out / QUARANTINE_DIR).read() if shards else QUARANTINE.empty()
     return StageResult(
         Spill(out / KEPT_DIR),

@@ -3,6 +3,7 @@ once its template is learned (strip_boilerplate's re-strip of published document
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,9 @@ def test_pages_spread_over_runs_equal_one_run(tmp_path, one_run):
     assert runs["the-others"]["n_restripped"] == 1
     log = (warehouse / "_runs" / "the-others" / "run.log").read_text()
     assert "re-strip: published documents read 1, stripped again 1, changed 1 (" in log
+    steps = re.search(r"strip_boilerplate steps: (.*)", log).group(1)  # where the stage's time went
+    names = ["spill", "unchanged", "restore", "sample", "merge", "fingerprint", "clean", "scope", "re-strip"]
+    assert re.findall(r"([a-z-]+) \d+\.\d s", steps) == names, steps
     assert read_current(warehouse, PROJECTS).num_rows == read_current(one_run, PROJECTS).num_rows
 
 
