@@ -7,15 +7,15 @@ is plan → map → reduce → map → reduce → map → map: the night's pages
 per group by page key (shards.sample_shard), the night's sample merged from them and the stored one, its pages of
 tonight fingerprinted on the shards holding them (shards.fingerprint_shard) and the sample written to the model
 file, each shard stripped under it (shards.clean_shard, part files of kept rows and quarantine); then the published
-documents that may strip differently under the night's models (changed.scope_of_changed: in a process of its own
-when the run has worker processes, tasks/_shards.apart), cut into shards of `Sizes.shard_rows` documents, of which
-each shard strips again only the candidates (shards.restrip_shard: a line fingerprint whose evidence changed,
-changed.RestripScope); the counters are summed from the manifests. `strip_boilerplate` and `strip_boilerplate_task`
-are the same work in one process (tests, bench scripts), stripping every published document the scope reads again
-(the reference the candidate filter is tested against, tests/tasks/test_restrip_candidates.py); both give the same
-rows and stats for any shard size, the stage's stats adding how it re-stripped (`restrip`). The one-process path
-always re-strips as `auto` after a run that re-stripped: `cfg.restrip` and the runs history are read only by
-`strip_stage` (`_night_restrip`).
+documents that may strip differently under the night's models (changed.scope_of_changed: on a worker process when
+the run has them, tasks/_shards.offload, where the clean map left the night's models built), cut into shards of
+`Sizes.shard_rows` documents, of which each shard strips again only the candidates (shards.restrip_shard: a line
+fingerprint whose evidence changed, changed.RestripScope); the counters are summed from the manifests.
+`strip_boilerplate` and `strip_boilerplate_task` are the same work in one process (tests, bench scripts),
+stripping every published document the scope reads again (the reference the candidate filter is tested against,
+tests/tasks/test_restrip_candidates.py); both give the same rows and stats for any shard size, the stage's stats
+adding how it re-stripped (`restrip`). The one-process path always re-strips as `auto` after a run that
+re-stripped: `cfg.restrip` and the runs history are read only by `strip_stage` (`_night_restrip`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from schemas.runs import (
     RESTRIPPED_SCOPED,
 )
 from tasks._progress import Laps, note
-from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
+from tasks._shards import Shard, apart, as_spill, map_shards, offload, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, has_left_out, quarantine_table
 from tasks.history import History
@@ -247,10 +247,12 @@ def _night_restrip(
         return RESTRIPPED_DEFERRED, NOTHING_TO_RESTRIP
     if not changed:
         return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
-    # the before/after models of the changed groups, in a process of their own when the run has worker processes
-    # (tasks/_shards.apart): at 1M pages they took this process to 1 GB while both strip workers held their models
+    # the before/after models of the changed groups on a worker process when the run has them (at 1M pages they
+    # took this process to 1 GB while both strip workers held their models): the clean map left the night's models
+    # built there (load_models), and the re-strip's shards go on with them (100k night 2: in a process of its own,
+    # tasks/_shards.apart, the scope took 5.3 s and the re-strip's new workers built the models again)
     night_models = functools.partial(load_models, model_file, cfg)
-    return RESTRIPPED_SCOPED, apart(scope_of_changed, stored, changed, night_models, cfg)
+    return RESTRIPPED_SCOPED, offload(scope_of_changed, stored, changed, night_models, cfg)
 
 
 def last_deferred(history: History) -> bool:
