@@ -51,5 +51,9 @@ class Laps:
         self.seconds[step] = self.seconds.get(step, 0.0) + now - self._since
         self._since = now
 
+    def text(self) -> str:
+        """The steps and their seconds, in order ("sample 0.1 s, clean 2.9 s")."""
+        return ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.seconds.items())
+
     def line(self, stage: str) -> str:
-        return f"{stage} steps: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.seconds.items())
+        return f"{stage} steps: {self.text()}"

@@ -68,6 +68,7 @@ re-delivered with their published body (hashed, a chunk at a time, for the `unch
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
+from tasks._progress import Laps, note
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
@@ -158,15 +160,20 @@ def dedupe_stage(
     three steps in that one process (`small_night`): its sketching already uses two threads (`Sketcher.threads`),
     and starting worker processes twice and a reduce process cost more than the work (1M warehouse, a night of
     9,990 pages; NOTES.md), while the run process does not keep what dedupe allocated (~280 MB, measured)."""
-    out = Path(out)
+    out, laps = Path(out), Laps()
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
     shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
     if full.num_rows <= sizes.local_dedupe_rows:
         night, manifests = apart(small_night, history, cfg, full, shards, sizes, out)
+        laps.lap(f"small night ({night.steps})")
     else:
         map_shards(sketch_shard, shards, cfg=cfg, out=out)
+        laps.lap("sketch")
         night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
+        laps.lap(f"decide ({night.steps})")
         manifests = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
+        laps.lap("write")
+    note(laps.line(STAGE))
     if not shards:
         write_empty_outputs(out)
     written = sum(m["kept"] for m in manifests)
@@ -189,36 +196,49 @@ class NightDecisions:
     duplicates: pa.Table
     stats: dict[str, int]
     n_dropped: int  # unchanged records and duplicates
+    steps: str = ""  # where the reduce's time went (Laps.text), for the run's log
 
 
 def decide_night(
-    history: History, cfg: DedupeConfig, full: Spill, shard_rows: list[int], sizes: Sizes, out: Path
+    history: History,
+    cfg: DedupeConfig,
+    full: Spill,
+    shard_rows: list[int],
+    sizes: Sizes,
+    out: Path,
+    laps: Laps | None = None,
 ) -> NightDecisions:
     """The reduce over the sketch parts of the night's shards (`shard_rows` rows each, of `full`): load the
-    matching history, decide every row, write the kept-row file."""
+    matching history, decide every row, write the kept-row file; `laps` times its steps (its own by default)."""
+    laps = laps or Laps()
     rows = sketch_rows(out, len(shard_rows), cfg)
     if rows.num_rows != sum(shard_rows):
         raise AssertionError(f"dedupe shards sketched {rows.num_rows} rows of {sum(shard_rows)}")
     keys = read_keys(rows, cfg.bands, sizes.chunk_rows)
+    laps.lap("band keys")
     published, index = night_history(history, rows, keys)
+    laps.lap("history")
     decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows)
-    return NightDecisions(
-        write_kept_rows(out, decided, shard_rows),
-        len(decided.kept),
-        duplicates_table(rows, decided.duplicates),
-        decided.stats(),
-        decided.n_unchanged + len(decided.duplicates),
-    )
+    laps.lap("decisions")
+    kept_rows = write_kept_rows(out, decided, shard_rows)
+    duplicates = duplicates_table(rows, decided.duplicates)
+    laps.lap("kept rows")
+    n_dropped = decided.n_unchanged + len(decided.duplicates)
+    return NightDecisions(kept_rows, len(decided.kept), duplicates, decided.stats(), n_dropped, laps.text())
 
 
 def small_night(
     history: History, cfg: DedupeConfig, full: Spill, shards: list[Shard], sizes: Sizes, out: Path
 ) -> tuple[NightDecisions, list[dict[str, Any]]]:
     """The map, the reduce and the second map of a small night, one shard after the other in this process."""
+    laps = Laps()
     for shard in shards:
         sketch_shard(shard, cfg=cfg, out=out)
-    night = decide_night(history, cfg, full, [s.rows for s in shards], sizes, out)
-    return night, [write_shard(shard, cfg=cfg, out=out, kept_rows=night.kept_rows) for shard in shards]
+    laps.lap("sketch")
+    night = decide_night(history, cfg, full, [s.rows for s in shards], sizes, out, laps)
+    manifests = [write_shard(shard, cfg=cfg, out=out, kept_rows=night.kept_rows) for shard in shards]
+    laps.lap("write")
+    return dataclasses.replace(night, steps=laps.text()), manifests
 
 
 def night_history(history: History, rows: Rows, keys: NightKeys) -> tuple[pa.Table, DedupeIndex]:

@@ -76,6 +76,8 @@ def test_pages_spread_over_runs_equal_one_run(tmp_path, one_run):
     steps = re.search(r"strip_boilerplate steps: (.*)", log).group(1)  # where the stage's time went
     names = ["spill", "unchanged", "restore", "sample", "merge", "fingerprint", "clean", "scope", "re-strip"]
     assert re.findall(r"([a-z-]+) \d+\.\d s", steps) == names, steps
+    small = r"dedupe steps: small night \(sketch [\d.]+ s, band keys [\d.]+ s, history [\d.]+ s, decisions [\d.]+ s, "
+    assert re.search(small + r"kept rows [\d.]+ s, write [\d.]+ s\) [\d.]+ s", log), log
     assert read_current(warehouse, PROJECTS).num_rows == read_current(one_run, PROJECTS).num_rows
 
 
