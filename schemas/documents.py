@@ -187,11 +187,13 @@ DOCUMENTS = Table(
             pa.list_(pa.int64()),
             "Fingerprints of the raw_text lines the boilerplate strip looked up in its template models (signed "
             "64-bit, as in the template sample), sorted: what the re-strip reads to find the documents a change "
-            "of their site's template may touch. One more value, the fingerprint of no text line, marks a page "
-            "the strip did not check for copies of itself (tasks/strip_boilerplate/model.py, NO_COPY_CHECK): lines "
-            "counted once in the sample then reach it only through their counts. Null for HTML pages and for "
-            "rows published before docpipe stored them (rows written by an earlier docpipe hold every line's: "
-            "more than it reads, and no mark).",
+            "of their site's template may touch. Up to three more values, fingerprints of no text line, mark what "
+            "the strip did not do (tasks/strip_boilerplate/model.py, MARKS): check the page for copies of itself "
+            "(NO_COPY_CHECK: lines counted once in the sample then reach it only through their counts), look for "
+            "its variants in its site's model (NO_SITE_WALK) or in its registered domain's (NO_DOMAIN_WALK: lines "
+            "of that model then reach it only through their counts). Null for HTML pages and for rows published "
+            "before docpipe stored them (rows written by an earlier docpipe hold every line's, or no mark: more "
+            "than it reads).",
         ),
         Column(
             "raw_key",

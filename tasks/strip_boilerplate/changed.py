@@ -30,7 +30,15 @@ or 1) get the same answer from every look-up but the copy check's, which asks wh
 make candidates only of the documents whose cleaning checked them for copies (a page left gutted by its
 template), told by the mark `model.NO_COPY_CHECK` that every other cleaning stores (`RestripScope.rare`; a
 document stored without the mark is read as checked). A candidate whose check changes either way is cleaned
-through other look-ups, so it is re-keyed like any other (`pages._covered`).
+through other look-ups, so it is re-keyed like any other (`pages._covered`). Likewise, of the other touched lines,
+those whose count class stays (`_GroupModel.count_class`: the same side of "seen twice", of the threshold and of
+`many`, the only counts a look-up compares theirs with) get the same answers from every look-up of a page that
+reads only their counts in that model: one not checked for copies that looked for no variants there (the walk
+reads which documents carry a line, and a merge lowers counts). Such lines (`RestripScope.walked`) make candidates
+only of the documents stored without `NO_COPY_CHECK` or without that model's walk mark (`model.walk_mark`). A
+page looks for variants in one model only on lines not counted `many` in the other (`model.lines_in_doubt`), so the
+pages of a subsite do not walk its domain's model for their own menu (on the 1M bench's night 2, two such lines of
+a domain's model, counted 9 → 8 and 8 → 7 against a threshold of 6, reached two thirds of the candidates).
 
 A line frequent on at least `min_known_pages` documents of a group is known there, and known lines are stripped
 from the pages of every group: when a line becomes known or stops being known, every published document carrying
@@ -58,24 +66,32 @@ from tasks.strip_boilerplate.model import (
     domain_of,
     is_domain_group,
     sample_models,
+    walk_mark,
 )
 
 
-def _touched_lines(group: str, before, after, cfg: BoilerplateConfig) -> tuple[frozenset[int], frozenset[int]] | None:
-    """Fingerprints whose evidence may have changed in a group's model (module docstring), as those any cleaning
-    may read and those counted below `least_read` on both sides (read only when the page is checked for copies);
-    None when every page of the group may strip differently (no model on one side, or another document count)."""
+def _touched_lines(
+    group: str, before, after, cfg: BoilerplateConfig
+) -> tuple[frozenset[int], frozenset[int], frozenset[int]] | None:
+    """Fingerprints whose evidence may have changed in a group's model (module docstring), as those whose count
+    class changed (`_GroupModel.count_class`: any cleaning may read them), those whose class stayed (read only by a
+    page that looks for its variants in this model or is checked for copies) and, of these, those counted below
+    `least_read` on both sides (read only when the page is checked for copies); None when every page of the group
+    may strip differently (no model on one side, or another document count)."""
     if before is None or after is None or before.n_pages != after.n_pages:
         return None
-    top, least = after.many(cfg, is_domain_group(group)), after.least_read(cfg)
+    domain = is_domain_group(group)
+    top, least = after.many(cfg, domain), after.least_read(cfg)
     moved: set[int] = set()
     for key in before.pages.keys() | after.pages.keys():
         lines_before, lines_after = before.pages.get(key), after.pages.get(key)
         if lines_before != lines_after or before.members.get(key) != after.members.get(key):
             moved.update(lines_before or (), lines_after or ())
     counts = {h: (before.counts.get(h, 0), after.counts.get(h, 0)) for h in moved}
-    rare = frozenset(h for h, (b, a) in counts.items() if max(b, a) < least)
-    return frozenset(h for h, (b, a) in counts.items() if min(b, a) < top) - rare, rare
+    read = {h for h, (b, a) in counts.items() if min(b, a) < top}
+    rare = frozenset(h for h in read if max(counts[h]) < least)
+    changed = frozenset(h for h in read if before.count_class(h, cfg, domain) != after.count_class(h, cfg, domain))
+    return changed, frozenset(read) - changed - rare, rare
 
 
 def page_keys(lines: list[str], cfg: BoilerplateConfig) -> set[int]:
@@ -98,9 +114,12 @@ def in_groups(sites: pa.Array | pa.ChunkedArray, groups: Collection[str]) -> pa.
 class RestripScope:
     """The published documents to strip again tonight: the candidates (`may_change`) among those `read`. `whole`:
     groups any page of which may strip differently; `touched`: per other group, the lines whose evidence changed
-    there (touched in its sample, or known in it on either side with other known groups tonight); `known`: lines
-    known on one side only (in any group); `rare`: per group, touched lines counted below `least_read` on both
-    sides, which only a page checked for copies reads (stored without `model.NO_COPY_CHECK`); `every`: every
+    there (touched in its sample with another count class, or known in it on either side with other known groups
+    tonight); `known`: lines known on one side only (in any group); `rare`: per group, touched lines counted below
+    `least_read` on both sides, which only a page checked for copies reads (stored without `model.NO_COPY_CHECK`);
+    `walked`: per group, the other touched lines whose count class stayed, which only a page checked for copies
+    or looking for its variants in that group's model reads past their count (stored without `NO_COPY_CHECK` or
+    without the group's `model.walk_mark`); `every`: every
     published document is a candidate (`EVERY_DOCUMENT`: after runs that deferred their re-strip, published
     documents were stripped under older models than the stored sample's)."""
 
@@ -109,11 +128,12 @@ class RestripScope:
     known: frozenset[int]
     every: bool = False
     rare: dict[str, frozenset[int]] = field(default_factory=dict)
+    walked: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def groups(self) -> frozenset[str]:
         """The groups whose documents may strip differently through their own models."""
-        lines = (self.touched, self.rare)
+        lines = (self.touched, self.rare, self.walked)
         return self.whole | frozenset(g for found in lines for g, keys in found.items() if keys)
 
     @property
@@ -128,27 +148,30 @@ class RestripScope:
         return in_groups(sites, self.groups)
 
     def may_change(self, group: str, lines: list[str], cfg: BoilerplateConfig) -> bool:
-        """Whether a page of `group` (its `lines`) may strip differently tonight, whether or not its cleaning checks
-        it for copies (its rare lines count too); its lines are fingerprinted only when some line of its groups is
+        """Whether a page of `group` (its `lines`) may strip differently tonight, whatever its cleaning looked up (its
+        rare and walked lines count too); its lines are fingerprinted only when some line of its groups is
         touched."""
         own = (group, domain_of(group))
         if self.every or not self.whole.isdisjoint(own):
             return True
-        touched = [found for g in own if (found := self._lines_of(g))] + ([self.known] if self.known else [])
+        touched = [found for g in own if (found := self.lines_of(g))] + ([self.known] if self.known else [])
         if not touched:
             return False
         keys = page_keys(lines, cfg)
         return any(not keys.isdisjoint(found) for found in touched)
 
-    def _lines_of(self, group: str) -> frozenset[int]:
-        return self.touched.get(group, frozenset()) | self.rare.get(group, frozenset())
+    def lines_of(self, group: str) -> frozenset[int]:
+        """Every line of `group` whose evidence changed tonight (touched, rare and walked)."""
+        empty: frozenset[int] = frozenset()
+        return self.touched.get(group, empty) | self.rare.get(group, empty) | self.walked.get(group, empty)
 
     def candidates(self, docs: pa.Table) -> pa.Array:
         """The candidates among published documents (`site`, `line_keys`) as one Arrow test on their stored
         fingerprints (those cleaning read: among `may_change`'s), the stored site being the page's group
-        (pages._strip_row writes both): one of them touched, or one of the rare lines when `NO_COPY_CHECK` is not
-        among them (documents stored before the mark existed are read as checked for copies). A document without
-        them is kept (True), for `may_change` to decide on its lines."""
+        (pages._strip_row writes both): one of them touched, one of the rare lines when `NO_COPY_CHECK` is not among
+        them, or one of a group's walked lines when `NO_COPY_CHECK` or the group's walk mark is not (documents stored
+        before the marks existed are read as checked for copies and walking every model). A document without them
+        is kept (True), for `may_change` to decide on its lines."""
         if self.every:
             return pa.array(np.ones(docs.num_rows, dtype=bool), pa.bool_())
         keys, sites = docs["line_keys"].combine_chunks(), docs["site"].combine_chunks()
@@ -162,11 +185,15 @@ class RestripScope:
                 continue
             found = set(self.known).union(*(self.touched.get(g, ()) for g in own))
             rare = set().union(*(self.rare.get(g, ()) for g in own))
-            if found or rare:
+            walked = [(g, set(self.walked[g])) for g in own if self.walked.get(g)]
+            if found or rare or walked:
                 part = keys.take(pa.array(rows, pa.int64()))
                 hit = _carrying(part, found)
+                checked = ~_carrying(part, {NO_COPY_CHECK}) if rare or walked else None
                 if rare:
-                    hit |= _carrying(part, rare) & ~_carrying(part, {NO_COPY_CHECK})
+                    hit |= _carrying(part, rare) & checked
+                for group, lines in walked:
+                    hit |= _carrying(part, lines) & (checked | ~_carrying(part, {walk_mark(group)}))
                 out[rows[hit]] = True
         return pa.array(out, pa.bool_())
 
@@ -230,5 +257,6 @@ def scope_of_changed(
     known, moved = _known_changed(before, after, changed)
     read = {g: found[0] for g, found in touched.items() if found is not None}
     lines = {g: read.get(g, frozenset()) | moved.get(g, set()) for g in (changed | moved.keys()) - whole}
-    rare = {g: found[1] - lines[g] for g, found in touched.items() if found is not None and found[1]}
-    return RestripScope(whole, lines, known, rare=rare)
+    walked = {g: found[1] - lines[g] for g, found in touched.items() if found is not None and found[1]}
+    rare = {g: found[2] - lines[g] for g, found in touched.items() if found is not None and found[2]}
+    return RestripScope(whole, lines, known, rare=rare, walked=walked)

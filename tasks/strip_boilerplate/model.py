@@ -32,6 +32,17 @@ from tasks.strip_boilerplate.lines import (
 # a pseudo-line's fingerprint (no text line normalises to it) that `clean_page` reads when it does not look for the
 # page's copies: then no count below `_GroupModel.least_read` is told from zero, nor whose page carries such a line
 NO_COPY_CHECK = line_hash("\x00no copy check")
+# the same for the variant walk of each model a page is stripped with (`lines_in_doubt` left none for it): then
+# nothing but its lines' counts was read of that model (neither which documents carry a line, nor a merged count)
+NO_SITE_WALK = line_hash("\x00no variants looked for in the site's model")
+NO_DOMAIN_WALK = line_hash("\x00no variants looked for in the domain's model")
+MARKS = frozenset({NO_COPY_CHECK, NO_SITE_WALK, NO_DOMAIN_WALK})
+
+
+def walk_mark(group: str) -> int:
+    """The mark a page stores when it looked for no variants in `group`'s model (as its site's or its domain's)."""
+    return NO_DOMAIN_WALK if is_domain_group(group) else NO_SITE_WALK
+
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
 
@@ -104,6 +115,13 @@ class _GroupModel:
         out its copies (at most 2 / `min_copy_shared`: each line they share is on at most two documents) lowers
         a count by less than the difference."""
         return self.strip_need(cfg, domain) + max(self.max_variants(cfg) - 1, math.floor(2 / cfg.min_copy_shared))
+
+    def count_class(self, h: int, cfg: BoilerplateConfig, domain: bool) -> tuple[bool, ...]:
+        """Which of the counts a look-up compares a line's with it reaches ("seen twice", the threshold the model
+        is read with, `many`): a page that reads only the line's count (no copy check, no variant walk in this
+        model) reads the same answers for it under two models where the class is the same."""
+        count = self.counts.get(h, 0)
+        return count >= 2, count >= self.strip_need(cfg, domain), count >= self.many(cfg, domain)
 
     def in_doubt(self, lines: set[int], cfg: BoilerplateConfig, domain: bool) -> set[int]:
         """Of `lines`, those frequent in this model (as stripping reads it) but counted less than `many`: the only
@@ -278,6 +296,19 @@ def _removed_keys(lines: list[str], cleaned: tuple[list[str], list[str], int, in
     return {k for x in removed if not is_trivial(x) for k in keys_of(x, cfg.prefix_words)}
 
 
+def lines_in_doubt(
+    removed: set[int], site: _GroupModel, domain: _GroupModel, cfg: BoilerplateConfig
+) -> tuple[set[int], set[int]]:
+    """The removed lines a merge of the page's variants in its site's model, and in its domain's, could make
+    infrequent (`in_doubt`), but for those counted `many` in the other model: stripping reads a line as frequent
+    when either model has it so, so those stay frequent whatever either merge (a subsite's menu line counted on
+    every page of the site and on a few percent of its domain's)."""
+    site_many, domain_many = site.many(cfg, False), domain.many(cfg, True)
+    site_doubt = {h for h in site.in_doubt(removed, cfg, False) if domain.counts.get(h, 0) < domain_many}
+    domain_doubt = {h for h in domain.in_doubt(removed, cfg, True) if site.counts.get(h, 0) < site_many}
+    return site_doubt, domain_doubt
+
+
 def _without_variants(
     lines: list[str],
     group: str,
@@ -285,15 +316,15 @@ def _without_variants(
     domain: _GroupModel,
     models: TemplateModels,
     cfg,
-    removed: set[int],
+    doubt: tuple[set[int], set[int]],
     read: set[int],
 ):
     """The page stripped again with its variants (documents carrying its body) counted as one document in its
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
-    are no template evidence. Variants are looked for only on the removed lines in doubt (`in_doubt`): a line
-    counted `many` or more stays frequent whatever they are, and most pages remove no other (~2/3 of the pages of
-    a generated night; ~0.4 ms a page then instead of ~1.1, measured)."""
-    site_doubt, domain_doubt = site.in_doubt(removed, cfg, False), domain.in_doubt(removed, cfg, True)
+    are no template evidence. Variants are looked for only on the removed lines in doubt (`lines_in_doubt`): a
+    line counted `many` or more stays frequent whatever they are, and most pages remove no other (~2/3 of the
+    pages of a generated night; ~0.4 ms a page then instead of ~1.1, measured)."""
+    site_doubt, domain_doubt = doubt
     if not site_doubt and not domain_doubt:
         return None
     grams = functools.cache(lambda: PageGrams.of(lines, cfg))
@@ -319,14 +350,19 @@ def clean_page(
     is known): the page's `line_keys`. Cleaning is a function of those look-ups (and of its groups' document
     counts), so under another model whose answers for them are the same it strips the page the same way
     (changed.py: which published documents are stripped again). A page not checked for copies also gets
-    `NO_COPY_CHECK`: of its lines counted below `least_read`, nothing but the count being below was read."""
+    `NO_COPY_CHECK`: of its lines counted below `least_read`, nothing but the count being below was read; and one
+    that looked for no variants in its site's (domain's) model gets `NO_SITE_WALK` (`NO_DOMAIN_WALK`): of that
+    model, nothing but its lines' counts was read."""
     read = set() if read is None else read
     site_model, domain_model = models.of(group)
     cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg, read)
+    doubt: tuple[set[int], set[int]] = (set(), set())
     if cleaned[4].get(reasons.BOILERPLATE_REPEATED):
         removed = _removed_keys(lines, cleaned, cfg)
         read |= removed  # their counts decide whether variants are looked for, and on whose carriers
-        cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, removed, read) or cleaned
+        doubt = lines_in_doubt(removed, site_model, domain_model, cfg)
+        cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, doubt, read) or cleaned
+    read.update(mark for mark, walked in zip((NO_SITE_WALK, NO_DOMAIN_WALK), doubt, strict=True) if not walked)
     if _gutted(lines, cleaned[0], cfg):
         key, line_keys = content_hash("\n".join(lines)), frozenset(page_line_hashes(lines, cfg))
         read |= line_keys  # a copy shares them with the page (their counts and carriers)

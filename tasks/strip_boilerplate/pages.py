@@ -17,7 +17,7 @@ from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import sorted_ints, split_contact
-from tasks.strip_boilerplate.model import NO_COPY_CHECK, TemplateModels, clean_page, page_group
+from tasks.strip_boilerplate.model import MARKS, TemplateModels, clean_page, page_group
 
 STAGE = "strip_boilerplate"
 COUNTERS = ("boilerplate_lines", "contact_blocks", *reasons.REMOVED_LINE_REASONS)  # summed over chunks and shards
@@ -135,13 +135,13 @@ def _covered(read: set[int], stored: list[int] | None) -> bool:
     """Whether a document's stored `line_keys` hold every fingerprint its cleaning read tonight (none stored: its
     lines stand for them, `RestripScope.may_change`). When they do not, the same text is published again with
     tonight's: a later night's model may change the answer for a fingerprint only tonight's cleaning read. The
-    mark `NO_COPY_CHECK` is the other way round: stored without it, the document is read as checked for copies
-    (every rare line counts), which covers a cleaning with or without the check; stored with it, only a cleaning
-    without the check is covered."""
+    marks (`model.MARKS`: no copy check, no variant walk in the site's or the domain's model) are the other way
+    round: stored without one, the document is read as checked for copies (walking that model), which covers a
+    cleaning with or without the check; stored with it, only a cleaning without the check is covered."""
     if stored is None:
         return True
     held = set(stored)
-    return read.issubset(held | {NO_COPY_CHECK}) and (NO_COPY_CHECK in read or NO_COPY_CHECK not in held)
+    return read.issubset(held | MARKS) and (held & MARKS).issubset(read)
 
 
 def _restrippable(docs: pa.Table, tonight: Collection[str]) -> pa.Array:
