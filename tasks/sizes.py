@@ -23,5 +23,11 @@ class Sizes:
         """Rows of key columns (a few short strings a row) read at once: 32 chunks' worth."""
         return 32 * self.chunk_rows
 
+    @property
+    def restrip_rows(self) -> int:
+        """Published documents one re-strip shard reads: 8 shards' worth (a few % of them are stripped again, so a
+        shard of `shard_rows` was mostly a Prefect task run and the read of a row group it shares with the next)."""
+        return 8 * self.shard_rows
+
 
 DEFAULT_SIZES = Sizes()

@@ -61,6 +61,8 @@ from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import is_trivial, keys_of
 from tasks.strip_boilerplate.model import (
     NO_COPY_CHECK,
+    NO_DOMAIN_WALK,
+    NO_SITE_WALK,
     PageSample,
     TemplateModels,
     domain_of,
@@ -171,40 +173,70 @@ class RestripScope:
         (pages._strip_row writes both): one of them touched, one of the rare lines when `NO_COPY_CHECK` is not among
         them, or one of a group's walked lines when `NO_COPY_CHECK` or the group's walk mark is not (documents stored
         before the marks existed are read as checked for copies and walking every model). A document without them
-        is kept (True), for `may_change` to decide on its lines."""
+        is kept (True), for `may_change` to decide on its lines. One pass over the batch's fingerprints, whatever
+        its number of sites (`_GroupLines`)."""
         if self.every:
             return pa.array(np.ones(docs.num_rows, dtype=bool), pa.bool_())
         keys, sites = docs["line_keys"].combine_chunks(), docs["site"].combine_chunks()
-        unknown = pc.or_(pc.is_null(keys), pc.is_null(sites))
-        out = np.array(unknown.to_numpy(zero_copy_only=False), dtype=bool)
-        for site in pc.unique(sites.filter(pc.invert(unknown))).to_pylist():
-            own = (site, domain_of(site))
-            rows = np.flatnonzero(~out & pc.fill_null(pc.equal(sites, site), False).to_numpy(zero_copy_only=False))
-            if not self.whole.isdisjoint(own):
-                out[rows] = True
-                continue
-            found = set(self.known).union(*(self.touched.get(g, ()) for g in own))
-            rare = set().union(*(self.rare.get(g, ()) for g in own))
-            walked = [(g, set(self.walked[g])) for g in own if self.walked.get(g)]
-            if found or rare or walked:
-                part = keys.take(pa.array(rows, pa.int64()))
-                hit = _carrying(part, found)
-                checked = ~_carrying(part, {NO_COPY_CHECK}) if rare or walked else None
-                if rare:
-                    hit |= _carrying(part, rare) & checked
-                for group, lines in walked:
-                    hit |= _carrying(part, lines) & (checked | ~_carrying(part, {walk_mark(group)}))
-                out[rows[hit]] = True
-        return pa.array(out, pa.bool_())
+        out = pc.or_(pc.is_null(keys), pc.is_null(sites)).to_numpy(zero_copy_only=False).astype(bool)
+        encoded = pc.dictionary_encode(sites)
+        names = [(site, domain_of(site)) for site in encoded.dictionary.to_pylist()]
+        site_of_row = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        whole = np.array([not self.whole.isdisjoint(own) for own in names] + [False], dtype=bool)
+        out |= whole[site_of_row]  # -1: the last, a null site
+        flat = pc.fill_null(pc.list_flatten(keys), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        parent = pc.list_parent_indices(keys).to_numpy(zero_copy_only=False).astype(np.int64)
+        site_of_key = site_of_row[parent]
+
+        def rows_where(hit: np.ndarray) -> np.ndarray:
+            rows = np.zeros(len(out), dtype=bool)
+            rows[parent[hit]] = True
+            return rows
+
+        checked = ~rows_where(flat == NO_COPY_CHECK)
+        marked = {mark: rows_where(flat == mark) for mark in (NO_SITE_WALK, NO_DOMAIN_WALK)}
+        hit = rows_where(np.isin(flat, np.fromiter(self.known, np.int64, len(self.known))))
+        for side in (0, 1):  # the page's site's group, then its domain's
+            groups = [own[side] for own in names]
+            touched = _GroupLines(groups, self.touched).rows(flat, site_of_key, rows_where)
+            rare = _GroupLines(groups, self.rare).rows(flat, site_of_key, rows_where)
+            walked = _GroupLines(groups, self.walked).rows(flat, site_of_key, rows_where)
+            mark = np.array([walk_mark(g) for g in groups] + [0], dtype=np.int64)[site_of_row]
+            unmarked = ~np.where(mark == NO_SITE_WALK, marked[NO_SITE_WALK], marked[NO_DOMAIN_WALK])
+            hit |= touched | (rare & checked) | (walked & (checked | unmarked))
+        return pa.array(out | hit, pa.bool_())
 
 
-def _carrying(keys: pa.ListArray, wanted: set[int]) -> np.ndarray:
-    """Which of the lists `keys` hold one of `wanted` (a boolean per list)."""
-    out = np.zeros(len(keys), dtype=bool)
-    if wanted:
-        hit = pc.is_in(pc.list_flatten(keys), pa.array(sorted(wanted), pa.int64()))
-        out[pc.list_parent_indices(keys).filter(hit).to_numpy()] = True
-    return out
+class _GroupLines:
+    """Lines per group (`lines`) for the sites of a batch (`groups`: each site's group on one side), tested on the
+    batch's fingerprints at once: a fingerprint is looked up with its site's group folded into it (a collision
+    only adds a candidate)."""
+
+    def __init__(self, groups: list[str], lines: dict[str, frozenset[int]]) -> None:
+        code = {g: i + 1 for i, g in enumerate(g for g, found in lines.items() if found)}
+        self.site_code = np.array([code.get(g, 0) for g in groups] + [0], dtype=np.uint64)
+        wanted = [(c, h) for g, c in code.items() for h in lines[g]]
+        keys = np.array([h for _, h in wanted], dtype=np.int64).view(np.uint64)
+        self.wanted = pa.array(_fold(keys, np.array([c for c, _ in wanted], dtype=np.uint64)), pa.uint64())
+
+    def rows(
+        self, flat: np.ndarray, site_of_key: np.ndarray, rows_where: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """Which rows carry a line of their site's group (`flat`: the batch's fingerprints, `site_of_key`: the site
+        of each)."""
+        codes = self.site_code[site_of_key]
+        if not len(self.wanted) or not codes.any():
+            return rows_where(np.zeros(len(flat), dtype=bool))
+        hit = pc.is_in(pa.array(_fold(flat.view(np.uint64), codes), pa.uint64()), self.wanted)
+        return rows_where(hit.to_numpy(zero_copy_only=False) & (codes != 0))
+
+
+_SPREAD = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: distinct group codes fold a line apart
+
+
+def _fold(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Fingerprints with their group's code folded in (uint64 arrays, wrapping)."""
+    return keys ^ (codes * _SPREAD)
 
 
 def _known_changed(

@@ -9,7 +9,7 @@ tonight fingerprinted on the shards holding them (shards.fingerprint_shard) and 
 file, each shard stripped under it (shards.clean_shard, part files of kept rows and quarantine); then the published
 documents that may strip differently under the night's models (changed.scope_of_changed: on a worker process when
 the run has them, tasks/_shards.offload, where the clean map left the night's models built), cut into shards of
-`Sizes.shard_rows` documents, of which each shard strips again only the candidates (shards.restrip_shard: a line
+`Sizes.restrip_rows` documents, of which each shard strips again only the candidates (shards.restrip_shard: a line
 fingerprint whose evidence changed, changed.RestripScope); the counters are summed from the manifests.
 `strip_boilerplate` and `strip_boilerplate_task` are the same work in one process (tests, bench scripts),
 stripping every published document the scope reads again (the reference the candidate filter is tested against,
@@ -276,7 +276,7 @@ def _restrip_published(
     index: int,
     run_id: str | None,
 ) -> int:
-    """Strip again the published documents of `scope` (changed.py) on shards of `sizes.shard_rows` documents, and
+    """Strip again the published documents of `scope` (changed.py) on shards of `sizes.restrip_rows` documents, and
     write those whose text changes, in the order of the documents' files, to the kept rows' part file `index`
     (written even when empty); returns their count."""
     if run_id is None:
@@ -307,10 +307,10 @@ def _plan_restrip(
     history: History, scope: RestripScope, night: pa.Array, sizes: Sizes
 ) -> tuple[list[Shard], frozenset[str]]:
     """Shards of the published documents `scope` reads (row ranges of the pinned `documents` data files, each
-    spanning at most `sizes.shard_rows` of those documents), and which of those documents' source_uri are among
+    spanning at most `sizes.restrip_rows` of those documents), and which of those documents' source_uri are among
     the night's (`night`): one read of each file's site and source_uri columns, compared as Arrow arrays (1M
     published documents as a Python set took the run process +220 MB for the whole re-strip)."""
-    shard_rows = sizes.shard_rows
+    shard_rows = sizes.restrip_rows
     shards: list[Shard] = []
     tonight: set[str] = set()
     for file in history.files(DOCUMENTS):
