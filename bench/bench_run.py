@@ -26,9 +26,10 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOCPIPE_SHARED", ROOT.parent / "shared")) / "corpus" / "pages.jsonl"
@@ -161,18 +162,33 @@ def run_cli(cmd: list[str], log: Path, timeline: Path | None = None, cpus: int =
     return CliRun(proc.returncode, time.perf_counter() - start, peak, peaks, by_role, started)
 
 
+class TimelineSample(NamedTuple):
+    """One row of a `run_cli` timeline: one process at one sample (`epoch`: None in timelines written before it)."""
+
+    t: float
+    pid: str
+    cpu_s: float
+    epoch: float | None
+
+
+def timeline_samples(timeline: Path) -> Iterator[TimelineSample]:
+    """The rows of a `run_cli` timeline (t, pid, role, rss_mb, cpu_s[, epoch])."""
+    for line in timeline.read_text().splitlines()[1:]:
+        t, pid, _role, _rss, cpu, *epoch = line.split("\t")
+        yield TimelineSample(float(t), pid, float(cpu), float(epoch[0]) if epoch else None)
+
+
 def tree_cpu(timeline: Path) -> list[tuple[float, float]]:
     """(seconds since start, CPU seconds the process tree has used so far) at each sample of a `run_cli` timeline;
     a process that exited counts with its last sample."""
     last: dict[str, float] = {}
     points: list[tuple[float, float]] = []
-    for line in timeline.read_text().splitlines()[1:]:
-        t, pid, _role, _rss, cpu, *_epoch = line.split("\t")
-        last[pid] = float(cpu)
-        if points and points[-1][0] == float(t):
-            points[-1] = (float(t), sum(last.values()))
+    for s in timeline_samples(timeline):
+        last[s.pid] = s.cpu_s
+        if points and points[-1][0] == s.t:
+            points[-1] = (s.t, sum(last.values()))
         else:
-            points.append((float(t), sum(last.values())))
+            points.append((s.t, sum(last.values())))
     return points
 
 
@@ -184,10 +200,9 @@ def clock_map(timeline: Path, started: float) -> Callable[[float], float]:
     `epoch − started` would add the step to it. Without samples holding the epoch (a timeline written before
     them): `epoch − started`."""
     points: list[tuple[float, float]] = []
-    for line in timeline.read_text().splitlines()[1:]:
-        t, *rest = line.split("\t")
-        if len(rest) == 5 and (not points or points[-1][0] != float(t)):
-            points.append((float(t), float(rest[-1])))
+    for s in timeline_samples(timeline):
+        if s.epoch is not None and (not points or points[-1][0] != s.t):
+            points.append((s.t, s.epoch))
     epochs = [e for _, e in points]
 
     def since_start(at: float) -> float:
