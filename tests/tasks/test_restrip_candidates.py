@@ -275,3 +275,29 @@ def test_lines_whose_count_class_stays_reach_only_the_documents_walking_their_mo
     # stored without the marks (an earlier docpipe's keys), a document is read as walking every model
     unmarked = docs.set_column(1, "line_keys", pa.array([sorted(read - MARKS) for read in reads]))
     assert walked.candidates(unmarked).to_pylist() == [True] * 9 + [False] * 31
+
+
+def test_a_line_of_one_group_makes_candidates_only_of_that_groups_documents():
+    """The candidate test folds each stored fingerprint with its document's group (its site, then its registered
+    domain): a fingerprint touched in one group reaches that group's documents and those of the sites under a
+    touched domain, not those of another group, even one with touched lines of its own; a document without a
+    site or without stored keys is kept for `may_change` to decide."""
+    line, other = 11, 12
+    docs = pa.table(
+        {
+            "site": ["a.example.org", "b.example.org", "c.other.org", None, "a.example.org", "a.example.org"],
+            "line_keys": [[line, other], [line], [line], [line], None, [other]],
+        },
+        schema=pa.schema([("site", pa.string()), ("line_keys", pa.list_(pa.int64()))]),
+    )
+    by_site = RestripScope(
+        frozenset(), {"a.example.org": frozenset({line}), "b.example.org": frozenset({other})}, frozenset()
+    )
+    assert by_site.candidates(docs).to_pylist() == [True, False, False, True, True, False]
+    by_domain = RestripScope(frozenset(), {"domain:example.org": frozenset({line})}, frozenset())
+    assert by_domain.candidates(docs).to_pylist() == [True, True, False, True, True, False]
+    known = RestripScope(frozenset(), {}, frozenset({other}))
+    assert known.candidates(docs).to_pylist() == [True, False, False, True, True, True]
+    whole = RestripScope(frozenset({"c.other.org"}), {}, frozenset())
+    assert whole.candidates(docs).to_pylist() == [False, False, True, True, True, False]
+    assert by_site.candidates(docs.slice(0, 0)).to_pylist() == []
