@@ -198,9 +198,10 @@ class RestripScope:
         hit = rows_where(np.isin(flat, np.fromiter(self.known, np.int64, len(self.known))))
         for side in (0, 1):  # the page's site's group, then its domain's
             groups = [own[side] for own in names]
-            touched = _GroupLines(groups, self.touched).rows(flat, site_of_key, rows_where)
-            rare = _GroupLines(groups, self.rare).rows(flat, site_of_key, rows_where)
-            walked = _GroupLines(groups, self.walked).rows(flat, site_of_key, rows_where)
+            touched, rare, walked = (
+                rows_where(_GroupLines(groups, lines).hits(flat, site_of_key))
+                for lines in (self.touched, self.rare, self.walked)
+            )
             mark = np.array([walk_mark(g) for g in groups] + [0], dtype=np.int64)[site_of_row]
             unmarked = ~np.where(mark == NO_SITE_WALK, marked[NO_SITE_WALK], marked[NO_DOMAIN_WALK])
             hit |= touched | (rare & checked) | (walked & (checked | unmarked))
@@ -219,16 +220,14 @@ class _GroupLines:
         keys = np.array([h for _, h in wanted], dtype=np.int64).view(np.uint64)
         self.wanted = pa.array(_fold(keys, np.array([c for c, _ in wanted], dtype=np.uint64)), pa.uint64())
 
-    def rows(
-        self, flat: np.ndarray, site_of_key: np.ndarray, rows_where: Callable[[np.ndarray], np.ndarray]
-    ) -> np.ndarray:
-        """Which rows carry a line of their site's group (`flat`: the batch's fingerprints, `site_of_key`: the site
-        of each)."""
+    def hits(self, flat: np.ndarray, site_of_key: np.ndarray) -> np.ndarray:
+        """Which of the batch's fingerprints (`flat`; `site_of_key`: the site of each) are a line of their site's
+        group."""
         codes = self.site_code[site_of_key]
         if not len(self.wanted) or not codes.any():
-            return rows_where(np.zeros(len(flat), dtype=bool))
+            return np.zeros(len(flat), dtype=bool)
         hit = pc.is_in(pa.array(_fold(flat.view(np.uint64), codes), pa.uint64()), self.wanted)
-        return rows_where(hit.to_numpy(zero_copy_only=False) & (codes != 0))
+        return hit.to_numpy(zero_copy_only=False) & (codes != 0)
 
 
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: distinct group codes fold a line apart
