@@ -1,6 +1,6 @@
 """`docpipe serve` in its own process: starts a local Prefect server, registers the nightly deployment with its
 cron schedules (read back through Prefect's client: nights deferring their re-strip, a weekly catch-up), and stops
-cleanly, server included, on SIGTERM."""
+cleanly, server included, on SIGTERM, also when the stop surfaces inside a library as that library's error."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import threading
 import time
 import urllib.request
 
+import pytest
 from helpers import ROOT
+
+from flows.serve import STOP_ASKED, until_stopped
 
 
 def _deployment(api_url: str):
@@ -57,3 +60,38 @@ def test_serve_registers_the_schedule_and_stops_on_sigterm(tmp_path):
         raise AssertionError("the local Prefect server is still up")
     except OSError:
         pass
+
+
+@pytest.fixture
+def stop_handlers():
+    """The process's SIGTERM / SIGINT handlers and the stop note, restored after the test."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    STOP_ASKED.clear()
+    yield
+    STOP_ASKED.clear()
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def _library_wrapping_the_stop() -> None:
+    """A library that turns whatever its callback raises into its own error (as pydantic-core does)."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler raises here
+    except BaseException as exc:
+        raise ValueError(f"Error building serializer: {type(exc).__name__}: {exc}") from None
+    raise AssertionError("SIGTERM did not stop the service")
+
+
+def test_a_sigterm_wrapped_by_a_library_is_a_clean_stop(stop_handlers, capsys):
+    until_stopped(_library_wrapping_the_stop)
+    assert STOP_ASKED.is_set()
+    assert "stopped (the stop signal surfaced as ValueError)" in capsys.readouterr().out
+
+
+def test_an_error_without_a_stop_signal_still_fails_the_service(stop_handlers):
+    def failing() -> None:
+        raise ValueError("the deployment could not be registered")
+
+    with pytest.raises(ValueError, match="could not be registered"):
+        until_stopped(failing)
