@@ -191,9 +191,11 @@ DOCUMENTS = Table(
             "the strip did not do (tasks/strip_boilerplate/model.py, MARKS): check the page for copies of itself "
             "(NO_COPY_CHECK: lines counted once in the sample then reach it only through their counts), look for "
             "its variants in its site's model (NO_SITE_WALK) or in its registered domain's (NO_DOMAIN_WALK: lines "
-            "of that model then reach it only through their counts). Null for HTML pages and for rows published "
-            "before docpipe stored them (rows written by an earlier docpipe hold every line's, or no mark: more "
-            "than it reads).",
+            "of that model then reach it only through their counts). The strip's question whether a line is on two "
+            "sampled pages is stored as the line's fingerprint with a constant folded in (model.twice_key), with "
+            "the mark TWICE_KEYED: a line whose count only crosses 2 then reaches the pages that asked. Null for "
+            "HTML pages and for rows published before docpipe stored them (rows written by an earlier docpipe "
+            "hold every line's, or no mark: more than it reads).",
         ),
         Column(
             "raw_key",

@@ -39,6 +39,13 @@ only of the documents stored without `NO_COPY_CHECK` or without that model's wal
 page looks for variants in one model only on lines not counted `many` in the other (`model.lines_in_doubt`), so the
 pages of a subsite do not walk its domain's model for their own menu (on the 1M bench's night 2, two such lines of
 a domain's model, counted 9 → 8 and 8 → 7 against a threshold of 6, reached two thirds of the candidates).
+Of the lines whose count class changed, those whose count only crossed 2 ("seen twice": below the threshold on
+both sides) are read past their count only by the copy check and by a navigation block's question whether the line
+is on two sampled documents, which a strip asks of few lines (a short, navigation-shaped one it walks past) and
+stores apart (`model.twice_key`, with the mark `model.TWICE_KEYED`). Such lines (`RestripScope.twice`) make
+candidates only of the documents that asked, those stored without `NO_COPY_CHECK`, and those stored without
+`TWICE_KEYED` (read as having asked it of every line they looked up). On the 1M bench's night 2, 267 lines of a
+large site's samples of 200, counted 1 → 2 or 2 → 1, reached ~10,000 documents of which none changed.
 
 A line frequent on at least `min_known_pages` documents of a group is known there, and known lines are stripped
 from the pages of every group: when a line becomes known or stops being known, every published document carrying
@@ -63,23 +70,26 @@ from tasks.strip_boilerplate.model import (
     NO_COPY_CHECK,
     NO_DOMAIN_WALK,
     NO_SITE_WALK,
+    TWICE_KEYED,
     PageSample,
     TemplateModels,
     domain_of,
     is_domain_group,
     sample_models,
+    twice_key,
     walk_mark,
 )
 
 
 def _touched_lines(
     group: str, before, after, cfg: BoilerplateConfig
-) -> tuple[frozenset[int], frozenset[int], frozenset[int]] | None:
+) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int]] | None:
     """Fingerprints whose evidence may have changed in a group's model (module docstring), as those whose count
-    class changed (`_GroupModel.count_class`: any cleaning may read them), those whose class stayed (read only by a
-    page that looks for its variants in this model or is checked for copies) and, of these, those counted below
-    `least_read` on both sides (read only when the page is checked for copies); None when every page of the group
-    may strip differently (no model on one side, or another document count)."""
+    class changed past "seen twice" (`_GroupModel.count_class`: any cleaning may read them), those whose count
+    crossed 2 only (read by a page that asked whether it is seen twice, or checked for copies), those whose class
+    stayed (read only by a page that looks for its variants in this model or is checked for copies) and, of these,
+    those counted below `least_read` on both sides (read only when the page is checked for copies); None when
+    every page of the group may strip differently (no model on one side, or another document count)."""
     if before is None or after is None or before.n_pages != after.n_pages:
         return None
     domain = is_domain_group(group)
@@ -92,8 +102,10 @@ def _touched_lines(
     counts = {h: (before.counts.get(h, 0), after.counts.get(h, 0)) for h in moved}
     read = {h for h, (b, a) in counts.items() if min(b, a) < top}
     rare = frozenset(h for h in read if max(counts[h]) < least)
-    changed = frozenset(h for h in read if before.count_class(h, cfg, domain) != after.count_class(h, cfg, domain))
-    return changed, frozenset(read) - changed - rare, rare
+    classes = {h: (before.count_class(h, cfg, domain), after.count_class(h, cfg, domain)) for h in read}
+    changed = frozenset(h for h, (b, a) in classes.items() if b != a)
+    twice = frozenset(h for h in changed if classes[h][0][1:] == classes[h][1][1:])
+    return changed - twice, twice, frozenset(read) - changed - rare, rare
 
 
 def page_keys(lines: list[str], cfg: BoilerplateConfig) -> set[int]:
@@ -121,7 +133,9 @@ class RestripScope:
     `least_read` on both sides, which only a page checked for copies reads (stored without `model.NO_COPY_CHECK`);
     `walked`: per group, the other touched lines whose count class stayed, which only a page checked for copies
     or looking for its variants in that group's model reads past their count (stored without `NO_COPY_CHECK` or
-    without the group's `model.walk_mark`); `every`: every
+    without the group's `model.walk_mark`); `twice`: per group, the touched lines whose count only crossed 2,
+    which only a page checked for copies or that asked whether they are seen twice reads past their count (stored
+    with their `model.twice_key`, or without `model.TWICE_KEYED`); `every`: every
     published document is a candidate (`EVERY_DOCUMENT`: after runs that deferred their re-strip, published
     documents were stripped under older models than the stored sample's)."""
 
@@ -131,11 +145,12 @@ class RestripScope:
     every: bool = False
     rare: dict[str, frozenset[int]] = field(default_factory=dict)
     walked: dict[str, frozenset[int]] = field(default_factory=dict)
+    twice: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def groups(self) -> frozenset[str]:
         """The groups whose documents may strip differently through their own models."""
-        lines = (self.touched, self.rare, self.walked)
+        lines = (self.touched, self.rare, self.walked, self.twice)
         return self.whole | frozenset(g for found in lines for g, keys in found.items() if keys)
 
     @property
@@ -163,16 +178,19 @@ class RestripScope:
         return any(not keys.isdisjoint(found) for found in touched)
 
     def lines_of(self, group: str) -> frozenset[int]:
-        """Every line of `group` whose evidence changed tonight (touched, rare and walked)."""
+        """Every line of `group` whose evidence changed tonight (touched, rare, walked and seen twice)."""
         empty: frozenset[int] = frozenset()
-        return self.touched.get(group, empty) | self.rare.get(group, empty) | self.walked.get(group, empty)
+        found = (self.touched, self.rare, self.walked, self.twice)
+        return frozenset().union(*(lines.get(group, empty) for lines in found))
 
     def candidates(self, docs: pa.Table) -> pa.Array:
         """The candidates among published documents (`site`, `line_keys`) as one Arrow test on their stored
         fingerprints (those cleaning read: among `may_change`'s), the stored site being the page's group
         (pages._strip_row writes both): one of them touched, one of the rare lines when `NO_COPY_CHECK` is not among
-        them, or one of a group's walked lines when `NO_COPY_CHECK` or the group's walk mark is not (documents stored
-        before the marks existed are read as checked for copies and walking every model). A document without them
+        them, one of a group's walked lines when `NO_COPY_CHECK` or the group's walk mark is not, or the `twice_key`
+        of one of its lines crossing 2, or such a line when `NO_COPY_CHECK` or `TWICE_KEYED` is not (documents stored
+        before the marks existed are read as checked for copies, walking every model and asking "seen twice" of
+        every line). A document without them
         is kept (True), for `may_change` to decide on its lines. One pass over the batch's fingerprints, whatever
         its number of sites (`_GroupLines`)."""
         if self.every:
@@ -194,17 +212,20 @@ class RestripScope:
             return rows
 
         checked = ~rows_where(flat == NO_COPY_CHECK)
+        asked_apart = rows_where(flat == TWICE_KEYED)
         marked = {mark: rows_where(flat == mark) for mark in (NO_SITE_WALK, NO_DOMAIN_WALK)}
         hit = rows_where(np.isin(flat, np.fromiter(self.known, np.int64, len(self.known))))
+        asked = {g: frozenset(map(twice_key, lines)) for g, lines in self.twice.items()}
         for side in (0, 1):  # the page's site's group, then its domain's
             groups = [own[side] for own in names]
-            touched, rare, walked = (
+            touched, rare, walked, twice, asked_twice = (
                 rows_where(_GroupLines(groups, lines).hits(flat, site_of_key))
-                for lines in (self.touched, self.rare, self.walked)
+                for lines in (self.touched, self.rare, self.walked, self.twice, asked)
             )
             mark = np.array([walk_mark(g) for g in groups] + [0], dtype=np.int64)[site_of_row]
             unmarked = ~np.where(mark == NO_SITE_WALK, marked[NO_SITE_WALK], marked[NO_DOMAIN_WALK])
             hit |= touched | (rare & checked) | (walked & (checked | unmarked))
+            hit |= asked_twice | (twice & (checked | ~asked_apart))
         return pa.array(out | hit, pa.bool_())
 
 
@@ -288,6 +309,7 @@ def scope_of_changed(
     known, moved = _known_changed(before, after, changed)
     read = {g: found[0] for g, found in touched.items() if found is not None}
     lines = {g: read.get(g, frozenset()) | moved.get(g, set()) for g in (changed | moved.keys()) - whole}
-    walked = {g: found[1] - lines[g] for g, found in touched.items() if found is not None and found[1]}
-    rare = {g: found[2] - lines[g] for g, found in touched.items() if found is not None and found[2]}
-    return RestripScope(whole, lines, known, rare=rare, walked=walked)
+    twice = {g: found[1] - lines[g] for g, found in touched.items() if found is not None and found[1]}
+    walked = {g: found[2] - lines[g] for g, found in touched.items() if found is not None and found[2]}
+    rare = {g: found[3] - lines[g] for g, found in touched.items() if found is not None and found[3]}
+    return RestripScope(whole, lines, known, rare=rare, walked=walked, twice=twice)

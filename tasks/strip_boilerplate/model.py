@@ -36,7 +36,18 @@ NO_COPY_CHECK = line_hash("\x00no copy check")
 # nothing but its lines' counts was read of that model (neither which documents carry a line, nor a merged count)
 NO_SITE_WALK = line_hash("\x00no variants looked for in the site's model")
 NO_DOMAIN_WALK = line_hash("\x00no variants looked for in the domain's model")
-MARKS = frozenset({NO_COPY_CHECK, NO_SITE_WALK, NO_DOMAIN_WALK})
+# stored by every cleaning that keeps its "seen twice" look-ups apart (`twice_key`): a document stored without it
+# (an earlier docpipe's) is read as having asked it of every line it looked up
+TWICE_KEYED = line_hash("\x00seen-twice look-ups kept apart")
+MARKS = frozenset({NO_COPY_CHECK, NO_SITE_WALK, NO_DOMAIN_WALK, TWICE_KEYED})
+_TWICE = line_hash("\x00seen twice")
+
+
+def twice_key(h: int) -> int:
+    """What a page stores when its cleaning asked whether line `h` is on two sampled documents (a navigation
+    block's evidence, `nav_shape.line_evidence`): `h` with a constant folded in, so that a line whose count only
+    crosses 2 reaches the pages that asked, not every page that looked up its count (changed.py)."""
+    return h ^ _TWICE
 
 
 def walk_mark(group: str) -> int:
@@ -274,7 +285,7 @@ def _strip_with(
         return reasons.BOILERPLATE_KNOWN_TEMPLATE if is_known(h) else None
 
     def seen_twice(h: int) -> bool:
-        note(h)
+        note(twice_key(h))
         return site_count(h, 0) >= 2 or domain_count(h, 0) >= 2
 
     return strip_lines(lines, reason_of, seen_twice, cfg)
@@ -352,8 +363,10 @@ def clean_page(
     (changed.py: which published documents are stripped again). A page not checked for copies also gets
     `NO_COPY_CHECK`: of its lines counted below `least_read`, nothing but the count being below was read; and one
     that looked for no variants in its site's (domain's) model gets `NO_SITE_WALK` (`NO_DOMAIN_WALK`): of that
-    model, nothing but its lines' counts was read."""
+    model, nothing but its lines' counts was read. Whether a line is on two sampled documents is read as the line's
+    `twice_key` (with `TWICE_KEYED`, which every cleaning stores)."""
     read = set() if read is None else read
+    read.add(TWICE_KEYED)
     site_model, domain_model = models.of(group)
     cleaned = _strip_with(lines, site_model, domain_model, models.known.__contains__, cfg, read)
     doubt: tuple[set[int], set[int]] = (set(), set())

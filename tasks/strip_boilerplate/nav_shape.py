@@ -184,9 +184,10 @@ def _glued_to(line: str, above: str | None) -> bool:
     return head.startswith(label) and len(head) > len(label) and head[len(label)].isalnum()
 
 
-def line_evidence(line: str, above: str | None, seen_twice: bool, cfg: BoilerplateConfig) -> int:
+def line_evidence(line: str, above: str | None, seen_twice: Callable[[], bool], cfg: BoilerplateConfig) -> int:
     """The navigation evidence of `line` (NONE, NAV, DUPLICATE, STRONG, SECTION or SELF_EVIDENT), given the text
-    line above it and whether it is on two of the group's sampled pages."""
+    line above it and whether it is on two of the group's sampled pages (asked only when that decides: the
+    re-strip reaches the pages that asked, model.twice_key)."""
     text = _label(line)
     if _BREADCRUMB.match(text) or (_COOKIE.search(text) and len(text.split()) <= cfg.max_cookie_words):
         return SELF_EVIDENT
@@ -198,7 +199,7 @@ def line_evidence(line: str, above: str | None, seen_twice: bool, cfg: Boilerpla
         return NONE
     if _is_section_label(text):
         return SECTION
-    if seen_twice or _is_vocabulary(text):
+    if _is_vocabulary(text) or seen_twice():
         return STRONG
     return DUPLICATE if above is not None and _normalised(line) == _normalised(above) else NAV
 
@@ -240,7 +241,7 @@ def nav_block(
         if is_template(i):
             evidence = TEMPLATE
         else:
-            evidence = line_evidence(lines[i], _text_above(lines, i, is_trivial), seen_twice(i), cfg)
+            evidence = line_evidence(lines[i], _text_above(lines, i, is_trivial), functools.partial(seen_twice, i), cfg)
         if evidence == NONE and opens_page and _is_banner_line(lines[i], banner_words, cfg):
             banner_words += len(lines[i].split())
             evidence = BANNER

@@ -17,7 +17,7 @@ from tasks.strip_boilerplate.changed import RestripScope
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.html import html_to_text
 from tasks.strip_boilerplate.lines import sorted_ints, split_contact
-from tasks.strip_boilerplate.model import MARKS, TemplateModels, clean_page, page_group
+from tasks.strip_boilerplate.model import MARKS, TWICE_KEYED, TemplateModels, clean_page, page_group, twice_key
 
 STAGE = "strip_boilerplate"
 COUNTERS = ("boilerplate_lines", "contact_blocks", *reasons.REMOVED_LINE_REASONS)  # summed over chunks and shards
@@ -141,6 +141,8 @@ def _covered(read: set[int], stored: list[int] | None) -> bool:
     if stored is None:
         return True
     held = set(stored)
+    if TWICE_KEYED not in held:  # stored before "seen twice" was kept apart: read as asked of every line held
+        held.update(map(twice_key, stored))
     return read.issubset(held | MARKS) and (held & MARKS).issubset(read)
 
 

@@ -19,7 +19,15 @@ from helpers import corpus_pages, ingest
 from schemas import BOILERPLATE_PAGES, STG_CLEAN
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
 from tasks.strip_boilerplate.changed import RestripScope, of_groups, page_keys, restrip_scope
-from tasks.strip_boilerplate.model import MARKS, NO_COPY_CHECK, NO_DOMAIN_WALK, clean_page, page_group
+from tasks.strip_boilerplate.model import (
+    MARKS,
+    NO_COPY_CHECK,
+    NO_DOMAIN_WALK,
+    TWICE_KEYED,
+    clean_page,
+    page_group,
+    twice_key,
+)
 from tasks.strip_boilerplate.pages import restrip, strip_rows
 
 
@@ -34,7 +42,8 @@ def _pages(pages: list[dict], raw: Path, run_id: str) -> pa.Table:
 
 def _candidates(docs: pa.Table, scope: RestripScope, cfg: BoilerplateConfig) -> tuple[int, int, int, int, int]:
     """The candidates by the stored `line_keys` (the fingerprints cleaning read: one Arrow test), by those keys
-    with the walked lines read by every page (as if each had looked for its variants in every model), with every
+    with the walked lines read by every page (as if each had looked for its variants in every model) and the
+    lines crossing "seen twice" by every page that looked them up (as if each had asked), with every
     touched line read (rare ones too, as if each page had been checked for copies), by all their lines
     (`may_change`, for documents stored without keys), each among the next, and the documents of whole groups
     (every one a candidate)."""
@@ -46,7 +55,8 @@ def _candidates(docs: pa.Table, scope: RestripScope, cfg: BoilerplateConfig) -> 
             whole += 1
             assert by_lines[-1], doc["source_uri"]
     stored = scope.candidates(docs).to_pylist()
-    walking = {g: scope.touched.get(g, frozenset()) | lines for g, lines in scope.walked.items()}
+    walking = {g: scope.touched.get(g, frozenset()) | scope.twice.get(g, frozenset()) for g in scope.twice}
+    walking |= {g: walking.get(g, scope.touched.get(g, frozenset())) | lines for g, lines in scope.walked.items()}
     walked = RestripScope(scope.whole, {**scope.touched, **walking}, scope.known, rare=scope.rare)
     every = {g: scope.lines_of(g) for g in scope.groups - scope.whole}
     checked = RestripScope(scope.whole, every, scope.known).candidates(docs).to_pylist()
@@ -275,6 +285,52 @@ def test_lines_whose_count_class_stays_reach_only_the_documents_walking_their_mo
     # stored without the marks (an earlier docpipe's keys), a document is read as walking every model
     unmarked = docs.set_column(1, "line_keys", pa.array([sorted(read - MARKS) for read in reads]))
     assert walked.candidates(unmarked).to_pylist() == [True] * 9 + [False] * 31
+
+
+def test_lines_crossing_seen_twice_only_reach_the_pages_that_asked(tmp_path):
+    """Whether a line is on two sampled documents is asked only of a navigation-shaped line the strip walks past
+    (`nav_shape.line_evidence`): of a news page, its title under the menu, not the first line of its body, whose
+    count is looked up all the same. A line whose count only crosses 2 (`RestripScope.twice`) reaches the pages
+    that asked (stored as `model.twice_key`), those checked for copies, and those stored before the question was
+    kept apart (without `TWICE_KEYED`); the same lines as touched lines reach every page that looked them up."""
+    cfg = BoilerplateConfig()
+    table = _pages([_news("example.org", i, []) for i in range(6)], tmp_path / "raw", "night-0")
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(table)
+    models = sample.models()
+    reads, titles, bodies = [], [], []
+    for row in table.to_pylist():
+        lines, read = row["raw_text"].splitlines(), set()
+        clean_page(lines, page_group(row["url"], lines, cfg), models, cfg, read)
+        reads.append(read)
+        titles.append(page_keys([lines[4]], cfg))
+        bodies.append(page_keys([lines[5]], cfg))
+    # the premise: each page looked up its title and its body's first line, and asked "seen twice" of its title only
+    assert all(
+        title | body <= read and TWICE_KEYED in read for title, body, read in zip(titles, bodies, reads, strict=True)
+    )
+    assert all({twice_key(h) for h in title} <= read for title, read in zip(titles, reads, strict=True))
+    assert not any({twice_key(h) for h in body} & read for body, read in zip(bodies, reads, strict=True))
+    docs = pa.table(
+        {"site": ["example.org"] * len(reads), "line_keys": [sorted(read) for read in reads]},
+        schema=pa.schema([("site", pa.string()), ("line_keys", pa.list_(pa.int64()))]),
+    )
+    lines = titles[0] | bodies[1]
+    twice = RestripScope(frozenset(), {}, frozenset(), twice={"example.org": lines})
+    assert twice.candidates(docs).to_pylist() == [True] + [False] * 5
+    touched = RestripScope(frozenset(), {"example.org": lines}, frozenset())
+    assert touched.candidates(docs).to_pylist() == [True, True] + [False] * 4
+    # checked for copies: the copy check reads which pages carry a line counted twice or less
+    checked = docs.set_column(1, "line_keys", pa.array([sorted(read - {NO_COPY_CHECK}) for read in reads]))
+    assert twice.candidates(checked).to_pylist() == [True, True] + [False] * 4
+    # an earlier docpipe's keys: the question stored as the line's own fingerprint, no TWICE_KEYED
+    earlier = pa.array(
+        [
+            sorted(read - {TWICE_KEYED} - {twice_key(h) for h in title})
+            for read, title in zip(reads, titles, strict=True)
+        ]
+    )
+    assert twice.candidates(docs.set_column(1, "line_keys", earlier)).to_pylist() == [True, True] + [False] * 4
 
 
 def test_a_line_of_one_group_makes_candidates_only_of_that_groups_documents():
