@@ -187,13 +187,14 @@ DOCUMENTS = Table(
             pa.list_(pa.int64()),
             "Fingerprints of the raw_text lines the boilerplate strip looked up in its template models (signed "
             "64-bit, as in the template sample), sorted: what the re-strip reads to find the documents a change "
-            "of their site's template may touch. Up to three more values, fingerprints of no text line, mark what "
-            "the strip did not do (tasks/strip_boilerplate/model.py, MARKS): check the page for copies of itself "
-            "(NO_COPY_CHECK: lines counted once in the sample then reach it only through their counts), look for "
-            "its variants in its site's model (NO_SITE_WALK) or in its registered domain's (NO_DOMAIN_WALK: lines "
-            "of that model then reach it only through their counts). The strip's question whether a line is on two "
-            "sampled pages is stored as the line's fingerprint with a constant folded in (model.twice_key), with "
-            "the mark TWICE_KEYED: a line whose count only crosses 2 then reaches the pages that asked. Null for "
+            "of their site's template may touch. A few more values, fingerprints of no text line, mark what the "
+            "strip did not do or find (tasks/strip_boilerplate/model.py, MARKS): check the page for copies of "
+            "itself (NO_COPY_CHECK: lines counted once in the sample then reach it only through their counts) or "
+            "find any (NO_COPIES), look for its variants in its site's model (NO_SITE_WALK) or in its registered "
+            "domain's (NO_DOMAIN_WALK: lines of that model then reach it only through their counts), or find two "
+            "there (NO_SITE_MERGE, NO_DOMAIN_MERGE). Some look-ups are stored as the line's fingerprint with a "
+            "constant folded in: a line looked for variants on (model.doubt_key), a line asked whether it is on "
+            "two sampled pages (model.twice_key, with the mark TWICE_KEYED). Null for "
             "HTML pages and for rows published before docpipe stored them (rows written by an earlier docpipe "
             "hold every line's, or no mark: more than it reads).",
         ),

@@ -35,7 +35,14 @@ those whose count class stays (`_GroupModel.count_class`: the same side of "seen
 `many`, the only counts a look-up compares theirs with) get the same answers from every look-up of a page that
 reads only their counts in that model: one not checked for copies that looked for no variants there (the walk
 reads which documents carry a line, and a merge lowers counts). Such lines (`RestripScope.walked`) make candidates
-only of the documents stored without `NO_COPY_CHECK` or without that model's walk mark (`model.walk_mark`). A
+only of the documents stored without `NO_COPY_CHECK` or without that model's walk mark (`model.NO_SITE_WALK`,
+`NO_DOMAIN_WALK`), and of these, narrower still: a copy check that found no copies (`model.NO_COPIES`) reads only
+the lines counted 2 or less on a side (`RestripScope.low`: which pages carry them); a walk that found fewer than
+two variants (`model.NO_SITE_MERGE`, `NO_DOMAIN_MERGE`) merged nothing and looked at no more than the threshold
+plus one of the documents carrying each line it was in doubt on (stored as `model.doubt_key`), so it reads a line
+only when it was in doubt there and those first documents carrying it changed (`RestripScope.shifted`). On the 1M
+bench's night 2, ~19,000 of the ~20,800 documents reached through walked lines were reached through walks that
+merged nothing, on lines whose first carriers stayed, or copy checks that found none, and 6 of them changed. A
 page looks for variants in one model only on lines not counted `many` in the other (`model.lines_in_doubt`), so the
 pages of a subsite do not walk its domain's model for their own menu (on the 1M bench's night 2, two such lines of
 a domain's model, counted 9 → 8 and 8 → 7 against a threshold of 6, reached two thirds of the candidates).
@@ -59,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -67,45 +75,71 @@ import pyarrow.compute as pc
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import is_trivial, keys_of
 from tasks.strip_boilerplate.model import (
+    NO_COPIES,
     NO_COPY_CHECK,
+    NO_DOMAIN_MERGE,
     NO_DOMAIN_WALK,
+    NO_SITE_MERGE,
     NO_SITE_WALK,
     TWICE_KEYED,
     PageSample,
     TemplateModels,
     domain_of,
+    doubt_key,
     is_domain_group,
     sample_models,
     twice_key,
-    walk_mark,
 )
 
 
-def _touched_lines(
-    group: str, before, after, cfg: BoilerplateConfig
-) -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int]] | None:
-    """Fingerprints whose evidence may have changed in a group's model (module docstring), as those whose count
-    class changed past "seen twice" (`_GroupModel.count_class`: any cleaning may read them), those whose count
-    crossed 2 only (read by a page that asked whether it is seen twice, or checked for copies), those whose class
-    stayed (read only by a page that looks for its variants in this model or is checked for copies) and, of these,
-    those counted below `least_read` on both sides (read only when the page is checked for copies); None when
-    every page of the group may strip differently (no model on one side, or another document count)."""
+class _Touched(NamedTuple):
+    """A changed group's touched lines by what may read them past their count class (`_touched_lines`)."""
+
+    changed: frozenset[int]  # another count class, past "seen twice": any cleaning
+    twice: frozenset[int]  # a count that only crossed 2: a page that asked, or checked for copies
+    walked: frozenset[int]  # the same class: a page that looked for its variants here, or checked for copies
+    rare: frozenset[int]  # counted below `least_read` on both sides: a page checked for copies
+    low: frozenset[int]  # of `walked`, counted 2 or less on a side: also a page whose copy check found none
+    shifted: frozenset[int]  # of `walked`, with other first carriers: also a walk that merged nothing
+
+
+def _touched_lines(group: str, before, after, cfg: BoilerplateConfig) -> _Touched | None:
+    """Fingerprints whose evidence may have changed in a group's model (module docstring), by what may read them
+    (`_Touched`); None when every page of the group may strip differently (no model on one side, or another
+    document count). A walk that merged nothing looked at no more than `strip_need` + 1 of the documents carrying
+    each line in doubt (`_GroupModel.variants`), so a line whose first that many carriers stay (the same
+    documents, unchanged) reads the same there; a copy check reads only the lines counted 2 or less (`copies_of`),
+    and what else a copy found changes."""
     if before is None or after is None or before.n_pages != after.n_pages:
         return None
     domain = is_domain_group(group)
     top, least = after.many(cfg, domain), after.least_read(cfg)
     moved: set[int] = set()
+    moved_docs: set[str] = set()
     for key in before.pages.keys() | after.pages.keys():
         lines_before, lines_after = before.pages.get(key), after.pages.get(key)
         if lines_before != lines_after or before.members.get(key) != after.members.get(key):
             moved.update(lines_before or (), lines_after or ())
+            moved_docs.add(key)
     counts = {h: (before.counts.get(h, 0), after.counts.get(h, 0)) for h in moved}
     read = {h for h, (b, a) in counts.items() if min(b, a) < top}
     rare = frozenset(h for h in read if max(counts[h]) < least)
     classes = {h: (before.count_class(h, cfg, domain), after.count_class(h, cfg, domain)) for h in read}
     changed = frozenset(h for h, (b, a) in classes.items() if b != a)
     twice = frozenset(h for h in changed if classes[h][0][1:] == classes[h][1][1:])
-    return changed - twice, twice, frozenset(read) - changed - rare, rare
+    walked = frozenset(read) - changed - rare
+    low = frozenset(h for h in walked if min(counts[h]) <= 2)
+    looked = after.strip_need(cfg, domain) + 1
+
+    def first_carriers(model, h: int) -> list[str]:
+        return model.carrying.get(h, [])[:looked]
+
+    shifted = frozenset(
+        h
+        for h in walked
+        if (first := first_carriers(before, h)) != first_carriers(after, h) or not moved_docs.isdisjoint(first)
+    )
+    return _Touched(changed - twice, twice, walked, rare, low, shifted)
 
 
 def page_keys(lines: list[str], cfg: BoilerplateConfig) -> set[int]:
@@ -133,7 +167,10 @@ class RestripScope:
     `least_read` on both sides, which only a page checked for copies reads (stored without `model.NO_COPY_CHECK`);
     `walked`: per group, the other touched lines whose count class stayed, which only a page checked for copies
     or looking for its variants in that group's model reads past their count (stored without `NO_COPY_CHECK` or
-    without the group's `model.walk_mark`); `twice`: per group, the touched lines whose count only crossed 2,
+    without the group's walk mark; `low`, of them, those counted 2 or less on a side, which a copy check that found
+    none reads, and `shifted`, those whose first carriers changed, which a walk that merged nothing reads when in
+    doubt on them: without `model.NO_COPIES`, without the group's merge mark, or with the line's `doubt_key`);
+    `twice`: per group, the touched lines whose count only crossed 2,
     which only a page checked for copies or that asked whether they are seen twice reads past their count (stored
     with their `model.twice_key`, or without `model.TWICE_KEYED`); `every`: every
     published document is a candidate (`EVERY_DOCUMENT`: after runs that deferred their re-strip, published
@@ -146,6 +183,8 @@ class RestripScope:
     rare: dict[str, frozenset[int]] = field(default_factory=dict)
     walked: dict[str, frozenset[int]] = field(default_factory=dict)
     twice: dict[str, frozenset[int]] = field(default_factory=dict)
+    low: dict[str, frozenset[int]] = field(default_factory=dict)
+    shifted: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -212,21 +251,33 @@ class RestripScope:
             return rows
 
         checked = ~rows_where(flat == NO_COPY_CHECK)
+        copies_found = checked & ~rows_where(flat == NO_COPIES)
         asked_apart = rows_where(flat == TWICE_KEYED)
-        marked = {mark: rows_where(flat == mark) for mark in (NO_SITE_WALK, NO_DOMAIN_WALK)}
+        marked = {mark: rows_where(flat == mark) for mark in (NO_SITE_WALK, NO_DOMAIN_WALK, *_MERGE_MARKS)}
         hit = rows_where(np.isin(flat, np.fromiter(self.known, np.int64, len(self.known))))
         asked = {g: frozenset(map(twice_key, lines)) for g, lines in self.twice.items()}
+        doubted = {g: frozenset(doubt_key(h, is_domain_group(g)) for h in hs) for g, hs in self.shifted.items()}
         for side in (0, 1):  # the page's site's group, then its domain's
             groups = [own[side] for own in names]
-            touched, rare, walked, twice, asked_twice = (
+            touched, rare, walked, low, twice, asked_twice, doubted_shifted = (
                 rows_where(_GroupLines(groups, lines).hits(flat, site_of_key))
-                for lines in (self.touched, self.rare, self.walked, self.twice, asked)
+                for lines in (self.touched, self.rare, self.walked, self.low, self.twice, asked, doubted)
             )
-            mark = np.array([walk_mark(g) for g in groups] + [0], dtype=np.int64)[site_of_row]
-            unmarked = ~np.where(mark == NO_SITE_WALK, marked[NO_SITE_WALK], marked[NO_DOMAIN_WALK])
-            hit |= touched | (rare & checked) | (walked & (checked | unmarked))
+            walking = ~_marked(groups, (NO_SITE_WALK, NO_DOMAIN_WALK), marked, site_of_row)
+            merged = walking & ~_marked(groups, _MERGE_MARKS, marked, site_of_row)
+            hit |= touched | (rare & checked) | (low & checked) | (walked & (copies_found | merged)) | doubted_shifted
             hit |= asked_twice | (twice & (checked | ~asked_apart))
         return pa.array(out | hit, pa.bool_())
+
+
+_MERGE_MARKS = (NO_SITE_MERGE, NO_DOMAIN_MERGE)
+
+
+def _marked(groups: list[str], marks: tuple[int, int], marked: dict[int, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Which rows hold the mark of their site's group on one side (`groups`: each site's group; `marks`: a site
+    group's mark, a domain group's; `marked`: the rows holding each mark; `rows`: each row's site, -1 for none)."""
+    domain = np.array([is_domain_group(g) for g in groups] + [False], dtype=bool)[rows]
+    return np.where(domain, marked[marks[1]], marked[marks[0]])
 
 
 class _GroupLines:
@@ -307,9 +358,20 @@ def scope_of_changed(
     touched = {g: _touched_lines(g, before.groups.get(g), after.groups.get(g), cfg) for g in changed}
     whole = frozenset(g for g, found in touched.items() if found is None)
     known, moved = _known_changed(before, after, changed)
-    read = {g: found[0] for g, found in touched.items() if found is not None}
+    read = {g: kinds.changed for g, kinds in touched.items() if kinds is not None}
     lines = {g: read.get(g, frozenset()) | moved.get(g, set()) for g in (changed | moved.keys()) - whole}
-    twice = {g: found[1] - lines[g] for g, found in touched.items() if found is not None and found[1]}
-    walked = {g: found[2] - lines[g] for g, found in touched.items() if found is not None and found[2]}
-    rare = {g: found[3] - lines[g] for g, found in touched.items() if found is not None and found[3]}
-    return RestripScope(whole, lines, known, rare=rare, walked=walked, twice=twice)
+    found = {g: kinds for g, kinds in touched.items() if kinds is not None}
+
+    def each(kind: str) -> dict[str, frozenset[int]]:
+        return {g: left for g, kinds in found.items() if (left := getattr(kinds, kind) - lines[g])}
+
+    return RestripScope(
+        whole,
+        lines,
+        known,
+        rare=each("rare"),
+        walked=each("walked"),
+        twice=each("twice"),
+        low=each("low"),
+        shifted=each("shifted"),
+    )

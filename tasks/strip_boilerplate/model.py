@@ -39,8 +39,15 @@ NO_DOMAIN_WALK = line_hash("\x00no variants looked for in the domain's model")
 # stored by every cleaning that keeps its "seen twice" look-ups apart (`twice_key`): a document stored without it
 # (an earlier docpipe's) is read as having asked it of every line it looked up
 TWICE_KEYED = line_hash("\x00seen-twice look-ups kept apart")
-MARKS = frozenset({NO_COPY_CHECK, NO_SITE_WALK, NO_DOMAIN_WALK, TWICE_KEYED})
+# a walk that found fewer than two of the page's variants in that model (so merged none, having looked at no
+# more than the threshold plus one of the documents carrying each of its lines in doubt, stored as `doubt_key`)
+NO_SITE_MERGE = line_hash("\x00no variants merged in the site's model")
+NO_DOMAIN_MERGE = line_hash("\x00no variants merged in the domain's model")
+# a copy check that found no copies (so read of the lines counted above 2 nothing but their counts)
+NO_COPIES = line_hash("\x00no copies found")
+MARKS = frozenset({NO_COPY_CHECK, NO_SITE_WALK, NO_DOMAIN_WALK, TWICE_KEYED, NO_SITE_MERGE, NO_DOMAIN_MERGE, NO_COPIES})
 _TWICE = line_hash("\x00seen twice")
+_DOUBT = {False: line_hash("\x00in doubt in the site's model"), True: line_hash("\x00in doubt in the domain's model")}
 
 
 def twice_key(h: int) -> int:
@@ -50,9 +57,10 @@ def twice_key(h: int) -> int:
     return h ^ _TWICE
 
 
-def walk_mark(group: str) -> int:
-    """The mark a page stores when it looked for no variants in `group`'s model (as its site's or its domain's)."""
-    return NO_DOMAIN_WALK if is_domain_group(group) else NO_SITE_WALK
+def doubt_key(h: int, domain: bool) -> int:
+    """What a page stores for a line it looked for its variants on in its site's (its domain's) model: which
+    documents carry the line, in key order, was read (`_GroupModel.variants`)."""
+    return h ^ _DOUBT[domain]
 
 
 _SECOND_LEVEL = {"co", "com", "org", "gov", "ac", "edu", "net", "or", "go"}
@@ -173,7 +181,7 @@ class _GroupModel:
 
     def variants(
         self, carries: Callable[[DocBody], bool], own_key: str, lines: set[int], cfg: BoilerplateConfig, domain: bool
-    ) -> list[str]:
+    ) -> list[str] | None:
         """The documents carrying the page's body (`carries`: `PageGrams.body_containment` at least
         `min_variant_containment`; its own document too) among those carrying `lines` (`in_doubt`: each counted
         at least the threshold the model is read with, `strip_need`): enough to tell, line by line, whether the
@@ -181,7 +189,8 @@ class _GroupModel:
         order and a line's search stops at that many other documents, so the cost follows the threshold, not the
         group's size (and the documents looked at do not depend on the lines' order). Empty when more than
         `max_variants` of the documents looked at carry the body (then it is the group's template, not one
-        story's copies)."""
+        story's copies), None when they are fewer than two (the page's own document at most: then no more than
+        `strip_need` + 1 documents carrying each line were looked at, which changed.py relies on)."""
         need, most = self.strip_need(cfg, domain), self.max_variants(cfg)
         verdict: dict[str, bool] = {}
         found_variants = 0
@@ -198,7 +207,8 @@ class _GroupModel:
                     others += 1
                     if others >= need:
                         break
-        return sorted(k for k, v in verdict.items() if v)
+        found = sorted(k for k, v in verdict.items() if v)
+        return found if len(found) >= 2 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,19 +344,25 @@ def _without_variants(
     site's and domain's models, or None when that changes no count: lines shared only by variants of one body
     are no template evidence. Variants are looked for only on the removed lines in doubt (`lines_in_doubt`): a
     line counted `many` or more stays frequent whatever they are, and most pages remove no other (~2/3 of the
-    pages of a generated night; ~0.4 ms a page then instead of ~1.1, measured)."""
+    pages of a generated night; ~0.4 ms a page then instead of ~1.1, measured). `read` gets the lines looked
+    for variants on (`doubt_key`) and the mark of each model walked that found fewer than two (`NO_SITE_MERGE`,
+    `NO_DOMAIN_MERGE`)."""
     site_doubt, domain_doubt = doubt
     if not site_doubt and not domain_doubt:
         return None
     grams = functools.cache(lambda: PageGrams.of(lines, cfg))
     carries = functools.cache(lambda body: grams().body_containment(body) >= cfg.min_variant_containment)
     key = content_hash("\n".join(lines))
-    site_variants = site.variants(carries, key, site_doubt, cfg, False)
-    domain_variants = domain.variants(carries, key, domain_doubt, cfg, True)
-    if len(site_variants) < 2 and len(domain_variants) < 2:
+    site_variants = site.variants(carries, key, site_doubt, cfg, False) if site_doubt else None
+    domain_variants = domain.variants(carries, key, domain_doubt, cfg, True) if domain_doubt else None
+    for domain_side, in_doubt, found in ((False, site_doubt, site_variants), (True, domain_doubt, domain_variants)):
+        read.update(doubt_key(h, domain_side) for h in in_doubt)
+        if in_doubt and found is None:
+            read.add(NO_DOMAIN_MERGE if domain_side else NO_SITE_MERGE)
+    if not site_variants and not domain_variants:  # fewer than two, or the group's template: nothing merged
         return None
-    site = site.merged(site_variants) if len(site_variants) >= 2 else site
-    domain = domain.merged(domain_variants) if len(domain_variants) >= 2 else domain
+    site = site.merged(site_variants) if site_variants else site
+    domain = domain.merged(domain_variants) if domain_variants else domain
     own = (group, domain_of(group))
     return _strip_with(lines, site, domain, lambda h: models.known_elsewhere(h, own), cfg, read)
 
@@ -364,7 +380,9 @@ def clean_page(
     `NO_COPY_CHECK`: of its lines counted below `least_read`, nothing but the count being below was read; and one
     that looked for no variants in its site's (domain's) model gets `NO_SITE_WALK` (`NO_DOMAIN_WALK`): of that
     model, nothing but its lines' counts was read. Whether a line is on two sampled documents is read as the line's
-    `twice_key` (with `TWICE_KEYED`, which every cleaning stores)."""
+    `twice_key` (with `TWICE_KEYED`, which every cleaning stores); which documents carry a line the page looked for
+    its variants on as its `doubt_key`, with `NO_SITE_MERGE` (`NO_DOMAIN_MERGE`) when that walk found fewer than
+    two; a copy check that found no copies stores `NO_COPIES`."""
     read = set() if read is None else read
     read.add(TWICE_KEYED)
     site_model, domain_model = models.of(group)
@@ -385,6 +403,8 @@ def clean_page(
         if copies:
             known = models.known.__contains__
             cleaned = _strip_with(lines, site_model.without(copies), domain_model.without(copies), known, cfg, read)
+        else:
+            read.add(NO_COPIES)
     else:
         read.add(NO_COPY_CHECK)
     return cleaned

@@ -21,10 +21,13 @@ from tasks.strip_boilerplate import BoilerplateConfig, PageSample
 from tasks.strip_boilerplate.changed import RestripScope, of_groups, page_keys, restrip_scope
 from tasks.strip_boilerplate.model import (
     MARKS,
+    NO_COPIES,
     NO_COPY_CHECK,
+    NO_DOMAIN_MERGE,
     NO_DOMAIN_WALK,
     TWICE_KEYED,
     clean_page,
+    doubt_key,
     page_group,
     twice_key,
 )
@@ -234,6 +237,15 @@ def test_lines_counted_once_reach_only_the_documents_checked_for_copies(tmp_path
     # stored without the mark (an earlier docpipe's keys), a document is read as checked for copies
     unmarked = docs.set_column(1, "line_keys", pa.array([sorted(read - {NO_COPY_CHECK}) for read in reads]))
     assert rare.candidates(unmarked).to_pylist() == [True] * 7
+    # the index page's check found no copies: of the lines whose count class stays, it reads only those counted 2
+    # or less on a side (which pages carry them), unless stored without NO_COPIES
+    assert NO_COPIES in reads[6] and not any(NO_COPIES in read for read in reads[:6])
+    walked = RestripScope(frozenset(), {}, frozenset(), walked={"example.org": lines})
+    assert walked.candidates(docs).to_pylist() == [False] * 7
+    low = RestripScope(frozenset(), {}, frozenset(), walked={"example.org": lines}, low={"example.org": lines})
+    assert low.candidates(docs).to_pylist() == [False] * 6 + [True]
+    found = docs.set_column(1, "line_keys", pa.array([sorted(read - {NO_COPIES}) for read in reads]))
+    assert walked.candidates(found).to_pylist() == [False] * 6 + [True]
 
 
 def test_lines_whose_count_class_stays_reach_only_the_documents_walking_their_model(tmp_path):
@@ -278,13 +290,25 @@ def test_lines_whose_count_class_stays_reach_only_the_documents_walking_their_mo
         schema=pa.schema([("site", pa.string()), ("line_keys", pa.list_(pa.int64()))]),
     )
     lines = menu | frozenset(page_keys([series], cfg))
+    # the walking pages found no variants (their bodies are their own): they read the series line's first carriers
+    assert all(
+        {NO_DOMAIN_MERGE, *(doubt_key(h, True) for h in page_keys([series], cfg))} <= read for read in reads[6:9]
+    )
+    shifted = RestripScope(
+        frozenset(), {}, frozenset(), walked={"domain:example.org": lines}, shifted={"domain:example.org": lines}
+    )
+    assert shifted.candidates(docs).to_pylist() == [False] * 6 + [True] * 3 + [False] * 31
+    # lines whose first carriers stayed reach no walk that merged nothing
     walked = RestripScope(frozenset(), {}, frozenset(), walked={"domain:example.org": lines})
-    assert walked.candidates(docs).to_pylist() == [False] * 6 + [True] * 3 + [False] * 31
+    assert walked.candidates(docs).to_pylist() == [False] * 40
+    merged = docs.set_column(1, "line_keys", pa.array([sorted(read - {NO_DOMAIN_MERGE}) for read in reads]))
+    assert walked.candidates(merged).to_pylist() == [False] * 6 + [True] * 3 + [False] * 31
     touched = RestripScope(frozenset(), {"domain:example.org": lines}, frozenset())
     assert touched.candidates(docs).to_pylist() == [True] * 9 + [False] * 31
     # stored without the marks (an earlier docpipe's keys), a document is read as walking every model
     unmarked = docs.set_column(1, "line_keys", pa.array([sorted(read - MARKS) for read in reads]))
     assert walked.candidates(unmarked).to_pylist() == [True] * 9 + [False] * 31
+    assert shifted.candidates(unmarked).to_pylist() == [True] * 9 + [False] * 31
 
 
 def test_lines_crossing_seen_twice_only_reach_the_pages_that_asked(tmp_path):
