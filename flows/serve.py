@@ -8,13 +8,18 @@ With PREFECT_API_URL set, the flow is served against that server. Teams with a w
 A stop is asked for at any moment, and Python raises it wherever the main thread is: inside a library that turns
 exceptions into its own errors (pydantic building a model's serializer wraps the SystemExit of Prefect's SIGTERM
 handler in a SchemaError, seen in CI), the stop comes out as that error. So every stop signal is noted, and an
-error raised after one is a clean stop, exit 0.
+error raised after one is a clean stop, exit 0. And a library may unwind the stop by waiting on its own threads
+for ever (a served night's SIGTERM once never exited in CI): the service exits 0 at the latest
+`HARD_STOP_SECONDS` after the stop signal, its local Prefect server stopped first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,15 +32,38 @@ from schemas.runs import RESTRIP_AUTO
 DEPLOYMENT = "nightly"
 DEPLOYMENT_NAME = f"nightly/{DEPLOYMENT}"  # <flow name>/<deployment name>
 STOP_ASKED = threading.Event()  # set by every SIGTERM / SIGINT handler of the service
+HARD_STOP_SECONDS = 30.0  # after a stop signal, the service exits within this even if unwinding hangs
+_hard_stop: list[float] = []  # the service's HARD_STOP_SECONDS, once `until_stopped` runs it
+_cleanups: list[Callable[[], None]] = []  # what a hard stop still does (stop the local Prefect server)
+
+
+def _note_stop() -> None:
+    """Note the stop; the first one starts the hard stop's clock (when the service set one)."""
+    if STOP_ASKED.is_set():
+        return
+    STOP_ASKED.set()
+    if _hard_stop:
+        threading.Thread(target=_exit_hard, args=(_hard_stop[0],), name="hard-stop", daemon=True).start()
+
+
+def _exit_hard(seconds: float) -> None:
+    """Exit 0 `seconds` after the stop signal when the process is still there: a library unwinding the stop may
+    wait on its own threads for ever (a served night's SIGTERM in CI never exited); the cleanups run first."""
+    time.sleep(seconds)
+    print(f"stopped: still unwinding {seconds:.0f} s after the stop signal, exiting", flush=True)
+    for cleanup in reversed(_cleanups):
+        with contextlib.suppress(Exception):
+            cleanup()
+    os._exit(0)
 
 
 def _exit_on_sigterm(signum, frame) -> None:
-    STOP_ASKED.set()
+    _note_stop()
     raise SystemExit(0)  # unwinds through the finally blocks, which stop the local server
 
 
 def _exit_on_sigint(signum, frame) -> None:
-    STOP_ASKED.set()
+    _note_stop()
     raise KeyboardInterrupt
 
 
@@ -43,15 +71,17 @@ def noting_stop(handler: Callable[..., Any]) -> Callable[..., Any]:
     """`handler` (a library's signal handler), noting first that a stop was asked for."""
 
     def handle(*args: Any, **kwargs: Any) -> Any:
-        STOP_ASKED.set()
+        _note_stop()
         return handler(*args, **kwargs)
 
     return handle
 
 
-def until_stopped(serve: Callable[[], None]) -> None:
+def until_stopped(serve: Callable[[], None], hard_stop_seconds: float | None = None) -> None:
     """Run `serve`; an error it raises once a stop was asked for is that stop, wrapped by a library (module
-    docstring): reported, not raised."""
+    docstring): reported, not raised. With `hard_stop_seconds`, the process exits 0 that long after a stop signal
+    if it is still there (`_exit_hard`)."""
+    _hard_stop[:] = [hard_stop_seconds] if hard_stop_seconds else []
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # Prefect's runner installs its own once it starts
     signal.signal(signal.SIGINT, _exit_on_sigint)
     try:
@@ -92,12 +122,13 @@ def serve_nightly(
 ) -> None:
     """Serve `nightly` with a cron schedule until SIGTERM/Ctrl-C; its runs take `restrip`, and with `restrip_cron`
     a second schedule runs it with restrip auto (the catch-up of nights that defer their re-strip)."""
-    until_stopped(lambda: _serve(raw, warehouse, cron, timezone, restrip, restrip_cron))
+    until_stopped(lambda: _serve(raw, warehouse, cron, timezone, restrip, restrip_cron), HARD_STOP_SECONDS)
 
 
 def _serve(raw: Path, warehouse: Path, cron: str, timezone: str, restrip: str, restrip_cron: str) -> None:
     prepare_prefect_env(warehouse, verbose=True)  # a long-lived service: the runner's lines are its log
     with ExitStack() as stack:
+        _cleanups.append(stack.close)  # a hard stop still stops the local server
         if not prefect_api_url():
             point_prefect_at(stack.enter_context(local_prefect_server(warehouse)))
         api_url = prefect_api_url()

@@ -95,3 +95,28 @@ def test_an_error_without_a_stop_signal_still_fails_the_service(stop_handlers):
 
     with pytest.raises(ValueError, match="could not be registered"):
         until_stopped(failing)
+
+
+_HANGING_SERVICE = """
+import os, signal, sys, threading, time
+from flows.serve import _cleanups, until_stopped
+
+def hang() -> None:
+    _cleanups.append(lambda: print("cleaned up", flush=True))
+    while True:  # a library that swallows the stop and waits for ever
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)
+        except BaseException:
+            pass
+
+until_stopped(hang, hard_stop_seconds=1)
+"""
+
+
+def test_a_service_whose_stop_hangs_exits_after_the_hard_stop():
+    proc = subprocess.run(
+        [sys.executable, "-c", _HANGING_SERVICE], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "still unwinding 1 s after the stop signal" in proc.stdout and "cleaned up" in proc.stdout, proc.stdout
