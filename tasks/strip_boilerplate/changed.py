@@ -41,8 +41,9 @@ the lines counted 2 or less on a side (`RestripScope.low`: which pages carry the
 two variants (`model.NO_SITE_MERGE`, `NO_DOMAIN_MERGE`) merged nothing and looked at no more than the threshold
 plus one of the documents carrying each line it was in doubt on (stored as `model.doubt_key`), so it reads a line
 only when it was in doubt there and those first documents carrying it changed (`RestripScope.shifted`). On the 1M
-bench's night 2, ~19,000 of the ~20,800 documents reached through walked lines were reached through walks that
-merged nothing, on lines whose first carriers stayed, or copy checks that found none, and 6 of them changed. A
+bench's night 2, walked lines alone made 19,211 candidates, 6 of which changed; with these marks and the
+`twice_key`s below, the night's candidates fell 34,009 → 6,518, and of 93,000 documents re-cleaned none that
+changed was left out (NOTES.md, session 44). A
 page looks for variants in one model only on lines not counted `many` in the other (`model.lines_in_doubt`), so the
 pages of a subsite do not walk its domain's model for their own menu (on the 1M bench's night 2, two such lines of
 a domain's model, counted 9 → 8 and 8 → 7 against a threshold of 6, reached two thirds of the candidates).
@@ -170,11 +171,10 @@ class RestripScope:
     without the group's walk mark; `low`, of them, those counted 2 or less on a side, which a copy check that found
     none reads, and `shifted`, those whose first carriers changed, which a walk that merged nothing reads when in
     doubt on them: without `model.NO_COPIES`, without the group's merge mark, or with the line's `doubt_key`);
-    `twice`: per group, the touched lines whose count only crossed 2,
-    which only a page checked for copies or that asked whether they are seen twice reads past their count (stored
-    with their `model.twice_key`, or without `model.TWICE_KEYED`); `every`: every
-    published document is a candidate (`EVERY_DOCUMENT`: after runs that deferred their re-strip, published
-    documents were stripped under older models than the stored sample's)."""
+    `twice`: per group, the touched lines whose count only crossed 2, which only a page checked for copies or that
+    asked whether they are seen twice reads past their count (stored with their `model.twice_key`, or without
+    `model.TWICE_KEYED`); `every`: every published document is a candidate (`EVERY_DOCUMENT`: after runs that
+    deferred their re-strip, published documents were stripped under older models than the stored sample's)."""
 
     whole: frozenset[str]
     touched: dict[str, frozenset[int]]
