@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -53,6 +55,41 @@ def query_arrow(sql: str, **tables: pa.Table) -> pa.Table:
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()
+
+
+def rows_holding(files: Sequence[str], key: str, wanted: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rows of the Parquet `files` whose `key` is one of `wanted`'s, as `schema` declares their columns (nulls
+    for a column a file lacks). DuckDB finds them reading the key column only; the other columns are read of the
+    row groups holding one of them only (a scan filtered on the key decodes every page text of the table: 1M
+    documents, 13 of them wanted, 3.3 s against 0.1 s)."""
+    found = query_arrow(
+        f"SELECT filename, file_row_number AS row FROM read_parquet([{sql_list(files)}], filename=true, "
+        f"file_row_number=true) d WHERE d.{key} IN (SELECT {key} FROM wanted)",
+        wanted=wanted,
+    )
+    parts = [schema.empty_table()]
+    for file in pc.unique(found.column("filename")).to_pylist() if files else ():
+        rows = np.sort(found.filter(pc.equal(found.column("filename"), file)).column("row").to_numpy())
+        parts += _rows_of_file(file, rows, schema)
+    return pa.concat_tables(parts)
+
+
+def _rows_of_file(file: str, rows: np.ndarray, schema: pa.Schema) -> list[pa.Table]:
+    """Rows `rows` (ascending) of one Parquet file, a row group at a time, as `schema` declares them."""
+    with pq.ParquetFile(file) as f:
+        present = [name for name in schema.names if name in f.schema_arrow.names]
+        sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        group_of = np.searchsorted(starts, rows, side="right") - 1
+        parts = []
+        for group in np.unique(group_of).tolist():
+            part = f.read_row_group(group, columns=present).take(pa.array(rows[group_of == group] - starts[group]))
+            columns = [
+                part.column(field.name).cast(field.type) if field.name in present else pa.nulls(len(part), field.type)
+                for field in schema
+            ]
+            parts.append(pa.Table.from_arrays(columns, schema=schema))
+        return parts
 
 
 def run_summaries(warehouse: Path) -> list[Path]:

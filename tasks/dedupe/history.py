@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from schemas import DEDUPE_BANDS, DOCUMENTS
-from tasks._warehouse import query_arrow, sql_list
+from schemas.documents import VERSION_COLUMNS
+from tasks._warehouse import query_arrow, rows_holding, sql_list
 from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import KEYS, KEYS_HASH_SQL, VERSION_HASH_SQL, keys_hashes, version_hashes
 from tasks.history import History
@@ -76,15 +76,15 @@ def documents_matching(doc_files: Sequence[str], wanted: pa.Table, columns: Sequ
 
 def published_versions(doc_files: Sequence[str], doc_ids: Sequence[str] | pa.Array) -> dict[str, tuple[str, str]]:
     """{doc_id: (version_hash, keys_hash)} of these published documents, hashed by DuckDB from the published
-    columns (version.py), so only two hashes a document leave DuckDB. Files written before `documents` had
-    line_keys give null keys (`union_by_name`; none of them: no column to read)."""
+    columns (version.py) of just their rows (`rows_holding`). Files written before `documents` had line_keys give
+    null keys."""
     if not len(doc_ids):
         return {}
-    keys = KEYS_HASH_SQL if any(KEYS in pq.read_schema(f).names for f in doc_files) else "NULL"
-    sql = f"SELECT d.doc_id, {VERSION_HASH_SQL} AS version_hash, {keys} AS keys_hash "
-    sql += "FROM read_parquet({files}, union_by_name=true) d WHERE d.doc_id IN (SELECT doc_id FROM ids)"
-    empty = pa.table({name: pa.array([], pa.string()) for name in ("doc_id", *HASHES)})
-    out = _query(sql, doc_files, empty, ids=pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+    wanted = pa.table({"doc_id": pa.array(doc_ids, pa.string())})
+    schema = pa.schema([DOCUMENTS.arrow_schema.field(c) for c in ("doc_id", *VERSION_COLUMNS, KEYS)])
+    published = rows_holding(doc_files, "doc_id", wanted, schema)
+    sql = f"SELECT d.doc_id, {VERSION_HASH_SQL} AS version_hash, {KEYS_HASH_SQL} AS keys_hash FROM published d"
+    out = query_arrow(sql, published=published)
     hashes = zip(*(out.column(c).to_pylist() for c in HASHES), strict=True)
     return dict(zip(out.column("doc_id").to_pylist(), hashes, strict=True))
 
@@ -148,9 +148,8 @@ def read_history(
         keys = pa.table({"band_key": pa.array(np.unique(np.concatenate([k.ravel() for k in band_keys()])), pa.int64())})
         bands = matching_bands(band_files, keys, bands)
     candidate_ids = pc.unique(bands.column("doc_id"))
-    ids = pa.table({"doc_id": candidate_ids, "content_hash": pa.nulls(len(candidate_ids), pa.string())})
     texts = DOCUMENTS.empty().select(["doc_id", "text"])
-    if len(candidate_ids):
-        texts = documents_matching(doc_files, ids, ["doc_id", "text"], texts)
+    if len(candidate_ids) and doc_files:
+        texts = rows_holding(doc_files, "doc_id", pa.table({"doc_id": candidate_ids}), texts.schema)
     texts = texts.combine_chunks()
     return history, DedupeIndex(bands, PublishedTexts(texts.column("doc_id"), texts.column("text")))

@@ -76,13 +76,11 @@ import pyarrow.compute as pc
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import is_trivial, keys_of
 from tasks.strip_boilerplate.model import (
+    MERGE_MARKS,
     NO_COPIES,
     NO_COPY_CHECK,
-    NO_DOMAIN_MERGE,
-    NO_DOMAIN_WALK,
-    NO_SITE_MERGE,
-    NO_SITE_WALK,
     TWICE_KEYED,
+    WALK_MARKS,
     PageSample,
     TemplateModels,
     domain_of,
@@ -185,6 +183,7 @@ class RestripScope:
     twice: dict[str, frozenset[int]] = field(default_factory=dict)
     low: dict[str, frozenset[int]] = field(default_factory=dict)
     shifted: dict[str, frozenset[int]] = field(default_factory=dict)
+    _lookup: _ScopeLines | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -222,6 +221,15 @@ class RestripScope:
         found = (self.touched, self.rare, self.walked, self.twice)
         return frozenset().union(*(lines.get(group, empty) for lines in found))
 
+    def _lines(self) -> _ScopeLines:
+        """The scope's lines as one lookup, built once (a worker tests many batches against it)."""
+        if self._lookup is None:
+            asked = {g: frozenset(map(twice_key, lines)) for g, lines in self.twice.items()}
+            doubted = {g: frozenset(doubt_key(h, is_domain_group(g)) for h in hs) for g, hs in self.shifted.items()}
+            kinds = (self.touched, self.rare, self.walked, self.low, self.twice, asked, doubted)
+            object.__setattr__(self, "_lookup", _ScopeLines(kinds, self.known))
+        return self._lookup
+
     def candidates(self, docs: pa.Table) -> pa.Array:
         """The candidates among published documents (`site`, `line_keys`) as one Arrow test on their stored
         fingerprints (those cleaning read: among `may_change`'s), the stored site being the page's group
@@ -231,7 +239,7 @@ class RestripScope:
         before the marks existed are read as checked for copies, walking every model and asking "seen twice" of
         every line). A document without them
         is kept (True), for `may_change` to decide on its lines. One pass over the batch's fingerprints, whatever
-        its number of sites (`_GroupLines`)."""
+        its number of sites (`_ScopeLines`)."""
         if self.every:
             return pa.array(np.ones(docs.num_rows, dtype=bool), pa.bool_())
         keys, sites = docs["line_keys"].combine_chunks(), docs["site"].combine_chunks()
@@ -253,24 +261,19 @@ class RestripScope:
         checked = ~rows_where(flat == NO_COPY_CHECK)
         copies_found = checked & ~rows_where(flat == NO_COPIES)
         asked_apart = rows_where(flat == TWICE_KEYED)
-        marked = {mark: rows_where(flat == mark) for mark in (NO_SITE_WALK, NO_DOMAIN_WALK, *_MERGE_MARKS)}
-        hit = rows_where(np.isin(flat, np.fromiter(self.known, np.int64, len(self.known))))
-        asked = {g: frozenset(map(twice_key, lines)) for g, lines in self.twice.items()}
-        doubted = {g: frozenset(doubt_key(h, is_domain_group(g)) for h in hs) for g, hs in self.shifted.items()}
+        marked = {mark: rows_where(flat == mark) for mark in (*WALK_MARKS, *MERGE_MARKS)}
+        hit = rows_where(np.isin(flat, self._lines().known))
         for side in (0, 1):  # the page's site's group, then its domain's
             groups = [own[side] for own in names]
+            kinds = self._lines().kinds(groups, flat, site_of_key)
             touched, rare, walked, low, twice, asked_twice, doubted_shifted = (
-                rows_where(_GroupLines(groups, lines).hits(flat, site_of_key))
-                for lines in (self.touched, self.rare, self.walked, self.low, self.twice, asked, doubted)
+                rows_where(kinds & (1 << bit) != 0) for bit in range(len(_LINE_KINDS))
             )
-            walking = ~_marked(groups, (NO_SITE_WALK, NO_DOMAIN_WALK), marked, site_of_row)
-            merged = walking & ~_marked(groups, _MERGE_MARKS, marked, site_of_row)
+            walking = ~_marked(groups, WALK_MARKS, marked, site_of_row)
+            merged = walking & ~_marked(groups, MERGE_MARKS, marked, site_of_row)
             hit |= touched | (rare & checked) | (low & checked) | (walked & (copies_found | merged)) | doubted_shifted
             hit |= asked_twice | (twice & (checked | ~asked_apart))
         return pa.array(out | hit, pa.bool_())
-
-
-_MERGE_MARKS = (NO_SITE_MERGE, NO_DOMAIN_MERGE)
 
 
 def _marked(groups: list[str], marks: tuple[int, int], marked: dict[int, np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -280,32 +283,52 @@ def _marked(groups: list[str], marks: tuple[int, int], marked: dict[int, np.ndar
     return np.where(domain, marked[marks[1]], marked[marks[0]])
 
 
-class _GroupLines:
-    """Lines per group (`lines`) for the sites of a batch (`groups`: each site's group on one side), tested on the
-    batch's fingerprints at once: a fingerprint is looked up with its site's group folded into it (a collision
-    only adds a candidate)."""
+# what `_ScopeLines` tells apart, one bit each, in RestripScope.candidates' order: its touched, rare, walked, low,
+# twice lines, the twice keys of its twice lines, the doubt keys of its shifted lines
+_LINE_KINDS = ("touched", "rare", "walked", "low", "twice", "asked_twice", "doubted_shifted")
 
-    def __init__(self, groups: list[str], lines: dict[str, frozenset[int]]) -> None:
-        code = {g: i + 1 for i, g in enumerate(g for g, found in lines.items() if found)}
-        self.site_code = np.array([code.get(g, 0) for g in groups] + [0], dtype=np.uint64)
-        wanted = [(c, h) for g, c in code.items() for h in lines[g]]
-        keys = np.array([h for _, h in wanted], dtype=np.int64).view(np.uint64)
-        self.wanted = pa.array(_fold(keys, np.array([c for c, _ in wanted], dtype=np.uint64)), pa.uint64())
 
-    def hits(self, flat: np.ndarray, site_of_key: np.ndarray) -> np.ndarray:
-        """Which of the batch's fingerprints (`flat`; `site_of_key`: the site of each) are a line of their site's
-        group."""
-        codes = self.site_code[site_of_key]
-        if not len(self.wanted) or not codes.any():
-            return np.zeros(len(flat), dtype=bool)
-        hit = pc.is_in(pa.array(_fold(flat.view(np.uint64), codes), pa.uint64()), self.wanted)
-        return hit.to_numpy(zero_copy_only=False) & (codes != 0)
+class _ScopeLines:
+    """A scope's lines per group, of every kind (`kinds`, in `_LINE_KINDS` order), as one sorted array of
+    fingerprints with their group's code folded in and a bit per kind: a batch's fingerprints are looked up once
+    a side, whatever the number of kinds and groups (a collision only adds a candidate). Built once per scope: on
+    1M documents, building a lookup per batch and kind cost more than the test."""
+
+    def __init__(self, kinds: tuple[dict[str, frozenset[int]], ...], known: frozenset[int]) -> None:
+        self.known = np.fromiter(known, np.int64, len(known))
+        self.code = {
+            g: i + 1 for i, g in enumerate(sorted({g for lines in kinds for g, found in lines.items() if found}))
+        }
+        folded, bits = [np.zeros(0, np.uint64)], [np.zeros(0, np.uint8)]
+        for bit, lines in enumerate(kinds):
+            for group, found in lines.items():
+                keys = np.fromiter(found, np.int64, len(found)).view(np.uint64)
+                folded.append(_fold(keys, np.uint64(self.code.get(group, 0))))
+                bits.append(np.full(len(keys), 1 << bit, np.uint8))
+        keys, kind_bits = np.concatenate(folded), np.concatenate(bits)
+        order = np.argsort(keys, kind="stable")
+        self.keys, first = np.unique(keys[order], return_index=True)
+        self.bits = np.bitwise_or.reduceat(kind_bits[order], first) if len(first) else kind_bits
+
+    def kinds(self, groups: list[str], flat: np.ndarray, site_of_key: np.ndarray) -> np.ndarray:
+        """The kind bits of each of a batch's fingerprints (`flat`; `site_of_key`: the site of each, -1 for none;
+        `groups`: each site's group on one side): those of the kinds it is a line of in its site's group."""
+        site_code = np.array([self.code.get(g, 0) for g in groups] + [0], dtype=np.uint64)
+        codes = site_code[site_of_key]
+        out = np.zeros(len(flat), np.uint8)
+        if not len(self.keys) or not codes.any():
+            return out
+        folded = _fold(flat.view(np.uint64), codes)
+        at = np.minimum(np.searchsorted(self.keys, folded), len(self.keys) - 1)
+        found = (self.keys[at] == folded) & (codes != 0)
+        out[found] = self.bits[at[found]]
+        return out
 
 
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: distinct group codes fold a line apart
 
 
-def _fold(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def _fold(keys: np.ndarray, codes: np.ndarray | np.uint64) -> np.ndarray:
     """Fingerprints with their group's code folded in (uint64 arrays, wrapping)."""
     return keys ^ (codes * _SPREAD)
 

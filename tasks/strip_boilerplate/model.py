@@ -36,6 +36,7 @@ NO_COPY_CHECK = line_hash("\x00no copy check")
 # nothing but its lines' counts was read of that model (neither which documents carry a line, nor a merged count)
 NO_SITE_WALK = line_hash("\x00no variants looked for in the site's model")
 NO_DOMAIN_WALK = line_hash("\x00no variants looked for in the domain's model")
+WALK_MARKS = (NO_SITE_WALK, NO_DOMAIN_WALK)  # indexed by side: 0 the site's model, 1 the domain's
 # stored by every cleaning that keeps its "seen twice" look-ups apart (`twice_key`): a document stored without it
 # (an earlier docpipe's) is read as having asked it of every line it looked up
 TWICE_KEYED = line_hash("\x00seen-twice look-ups kept apart")
@@ -43,6 +44,7 @@ TWICE_KEYED = line_hash("\x00seen-twice look-ups kept apart")
 # more than the threshold plus one of the documents carrying each of its lines in doubt, stored as `doubt_key`)
 NO_SITE_MERGE = line_hash("\x00no variants merged in the site's model")
 NO_DOMAIN_MERGE = line_hash("\x00no variants merged in the domain's model")
+MERGE_MARKS = (NO_SITE_MERGE, NO_DOMAIN_MERGE)  # indexed by side: 0 the site's model, 1 the domain's
 # a copy check that found no copies (so read of the lines counted above 2 nothing but their counts)
 NO_COPIES = line_hash("\x00no copies found")
 MARKS = frozenset({NO_COPY_CHECK, NO_SITE_WALK, NO_DOMAIN_WALK, TWICE_KEYED, NO_SITE_MERGE, NO_DOMAIN_MERGE, NO_COPIES})
@@ -358,7 +360,7 @@ def _without_variants(
     for domain_side, in_doubt, found in ((False, site_doubt, site_variants), (True, domain_doubt, domain_variants)):
         read.update(doubt_key(h, domain_side) for h in in_doubt)
         if in_doubt and found is None:
-            read.add(NO_DOMAIN_MERGE if domain_side else NO_SITE_MERGE)
+            read.add(MERGE_MARKS[domain_side])
     if not site_variants and not domain_variants:  # fewer than two, or the group's template: nothing merged
         return None
     site = site.merged(site_variants) if site_variants else site
@@ -393,7 +395,7 @@ def clean_page(
         read |= removed  # their counts decide whether variants are looked for, and on whose carriers
         doubt = lines_in_doubt(removed, site_model, domain_model, cfg)
         cleaned = _without_variants(lines, group, site_model, domain_model, models, cfg, doubt, read) or cleaned
-    read.update(mark for mark, walked in zip((NO_SITE_WALK, NO_DOMAIN_WALK), doubt, strict=True) if not walked)
+    read.update(mark for mark, walked in zip(WALK_MARKS, doubt, strict=True) if not walked)
     if _gutted(lines, cleaned[0], cfg):
         key, line_keys = content_hash("\n".join(lines)), frozenset(page_line_hashes(lines, cfg))
         read |= line_keys  # a copy shares them with the page (their counts and carriers)

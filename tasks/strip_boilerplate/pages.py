@@ -106,13 +106,17 @@ def restrip(
     those whose text stays but whose stored `line_keys` lack a fingerprint tonight's cleaning read (published
     again with them, `_covered`); documents of `tonight`'s pages (source_uri) are skipped: they were stripped
     as pages of the night. With
-    `scope`, only its candidates are stripped (changed.py: the others strip as they were published); `counts`
-    gets the documents stripped again ("candidates")."""
+    `scope`, only its candidates among those it reads are stripped (changed.py: the others strip as they were
+    published); `counts` gets the documents stripped again ("candidates") and, with `scope`, those read ("read")."""
     if published is None or published.num_rows == 0 or run_id is None:
         return STG_CLEAN.empty()
-    docs = published.filter(_restrippable(published, tonight))
-    if scope is not None:
-        docs = docs.filter(scope.candidates(docs))
+    keep = _restrippable(published, tonight)
+    if scope is not None:  # one filter: the page texts are copied once, of the candidates only
+        read = scope.read(published.column("site"))
+        if counts is not None:
+            counts["read"] += pc.sum(read).as_py() or 0
+        keep = pc.and_(pc.and_(keep, read), scope.candidates(published))
+    docs = published.filter(keep)
     out = []
     for doc in docs.to_pylist():
         lines = doc["raw_text"].splitlines()
@@ -149,14 +153,14 @@ def _covered(read: set[int], stored: list[int] | None) -> bool:
 def _restrippable(docs: pa.Table, tonight: Collection[str]) -> pa.Array:
     """Documents that can be stripped again: with a raw_text, not among the night's pages (`tonight`: stripped as
     such) and not identified by their body (no URL inside a multi-record dump: a new text would be a new id)."""
-    not_tonight = pc.invert(pc.is_in(docs["source_uri"], pa.array(sorted(tonight), pa.string())))
+    not_tonight = pc.invert(pc.is_in(docs["source_uri"], pa.array(list(tonight), pa.string())))
     by_url = pc.or_(_non_empty(docs["url"]), pc.invert(pc.match_substring(docs["source_uri"], "#")))
     return pc.and_(pc.and_(_non_empty(docs["raw_text"]), not_tonight), by_url)
 
 
 def _non_empty(strings: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Neither null nor empty (Python's truth of the value)."""
-    return pc.fill_null(pc.greater(pc.utf8_length(strings), 0), False)
+    """Neither null nor empty (Python's truth of the value; its length in bytes: no page text is scanned)."""
+    return pc.fill_null(pc.greater(pc.binary_length(strings), 0), False)
 
 
 def _restrip_row(

@@ -156,9 +156,7 @@ def restrip_shard(
     with SpillWriter(part_file(Path(out) / RESTRIP_DIR, shard.index), STG_CLEAN) as writer:
         for batch in shard.batches(present):
             docs = _RESTRIP.conform(pa.Table.from_batches([batch]))
-            docs = docs.filter(scope.read(docs.column("site")))
             part = restrip(docs, run_id, models, cfg, tonight, scope, counts)
-            counts["read"] += docs.num_rows
             counts["restripped"] += part.num_rows
             writer.write(part)
     return dict(counts)
