@@ -303,7 +303,7 @@ class _ScopeLines:
         for bit, lines in enumerate(kinds):
             for group, found in lines.items():
                 keys = np.fromiter(found, np.int64, len(found)).view(np.uint64)
-                folded.append(_fold(keys, np.uint64(self.code.get(group, 0))))
+                folded.append(_fold(keys, np.full(len(keys), self.code.get(group, 0), np.uint64)))
                 bits.append(np.full(len(keys), 1 << bit, np.uint8))
         keys, kind_bits = np.concatenate(folded), np.concatenate(bits)
         order = np.argsort(keys, kind="stable")
@@ -328,7 +328,7 @@ class _ScopeLines:
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: distinct group codes fold a line apart
 
 
-def _fold(keys: np.ndarray, codes: np.ndarray | np.uint64) -> np.ndarray:
+def _fold(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Fingerprints with their group's code folded in (uint64 arrays, wrapping)."""
     return keys ^ (codes * _SPREAD)
 
