@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from schemas import PUBLISHED, STATE, Table
-from tasks._warehouse import current_version, open_delta, read_delta_files
+from tasks._warehouse import current_version, open_delta, read_delta_files, rows_holding
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +68,11 @@ class History:
         return read_delta_files(dt, table.arrow_schema, columns)
 
     def iter_where(self, table: Table, columns: Sequence[str], key: str, values: Sequence[str]) -> Iterator[pa.Table]:
-        """Pinned rows whose `key` is one of `values`, one data file at a time: each file's `key` column is read
-        first, the other columns only of files with a match (deltalake's Parquet stores strings as views, which
-        pyarrow's filter pushdown rejects)."""
-        wanted = pa.array(list(values), pa.string())
+        """Pinned rows whose `key` is one of `values`, one data file at a time (`rows_holding`: each file's `key`
+        column is read first, the other columns only of the row groups holding a match)."""
+        wanted = pa.table({key: pa.array(list(values), pa.string())})
+        schema = pa.schema([table.arrow_schema.field(c) for c in columns])
         for f in self.files(table):
-            mask = pc.is_in(pq.read_table(f, columns=[key], schema=table.arrow_schema).column(key), wanted)
-            if pc.any(mask).as_py():
-                yield pq.read_table(f, columns=list(columns), schema=table.arrow_schema).filter(mask)
+            rows = rows_holding([f], key, wanted, schema)
+            if rows.num_rows:
+                yield rows
