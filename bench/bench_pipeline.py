@@ -28,7 +28,8 @@ which stays registered and unread, so every record comes under a new source_uri;
 the old ones), its wall time
 as a share of night 1's (#14's target: ≤ 5 %) and its stage figures; `--restrip` is night 2's (`defer`:
 published documents are not stripped again tonight), and `--catch-up` adds a night 3 re-delivering night 2's
-records with `--restrip auto` (after a deferred night 2, the run that strips every published document again).
+records with `--restrip auto` (after a deferred night 2, the run that strips again the published documents the
+change since night 1's and night 2's samples may move: changed.scope_since).
 After each night the
 counts must reconcile: the run's equation (read + restripped = new + updated + unchanged + duplicates +
 quarantined) and every raw record delivered that night found by source_uri in `documents`, `duplicates` or

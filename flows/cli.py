@@ -58,8 +58,8 @@ RestripOpt = Annotated[
     typer.Option(
         "--restrip",
         help="When published documents are stripped again under a changed template model: auto (tonight, those "
-        "the change may move; every one after a deferred run), defer (none tonight: the next auto run strips "
-        "every one again), all (every one tonight).",
+        "the change may move, since the samples they were stripped under after deferred runs), defer (none "
+        "tonight: the next auto run catches up), all (every one tonight).",
     ),
 ]
 

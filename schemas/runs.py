@@ -17,7 +17,7 @@ IN, KEPT, QUARANTINED = "in", "kept", "quarantined"
 RESTRIPPED = "restripped"  # strip_boilerplate: published documents republished by a re-strip (changed.py)
 # `docpipe run --restrip`: when the published documents a changed template model may strip differently are
 # stripped again (tasks/strip_boilerplate/stage.py `_night_restrip`; BoilerplateConfig.restrip)
-RESTRIP_AUTO = "auto"  # tonight, those the model change may move; every document after a deferred run
+RESTRIP_AUTO = "auto"  # tonight, those the model change may move (after deferred runs: since their samples)
 RESTRIP_DEFER = "defer"  # not tonight: published documents keep their text until a run that re-strips
 RESTRIP_ALL = "all"  # tonight, every published document (the reference the scoped re-strip is tested against)
 RESTRIP_MODES = (RESTRIP_AUTO, RESTRIP_DEFER, RESTRIP_ALL)

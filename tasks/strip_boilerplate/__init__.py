@@ -2,16 +2,17 @@
 
 In: stg_pages (schemas/stg_pages.py). Out: stg_clean — same rows plus `site`, `text`, `contact_text`,
 `n_boilerplate_lines`, `title_hint`. Quarantines: boilerplate.empty_body.
-State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned), and
-the published documents of groups whose model changed tonight (changed.py; read; returned re-stripped when their
-text changes, so the first pages of a new site lose their template once enough pages are seen; `restrip` in
-BoilerplateConfig, `docpipe run --restrip`: none on a night that defers, every one on the next run that does not,
-stage.py `_night_restrip`); `documents` (doc_id, raw_text hash) of tonight's records (unchanged.py: a record
-re-delivered as published is counted `unchanged` and goes no further); on a night that defers, `duplicates`
+State: `boilerplate_pages`, a bounded sample of pages per template group (read; new sample rows returned), and the
+published documents of groups whose model changed tonight (changed.py; read; returned re-stripped when their text
+changes, so the first pages of a new site lose their template once enough pages are seen; `restrip` in
+BoilerplateConfig, `docpipe run --restrip`: none on a night that defers; on the next run that does not, those the
+change since the sample each was stripped under may move, stage.py `_night_restrip`, with `runs.table_versions` and
+the `boilerplate_pages` versions they name); `documents` (doc_id, raw_text hash) of tonight's records (unchanged.py:
+a record re-delivered as published is counted `unchanged` and goes no further); on a night that defers, `duplicates`
 (source_uri, doc_id, url, raw_key, decision) and `runs` (started_at): a record re-delivered as its recorded
 duplicate is counted `duplicates` and goes no further either, and one re-delivered at another source_uri gets its
 recorded decision as a new `duplicates` row (outputs, which the ledger joins to dedupe's); `runs.restrip` of the
-last run (whether it deferred).
+last runs (whether they deferred).
 
 Text dumps: a line is *frequent* when it appears on enough sampled pages of the page's site (host without
 www.), or of its registered domain (IOM country sites share variants of one menu), or when it is a *known*

@@ -65,7 +65,7 @@ candidates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -171,8 +171,8 @@ class RestripScope:
     doubt on them: without `model.NO_COPIES`, without the group's merge mark, or with the line's `doubt_key`);
     `twice`: per group, the touched lines whose count only crossed 2, which only a page checked for copies or that
     asked whether they are seen twice reads past their count (stored with their `model.twice_key`, or without
-    `model.TWICE_KEYED`); `every`: every published document is a candidate (`EVERY_DOCUMENT`: after runs that
-    deferred their re-strip, published documents were stripped under older models than the stored sample's)."""
+    `model.TWICE_KEYED`); `every`: every published document is a candidate (`EVERY_DOCUMENT`: `--restrip all`, or
+    after deferred runs that recorded no table versions; after others, `scope_since`)."""
 
     whole: frozenset[str]
     touched: dict[str, frozenset[int]]
@@ -357,6 +357,28 @@ def _known_changed(
     return frozenset(flips), moves
 
 
+def union_of(scopes: Sequence[RestripScope]) -> RestripScope:
+    """One scope whose candidates include each of `scopes`' (a line of a kind in any is of that kind here; every
+    test of `candidates` and `may_change` grows with its sets, so the union finds at least what each finds)."""
+    if len(scopes) == 1:
+        return scopes[0]
+
+    def joined(kind: str) -> dict[str, frozenset[int]]:
+        found: dict[str, frozenset[int]] = {}
+        for scope in scopes:
+            for group, lines in getattr(scope, kind).items():
+                found[group] = found.get(group, frozenset()) | lines
+        return found
+
+    return RestripScope(
+        frozenset().union(*(s.whole for s in scopes)),
+        joined("touched"),
+        frozenset().union(*(s.known for s in scopes)),
+        every=any(s.every for s in scopes),
+        **{kind: joined(kind) for kind in ("rare", "walked", "twice", "low", "shifted")},
+    )
+
+
 NOTHING_TO_RESTRIP = RestripScope(frozenset(), {}, frozenset())
 EVERY_DOCUMENT = RestripScope(frozenset(), {}, frozenset(), every=True)
 
@@ -367,6 +389,36 @@ def restrip_scope(
     """What to strip again tonight; `stored`: the sample as it was before tonight (`boilerplate_pages`);
     `night_models`: tonight's models (the re-strip uses them too: called only when a group's sample changed)."""
     return scope_of_changed(stored, sample.changed_groups(), night_models, cfg)
+
+
+def sample_keys(sample: pa.Table, cfg: BoilerplateConfig) -> dict[str, list[str]]:
+    """Each group's sampled page keys in a `boilerplate_pages` table (the `max_sample_pages` smallest, sorted, as
+    `PageSample.keys` holds them): only the site and page_key columns are read."""
+    keys: dict[str, list[str]] = {}
+    pairs = sample.select(["site", "page_key"]).sort_by([("site", "ascending"), ("page_key", "ascending")])
+    for site, key in zip(pairs["site"].to_pylist(), pairs["page_key"].to_pylist(), strict=True):
+        found = keys.setdefault(site, [])
+        if len(found) < cfg.max_sample_pages and (not found or found[-1] != key):
+            found.append(key)
+    return keys
+
+
+def groups_changed_since(before: pa.Table, night: dict[str, list[str]], cfg: BoilerplateConfig) -> set[str]:
+    """The groups whose sample tonight (`night`: `PageSample.keys`) differs from the one in `before` (the
+    `boilerplate_pages` table as an earlier run left it)."""
+    was = sample_keys(before, cfg)
+    return {g for g in was.keys() | night.keys() if was.get(g, []) != night.get(g, [])}
+
+
+def scope_since(
+    befores: Sequence[tuple[pa.Table, set[str]]], night_models: Callable[[], TemplateModels], cfg: BoilerplateConfig
+) -> RestripScope:
+    """What to strip again tonight when published documents were stripped under several older samples (after
+    nights that deferred their re-strip: the sample of the last run that re-stripped, and of each deferred night
+    since, whose own pages it stripped), each with the groups whose sample changed since (`groups_changed_since`):
+    the union of the scopes from each to tonight's models (`union_of`). A document's cleaning is that of one of
+    those samples, so its candidacy under the scope of that one is covered."""
+    return union_of([scope_of_changed(stored, changed, night_models, cfg) for stored, changed in befores])
 
 
 def scope_of_changed(

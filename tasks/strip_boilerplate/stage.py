@@ -7,8 +7,9 @@ is plan → map → reduce → map → reduce → map → map: the night's pages
 per group by page key (shards.sample_shard), the night's sample merged from them and the stored one, its pages of
 tonight fingerprinted on the shards holding them (shards.fingerprint_shard) and the sample written to the model
 file, each shard stripped under it (shards.clean_shard, part files of kept rows and quarantine); then the published
-documents that may strip differently under the night's models (changed.scope_of_changed: on a worker process when
-the run has them, tasks/_shards.offload, where the clean map left the night's models built), cut into shards of
+documents that may strip differently under the night's models (changed.scope_of_changed, or after nights that
+deferred their re-strip changed.scope_since, from each sample the documents were stripped under: on a worker process
+when the run has them, tasks/_shards.offload, where the clean map left the night's models built), cut into shards of
 `Sizes.restrip_rows` documents, of which each shard strips again only the candidates (shards.restrip_shard: a line
 fingerprint whose evidence changed, changed.RestripScope); the counters are summed from the manifests.
 `strip_boilerplate` and `strip_boilerplate_task` are the same work in one process (tests, bench scripts),
@@ -37,7 +38,6 @@ from schemas import BOILERPLATE_PAGES, DOCUMENTS, DUPLICATES, QUARANTINE, RUNS, 
 from schemas.runs import (
     RESTRIP,
     RESTRIP_ALL,
-    RESTRIP_AUTO,
     RESTRIP_DEFER,
     RESTRIPPED_ALL,
     RESTRIPPED_DEFERRED,
@@ -53,8 +53,10 @@ from tasks.strip_boilerplate.changed import (
     EVERY_DOCUMENT,
     NOTHING_TO_RESTRIP,
     RestripScope,
+    groups_changed_since,
     restrip_scope,
     scope_of_changed,
+    scope_since,
 )
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.model import PageSample
@@ -203,8 +205,7 @@ def strip_stage(
     # re-strip builds them again
     forget_models()
     trim_memory()
-    changed = sample.changed_groups() if has_documents else set()
-    done, scope = _night_restrip(cfg, history, has_documents, changed, stored, model_file)
+    done, scope = _night_restrip(cfg, history, has_documents, sample, stored, model_file)
     laps.lap("scope")
     restripped = _restrip_published(spill, history, model_file, scope, cfg, sizes, out, len(shards), run_id)
     forget_models()
@@ -228,41 +229,68 @@ def _night_restrip(
     cfg: BoilerplateConfig,
     history: History,
     has_documents: bool,
-    changed: set[str],
+    sample: PageSample,
     stored: pa.Table,
     model_file: Path,
 ) -> tuple[str, RestripScope]:
     """How tonight keeps published texts current with the template model (`cfg.restrip`), as `runs.restrip`
     records it, and the published documents it strips again. Nothing published yet: nothing to strip again.
-    `all`, or `auto` after a run that deferred (changed.py compares tonight's models with the stored sample's,
-    and the deferred nights' documents were stripped under older ones): every published document ("all").
-    `defer`: nothing tonight ("deferred", kept from the last run, or when a group's sample changed). No group's
-    sample changed: nothing to strip again. Otherwise the documents tonight's model change may move ("scoped")."""
+    `all`: every published document. `defer`: nothing tonight ("deferred", kept from the last run, or when a
+    group's sample changed). `auto` after runs that deferred: the documents the change from any sample they were
+    stripped under may move (`stripped_under`, changed.scope_since), or every one when the runs did not record
+    their table versions. No group's sample changed: nothing to strip again. Otherwise the documents tonight's
+    model change may move ("scoped")."""
     if not has_documents:
         return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
-    behind = last_deferred(history)
-    if cfg.restrip == RESTRIP_ALL or (cfg.restrip == RESTRIP_AUTO and behind):
+    if cfg.restrip == RESTRIP_ALL:
         return RESTRIPPED_ALL, EVERY_DOCUMENT
+    changed = sample.changed_groups()
+    behind = last_deferred(history)
     if cfg.restrip == RESTRIP_DEFER and (changed or behind):
         return RESTRIPPED_DEFERRED, NOTHING_TO_RESTRIP
-    if not changed:
+    befores = stripped_under(history) if behind else [stored]
+    if befores is None:
+        return RESTRIPPED_ALL, EVERY_DOCUMENT
+    since = [(before, groups_changed_since(before, sample.keys, cfg)) for before in befores] if behind else []
+    if not changed and not any(groups for _, groups in since):
         return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
     # the before/after models of the changed groups on a worker process when the run has them (at 1M pages they
     # took this process to 1 GB while both strip workers held their models): the clean map left the night's models
     # built there (load_models), and the re-strip's shards go on with them (100k night 2: in a process of its own,
     # tasks/_shards.apart, the scope took 5.3 s and the re-strip's new workers built the models again)
     night_models = functools.partial(load_models, model_file, cfg)
+    if behind:
+        return RESTRIPPED_SCOPED, offload(scope_since, since, night_models, cfg)
     return RESTRIPPED_SCOPED, offload(scope_of_changed, stored, changed, night_models, cfg)
 
 
 def last_deferred(history: History) -> bool:
     """Whether the last run that succeeded before this one deferred its re-strip (`runs.restrip`; runs recorded
     before the column have none: they re-stripped)."""
-    runs = history.read(RUNS, ["status", "finished_at", "restrip"])
+    done = _succeeded_runs(history, ["restrip"])
+    return bool(done) and done[0]["restrip"] == RESTRIPPED_DEFERRED
+
+
+def stripped_under(history: History) -> list[pa.Table] | None:
+    """The samples (`boilerplate_pages` as a run left it: `runs.table_versions`) the published documents were
+    stripped under: the last run's that re-stripped (every document published until then strips as under it), and
+    each deferred night's since (its own pages); None when one of those runs recorded no version of the table."""
+    samples: list[pa.Table] = []
+    for run in _succeeded_runs(history, ["restrip", "table_versions"]):
+        version = dict(run["table_versions"] or ()).get(BOILERPLATE_PAGES.name)
+        if version is None:
+            return None
+        samples.append(History.pinned(history.warehouse, {BOILERPLATE_PAGES.name: version}).read(BOILERPLATE_PAGES))
+        if run["restrip"] != RESTRIPPED_DEFERRED:
+            return samples
+    return None
+
+
+def _succeeded_runs(history: History, columns: list[str]) -> list[dict[str, Any]]:
+    """`columns` of the runs that succeeded before this one, the last first."""
+    runs = history.read(RUNS, ["status", "finished_at", *columns])
     done = runs.filter(pc.equal(runs["status"], "succeeded"))
-    if not done.num_rows:
-        return False
-    return done.sort_by([("finished_at", "descending")])["restrip"][0].as_py() == RESTRIPPED_DEFERRED
+    return done.sort_by([("finished_at", "descending")]).select(columns).to_pylist()
 
 
 def _restrip_published(

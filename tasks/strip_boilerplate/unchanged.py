@@ -1,13 +1,13 @@
 """Records re-delivered as they were published: recognised before any stripping, so an unchanged page costs a hash.
 
 A text record is *unchanged* when its doc_id (canonical URL, or a one-page file's path: tasks/identity.py) is
-published with the same `raw_text` and no other record of the night has that doc_id. Its published text was
-stripped from that raw_text under the model of its group and is kept current by the re-strip (a group whose
-model changes has its published documents stripped again, these included; on nights that defer the re-strip,
-`docpipe run --restrip defer`, it waits with the other published documents for the next run that strips every
-one again), so stripping it again would give the published text back, and dedupe would call it `unchanged` (same
-doc_id, body and version). Such records leave the night here, counted in the stage's `unchanged`; the others go
-on.
+published with the same `raw_text` and no other record of the night has that doc_id. Its published text was stripped
+from that raw_text under the model of its group and is kept current by the re-strip (a group whose model changes has
+its published documents stripped again, these included; on nights that defer the re-strip, `docpipe run --restrip
+defer`, it waits with the other published documents for the next run that re-strips, which reaches it when the
+change since the sample it was stripped under may move it), so stripping it again would give the published text
+back, and dedupe would call it `unchanged` (same doc_id, body and version). Such records leave the night here,
+counted in the stage's `unchanged`; the others go on.
 
 On a night that defers its re-strip, a record re-delivered as a recorded duplicate leaves too, counted in the
 stage's `duplicates`: a `duplicates` row with its raw_key (so its stripped body is the one decided on, models being

@@ -8,6 +8,7 @@ Arrow test, `RestripScope.candidates`) and, for documents published without them
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from itertools import pairwise
 from pathlib import Path
 
@@ -18,7 +19,14 @@ from helpers import corpus_pages, ingest
 
 from schemas import BOILERPLATE_PAGES, STG_CLEAN
 from tasks.strip_boilerplate import BoilerplateConfig, PageSample
-from tasks.strip_boilerplate.changed import RestripScope, of_groups, page_keys, restrip_scope
+from tasks.strip_boilerplate.changed import (
+    RestripScope,
+    groups_changed_since,
+    of_groups,
+    page_keys,
+    restrip_scope,
+    scope_since,
+)
 from tasks.strip_boilerplate.model import (
     MARKS,
     NO_COPIES,
@@ -76,18 +84,31 @@ def _without_stored_keys(docs: pa.Table) -> pa.Table:
     return docs.set_column(at, "line_keys", pa.nulls(docs.num_rows, docs.schema.field(at).type))
 
 
-def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig) -> Counter[str]:
+def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig, deferred: Collection[int] = ()) -> Counter[str]:
     """Strip the nights one after the other (each night's pages published as stripped, re-stripped documents
-    replacing their text); on every night after the first, check that the re-strip of the candidates equals the
-    re-strip of every published document. Returns the documents read, candidates, documents of whole groups and
-    re-stripped documents (also by site: "restripped <site>")."""
+    replacing their text); on every night after the first but the `deferred` ones (which strip only their own
+    pages), check that the re-strip of the candidates equals the re-strip of every published document. Returns the
+    documents read, candidates, documents of whole groups and re-stripped documents (also by site: "restripped
+    <site>")."""
     stored, published = BOILERPLATE_PAGES.empty(), STG_CLEAN.empty()
+    under = [stored]  # the samples the published documents were stripped under (the stage's `stripped_under`)
     totals: Counter[str] = Counter()
     for night, pages in enumerate(nights):
         sample = PageSample(stored, cfg)
         sample.add(pages)
         models = sample.models()
-        scope = restrip_scope(stored, sample, lambda m=models: m, cfg)
+        tonight = strip_rows(pages, models, cfg, Counter(), [])
+        stored = pa.concat_tables([stored, BOILERPLATE_PAGES.conform(sample.new_rows())])
+        if night in deferred:
+            published = pa.concat_tables([published, tonight])
+            under.append(stored)
+            continue
+        if len(under) > 1:
+            since = [(before, groups_changed_since(before, sample.keys, cfg)) for before in under]
+            scope = scope_since(since, lambda m=models: m, cfg)
+        else:
+            scope = restrip_scope(under[0], sample, lambda m=models: m, cfg)
+        under = [stored]
         docs = published.filter(scope.read(published["site"]))
         run_id = f"night-{night}"
         every = restrip(published, run_id, models, cfg, set())  # every published document, no scope
@@ -101,14 +122,12 @@ def _run_nights(nights: list[pa.Table], cfg: BoilerplateConfig) -> Counter[str]:
         rekeyed = every.num_rows - new_text.num_rows
         totals.update(read=docs.num_rows, candidates=candidates, walked=walked, checked=checked)
         totals.update(by_lines=by_lines, whole=whole)
-        totals.update(rekeyed=rekeyed)
+        totals.update(rekeyed=rekeyed, published=published.num_rows)
         totals.update(restripped=every.num_rows)
         totals.update(f"restripped {site}" for site in every["site"].to_pylist())
         again = {row["source_uri"]: row for row in every.to_pylist()}
         kept = [again.get(row["source_uri"], row) for row in published.to_pylist()]
-        tonight = strip_rows(pages, models, cfg, Counter(), [])
         published = pa.concat_tables([STG_CLEAN.conform(kept), tonight])
-        stored = pa.concat_tables([stored, BOILERPLATE_PAGES.conform(sample.new_rows())])
     return totals
 
 
@@ -126,6 +145,19 @@ def test_candidates_restrip_as_every_document_on_generated_nights(tmp_path):
     # count class stays, only those that looked for their variants in the line's model (or were checked)
     print(totals)
     assert totals["candidates"] < totals["walked"] < totals["checked"], totals
+
+
+def test_after_deferred_nights_candidates_restrip_as_every_document(tmp_path):
+    """Nights that defer their re-strip leave documents stripped under several samples (the last run's that
+    re-stripped, and each deferred night's, for its own pages); the catch-up's scope, the union of the scopes
+    from each of them to tonight's models (changed.scope_since), strips again only its candidates and gives the
+    rows of stripping every published document again."""
+    stream = PageStream(load_parts(seed=7), seed=7)
+    sizes = (1500, 40, 40, 40, 40, 40)
+    nights = [_pages(stream.take(n), tmp_path / f"raw{i}", f"night-{i}") for i, n in enumerate(sizes)]
+    totals = _run_nights(nights, BoilerplateConfig(max_sample_pages=30), deferred={1, 2, 4})
+    assert totals["restripped"] >= 3, totals
+    assert totals["candidates"] < totals["published"] // 2, totals  # not every document, as before scope_since
 
 
 def test_candidates_restrip_as_every_document_on_short_pages_under_long_menus(tmp_path):
