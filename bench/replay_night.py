@@ -26,7 +26,7 @@ from bench_run import calibration_line, cpu_line, docpipe_command, peaks_line, r
 
 from tasks._warehouse import summary_path
 
-LOG_LINES = ("re-strip:", "publish: ")  # and every "<stage> steps:" line
+LOG_LINES = (" steps: ", "re-strip: published", "publish: ")  # the run log's lines worth a look
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,7 +66,7 @@ def main() -> int:
         print(cpu_line(run.cpu))
         log = (warehouse / "_runs" / args.run_id / "run.log").read_text(encoding="utf-8")
         said = [line[29:] for line in log.splitlines()]
-        print("\n".join(text for text in said if " steps: " in text or text.startswith(LOG_LINES)))
+        print("\n".join(text for text in said if any(part in text for part in LOG_LINES)))
         ok, lines = reconcile(warehouse, summary, {})
         print(lines[0])
     finally:
