@@ -42,6 +42,7 @@ from schemas.runs import (
     RESTRIPPED_ALL,
     RESTRIPPED_DEFERRED,
     RESTRIPPED_SCOPED,
+    STAGES,
 )
 from tasks._progress import Laps, note
 from tasks._shards import Shard, apart, as_spill, map_shards, offload, plan_shards, spread_rows, trim_memory
@@ -267,30 +268,36 @@ def _night_restrip(
 def last_deferred(history: History) -> bool:
     """Whether the last run that succeeded before this one deferred its re-strip (`runs.restrip`; runs recorded
     before the column have none: they re-stripped)."""
-    done = _succeeded_runs(history, ["restrip"])
+    done = [run for run in _runs_before(history, ["status", "restrip"]) if run["status"] == "succeeded"]
     return bool(done) and done[0]["restrip"] == RESTRIPPED_DEFERRED
 
 
 def stripped_under(history: History) -> list[pa.Table] | None:
     """The samples (`boilerplate_pages` as a run left it: `runs.table_versions`) the published documents were
-    stripped under: the last run's that re-stripped (every document published until then strips as under it), and
-    each deferred night's since (its own pages); None when one of those runs recorded no version of the table."""
-    samples: list[pa.Table] = []
-    for run in _succeeded_runs(history, ["restrip", "table_versions"]):
+    stripped under: the last run's that re-stripped (every document published until then strips as under it), each
+    deferred night's since (its own pages) and the stored one (a run killed after its commits left no row). None
+    (every document, then) when one of those runs recorded no version of the table, or one failed in publish (its
+    commits hold documents of a sample no row names)."""
+    versions = [history.version(BOILERPLATE_PAGES)]
+    for run in _runs_before(history, ["status", "failed_stage", "restrip", "table_versions"]):
+        if run["status"] != "succeeded":
+            if run["failed_stage"] == STAGES[-1]:  # publish
+                return None
+            continue
         version = dict(run["table_versions"] or ()).get(BOILERPLATE_PAGES.name)
         if version is None:
             return None
-        samples.append(History.pinned(history.warehouse, {BOILERPLATE_PAGES.name: version}).read(BOILERPLATE_PAGES))
+        versions.append(version)
         if run["restrip"] != RESTRIPPED_DEFERRED:
-            return samples
+            pinned = (History.pinned(history.warehouse, {BOILERPLATE_PAGES.name: v}) for v in dict.fromkeys(versions))
+            return [h.read(BOILERPLATE_PAGES) for h in pinned]
     return None
 
 
-def _succeeded_runs(history: History, columns: list[str]) -> list[dict[str, Any]]:
-    """`columns` of the runs that succeeded before this one, the last first."""
-    runs = history.read(RUNS, ["status", "finished_at", *columns])
-    done = runs.filter(pc.equal(runs["status"], "succeeded"))
-    return done.sort_by([("finished_at", "descending")]).select(columns).to_pylist()
+def _runs_before(history: History, columns: list[str]) -> list[dict[str, Any]]:
+    """`columns` of the runs recorded before this one, the last first."""
+    runs = history.read(RUNS, ["finished_at", *columns])
+    return runs.sort_by([("finished_at", "descending")]).select(columns).to_pylist()
 
 
 def _restrip_published(

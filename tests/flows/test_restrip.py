@@ -120,3 +120,21 @@ def test_rerun_keeps_the_restrip_mode_the_run_was_started_with(tmp_path, monkeyp
     (row,) = [r for r in read_current(warehouse, RUNS).to_pylist() if r["run_id"] == "the-others"]
     assert (row["status"], row["restrip"], row["n_restripped"]) == ("succeeded", "deferred", 0)
     assert _texts(warehouse)[first.name][1].startswith(BANNER)
+
+
+def test_a_catch_up_after_a_night_that_failed_in_publish_strips_every_document(tmp_path, monkeypatch, one_run):
+    """A run that failed in publish may have committed documents stripped under a sample no `runs` row names: the
+    catch-up after it strips every published document again, not the scope from the recorded samples."""
+    raw, warehouse, _, _ = _first_page_alone(tmp_path)
+    nightly(str(raw), str(warehouse), "the-others", restrip="defer")
+    monkeypatch.setenv(FAULT_ENV, "publish")
+    args = ["--raw", str(raw), "--warehouse", str(warehouse)]
+    failed = CliRunner().invoke(app, ["run", *args, "--run-id", "failed-in-publish", "--restrip", "defer"])
+    assert failed.exit_code == 1, failed.output
+    monkeypatch.delenv(FAULT_ENV)
+
+    caught_up = nightly(str(raw), str(warehouse), "catch-up")
+    assert _texts(warehouse) == _texts(one_run)
+    runs = {r["run_id"]: (r["status"], r["restrip"]) for r in read_current(warehouse, RUNS).to_pylist()}
+    assert runs["failed-in-publish"][0] == "failed" and runs["catch-up"] == ("succeeded", "all"), runs
+    assert caught_up.row["n_restripped"] == 1
