@@ -391,22 +391,11 @@ def restrip_scope(
     return scope_of_changed(stored, sample.changed_groups(), night_models, cfg)
 
 
-def sample_keys(sample: pa.Table, cfg: BoilerplateConfig) -> dict[str, list[str]]:
-    """Each group's sampled page keys in a `boilerplate_pages` table (the `max_sample_pages` smallest, sorted, as
-    `PageSample.keys` holds them): only the site and page_key columns are read."""
-    keys: dict[str, list[str]] = {}
-    pairs = sample.select(["site", "page_key"]).sort_by([("site", "ascending"), ("page_key", "ascending")])
-    for site, key in zip(pairs["site"].to_pylist(), pairs["page_key"].to_pylist(), strict=True):
-        found = keys.setdefault(site, [])
-        if len(found) < cfg.max_sample_pages and (not found or found[-1] != key):
-            found.append(key)
-    return keys
-
-
 def groups_changed_since(before: pa.Table, night: dict[str, list[str]], cfg: BoilerplateConfig) -> set[str]:
     """The groups whose sample tonight (`night`: `PageSample.keys`) differs from the one in `before` (the
-    `boilerplate_pages` table as an earlier run left it)."""
-    was = sample_keys(before, cfg)
+    `boilerplate_pages` table as an earlier run left it; its bottom-k keys as PageSample admits them, from the
+    site and page_key columns only)."""
+    was = PageSample(before.select(["site", "page_key"]), cfg).keys
     return {g for g in was.keys() | night.keys() if was.get(g, []) != night.get(g, [])}
 
 

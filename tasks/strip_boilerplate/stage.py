@@ -7,8 +7,8 @@ is plan → map → reduce → map → reduce → map → map: the night's pages
 per group by page key (shards.sample_shard), the night's sample merged from them and the stored one, its pages of
 tonight fingerprinted on the shards holding them (shards.fingerprint_shard) and the sample written to the model
 file, each shard stripped under it (shards.clean_shard, part files of kept rows and quarantine); then the published
-documents that may strip differently under the night's models (changed.scope_of_changed, or after nights that
-deferred their re-strip changed.scope_since, from each sample the documents were stripped under: on a worker process
+documents that may strip differently under the night's models (changed.scope_since: from the stored sample, or
+after nights that deferred their re-strip from each sample the documents were stripped under; on a worker process
 when the run has them, tasks/_shards.offload, where the clean map left the night's models built), cut into shards of
 `Sizes.restrip_rows` documents, of which each shard strips again only the candidates (shards.restrip_shard: a line
 fingerprint whose evidence changed, changed.RestripScope); the counters are summed from the manifests.
@@ -56,7 +56,6 @@ from tasks.strip_boilerplate.changed import (
     RestripScope,
     groups_changed_since,
     restrip_scope,
-    scope_of_changed,
     scope_since,
 )
 from tasks.strip_boilerplate.config import BoilerplateConfig
@@ -249,20 +248,21 @@ def _night_restrip(
     behind = last_deferred(history)
     if cfg.restrip == RESTRIP_DEFER and (changed or behind):
         return RESTRIPPED_DEFERRED, NOTHING_TO_RESTRIP
-    befores = stripped_under(history) if behind else [stored]
-    if befores is None:
-        return RESTRIPPED_ALL, EVERY_DOCUMENT
-    since = [(before, groups_changed_since(before, sample.keys, cfg)) for before in befores] if behind else []
-    if not changed and not any(groups for _, groups in since):
+    if behind:
+        befores = stripped_under(history, stored)
+        if befores is None:
+            return RESTRIPPED_ALL, EVERY_DOCUMENT
+        since = [(before, groups_changed_since(before, sample.keys, cfg)) for before in befores]
+    else:
+        since = [(stored, changed)]
+    if not any(groups for _, groups in since):
         return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
     # the before/after models of the changed groups on a worker process when the run has them (at 1M pages they
     # took this process to 1 GB while both strip workers held their models): the clean map left the night's models
     # built there (load_models), and the re-strip's shards go on with them (100k night 2: in a process of its own,
     # tasks/_shards.apart, the scope took 5.3 s and the re-strip's new workers built the models again)
     night_models = functools.partial(load_models, model_file, cfg)
-    if behind:
-        return RESTRIPPED_SCOPED, offload(scope_since, since, night_models, cfg)
-    return RESTRIPPED_SCOPED, offload(scope_of_changed, stored, changed, night_models, cfg)
+    return RESTRIPPED_SCOPED, offload(scope_since, since, night_models, cfg)
 
 
 def last_deferred(history: History) -> bool:
@@ -272,13 +272,14 @@ def last_deferred(history: History) -> bool:
     return bool(done) and done[0]["restrip"] == RESTRIPPED_DEFERRED
 
 
-def stripped_under(history: History) -> list[pa.Table] | None:
+def stripped_under(history: History, stored: pa.Table) -> list[pa.Table] | None:
     """The samples (`boilerplate_pages` as a run left it: `runs.table_versions`) the published documents were
-    stripped under: the last run's that re-stripped (every document published until then strips as under it), each
-    deferred night's since (its own pages) and the stored one (a run killed after its commits left no row). None
-    (every document, then) when one of those runs recorded no version of the table, or one failed in publish (its
-    commits hold documents of a sample no row names)."""
-    versions = [history.version(BOILERPLATE_PAGES)]
+    stripped under: the stored one (`stored`, the pinned version: a run killed after its commits left no row), the
+    last run's that re-stripped (every document published until then strips as under it) and each deferred night's
+    since (its own pages). None (every document, then) when one of those runs recorded no version of the table, or
+    one failed in publish (its commits hold documents of a sample no row names)."""
+    pinned = history.version(BOILERPLATE_PAGES)
+    versions: list[int] = []
     for run in _runs_before(history, ["status", "failed_stage", "restrip", "table_versions"]):
         if run["status"] != "succeeded":
             if run["failed_stage"] == STAGES[-1]:  # publish
@@ -289,9 +290,14 @@ def stripped_under(history: History) -> list[pa.Table] | None:
             return None
         versions.append(version)
         if run["restrip"] != RESTRIPPED_DEFERRED:
-            pinned = (History.pinned(history.warehouse, {BOILERPLATE_PAGES.name: v}) for v in dict.fromkeys(versions))
-            return [h.read(BOILERPLATE_PAGES) for h in pinned]
+            older = dict.fromkeys(v for v in versions if v != pinned)
+            return [stored, *(_sample_at(history.warehouse, version) for version in older)]
     return None
+
+
+def _sample_at(warehouse: Path, version: int) -> pa.Table:
+    """`boilerplate_pages` at `version`."""
+    return History.pinned(warehouse, {BOILERPLATE_PAGES.name: version}).read(BOILERPLATE_PAGES)
 
 
 def _runs_before(history: History, columns: list[str]) -> list[dict[str, Any]]:
