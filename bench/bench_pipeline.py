@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py --n N [--new-fraction F] [--runner local|dask] [--page-kb 3]
         [--shape jsonl|txt] [--shard-rows ROWS] [--workers W] [--cpus C] [--keep DIR] [--seed S]
-        [--restrip auto|defer|all] [--new-first] [--new-file] [--catch-up]
+        [--restrip auto|defer|all] [--new-first] [--new-file] [--nights K] [--catch-up]
 
 The crawl (bench/_pipeline_corpus.py, seeded): pages of ~`--page-kb` KB of text under the menus of real corpus
 sites with a footer, bodies in the page's language (en/fr/es), ~2 % project pages in the seeds' layout,
@@ -25,11 +25,11 @@ With `--new-fraction F`, night 2 over night 1's warehouse: the crawl re-delivere
 rewritten with the new pages appended, so ingest reads only what follows the registered dump, or with
 `--new-first` in front, so it reads every line again; with `--new-file` as a second file beside night 1's,
 which stays registered and unread, so every record comes under a new source_uri; for txt, the new files beside
-the old ones), its wall time
-as a share of night 1's (#14's target: ≤ 5 %) and its stage figures; `--restrip` is night 2's (`defer`:
-published documents are not stripped again tonight), and `--catch-up` adds a night 3 re-delivering night 2's
-records with `--restrip auto` (after a deferred night 2, the run that strips again the published documents the
-change since night 1's and night 2's samples may move: changed.scope_since).
+the old ones), its wall time as a share of night 1's (#14's target: ≤ 5 %) and its stage figures. `--nights K`
+runs nights 2 … K so, each with F·N more new pages (a night's delivery folder is removed once the next ran).
+`--restrip` is theirs (`defer`: published documents are not stripped again tonight), and `--catch-up` adds one
+night re-delivering the last night's records with `--restrip auto` (after deferred nights, the run that strips
+again the published documents the change since each one's sample may move: changed.scope_since).
 After each night the
 counts must reconcile: the run's equation (read + restripped = new + updated + unchanged + duplicates +
 quarantined) and every raw record delivered that night found by source_uri in `documents`, `duplicates` or
@@ -214,6 +214,19 @@ def run_night(
     return run, summary, ok
 
 
+def share_line(night: int, run: CliRun, first: CliRun, what: str) -> str:
+    """A later night's wall time as a share of night 1's."""
+    share = run.seconds / first.seconds
+    return f"night {night}: {run.seconds:.1f} s = {share:.1%} of night 1's {first.seconds:.1f} s {what}"
+
+
+def drop_raw(work: Path, night: int) -> None:
+    """Remove night `night`'s delivery folder once a later night ran (1M pages are ~3.5 GB a copy); night 1's
+    stays (a `--new-file` night copies its JSONL)."""
+    if night > 1:
+        shutil.rmtree(work / f"raw{night}", ignore_errors=True)
+
+
 def planted_line(stream: PageStream, stats: dict[str, dict]) -> str:
     """What the crawl planted beside what dedupe and ingest found."""
     dedupe, ingest = stats.get("dedupe", {}), stats.get("ingest", {})
@@ -226,6 +239,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="pages of night 1 (default 2000)")
     parser.add_argument("--new-fraction", type=float, default=0.0, help="night 2: F·N new pages (default: no night 2)")
+    parser.add_argument(
+        "--nights",
+        type=int,
+        default=2,
+        help="with --new-fraction: nights 2 … NIGHTS each deliver the crawl again with F·N more new pages, under "
+        "--restrip (default 2; e.g. 7 --restrip defer --catch-up: a week of deferred nights, then the catch-up)",
+    )
     parser.add_argument("--runner", choices=("local", "dask"), default="local")
     parser.add_argument("--shard-rows", type=int, default=0, help="pages a shard task processes (default: the CLI's)")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
@@ -258,10 +278,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--catch-up",
         action="store_true",
-        help="a night 3 re-delivering night 2's records with --restrip auto (after --restrip defer: every "
-        "published document stripped again)",
+        help="one more night re-delivering the last night's records with --restrip auto (after --restrip defer: "
+        "the published documents the change since each deferred night's sample may move stripped again)",
     )
     args = parser.parse_args()
+    if args.nights < 2:
+        parser.error("--nights counts night 1: at least 2")
+    if args.new_file and args.nights > 2:
+        parser.error("--new-file delivers night 1's file and one more: it needs --nights 2")
     if args.new_file and args.shape != "jsonl":
         parser.error("--new-file delivers a second JSON Lines file: it needs --shape jsonl")
     return args
@@ -277,18 +301,21 @@ def main() -> None:
     first, stats1, ok = run_night(args, work, 1, stream.take(args.n))
     if stats1:
         print(planted_line(stream, stats1["stage_stats"]))
-    if ok and args.new_fraction > 0:
+    night = 1
+    while ok and args.new_fraction > 0 and night < args.nights:
+        night += 1
         new = stream.take(round(args.n * args.new_fraction))
         delivered = new + stream.pages[: -len(new) or None] if args.new_first else stream.pages
-        second, stats2, ok = run_night(args, work, 2, delivered, args.restrip, args.new_file)
-        if stats2:
-            share = second.seconds / first.seconds
-            print(f"night 2: {second.seconds:.1f} s = {share:.1%} of night 1's {first.seconds:.1f} s (target <= 5 %)")
-        if ok and args.catch_up:
-            third, stats3, ok = run_night(args, work, 3, stream.pages)
-            if stats3:
-                share = third.seconds / first.seconds
-                print(f"night 3 (catch-up, restrip {stats3.get('restrip')}): {third.seconds:.1f} s = {share:.1%}")
+        later, stats, ok = run_night(args, work, night, delivered, args.restrip, args.new_file)
+        if stats:
+            print(share_line(night, later, first, "(target <= 5 %)"))
+        drop_raw(work, night - 1)
+    if ok and night > 1 and args.catch_up:
+        night += 1
+        later, stats, ok = run_night(args, work, night, stream.pages)
+        if stats:
+            after = f"after {night - 2} --restrip {args.restrip} night(s)"
+            print(share_line(night, later, first, f"(catch-up {after}, restrip {stats.get('restrip')})"))
     print(calibration_line("after the last night"))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
