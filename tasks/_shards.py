@@ -309,6 +309,13 @@ def offload(fn: Callable[..., T], *args: Any, parallel: bool = True, **kwargs: A
     return future.result() if future is not None else fn(*args, **kwargs)
 
 
+def offload_each(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], *shared: Any) -> list[T]:
+    """`fn(*call, *shared)` for each of `calls`, side by side on the local worker processes when the run has them,
+    else one after the other here; the results in `calls`' order."""
+    futures = [_submit(fn, (*call, *shared), {}) for call in calls]
+    return [f.result() if f is not None else fn(*call, *shared) for f, call in zip(futures, calls, strict=True)]
+
+
 def fault_drill(stage: str, shard: Work) -> None:
     """Kill this process when $DOCPIPE_FAULT_SHARD names the stage's shard (drills of a worker dying)."""
     if os.environ.get(FAULT_SHARD_ENV) == f"{stage}:{shard.index}":

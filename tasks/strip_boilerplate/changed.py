@@ -73,6 +73,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks._shards import offload_each
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.lines import is_trivial, keys_of
 from tasks.strip_boilerplate.model import (
@@ -406,8 +407,10 @@ def scope_since(
     nights that deferred their re-strip: the sample of the last run that re-stripped, and of each deferred night
     since, whose own pages it stripped), each with the groups whose sample changed since (`groups_changed_since`):
     the union of the scopes from each to tonight's models (`union_of`). A document's cleaning is that of one of
-    those samples, so its candidacy under the scope of that one is covered."""
-    return union_of([scope_of_changed(stored, changed, night_models, cfg) for stored, changed in befores])
+    those samples, so its candidacy under the scope of that one is covered. The scopes are found side by side on
+    the run's worker processes when it has them (`offload_each`: each builds its sample's models, ~0.35 ms a
+    sampled page; a week of deferred nights at 100k pages took 17.9 s one after the other)."""
+    return union_of(offload_each(scope_of_changed, befores, night_models, cfg))
 
 
 def scope_of_changed(

@@ -45,7 +45,7 @@ from schemas.runs import (
     STAGES,
 )
 from tasks._progress import Laps, note
-from tasks._shards import Shard, apart, as_spill, map_shards, offload, plan_shards, spread_rows, trim_memory
+from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, has_left_out, quarantine_table
 from tasks.history import History
@@ -257,12 +257,13 @@ def _night_restrip(
         since = [(stored, changed)]
     if not any(groups for _, groups in since):
         return RESTRIPPED_SCOPED, NOTHING_TO_RESTRIP
-    # the before/after models of the changed groups on a worker process when the run has them (at 1M pages they
-    # took this process to 1 GB while both strip workers held their models): the clean map left the night's models
-    # built there (load_models), and the re-strip's shards go on with them (100k night 2: in a process of its own,
-    # tasks/_shards.apart, the scope took 5.3 s and the re-strip's new workers built the models again)
+    # the before/after models of the changed groups on the worker processes when the run has them, a sample each
+    # (changed.scope_since; at 1M pages they took this process to 1 GB while both strip workers held their models):
+    # the clean map left the night's models built there (load_models), and the re-strip's shards go on with them
+    # (100k night 2: in a process of its own, tasks/_shards.apart, the scope took 5.3 s and the re-strip's new
+    # workers built the models again)
     night_models = functools.partial(load_models, model_file, cfg)
-    return RESTRIPPED_SCOPED, offload(scope_since, since, night_models, cfg)
+    return RESTRIPPED_SCOPED, scope_since(since, night_models, cfg)
 
 
 def last_deferred(history: History) -> bool:

@@ -16,6 +16,7 @@ import pytest
 from tasks._shards import (
     apart,
     offload,
+    offload_each,
     prestart_workers,
     retire_workers,
     spread_rows,
@@ -49,6 +50,17 @@ def test_a_stage_gets_new_processes_and_the_previous_ones_exit():
         assert offload(os.getpid, parallel=False) == os.getpid()  # one shard: in place
     assert not _alive(third)
     assert offload(os.getpid) == os.getpid()  # no worker processes outside the block
+
+
+def test_calls_offloaded_together_run_on_the_workers_and_return_in_order():
+    """`offload_each` (a stage's few independent calls, e.g. the re-strip scopes of several samples): on the worker
+    processes when the run has them, here otherwise; results in the calls' order, the shared arguments last."""
+    with worker_processes(2):
+        pids = offload_each(os.getpid, [()] * 4)
+        assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
+        assert offload_each(pow, [(2,), (3,), (5,)], 3) == [8, 27, 125]
+    assert offload_each(os.getpid, [(), ()]) == [os.getpid()] * 2  # no worker processes outside the block
+    assert offload_each(pow, [(2, 5)]) == [32]
 
 
 def test_processes_retired_without_waiting_exit_before_the_next_stage_starts_its_own():
