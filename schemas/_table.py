@@ -121,7 +121,8 @@ def not_repeated_in_site(column: str, mostly: float) -> Expect:
     """Most values of `column` are not shared by many distinct documents of one site (batch plus published ones).
 
     Table-level: listing pages and newsletters legitimately repeat a title, but a night on which most titles
-    repeat ("Who we are" everywhere) is a scraper or template change and must not publish."""
+    repeat ("Who we are" everywhere) is a scraper or template change and must not publish. A document published
+    with the same value already is not judged again (a night that strips published documents again)."""
     return Expect(
         "ExpectColumnValuesToBeInSet",
         {"column": f"{column}__repeated_in_site", "value_set": [False], "mostly": mostly},

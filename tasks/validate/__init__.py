@@ -16,7 +16,8 @@ memory). Derived inputs (registry DERIVED):
   vouches for it (title_source url_slug or heading: "Press Releases" titling a listing page).
 - `repeated_in_site`: the title is the title of `min_docs_repeated_title`+ distinct documents of one site,
   counting this batch and published documents; table-level with `mostly` (listing pages repeat a title; most
-  titles repeating means a scraper or template change).
+  titles repeating means a scraper or template change), over the documents not published with that title
+  already (a night that strips published documents again judges only the titles that changed).
 - `recent_row_counts`: documents (= new + updated tonight) ≥ `min_row_share_of_recent` × median of the last
   `max_history_runs` succeeded runs' n_new + n_updated. Skipped while fewer than `min_history_runs` runs exist,
   and on a night that brought nothing (no documents, duplicates or quarantine rows: a no-op rerun).

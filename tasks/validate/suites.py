@@ -143,8 +143,11 @@ def table_batches(
 
 
 def _rows_checked(data: pa.Table, expect: Expect) -> int:
-    """Rows the expectation looks at: all, or those with its `where` column set."""
-    return data.num_rows - (data.column(expect.where).null_count if expect.where else 0)
+    """Rows the expectation looks at: all, or those with its `where` column set; of a derived column computed
+    already, those it judged (not null)."""
+    rows = data.num_rows - (data.column(expect.where).null_count if expect.where else 0)
+    name = expect.kwargs.get("column")
+    return rows - (data.column(name).null_count if expect.derive and name in data.column_names else 0)
 
 
 def _to_pandas(frame: pa.Table) -> pd.DataFrame:

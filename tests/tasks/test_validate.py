@@ -117,6 +117,26 @@ def test_one_title_repeated_in_a_site_passes_but_most_titles_repeated_fail(seed_
     assert "validate.documents.title.repeated_in_site" in failure.value.stats["failed_expectations"]
 
 
+def test_titles_published_as_they_are_are_not_judged_again(seed_tables):
+    """A night of documents stripped again (a catch-up) brings published documents with their titles as
+    published: those were judged on the night they came, so only a title that changed is judged."""
+    cfg = ValidateConfig(min_rows_for_share=1)
+    docs = seed_tables["documents"]
+    site = docs["site"][1].as_py()
+    everywhere = docs
+    for row in range(docs.num_rows):
+        everywhere = set_value(everywhere, "title", row, "Menu")
+        everywhere = set_value(everywhere, "site", row, site)
+    old = pa.table({"doc_id": ["old-1", "old-2"], "site": [site] * 2, "title": ["Menu"] * 2})
+    published = pa.concat_tables([old, everywhere.select(["doc_id", "site", "title"]).cast(old.schema)])
+    tables = dict(seed_tables, documents=everywhere)
+    result = validate_tables(tables, cfg, ValidationHistory(published_titles=published))
+    assert result.kept.num_rows == docs.num_rows and result.stats["failed_expectations"] == []
+    retitled = set_value(published, "title", old.num_rows, "Annual report")  # the first document's title moved
+    with pytest.raises(TableExpectationFailed, match="repeated_in_site"):
+        validate_tables(tables, cfg, ValidationHistory(published_titles=retitled))
+
+
 def test_bad_document_takes_its_children_along(seed_tables):
     project_doc = seed_tables["projects"].column("doc_id")[0].as_py()
     row = seed_tables["documents"].column("doc_id").to_pylist().index(project_doc)
