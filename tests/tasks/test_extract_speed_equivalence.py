@@ -27,8 +27,7 @@ PLAIN = {
     "capitalised": re.compile(r"(?<![^\W\d_])[^\W\da-z_][^\W\d_]*(?:['’][^\W\d_]+)?", re.UNICODE),
 }
 FAST = {
-    "money": mentions._MONEY_PATTERNS[0],
-    "money_after": mentions._MONEY_PATTERNS[1],
+    "money_after": mentions._MONEY_AFTER,
     "people": mentions._PEOPLE,
     "year": mentions._YEAR,
     "capitalised": _CAPITALISED,
@@ -93,19 +92,38 @@ def _matches(pattern: re.Pattern, text: str) -> list:
     return [(m.span(), m.group(), m.groupdict()) for m in pattern.finditer(text)]
 
 
-@pytest.mark.parametrize("name", sorted(PLAIN))
-def test_fast_patterns_find_what_the_plain_ones_find(name):
+def _texts_and_pages() -> list[str]:
     from helpers import corpus_pages
 
-    texts = _texts(20_000) + [page["text"] for page in corpus_pages()]
-    for text in texts:
+    return _texts(20_000) + [page["text"] for page in corpus_pages()]
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_fast_patterns_find_what_the_plain_ones_find(name):
+    for text in _texts_and_pages():
         assert _matches(FAST[name], text) == _matches(PLAIN[name], text), text
 
 
+def test_money_found_from_its_number_is_what_the_plain_pattern_finds():
+    texts = _texts_and_pages()
+    assert sum(1 for text in texts for _ in PLAIN["money"].finditer(text)) > 1000  # the check has cases to see
+    for text in texts:
+        plain = [(*m.span(), *m.group("cur", "num", "scale")) for m in PLAIN["money"].finditer(text)]
+        assert list(mentions.money_before(text)) == plain, text
+
+
+def test_sentences_start_where_the_plain_split_starts_them():
+    plain = re.compile(r"(?<=[.!?])\s+")
+    for text in _texts_and_pages() + ["a. . b?! c", "x.\n\n y", "end.  "]:
+        assert mentions._sentence_starts(text) == [0] + [m.end() for m in plain.finditer(text)], text
+
+
 def test_no_other_character_folds_to_the_currency_letters():
-    """The currency pattern lists U/u, E/e, C/c, G/g where the plain one ignores case."""
+    """The currency pattern lists U/u, E/e, C/c, G/g where the plain one ignores case, and a money mention is
+    looked for after D/d, R/r, F/f, P/p (the last letters of USD, EUR, CHF, GBP)."""
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
     assert sorted(set(re.findall("(?i)[uecg]", every))) == sorted("UuEeCcGg")
+    assert sorted(set(re.findall("(?i)[drfp]", every))) == sorted("DdRrFfPp")
 
 
 def test_prepared_text_and_grams_are_langdetects():
