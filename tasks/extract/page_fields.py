@@ -191,11 +191,14 @@ _DATE_PATTERNS = (
     re.compile(r"\b(?P<year>(19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)\b"),
 )
 _DATE_LINES = 4
+_YEAR = re.compile(r"(?:19|20)\d\d")  # in every date the patterns read: an opening without one has none
 
 
 def find_published_date(text: str, title_line: int) -> date | None:
     """The first full date written in the opening lines of the body (dateline or a date line), if any."""
     head = "\n".join(x[:160] for x in _opening_lines(text, title_line, _DATE_LINES))
+    if not _YEAR.search(head):
+        return None
     found: list[tuple[int, date]] = []
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(head):
