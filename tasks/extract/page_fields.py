@@ -182,16 +182,17 @@ _MONTHS = {
     **dict.fromkeys(("december", "décembre", "decembre", "diciembre", "dezembro", "dec"), 12),
 }
 _MONTH = r"(?P<month>[A-Za-zéûçô]{3,10})\.?"
+_YEAR_FORM = r"(?:19|20)\d\d"  # every date the patterns read has one
 _DATE_PATTERNS = (
     re.compile(
-        rf"\b(?P<day>\d{{1,2}})(?:er|st|nd|rd|th)?\s+(?:de\s+)?{_MONTH}\s+(?:de\s+)?(?P<year>(19|20)\d\d)\b",
+        rf"\b(?P<day>\d{{1,2}})(?:er|st|nd|rd|th)?\s+(?:de\s+)?{_MONTH}\s+(?:de\s+)?(?P<year>{_YEAR_FORM})\b",
         re.IGNORECASE,
     ),
-    re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>(19|20)\d\d)\b", re.IGNORECASE),
-    re.compile(r"\b(?P<year>(19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)\b"),
+    re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+(?P<year>{_YEAR_FORM})\b", re.IGNORECASE),
+    re.compile(rf"\b(?P<year>{_YEAR_FORM})-(?P<month>\d\d)-(?P<day>\d\d)\b"),
 )
 _DATE_LINES = 4
-_YEAR = re.compile(r"(?:19|20)\d\d")  # in every date the patterns read: an opening without one has none
+_YEAR = re.compile(_YEAR_FORM)  # an opening without a year holds no date
 
 
 def find_published_date(text: str, title_line: int) -> date | None:
