@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from tasks.extract import language, language_batch, mentions
+from tasks.extract import language, language_batch, mentions, page_fields
 from tasks.extract.countries import _CAPITALISED
 
 # The plain patterns the rewritten ones stand for (tasks/extract/mentions.py, countries.py).
@@ -164,3 +164,22 @@ def test_batched_trials_equal_one_page_at_a_time_bit_for_bit():
         batch = language_batch.batch_probabilities(pages, seed, trials, language._profiles()[2])
         single = np.array([language.language_probabilities(rows, seed, trials) for rows in pages])
         assert np.array_equal(batch, single)
+
+
+def test_remembered_slug_tokens_match_the_same_title_lines(monkeypatch):
+    from helpers import corpus_pages
+
+    pages = [(page["url"], page["text"].splitlines()) for page in corpus_pages()]
+    page_fields._remembered_slug_tokens.cache_clear()
+    remembered = [page_fields._slug_match(url, lines) for url, lines in pages]
+    again = [page_fields._slug_match(url, lines) for url, lines in pages]  # now read from memory
+    assert page_fields._remembered_slug_tokens.cache_info().hits > 1_000
+    monkeypatch.setattr(page_fields, "_slug_tokens", page_fields._fold_tokens)
+    assert remembered == again == [page_fields._slug_match(url, lines) for url, lines in pages]
+    assert sum(title is not None for title in remembered) > 100
+
+
+def test_long_lines_are_not_remembered():
+    before = page_fields._remembered_slug_tokens.cache_info().currsize
+    assert page_fields._slug_tokens("L’OIM Côte " * 100) == {"loim", "cote"}
+    assert page_fields._remembered_slug_tokens.cache_info().currsize == before
