@@ -23,6 +23,7 @@ from tasks.publish.files import (
     rows_in,
     scratch_folder,
     table_root,
+    writers_for,
     written_files,
 )
 from tasks.publish.rewrite import changed_documents, files_holding, rewrite_files
@@ -179,7 +180,8 @@ def _append(dt: DeltaTable, rows: Rows, write: TableWrite, run_id: str, held: pa
         write_deltalake(dt, source, mode="append", commit_properties=commit_tag(run_id, write.table))
         return
     with scratch_folder(dt) as scratch:
-        added = written_files(dt, scratch / "rows", _batches(source), write.table)
+        writers = writers_for(rows.num_rows)
+        added = written_files(dt, scratch / "rows", _batches(source), write.table, writers)
         commit_files(dt, {}, added, tags(run_id, write.table), {"num_added_rows": rows_in(added)})
 
 

@@ -22,7 +22,7 @@ from tasks.dedupe import DedupeConfig, dedupe_pages, load_history, sketch_pages
 from tasks.extract import ExtractConfig, extract_fields_task
 from tasks.history import History
 from tasks.ingest import IngestConfig, ingest_dumps_task
-from tasks.publish import PLAN, changed_tables, publish_tables, versions
+from tasks.publish import PLAN, changed_tables, files, publish_tables, versions
 from tasks.publish.merge import ensure_table, merge_rows, stale_rows_predicate
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task
 
@@ -313,3 +313,35 @@ def test_a_republished_documents_mentions_replace_its_old_ones_by_rewriting_only
     assert open_delta(warehouse, MENTIONS).version() == version + 1
     assert _mention_ids(warehouse, doc_id) == sorted(tonight.slice(1)["mention_id"].to_pylist())
     assert not list((warehouse / MENTIONS.name).glob("_docpipe_rewrite-*"))
+
+
+def test_writers_side_by_side_publish_the_same_rows_as_one(first_night, tmp_path, monkeypatch):
+    """A large load is dealt to several writers a row group at a time: forced here on the corpus night (16-row
+    groups, a writer per 50 rows), each page-text table holds exactly the rows one writer published, in more
+    files, and the run is still one commit a table."""
+    monkeypatch.setattr(files, "TEXT_ROW_GROUP_ROWS", 16)
+    monkeypatch.setattr(files, "ROWS_PER_WRITER", 50)
+    monkeypatch.setattr(files, "MAX_WRITERS", 3)
+    warehouse = tmp_path / "warehouse"
+    publish_tables(warehouse, first_night[2], "night-1")
+    for table in (DOCUMENTS, MENTIONS):
+        side_by_side = read_current(warehouse, table)
+        one = read_current(first_night[1], table)
+        key = [(c, "ascending") for c in table.key]
+        assert side_by_side.num_rows == one.num_rows > 100, table.name
+        assert side_by_side.sort_by(key).equals(one.sort_by(key).cast(side_by_side.schema)), table.name
+        written = open_delta(warehouse, table).file_uris()
+        assert len(written) == files.writers_for(one.num_rows) >= 2 > len(open_delta(first_night[1], table).file_uris())
+        footers = [pq.ParquetFile(f).metadata for f in written]
+        groups = [meta.row_group(g).num_rows for meta in footers for g in range(meta.num_row_groups)]
+        assert max(groups) == 16, table.name  # a long batch is cut into row groups of the set size
+        assert [op for op in _commits(warehouse, table, "night-1") if op != "CREATE TABLE"] == ["WRITE"]
+
+
+def test_a_failing_writer_fails_the_load_without_hanging(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "TEXT_ROW_GROUP_ROWS", 1)
+    dt = ensure_table(tmp_path / "warehouse", DOCUMENTS, "night-1")
+    wrong = pa.record_batch({"doc_id": pa.array([str(i) for i in range(40)])})  # each writer's file refuses it
+    with pytest.raises(ValueError, match="schema"), files.scratch_folder(dt) as scratch:
+        files.written_files(dt, scratch / "rows", [wrong], DOCUMENTS, writers=2)
+    assert not list(files.table_root(dt).glob("*.parquet"))
