@@ -43,9 +43,9 @@ TEXT_ROW_GROUP_ROWS = 4096
 # Their codec: zstd instead of deltalake's default snappy (100k generated pages' documents: 631 -> 163 MB on disk,
 # merge +640 -> +580 MB and 5.6 -> 4.7 s; pandas, DuckDB and Spark read both).
 TEXT_COMPRESSION = "ZSTD"
-# Writers side by side for a large load: one per this many rows (about one target file of page texts), at most
-# one a core (and 4); a night's small append stays one writer, one file.
-ROWS_PER_WRITER = 50_000
+# Writers side by side for a large load: one per full this many rows (~1 s of a writer's work on documents), at
+# most one a core (and 4); a night's small append stays one writer, one file.
+ROWS_PER_WRITER = 40_000
 MAX_WRITERS = min(os.cpu_count() or 1, 4)
 _END = object()  # the end of a writer's queue
 
