@@ -44,9 +44,13 @@ TEXT_ROW_GROUP_ROWS = 4096
 # merge +640 -> +580 MB and 5.6 -> 4.7 s; pandas, DuckDB and Spark read both).
 TEXT_COMPRESSION = "ZSTD"
 # Writers side by side for a large load: one per full this many rows (~1 s of a writer's work on documents), at
-# most one a core (and 4); a night's small append stays one writer, one file.
+# most MAX_WRITERS, one a core (and 4; also rewrite.py's files copied at once); a night's small append stays one
+# writer, one file.
 ROWS_PER_WRITER = 40_000
 MAX_WRITERS = min(os.cpu_count() or 1, 4)
+# Row groups waiting for each writer (~20 MB a group of page texts): one keeps a writer busy while the dealer
+# builds the next group.
+WAITING_GROUPS = 1
 _END = object()  # the end of a writer's queue
 
 
@@ -125,10 +129,10 @@ def _write_files(folder: Path, groups: Iterable[pa.Table], schema: pa.Schema) ->
 
 
 def _write_side_by_side(folder: Path, groups: Iterable[pa.Table], schema: pa.Schema, writers: int) -> int:
-    """`_write_files` by `writers` threads, the row groups dealt to them in turn (each holds at most two waiting:
-    memory stays a few row groups); how many files. A writer that fails drains its queue, so the dealing never
+    """`_write_files` by `writers` threads, the row groups dealt to them in turn (each has at most WAITING_GROUPS
+    waiting: memory stays a few row groups); how many files. A writer that fails drains its queue, so the dealing never
     blocks; the first error is raised once every writer has stopped."""
-    queues: list[queue.Queue] = [queue.Queue(maxsize=2) for _ in range(writers)]
+    queues: list[queue.Queue] = [queue.Queue(maxsize=WAITING_GROUPS) for _ in range(writers)]
     files = [0] * writers
     errors: list[BaseException] = []
 

@@ -13,7 +13,6 @@ add, operation WRITE).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,12 +28,9 @@ from tasks._spill import Rows, read_columns
 from tasks._stage import raw_keys
 from tasks._warehouse import query_arrow, sql_list
 from tasks.dedupe.version import VERSION_HASH_SQL, version_hashes
-from tasks.publish.files import commit_files, rows_in, scratch_folder, table_root, written_files
+from tasks.publish.files import MAX_WRITERS, commit_files, rows_in, scratch_folder, table_root, written_files
 
 HELD_SCHEMA = pa.schema([("doc_id", pa.string()), ("run_id", pa.string())])
-# Files copied at once: pyarrow reads, filters, compresses and writes without the GIL, so copies run side by side
-# on threads of the one committing process (each holds a row group).
-COPY_THREADS = min(os.cpu_count() or 1, 4)
 
 
 def files_holding(dt: DeltaTable, keys: pa.Array, key_rows: int) -> dict[str, tuple[int, pa.Table]]:
@@ -100,7 +96,7 @@ def rewrite_files(
     tonight: Iterable[pa.RecordBatch],
     tags: dict[str, Any],
     chunk_rows: int,
-    threads: int = COPY_THREADS,
+    threads: int = MAX_WRITERS,
     table: Table = DOCUMENTS,
     replaced: int | None = None,
 ) -> None:
