@@ -223,7 +223,8 @@ def verify_pairs(
 ) -> dict[tuple[Any, Any], tuple[str, float]]:
     """The verified candidate pairs and their verdict (kind, similarity), residue.py. Shingle sets are computed
     once per candidate, MAX_SEGMENT_TEXTS texts at a time in row order, and kept on disk; a pair's texts are read
-    again only when its sets leave a verdict open (`may_match`): memory follows a segment, not the candidates."""
+    again only when its sets leave a verdict open (`may_match`), its sets taken from the disk: memory follows a
+    segment, not the candidates."""
     nodes = sorted({n for p in pairs for n in p}, key=lambda n: (1, 0, n) if isinstance(n, str) else (0, at[n], ""))
     with tempfile.TemporaryFile() as file:
         store = ShingleStore(file)
@@ -231,17 +232,17 @@ def verify_pairs(
             segment = nodes[lo : lo + MAX_SEGMENT_TEXTS]
             store.add(segment, shingle_sets(sketcher, node_texts(segment, at, texts, history_texts)))
         open_pairs = [(a, b) for a, b in pairs if may_match(store.get(a), store.get(b), rules)]
-    open_pairs.sort(key=lambda p: (int(at[p[0]]), str(p[1])))
-    verdicts: dict[tuple[Any, Any], tuple[str, float]] = {}
-    block: list[tuple[Any, Any]] = []
-    block_nodes: set[Any] = set()
-    for pair in [*open_pairs, None]:
-        if pair is None or (len(block_nodes | set(pair)) > MAX_SEGMENT_TEXTS and block):
-            verdicts.update(verify_block(block, block_nodes, at, texts, history_texts, sketcher, rules))
-            block, block_nodes = [], set()
-        if pair is not None:
-            block.append(pair)
-            block_nodes.update(pair)
+        open_pairs.sort(key=lambda p: (int(at[p[0]]), str(p[1])))
+        verdicts: dict[tuple[Any, Any], tuple[str, float]] = {}
+        block: list[tuple[Any, Any]] = []
+        block_nodes: set[Any] = set()
+        for pair in [*open_pairs, None]:
+            if pair is None or (len(block_nodes | set(pair)) > MAX_SEGMENT_TEXTS and block):
+                verdicts.update(verify_block(block, block_nodes, at, texts, history_texts, store, sketcher, rules))
+                block, block_nodes = [], set()
+            if pair is not None:
+                block.append(pair)
+                block_nodes.update(pair)
     return verdicts
 
 
@@ -251,18 +252,19 @@ def verify_block(
     at: np.ndarray,
     texts: Any,
     history_texts: Mapping[str, str],
+    store: ShingleStore,
     sketcher: Sketcher,
     rules: ResidueRules,
 ) -> dict[tuple[Any, Any], tuple[str, float]]:
-    """`verify_pair` of each pair of a block, the texts of its nodes read once."""
+    """`verify_pair` of each pair of a block, the texts of its nodes read once (their shingle sets from `store`)."""
     ordered = sorted(nodes, key=lambda n: (1, 0, n) if isinstance(n, str) else (0, n, ""))
     values = node_texts(ordered, at, texts, history_texts)
-    sets = shingle_sets(sketcher, values)
     at_node = {n: k for k, n in enumerate(ordered)}
     out = {}
     for a, b in block:
         na, nb = at_node[a], at_node[b]
-        verdict = verify_pair(sets[na], sets[nb], values[na].as_py() or "", values[nb].as_py() or "", sketcher, rules)
+        set_a, set_b = store.get(a), store.get(b)
+        verdict = verify_pair(set_a, set_b, values[na].as_py() or "", values[nb].as_py() or "", sketcher, rules)
         if verdict is not None:
             out[(a, b)] = verdict
     return out
