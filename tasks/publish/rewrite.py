@@ -102,9 +102,11 @@ def rewrite_files(
 ) -> None:
     """One commit (its metadata `tags`): each data file of `files` ({path: size}, holding a `changed` doc_id)
     replaced by a copy without those rows (a file's rows stay together: files of old nights that nothing changed
-    in are never read; `threads` files copied at once), and the `tonight` rows appended. Its operationMetrics
-    count rows as a merge's do: for `documents`, added (new keys), updated, copied; for a table whose rows of a
-    document are replaced together (`replaced` rows left out), added, deleted, copied."""
+    in are never read; `threads` files copied at once, on threads of this committing process: pyarrow reads,
+    filters, compresses and writes without the GIL; each copy holds a row group), and the `tonight` rows
+    appended. Its operationMetrics count rows as a merge's do: for `documents`, added (new keys), updated,
+    copied; for a table whose rows of a document are replaced together (`replaced` rows left out), added,
+    deleted, copied."""
     root = table_root(dt)
     with scratch_folder(dt) as scratch, ThreadPoolExecutor(threads) as pool:
         copying = pool.map(
