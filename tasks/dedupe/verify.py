@@ -81,10 +81,10 @@ class SetStore:
     @staticmethod
     def write_index(folder: Path, sizes: list[np.ndarray]) -> None:
         """The index of the segments' sets (`sizes`: each segment's set sizes, in node order)."""
-        segments = np.repeat(np.arange(len(sizes)), [len(s) for s in sizes])
-        offsets = [np.concatenate([[0], np.cumsum(s)[:-1]]) for s in sizes if len(s)]
-        rows = [segments, np.concatenate([np.zeros(0, np.int64), *offsets]), np.concatenate([[], *sizes])]
-        np.save(Path(folder) / "index.npy", np.stack([np.asarray(r, np.int64) for r in rows]))
+        none = np.zeros(0, np.int64)
+        segments = np.repeat(np.arange(len(sizes), dtype=np.int64), [len(s) for s in sizes])
+        offsets = np.concatenate([none, *(np.cumsum(s) - s for s in sizes)])
+        np.save(Path(folder) / "index.npy", np.stack([segments, offsets, np.concatenate([none, *sizes])]))
 
     def get(self, node: int) -> np.ndarray:
         segment = int(self.segments[node])
