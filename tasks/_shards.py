@@ -99,7 +99,8 @@ def spread_rows(total: int, shard_rows: int, least: int, workers: int | None = N
     For a stage whose pages cost milliseconds each (strip); results do not depend on shard sizes. `workers`: the
     run's local worker processes, when asked before they are set (`worker_processes`)."""
     if workers is None:
-        workers = local_workers()
+        with _workers.lock:
+            workers = _workers.count
     if workers <= 1 or total >= shard_rows * workers:
         return shard_rows
     return max(least, -(-total // workers))
@@ -313,42 +314,6 @@ def offload_each(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], *shared
     else one after the other here; the results in `calls`' order."""
     futures = [_submit(fn, (*call, *shared), {}) for call in calls]
     return [f.result() if f is not None else fn(*call, *shared) for f, call in zip(futures, calls, strict=True)]
-
-
-def in_order(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], *shared: Any) -> list[T]:
-    """`fn(*call, *shared)` for each of `calls`, one after the other here."""
-    return [fn(*call, *shared) for call in calls]
-
-
-def local_workers() -> int:
-    """The run's local worker processes (0: none; the run's shards run here or on Dask)."""
-    with _workers.lock:
-        return _workers.count
-
-
-@dataclass(frozen=True, slots=True)
-class Helpers:
-    """Processes a night-wide reduce spreads its own work over (`helper_processes`)."""
-
-    pool: Executor
-    processes: int
-
-    def each(self, fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], *shared: Any) -> list[T]:
-        """`fn(*call, *shared)` for each of `calls`, side by side; the results in `calls`' order."""
-        futures = [self.pool.submit(fn, *call, *shared) for call in calls]
-        return [f.result() for f in futures]
-
-
-@contextmanager
-def helper_processes(processes: int) -> Iterator[Helpers | None]:
-    """`processes` spawned processes for the block (None: fewer than two). For a night-wide reduce running in a
-    process of its own (`apart`) once the stage's worker processes are gone: its Python loops would otherwise
-    leave the other cores idle."""
-    if processes <= 1:
-        yield None
-        return
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield Helpers(pool, processes)
 
 
 def fault_drill(stage: str, shard: Work) -> None:

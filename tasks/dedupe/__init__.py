@@ -5,8 +5,7 @@ Modules: config (DedupeConfig), sketches (MinHash sketches of a batch),
 minhash (shingles, signatures, band keys, Jaccard), history (the published history and near-duplicate index, read
 filtered with DuckDB), keys (the night's identities and band keys as numpy arrays, for the reduce), decide (the
 night's decisions: one record per doc_id, unchanged, exact pass, near fold),
-near (LSH candidates, clusters), verify (verifying the candidate pairs, here or on helper processes), residue
-(verifying a pair on template-free bodies), version (the
+near (LSH candidates, verification, clusters), residue (verifying a pair on template-free bodies), version (the
 `unchanged` test), outputs (duplicates and index rows, spills), shards (the map tasks: sketch parts, kept parts),
 stage (the pure function and the sharded stage). This file re-exports only.
 """

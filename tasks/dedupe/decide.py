@@ -208,18 +208,10 @@ def near_docs(near: list[Duplicate], rows: Rows) -> list[tuple[Duplicate, str]]:
 
 
 def decide(
-    rows: Rows,
-    keys: NightKeys,
-    history: pa.Table,
-    cfg: DedupeConfig,
-    index: DedupeIndex,
-    full: Rows,
-    chunk_rows: int,
-    processes: int = 1,
+    rows: Rows, keys: NightKeys, history: pa.Table, cfg: DedupeConfig, index: DedupeIndex, full: Rows, chunk_rows: int
 ) -> Decisions:
     """Every decision of the night over the sketch `rows` (their identities and band keys: `keys`); `full` holds
-    the texts, read for near candidates and re-delivered bodies only (`chunk_rows` at a time); `processes`:
-    helper processes the near fold may verify its candidates on."""
+    the texts, read for near candidates and re-delivered bodies only (`chunk_rows` at a time)."""
     published = Published.of(history, keys, rows)
     latest, superseded = latest_per_doc(keys)
     ordered = canonical_order(keys, latest, published.doc[latest] >= 0)
@@ -228,7 +220,7 @@ def decide(
     is_update = published.doc[kept] >= 0
     doc_ids = strings_of(rows, "doc_id")
     args = (column(full, "text"), index.bands, index.texts, cfg.sketcher, cfg.residue_rules)
-    matches, near_stats = fold_near(keys, kept, is_update, doc_ids, *args, processes)
+    matches, near_stats = fold_near(keys, kept, is_update, doc_ids, *args)
     near = [Duplicate(int(kept[m.rank]), m.canonical, m.kind, m.similarity) for m in matches]
     stay = ~np.isin(kept, np.array([d.row for d in near], np.int64))
     at = kept[stay]

@@ -4,26 +4,26 @@ dropped), union-find, one canonical document per cluster.
 
 Candidates come from the band keys in numpy, a slice of the key space at a time (`key_buckets`): a pair of rows
 sharing a key, or a row and a published document's band row, are found by sorting that slice's (key, rank)
-entries, so memory follows the slice, not the night. Only candidates become Python objects; verify.py verifies
-them, here or on helper processes.
+entries, so memory follows the slice, not the night. Only candidates become Python objects.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
 from tasks.dedupe.keys import NightKeys, Strings, array_strings, join_exact
-from tasks.dedupe.minhash import Sketcher, string_hashes
-from tasks.dedupe.residue import ResidueRules
-from tasks.dedupe.verify import verify_pairs
+from tasks.dedupe.minhash import Sketcher, shingle_sets, string_hashes
+from tasks.dedupe.residue import ResidueRules, may_match, verify_pair
 
 MAX_BUCKET_KEYS = 1 << 20  # band-key entries sorted at once (a few arrays of 8 bytes each)
 _BLOCK_ROWS = 1 << 16  # rows of the key arrays scanned at a time for one bucket
+MAX_SEGMENT_TEXTS = 5000  # candidate texts (and their shingle sets) in memory at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,17 +159,15 @@ def fold_near(
     history_texts: Mapping[str, str],
     sketcher: Sketcher,
     rules: ResidueRules,
-    processes: int = 1,
 ) -> tuple[list[NearMatch], dict[str, int]]:
     """Near duplicates among the kept rows `at` (in canonical order: published first, then fetched_at, source_uri).
 
     Per kept row (its rank in `at`): `is_update`; `doc_ids` gives the doc_id of rows, `texts.take(rows)` their
     texts (read for candidates only). Returns the rows to fold and counters. Published documents (history, or
-    rows updating one) are never folded; they are canonical first. `processes`: helper processes the
-    candidates may be verified on (verify.py).
+    rows updating one) are never folded; they are canonical first.
     """
     pairs = candidate_pairs(keys, at, doc_ids, bands)
-    verdicts = verify_pairs(pairs, at, texts, history_texts, sketcher, rules, processes)
+    verdicts = verify_pairs(pairs, at, texts, history_texts, sketcher, rules)
     nodes = sorted({n for p in verdicts for n in p}, key=str)
     at_node = {n: k for k, n in enumerate(nodes)}
     uf, best = _UnionFind(len(nodes)), {}
@@ -184,6 +182,92 @@ def fold_near(
     matches = cluster_matches(uf, at_node, best, row_ids, is_update)
     n_contained = sum(kind == "contained" for kind, _ in verdicts.values())
     return matches, {"near_candidates": len(pairs), "near_verified": len(verdicts), "near_contained": n_contained}
+
+
+class ShingleStore:
+    """The distinct shingle sets of candidate nodes, kept in an unnamed temporary file and read back one at a
+    time: a pass over the candidates' texts in row order computes them a slice at a time."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.where: dict[Any, tuple[int, int]] = {}
+
+    def add(self, nodes: list[Any], sets: list[np.ndarray]) -> None:
+        for node, values in zip(nodes, sets, strict=True):
+            self.where[node] = (self.file.tell(), len(values))
+            self.file.write(np.ascontiguousarray(values, np.uint64).tobytes())
+
+    def get(self, node: Any) -> np.ndarray:
+        start, count = self.where[node]
+        self.file.seek(start)
+        return np.frombuffer(self.file.read(count * 8), np.uint64)
+
+
+def node_texts(nodes: list[Any], at: np.ndarray, texts: Any, history_texts: Mapping[str, str]) -> pa.Array:
+    """The texts of candidate nodes (ranks: rows `at[rank]` read from `texts`; doc_ids: published texts)."""
+    ranks = [n for n in nodes if isinstance(n, int)]
+    row_texts = texts.take(pa.array(at[np.array(ranks, np.int64)], pa.int64()))
+    if isinstance(row_texts, pa.ChunkedArray):
+        row_texts = row_texts.combine_chunks()
+    hist = pa.array([history_texts.get(n) for n in nodes if isinstance(n, str)], pa.string())
+    return pa.concat_arrays([row_texts.cast(pa.string()), hist])
+
+
+def verify_pairs(
+    pairs: set[tuple[Any, Any]],
+    at: np.ndarray,
+    texts: Any,
+    history_texts: Mapping[str, str],
+    sketcher: Sketcher,
+    rules: ResidueRules,
+) -> dict[tuple[Any, Any], tuple[str, float]]:
+    """The verified candidate pairs and their verdict (kind, similarity), residue.py. Shingle sets are computed
+    once per candidate, MAX_SEGMENT_TEXTS texts at a time in row order, and kept on disk; a pair's texts are read
+    again only when its sets leave a verdict open (`may_match`), its sets taken from the disk: memory follows a
+    segment, not the candidates."""
+    nodes = sorted({n for p in pairs for n in p}, key=lambda n: (1, 0, n) if isinstance(n, str) else (0, at[n], ""))
+    with tempfile.TemporaryFile() as file:
+        store = ShingleStore(file)
+        for lo in range(0, len(nodes), MAX_SEGMENT_TEXTS):
+            segment = nodes[lo : lo + MAX_SEGMENT_TEXTS]
+            store.add(segment, shingle_sets(sketcher, node_texts(segment, at, texts, history_texts)))
+        open_pairs = [(a, b) for a, b in pairs if may_match(store.get(a), store.get(b), rules)]
+        open_pairs.sort(key=lambda p: (int(at[p[0]]), str(p[1])))
+        verdicts: dict[tuple[Any, Any], tuple[str, float]] = {}
+        block: list[tuple[Any, Any]] = []
+        block_nodes: set[Any] = set()
+        for pair in [*open_pairs, None]:
+            if pair is None or (len(block_nodes | set(pair)) > MAX_SEGMENT_TEXTS and block):
+                verdicts.update(verify_block(block, block_nodes, at, texts, history_texts, store, sketcher, rules))
+                block, block_nodes = [], set()
+            if pair is not None:
+                block.append(pair)
+                block_nodes.update(pair)
+    return verdicts
+
+
+def verify_block(
+    block: list[tuple[Any, Any]],
+    nodes: set[Any],
+    at: np.ndarray,
+    texts: Any,
+    history_texts: Mapping[str, str],
+    store: ShingleStore,
+    sketcher: Sketcher,
+    rules: ResidueRules,
+) -> dict[tuple[Any, Any], tuple[str, float]]:
+    """`verify_pair` of each pair of a block, the texts of its nodes read once (their shingle sets from `store`)."""
+    ordered = sorted(nodes, key=lambda n: (1, 0, n) if isinstance(n, str) else (0, n, ""))
+    values = node_texts(ordered, at, texts, history_texts)
+    at_node = {n: k for k, n in enumerate(ordered)}
+    out = {}
+    for a, b in block:
+        na, nb = at_node[a], at_node[b]
+        set_a, set_b = store.get(a), store.get(b)
+        verdict = verify_pair(set_a, set_b, values[na].as_py() or "", values[nb].as_py() or "", sketcher, rules)
+        if verdict is not None:
+            out[(a, b)] = verdict
+    return out
 
 
 def cluster_matches(

@@ -77,7 +77,7 @@ import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
 from tasks._progress import Laps, note
-from tasks._shards import Shard, apart, as_spill, local_workers, map_shards, plan_shards
+from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
 from tasks.dedupe.config import DedupeConfig
@@ -169,8 +169,7 @@ def dedupe_stage(
     else:
         map_shards(sketch_shard, shards, cfg=cfg, out=out)
         laps.lap("sketch")
-        shard_rows = [s.rows for s in shards]
-        night = apart(decide_night, history, cfg, full, shard_rows, sizes, out, processes=local_workers())
+        night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
         laps.lap(f"decide ({night.steps})")
         manifests = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
         laps.lap("write")
@@ -208,11 +207,9 @@ def decide_night(
     sizes: Sizes,
     out: Path,
     laps: Laps | None = None,
-    processes: int = 1,
 ) -> NightDecisions:
     """The reduce over the sketch parts of the night's shards (`shard_rows` rows each, of `full`): load the
-    matching history, decide every row, write the kept-row file; `laps` times its steps (its own by default).
-    `processes`: helper processes the near fold may verify its candidates on (verify.py)."""
+    matching history, decide every row, write the kept-row file; `laps` times its steps (its own by default)."""
     laps = laps or Laps()
     rows = sketch_rows(out, len(shard_rows), cfg)
     if rows.num_rows != sum(shard_rows):
@@ -221,7 +218,7 @@ def decide_night(
     laps.lap("band keys")
     published, index = night_history(history, rows, keys)
     laps.lap("history")
-    decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows, processes)
+    decided = decide(rows, keys, published, cfg, index, full, sizes.chunk_rows)
     laps.lap("decisions")
     kept_rows = write_kept_rows(out, decided, shard_rows)
     duplicates = duplicates_table(rows, decided.duplicates)

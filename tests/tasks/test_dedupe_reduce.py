@@ -5,8 +5,6 @@ duplicates, index rows and counters when every string hash collides, and when bu
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +12,7 @@ import pytest
 from helpers import clean, corpus_labels, corpus_pages, ingest, night_two_of, with_column, write_jsonl_dump
 
 from schemas import STG_CLEAN
-from tasks.dedupe import DedupeConfig, DedupeIndex, decide, dedupe_pages, keys, near, published_history, verify
+from tasks.dedupe import DedupeConfig, DedupeIndex, decide, dedupe_pages, keys, near, published_history
 
 CFG = DedupeConfig()
 LABELS = corpus_labels()
@@ -103,39 +101,5 @@ def test_tiny_key_buckets_and_text_segments_change_nothing(night_one, expected, 
     """Band keys sorted a small slice of the key space at a time (many buckets), candidate texts shingled three at
     a time and verified in blocks of three: the same pairs, verdicts and clusters."""
     monkeypatch.setattr(near, "MAX_BUCKET_KEYS", 16)
-    monkeypatch.setattr(verify, "MAX_SEGMENT_TEXTS", 3)
+    monkeypatch.setattr(near, "MAX_SEGMENT_TEXTS", 3)
     _assert_same(_both_nights(night_one), expected)
-
-
-def _counting(helper_processes):
-    """`helper_processes`, counting the pools it starts."""
-
-    @contextmanager
-    def counted(processes: int):
-        with helper_processes(processes) as helpers:
-            counted.started += helpers is not None
-            yield helpers
-
-    counted.started = 0
-    return counted
-
-
-def test_verification_on_helper_processes_changes_nothing(night_one, expected, monkeypatch):
-    """Both nights' real candidate pairs (night two's with published documents) verified on two spawned helper
-    processes (however few the pairs), in segments and blocks of three texts: the verdicts of one pass here."""
-    calls = []
-
-    def spy(*args):
-        calls.append(args)
-        return verify.verify_pairs(*args)
-
-    monkeypatch.setattr(near, "verify_pairs", spy)
-    _assert_same(_both_nights(night_one), expected)
-    assert len(calls) == 2 and any(isinstance(n, str) for pair in calls[1][0] for n in pair)
-    monkeypatch.setattr(verify, "MIN_HELPER_PAIRS", 0)
-    monkeypatch.setattr(verify, "helper_processes", spawned := _counting(verify.helper_processes))
-    for args in calls:
-        here = verify.verify_pairs(*args[:6])
-        assert {kind for kind, _ in here.values()} >= {"near"}, here
-        assert verify.verify_pairs(*args[:6], 2, 3) == here
-    assert spawned.started == 2  # one pool for each helper run, none for the runs here
