@@ -2,10 +2,11 @@
 without running night 1 again, so code before and after a change is compared on the same warehouse.
 
     .venv/bin/python bench/replay_night.py --base KEPT/warehouse --raw KEPT/raw2 --work DIR [--restrip auto]
-        [--run-id night3] [--runner local|dask] [--workers W] [--keep]
+        [--run-id night3] [--runner local|dask] [--workers W] [--keep] [--link]
 
 `--base` is a warehouse a bench kept (`bench_pipeline.py --keep KEPT`); it is copied to `DIR/warehouse` and never
-written. `--raw` is the night's delivery (a kept bench's `raw2` re-delivers night 2: the night 3 of `--catch-up`).
+written (`--link`: its Parquet files hard-linked, for a 1M-page warehouse on a full disk). `--raw` is the night's
+delivery (a kept bench's `raw2` re-delivers night 2: the night 3 of `--catch-up`).
 The real CLI runs on the copy in a child process (`docpipe run --restrip …`); printed: each stage's figures, wall
 seconds, peak tree RSS, CPU seconds by role, the steps lines of the run's log (where strip's, dedupe's and
 publish's time went) and the run's count equation (read + restripped = new + updated + unchanged + duplicates +
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -39,7 +41,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runner", choices=("local", "dask"), default="local")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     parser.add_argument("--keep", action="store_true", help="keep the warehouse copy")
+    parser.add_argument(
+        "--link", action="store_true", help="hard-link the base's Parquet files instead of copying them (same disk)"
+    )
     return parser.parse_args()
+
+
+def link_parquet(source: str, target: str) -> None:
+    """Hard-link a Parquet file (Delta never rewrites a data file: a night writes new ones), copy anything else
+    (Delta logs, DuckDB and Prefect databases are written in place)."""
+    if source.endswith(".parquet"):
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
 
 
 def main() -> int:
@@ -48,7 +62,7 @@ def main() -> int:
     if warehouse.exists():
         raise SystemExit(f"{warehouse} exists: give a new --work folder")
     print(calibration_line("before the replay"))
-    shutil.copytree(args.base, warehouse)
+    shutil.copytree(args.base, warehouse, copy_function=link_parquet if args.link else shutil.copy2)
     cmd = docpipe_command("run", "--raw", str(args.raw), "--warehouse", str(warehouse), "--run-id", args.run_id)
     cmd += ["--runner", args.runner, "--restrip", args.restrip]
     cmd += ["--workers", str(args.workers)] if args.workers else []

@@ -5,8 +5,9 @@ follows tonight's batch, not the history.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +15,7 @@ import pyarrow.compute as pc
 
 from schemas import DEDUPE_BANDS, DOCUMENTS
 from schemas.documents import VERSION_COLUMNS
-from tasks._warehouse import query_arrow, rows_holding, sql_list
+from tasks._warehouse import locate_rows, query_arrow, read_located, rows_holding, sql_list
 from tasks.dedupe.sketches import Sketches
 from tasks.dedupe.version import KEYS, KEYS_HASH_SQL, VERSION_HASH_SQL, keys_hashes, version_hashes
 from tasks.history import History
@@ -23,31 +24,66 @@ from tasks.sizes import DEFAULT_SIZES
 HASHES = ("version_hash", "keys_hash")  # the `unchanged` test's columns of the history (version.py)
 
 
-class PublishedTexts(Mapping[str, str]):
-    """{doc_id: text} over Arrow arrays: the texts stay Arrow strings and a Python string is made only for the
-    text asked for (1M pages, night 2: 98,865 candidates' texts as a dict took dedupe's reduce +260 MB)."""
+TEXT_SCHEMA = pa.schema([DOCUMENTS.arrow_schema.field(c) for c in ("doc_id", "text")])
 
-    def __init__(self, doc_ids: pa.Array, texts: pa.Array):
+
+class CandidateTexts(Protocol):
+    """The texts of published documents that are near candidates tonight, read a segment at a time."""
+
+    def read_order(self, doc_ids: Iterable[str]) -> list[str]:
+        """`doc_ids` in the order their texts are best read (segments of it read few row groups)."""
+        ...
+
+    def take(self, doc_ids: Sequence[str]) -> pa.Array:
+        """Their texts, in that order (null: none published)."""
+        ...
+
+
+class TextsInMemory:
+    """`CandidateTexts` of documents held in memory ({doc_id: text}): tests, and histories built in memory."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
         self._texts = texts
-        self._row = {doc_id: row for row, doc_id in enumerate(doc_ids.to_pylist())}
 
-    def __getitem__(self, doc_id: str) -> str:
-        return self._texts[self._row[doc_id]].as_py()
+    def read_order(self, doc_ids: Iterable[str]) -> list[str]:
+        return sorted(doc_ids)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._row)
+    def take(self, doc_ids: Sequence[str]) -> pa.Array:
+        return pa.array([self._texts.get(d) for d in doc_ids], pa.string())
 
-    def __len__(self) -> int:
-        return len(self._row)
+
+class PublishedTexts:
+    """`CandidateTexts` read from the `documents` files when asked, by file and row (`locate_rows`), in the
+    files' order: a segment's texts come from a few row groups. Held at once, the candidates' texts took 264 MB
+    (1M-page warehouse, a night of 12,485 pages)."""
+
+    def __init__(self, located: pa.Table) -> None:
+        self._located = located.sort_by([("filename", "ascending"), ("row", "ascending")])
+        self._position = {doc_id: k for k, doc_id in enumerate(self._located.column("doc_id").to_pylist())}
+
+    def read_order(self, doc_ids: Iterable[str]) -> list[str]:
+        return sorted(doc_ids, key=lambda doc_id: self._position.get(doc_id, -1))
+
+    def take(self, doc_ids: Sequence[str]) -> pa.Array:
+        found = [self._position[d] for d in doc_ids if d in self._position]
+        rows = read_located(self._located.take(pa.array(found, pa.int64())), TEXT_SCHEMA)
+        at = pc.index_in(pa.array(doc_ids, pa.string()), value_set=rows.column("doc_id").combine_chunks())
+        return rows.column("text").combine_chunks().take(at)
 
 
 @dataclass(frozen=True, slots=True)
 class DedupeIndex:
     """Near-duplicate history: published band rows (band_key, doc_id) — all, or only those matching tonight's
-    keys — and the current text of the published documents they name ({doc_id: text})."""
+    keys — and the texts of the published documents they name."""
 
     bands: pa.Table = field(default_factory=lambda: DEDUPE_BANDS.empty().select(["band_key", "doc_id"]))
-    texts: Mapping[str, str] = field(default_factory=dict)
+    texts: CandidateTexts = field(default_factory=lambda: TextsInMemory({}))
+
+    @classmethod
+    def of_documents(cls, bands: pa.Table, documents: pa.Table) -> DedupeIndex:
+        """The index of published `bands` and `documents` held in memory (doc_id, text)."""
+        ids, texts = (documents.column(c).to_pylist() for c in ("doc_id", "text"))
+        return cls(bands, TextsInMemory(dict(zip(ids, texts, strict=True))))
 
 
 def _query(sql: str, files: Sequence[str], empty: pa.Table, **tables: pa.Table) -> pa.Table:
@@ -148,8 +184,7 @@ def read_history(
         keys = pa.table({"band_key": pa.array(np.unique(np.concatenate([k.ravel() for k in band_keys()])), pa.int64())})
         bands = matching_bands(band_files, keys, bands)
     candidate_ids = pc.unique(bands.column("doc_id"))
-    texts = DOCUMENTS.empty().select(["doc_id", "text"])
-    if len(candidate_ids) and doc_files:
-        texts = rows_holding(doc_files, "doc_id", pa.table({"doc_id": candidate_ids}), texts.schema)
-    texts = texts.combine_chunks()
-    return history, DedupeIndex(bands, PublishedTexts(texts.column("doc_id"), texts.column("text")))
+    if not len(candidate_ids) or not doc_files:
+        return history, DedupeIndex(bands)
+    located = locate_rows(doc_files, "doc_id", pa.table({"doc_id": candidate_ids}))
+    return history, DedupeIndex(bands, PublishedTexts(located))

@@ -20,6 +20,7 @@ from tasks.dedupe import (
     dedupe_pages,
     doc_id_for,
     history_from_files,
+    near,
     published_history,
     sketch_pages,
 )
@@ -70,11 +71,7 @@ def _raw(tmp_path: Path, name: str, records: list[dict]) -> Path:
 
 
 def _index(result) -> DedupeIndex:
-    kept = result.kept
-    return DedupeIndex(
-        result.outputs["dedupe_bands"],
-        dict(zip(kept.column("doc_id").to_pylist(), kept.column("text").to_pylist(), strict=True)),
-    )
+    return DedupeIndex.of_documents(result.outputs["dedupe_bands"], result.kept)
 
 
 def _by_url(result) -> dict[str, dict]:
@@ -232,3 +229,50 @@ def test_shingles_keep_letters_of_every_script():
     assert len(c) == 2
     (ascii_only,) = shingle_sets(CFG.sketcher, pa.array(["lt  Genve dj"]))
     assert jaccard(a, ascii_only) == 0.0
+
+
+def test_history_texts_read_a_segment_at_a_time_from_many_files_give_the_same_duplicates(
+    corpus_clean, tmp_path, monkeypatch
+):
+    """Published texts read from several files of 5-row groups, 3 texts a segment (`PublishedTexts`, `NodeStore`),
+    fold the same records as the texts held in memory."""
+    variant_urls = {v["url"] for v in _variants()}
+    second_mask = pa.array([u in variant_urls for u in corpus_clean.column("url").to_pylist()])
+    first = dedupe_pages(corpus_clean.filter(pc.invert(second_mask)), NO_HISTORY, CFG)
+    documents = first.kept.select(["doc_id", "content_hash", "text"])
+    half = documents.num_rows // 2
+    doc_files = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+    pq.write_table(documents.slice(0, half), doc_files[0], row_group_size=5)
+    pq.write_table(documents.slice(half), doc_files[1], row_group_size=5)
+    pq.write_table(first.outputs["dedupe_bands"], tmp_path / "dedupe_bands.parquet")
+    second_pages = corpus_clean.filter(second_mask)
+    sk = sketch_pages(second_pages, CFG)
+    in_memory = dedupe_pages(
+        second_pages,
+        published_history(first.kept),
+        CFG,
+        DedupeIndex.of_documents(first.outputs["dedupe_bands"], first.kept),
+        sk,
+    )
+    monkeypatch.setattr(near, "MAX_SEGMENT_TEXTS", 3)
+    history, index = history_from_files(doc_files, [str(tmp_path / "dedupe_bands.parquet")], sk)
+    from_files = dedupe_pages(second_pages, history, CFG, index, sk)
+    stats = from_files.stats
+    assert stats["near_verified"] >= 1 and stats["duplicates.near"] + stats["duplicates.contained"] >= 1, stats
+    cols = ["source_uri", "duplicate_of", "kind", "similarity"]
+    got, expected = (r.outputs["duplicates"].select(cols).sort_by("source_uri") for r in (from_files, in_memory))
+    assert got.equals(expected) and from_files.stats == in_memory.stats
+
+
+def test_node_store_gives_back_each_nodes_shingles_and_text(tmp_path):
+    """Sets and texts written a segment at a time come back per node: empty, null and non-ASCII texts too."""
+    nodes = [0, 1, "doc-a", 2, "doc-b"]
+    texts = ["première page", None, "", "مرحبا بالعالم", "x" * 10_000]
+    sets = [np.array(list(range(i)), np.uint64) for i in (3, 0, 0, 5, 2)]
+    with (tmp_path / "store").open("w+b") as file:
+        store = near.NodeStore(file, nodes)
+        store.add(nodes[:2], sets[:2], pa.array(texts[:2], pa.string()))
+        store.add(nodes[2:], sets[2:], pa.array(texts[2:], pa.string()).slice(0))
+        for node, values, text in zip(nodes, sets, texts, strict=True):
+            assert store.shingles(node).tolist() == values.tolist()
+            assert store.text(node) == (text or "")

@@ -54,10 +54,7 @@ def _night_two(night_one: pa.Table) -> pa.Table:
 def _both_nights(night_one: pa.Table) -> list:
     first = dedupe_pages(night_one, _no_history(), CFG)
     kept = first.kept
-    index = DedupeIndex(
-        first.outputs["dedupe_bands"].select(["band_key", "doc_id"]),
-        dict(zip(kept.column("doc_id").to_pylist(), kept.column("text").to_pylist(), strict=True)),
-    )
+    index = DedupeIndex.of_documents(first.outputs["dedupe_bands"].select(["band_key", "doc_id"]), kept)
     second = dedupe_pages(_night_two(night_one), published_history(kept), CFG, index)
     return [first, second]
 

@@ -93,10 +93,7 @@ def _assert_folds_into_the_published_page_in_either_order(original: dict, syndic
     """Either page published first, the other on a later night folds into it as `contained`."""
     for first_rows, second_rows in (([original], [syndicated]), ([syndicated], [original])):
         first = _dedupe(first_rows)
-        index = DedupeIndex(
-            first.outputs["dedupe_bands"],
-            dict(zip(first.kept.column("doc_id").to_pylist(), first.kept.column("text").to_pylist(), strict=True)),
-        )
+        index = DedupeIndex.of_documents(first.outputs["dedupe_bands"], first.kept)
         second = dedupe_pages(STG_CLEAN.conform(second_rows), published_history(first.kept), CFG, index)
         assert second.kept.num_rows == 0, "the published page is canonical, tonight's copy folds into it"
         (dup,) = second.outputs["duplicates"].to_pylist()
