@@ -81,7 +81,7 @@ def locate_rows(files: Sequence[str], key: str, wanted: pa.Table) -> pa.Table:
 
 def read_located(located: pa.Table, schema: pa.Schema) -> pa.Table:
     """The rows `located` names (its `filename` and `row` columns, as `locate_rows` gives them), as `schema`
-    declares their columns: file by file in ascending rows, a row group at a time, files side by side."""
+    declares their columns: file by file in ascending rows, a row group at a time, row groups side by side."""
     names = pc.unique(located.column("filename")).to_pylist()
     rows = [np.sort(located.filter(pc.equal(located.column("filename"), f)).column("row").to_numpy()) for f in names]
     groups = [group for name, file_rows in zip(names, rows, strict=True) for group in _row_groups_of(name, file_rows)]
@@ -90,17 +90,18 @@ def read_located(located: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.concat_tables([schema.empty_table(), *parts])
 
 
-def _row_groups_of(file: str, rows: np.ndarray) -> list[tuple[str, int, np.ndarray]]:
-    """(file, row group, rows within it) of the ascending file rows `rows`, by row group."""
+def _row_groups_of(file: str, rows: np.ndarray) -> list[tuple[str, pq.FileMetaData, int, np.ndarray]]:
+    """(file, its footer, row group, rows within it) of the ascending file rows `rows`, by row group."""
     metadata = pq.read_metadata(file)
     starts = np.cumsum([0] + [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)])
     group_of = np.searchsorted(starts, rows, side="right") - 1
-    return [(file, g, rows[group_of == g] - starts[g]) for g in np.unique(group_of).tolist()]
+    return [(file, metadata, g, rows[group_of == g] - starts[g]) for g in np.unique(group_of).tolist()]
 
 
-def _rows_of_group(file: str, group: int, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
-    """Rows `rows` of one row group of a Parquet file, as `schema` declares them (nulls for a column it lacks)."""
-    with pq.ParquetFile(file) as f:
+def _rows_of_group(file: str, metadata: pq.FileMetaData, group: int, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
+    """Rows `rows` of one row group of a Parquet file (its footer read once: `metadata`), as `schema` declares
+    them (nulls for a column it lacks)."""
+    with pq.ParquetFile(file, metadata=metadata) as f:
         present = [name for name in schema.names if name in f.schema_arrow.names]
         part = f.read_row_group(group, columns=present).take(pa.array(rows))
     columns = [

@@ -265,14 +265,15 @@ def test_history_texts_read_a_segment_at_a_time_from_many_files_give_the_same_du
 
 
 def test_node_store_gives_back_each_nodes_shingles_and_text(tmp_path):
-    """Sets and texts written a segment at a time come back per node: empty, null and non-ASCII texts too."""
+    """Sets and texts written a segment at a time come back per node: empty, null and non-ASCII texts too, and
+    texts of a sliced Arrow array."""
     nodes = [0, 1, "doc-a", 2, "doc-b"]
     texts = ["première page", None, "", "مرحبا بالعالم", "x" * 10_000]
     sets = [np.array(list(range(i)), np.uint64) for i in (3, 0, 0, 5, 2)]
     with (tmp_path / "store").open("w+b") as file:
         store = near.NodeStore(file, nodes)
         store.add(nodes[:2], sets[:2], pa.array(texts[:2], pa.string()))
-        store.add(nodes[2:], sets[2:], pa.array(texts[2:], pa.string()).slice(0))
+        store.add(nodes[2:], sets[2:], pa.array(["left out", *texts[2:]], pa.string()).slice(1))  # an offset
         for node, values, text in zip(nodes, sets, texts, strict=True):
             assert store.shingles(node).tolist() == values.tolist()
             assert store.text(node) == (text or "")
