@@ -155,15 +155,17 @@ class _GroupModel:
 
     def copies_of(self, lines: frozenset[int], own_key: str, min_shared: float) -> list[str]:
         """Sampled pages sharing at least `min_shared` of `lines` through lines found on no third page: other
-        copies of the same story (same page at two hosts), not pages sharing a template."""
-        out = []
-        for key, other in self.pages.items():
-            if key == own_key:
-                continue
-            rare = sum(1 for h in lines & other if self.counts[h] <= 2)
-            if rare >= min_shared * len(lines):
-                out.append(key)
-        return out
+        copies of the same story (same page at two hosts), not pages sharing a template. The rare lines' carriers
+        are looked up (`carrying`, of a model `_group_model` built: a line counted 2 or less is on at most two of
+        its documents), not every document's lines (a re-strip of 6,518 documents at 1M pages: 5.6 s of 41)."""
+        need = min_shared * len(lines)
+        if need > 0:
+            rare = Counter(key for h in lines if self.counts[h] <= 2 for key in self.carrying.get(h, ()))
+            if not rare:
+                return []
+        else:  # no lines: every other document shares enough
+            rare = Counter(dict.fromkeys(self.pages, 0))
+        return [key for key in self.pages if key != own_key and rare[key] >= need]
 
     def without(self, keys: list[str]) -> _GroupModel:
         counts = Counter(self.counts)

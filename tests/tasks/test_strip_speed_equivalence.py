@@ -1,5 +1,5 @@
 """The fast paths of strip_boilerplate give what the straightforward code gives: sketches, line fingerprints,
-folded labels and body containment (copies.py), checked against reference versions on random pages."""
+folded labels, body containment (copies.py) and the copy check (`copies_of`), checked against reference versions on random pages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from schemas import BOILERPLATE_PAGES, reasons
-from tasks._stage import normalise_text
+from tasks._stage import content_hash, normalise_text
 from tasks.strip_boilerplate import model
 from tasks.strip_boilerplate.config import BoilerplateConfig
 from tasks.strip_boilerplate.copies import PageGrams, intern_body
@@ -194,3 +194,37 @@ def test_variants_looked_for_on_lines_in_doubt_strip_as_when_looked_for_on_every
     assert sum(a != b for a, b in zip(slow, unmerged, strict=True)) >= 3  # 6 (JSON Lines), 3 (.txt): bodies kept
     # 1,960 (JSON Lines; 1,424 walking on lines counted `many` in the other model) and 2,192 (.txt) of 2,997
     assert skipped >= len(rows) // 3
+
+
+def _ref_copies_of(group: _GroupModel, lines: frozenset[int], own_key: str, min_shared: float) -> list[str]:
+    """`copies_of` as first written: every sampled document's lines against the page's."""
+    out = []
+    for key, other in group.pages.items():
+        rare = sum(1 for h in lines & other if group.counts[h] <= 2)
+        if key != own_key and rare >= min_shared * len(lines):
+            out.append(key)
+    return out
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "txt"])
+def test_copies_found_through_carriers_are_those_of_a_scan_of_every_document(shape, tmp_path):
+    """`_GroupModel.copies_of` tallies the documents carrying the page's rare lines; a scan of every sampled
+    document finds the same copies, in the same order, for every page of a generated night with planted copies
+    (the sampled ones, whose own document is left out, and the others), in its site's and its domain's model."""
+    cfg = BoilerplateConfig()
+    pages, rows = _night(shape, tmp_path)
+    sample = PageSample(BOILERPLATE_PAGES.empty(), cfg)
+    sample.add(pages)
+    models = sample.models()
+    found = 0
+    for lines, group in rows:
+        keys, own = frozenset(page_line_hashes(lines, cfg)), content_hash("\n".join(lines))
+        for grouped in models.of(group):
+            for key in (own, next(iter(grouped.pages), own)):
+                got = grouped.copies_of(keys, key, cfg.min_copy_shared)
+                assert got == _ref_copies_of(grouped, keys, key, cfg.min_copy_shared)
+                found += bool(got)
+        assert models.of(group)[0].copies_of(frozenset(), own, cfg.min_copy_shared) == [
+            key for key in models.of(group)[0].pages if key != own
+        ]
+    assert found >= 50
