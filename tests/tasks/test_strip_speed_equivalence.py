@@ -1,5 +1,6 @@
 """The fast paths of strip_boilerplate give what the straightforward code gives: sketches, line fingerprints,
-folded labels, body containment (copies.py) and the copy check (`copies_of`), checked against reference versions on random pages."""
+folded labels, body containment (copies.py) and the copy check (`copies_of`), checked against reference versions
+on random pages."""
 
 from __future__ import annotations
 
