@@ -57,8 +57,9 @@ class Shard:
     def rows(self) -> int:
         return self.stop - self.start
 
-    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        """The shard's rows in batches of at most `chunk_rows`, reading only the row groups that hold them."""
+    def batches(self, columns: Sequence[str] | None = None, threads: bool = True) -> Iterator[pa.RecordBatch]:
+        """The shard's rows in batches of at most `chunk_rows`, reading only the row groups that hold them;
+        `threads`: columns decoded side by side (Arrow's threads)."""
         cols = list(columns) if columns else None
         with pq.ParquetFile(self.path, pre_buffer=False) as f:
             first = 0
@@ -67,7 +68,7 @@ class Shard:
                 lo, hi = max(self.start, first), min(self.stop, first + n)
                 if lo < hi:
                     at = first
-                    for batch in f.iter_batches(batch_size=self.chunk_rows, row_groups=[g], columns=cols):
+                    for batch in f.iter_batches(self.chunk_rows, row_groups=[g], columns=cols, use_threads=threads):
                         part = batch.slice(max(lo - at, 0), max(min(hi - at, batch.num_rows) - max(lo - at, 0), 0))
                         if part.num_rows:
                             yield part
