@@ -159,13 +159,10 @@ class _GroupModel:
         are looked up (`carrying`, of a model `_group_model` built: a line counted 2 or less is on at most two of
         its documents), not every document's lines (a re-strip of 6,518 documents at 1M pages: 5.6 s of 41)."""
         need = min_shared * len(lines)
-        if need > 0:
-            rare = Counter(key for h in lines if self.counts[h] <= 2 for key in self.carrying.get(h, ()))
-            if not rare:
-                return []
-        else:  # no lines: every other document shares enough
-            rare = Counter(dict.fromkeys(self.pages, 0))
-        return [key for key in self.pages if key != own_key and rare[key] >= need]
+        if need <= 0:  # no lines: every other document shares enough
+            return [key for key in self.pages if key != own_key]
+        rare = Counter(key for h in lines if self.counts[h] <= 2 for key in self.carrying.get(h, ()))
+        return [key for key in self.pages if key != own_key and rare[key] >= need] if rare else []
 
     def without(self, keys: list[str]) -> _GroupModel:
         counts = Counter(self.counts)
