@@ -6,6 +6,7 @@ import functools
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, RUNS
-from tasks._progress import note
+from tasks._progress import note, unmetered
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
 from tasks.publish.config import PLAN, TableWrite
@@ -42,10 +43,11 @@ def publish_tables(
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        if write.rewrites and write.replaced_by_documents and dt.file_uris():
-            replace_by_rewrite(dt, rows, write, run_id, values(write.replaced_by_documents), sizes)
-        elif (stale := stale_rows_predicate(dt, values, write)) or rows.num_rows:
-            publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
+        with nullcontext() if write.table is DOCUMENTS else unmetered():  # the stage's records: documents
+            if write.rewrites and write.replaced_by_documents and dt.file_uris():
+                replace_by_rewrite(dt, rows, write, run_id, values(write.replaced_by_documents), sizes)
+            elif (stale := stale_rows_predicate(dt, values, write)) or rows.num_rows:
+                publish_rows(dt, rows if rows.num_rows else write.table.empty(), write, run_id, stale, sizes)
         version = current_version(warehouse, write.table)
         if version != before:
             seconds = time.perf_counter() - start

@@ -17,6 +17,8 @@ from helpers import NOW, corpus_pages
 from handoff.versions import table_history
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, MENTIONS, QUARANTINE, RUNS
 from schemas.runs import STAGE_COUNTERS, STAGES
+from tasks._progress import listening
+from tasks._spill import Spill, write_spill
 from tasks._warehouse import RUN_ID_KEY, open_delta, read_current
 from tasks.dedupe import DedupeConfig, dedupe_pages, load_history, sketch_pages
 from tasks.extract import ExtractConfig, extract_fields_task
@@ -24,6 +26,7 @@ from tasks.history import History
 from tasks.ingest import IngestConfig, ingest_dumps_task
 from tasks.publish import PLAN, changed_tables, files, publish_tables, versions
 from tasks.publish.merge import ensure_table, merge_rows, stale_rows_predicate
+from tasks.sizes import Sizes
 from tasks.strip_boilerplate import BoilerplateConfig, strip_boilerplate_task
 
 EDIT = "\n\nThis paragraph was added after the first crawl and must reach the published document."
@@ -109,6 +112,36 @@ def test_publishing_the_same_night_again_adds_no_version(first_night, tmp_path):
     after = publish_tables(warehouse, first_night[2], "night-1")
     assert changed_tables(before, after) == []
     assert read_current(warehouse, DOCUMENTS, ["doc_id"]).num_rows == first_night[2][DOCUMENTS.name].num_rows
+
+
+def _as_spills(tables: dict[str, pa.Table], folder: Path) -> dict[str, Spill | pa.Table]:
+    """The night's tables as the flow hands them to publish: spills (each published table's)."""
+    declared = {write.table.name: write.table for write in PLAN}
+    return {
+        name: write_spill(folder / f"{name}.parquet", declared[name], [rows]) if name in declared else rows
+        for name, rows in tables.items()
+    }
+
+
+def test_progress_counts_the_documents_published_not_other_tables_rows(first_night, tmp_path):
+    """Publish's progress (the run's bar, or a log line) counts the documents it publishes, a chunk at a time:
+    not the rows of its other tables (mentions, bands), on a first load and on a night that updates a document
+    (its mentions replaced too)."""
+    first = _as_spills(first_night[2], tmp_path / "spills-1")
+    assert first[MENTIONS.name].num_rows > first[DOCUMENTS.name].num_rows > 0
+    seen: list[int] = []
+    with listening(seen.append):
+        publish_tables(tmp_path / "fresh", first, "night-1", sizes=Sizes(chunk_rows=50))
+    assert sum(seen) == first[DOCUMENTS.name].num_rows and len(seen) > 1
+    raw, warehouse = _copy(first_night, tmp_path)
+    page = next(p for p in corpus_pages() if "weblog.iom.int/prima-idf" in p["url"])
+    _write_pages(raw, "recrawl.jsonl", [{**page, "text": page["text"] + EDIT}])
+    second = _as_spills(_tables(raw, warehouse, "night-2")[0], tmp_path / "spills-2")
+    assert second[MENTIONS.name].num_rows > 0
+    seen.clear()
+    with listening(seen.append):
+        publish_tables(warehouse, second, "night-2")
+    assert seen == [second[DOCUMENTS.name].num_rows] == [1]
 
 
 def test_an_edited_page_updates_its_document_in_place(first_night, tmp_path):
