@@ -17,7 +17,8 @@ CPU seconds by process role (a busy machine inflates wall seconds, not these); t
 stage, between stages and after the last (from the run's log); the core-seconds left idle before the first stage,
 in each stage and after the last (cores × wall − the tree's CPU seconds: where the run fails to use every core).
 Every sample goes to `night<N>.rss.tsv` in the
-work folder (seconds, pid, role, RSS MB, CPU s, epoch: keep it with --keep). `--cpus C` runs that process tree on the
+work folder (seconds, pid, role, RSS MB, CPU s, epoch: keep it with --keep; a kept bench with later nights also
+keeps night 1's warehouse as `base1`, its Parquet files hard-linked, for `replay_night.py --base`). `--cpus C` runs that process tree on the
 first C cores only (`os.sched_setaffinity`): `--workers 1 --cpus 1` against the default run is the scaling figure
 between one core and two (`--workers 1` alone still lets DuckDB, the sketcher's threads and Prefect's server use
 the other core).
@@ -62,6 +63,7 @@ from bench_run import (
     cpu_line,
     docpipe_command,
     idle_line,
+    link_parquet,
     peaks_line,
     run_cli,
     tree_cpu,
@@ -302,6 +304,9 @@ def main() -> None:
     if stats1:
         print(planted_line(stream, stats1["stage_stats"]))
     night = 1
+    if ok and args.keep and args.new_fraction > 0:
+        shutil.rmtree(work / "base1", ignore_errors=True)
+        shutil.copytree(work / "warehouse", work / "base1", copy_function=link_parquet)
     while ok and args.new_fraction > 0 and night < args.nights:
         night += 1
         new = stream.take(round(args.n * args.new_fraction))

@@ -130,6 +130,15 @@ class CliRun:
     started: float = 0.0  # epoch seconds at the start (lines of the run's log are timed in local time)
 
 
+def link_parquet(source: str, target: str) -> None:
+    """Hard-link a Parquet file (Delta never rewrites a data file: a night writes new ones), copy anything else
+    (Delta logs, DuckDB and Prefect databases are written in place)."""
+    if source.endswith(".parquet"):
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
 def docpipe_command(*args: str) -> list[str]:
     """The installed `docpipe` CLI beside this interpreter (`python -m flows` where it is not installed)."""
     script = Path(sys.executable).with_name("docpipe")

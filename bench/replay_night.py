@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from bench_pipeline import reconcile, stage_table
-from bench_run import calibration_line, cpu_line, docpipe_command, peaks_line, run_cli
+from bench_run import calibration_line, cpu_line, docpipe_command, link_parquet, peaks_line, run_cli
 
 from tasks._warehouse import summary_path
 
@@ -45,15 +45,6 @@ def parse_args() -> argparse.Namespace:
         "--link", action="store_true", help="hard-link the base's Parquet files instead of copying them (same disk)"
     )
     return parser.parse_args()
-
-
-def link_parquet(source: str, target: str) -> None:
-    """Hard-link a Parquet file (Delta never rewrites a data file: a night writes new ones), copy anything else
-    (Delta logs, DuckDB and Prefect databases are written in place)."""
-    if source.endswith(".parquet"):
-        os.link(source, target)
-    else:
-        shutil.copy2(source, target)
 
 
 def main() -> int:
