@@ -18,10 +18,10 @@ stage, between stages and after the last (from the run's log); the core-seconds 
 in each stage and after the last (cores × wall − the tree's CPU seconds: where the run fails to use every core).
 Every sample goes to `night<N>.rss.tsv` in the
 work folder (seconds, pid, role, RSS MB, CPU s, epoch: keep it with --keep; a kept bench with later nights also
-keeps night 1's warehouse as `base1`, its Parquet files hard-linked, for `replay_night.py --base`). `--cpus C` runs that process tree on the
-first C cores only (`os.sched_setaffinity`): `--workers 1 --cpus 1` against the default run is the scaling figure
-between one core and two (`--workers 1` alone still lets DuckDB, the sketcher's threads and Prefect's server use
-the other core).
+keeps night 1's warehouse as `base1`, its Parquet files hard-linked, for `replay_night.py --base`).
+`--cpus C` runs that process tree on the first C cores only (`os.sched_setaffinity`): `--workers 1 --cpus 1`
+against the default run is the scaling figure between one core and two (`--workers 1` alone still lets DuckDB,
+the sketcher's threads and Prefect's server use the other core).
 With `--new-fraction F`, night 2 over night 1's warehouse: the crawl re-delivered with F·N new pages (the JSONL
 rewritten with the new pages appended, so ingest reads only what follows the registered dump, or with
 `--new-first` in front, so it reads every line again; with `--new-file` as a second file beside night 1's,
