@@ -101,6 +101,7 @@ class _GroupModel:
     members: dict[str, frozenset[str]] = field(default_factory=dict)  # document -> page_keys of its pages
     bodies: dict[str, DocBody] = field(default_factory=dict)  # document -> its lines and its pages' sketches
     carrying: dict[int, list[str]] = field(default_factory=dict)  # line fingerprint -> documents, in key order
+    derived: bool = False  # made by `without`/`merged`: counts and lines only (no members, bodies or carriers)
 
     def need(self, min_pages: int, min_share: float) -> int:
         """Documents a line must be on to be frequent (a group of fewer than `min_pages` learns nothing)."""
@@ -158,6 +159,7 @@ class _GroupModel:
         copies of the same story (same page at two hosts), not pages sharing a template. The rare lines' carriers
         are looked up (`carrying`, of a model `_group_model` built: a line counted 2 or less is on at most two of
         its documents), not every document's lines (a re-strip of 6,518 documents at 1M pages: 5.6 s of 41)."""
+        self._built("copies_of")
         need = min_shared * len(lines)
         if need <= 0:  # no lines: every other document shares enough
             return [key for key in self.pages if key != own_key]
@@ -169,7 +171,12 @@ class _GroupModel:
         for key in keys:
             counts.subtract(self.pages.get(key, ()))
         pages = {k: v for k, v in self.pages.items() if k not in keys}
-        return _GroupModel(counts, len(pages), pages)
+        return _GroupModel(counts, len(pages), pages, derived=True)
+
+    def _built(self, asked: str) -> None:
+        """Refuse a look-up of carriers on a derived model: it has none, and would find nothing, silently."""
+        if self.derived:
+            raise ValueError(f"{asked} reads the carriers of a model _group_model built, not of a derived one")
 
     def merged(self, keys: list[str]) -> _GroupModel:
         """The model with the documents `keys` counted as one (variants of one body)."""
@@ -192,6 +199,7 @@ class _GroupModel:
         `max_variants` of the documents looked at carry the body (then it is the group's template, not one
         story's copies), None when they are fewer than two (the page's own document at most: then no more than
         `strip_need` + 1 documents carrying each line were looked at, which changed.py relies on)."""
+        self._built("variants")
         need, most = self.strip_need(cfg, domain), self.max_variants(cfg)
         verdict: dict[str, bool] = {}
         found_variants = 0

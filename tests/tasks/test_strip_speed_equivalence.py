@@ -229,3 +229,10 @@ def test_copies_found_through_carriers_are_those_of_a_scan_of_every_document(sha
             key for key in models.of(group)[0].pages if key != own
         ]
     assert found >= 50
+    site = models.of(rows[0][1])[0]
+    first = next(iter(site.pages))
+    for derived in (site.without([first]), site.merged(list(site.pages)[:2])):  # no carriers: a look-up refuses
+        with pytest.raises(ValueError, match="derived"):
+            derived.copies_of(site.pages[first], first, cfg.min_copy_shared)
+        with pytest.raises(ValueError, match="derived"):
+            derived.variants(lambda body: True, first, set(site.pages[first]), cfg, False)
