@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -87,11 +89,12 @@ def is_nothing_new(row: dict[str, Any]) -> bool:
     return row.get("status") == "succeeded" and not any(row.get(k) for k in _NEWS)
 
 
-def _table_at(warehouse: Path, table, versions: dict[str, int], columns: Sequence[str]) -> list[dict]:
+def _table_at(warehouse: Path, table, versions: dict[str, int], columns: Sequence[str]) -> pa.Table:
+    """`columns` of `table` as of the run (none when the run lists no version of it)."""
     version = versions.get(table.name)
     if version is None:
-        return []
-    return read_current(warehouse, table, columns, version).to_pylist()
+        return table.empty().select(list(columns))
+    return read_current(warehouse, table, columns, version)
 
 
 def _svg(fig: Figure) -> str:
@@ -233,8 +236,17 @@ def _budget_label(n_projects: int, n_unbudgeted: int, total_usd: float) -> str:
     return f"{label} ({n_unbudgeted} without budget)" if n_unbudgeted else label
 
 
-def _counts(rows: list[dict], column: str, run_id: str) -> tuple[Counter, Counter]:
-    return Counter(r[column] for r in rows), Counter(r[column] for r in rows if r.get("run_id") == run_id)
+def _counts(rows: pa.Table, column: str, run_id: str) -> tuple[Counter, Counter]:
+    """Rows by value of `column` (nulls too, first seen first): all of them, and this run's. Counted by Arrow: 1M
+    documents as Python rows took ~1.3 s of a night's report."""
+    ours = rows.filter(pc.equal(rows.column("run_id"), run_id))
+    return _value_counts(rows.column(column)), _value_counts(ours.column(column))
+
+
+def _value_counts(values: pa.ChunkedArray) -> Counter:
+    if not len(values):
+        return Counter()
+    return Counter({c["values"]: c["counts"] for c in pc.value_counts(values).to_pylist()})
 
 
 _LEGEND = (
@@ -335,7 +347,7 @@ def _cards(warehouse: Path, row: dict[str, Any], versions: dict[str, int]) -> li
         ),
         _card(
             "Projects by IDF region and budget",
-            _projects_chart(projects, NOTHING_NEW if quiet else "no projects"),
+            _projects_chart(projects.to_pylist(), NOTHING_NEW if quiet else "no projects"),
             wide=True,
         ),
     ]

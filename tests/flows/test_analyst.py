@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +16,7 @@ from flows.cli import app
 from flows.nightly import nightly
 from handoff.diff import diff_runs
 from handoff.export import MANIFEST, README, ExportConfig, export_warehouse
-from handoff.report import write_run_report
+from handoff.report import _counts, _run_row, _table_at, _versions_of, write_run_report
 from handoff.versions import resolve_as_of
 from schemas import CONTACTS, DOCUMENTS, PUBLISHED, RUNS
 from tasks._warehouse import read_current
@@ -146,6 +147,19 @@ def test_run_report_is_a_self_contained_page_with_charts(two_runs):
     assert "Records through the stages" in page and "Projects by IDF region" in page
     assert not re.search(r"""(src|href)=["']https?://""", page)
     assert read_current(two_runs, RUNS).num_rows == 2
+
+
+def test_run_report_counts_the_documents_as_of_the_run_and_its_own(two_runs):
+    """The report's bars count documents by language and by type as of the run, all of them and the run's own
+    (Arrow's counts, nulls included): the same as counting the rows one by one."""
+    versions = _versions_of(two_runs, _run_row(two_runs, "run-2"))
+    docs = _table_at(two_runs, DOCUMENTS, versions, ["language", "doc_type", "run_id"])
+    rows = docs.to_pylist()
+    for column in ("language", "doc_type"):
+        every, ours = _counts(docs, column, "run-2")
+        assert every == Counter(r[column] for r in rows) and sum(every.values()) == len(rows) > 0
+        assert ours == Counter(r[column] for r in rows if r["run_id"] == "run-2")
+        assert 0 < sum(ours.values()) < len(rows)
 
 
 def test_run_report_shows_the_lines_removed_by_reason(two_runs):
