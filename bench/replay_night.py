@@ -6,8 +6,8 @@ without running night 1 again, so code before and after a change is compared on 
 
 `--base` is a warehouse a bench kept (`bench_pipeline.py --keep KEPT`; as night 1 left it: `KEPT/base1`); it is
 copied to `DIR/warehouse` and never written (`--link`: its Parquet files hard-linked, for a 1M-page warehouse on a
-full disk). `--raw` is the night's
-delivery (a kept bench's `raw2` re-delivers night 2: the night 3 of `--catch-up`).
+full disk). `--raw` is the night's delivery (a kept bench's `raw2` re-delivers night 2 over `base1`, or, over
+`warehouse`, the night 3 of `--catch-up`).
 The real CLI runs on the copy in a child process (`docpipe run --restrip …`); printed: each stage's figures, wall
 seconds, peak tree RSS, CPU seconds by role, the steps lines of the run's log (where strip's, dedupe's and
 publish's time went) and the run's count equation (read + restripped = new + updated + unchanged + duplicates +
