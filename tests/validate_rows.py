@@ -37,3 +37,16 @@ def with_urls(docs: pa.Table, rows: range) -> pa.Table:
     for row in rows:
         docs = set_value(docs, "url", row, f"https://mongolia.example.org/page-{row}")
     return docs
+
+
+def with_copies(docs: pa.Table, n: int) -> pa.Table:
+    """`n` more copies of every document under new doc_ids and titles (a night of several shards)."""
+    parts = [docs]
+    for i in range(n):
+        copy = docs
+        for column in ("doc_id", "title"):
+            values = [f"{v}-copy{i}" for v in docs.column(column).to_pylist()]
+            at = docs.schema.get_field_index(column)
+            copy = copy.set_column(at, docs.schema.field(at), pa.array(values, pa.string()))
+        parts.append(copy)
+    return pa.concat_tables(parts)

@@ -33,6 +33,7 @@ from tasks.validate.shards import (
     table_failure,
 )
 from tasks.validate.suites import (
+    NIGHT_RESULT_FORMAT,
     ROW,
     Batch,
     build_docs,
@@ -185,7 +186,7 @@ def run_reduce_suites(
     if not batches and warehouse is None:
         return failures, failed
     results = (
-        [(b, frame_checker().validate_once(b, "COMPLETE")) for b in batches]
+        [(b, frame_checker().validate_once(b, NIGHT_RESULT_FORMAT)) for b in batches]
         if warehouse is None  # nothing to store: the thread's reusable context
         else _run_with_docs(batches, summaries, run_id, warehouse, run_time)
     )

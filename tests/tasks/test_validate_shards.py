@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
-from validate_rows import seed_night, set_value, with_urls
+from validate_rows import seed_night, set_value, with_copies, with_urls
 
 from tasks._shards import worker_processes
 from tasks._spill import Spill, materialise, part_file
@@ -36,19 +36,6 @@ def _sharded_validate(tables, cfg, out, processes: int, check_rows: int, local_c
         return validate_stage(tables, cfg, sizes=sizes, out=out)
 
 
-def _copies(docs: pa.Table, n: int) -> pa.Table:
-    """`n` more copies of every document under new doc_ids and titles (a night of several shards)."""
-    parts = [docs]
-    for i in range(n):
-        copy = docs
-        for column in ("doc_id", "title"):
-            values = [f"{v}-copy{i}" for v in docs.column(column).to_pylist()]
-            at = docs.schema.get_field_index(column)
-            copy = copy.set_column(at, docs.schema.field(at), pa.array(values, pa.string()))
-        parts.append(copy)
-    return pa.concat_tables(parts)
-
-
 @pytest.fixture(scope="module")
 def seed_tables(tmp_path_factory) -> dict[str, pa.Table]:
     return seed_night(tmp_path_factory.mktemp("validate-shards"))
@@ -59,7 +46,7 @@ def planted(seed_tables):
     """Seed tables grown to 15 documents, with one bad row of each kind: a nav line as title, a bad email in a
     document's list, a document's doc_id repeated (uniqueness across shards), a negative project budget, a bad
     contact email."""
-    docs = _copies(seed_tables["documents"], 2)
+    docs = with_copies(seed_tables["documents"], 2)
     docs = set_value(docs, "title", 0, NAV_LINE)
     emails = docs.column("emails").to_pylist()
     row = next(i for i, e in enumerate(emails) if e and i > 4)
