@@ -304,7 +304,7 @@ def main() -> None:
     if stats1:
         print(planted_line(stream, stats1["stage_stats"]))
     night = 1
-    if ok and args.keep and args.new_fraction > 0:
+    if ok and args.keep and args.new_fraction > 0 and args.nights > 1:  # the nights the loop below runs
         shutil.rmtree(work / "base1", ignore_errors=True)
         shutil.copytree(work / "warehouse", work / "base1", copy_function=link_parquet)
     while ok and args.new_fraction > 0 and night < args.nights:
