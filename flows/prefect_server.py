@@ -5,7 +5,8 @@ The temporary server is the one Prefect itself would start at the flow's first c
 same uvicorn command and environment, UI off, ephemeral services), launched before the run imports Prefect and
 its flow: its start (~6 s, ~11 s on a fresh warehouse's database) overlaps those imports instead of following
 them, and the run process does not import Prefect's server modules (~2.5 s) only to start it. A warehouse without a
-database gets a copy of an empty one Prefect migrated at install time (flows/prefect_template.py) first.
+database gets a copy of an empty one Prefect migrated at install time (flows/prefect_template.py) first, and a
+server on a database at the template's revision skips what the copy holds (`start_up_settings`: ~2 s).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.prefect_template import seed_database
+from flows.prefect_template import seed_database, start_up_settings
 from flows.settings import local_server_env
 
 STARTUP_SECONDS = 120
@@ -107,7 +108,8 @@ def local_prefect_server(warehouse: Path) -> Iterator[str]:
     """A `prefect server start` on a free loopback port for the duration of the block; yields its API URL."""
     port = free_port()
     env = local_server_env(warehouse, port)
-    seed_database(Path(env["PREFECT_HOME"]))
+    home = Path(env["PREFECT_HOME"])
+    env |= start_up_settings(home, seeded=seed_database(home))
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = ServerProcess.launch(cmd, env, port, Path(env["PREFECT_HOME"]) / "server.log", own_session=True)
     try:
@@ -120,8 +122,10 @@ def launch_temporary_server() -> ServerProcess:
     """Prefect's temporary server for this run (module docstring), started now; its settings are this process's
     environment (`flows.settings.prepare_prefect_env`, called before), its output in PREFECT_HOME."""
     port = free_port()
-    seed_database(Path(os.environ["PREFECT_HOME"]))
+    home = Path(os.environ["PREFECT_HOME"])
+    seeded = seed_database(home)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | _TEMPORARY_ENV
+    env |= start_up_settings(home, seeded)
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
     return ServerProcess.launch(command, env, port, Path(os.environ["PREFECT_HOME"]) / TEMPORARY_LOG, own_session=False)

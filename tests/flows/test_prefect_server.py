@@ -14,7 +14,15 @@ import pytest
 
 from flows import prefect_template
 from flows.prefect_server import TEMPORARY_LOG, launch_temporary_server, temporary_server_url
-from flows.prefect_template import DATABASE, DATABASE_URL_SETTING, build_template, seed_database
+from flows.prefect_template import (
+    DATABASE,
+    DATABASE_URL_SETTING,
+    MIGRATE_SETTING,
+    REGISTER_SETTING,
+    build_template,
+    seed_database,
+    start_up_settings,
+)
 from flows.settings import prepare_prefect_env
 
 
@@ -71,14 +79,44 @@ def _schema(database: Path) -> tuple[set[tuple], list[tuple]]:
         return found, db.execute("SELECT version_num FROM alembic_version").fetchall()
 
 
-def test_the_template_is_the_database_a_server_migrates_on_a_new_warehouse(prefect_env, template):
+def _block_types(database: Path) -> set[tuple]:
+    """The block types and schemas a database holds (slug, schema checksum)."""
+    query = "SELECT t.slug, s.checksum FROM block_type t JOIN block_schema s ON s.block_type_id = t.id"
+    with closing(sqlite3.connect(database)) as db:
+        return set(db.execute(query))
+
+
+def test_the_template_is_the_database_a_server_leaves_on_a_new_warehouse(prefect_env, template):
     home = prefect_env / "_prefect"
     os.environ[DATABASE_URL_SETTING] = f"sqlite+aiosqlite:///{home / DATABASE}"  # a database set: nothing seeded
+    assert start_up_settings(home, seeded=False, template=template) == {}  # Prefect starts it as it would
     server, _ = temporary_server_url(launch_temporary_server())
     server.stop(grace_seconds=5)
     migrated = _schema(home / DATABASE)
     assert len(migrated[0]) > 20 and migrated[1]  # Prefect's tables, at a revision
     assert _schema(template) == migrated
+    registered = _block_types(home / DATABASE)
+    assert len(registered) > 20  # Prefect's own block types
+    assert _block_types(template) == registered
+
+
+def test_a_server_skips_only_what_the_database_holds(prefect_env, template, tmp_path):
+    home = prefect_env / "_prefect"
+    assert start_up_settings(home, seeded=False, template=template) == {}  # no database yet
+    assert seed_database(home, template)
+    assert start_up_settings(home, seeded=True, template=template) == {
+        MIGRATE_SETTING: "false",
+        REGISTER_SETTING: "false",
+    }
+    assert start_up_settings(home, seeded=False, template=template) == {MIGRATE_SETTING: "false"}
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / DATABASE).write_bytes(template.read_bytes())
+    with closing(sqlite3.connect(older / DATABASE)) as db, db:
+        db.execute("UPDATE alembic_version SET version_num = 'an-older-revision'")
+    assert start_up_settings(older, seeded=False, template=template) == {}  # Prefect migrates it
+    os.environ[DATABASE_URL_SETTING] = f"sqlite+aiosqlite:///{home / DATABASE}"
+    assert start_up_settings(home, seeded=False, template=template) == {}
 
 
 def test_a_new_warehouse_starts_from_the_template_and_an_existing_database_is_never_replaced(prefect_env, template):
@@ -92,8 +130,9 @@ def test_a_new_warehouse_starts_from_the_template_and_an_existing_database_is_ne
     finally:
         server.stop(grace_seconds=5)
     assert _schema(home / DATABASE) == _schema(template)  # the server's start-up migration found nothing to do
+    assert _block_types(home / DATABASE) == _block_types(template)
+    assert "block_auto_registration" in (home / "memo_store.toml").read_text()  # later starts skip registering
     used = (home / DATABASE).read_bytes()
-    assert used != template.read_bytes()  # the server wrote to it (block types)
     assert not seed_database(home, template)
     assert (home / DATABASE).read_bytes() == used
     os.environ[DATABASE_URL_SETTING] = "sqlite+aiosqlite:////elsewhere/prefect.db"
