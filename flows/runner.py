@@ -2,7 +2,7 @@
 
 One execution path, two places. The flow maps the same shard tasks either way (tasks/_shards.py):
 - local: Prefect's ThreadPoolTaskRunner with one thread per core, each handing its shard's CPU work to one of
-  `workers` spawned processes of this run (the GIL would serialise it in threads);
+  `workers` processes of this run (tasks/_shards.processes; the GIL would serialise it in threads);
 - dask: prefect-dask's DaskTaskRunner, on the scheduler at `dask_address`, or on a LocalCluster of `workers`
   single-threaded worker processes when no address is given. Workers read and write the run's spill folders
   under the warehouse, so on several machines the warehouse must be on a filesystem every worker mounts at the
