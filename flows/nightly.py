@@ -46,6 +46,7 @@ def _run_stages(ledger: RunLedger, cfg: RunConfig) -> RunSummary:
         unique = ledger.run("dedupe", dedupe_stage, pages, ledger.history, cfg.dedupe, cfg.sizes)
         documents = ledger.run("extract", extract_stage, unique, cfg.extract, cfg.sizes)
         tables = ledger.tables(documents, checked_by="validate")
+        ledger.warm_report()
         documents = ledger.run("validate", validate_stage, tables, cfg.validate, ledger.history, cfg.sizes)
         return ledger.publish(publish_tables_task, documents)
     except StageFailed as exc:

@@ -97,6 +97,14 @@ def _table_at(warehouse: Path, table, versions: dict[str, int], columns: Sequenc
     return read_current(warehouse, table, columns, version)
 
 
+def warm_up() -> None:
+    """Load what drawing a first chart loads (matplotlib's SVG backend, fonts: ~0.3 s after its import), so a run
+    can do it while its process waits on a stage (flows/ledger.py `RunLedger.warm_report`)."""
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().barh(["a"], [1])
+    _svg(fig)
+
+
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pyarrow as pa
@@ -147,6 +149,20 @@ def test_run_report_is_a_self_contained_page_with_charts(two_runs):
     assert "Records through the stages" in page and "Projects by IDF region" in page
     assert not re.search(r"""(src|href)=["']https?://""", page)
     assert read_current(two_runs, RUNS).num_rows == 2
+
+
+def test_warming_the_report_up_loads_what_its_first_chart_needs():
+    """`warm_up` (a run calls it on a thread while validate runs elsewhere) leaves the SVG backend loaded: in a
+    fresh process, so nothing else loaded it first."""
+    script = (
+        "import sys\n"
+        "import handoff.report as report\n"
+        "assert 'matplotlib.backends.backend_svg' not in sys.modules\n"
+        "report.warm_up()\n"
+        "print('matplotlib.backends.backend_svg' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr
 
 
 def test_run_report_counts_the_documents_as_of_the_run_and_its_own(two_runs):

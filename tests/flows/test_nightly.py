@@ -148,3 +148,24 @@ def test_cli_run_exits_cleanly(tmp_path):
         timeout=120,
     )
     assert runs.returncode == 0 and "cli" in runs.stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "returncode", "stderr"), [(3, 3, ""), (None, 0, ""), ("refused: why", 1, "refused: why")]
+)
+def test_a_command_exits_after_its_threads_and_exit_handlers(tmp_path, code, returncode, stderr):
+    """`flows.cli.exit_without_teardown`: what interpreter shutdown does before the module teardown it skips (a
+    thread still writing is joined, an exit handler runs), then the command's exit code."""
+    script = (
+        "import atexit, pathlib, sys, threading, time\n"
+        "from flows.cli import exit_without_teardown\n"
+        f"out = pathlib.Path({str(tmp_path)!r})\n"
+        "atexit.register(lambda: (out / 'handler').write_text('ran'))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), (out / 'thread').write_text('done'))).start()\n"
+        "print('said', flush=False)\n"
+        f"exit_without_teardown({code!r})\n"
+        "(out / 'after').write_text('never')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr.strip()) == (returncode, "said\n", stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["handler", "thread"]
