@@ -3,10 +3,10 @@ a run reports to when PREFECT_API_URL is unset. Both are child processes started
 
 The temporary server is the one Prefect itself would start at the flow's first call (`SubprocessASGIServer`: the
 same uvicorn command and environment, UI off, ephemeral services), launched before the run imports Prefect and
-its flow: its start (~6 s, ~11 s on a fresh warehouse's database) overlaps those imports instead of following
-them, and the run process does not import Prefect's server modules (~2.5 s) only to start it. A warehouse without a
-database gets a copy of an empty one Prefect migrated at install time (flows/prefect_template.py) first, and a
-server on a database at the template's revision skips what the copy holds (`start_up_settings`: ~2 s).
+its flow: its start (~4 s) overlaps those imports instead of following them, and the run process does not import
+Prefect's server modules (~2.5 s) only to start it. A warehouse without a database gets a copy of an empty one
+Prefect migrated at install time (flows/prefect_template.py) first, and a server on a database at the template's
+revision skips what the copy holds (`start_up_settings`: ~2 s).
 """
 
 from __future__ import annotations

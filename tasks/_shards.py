@@ -10,11 +10,12 @@ else in place (a Dask worker, or a test calling the function directly); `apart` 
 in a process of its own on the same condition, so the run process only orchestrates. Local worker processes
 serve one stage each (`worker_processes`): a stage's imports and caches do not stay resident all night.
 
-They are forked by a fork server (`processes`), started once a run, that imported this module (Arrow, the schemas)
-and the run's main script: a new stage's processes start in ~0.1 s instead of each importing them (~0.3 s), and a
-process exits without tearing down its modules (one that loaded Great Expectations took ~1 s to exit, while the
-stage waited). Not `fork` itself: the run process runs threads (Prefect), which a fork would copy mid-lock. A
-process sees the environment and `sys.path` the fork server started with (the run's, set before its first stage).
+They are forked by a fork server (`processes`), started once by the process (a run's: before its first stage),
+that imported this module (Arrow, the schemas) and the run's main script: a new stage's processes start in ~0.1 s
+instead of each importing them (~0.3 s), and a process exits without tearing down its modules (one that loaded
+Great Expectations took ~1 s to exit, while the stage waited). Not `fork` itself: the run process runs threads
+(Prefect), which a fork would copy mid-lock. A process sees the environment and `sys.path` the fork server
+started with.
 """
 
 from __future__ import annotations
