@@ -111,7 +111,7 @@ def local_prefect_server(warehouse: Path) -> Iterator[str]:
     home = Path(env["PREFECT_HOME"])
     env |= start_up_settings(home, seeded=seed_database(home))
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    server = ServerProcess.launch(cmd, env, port, Path(env["PREFECT_HOME"]) / "server.log", own_session=True)
+    server = ServerProcess.launch(cmd, env, port, home / "server.log", own_session=True)
     try:
         yield server.wait_healthy()
     finally:
@@ -123,12 +123,11 @@ def launch_temporary_server() -> ServerProcess:
     environment (`flows.settings.prepare_prefect_env`, called before), its output in PREFECT_HOME."""
     port = free_port()
     home = Path(os.environ["PREFECT_HOME"])
-    seeded = seed_database(home)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | _TEMPORARY_ENV
-    env |= start_up_settings(home, seeded)
+    env |= start_up_settings(home, seeded=seed_database(home))
     command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
-    return ServerProcess.launch(command, env, port, Path(os.environ["PREFECT_HOME"]) / TEMPORARY_LOG, own_session=False)
+    return ServerProcess.launch(command, env, port, home / TEMPORARY_LOG, own_session=False)
 
 
 def temporary_server_url(server: ServerProcess) -> tuple[ServerProcess, str]:

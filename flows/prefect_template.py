@@ -59,13 +59,21 @@ def template_path() -> Path | None:
     return Path(sys.prefix) / "share" / "docpipe" / f"prefect-{prefect_version}.db"
 
 
+def _usable_template(template: Path | None) -> Path | None:
+    """`template` (default: `template_path()`) when Prefect uses its default database and the file exists."""
+    template = template or template_path()
+    if os.environ.get(DATABASE_URL_SETTING) or template is None or not template.is_file():
+        return None
+    return template
+
+
 def seed_database(home: Path, template: Path | None = None) -> bool:
     """Copy the template (default: `template_path()`) to `home`'s database when there is none yet and Prefect
     uses its default one; True when copied. The copy is linked into place only if the name is still free, so a
     server never sees half a file and two runs starting at once never swap a database under each other."""
-    template = template or template_path()
+    template = _usable_template(template)
     target = Path(home) / DATABASE
-    if os.environ.get(DATABASE_URL_SETTING) or template is None or not template.is_file() or target.exists():
+    if template is None or target.exists():
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{DATABASE}.{os.getpid()}.partial")
@@ -93,10 +101,8 @@ def start_up_settings(home: Path, seeded: bool, template: Path | None = None) ->
     """Prefect settings for a server starting on `home`'s default database (module docstring): no start-up
     migration when the database is at the template's revision, no block registration when it was just `seeded`
     from the template. Empty when Prefect uses another database or there is no template."""
-    template = template or template_path()
-    if os.environ.get(DATABASE_URL_SETTING) or template is None or not template.is_file():
-        return {}
-    at_head = revision(template)
+    template = _usable_template(template)
+    at_head = revision(template) if template is not None else None
     if at_head is None or revision(Path(home) / DATABASE) != at_head:
         return {}
     return {MIGRATE_SETTING: "false"} | ({REGISTER_SETTING: "false"} if seeded else {})
