@@ -4,14 +4,19 @@ Every stage start and end is a line on the `docpipe.run` logger (records in, kep
 records/s), which goes to the run's log file `_runs/<run_id>/run.log`, to Prefect's run log (the UI) when the
 run is a Prefect flow run, and to the terminal when the CLI attached one (`show_on`). While a stage reads its
 input, the records it has read (tasks/_progress.py) feed a live bar on a terminal (records, rate, ETA), or a
-line every `PLAIN_EVERY_SECONDS` elsewhere (a log, a pipe, a scheduled run).
+line every `PLAIN_EVERY_SECONDS` elsewhere (a log, a pipe, a scheduled run: records, the pass's rate, ETA). When
+no record has moved for `PLAIN_EVERY_SECONDS` (a night-wide reduce, a commit), a line says what the stage is
+doing (`tasks._progress.step`) and for how long: a long night is never silent (1M pages: dedupe's reduce ran
+100 s without a line).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +35,11 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from tasks._progress import RUN_LOGGER, listening
+from tasks._progress import RUN_LOGGER, current_step, listening
 
 LOG_FILE = "run.log"
 PLAIN_EVERY_SECONDS = 30.0
+BEAT_EVERY_SECONDS = 1.0  # how often the stage's liveness thread looks whether a line is due
 
 log = logging.getLogger(RUN_LOGGER)
 log.setLevel(logging.INFO)
@@ -72,6 +78,16 @@ def rate(records: int, seconds: float) -> str:
     return f"{records / seconds:,.0f}/s" if seconds > 0 and records else "-"
 
 
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: 45 s, 7 min 04 s, 1 h 02 min."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
 class _RateColumn(ProgressColumn):
     """Records per second of a bar's task."""
 
@@ -82,40 +98,87 @@ class _RateColumn(ProgressColumn):
 
 @dataclass
 class StageMeter:
-    """Records read by one stage: a live bar, or a plain line every PLAIN_EVERY_SECONDS. A stage that walks its
-    input twice (strip's sample pass, then the strip pass) shows each pass in turn."""
+    """Records read by one stage: a live bar, or a plain line every PLAIN_EVERY_SECONDS (records, the pass's rate,
+    ETA). A stage that walks its input twice (strip's sample pass, then the strip pass) shows each pass in turn;
+    `beat` says what the stage does when no record has moved for PLAIN_EVERY_SECONDS."""
 
     stage: str
     total: int | None
     bar: Progress | None
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
     done: int = 0
     passes: int = 1
-    last_line: float = field(default_factory=time.monotonic)
+    pass_base: int = 0  # records of the pass read before pass_started
     task: TaskID | None = None
+    started: float = field(init=False)
+    pass_started: float = field(init=False)  # when the pass's rate starts counting
+    last_line: float = field(init=False)
+    last_record: float = field(init=False)
 
     def __post_init__(self) -> None:
+        self.started = self.pass_started = self.last_line = self.last_record = self.clock()
         if self.bar is not None:
             self.task = self.bar.add_task(self.stage, total=self.total)
 
+    @property
+    def name(self) -> str:
+        return self.stage if self.passes == 1 else f"{self.stage} (pass {self.passes})"
+
     def advance(self, records: int) -> None:
+        now = self.last_record = self.clock()
         self.done += records
         if self.total and self.done > self.total:  # a further pass over the same input
             self.passes += 1
-            self.done = min(records, self.total)
+            self.done = self.pass_base = min(records, self.total)
+            self.pass_started = now  # its first records were read before now: the rate counts those after
             if self.bar is not None:
-                self.bar.reset(self.task, total=self.total, description=f"{self.stage} (pass {self.passes})")
+                self.bar.reset(self.task, total=self.total, description=self.name)
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done)
-        elif time.monotonic() - self.last_line >= PLAIN_EVERY_SECONDS:
-            self.last_line = time.monotonic()
-            of = f"/{self.total:,}" if self.total else ""
-            seconds = time.monotonic() - self.started
-            log.info("  %s: %s%s records (%s)", self.stage, f"{self.done:,}", of, rate(self.done, seconds))
+        elif now - self.last_line >= PLAIN_EVERY_SECONDS:
+            self.last_line = now
+            log.info("  %s", self.progress(now))
+
+    def progress(self, now: float) -> str:
+        """The pass's line: strip_boilerplate (pass 2): 44,000/999,000 records (2,150/s, about 7 min 24 s left)."""
+        of = f"/{self.total:,}" if self.total else ""
+        read, seconds = self.done - self.pass_base, now - self.pass_started
+        left = ""
+        if self.total and read > 0 and seconds > 0:
+            left = f", about {duration((self.total - self.done) * seconds / read)} left"
+        return f"{self.name}: {self.done:,}{of} records ({rate(read, seconds)}{left})"
+
+    def beat(self) -> None:
+        """A line saying what the stage does, when nothing was said and no record read for PLAIN_EVERY_SECONDS."""
+        now = self.clock()
+        if now - max(self.last_line, self.last_record) < PLAIN_EVERY_SECONDS:
+            return
+        self.last_line = now
+        doing = current_step() or "working"
+        log.info("  %s: %s (%s into the stage)", self.stage, doing, duration(now - self.started))
 
     def close(self) -> None:
         if self.bar is not None and self.task is not None:
             self.bar.remove_task(self.task)
+
+
+@contextmanager
+def beating(meter: StageMeter) -> Iterator[None]:
+    """`meter.beat()` every BEAT_EVERY_SECONDS on a thread of its own for the block, in this thread's context
+    (in a Prefect flow run, its lines reach the flow run's log)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(BEAT_EVERY_SECONDS):
+            meter.beat()
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(loop,), name="stage-beat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextmanager
@@ -158,6 +221,7 @@ def stage_progress(stage: str, total: int | None) -> Iterator[None]:
         meter = StageMeter(stage, total, bar)
         stack.callback(meter.close)
         stack.enter_context(listening(meter.advance))
+        stack.enter_context(beating(meter))
         yield
 
 

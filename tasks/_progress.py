@@ -1,7 +1,8 @@
 """How far the running stage has got (not a stage): stages call `advance` with the records they have just read;
 the run bookkeeping in flows/ may listen (a progress bar, a log line). With nobody listening it costs a call.
-`note` writes a line of the run's log (flows/progress.py gives that logger its handlers: run.log, Prefect, the
-terminal); `Laps` times a stage's steps for one such line."""
+A step that reads no records (a night-wide reduce, a commit) is named with `step`, so that the run's lines can
+say what the stage is doing while no record moves. `note` writes a line of the run's log (flows/progress.py gives
+that logger its handlers: run.log, Prefect, the terminal); `Laps` times a stage's steps for one such line."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ RUN_LOGGER = "docpipe.run"
 Listener = Callable[[int], None]
 _listeners: list[Listener] = []
 _unmetered: list[bool] = []  # one entry per open `unmetered` block
+_steps: list[str] = []  # the named steps open in this process, innermost last
 
 
 def advance(records: int) -> None:
@@ -34,6 +36,21 @@ def unmetered() -> Iterator[None]:
         yield
     finally:
         _unmetered.pop()
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    """Name what the stage does for the block ("deciding duplicates"): the run's lines say it while it runs."""
+    _steps.append(name)
+    try:
+        yield
+    finally:
+        _steps.pop()
+
+
+def current_step() -> str | None:
+    """The innermost named step open, if any."""
+    return _steps[-1] if _steps else None
 
 
 @contextmanager

@@ -76,7 +76,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import STG_CLEAN, STG_UNIQUE
-from tasks._progress import Laps, note
+from tasks._progress import Laps, note, step
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards
 from tasks._spill import Rows, Spill, chunks, read_columns, write_spill
 from tasks._stage import StageResult, quarantine_table, with_columns
@@ -164,12 +164,14 @@ def dedupe_stage(
     full = as_spill(pages, out / "input.parquet", STG_CLEAN, sizes.shard_rows)
     shards = plan_shards(full, sizes.shard_rows, sizes.chunk_rows)
     if full.num_rows <= sizes.local_dedupe_rows:
-        night, manifests = apart(small_night, history, cfg, full, shards, sizes, out)
+        with step("deduplicating a small night in one process"):
+            night, manifests = apart(small_night, history, cfg, full, shards, sizes, out)
         laps.lap(f"small night ({night.steps})")
     else:
         map_shards(sketch_shard, shards, cfg=cfg, out=out)
         laps.lap("sketch")
-        night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
+        with step("deciding duplicates: band keys, history, exact and near duplicates (one process)"):
+            night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
         laps.lap(f"decide ({night.steps})")
         manifests = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
         laps.lap("write")

@@ -15,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, RUNS
-from tasks._progress import note, unmetered
+from tasks._progress import note, step, unmetered
 from tasks._spill import Rows, read_columns
 from tasks._warehouse import current_version, summary_path
 from tasks.publish.config import PLAN, TableWrite
@@ -43,7 +43,8 @@ def publish_tables(
         dt = ensure_table(warehouse, write.table, run_id)
         before = dt.version()
         rows = tables.get(write.table.name, write.table.empty())
-        with nullcontext() if write.table is DOCUMENTS else unmetered():  # the stage's records: documents
+        metered = nullcontext() if write.table is DOCUMENTS else unmetered()  # the stage's records: documents
+        with metered, step(f"publishing {write.table.name}"):
             if write.rewrites and write.replaced_by_documents and dt.file_uris():
                 replace_by_rewrite(dt, rows, write, run_id, values(write.replaced_by_documents), sizes)
             elif (stale := stale_rows_predicate(dt, values, write)) or rows.num_rows:

@@ -44,7 +44,7 @@ from schemas.runs import (
     RESTRIPPED_SCOPED,
     STAGES,
 )
-from tasks._progress import Laps, note
+from tasks._progress import Laps, note, step
 from tasks._shards import Shard, apart, as_spill, map_shards, plan_shards, spread_rows, trim_memory
 from tasks._spill import Rows, Spill, SpillWriter, chunks, part_file
 from tasks._stage import StageResult, has_left_out, quarantine_table
@@ -175,7 +175,8 @@ def strip_stage(
     laps.lap("spill")
     if has_documents:
         deferred = cfg.restrip == RESTRIP_DEFER  # a re-delivered duplicate keeps its recorded row (unchanged.py)
-        left = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows, deferred)
+        with step("finding the records re-delivered unchanged"):
+            left = apart(without_unchanged, delivered, history, out / "changed.parquet", sizes.chunk_rows, deferred)
         laps.lap("unchanged")
         moved = f" ({left.moved.num_rows:,} at another source_uri)" if left.moved.num_rows else ""
         also = f", {left.duplicates:,} as a recorded duplicate{moved}" if deferred else ""

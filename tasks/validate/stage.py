@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from schemas import DOCUMENTS, MENTIONS
 from schemas.runs import NEW, UPDATED
 from schemas.stg_pages import STG_DOCUMENTS
-from tasks._progress import advance
+from tasks._progress import advance, step
 from tasks._shards import apart, as_spill, map_shards, plan_shards, trim_memory
 from tasks._spill import Rows, Spill, filter_out, read_columns
 from tasks._stage import StageResult, quarantine_table
@@ -162,7 +162,8 @@ def validate_night(
     night, parallel = _validate_shards(given, cfg, out, run, sizes)
     # in a process of its own when the shards ran on worker processes (tasks/_shards.apart; they leave first,
     # Great Expectations loaded, ~460 MB each); a night whose shards ran here has GX loaded here (~3 s saved)
-    return apart(check_night, given, night, cfg, history, warehouse, out, run_time, sizes, keep, parallel=parallel)
+    with step("night-wide checks"):
+        return apart(check_night, given, night, cfg, history, warehouse, out, run_time, sizes, keep, parallel=parallel)
 
 
 def check_night(
@@ -242,5 +243,6 @@ def validate_stage(
         # the reduce's process would import Great Expectations again (~3 s of CPU each) for seconds of checks
         # (100k documents: 16.7 s on two workers, 9.3 s in one process), and in the run process it stayed
         # resident through publish (1M night 2: the run process's peak in publish 1,413 -> 1,806 MB)
-        return apart(validate_night, tables, cfg, checks, warehouse, Path(out), now, _in_process, sizes)
+        with step("checking a small night in one process"):
+            return apart(validate_night, tables, cfg, checks, warehouse, Path(out), now, _in_process, sizes)
     return validate_night(tables, cfg, checks, warehouse, Path(out), now, _on_task_runner, sizes)
