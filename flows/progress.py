@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from tasks._progress import RUN_LOGGER, current_step, listening
+from tasks._progress import RUN_LOGGER, Step, current_step, listening
 
 LOG_FILE = "run.log"
 PLAIN_EVERY_SECONDS = 30.0
@@ -99,8 +99,9 @@ class _RateColumn(ProgressColumn):
 @dataclass
 class StageMeter:
     """Records read by one stage: a live bar, or a plain line every PLAIN_EVERY_SECONDS (records, the pass's rate,
-    ETA). A stage that walks its input twice (strip's sample pass, then the strip pass) shows each pass in turn;
-    `beat` says what the stage does when no record has moved for PLAIN_EVERY_SECONDS."""
+    ETA). The records read inside a named step (`tasks._progress.step`: strip's sampling, then stripping) are a
+    pass of their own, named by it; an unnamed further walk of the input is "pass N". `beat` says what the stage
+    does when no record has moved for PLAIN_EVERY_SECONDS."""
 
     stage: str
     total: int | None
@@ -109,6 +110,7 @@ class StageMeter:
     done: int = 0
     passes: int = 1
     pass_base: int = 0  # records of the pass read before pass_started
+    step: Step | None = None  # the named step of the pass
     task: TaskID | None = None
     started: float = field(init=False)
     pass_started: float = field(init=False)  # when the pass's rate starts counting
@@ -122,30 +124,46 @@ class StageMeter:
 
     @property
     def name(self) -> str:
-        return self.stage if self.passes == 1 else f"{self.stage} (pass {self.passes})"
+        label = self.step.name if self.step else f"pass {self.passes}" if self.passes > 1 else None
+        return f"{self.stage} ({label})" if label else self.stage
+
+    @property
+    def pass_total(self) -> int | None:
+        return self.step.records if self.step and self.step.records is not None else self.total
 
     def advance(self, records: int) -> None:
         now = self.last_record = self.clock()
-        self.done += records
-        if self.total and self.done > self.total:  # a further pass over the same input
-            self.passes += 1
-            self.done = self.pass_base = min(records, self.total)
-            self.pass_started = now  # its first records were read before now: the rate counts those after
-            if self.bar is not None:
-                self.bar.reset(self.task, total=self.total, description=self.name)
+        open_step = current_step()
+        total = open_step.records if open_step and open_step.records is not None else self.total
+        if open_step != self.step and open_step is not None:  # a named step's records: counted from its start
+            self._new_pass(open_step, open_step.opened, records, 0)
+        elif open_step != self.step or (total and self.done + records > total):  # a further walk of the input
+            first = min(records, total) if total else records
+            self._new_pass(open_step, now, first, first)  # read before now: the rate counts those after
+        else:
+            self.done += records
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done)
         elif now - self.last_line >= PLAIN_EVERY_SECONDS:
             self.last_line = now
             log.info("  %s", self.progress(now))
 
+    def _new_pass(self, step: Step | None, since: float, done: int, base: int) -> None:
+        if self.done or self.step is not None:
+            self.passes += 1
+        self.step, self.pass_started, self.done, self.pass_base = step, since, done, base
+        if self.bar is not None:
+            self.bar.reset(self.task, total=self.pass_total, description=self.name)
+
     def progress(self, now: float) -> str:
-        """The pass's line: strip_boilerplate (pass 2): 44,000/999,000 records (2,150/s, about 7 min 24 s left)."""
-        of = f"/{self.total:,}" if self.total else ""
+        """The pass's line: strip_boilerplate (stripping pages): 44,000/999,000 records (2,150/s, about 7 min 24 s
+        left)."""
+        total = self.pass_total
+        of = f"/{total:,}" if total else ""
         read, seconds = self.done - self.pass_base, now - self.pass_started
         left = ""
-        if self.total and read > 0 and seconds > 0:
-            left = f", about {duration((self.total - self.done) * seconds / read)} left"
+        if total and read > 0 and seconds > 0:
+            left = f", about {duration(max(total - self.done, 0) * seconds / read)} left"
         return f"{self.name}: {self.done:,}{of} records ({rate(read, seconds)}{left})"
 
     def beat(self) -> None:
@@ -154,7 +172,8 @@ class StageMeter:
         if now - max(self.last_line, self.last_record) < PLAIN_EVERY_SECONDS:
             return
         self.last_line = now
-        doing = current_step() or "working"
+        open_step = current_step()
+        doing = open_step.name if open_step else "working"
         log.info("  %s: %s (%s into the stage)", self.stage, doing, duration(now - self.started))
 
     def close(self) -> None:

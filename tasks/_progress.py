@@ -10,13 +10,27 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 RUN_LOGGER = "docpipe.run"
 
 Listener = Callable[[int], None]
 _listeners: list[Listener] = []
 _unmetered: list[bool] = []  # one entry per open `unmetered` block
-_steps: list[str] = []  # the named steps open in this process, innermost last
+clock: Callable[[], float] = time.monotonic  # what steps are timed with
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A named step of the running stage: when it opened (`clock`) and how many records it reads, when it reads
+    other records than the stage's input (strip's re-strip reads published documents)."""
+
+    name: str
+    opened: float
+    records: int | None = None
+
+
+_steps: list[Step] = []  # the named steps open in this process, innermost last
 
 
 def advance(records: int) -> None:
@@ -39,16 +53,17 @@ def unmetered() -> Iterator[None]:
 
 
 @contextmanager
-def step(name: str) -> Iterator[None]:
-    """Name what the stage does for the block ("deciding duplicates"): the run's lines say it while it runs."""
-    _steps.append(name)
+def step(name: str, records: int | None = None) -> Iterator[None]:
+    """Name what the stage does for the block ("sampling pages", "deciding duplicates"): the run's lines say it, and
+    the records read inside it are a pass of their own (`records` of them, else the stage's input)."""
+    _steps.append(Step(name, clock(), records))
     try:
         yield
     finally:
         _steps.pop()
 
 
-def current_step() -> str | None:
+def current_step() -> Step | None:
     """The innermost named step open, if any."""
     return _steps[-1] if _steps else None
 

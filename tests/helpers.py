@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import os
 import shutil
 import stat
 import tarfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from schemas import BOILERPLATE_PAGES, INGESTED_FILES, reasons
+from tasks._progress import current_step, listening
 from tasks._shards import worker_processes
 from tasks.history import History
 from tasks.ingest import IngestConfig, ingest_dumps, ingest_stage
@@ -425,3 +429,17 @@ def night_two_of(night_one: pa.Table, n_again: int, edited: int, copies_of: str)
     texts[edited] += "\nA paragraph added after the first publication, long enough to change the body's hash."
     copies = night_one.filter(pc.match_substring(pc.fill_null(night_one.column("url"), ""), copies_of))
     return with_column(again, "text", texts), copies
+
+
+@contextmanager
+def records_by_step() -> Iterator[list[tuple[str | None, int]]]:
+    """The records a stage reports to the run's progress in the block, in order, under the name of the step open
+    when it reported them (None: none)."""
+    seen: list[tuple[str | None, int]] = []
+    with listening(lambda n: seen.append((getattr(current_step(), "name", None), n))):
+        yield seen
+
+
+def step_totals(seen: list[tuple[str | None, int]]) -> list[tuple[str | None, int]]:
+    """`records_by_step`'s records summed over each run of one step: [(step, records)]."""
+    return [(name, sum(n for _, n in group)) for name, group in itertools.groupby(seen, key=lambda s: s[0])]

@@ -168,12 +168,14 @@ def dedupe_stage(
             night, manifests = apart(small_night, history, cfg, full, shards, sizes, out)
         laps.lap(f"small night ({night.steps})")
     else:
-        map_shards(sketch_shard, shards, cfg=cfg, out=out)
+        with step("sketching pages"):
+            map_shards(sketch_shard, shards, cfg=cfg, out=out)
         laps.lap("sketch")
-        with step("deciding duplicates: band keys, history, exact and near duplicates (one process)"):
+        with step("deciding duplicates in one process: band keys, history, exact and near duplicates"):
             night = apart(decide_night, history, cfg, full, [s.rows for s in shards], sizes, out)
         laps.lap(f"decide ({night.steps})")
-        manifests = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
+        with step("writing the kept pages"):
+            manifests = map_shards(write_shard, shards, cfg=cfg, out=out, kept_rows=night.kept_rows)
         laps.lap("write")
     note(laps.line(STAGE))
     if not shards:

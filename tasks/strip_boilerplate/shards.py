@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import BOILERPLATE_PAGES, DOCUMENTS, QUARANTINE, STG_CLEAN, Table
+from tasks._progress import step
 from tasks._shards import Shard, fault_drill, map_shards, trim_memory
 from tasks._spill import SpillWriter, part_file, write_spill
 from tasks._stage import quarantine_table
@@ -75,7 +76,9 @@ def fingerprint_sample(sample: PageSample, shards: list[Shard], cfg: Boilerplate
         wanted.setdefault(row["shard"], set()).add(row["row"])
     for index, rows in wanted.items():
         _write(pa.table({"row": pa.array(sorted(rows), pa.int64())}), part_file(Path(out) / SELECTED_DIR, index))
-    map_shards(fingerprint_shard, [shards[index] for index in sorted(wanted)], cfg=cfg, out=out)
+    holding = [shards[index] for index in sorted(wanted)]
+    with step("fingerprinting the sampled pages", records=sum(s.rows for s in holding)):
+        map_shards(fingerprint_shard, holding, cfg=cfg, out=out)
     found: dict[tuple[int, int], dict[str, Any]] = {}
     for index in sorted(wanted):
         for row in pq.read_table(part_file(Path(out) / FINGERPRINTS_DIR, index)).to_pylist():

@@ -188,7 +188,8 @@ def strip_stage(
     laps.lap("restore")
     # a small night (100k pages, 1 % new: 3,518 left) in shards for every worker process, not one on one core
     shards = plan_shards(spill, spread_rows(spill.num_rows, sizes.shard_rows, SPREAD_LEAST_ROWS), sizes.chunk_rows)
-    map_shards(sample_shard, shards, cfg=cfg, out=out)
+    with step("sampling pages"):
+        map_shards(sample_shard, shards, cfg=cfg, out=out)
     laps.lap("sample")
     stored = history.read(BOILERPLATE_PAGES)
     sample = merge_samples(stored, out, len(shards), cfg)
@@ -196,7 +197,8 @@ def strip_stage(
     fingerprint_sample(sample, shards, cfg, out)
     model_file = write_model(sample, out)
     laps.lap("fingerprint")
-    manifests = map_shards(clean_shard, shards, cfg=cfg, model_file=model_file, out=out)
+    with step("stripping pages"):
+        manifests = map_shards(clean_shard, shards, cfg=cfg, model_file=model_file, out=out)
     laps.lap("clean")
     counts: Counter[str] = sum((Counter(m) for m in manifests), Counter())
     if counts["in"] != spill.num_rows:
@@ -329,9 +331,10 @@ def _restrip_published(
     tonight: frozenset[str] = frozenset()
     if run_id is not None and not scope.empty:
         shards, tonight = _plan_restrip(history, scope, _night_uris(spill, sizes.key_rows), sizes)
-    manifests = map_shards(
-        restrip_shard, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
-    )
+    with step("stripping published documents again", records=sum(s.rows for s in shards)):
+        manifests = map_shards(
+            restrip_shard, shards, cfg=cfg, model_file=model_file, scope=scope, run_id=run_id, tonight=tonight, out=out
+        )
     with SpillWriter(part_file(out / KEPT_DIR, index), STG_CLEAN) as writer:
         for shard in shards:
             writer.write(pq.read_table(part_file(out / RESTRIP_DIR, shard.index)))

@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import CONTACTS, DOCUMENTS, DUPLICATES, PROJECTS, Expect, Table
-from tasks._progress import advance
 from tasks._shards import Shard, fault_drill, trim_memory
 from tasks._spill import part_file
 from tasks._stage import with_columns
@@ -103,8 +102,6 @@ def narrow_table(group: ShardGroup, table: Table, history: ValidationHistory, cf
     inputs = {c for e in row_derived for c in DERIVED_INPUTS[e.derive]} - set(narrow)
     parts = []
     for batch in _batches(group, narrow, inputs):
-        if table is DOCUMENTS:  # the stage's progress counts its input, the documents
-            advance(batch.num_rows)
         part = pa.Table.from_batches([batch])
         extra = {e.kwargs["column"]: DERIVED_COLUMNS[e.derive](part, e.on, history, cfg) for e in row_derived}
         heads = [

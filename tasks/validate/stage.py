@@ -75,7 +75,9 @@ def _validate_shards(
         spill = as_spill(given[table.name], out / "input" / f"{table.name}.parquet", table, sizes.check_rows)
         shards = group_shards(plan_shards(spill, sizes.check_rows, sizes.chunk_rows), sizes.check_rows)
         parallel |= run is _on_task_runner and len(shards) > 1  # `map_shards` runs a lone shard here
-        for manifest in run(shards, table.name, cfg, out):
+        with step(f"checking {table.name}", records=spill.num_rows):
+            manifests = run(shards, table.name, cfg, out)
+        for manifest in manifests:
             failures.extend(manifest["table_failures"])
             for reason, n in manifest["failed"].items():
                 failed[reason] = failed.get(reason, 0) + n

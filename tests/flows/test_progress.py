@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import tasks._progress
 from flows import progress
 from flows.progress import StageMeter, stage_progress
 from tasks._progress import advance, step
@@ -59,6 +60,33 @@ def test_each_pass_shows_its_own_rate_and_time_left(lines):
         "  strip_boilerplate: 1,000/1,000 records (12/s, about 0 s left)",
         "  strip_boilerplate (pass 2): 100/1,000 records (-)",
         "  strip_boilerplate (pass 2): 400/1,000 records (8/s, about 1 min 20 s left)",
+    ]
+
+
+def test_a_named_step_is_a_pass_of_its_own_counted_from_its_start(lines, monkeypatch):
+    """The records read inside a named step (strip: sampling, then its re-strip of published documents, then
+    stripping) are a pass named by it, counted from when the step opened, out of the step's own records if it
+    names them."""
+    clock = _Clock()
+    monkeypatch.setattr(tasks._progress, "clock", clock)
+    meter = StageMeter("strip_boilerplate", 1000, None, clock=clock)
+    clock.now += 5  # the stage's spill, before the first step
+    with step("sampling pages"):
+        clock.now += 40
+        meter.advance(600)
+        clock.now += 20
+        meter.advance(400)  # under 30 s since the last line
+    clock.now += 100  # the model's merge: no records
+    with step("stripping published documents again", records=4000):
+        clock.now += 40
+        meter.advance(1000)
+    with step("stripping pages"):
+        clock.now += 30
+        meter.advance(300)
+    assert lines == [
+        "  strip_boilerplate (sampling pages): 600/1,000 records (15/s, about 27 s left)",
+        "  strip_boilerplate (stripping published documents again): 1,000/4,000 records (25/s, about 2 min 00 s left)",
+        "  strip_boilerplate (stripping pages): 300/1,000 records (10/s, about 1 min 10 s left)",
     ]
 
 

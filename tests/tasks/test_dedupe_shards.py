@@ -10,7 +10,16 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
-from helpers import clean, corpus_labels, corpus_pages, ingest, night_two_of, write_jsonl_dump
+from helpers import (
+    clean,
+    corpus_labels,
+    corpus_pages,
+    ingest,
+    night_two_of,
+    records_by_step,
+    step_totals,
+    write_jsonl_dump,
+)
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -107,6 +116,15 @@ def test_sharded_dedupe_equals_one_pass_for_any_shard_size(night_one, tmp_path):
     for shard_rows in SHARD_ROWS:
         sharded = _sharded_dedupe(tonight, empty_warehouse, shard_rows, tmp_path / f"n2-{shard_rows}", 2)
         _assert_same(sharded, second, ("night two", shard_rows))
+
+
+def test_each_map_reads_under_its_named_step(night_one, tmp_path):
+    """The run's progress sees the sketch map and the write map as passes named by their steps, each over the
+    night's pages; the reduce between them reads no records."""
+    with records_by_step() as seen:
+        _sharded_dedupe(night_one, tmp_path / "warehouse", 7, tmp_path / "out", 2)
+    n = night_one.num_rows
+    assert step_totals(seen) == [("sketching pages", n), ("writing the kept pages", n)]
 
 
 def test_no_pages_write_every_output_with_its_schema(tmp_path):

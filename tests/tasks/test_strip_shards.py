@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
-from helpers import clean, corpus_labels, corpus_pages, ingest
+from helpers import clean, corpus_labels, corpus_pages, ingest, records_by_step, step_totals
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.testing.utilities import prefect_test_harness
@@ -103,6 +103,24 @@ def test_sharded_strip_equals_one_pass_in_any_cut_and_place(night_two, tmp_path)
         tonight = sharded.outputs["boilerplate_pages"]
         fingerprinted = sum(pq.read_metadata(f).num_rows for f in (out / "fingerprints").glob("part-*.parquet"))
         assert len(set(tonight.column("page_key").to_pylist())) <= fingerprinted <= tonight.num_rows, shard_rows
+
+
+def test_each_map_reads_under_its_named_step(night_two, tmp_path):
+    """The run's progress sees each map of the stage as a pass named by its step: the night's pages sampled, the
+    shards holding sampled pages fingerprinted, the night's pages stripped, the published documents of the
+    re-strip's scope stripped again."""
+    pages, warehouse = night_two
+    with records_by_step() as seen:
+        _sharded_strip(pages, warehouse, 7, tmp_path / "out", 2)
+    steps = step_totals(seen)
+    assert [name for name, _ in steps] == [
+        "sampling pages",
+        "fingerprinting the sampled pages",
+        "stripping pages",
+        "stripping published documents again",
+    ]
+    assert steps[0][1] == steps[2][1] == pages.num_rows
+    assert 0 < steps[1][1] <= pages.num_rows and steps[3][1] > 0
 
 
 def test_a_night_without_pages_leaves_an_empty_kept_spill(tmp_path):

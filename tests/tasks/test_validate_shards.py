@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import records_by_step, step_totals
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from validate_rows import seed_night, set_value, with_copies, with_urls
@@ -82,6 +83,17 @@ def test_every_shard_size_gives_the_same_rejects_and_tables(planted, tmp_path):
         for name in ("projects", "contacts", "duplicates"):
             assert materialise(sharded.outputs[name]).equals(alone.outputs[name]), (name, shard_rows)
         assert sharded.stats == alone.stats, shard_rows
+
+
+def test_each_table_is_checked_under_its_named_step(planted, tmp_path):
+    """The run's progress sees each checked table as a pass named by its step, counting that table's rows once (a
+    table without rows reads none). A small night checked in a process of its own reports no records to the run;
+    its step names what the stage does instead."""
+    with records_by_step() as seen:
+        _sharded_validate(planted, ValidateConfig(), tmp_path / "out", 2, 7)
+    tables = [name for name in ("documents", "projects", "contacts", "duplicates") if planted[name].num_rows]
+    assert len(tables) >= 3
+    assert step_totals(seen) == [(f"checking {name}", planted[name].num_rows) for name in tables]
 
 
 def test_a_table_level_failure_is_seen_across_shards(seed_tables, tmp_path):
