@@ -1,8 +1,9 @@
 """How far the running stage has got (not a stage): stages call `advance` with the records they have just read;
 the run bookkeeping in flows/ may listen (a progress bar, a log line). With nobody listening it costs a call.
-A step that reads no records (a night-wide reduce, a commit) is named with `step`, so that the run's lines can
-say what the stage is doing while no record moves. `note` writes a line of the run's log (flows/progress.py gives
-that logger its handlers: run.log, Prefect, the terminal); `Laps` times a stage's steps for one such line."""
+A stage names its steps with `step`: its passes over records (each counted on its own) and the night-wide steps
+that read none (a reduce, a commit), so that the run's lines say what the stage is doing. `note` writes a line of
+the run's log (flows/progress.py gives that logger its handlers: run.log, Prefect, the terminal); `Laps` times a
+stage's steps for one such line."""
 
 from __future__ import annotations
 
@@ -64,8 +65,9 @@ def step(name: str, records: int | None = None) -> Iterator[None]:
 
 
 def current_step() -> Step | None:
-    """The innermost named step open, if any."""
-    return _steps[-1] if _steps else None
+    """The innermost named step open, if any (read by the stage's liveness thread too: one slice, no race)."""
+    innermost = _steps[-1:]
+    return innermost[0] if innermost else None
 
 
 @contextmanager
