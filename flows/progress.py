@@ -127,14 +127,14 @@ class StageMeter:
         label = self.step.name if self.step else f"pass {self.passes}" if self.passes > 1 else None
         return f"{self.stage} ({label})" if label else self.stage
 
-    @property
-    def pass_total(self) -> int | None:
-        return self.step.records if self.step and self.step.records is not None else self.total
+    def total_of(self, step: Step | None) -> int | None:
+        """The records a pass under `step` reads: the step's own, else the stage's input."""
+        return step.records if step is not None and step.records is not None else self.total
 
     def advance(self, records: int) -> None:
         now = self.last_record = self.clock()
         open_step = current_step()
-        total = open_step.records if open_step and open_step.records is not None else self.total
+        total = self.total_of(open_step)
         if open_step != self.step and open_step is not None:  # a named step's records: counted from its start
             self._new_pass(open_step, open_step.opened, records, 0)
         elif open_step != self.step or (total and self.done + records > total):  # a further walk of the input
@@ -153,12 +153,12 @@ class StageMeter:
             self.passes += 1
         self.step, self.pass_started, self.done, self.pass_base = step, since, done, base
         if self.bar is not None:
-            self.bar.reset(self.task, total=self.pass_total, description=self.name)
+            self.bar.reset(self.task, total=self.total_of(self.step), description=self.name)
 
     def progress(self, now: float) -> str:
         """The pass's line: strip_boilerplate (stripping pages): 44,000/999,000 records (2,150/s, about 7 min 24 s
         left)."""
-        total = self.pass_total
+        total = self.total_of(self.step)
         of = f"/{total:,}" if total else ""
         read, seconds = self.done - self.pass_base, now - self.pass_started
         left = ""
